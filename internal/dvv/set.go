@@ -1,0 +1,186 @@
+package dvv
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+var (
+	// ErrStaleDot means the caller minted a dot that the set has already seen:
+	// using it would make two different writes indistinguishable.
+	ErrStaleDot = errors.New("dvv: dot is not newer than the causal context")
+	// ErrTooManySiblings means a write would leave more concurrent siblings
+	// than the caller allows.
+	ErrTooManySiblings = errors.New("dvv: too many siblings")
+)
+
+// Sibling is one concurrent version of a key: a value, or a tombstone left by
+// a delete.
+type Sibling struct {
+	Dot         Dot
+	Value       []byte
+	ContentType string
+	Tombstone   bool
+	// Timestamp is the coordinating replica's wall clock at the write, in Unix
+	// milliseconds. It orders nothing causally; it serves last-write-wins
+	// resolution and tombstone grace only.
+	Timestamp int64
+}
+
+// Equal reports whether two siblings are identical.
+func (s Sibling) Equal(o Sibling) bool {
+	return s.Dot == o.Dot && s.Tombstone == o.Tombstone && s.Timestamp == o.Timestamp &&
+		s.ContentType == o.ContentType && bytes.Equal(s.Value, o.Value)
+}
+
+// Set is a dotted version vector set: the concurrent siblings of one key,
+// sorted by dot, and the causal context covering every dot seen for the key.
+// The zero Set is the empty set of a key never written.
+type Set struct {
+	Context  VersionVector
+	Siblings []Sibling
+}
+
+// Validate checks the invariants decoders must enforce on untrusted input:
+// a canonical context, siblings sorted by distinct dots, every dot covered by
+// the context.
+func (s Set) Validate() error {
+	if err := s.Context.Validate(); err != nil {
+		return err
+	}
+	for i, sib := range s.Siblings {
+		if sib.Dot.Counter == 0 {
+			return fmt.Errorf("dvv: sibling %d has a zero dot", i)
+		}
+		if i > 0 && compareDots(s.Siblings[i-1].Dot, sib.Dot) >= 0 {
+			return fmt.Errorf("dvv: siblings not sorted by distinct dots at %d", i)
+		}
+		if !s.Context.Covers(sib.Dot) {
+			return fmt.Errorf("dvv: sibling dot %v not covered by context %v", sib.Dot, s.Context)
+		}
+	}
+	return nil
+}
+
+// IsEmpty reports whether the set holds no sibling, live or deleted.
+func (s Set) IsEmpty() bool { return len(s.Siblings) == 0 }
+
+// Live returns the siblings that are values, not tombstones.
+func (s Set) Live() []Sibling {
+	var live []Sibling
+	for _, sib := range s.Siblings {
+		if !sib.Tombstone {
+			live = append(live, sib)
+		}
+	}
+	return live
+}
+
+// IsDeleted reports whether the set has siblings and all are tombstones: a
+// read answers not-found, yet the context must travel with that answer so a
+// later write supersedes the tombstones instead of sitting beside them.
+func (s Set) IsDeleted() bool { return len(s.Siblings) > 0 && len(s.Live()) == 0 }
+
+// Equal reports whether two sets are identical.
+func (s Set) Equal(o Set) bool {
+	return slices.Equal(s.Context, o.Context) && slices.EqualFunc(s.Siblings, o.Siblings, Sibling.Equal)
+}
+
+// Update applies a client write coordinated at the replica that minted dot:
+// siblings covered by the client's context ctx are discarded, and v becomes a
+// new sibling under dot. Siblings the client did not see survive as
+// concurrent values. maxSiblings > 0 refuses a write that would leave more
+// siblings than that, with ErrTooManySiblings and s unchanged.
+func (s Set) Update(ctx VersionVector, v Sibling, dot Dot, maxSiblings int) (Set, error) {
+	if dot.Counter == 0 || dot.Counter <= max(s.Context.Get(dot.Actor), ctx.Get(dot.Actor)) {
+		return s, fmt.Errorf("%w: %v against context %v", ErrStaleDot, dot, s.Context.Merge(ctx))
+	}
+	out := Set{
+		Context:  s.Context.Merge(ctx).With(dot),
+		Siblings: make([]Sibling, 0, len(s.Siblings)+1),
+	}
+	for _, sib := range s.Siblings {
+		if !ctx.Covers(sib.Dot) {
+			out.Siblings = append(out.Siblings, sib)
+		}
+	}
+	v.Dot = dot
+	// Dots minted by one actor only grow, but another actor's siblings may
+	// sort after this one: keep the canonical order.
+	i, _ := slices.BinarySearchFunc(out.Siblings, dot, func(s Sibling, d Dot) int { return compareDots(s.Dot, d) })
+	out.Siblings = slices.Insert(out.Siblings, i, v)
+	if maxSiblings > 0 && len(out.Siblings) > maxSiblings {
+		return s, fmt.Errorf("%w: the write would leave %d, the limit is %d", ErrTooManySiblings, len(out.Siblings), maxSiblings)
+	}
+	return out, nil
+}
+
+// Merge joins two replicas' sets. A sibling survives if the other side holds
+// it too, or has never seen its dot; a sibling whose dot the other side has
+// seen but no longer holds was superseded there and is dropped. Merge is
+// commutative, associative and idempotent.
+func Merge(a, b Set) Set {
+	out := Set{
+		Context:  a.Context.Merge(b.Context),
+		Siblings: make([]Sibling, 0, max(len(a.Siblings), len(b.Siblings))),
+	}
+	i, j := 0, 0
+	for i < len(a.Siblings) || j < len(b.Siblings) {
+		var c int
+		switch {
+		case i == len(a.Siblings):
+			c = 1
+		case j == len(b.Siblings):
+			c = -1
+		default:
+			c = compareDots(a.Siblings[i].Dot, b.Siblings[j].Dot)
+		}
+		switch {
+		case c < 0:
+			if sib := a.Siblings[i]; !b.Context.Covers(sib.Dot) {
+				out.Siblings = append(out.Siblings, sib)
+			}
+			i++
+		case c > 0:
+			if sib := b.Siblings[j]; !a.Context.Covers(sib.Dot) {
+				out.Siblings = append(out.Siblings, sib)
+			}
+			j++
+		default:
+			out.Siblings = append(out.Siblings, pickSameDot(a.Siblings[i], b.Siblings[j]))
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// pickSameDot chooses between two siblings carrying one dot. A dot names one
+// write, so the two are equal unless storage was corrupted or an actor id was
+// reused; even then every replica must pick the same one for Merge to stay
+// commutative, so the choice depends only on the siblings' contents.
+func pickSameDot(a, b Sibling) Sibling {
+	c := cmp.Or(
+		cmp.Compare(a.Timestamp, b.Timestamp),
+		compareBool(a.Tombstone, b.Tombstone),
+		bytes.Compare(a.Value, b.Value),
+		cmp.Compare(a.ContentType, b.ContentType),
+	)
+	if c < 0 {
+		return b
+	}
+	return a
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
+}

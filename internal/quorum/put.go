@@ -1,0 +1,183 @@
+package quorum
+
+import (
+	"fmt"
+
+	"github.com/dhtkv/dht/internal/dvv"
+)
+
+// PutEffects is what the coordinator must do after a Put event, in order.
+type PutEffects struct {
+	// Coordinate names the replica that must apply the client's write: mint
+	// a dot, merge, persist, and answer with the resulting object.
+	Coordinate *Target
+	// Replicate lists the replicas that must merge the coordinated object.
+	Replicate []Target
+	// Reply, when set, is the client's answer. It is set at most once.
+	Reply *PutResult
+}
+
+// PutResult is the outcome of a write.
+type PutResult struct {
+	// Object is the key's state at the coordinating replica after the write.
+	Object dvv.Set
+	// Acks is how many replicas had acknowledged when the reply was made.
+	Acks int
+	// Err is nil on success; ErrUnavailable when nothing was sent;
+	// ErrIndeterminate when the write was sent but not confirmed; otherwise
+	// the coordinating replica's refusal.
+	Err error
+}
+
+// Put is the state machine of one write: coordinate at one replica, then
+// replicate its result to the rest, and answer once W replicas (PW of them
+// primaries) hold it.
+type Put struct {
+	params      Params
+	targets     []Target
+	coordinator int
+	sent        bool
+	object      dvv.Set
+	acked       map[string]bool
+	failed      map[string]bool
+	replied     bool
+}
+
+// NewPut returns the machine for a write to targets, the reachable replicas
+// of the key in preference order. local is this node's id: the coordinator
+// prefers a local replica, which saves a hop and keeps dot minting local.
+func NewPut(p Params, targets []Target, local string) *Put {
+	f := &Put{params: p, targets: targets, acked: map[string]bool{}, failed: map[string]bool{}}
+	for i, t := range targets {
+		if t.Node == local {
+			f.coordinator = i
+			break
+		}
+	}
+	return f
+}
+
+// Start begins the write.
+func (f *Put) Start() PutEffects {
+	if len(f.targets) < f.params.W || f.primaries() < f.params.PW {
+		return f.reply(PutResult{Err: fmt.Errorf("%w: %d replicas reachable (%d primaries), the write needs w=%d pw=%d",
+			ErrUnavailable, len(f.targets), f.primaries(), f.params.W, f.params.PW)})
+	}
+	f.sent = true
+	t := f.targets[f.coordinator]
+	return PutEffects{Coordinate: &t}
+}
+
+// Coordinated records that the coordinating replica persisted the write as
+// obj: it counts as the first acknowledgement, and obj goes to the others.
+func (f *Put) Coordinated(obj dvv.Set) PutEffects {
+	if f.replied {
+		return PutEffects{}
+	}
+	f.object = obj
+	f.acked[f.targets[f.coordinator].Node] = true
+	var eff PutEffects
+	for i, t := range f.targets {
+		if i != f.coordinator {
+			eff.Replicate = append(eff.Replicate, t)
+		}
+	}
+	eff.Reply = f.check()
+	return eff
+}
+
+// Refused records that the coordinating replica refused the write (for
+// example too many siblings). Nothing was stored, so the answer is definite.
+func (f *Put) Refused(err error) PutEffects {
+	return f.reply(PutResult{Err: err})
+}
+
+// Acked records a replica's acknowledgement of the replicated object.
+func (f *Put) Acked(node string) PutEffects {
+	if f.replied || f.failed[node] {
+		return PutEffects{}
+	}
+	f.acked[node] = true
+	return PutEffects{Reply: f.check()}
+}
+
+// Failed records that a replica could not take the write (it answered an
+// error or is unreachable). The coordinator failing leaves the write's
+// outcome unknown; otherwise the write fails once W can no longer be reached.
+func (f *Put) Failed(node string) PutEffects {
+	if f.replied || f.acked[node] {
+		return PutEffects{}
+	}
+	f.failed[node] = true
+	if node == f.targets[f.coordinator].Node && len(f.acked) == 0 {
+		return f.indeterminate()
+	}
+	possible, possiblePrimary := 0, 0
+	for _, t := range f.targets {
+		if !f.failed[t.Node] {
+			possible++
+			if t.Primary {
+				possiblePrimary++
+			}
+		}
+	}
+	if possible < f.params.W || possiblePrimary < f.params.PW {
+		return f.indeterminate()
+	}
+	return PutEffects{}
+}
+
+// Timeout records that the deadline passed.
+func (f *Put) Timeout() PutEffects {
+	if f.replied {
+		return PutEffects{}
+	}
+	if !f.sent {
+		return f.reply(PutResult{Err: ErrUnavailable})
+	}
+	return f.indeterminate()
+}
+
+// Done reports whether the machine has answered the client.
+func (f *Put) Done() bool { return f.replied }
+
+func (f *Put) check() *PutResult {
+	acks, primaries := 0, 0
+	for _, t := range f.targets {
+		if f.acked[t.Node] {
+			acks++
+			if t.Primary {
+				primaries++
+			}
+		}
+	}
+	if acks < f.params.W || primaries < f.params.PW {
+		return nil
+	}
+	f.replied = true
+	return &PutResult{Object: f.object, Acks: acks}
+}
+
+func (f *Put) indeterminate() PutEffects {
+	return f.reply(PutResult{Object: f.object, Err: fmt.Errorf("%w: %d of w=%d replicas acknowledged; the write may still land",
+		ErrIndeterminate, len(f.acked), f.params.W)})
+}
+
+func (f *Put) reply(r PutResult) PutEffects {
+	if f.replied {
+		return PutEffects{}
+	}
+	f.replied = true
+	r.Acks = len(f.acked)
+	return PutEffects{Reply: &r}
+}
+
+func (f *Put) primaries() int {
+	n := 0
+	for _, t := range f.targets {
+		if t.Primary {
+			n++
+		}
+	}
+	return n
+}
