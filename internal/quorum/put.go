@@ -11,8 +11,10 @@ type PutEffects struct {
 	// Coordinate names the replica that must apply the client's write: mint
 	// a dot, merge, persist, and answer with the resulting object.
 	Coordinate *Target
-	// Replicate lists the replicas that must merge the coordinated object.
+	// Replicate lists the replicas that must merge Object, the coordinated
+	// result.
 	Replicate []Target
+	Object    dvv.Set
 	// Reply, when set, is the client's answer. It is set at most once.
 	Reply *PutResult
 }
@@ -76,7 +78,7 @@ func (f *Put) Coordinated(obj dvv.Set) PutEffects {
 	}
 	f.object = obj
 	f.acked[f.targets[f.coordinator].Node] = true
-	var eff PutEffects
+	eff := PutEffects{Object: obj}
 	for i, t := range f.targets {
 		if i != f.coordinator {
 			eff.Replicate = append(eff.Replicate, t)

@@ -1,0 +1,275 @@
+package coordinator
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
+)
+
+// Op is a client operation.
+type Op int
+
+// The client operations.
+const (
+	OpGet Op = iota
+	OpPut
+	OpDelete
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpGet:
+		return "get"
+	case OpPut:
+		return "put"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("op(%d)", int(o))
+}
+
+// Request is one validated client request.
+type Request struct {
+	Op        Op
+	Key       []byte
+	Partition uint32
+	// Context is the client's causal context (writes only).
+	Context     dvv.VersionVector
+	Value       []byte
+	ContentType string
+	Params      quorum.Params
+	// MaxSiblings refuses a write that would leave more siblings (0 = none).
+	MaxSiblings int
+	Deadline    time.Time
+}
+
+// Reply is the answer to a Request.
+type Reply struct {
+	// Object is the key's merged state: for a read what the quorum returned,
+	// for a write the state at the coordinating replica.
+	Object dvv.Set
+	Acks   int
+	Err    error
+}
+
+// RefusedError is a replica's definite refusal of a write: nothing was
+// stored.
+type RefusedError struct {
+	Code, Message string
+}
+
+func (e *RefusedError) Error() string { return e.Message }
+
+// Router tells a coordinator where a partition's replicas are. It is called
+// from coordinator actors concurrently and must be safe for that.
+type Router interface {
+	// LocalNode returns this node's id.
+	LocalNode() string
+	// Targets returns the reachable replicas of partition p in preference
+	// order.
+	Targets(p uint32) []quorum.Target
+	// VnodePID returns the PID of partition p's vnode on node.
+	VnodePID(node string, p uint32) *actor.PID
+}
+
+// Config is shared by all coordinators of a node.
+type Config struct {
+	Router  Router
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+}
+
+// Props returns the props of a coordinator for req, which answers replyTo
+// with a *Reply.
+func Props(cfg Config, req Request, replyTo *actor.PID) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &coordinator{cfg: cfg, req: req, replyTo: replyTo, pending: map[uint64]pending{}}
+	})
+}
+
+type deadlineExpired struct{}
+
+type pending struct {
+	node string
+	kind string // "coordinate", "replicate", "read", "repair"
+}
+
+type coordinator struct {
+	cfg     Config
+	req     Request
+	replyTo *actor.PID
+	put     *quorum.Put
+	get     *quorum.Get
+	pending map[uint64]pending
+	nextID  uint64
+	timer   *time.Timer
+	replied bool
+}
+
+func (c *coordinator) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		c.start(ctx)
+	case *messages.Envelope:
+		c.onReply(ctx, msg)
+	case deadlineExpired:
+		c.onDeadline(ctx)
+	case *actor.Stopping:
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		return
+	default:
+		return
+	}
+	if c.finished() {
+		ctx.Stop(ctx.Self())
+	}
+}
+
+func (c *coordinator) start(ctx actor.Context) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	c.timer = time.AfterFunc(time.Until(c.req.Deadline), func() { root.Send(self, deadlineExpired{}) })
+	targets := c.cfg.Router.Targets(c.req.Partition)
+	if c.req.Op == OpGet {
+		c.get = quorum.NewGet(c.req.Params, targets)
+		c.applyGet(ctx, c.get.Start())
+		return
+	}
+	c.put = quorum.NewPut(c.req.Params, targets, c.cfg.Router.LocalNode())
+	c.applyPut(ctx, c.put.Start())
+}
+
+func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
+	p, ok := c.pending[env.GetRequestId()]
+	if !ok {
+		return
+	}
+	delete(c.pending, env.GetRequestId())
+	errReply := env.GetErrorReply()
+	if errReply != nil {
+		c.cfg.Logger.Debug("replica error", "node", p.node, "kind", p.kind, "code", errReply.GetCode(), "err", errReply.GetMessage())
+	}
+	switch p.kind {
+	case "coordinate":
+		switch {
+		case errReply != nil && errReply.GetCode() != "storage":
+			c.applyPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
+		case errReply != nil:
+			c.applyPut(ctx, c.put.Failed(p.node))
+		default:
+			obj, err := wire.ObjectFromProto(env.GetPutReply().GetObject())
+			if err != nil {
+				c.applyPut(ctx, c.put.Failed(p.node))
+				return
+			}
+			c.applyPut(ctx, c.put.Coordinated(obj))
+		}
+	case "replicate":
+		if errReply != nil {
+			c.applyPut(ctx, c.put.Failed(p.node))
+		} else {
+			c.applyPut(ctx, c.put.Acked(p.node))
+		}
+	case "read":
+		obj, err := wire.ObjectFromProto(env.GetGetReply().GetObject())
+		if errReply != nil || err != nil {
+			c.applyGet(ctx, c.get.Failed(p.node))
+		} else {
+			c.applyGet(ctx, c.get.Answered(p.node, obj))
+		}
+	case "repair":
+		// Fire and forget: a failed repair is retried by the next read or by
+		// anti-entropy.
+	}
+}
+
+func (c *coordinator) onDeadline(ctx actor.Context) {
+	if c.get != nil {
+		c.applyGet(ctx, c.get.Timeout())
+	} else {
+		c.applyPut(ctx, c.put.Timeout())
+	}
+	clear(c.pending) // whatever is still out will not be waited for
+}
+
+func (c *coordinator) finished() bool {
+	if c.get != nil {
+		return c.get.Done() && len(c.pending) == 0
+	}
+	return c.put.Done() && len(c.pending) == 0
+}
+
+func (c *coordinator) applyPut(ctx actor.Context, eff quorum.PutEffects) {
+	if t := eff.Coordinate; t != nil {
+		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
+		c.send(ctx, *t, "coordinate", &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
+			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings),
+		}}})
+	}
+	if len(eff.Replicate) > 0 {
+		obj := c.mergeRequest(eff.Object)
+		for _, t := range eff.Replicate {
+			c.send(ctx, t, "replicate", obj)
+		}
+	}
+	if r := eff.Reply; r != nil {
+		c.reply(ctx, &Reply{Object: r.Object, Acks: r.Acks, Err: r.Err})
+	}
+}
+
+func (c *coordinator) applyGet(ctx actor.Context, eff quorum.GetEffects) {
+	for _, t := range eff.Ask {
+		c.send(ctx, t, "read", &messages.Envelope{Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{
+			Partition: c.req.Partition, Key: c.req.Key,
+		}}})
+	}
+	if r := eff.Reply; r != nil {
+		c.reply(ctx, &Reply{Object: r.Object, Err: r.Err})
+	}
+	if len(eff.Repair) > 0 {
+		repair := c.mergeRequest(eff.Merged)
+		for _, t := range eff.Repair {
+			c.send(ctx, t, "repair", repair)
+		}
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.ReadRepairs.Add(float64(len(eff.Repair)))
+		}
+	}
+}
+
+func (c *coordinator) mergeRequest(obj dvv.Set) *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_MergeRequest{MergeRequest: &messages.MergeRequest{
+		Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
+	}}}
+}
+
+// send addresses one envelope to a replica's vnode. Each send gets its own
+// request id: the reply carries it back, which tells which replica answered.
+func (c *coordinator) send(ctx actor.Context, t quorum.Target, kind string, env *messages.Envelope) {
+	c.nextID++
+	out := &messages.Envelope{RequestId: c.nextID, DeadlineUnixMs: c.req.Deadline.UnixMilli(), Body: env.GetBody()}
+	if kind == "repair" {
+		ctx.Send(c.cfg.Router.VnodePID(t.Node, c.req.Partition), out)
+		return
+	}
+	c.pending[c.nextID] = pending{node: t.Node, kind: kind}
+	ctx.Request(c.cfg.Router.VnodePID(t.Node, c.req.Partition), out)
+}
+
+func (c *coordinator) reply(ctx actor.Context, r *Reply) {
+	if c.replied {
+		return
+	}
+	c.replied = true
+	ctx.Send(c.replyTo, r)
+}

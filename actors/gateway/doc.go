@@ -1,0 +1,16 @@
+// Package gateway holds the HTTP gateway actor: the node's front door.
+//
+// The actor owns the HTTP server. It serves the client API under /v1/kv/,
+// /metrics, /healthz and /readyz. Each client request is parsed and validated
+// at the edge (parse.go, pure functions), then handed to the gateway actor,
+// which spawns one coordinator actor per request as its child; the HTTP
+// handler waits on a future for the coordinator's answer and renders it.
+//
+// Bad input never reaches the coordinator: every malformed key, oversized
+// value, corrupt context or impossible quorum is answered with a 4xx whose
+// JSON body names the problem (see errors.go for the codes).
+//
+// Concurrency: HTTP handlers run on net/http's goroutines and talk to actors
+// only through the actor system's root context, which is safe for concurrent
+// use.
+package gateway

@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/internal/quorum"
+)
+
+// apiError is an error with the HTTP status and stable code it is answered
+// with. Codes are part of the API: clients may switch on them.
+type apiError struct {
+	status        int
+	code          string
+	msg           string
+	indeterminate bool
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(code, format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// The error codes of the client API.
+const (
+	codeBadKey          = "bad_key"
+	codeKeyTooLong      = "key_too_long"
+	codeValueTooLarge   = "value_too_large"
+	codeBadContext      = "bad_context"
+	codeBadQuorum       = "bad_quorum"
+	codeBadParameter    = "bad_parameter"
+	codeBadContentType  = "bad_content_type"
+	codeMethod          = "method_not_allowed"
+	codeUnauthorized    = "unauthorized"
+	codeTooManySiblings = "too_many_siblings"
+	codeUnavailable     = "unavailable"
+	codeTimeout         = "timeout"
+	codeNotFound        = "not_found"
+	codeInternal        = "internal"
+)
+
+// replyError maps a coordinator's error to the client's answer.
+func replyError(err error) *apiError {
+	var refused *coordinator.RefusedError
+	switch {
+	case errors.As(err, &refused) && refused.Code == vnode.CodeTooManySiblings:
+		return &apiError{status: http.StatusConflict, code: codeTooManySiblings,
+			msg: refused.Message + "; read the key and write back a resolved value with its context"}
+	case errors.As(err, &refused):
+		return &apiError{status: http.StatusBadRequest, code: refused.Code, msg: refused.Message}
+	case errors.Is(err, quorum.ErrIndeterminate):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeTimeout, msg: err.Error(), indeterminate: true}
+	case errors.Is(err, quorum.ErrTimeout):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeTimeout, msg: err.Error()}
+	case errors.Is(err, quorum.ErrUnavailable):
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: err.Error()}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: err.Error()}
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error         string `json:"error"`
+		Code          string `json:"code"`
+		Indeterminate bool   `json:"indeterminate,omitempty"`
+	}{e.msg, e.code, e.indeterminate})
+}

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/internal/quorum"
+)
+
+// Config configures the gateway. Listener, Coordinator, Metrics and Logger
+// are required.
+type Config struct {
+	Listener       net.Listener
+	Limits         Limits
+	Defaults       quorum.Params
+	Partitions     int
+	RequestTimeout time.Duration
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	// ClientToken, when set, is required as a bearer token on /v1/kv.
+	ClientToken string
+	// Ready reports why the node cannot serve yet (nil when it can); /readyz
+	// shows it.
+	Ready       func() error
+	Coordinator coordinator.Config
+	Metrics     *metrics.Metrics
+	Logger      *slog.Logger
+}
+
+// Gateway is the HTTP front door of a node. Its actor serves HTTP from the
+// moment it starts; Shutdown drains open requests before the actor stops.
+type Gateway struct {
+	cfg  Config
+	pid  *actor.PID
+	root *actor.RootContext
+	srv  *http.Server
+	done chan struct{}
+	once sync.Once
+}
+
+// New returns a gateway for cfg. Spawn its actor with Props.
+func New(cfg Config) *Gateway {
+	g := &Gateway{cfg: cfg, done: make(chan struct{})}
+	g.srv = &http.Server{
+		Handler:           g.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return g
+}
+
+// Props returns the props of the gateway actor.
+func (g *Gateway) Props() *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &gatewayActor{g: g} })
+}
+
+// Shutdown stops accepting connections and waits, until ctx ends, for open
+// requests to finish. The actor keeps spawning coordinators meanwhile, so
+// requests in flight complete normally.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	err := g.srv.Shutdown(ctx)
+	select {
+	case <-g.done:
+	case <-ctx.Done():
+	}
+	return err
+}
+
+// Handler returns the HTTP handler, for tests that drive it without a
+// listener.
+func (g *Gateway) Handler() http.Handler { return g.srv.Handler }
+
+// spawnRequest asks the gateway actor to start a coordinator for req.
+type spawnRequest struct{ req coordinator.Request }
+
+type gatewayActor struct{ g *Gateway }
+
+func (a *gatewayActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.g.once.Do(func() {
+			a.g.pid, a.g.root = ctx.Self(), ctx.ActorSystem().Root
+			go a.serve()
+		})
+	case *spawnRequest:
+		ctx.Spawn(coordinator.Props(a.g.cfg.Coordinator, msg.req, ctx.Sender()))
+	}
+}
+
+func (a *gatewayActor) serve() {
+	defer close(a.g.done)
+	a.g.cfg.Logger.Info("http gateway listening", "addr", a.g.cfg.Listener.Addr().String())
+	if err := a.g.srv.Serve(a.g.cfg.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.g.cfg.Logger.Error("http gateway stopped", "err", err)
+	}
+}
+
+// coordinate runs req through a coordinator and waits for its answer. The
+// future outlives the request deadline slightly so that the coordinator's
+// own timeout answer, which says what happened, normally wins the race.
+func (g *Gateway) coordinate(req coordinator.Request) (*coordinator.Reply, error) {
+	if g.root == nil {
+		return nil, errors.New("gateway: not started")
+	}
+	wait := time.Until(req.Deadline) + time.Second
+	res, err := g.root.RequestFuture(g.pid, &spawnRequest{req: req}, wait).Result()
+	if err != nil {
+		if req.Op == coordinator.OpGet {
+			return nil, quorum.ErrTimeout
+		}
+		return nil, quorum.ErrIndeterminate
+	}
+	reply, ok := res.(*coordinator.Reply)
+	if !ok {
+		return nil, errors.New("gateway: unexpected coordinator answer")
+	}
+	return reply, nil
+}

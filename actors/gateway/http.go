@@ -1,0 +1,194 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/internal/dvv"
+)
+
+func (g *Gateway) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(kvPrefix, g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV))))
+	mux.Handle("/metrics", promhttp.HandlerFor(g.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		if g.cfg.Ready != nil {
+			if err := g.cfg.Ready(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "not ready: "+err.Error()+"\n")
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	return mux
+}
+
+// requireToken guards h with a bearer token compared in constant time, so
+// response timing does not leak how much of a guess was right.
+func (g *Gateway) requireToken(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dht"`)
+			writeError(w, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: "missing or wrong bearer token"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (g *Gateway) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		op := strings.ToLower(r.Method)
+		switch r.Method {
+		case http.MethodGet, http.MethodPut, http.MethodDelete:
+		default:
+			op = "other"
+		}
+		g.cfg.Metrics.Requests.WithLabelValues(op, strconv.Itoa(rec.status)).Inc()
+		g.cfg.Metrics.RequestDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	})
+}
+
+func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
+	var op coordinator.Op
+	switch r.Method {
+	case http.MethodGet:
+		op = coordinator.OpGet
+	case http.MethodPut:
+		op = coordinator.OpPut
+	case http.MethodDelete:
+		op = coordinator.OpDelete
+	default:
+		w.Header().Set("Allow", "GET, PUT, DELETE")
+		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod, msg: "method " + r.Method + " not allowed; use GET, PUT or DELETE"})
+		return
+	}
+	req, apiErr := g.parse(w, r, op)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	reply, err := g.coordinate(req)
+	if err == nil {
+		err = reply.Err
+	}
+	if err != nil {
+		writeError(w, replyError(err))
+		return
+	}
+	w.Header().Set(ContextHeader, wire.EncodeContext(req.Key, reply.Object.Context))
+	if op == coordinator.OpGet {
+		writeObject(w, reply.Object)
+		return
+	}
+	w.Header().Set(SiblingsHeader, strconv.Itoa(len(reply.Object.Siblings)))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parse validates everything about a request before any actor sees it.
+func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.Op) (coordinator.Request, *apiError) {
+	req := coordinator.Request{Op: op, MaxSiblings: g.cfg.Limits.MaxSiblings, Deadline: time.Now().Add(g.cfg.RequestTimeout)}
+	var apiErr *apiError
+	if req.Key, apiErr = parseKey(r.URL.EscapedPath(), g.cfg.Limits); apiErr != nil {
+		return req, apiErr
+	}
+	req.Partition = ring.PartitionOf(req.Key, g.cfg.Partitions)
+	if req.Params, apiErr = parseParams(r.URL.Query(), g.cfg.Defaults, op != coordinator.OpGet); apiErr != nil {
+		return req, apiErr
+	}
+	if op == coordinator.OpGet {
+		return req, nil
+	}
+	if req.Context, apiErr = parseContext(r.Header, req.Key); apiErr != nil {
+		return req, apiErr
+	}
+	if op == coordinator.OpDelete {
+		return req, nil
+	}
+	if req.ContentType, apiErr = parseContentType(r.Header); apiErr != nil {
+		return req, apiErr
+	}
+	limit := g.cfg.Limits.MaxValueBytes
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	if err != nil {
+		if e := valueTooLarge(err, limit); e != nil {
+			return req, e
+		}
+		return req, badRequest(codeBadParameter, "reading the value: %v", err)
+	}
+	req.Value = value
+	return req, nil
+}
+
+// siblingJSON is one sibling in a 300 Multiple Choices body.
+type siblingJSON struct {
+	Value       string    `json:"value"` // base64, standard encoding
+	ContentType string    `json:"content_type"`
+	Timestamp   time.Time `json:"timestamp"`
+}
+
+// writeObject renders a read: 404 for absent or deleted keys, the value for
+// one live sibling, 300 with every live sibling otherwise. Tombstones
+// concurrent with live values are not shown; the context covers them, so a
+// write made with it supersedes them too.
+func writeObject(w http.ResponseWriter, obj dvv.Set) {
+	live := obj.Live()
+	switch len(live) {
+	case 0:
+		writeError(w, &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not found"})
+	case 1:
+		w.Header().Set("Content-Type", live[0].ContentType)
+		w.Header().Set("Last-Modified", time.UnixMilli(live[0].Timestamp).UTC().Format(http.TimeFormat))
+		_, _ = w.Write(live[0].Value)
+	default:
+		slices.SortStableFunc(live, func(a, b dvv.Sibling) int { return int(a.Timestamp - b.Timestamp) })
+		body := struct {
+			Siblings []siblingJSON `json:"siblings"`
+		}{}
+		for _, s := range live {
+			body.Siblings = append(body.Siblings, siblingJSON{
+				Value:       base64.StdEncoding.EncodeToString(s.Value),
+				ContentType: s.ContentType,
+				Timestamp:   time.UnixMilli(s.Timestamp).UTC(),
+			})
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMultipleChoices)
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}

@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/quorum"
+)
+
+// kvPrefix is the path of the client API; the key is the rest of the path.
+const kvPrefix = "/v1/kv/"
+
+// ContextHeader carries the causal context in both directions.
+const ContextHeader = "X-Dht-Context"
+
+// SiblingsHeader tells a writer how many siblings the key holds after its
+// write: more than one means someone wrote concurrently.
+const SiblingsHeader = "X-Dht-Siblings"
+
+// maxContentTypeBytes bounds the stored content type.
+const maxContentTypeBytes = 256
+
+// Limits are the client-facing size limits.
+type Limits struct {
+	MaxKeyBytes   int
+	MaxValueBytes int
+	MaxSiblings   int
+}
+
+// parseKey extracts the key from the escaped request path. Keys are one
+// path segment, percent-encoded, so they may hold '/' and arbitrary bytes.
+func parseKey(escapedPath string, limits Limits) ([]byte, *apiError) {
+	raw, ok := strings.CutPrefix(escapedPath, kvPrefix)
+	if !ok {
+		return nil, &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "no such endpoint; the client API is " + kvPrefix + "{key}"}
+	}
+	key, err := url.PathUnescape(raw)
+	if err != nil {
+		return nil, badRequest(codeBadKey, "key is not valid percent-encoding: %v", err)
+	}
+	if key == "" {
+		return nil, badRequest(codeBadKey, "key is empty")
+	}
+	if len(key) > limits.MaxKeyBytes {
+		return nil, &apiError{status: http.StatusRequestURITooLong, code: codeKeyTooLong,
+			msg: fmt.Sprintf("key is %d bytes, the limit (limits.max_key_bytes) is %d", len(key), limits.MaxKeyBytes)}
+	}
+	return []byte(key), nil
+}
+
+// parseParams applies the per-request quorum overrides in query to the
+// defaults and validates the result for the operation. Unknown parameters are
+// refused: a mistyped "?W=3" must not silently fall back to the default.
+func parseParams(query url.Values, defaults quorum.Params, write bool) (quorum.Params, *apiError) {
+	p := defaults
+	allowed := map[string]*int{"r": &p.R, "pr": &p.PR}
+	if write {
+		allowed = map[string]*int{"w": &p.W, "pw": &p.PW}
+	}
+	for name, values := range query {
+		dst, ok := allowed[name]
+		if !ok {
+			return p, badRequest(codeBadParameter, "unknown query parameter %q (allowed: %s)", name, allowedNames(write))
+		}
+		if len(values) != 1 {
+			return p, badRequest(codeBadParameter, "query parameter %q given %d times", name, len(values))
+		}
+		n, err := strconv.Atoi(values[0])
+		if err != nil {
+			return p, badRequest(codeBadParameter, "query parameter %s=%q is not an integer", name, values[0])
+		}
+		*dst = n
+	}
+	var err error
+	if write {
+		err = p.ValidateWrite()
+	} else {
+		err = p.ValidateRead()
+	}
+	if err != nil {
+		return p, badRequest(codeBadQuorum, "impossible quorum: %v", err)
+	}
+	return p, nil
+}
+
+func allowedNames(write bool) string {
+	if write {
+		return "w, pw"
+	}
+	return "r, pr"
+}
+
+// parseContext decodes the causal context a client sent back.
+func parseContext(h http.Header, key []byte) (dvv.VersionVector, *apiError) {
+	vv, err := wire.DecodeContext(key, h.Get(ContextHeader))
+	if err != nil {
+		return nil, badRequest(codeBadContext, "%s header: %v; send back the context exactly as a read of this key returned it, or none for a blind write", ContextHeader, strings.TrimPrefix(err.Error(), "wire: "))
+	}
+	return vv, nil
+}
+
+// parseContentType validates the value's content type, defaulting to
+// application/octet-stream.
+func parseContentType(h http.Header) (string, *apiError) {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return "application/octet-stream", nil
+	}
+	if len(ct) > maxContentTypeBytes {
+		return "", badRequest(codeBadContentType, "Content-Type is %d bytes, the limit is %d", len(ct), maxContentTypeBytes)
+	}
+	if _, _, err := mime.ParseMediaType(ct); err != nil {
+		return "", badRequest(codeBadContentType, "Content-Type %q: %v", ct, err)
+	}
+	return ct, nil
+}
+
+// valueTooLarge reports whether err is http.MaxBytesReader's limit error.
+func valueTooLarge(err error, limit int) *apiError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeValueTooLarge,
+			msg: fmt.Sprintf("value is larger than the limit (limits.max_value_bytes) of %d bytes", limit)}
+	}
+	return nil
+}

@@ -1,0 +1,59 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the node's instruments.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// Requests counts client requests by operation and HTTP status code.
+	Requests *prometheus.CounterVec
+	// RequestDuration observes client request latency by operation.
+	RequestDuration *prometheus.HistogramVec
+	// VnodeOps counts vnode operations by kind (put, get, merge) and result.
+	VnodeOps *prometheus.CounterVec
+	// ReadRepairs counts replicas repaired after a read.
+	ReadRepairs prometheus.Counter
+	// Siblings observes the sibling count a write leaves, which shows how
+	// much concurrency clients create.
+	Siblings prometheus.Histogram
+}
+
+// New builds the metrics in a fresh registry that also holds the Go runtime
+// and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "requests_total",
+			Help: "Client requests by operation and HTTP status code.",
+		}, []string{"op", "code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "dht", Name: "request_duration_seconds",
+			Help:    "Client request latency by operation.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100µs .. ~3.3s
+		}, []string{"op"}),
+		VnodeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "vnode_operations_total",
+			Help: "Vnode operations by kind and result.",
+		}, []string{"kind", "result"}),
+		ReadRepairs: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dht", Name: "read_repairs_total",
+			Help: "Replicas sent a merged object because a read found them stale or missing.",
+		}),
+		Siblings: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "dht", Name: "write_siblings",
+			Help:    "Siblings a key holds after a client write.",
+			Buckets: []float64{1, 2, 3, 4, 8, 16, 32, 64},
+		}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.Siblings,
+	)
+	return m
+}

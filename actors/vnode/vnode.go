@@ -1,0 +1,188 @@
+package vnode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/persistence"
+)
+
+// Error codes a vnode answers with in an ErrorReply.
+const (
+	CodeTooManySiblings = "too_many_siblings"
+	CodeStorage         = "storage"
+	CodeBadRequest      = "bad_request"
+	CodeUnknown         = "unknown_message"
+)
+
+// Config is what a vnode needs. All fields are required except Metrics,
+// Logger and Now.
+type Config struct {
+	Partition uint32
+	Engine    persistence.Engine
+	Minter    *Minter
+	Metrics   *metrics.Metrics
+	Logger    *slog.Logger
+	// Now is the wall clock for sibling timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Name returns the actor name of partition p's vnode under its node actor.
+// It is deterministic so peers can address a vnode without a lookup.
+func Name(p uint32) string { return fmt.Sprintf("vnode-%d", p) }
+
+// Props returns the props of the vnode actor for cfg.
+func Props(cfg Config) *actor.Props {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Logger = cfg.Logger.With("partition", cfg.Partition)
+	return actor.PropsFromProducer(func() actor.Actor { return &vnode{cfg: cfg} })
+}
+
+type vnode struct {
+	cfg Config
+}
+
+// Receive handles one message. Requests always get an answer, even a
+// malformed one, so the coordinator never waits out its deadline for a reply
+// that will not come.
+func (v *vnode) Receive(ctx actor.Context) {
+	env, ok := ctx.Message().(*messages.Envelope)
+	if !ok {
+		return // lifecycle messages: a vnode keeps no state between messages
+	}
+	reply := v.handle(env)
+	reply.RequestId = env.GetRequestId()
+	if ctx.Sender() != nil {
+		ctx.Respond(reply)
+	}
+}
+
+func (v *vnode) handle(env *messages.Envelope) *messages.Envelope {
+	switch body := env.GetBody().(type) {
+	case *messages.Envelope_PutRequest:
+		return v.count("put", v.put(body.PutRequest))
+	case *messages.Envelope_GetRequest:
+		return v.count("get", v.get(body.GetRequest))
+	case *messages.Envelope_MergeRequest:
+		return v.count("merge", v.merge(body.MergeRequest))
+	default:
+		// A newer peer may send a request this version does not know.
+		return errorReply(CodeUnknown, fmt.Sprintf("vnode: unsupported request %T", body))
+	}
+}
+
+func (v *vnode) put(req *messages.PutRequest) *messages.Envelope {
+	ctxVV, err := wire.VVFromProto(req.GetContext())
+	if err != nil {
+		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: client context: %v", err))
+	}
+	stored, err := v.load(req.GetKey())
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	dot, err := v.cfg.Minter.Next()
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	sib := wire.SiblingFromProto(req.GetValue())
+	sib.Timestamp = v.cfg.Now().UnixMilli()
+	updated, err := stored.Update(ctxVV, sib, dot, int(req.GetMaxSiblings()))
+	switch {
+	case errors.Is(err, dvv.ErrTooManySiblings):
+		return errorReply(CodeTooManySiblings, err.Error())
+	case err != nil:
+		return errorReply(CodeBadRequest, err.Error())
+	}
+	if err := v.store(req.GetKey(), updated); err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	if v.cfg.Metrics != nil {
+		v.cfg.Metrics.Siblings.Observe(float64(len(updated.Siblings)))
+	}
+	return &messages.Envelope{Body: &messages.Envelope_PutReply{PutReply: &messages.PutReply{Object: wire.ObjectToProto(updated)}}}
+}
+
+func (v *vnode) get(req *messages.GetRequest) *messages.Envelope {
+	stored, err := v.load(req.GetKey())
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	return &messages.Envelope{Body: &messages.Envelope_GetReply{GetReply: &messages.GetReply{Object: wire.ObjectToProto(stored)}}}
+}
+
+func (v *vnode) merge(req *messages.MergeRequest) *messages.Envelope {
+	incoming, err := wire.ObjectFromProto(req.GetObject())
+	if err != nil {
+		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: merge: %v", err))
+	}
+	stored, err := v.load(req.GetKey())
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	// Writing only on change keeps duplicate replication and repeated
+	// repairs free of disk writes.
+	if merged := dvv.Merge(stored, incoming); !merged.Equal(stored) {
+		if err := v.store(req.GetKey(), merged); err != nil {
+			return errorReply(CodeStorage, err.Error())
+		}
+	}
+	return &messages.Envelope{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}}
+}
+
+// load returns the stored set of key, the empty set when absent. A corrupt
+// record is reported, never silently treated as absent: that would let the
+// next write drop the siblings it held.
+func (v *vnode) load(key []byte) (dvv.Set, error) {
+	raw, err := v.cfg.Engine.Get(persistence.DataKey(v.cfg.Partition, key))
+	if errors.Is(err, persistence.ErrNotFound) {
+		return dvv.Set{}, nil
+	}
+	if err != nil {
+		return dvv.Set{}, fmt.Errorf("vnode: read %q: %w", key, err)
+	}
+	s, err := wire.DecodeObject(raw)
+	if err != nil {
+		v.cfg.Logger.Error("corrupt stored object", "key", key, "err", err)
+		return dvv.Set{}, fmt.Errorf("vnode: read %q: %w", key, err)
+	}
+	return s, nil
+}
+
+func (v *vnode) store(key []byte, s dvv.Set) error {
+	raw, err := wire.EncodeObject(s)
+	if err != nil {
+		return err
+	}
+	if err := v.cfg.Engine.Put(persistence.DataKey(v.cfg.Partition, key), raw); err != nil {
+		return fmt.Errorf("vnode: write %q: %w", key, err)
+	}
+	return nil
+}
+
+func (v *vnode) count(kind string, reply *messages.Envelope) *messages.Envelope {
+	if v.cfg.Metrics != nil {
+		result := "ok"
+		if e := reply.GetErrorReply(); e != nil {
+			result = e.GetCode()
+		}
+		v.cfg.Metrics.VnodeOps.WithLabelValues(kind, result).Inc()
+	}
+	return reply
+}
+
+func errorReply(code, msg string) *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: code, Message: msg}}}
+}

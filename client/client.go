@@ -1,0 +1,575 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header names and paths of the node's HTTP API.
+const (
+	// HeaderContext carries the opaque causal context in both directions.
+	HeaderContext = "X-Dht-Context"
+	// HeaderSiblings tells, on a write's response, how many siblings the key
+	// now has.
+	HeaderSiblings = "X-Dht-Siblings"
+
+	kvPrefix   = "/v1/kv/"
+	healthPath = "/healthz"
+)
+
+// DefaultContentType is the content type Put sends when WriteOptions names
+// none, and what the server assumes for a write without one.
+const DefaultContentType = "application/octet-stream"
+
+// maxResponseBytes bounds how much of a response body the client reads, so
+// that a misbehaving server or a wrong address cannot exhaust memory. It is
+// far above the server's value limit (1 MiB by default, configurable), and a
+// sibling list is base64 (4/3 larger) times the sibling count.
+const maxResponseBytes = 512 << 20
+
+// maxErrorBodyBytes bounds the part of a non-JSON error body quoted in an
+// Error's message.
+const maxErrorBodyBytes = 512
+
+// ErrEmptyKey is returned for an empty key, which the store does not allow
+// (and which would address a different route).
+var ErrEmptyKey = errors.New("client: empty key")
+
+// Client talks to one node's HTTP API. Any node accepts any key: it
+// coordinates the request on the key's replicas.
+type Client struct {
+	base  *url.URL
+	hc    *http.Client
+	token string
+}
+
+// Option configures a Client in New.
+type Option func(*Client)
+
+// WithHTTPClient makes the client send requests with hc instead of
+// http.DefaultClient, for example to set TLS or a transport-level timeout.
+// Per-request deadlines are better set on the context passed to each call.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) {
+		if hc != nil {
+			c.hc = hc
+		}
+	}
+}
+
+// WithToken makes the client send "Authorization: Bearer token" with every
+// request. An empty token sends no Authorization header.
+func WithToken(token string) Option {
+	return func(c *Client) { c.token = token }
+}
+
+// New returns a client for the node at baseURL, such as
+// "http://127.0.0.1:8080". The URL must be absolute http or https, without
+// query or fragment; a path prefix (for a node behind a reverse proxy) is
+// kept.
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: base URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("client: base URL %q: scheme must be http or https", baseURL)
+	case u.Host == "":
+		return nil, fmt.Errorf("client: base URL %q: missing host", baseURL)
+	case u.RawQuery != "" || u.ForceQuery:
+		return nil, fmt.Errorf("client: base URL %q: must not have a query", baseURL)
+	case u.Fragment != "":
+		return nil, fmt.Errorf("client: base URL %q: must not have a fragment", baseURL)
+	}
+	// Paths are appended to the base, so a trailing slash would double.
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	c := &Client{base: u, hc: http.DefaultClient}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// Sibling is one of the concurrent values of a key.
+type Sibling struct {
+	Value       []byte
+	ContentType string
+	// Timestamp is when the sibling was written, by the coordinating node's
+	// clock. It is informational only (causality lives in the context) and
+	// is zero on a 200 response, which does not carry it.
+	Timestamp time.Time
+}
+
+// Object is the result of a read.
+type Object struct {
+	Key string
+	// Found is false when the key holds no live value (never written, or
+	// deleted). Context is still set then and must be sent with a later
+	// write, so that the write supersedes the delete.
+	Found bool
+	// Siblings holds one value normally and several after concurrent writes;
+	// it is empty when Found is false.
+	Siblings []Sibling
+	// Context is the opaque causal context covering all Siblings. Send it
+	// back with the write that replaces them.
+	Context string
+}
+
+// ReadOptions tune a read. Zero values mean the server's defaults.
+type ReadOptions struct {
+	// R is how many replicas must answer; PR how many of them must be
+	// primaries rather than fallbacks.
+	R, PR int
+}
+
+// WriteOptions tune a write. Zero values mean the server's defaults.
+type WriteOptions struct {
+	// W is how many replicas must acknowledge; PW how many of them must be
+	// primaries rather than fallbacks.
+	W, PW int
+	// ContentType of the value; empty means DefaultContentType. Ignored by
+	// Delete.
+	ContentType string
+	// Context from the read this write is based on. The siblings it covers
+	// are replaced; without it the write becomes one more sibling.
+	Context string
+}
+
+// WriteResult is the outcome of an acknowledged write.
+type WriteResult struct {
+	// Context covers the value just written; a following write by the same
+	// writer should send it back.
+	Context string
+	// Siblings is how many siblings the key has after the write; more than
+	// one means writes concurrent with this one exist. It is 0 when the
+	// server did not say (as for a delete).
+	Siblings int
+}
+
+// Error is a failure reported by the server (any status other than the
+// documented 200, 204, 300 and key-not-found 404).
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is the server's short error code, such as "bad_quorum" or
+	// "timeout"; it may be empty when the answer did not come from a node
+	// (for example from a proxy).
+	Code string
+	// Message is the server's explanation.
+	Message string
+	// Indeterminate is set when a write failed in a way that leaves its
+	// outcome unknown: it may still be applied.
+	Indeterminate bool
+}
+
+// Error formats as "dht: 400 bad_quorum: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("dht: ")
+	b.WriteString(strconv.Itoa(e.Status))
+	if e.Code != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Code)
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = strings.ToLower(http.StatusText(e.Status))
+	}
+	if msg != "" {
+		b.WriteString(": ")
+		b.WriteString(msg)
+	}
+	if e.Indeterminate {
+		b.WriteString(" (outcome unknown: the write may still be applied)")
+	}
+	return b.String()
+}
+
+// unknownOutcomeError wraps a transport failure of a write after the request
+// may have reached the server, such as a timeout while waiting for the
+// answer: the write may have been applied.
+type unknownOutcomeError struct{ err error }
+
+func (e *unknownOutcomeError) Error() string {
+	return "dht: outcome unknown, the write may still be applied: " + e.err.Error()
+}
+
+func (e *unknownOutcomeError) Unwrap() error { return e.err }
+
+// IsIndeterminate reports whether err, returned by a write, leaves the
+// write's outcome unknown: the server said so (503 with indeterminate set),
+// a gateway in front of it timed out, or the connection failed or timed out
+// after the request may have been sent. Retrying such a write with the same
+// context is safe but may leave one more sibling; reading the key tells what
+// happened.
+func IsIndeterminate(err error) bool {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Indeterminate
+	}
+	_, ok := errors.AsType[*unknownOutcomeError](err)
+	return ok
+}
+
+// Get reads key. A key without a live value is not an error: the Object then
+// has Found == false and the context to send with a later write. o may be
+// nil.
+func (c *Client) Get(ctx context.Context, key string, o *ReadOptions) (*Object, error) {
+	if o == nil {
+		o = &ReadOptions{}
+	}
+	q := url.Values{}
+	setInt(q, "r", o.R)
+	setInt(q, "pr", o.PR)
+	resp, err := c.do(ctx, http.MethodGet, key, q, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBody(resp)
+
+	obj := &Object{Key: key, Context: resp.Header.Get(HeaderContext)}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		v, err := readAll(resp.Body)
+		if err != nil {
+			return nil, fmt.Errorf("client: get %q: reading value: %w", key, err)
+		}
+		obj.Found = true
+		obj.Siblings = []Sibling{{Value: v, ContentType: resp.Header.Get("Content-Type")}}
+		return obj, nil
+	case http.StatusMultipleChoices:
+		sibs, err := decodeSiblings(resp)
+		if err != nil {
+			return nil, fmt.Errorf("client: get %q: %w", key, err)
+		}
+		obj.Found = true
+		obj.Siblings = sibs
+		return obj, nil
+	case http.StatusNotFound:
+		if isKeyNotFound(resp) {
+			return obj, nil
+		}
+	}
+	return nil, decodeError(resp, false)
+}
+
+// Put writes value under key and returns the new context once the write
+// quorum has acknowledged. Send o.Context from the read the value is based
+// on; without it the value is kept next to the existing ones as a sibling.
+// o may be nil.
+func (c *Client) Put(ctx context.Context, key string, value []byte, o *WriteOptions) (*WriteResult, error) {
+	if o == nil {
+		o = &WriteOptions{}
+	}
+	ct := o.ContentType
+	if ct == "" {
+		ct = DefaultContentType
+	}
+	h := http.Header{}
+	h.Set("Content-Type", ct)
+	// Never send a nil body: the length must be explicit even when zero.
+	if value == nil {
+		value = []byte{}
+	}
+	return c.write(ctx, http.MethodPut, key, value, h, o)
+}
+
+// Delete deletes key by writing a tombstone that replaces the siblings
+// covered by o.Context. Without a context the delete only hides what the
+// server's replicas already knew, and concurrent values stay. o may be nil.
+func (c *Client) Delete(ctx context.Context, key string, o *WriteOptions) (*WriteResult, error) {
+	if o == nil {
+		o = &WriteOptions{}
+	}
+	return c.write(ctx, http.MethodDelete, key, nil, http.Header{}, o)
+}
+
+// Update is the read-resolve-write-back helper. It reads key with the
+// server's default quorum, calls resolve with all current siblings (nil when
+// the key is not found) to produce the merged value, and writes that back
+// with the read's context, so that exactly the siblings resolve saw are
+// replaced. Writes that race with Update stay as siblings and are never
+// lost; Update does not retry, and the caller decides whether to run it
+// again.
+//
+// The context in o is ignored (the read's is used); W, PW and ContentType
+// apply, ContentType only when resolve returns an empty one. An error from
+// resolve aborts the update and is returned wrapped. o may be nil.
+func (c *Client) Update(ctx context.Context, key string, resolve func(siblings []Sibling) (value []byte, contentType string, err error), o *WriteOptions) (*WriteResult, error) {
+	if resolve == nil {
+		return nil, errors.New("client: update: nil resolve function")
+	}
+	obj, err := c.Get(ctx, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	var sibs []Sibling
+	if obj.Found {
+		sibs = obj.Siblings
+	}
+	value, ct, err := resolve(sibs)
+	if err != nil {
+		return nil, fmt.Errorf("client: update %q: resolve: %w", key, err)
+	}
+	wo := WriteOptions{Context: obj.Context}
+	if o != nil {
+		wo.W, wo.PW, wo.ContentType = o.W, o.PW, o.ContentType
+	}
+	if ct != "" {
+		wo.ContentType = ct
+	}
+	return c.Put(ctx, key, value, &wo)
+}
+
+// Health checks that the node's HTTP server is up (GET /healthz answers
+// 200). It says nothing about readiness to serve keys.
+func (c *Client) Health(ctx context.Context) error {
+	req, err := c.newRequest(ctx, http.MethodGet, c.urlFor(healthPath, ""), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		return fmt.Errorf("client: health: %w", err)
+	}
+	defer closeBody(resp)
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp, false)
+	}
+	return nil
+}
+
+// write sends a PUT or DELETE and decodes its acknowledgement.
+func (c *Client) write(ctx context.Context, method, key string, body []byte, h http.Header, o *WriteOptions) (*WriteResult, error) {
+	q := url.Values{}
+	setInt(q, "w", o.W)
+	setInt(q, "pw", o.PW)
+	if o.Context != "" {
+		h.Set(HeaderContext, o.Context)
+	}
+	resp, err := c.do(ctx, method, key, q, body, h)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBody(resp)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, decodeError(resp, true)
+	}
+	res := &WriteResult{Context: resp.Header.Get(HeaderContext)}
+	// The write is acknowledged at this point; a malformed count must not
+	// turn that into an error the caller would take for a failed write.
+	if n, err := strconv.Atoi(resp.Header.Get(HeaderSiblings)); err == nil && n >= 0 {
+		res.Siblings = n
+	}
+	return res, nil
+}
+
+// do sends one request on key's URL. Transport failures of writes that may
+// have reached the server are marked as of unknown outcome.
+func (c *Client) do(ctx context.Context, method, key string, q url.Values, body []byte, h http.Header) (*http.Response, error) {
+	if key == "" {
+		return nil, ErrEmptyKey
+	}
+	// A context that is already done sends nothing, so the outcome is known.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("client: %s %q: %w", strings.ToLower(method), key, err)
+	}
+	req, err := c.newRequest(ctx, method, c.urlFor(kvPrefix+escapeKey(key), q.Encode()), body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range h {
+		req.Header[k] = vs
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		// The *url.Error already names the method and the URL.
+		err = fmt.Errorf("client: %w", err)
+		if method != http.MethodGet && mayHaveBeenSent(err) {
+			err = &unknownOutcomeError{err: err}
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		// A bytes.Reader lets net/http set the length and replay the body.
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, r)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+// send performs req and refuses a redirect that changed the method: net/http
+// turns a redirected PUT or DELETE into a GET, whose 200 would otherwise be
+// mistaken for an acknowledged write.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.Request != nil && resp.Request.Method != req.Method {
+		closeBody(resp)
+		return nil, fmt.Errorf("%s %s was redirected to %s %s; use the final address as the base URL",
+			req.Method, req.URL.Redacted(), resp.Request.Method, resp.Request.URL.Redacted())
+	}
+	return resp, nil
+}
+
+// urlFor joins the base URL with an already escaped path and a query. The
+// result is parsed again by net/http, which keeps the escaping as given.
+func (c *Client) urlFor(escapedPath, rawQuery string) string {
+	u := *c.base
+	u.RawQuery = ""
+	s := strings.TrimSuffix(u.String(), "/") + escapedPath
+	if rawQuery != "" {
+		s += "?" + rawQuery
+	}
+	return s
+}
+
+// escapeKey encodes key as one path segment. url.PathEscape escapes '/' and
+// every byte outside the unreserved set, but leaves "." and "..", which
+// servers remove as dot segments when cleaning the path (Go's ServeMux
+// answers with a redirect); they are sent as %2E instead, which decodes to
+// the same key.
+func escapeKey(key string) string {
+	if key == "." || key == ".." {
+		return strings.Repeat("%2E", len(key))
+	}
+	return url.PathEscape(key)
+}
+
+func setInt(q url.Values, name string, v int) {
+	if v != 0 {
+		q.Set(name, strconv.Itoa(v))
+	}
+}
+
+// mayHaveBeenSent reports whether a transport error could have happened after
+// the request reached the server. Only failures to connect are known not to
+// have sent anything.
+func mayHaveBeenSent(err error) bool {
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "dial" {
+		return false
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return false
+	}
+	return true
+}
+
+// siblingsBody is the JSON body of a 300 Multiple Choices answer.
+type siblingsBody struct {
+	Siblings []struct {
+		Value       []byte    `json:"value"` // base64 (std) in JSON
+		ContentType string    `json:"content_type"`
+		Timestamp   time.Time `json:"timestamp"`
+	} `json:"siblings"`
+}
+
+func decodeSiblings(resp *http.Response) ([]Sibling, error) {
+	data, err := readAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading siblings: %w", err)
+	}
+	var body siblingsBody
+	if err := json.Unmarshal(data, &body); err != nil {
+		return nil, fmt.Errorf("malformed sibling list: %w", err)
+	}
+	if len(body.Siblings) == 0 {
+		return nil, errors.New("malformed sibling list: 300 answer without siblings")
+	}
+	sibs := make([]Sibling, len(body.Siblings))
+	for i, s := range body.Siblings {
+		v := s.Value
+		if v == nil {
+			v = []byte{}
+		}
+		sibs[i] = Sibling{Value: v, ContentType: s.ContentType, Timestamp: s.Timestamp}
+	}
+	return sibs, nil
+}
+
+// isKeyNotFound tells the API's "no such key" 404, which carries a context
+// header or a JSON body, from a 404 of a wrong address or route, which must
+// not be reported as a missing key.
+func isKeyNotFound(resp *http.Response) bool {
+	if _, ok := resp.Header[http.CanonicalHeaderKey(HeaderContext)]; ok {
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return mt == "application/json"
+}
+
+// errorBody is the JSON body of an error answer.
+type errorBody struct {
+	Error         string `json:"error"`
+	Code          string `json:"code"`
+	Indeterminate bool   `json:"indeterminate"`
+}
+
+// decodeError turns a failed answer into an *Error. A body that is not the
+// API's JSON (from a proxy, say) is quoted in the message; for a write, a
+// gateway failure without a node's verdict leaves the outcome unknown.
+func decodeError(resp *http.Response, isWrite bool) error {
+	e := &Error{Status: resp.StatusCode}
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var body errorBody
+	if err := json.Unmarshal(data, &body); err == nil && (body.Error != "" || body.Code != "") {
+		e.Code, e.Message, e.Indeterminate = body.Code, body.Error, body.Indeterminate
+		return e
+	}
+	msg := strings.TrimSpace(strings.ToValidUTF8(string(data), "\uFFFD"))
+	if len(msg) > maxErrorBodyBytes {
+		msg = strings.ToValidUTF8(msg[:maxErrorBodyBytes], "") + "…"
+	}
+	e.Message = msg
+	if isWrite {
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			e.Indeterminate = true
+		}
+	}
+	return e
+}
+
+// readAll reads a response body up to maxResponseBytes.
+func readAll(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxResponseBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxResponseBytes {
+		return nil, fmt.Errorf("response larger than %d bytes", maxResponseBytes)
+	}
+	return data, nil
+}
+
+// closeBody drains a little of the body so the connection can be reused, then
+// closes it.
+func closeBody(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_ = resp.Body.Close()
+}

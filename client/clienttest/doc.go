@@ -1,0 +1,19 @@
+// Package clienttest provides Server, an in-memory fake of a node's client
+// HTTP API, for tests of code that talks to the store through package client
+// (the client itself, dhtctl, the benchmark).
+//
+// The fake follows the wire contract (key escaping, X-Dht-Context,
+// 300 Multiple Choices with siblings, JSON errors, bearer token) with a
+// deliberately simple causality model: every write gets a fresh id, and a
+// context is the set of ids it covers. A write replaces the siblings its
+// context covers and otherwise adds one, which is how a DVV set behaves for
+// a single object. Failures are injected per key with Fail, and every request
+// is recorded for assertions.
+//
+// It is test-only infrastructure, not a reference for the server's
+// implementation: there are no replicas, so R, W, PR and PW are only
+// validated (1..3), never enforced.
+//
+// Concurrency: all methods of Server are safe for concurrent use, including
+// while requests are being served.
+package clienttest

@@ -1,0 +1,330 @@
+package clienttest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// N is the replication factor the fake pretends to have; quorum parameters
+// above it are rejected as the server would.
+const N = 3
+
+// contextPrefix starts every context token the fake issues, so that a token
+// from elsewhere is recognisably corrupt.
+const contextPrefix = "v1:"
+
+// epoch is the fake clock's start; each write advances it by a millisecond,
+// so timestamps are deterministic and ordered.
+var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// Failure is an error answer injected for a key with Server.Fail.
+type Failure struct {
+	// Method limits the failure to one HTTP method; empty means all.
+	Method string
+	// Status, Code, Message and Indeterminate make up the JSON error answer.
+	Status        int
+	Code, Message string
+	Indeterminate bool
+	// Apply performs a write before answering with the failure, as a write
+	// that timed out at the coordinator but still landed.
+	Apply bool
+}
+
+// Request is a request as the fake received it.
+type Request struct {
+	Method string
+	// EscapedPath is the path as sent on the wire.
+	EscapedPath string
+	// Key is the decoded key, empty for other routes.
+	Key    string
+	Query  url.Values
+	Header http.Header
+	Body   []byte
+}
+
+// sibling is one stored version; tombstones are kept like values so that a
+// delete has a context that a later write must cover.
+type sibling struct {
+	id          uint64
+	value       []byte
+	contentType string
+	timestamp   time.Time
+	tombstone   bool
+}
+
+// Server is the fake node. Its URL is the embedded httptest.Server's.
+type Server struct {
+	*httptest.Server
+	token string
+
+	mu struct {
+		sync.Mutex
+		keys     map[string][]sibling
+		lastID   uint64
+		clock    time.Time
+		failures map[string]Failure
+		requests []Request
+	}
+}
+
+// NewServer starts a fake node. With a non-empty token, every request must
+// carry "Authorization: Bearer token". Close it when done.
+func NewServer(token string) *Server {
+	s := &Server{token: token}
+	s.mu.keys = map[string][]sibling{}
+	s.mu.failures = map[string]Failure{}
+	s.mu.clock = epoch
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET /v1/kv/{key}", s.handleGet)
+	mux.HandleFunc("PUT /v1/kv/{key}", s.handleWrite)
+	mux.HandleFunc("DELETE /v1/kv/{key}", s.handleWrite)
+	s.Server = httptest.NewServer(s.record(s.auth(mux)))
+	return s
+}
+
+// Fail makes every request for key (of f.Method, if set) answer with f. A
+// zero Failure clears it.
+func (s *Server) Fail(key string, f Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.Status == 0 {
+		delete(s.mu.failures, key)
+		return
+	}
+	s.mu.failures[key] = f
+}
+
+// Requests returns the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.mu.requests)
+}
+
+// LastRequest returns the latest request received, or a zero Request.
+func (s *Server) LastRequest() Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.mu.requests) == 0 {
+		return Request{}
+	}
+	return s.mu.requests[len(s.mu.requests)-1]
+}
+
+// Siblings returns how many versions (values and tombstones) key holds.
+func (s *Server) Siblings(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mu.keys[key])
+}
+
+func (s *Server) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "reading body: "+err.Error(), false)
+			return
+		}
+		var key string
+		if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/v1/kv/"); ok {
+			key, _ = url.PathUnescape(rest)
+		}
+		s.mu.Lock()
+		s.mu.requests = append(s.mu.requests, Request{
+			Method:      r.Method,
+			EscapedPath: r.URL.EscapedPath(),
+			Key:         key,
+			Query:       r.URL.Query(),
+			Header:      r.Header.Clone(),
+			Body:        body,
+		})
+		s.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.token != "" && r.Header.Get("Authorization") != "Bearer "+s.token {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token", false)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if !s.checkQuorum(w, r, "r", "pr") {
+		return
+	}
+	s.mu.Lock()
+	f, failing := s.failure(key, r.Method)
+	sibs := slices.Clone(s.mu.keys[key])
+	s.mu.Unlock()
+	if failing {
+		writeError(w, f.Status, f.Code, f.Message, f.Indeterminate)
+		return
+	}
+
+	w.Header().Set("X-Dht-Context", encodeContext(sibs))
+	var live []sibling
+	for _, sb := range sibs {
+		if !sb.tombstone {
+			live = append(live, sb)
+		}
+	}
+	switch len(live) {
+	case 0:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+	case 1:
+		w.Header().Set("Content-Type", live[0].contentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(live[0].value)
+	default:
+		type jsonSibling struct {
+			Value       []byte    `json:"value"`
+			ContentType string    `json:"content_type"`
+			Timestamp   time.Time `json:"timestamp"`
+		}
+		body := struct {
+			Siblings []jsonSibling `json:"siblings"`
+		}{}
+		for _, sb := range live {
+			body.Siblings = append(body.Siblings, jsonSibling{sb.value, sb.contentType, sb.timestamp})
+		}
+		writeJSON(w, http.StatusMultipleChoices, body)
+	}
+}
+
+func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if !s.checkQuorum(w, r, "w", "pw") {
+		return
+	}
+	covered, ok := decodeContext(r.Header.Get("X-Dht-Context"))
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_context", "X-Dht-Context is not a context issued by this store", false)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, failing := s.failure(key, r.Method)
+	if failing && !f.Apply {
+		writeError(w, f.Status, f.Code, f.Message, f.Indeterminate)
+		return
+	}
+	s.mu.lastID++
+	s.mu.clock = s.mu.clock.Add(time.Millisecond)
+	next := sibling{id: s.mu.lastID, timestamp: s.mu.clock}
+	if r.Method == http.MethodDelete {
+		next.tombstone = true
+	} else {
+		next.value, next.contentType = body, ct
+	}
+	kept := slices.DeleteFunc(s.mu.keys[key], func(sb sibling) bool { return covered[sb.id] })
+	s.mu.keys[key] = append(kept, next)
+	if failing {
+		writeError(w, f.Status, f.Code, f.Message, f.Indeterminate)
+		return
+	}
+	// The new context covers only what this write replaced plus itself:
+	// siblings it did not see stay concurrent with it.
+	w.Header().Set("X-Dht-Context", encodeContext([]sibling{next}))
+	if r.Method == http.MethodPut {
+		w.Header().Set("X-Dht-Siblings", strconv.Itoa(len(s.mu.keys[key])))
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// failure returns the failure injected for key and method. Callers hold mu.
+func (s *Server) failure(key, method string) (Failure, bool) {
+	f, ok := s.mu.failures[key]
+	if !ok || (f.Method != "" && f.Method != method) {
+		return Failure{}, false
+	}
+	return f, true
+}
+
+// checkQuorum validates the quorum query parameters as the server does,
+// answering 400 for an impossible one.
+func (s *Server) checkQuorum(w http.ResponseWriter, r *http.Request, names ...string) bool {
+	q := r.URL.Query()
+	for _, name := range names {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > N {
+			writeError(w, http.StatusBadRequest, "bad_quorum",
+				fmt.Sprintf("%s=%s is impossible: it must be between 1 and n=%d", name, v, N), false)
+			return false
+		}
+	}
+	return true
+}
+
+func encodeContext(sibs []sibling) string {
+	ids := make([]string, len(sibs))
+	for i, sb := range sibs {
+		ids[i] = strconv.FormatUint(sb.id, 10)
+	}
+	return contextPrefix + strings.Join(ids, ",")
+}
+
+func decodeContext(token string) (map[uint64]bool, bool) {
+	covered := map[uint64]bool{}
+	if token == "" {
+		return covered, true
+	}
+	rest, ok := strings.CutPrefix(token, contextPrefix)
+	if !ok {
+		return nil, false
+	}
+	if rest == "" {
+		return covered, true
+	}
+	for part := range strings.SplitSeq(rest, ",") {
+		id, err := strconv.ParseUint(part, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		covered[id] = true
+	}
+	return covered, true
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, indeterminate bool) {
+	body := map[string]any{"error": msg, "code": code}
+	if indeterminate {
+		body["indeterminate"] = true
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,28 @@
+// Package client is the Go client for a node's HTTP key-value API. dhtctl,
+// the benchmark and the multi-process tests use it; applications may too.
+//
+// The package owns the wire side of the client contract: key escaping, the
+// opaque causal context carried in the X-Dht-Context header, decoding of
+// sibling lists (300 Multiple Choices) and of JSON error bodies. It holds no
+// state between calls besides its configuration, so it knows nothing of
+// causality: the caller carries the context from a read to the write that
+// follows it.
+//
+// Typical use:
+//
+//	c, err := client.New("http://127.0.0.1:8080", client.WithToken(tok))
+//	obj, err := c.Get(ctx, "user/42", nil)
+//	if obj.Found && len(obj.Siblings) > 1 {
+//		// Concurrent writes: merge them and write back with obj.Context,
+//		// or let Update do the read-resolve-write cycle.
+//	}
+//	res, err := c.Put(ctx, "user/42", merged, &client.WriteOptions{Context: obj.Context})
+//
+// A key that is not found is not an error: Get returns an Object with
+// Found == false, whose Context must still be sent with a later write so that
+// the write supersedes a delete. Failures from the server are *Error values;
+// IsIndeterminate reports whether a failed write may still have been applied.
+//
+// Concurrency: a Client is immutable after New and safe for concurrent use by
+// multiple goroutines.
+package client

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dhtkv/dht/client"
+)
+
+// groupKV is the help group of the key-value commands.
+const groupKV = "kv"
+
+// errNotFound is returned when the key holds no live value; it exits with
+// exitError like any failure, so scripts can test for presence.
+var errNotFound = errors.New("not found")
+
+func notFound(key string) error {
+	return fmt.Errorf("key %q: %w", key, errNotFound)
+}
+
+func (a *app) getCmd() *cobra.Command {
+	var (
+		ro     client.ReadOptions
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:     "get KEY",
+		GroupID: groupKV,
+		Short:   "Read a key",
+		Long: `Read a key and print its value to stdout, byte for byte.
+
+When concurrent writes left several siblings, each is printed after a line
+"--- sibling i (content-type, timestamp) ---"; write back a merged value with
+"dhtctl put KEY --context TOKEN" or use "dhtctl resolve". The context token is
+printed on stderr. A key that is not found exits with status 1; its context
+is still printed, and a write after a delete should send it back.`,
+		Args: keyArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, cancel, err := a.context(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			obj, err := c.Get(ctx, args[0], &ro)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := writeObjectJSON(cmd.OutOrStdout(), obj); err != nil {
+					return err
+				}
+			} else if err := writeObject(cmd.OutOrStdout(), cmd.ErrOrStderr(), obj); err != nil {
+				return err
+			}
+			if !obj.Found {
+				return notFound(obj.Key)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&ro.R, "r", 0, "replicas that must answer (0: server default)")
+	cmd.Flags().IntVar(&ro.PR, "pr", 0, "primary replicas that must answer (0: server default)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the key, context and siblings as a JSON document")
+	return cmd
+}
+
+func (a *app) putCmd() *cobra.Command {
+	var wo client.WriteOptions
+	cmd := &cobra.Command{
+		Use:     "put KEY [VALUE|-]",
+		GroupID: groupKV,
+		Short:   "Write a value",
+		Long: `Write VALUE under KEY. The value is read from stdin when VALUE is
+omitted or "-" (so a literal "-" is written with: echo -n - | dhtctl put KEY).
+
+Pass the context of the read the value is based on with --context: the
+siblings it covers are replaced. Without it the write is concurrent with what
+the key holds and becomes one more sibling. The new context is printed on
+stdout as "context: TOKEN", followed by "siblings: N" when the key now has
+several.`,
+		Args: keyArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			valueArg := "-"
+			if len(args) == 2 {
+				valueArg = args[1]
+			}
+			value, err := readValue(cmd, valueArg)
+			if err != nil {
+				return err
+			}
+			c, err := a.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, cancel, err := a.context(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := c.Put(ctx, args[0], value, &wo)
+			if err != nil {
+				return writeFailed(err, args[0])
+			}
+			return writeResult(cmd.OutOrStdout(), res)
+		},
+	}
+	addWriteFlags(cmd, &wo)
+	cmd.Flags().StringVar(&wo.Context, "context", "", "context token of the read this write is based on")
+	cmd.Flags().StringVar(&wo.ContentType, "content-type", "", "content type of the value (default "+client.DefaultContentType+")")
+	return cmd
+}
+
+func (a *app) deleteCmd() *cobra.Command {
+	var wo client.WriteOptions
+	cmd := &cobra.Command{
+		Use:     "delete KEY",
+		GroupID: groupKV,
+		Short:   "Delete a key",
+		Long: `Delete KEY by writing a tombstone over the siblings its context covers.
+
+With --context, exactly the siblings of that read are deleted. Without it,
+dhtctl reads the key first and deletes what that read saw: a delete without
+any context would only become one more sibling next to the live values. A key
+that is not found is reported (exit status 1) and nothing is written. Writes
+concurrent with the delete survive as siblings. The tombstone's context is
+printed on stdout.`,
+		Args: keyArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, cancel, err := a.context(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			key := args[0]
+			if !cmd.Flags().Changed("context") {
+				obj, err := c.Get(ctx, key, nil)
+				if err != nil {
+					return fmt.Errorf("reading the key's context: %w", err)
+				}
+				if !obj.Found {
+					return notFound(key)
+				}
+				wo.Context = obj.Context
+			}
+			res, err := c.Delete(ctx, key, &wo)
+			if err != nil {
+				return writeFailed(err, key)
+			}
+			return writeResult(cmd.OutOrStdout(), res)
+		},
+	}
+	addWriteFlags(cmd, &wo)
+	cmd.Flags().StringVar(&wo.Context, "context", "", "context token of the read to delete (default: read the key first)")
+	return cmd
+}
+
+func (a *app) resolveCmd() *cobra.Command {
+	var (
+		wo    client.WriteOptions
+		value string
+	)
+	cmd := &cobra.Command{
+		Use:     "resolve KEY --value V|-",
+		GroupID: groupKV,
+		Short:   "Replace all siblings of a key with one value",
+		Long: `Resolve siblings by hand: read KEY, then write the value given with
+--value ("-" reads it from stdin) with the read's context, so that every
+sibling the read saw is replaced. Writes that race with it stay as siblings;
+run it again if the output reports more than one.
+
+Without --content-type, the siblings' content type is kept when they all
+agree. A key that is not found is reported (exit status 1) and nothing is
+written: use put to create a key.`,
+		Args: keyArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := readValue(cmd, value)
+			if err != nil {
+				return err
+			}
+			c, err := a.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, cancel, err := a.context(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			key := args[0]
+			var replaced int
+			res, err := c.Update(ctx, key, func(sibs []client.Sibling) ([]byte, string, error) {
+				if len(sibs) == 0 {
+					return nil, "", errNotFound
+				}
+				replaced = len(sibs)
+				if wo.ContentType != "" {
+					return v, wo.ContentType, nil
+				}
+				return v, commonContentType(sibs), nil
+			}, &wo)
+			if errors.Is(err, errNotFound) {
+				return notFound(key)
+			}
+			if err != nil {
+				return writeFailed(err, key)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "replaced %d sibling(s)\n", replaced)
+			return writeResult(cmd.OutOrStdout(), res)
+		},
+	}
+	addWriteFlags(cmd, &wo)
+	cmd.Flags().StringVar(&value, "value", "", `the resolved value, or "-" to read it from stdin`)
+	cmd.Flags().StringVar(&wo.ContentType, "content-type", "", "content type of the value (default: the siblings' common one)")
+	_ = cmd.MarkFlagRequired("value") // cannot fail: the flag was just defined
+	return cmd
+}
+
+// keyArgs accepts KEY and, with maxArgs 2, one optional argument after it.
+// KEY must not be empty: the store has no empty key.
+func keyArgs(maxArgs int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return usageErrorf("missing KEY")
+		case len(args) > maxArgs:
+			return usageErrorf("too many arguments: %d given, usage: %s", len(args), cmd.UseLine())
+		case args[0] == "":
+			return usageErrorf("KEY must not be empty")
+		}
+		return nil
+	}
+}
+
+func addWriteFlags(cmd *cobra.Command, wo *client.WriteOptions) {
+	cmd.Flags().IntVar(&wo.W, "w", 0, "replicas that must acknowledge (0: server default)")
+	cmd.Flags().IntVar(&wo.PW, "pw", 0, "primary replicas that must acknowledge (0: server default)")
+}
+
+// readValue returns arg, or stdin's content when arg is "-".
+func readValue(cmd *cobra.Command, arg string) ([]byte, error) {
+	if arg != "-" {
+		return []byte(arg), nil
+	}
+	v, err := io.ReadAll(cmd.InOrStdin())
+	if err != nil {
+		return nil, fmt.Errorf("reading the value from stdin: %w", err)
+	}
+	return v, nil
+}
+
+// writeFailed adds advice to a write whose outcome is unknown.
+func writeFailed(err error, key string) error {
+	if client.IsIndeterminate(err) {
+		return fmt.Errorf("%w; run 'dhtctl get %q' to see whether it was applied", err, key)
+	}
+	return err
+}
+
+func writeResult(w io.Writer, res *client.WriteResult) error {
+	if _, err := fmt.Fprintf(w, "context: %s\n", res.Context); err != nil {
+		return err
+	}
+	if res.Siblings > 1 {
+		if _, err := fmt.Fprintf(w, "siblings: %d\n", res.Siblings); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeObject prints obj for a person: a single value as its exact bytes,
+// several with a header line before each. The context goes to stderr so that
+// stdout holds only the value.
+func writeObject(stdout, stderr io.Writer, obj *client.Object) error {
+	switch len(obj.Siblings) {
+	case 0:
+	case 1:
+		if _, err := stdout.Write(obj.Siblings[0].Value); err != nil {
+			return err
+		}
+	default:
+		for i, s := range obj.Siblings {
+			if _, err := fmt.Fprintf(stdout, "--- sibling %d (%s, %s) ---\n", i+1, orUnknown(s.ContentType), formatTime(s.Timestamp)); err != nil {
+				return err
+			}
+			if _, err := stdout.Write(s.Value); err != nil {
+				return err
+			}
+			// Keep the next header on a line of its own.
+			if n := len(s.Value); n > 0 && s.Value[n-1] != '\n' {
+				if _, err := io.WriteString(stdout, "\n"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if obj.Context != "" {
+		fmt.Fprintf(stderr, "context: %s\n", obj.Context)
+	}
+	if len(obj.Siblings) > 1 {
+		fmt.Fprintf(stderr, "siblings: %d\n", len(obj.Siblings))
+	}
+	return nil
+}
+
+// jsonObject is the document printed by get --json.
+type jsonObject struct {
+	Key string `json:"key"`
+	// KeyEncoding is "base64" when Key is not valid UTF-8 and so is
+	// base64-encoded, which JSON strings could not carry faithfully.
+	KeyEncoding string        `json:"key_encoding,omitempty"`
+	Found       bool          `json:"found"`
+	Context     string        `json:"context"`
+	Siblings    []jsonSibling `json:"siblings"`
+}
+
+type jsonSibling struct {
+	Value string `json:"value"`
+	// Encoding is "base64" when Value is not valid UTF-8.
+	Encoding    string `json:"encoding,omitempty"`
+	ContentType string `json:"content_type"`
+	Timestamp   string `json:"timestamp,omitempty"`
+}
+
+func writeObjectJSON(w io.Writer, obj *client.Object) error {
+	doc := jsonObject{Found: obj.Found, Context: obj.Context, Siblings: []jsonSibling{}}
+	doc.Key, doc.KeyEncoding = encodeText([]byte(obj.Key))
+	for _, s := range obj.Siblings {
+		js := jsonSibling{ContentType: s.ContentType}
+		js.Value, js.Encoding = encodeText(s.Value)
+		if !s.Timestamp.IsZero() {
+			js.Timestamp = formatTime(s.Timestamp)
+		}
+		doc.Siblings = append(doc.Siblings, js)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+// encodeText returns b as a string when it is valid UTF-8, else as base64
+// together with the encoding's name.
+func encodeText(b []byte) (string, string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	return base64.StdEncoding.EncodeToString(b), "base64"
+}
+
+// commonContentType returns the content type all siblings share, or "" (the
+// server's default) when they differ.
+func commonContentType(sibs []client.Sibling) string {
+	ct := sibs[0].ContentType
+	for _, s := range sibs[1:] {
+		if s.ContentType != ct {
+			return ""
+		}
+	}
+	return ct
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "no timestamp"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown content type"
+	}
+	return s
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dhtkv/dht/client"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed
+	exitUsage = 2 // the command line was wrong; nothing was sent
+)
+
+const (
+	defaultAddr    = "http://127.0.0.1:8080"
+	defaultTimeout = 10 * time.Second
+	envAddr        = "DHTCTL_ADDR"
+	envToken       = "DHTCTL_TOKEN"
+)
+
+// commands lists the constructors of the subcommands. Each command group
+// lives in a file of its own; adding a group means writing its constructors
+// there and listing them here.
+var commands = []func(*app) *cobra.Command{
+	(*app).getCmd,
+	(*app).putCmd,
+	(*app).deleteCmd,
+	(*app).resolveCmd,
+}
+
+// app holds what all commands share: the global flags and the process
+// environment. One app serves one execution of the command tree.
+type app struct {
+	getenv func(string) string
+
+	addr    string
+	token   string
+	timeout time.Duration
+
+	// ran is set when a command's RunE starts. Cobra reports flag, argument
+	// and unknown-command errors before that, so an error while ran is false
+	// is a usage error.
+	ran bool
+}
+
+// run executes the command line args and returns the process exit code. It
+// is main without the process: tests call it with their own streams and
+// environment.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{getenv: getenv}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "dhtctl: %v\n", err)
+	if _, ok := errors.AsType[*usageError](err); ok || !a.ran {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	}
+	return exitError
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "dhtctl",
+		Short: "Operate a dht cluster and its keys",
+		Long: `dhtctl talks to any node of a dht cluster over its HTTP API.
+
+The node is chosen with --addr (default $` + envAddr + `, else ` + defaultAddr + `);
+a bearer token, if the cluster requires one, with --token (default $` + envToken + `).`,
+		// Errors are printed once, by run, with the right exit code.
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &usageError{err: err}
+	})
+
+	addr := a.getenv(envAddr)
+	if addr == "" {
+		addr = defaultAddr
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.addr, "addr", addr, "base URL of the node to talk to ($"+envAddr+")")
+	// The token's default is read at run time, not shown as the flag's
+	// default, so that --help never prints a secret.
+	pf.StringVar(&a.token, "token", "", "bearer token for the node's API (default $"+envToken+")")
+	pf.DurationVar(&a.timeout, "timeout", defaultTimeout, "deadline for the whole command; 0 means none")
+
+	root.AddGroup(&cobra.Group{ID: groupKV, Title: "Key-value commands:"})
+	for _, newCmd := range commands {
+		root.AddCommand(newCmd(a))
+	}
+	a.markRuns(root)
+	return root
+}
+
+// markRuns wraps the RunE of cmd and its subcommands to record that
+// validation passed and the command itself started.
+func (a *app) markRuns(cmd *cobra.Command) {
+	if runE := cmd.RunE; runE != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			a.ran = true
+			return runE(c, args)
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		a.markRuns(sub)
+	}
+}
+
+// client returns a client for the node chosen by the global flags.
+func (a *app) client(cmd *cobra.Command) (*client.Client, error) {
+	token := a.token
+	if !cmd.Flags().Changed("token") {
+		token = a.getenv(envToken)
+	}
+	c, err := client.New(a.addr, client.WithToken(token))
+	if err != nil {
+		return nil, usageErrorf("--addr: %v", err)
+	}
+	return c, nil
+}
+
+// context returns the context for a command's requests, bounded by
+// --timeout. Commands call it after reading their input, so that a slow
+// stdin does not eat into the deadline.
+func (a *app) context(cmd *cobra.Command) (context.Context, context.CancelFunc, error) {
+	if a.timeout < 0 {
+		return nil, nil, usageErrorf("--timeout must not be negative, got %v", a.timeout)
+	}
+	if a.timeout == 0 {
+		ctx, cancel := context.WithCancel(cmd.Context())
+		return ctx, cancel, nil
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), a.timeout)
+	return ctx, cancel, nil
+}
+
+// usageError marks an error in the command line, which exits with
+// exitUsage.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}

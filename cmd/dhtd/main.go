@@ -1,0 +1,84 @@
+// Command dhtd is the store's node daemon. It loads the configuration
+// (config.yaml, DHT_ environment variables, flags), starts one node, and
+// runs until SIGINT or SIGTERM, when it drains requests and stops cleanly.
+// A graceful stop is not a decommission: the node keeps its data and its
+// place in the ring.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dhtkv/dht/actors/node"
+	"github.com/dhtkv/dht/config"
+)
+
+func main() {
+	if err := newCommand(os.Stderr).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "dhtd:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand(logOut io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dhtd",
+		Short: "Run a node of the dht replicated key-value store",
+		Long: `dhtd runs one node of the store. Configuration is layered: built-in
+defaults, then the YAML file given by --config, then DHT_* environment
+variables (DHT_STORAGE_SYNC_WRITES=true sets storage.sync_writes), then flags
+named by the dotted key (--storage.sync_writes=true). See config.yaml.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, warnings, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return err
+			}
+			logger := newLogger(logOut, cfg.Log)
+			for _, w := range warnings {
+				logger.Warn("config", "warning", w)
+			}
+			return run(cfg, logger)
+		},
+	}
+	config.RegisterFlags(cmd.Flags())
+	return cmd
+}
+
+func run(cfg config.Config, logger *slog.Logger) error {
+	n, err := node.Start(node.Options{Config: cfg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	logger.Info("shutting down", "drain_timeout", cfg.HTTP.ShutdownTimeout)
+	drain, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := n.Stop(drain); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(c.Level))) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

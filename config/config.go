@@ -1,0 +1,421 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of one node. It is a plain value: copy
+// it freely, and treat it as read-only once Load has returned it.
+type Config struct {
+	Node        Node        `koanf:"node"`
+	HTTP        HTTP        `koanf:"http"`
+	Ring        Ring        `koanf:"ring"`
+	Replication Replication `koanf:"replication"`
+	Storage     Storage     `koanf:"storage"`
+	Limits      Limits      `koanf:"limits"`
+	Log         Log         `koanf:"log"`
+}
+
+// Node identifies this node and says where it keeps its data.
+type Node struct {
+	// ID is the node's unique, stable identity in the cluster. Load fills an
+	// empty ID with the host name, which is stable for a StatefulSet pod;
+	// Default leaves it empty so that it stays pure.
+	ID string `koanf:"id"`
+	// DataDir holds the storage engine's files. Required by the badger
+	// engine.
+	DataDir string `koanf:"data_dir"`
+}
+
+// HTTP configures the gateway's listener: the client API, the admin API,
+// /metrics and the probes.
+type HTTP struct {
+	// Listen is the host:port to listen on.
+	Listen string `koanf:"listen"`
+	// MaxBodyBytes caps a request body. It must be at least
+	// Limits.MaxValueBytes, or the largest legal value could not be sent.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// ReadTimeout bounds reading a whole request.
+	ReadTimeout time.Duration `koanf:"read_timeout"`
+	// WriteTimeout bounds writing a response.
+	WriteTimeout time.Duration `koanf:"write_timeout"`
+	// ShutdownTimeout bounds the graceful drain of open requests.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// ClientToken, when set, is the bearer token required on /v1/kv.
+	ClientToken string `koanf:"client_token"`
+	// AdminToken, when set, is the bearer token required on /admin.
+	AdminToken string `koanf:"admin_token"`
+}
+
+// Ring configures partitioning of the key space.
+type Ring struct {
+	// Partitions is Q, the number of equal partitions of the hash ring. It
+	// must be a power of two from 8 to 65536 and cannot change once the
+	// cluster has started, since every stored key lives under its
+	// partition's prefix.
+	Partitions int `koanf:"partitions"`
+}
+
+// Replication holds the default quorum parameters. Requests may override
+// R, W, PR and PW per call, within the same bounds.
+type Replication struct {
+	// N is the number of replicas of each key.
+	N int `koanf:"n"`
+	// R is the number of replies a read waits for, 1..N.
+	R int `koanf:"r"`
+	// W is the number of acknowledgements a write waits for, 1..N.
+	W int `koanf:"w"`
+	// PR is how many of the R replies must come from primary replicas, 0..R.
+	PR int `koanf:"pr"`
+	// PW is how many of the W acknowledgements must come from primary
+	// replicas, 0..W.
+	PW int `koanf:"pw"`
+	// RequestTimeout bounds a coordinated request; past it a write's outcome
+	// is indeterminate.
+	RequestTimeout time.Duration `koanf:"request_timeout"`
+}
+
+// Storage selects and tunes the local storage engine.
+type Storage struct {
+	// Engine is "badger" (on disk) or "memory" (development and tests).
+	Engine string `koanf:"engine"`
+	// SyncWrites makes every acknowledged write survive a machine crash, not
+	// only a process crash, at the cost of an fsync per write.
+	SyncWrites bool `koanf:"sync_writes"`
+	// Profile is badger's memory profile: "small" or "default".
+	Profile string `koanf:"profile"`
+	// ValueLogGCInterval is how often badger's value log is garbage
+	// collected; 0 disables it.
+	ValueLogGCInterval time.Duration `koanf:"value_log_gc_interval"`
+}
+
+// Limits bounds what clients may store. Handoff and repair are exempt, so
+// that replicas can always converge.
+type Limits struct {
+	// MaxKeyBytes is the longest key, 1..65535.
+	MaxKeyBytes int `koanf:"max_key_bytes"`
+	// MaxValueBytes is the largest value, 1 byte..64 MiB.
+	MaxValueBytes int `koanf:"max_value_bytes"`
+	// MaxSiblings is the most siblings a key may hold: a client write that
+	// would leave more is refused with 409.
+	MaxSiblings int `koanf:"max_siblings"`
+}
+
+// Log configures the node's structured log.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `koanf:"level"`
+	// Format is json or text.
+	Format string `koanf:"format"`
+}
+
+// The value sets of the string keys that take one of a few words.
+var (
+	engines    = []string{"badger", "memory"}
+	profiles   = []string{"small", "default"}
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"json", "text"}
+)
+
+const (
+	minPartitions = 8
+	maxPartitions = 65536
+	maxKeyBytes   = 65535
+	maxValueBytes = 64 << 20
+)
+
+// Default returns the built-in configuration, the lowest layer of Load. It
+// is pure (no host name, no environment), so it can seed tests and docs;
+// Node.ID is therefore empty.
+func Default() Config {
+	return Config{
+		Node: Node{
+			DataDir: "./data",
+		},
+		HTTP: HTTP{
+			Listen:          "127.0.0.1:8080",
+			MaxBodyBytes:    2 << 20,
+			ReadTimeout:     30 * time.Second,
+			WriteTimeout:    30 * time.Second,
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Ring: Ring{
+			Partitions: 256,
+		},
+		Replication: Replication{
+			N:              3,
+			R:              2,
+			W:              2,
+			RequestTimeout: 5 * time.Second,
+		},
+		Storage: Storage{
+			Engine:             "badger",
+			Profile:            "small",
+			ValueLogGCInterval: 5 * time.Minute,
+		},
+		Limits: Limits{
+			MaxKeyBytes:   1024,
+			MaxValueBytes: 1 << 20,
+			MaxSiblings:   64,
+		},
+		Log: Log{
+			Level:  "info",
+			Format: "json",
+		},
+	}
+}
+
+// Validate reports every problem in c at once, joined with errors.Join, so
+// an operator fixes a bad config in one round rather than one key per
+// restart. Each message starts with the key at fault.
+//
+// A check that compares two keys is skipped while the key it compares
+// against is itself invalid, so that one mistake yields one message.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	between := func(key string, v, lo, hi int) {
+		if v < lo || v > hi {
+			bad(key, "must be between %d and %d, got %d", lo, hi, v)
+		}
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration, got %s", d)
+		}
+	}
+	oneOf := func(key, v string, set []string) {
+		if !slices.Contains(set, v) {
+			bad(key, "must be one of %s, got %q", quoteAll(set), v)
+		}
+	}
+	// A token read from a file or a Secret often keeps its trailing newline;
+	// such a token could never match an Authorization header, so every
+	// request would be refused without an obvious reason.
+	token := func(key, v string) {
+		if v != strings.TrimSpace(v) {
+			bad(key, "must not begin or end with white space (a trailing newline from a file or Secret?)")
+		}
+	}
+
+	// node
+	if c.Storage.Engine == "badger" && c.Node.DataDir == "" {
+		bad("node.data_dir", `must not be empty when storage.engine is "badger"`)
+	}
+
+	// http
+	if err := checkListen(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%v", err)
+	}
+	valueOK := c.Limits.MaxValueBytes >= 1 && c.Limits.MaxValueBytes <= maxValueBytes
+	switch {
+	case c.HTTP.MaxBodyBytes < 1:
+		bad("http.max_body_bytes", "must be positive, got %d", c.HTTP.MaxBodyBytes)
+	case valueOK && c.HTTP.MaxBodyBytes < int64(c.Limits.MaxValueBytes):
+		bad("http.max_body_bytes", "must be at least limits.max_value_bytes (%d), got %d",
+			c.Limits.MaxValueBytes, c.HTTP.MaxBodyBytes)
+	}
+	positive("http.read_timeout", c.HTTP.ReadTimeout)
+	positive("http.write_timeout", c.HTTP.WriteTimeout)
+	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	token("http.client_token", c.HTTP.ClientToken)
+	token("http.admin_token", c.HTTP.AdminToken)
+
+	// ring
+	if q := c.Ring.Partitions; q < minPartitions || q > maxPartitions || q&(q-1) != 0 {
+		bad("ring.partitions", "must be a power of two from %d to %d, got %d", minPartitions, maxPartitions, q)
+	}
+
+	// replication
+	r := c.Replication
+	if r.N < 1 {
+		bad("replication.n", "must be at least 1, got %d", r.N)
+	} else {
+		inN := func(key string, v int) bool {
+			if v < 1 || v > r.N {
+				bad(key, "must be between 1 and replication.n (%d), got %d", r.N, v)
+				return false
+			}
+			return true
+		}
+		if inN("replication.r", r.R) && (r.PR < 0 || r.PR > r.R) {
+			bad("replication.pr", "must be between 0 and replication.r (%d), got %d", r.R, r.PR)
+		}
+		if inN("replication.w", r.W) && (r.PW < 0 || r.PW > r.W) {
+			bad("replication.pw", "must be between 0 and replication.w (%d), got %d", r.W, r.PW)
+		}
+	}
+	positive("replication.request_timeout", r.RequestTimeout)
+
+	// storage
+	oneOf("storage.engine", c.Storage.Engine, engines)
+	oneOf("storage.profile", c.Storage.Profile, profiles)
+	if c.Storage.ValueLogGCInterval < 0 {
+		bad("storage.value_log_gc_interval", "must not be negative (0 disables), got %s", c.Storage.ValueLogGCInterval)
+	}
+
+	// limits
+	between("limits.max_key_bytes", c.Limits.MaxKeyBytes, 1, maxKeyBytes)
+	between("limits.max_value_bytes", c.Limits.MaxValueBytes, 1, maxValueBytes)
+	if c.Limits.MaxSiblings < 1 {
+		bad("limits.max_siblings", "must be at least 1, got %d", c.Limits.MaxSiblings)
+	}
+
+	// log
+	oneOf("log.level", c.Log.Level, logLevels)
+	oneOf("log.format", c.Log.Format, logFormats)
+
+	return errors.Join(errs...)
+}
+
+// checkListen accepts host:port with a numeric port (0 picks a free one,
+// which tests use). The host may be empty, meaning every interface.
+func checkListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("must be host:port, got %q", s)
+	}
+	// A service name ("http") would resolve differently per machine, and
+	// other nodes are told this port, so insist on a number.
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("port must be a number from 0 to 65535, got %q", s)
+	}
+	return nil
+}
+
+func quoteAll(set []string) string {
+	q := make([]string, len(set))
+	for i, s := range set {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// Keys returns every config key, dotted as in YAML ("storage.sync_writes"),
+// in the order of the Config struct, which is also the order of the
+// documented config.yaml. The caller owns the returned slice.
+func Keys() []string {
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
+	}
+	return keys
+}
+
+// field describes one leaf key of Config. The table is derived from the
+// struct tags by reflection, so adding a field to Config adds its key, flag
+// and environment variable everywhere at once.
+type field struct {
+	key   string       // dotted koanf key, e.g. "storage.sync_writes"
+	env   string       // environment variable, e.g. "DHT_STORAGE_SYNC_WRITES"
+	index []int        // path of the field in Config, for reflect.Value.FieldByIndex
+	typ   reflect.Type // one of the types kindOf accepts
+}
+
+var (
+	fields     = buildFields()
+	fieldByKey = indexFields(func(f field) string { return f.key })
+	fieldByEnv = indexFields(func(f field) string { return f.env })
+	// sections holds the first component of every key ("storage"), which
+	// YAML must give as a mapping.
+	sections = func() map[string]bool {
+		m := map[string]bool{}
+		for _, f := range fields {
+			m[strings.SplitN(f.key, ".", 2)[0]] = true
+		}
+		return m
+	}()
+)
+
+// envPrefix starts every environment variable the loader reads.
+const envPrefix = "DHT_"
+
+// envName maps a key to its environment variable. Keys contain
+// underscores, so the reverse mapping goes through fieldByEnv, never by
+// splitting a name on "_".
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// buildFields walks Config, which is two levels deep by design: sections,
+// then scalar leaves. Anything else is a programming error caught by any
+// test of the package, so it panics.
+func buildFields() []field {
+	var out []field
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		sec := ct.Field(i)
+		if sec.Type.Kind() != reflect.Struct {
+			panic(fmt.Sprintf("config: Config.%s is not a section struct", sec.Name))
+		}
+		for j := range sec.Type.NumField() {
+			leaf := sec.Type.Field(j)
+			key := sec.Tag.Get("koanf") + "." + leaf.Tag.Get("koanf")
+			if kindOf(leaf.Type) == kindInvalid {
+				panic(fmt.Sprintf("config: %s has unsupported type %s", key, leaf.Type))
+			}
+			out = append(out, field{key: key, env: envName(key), index: []int{i, j}, typ: leaf.Type})
+		}
+	}
+	return out
+}
+
+func indexFields(name func(field) string) map[string]field {
+	m := make(map[string]field, len(fields))
+	for _, f := range fields {
+		if _, dup := m[name(f)]; dup {
+			panic(fmt.Sprintf("config: two keys map to %s", name(f)))
+		}
+		m[name(f)] = f
+	}
+	return m
+}
+
+// get returns the value of f in c, typed as the field is.
+func (c Config) get(f field) any {
+	return reflect.ValueOf(c).FieldByIndex(f.index).Interface()
+}
+
+// flat returns c as a flat map from dotted key to typed value.
+func (c Config) flat() map[string]any {
+	m := make(map[string]any, len(fields))
+	for _, f := range fields {
+		m[f.key] = c.get(f)
+	}
+	return m
+}
+
+type kind int
+
+const (
+	kindInvalid kind = iota
+	kindString
+	kindBool
+	kindInt // int, int64: plain integers, sizes in bytes
+	kindDuration
+)
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+func kindOf(t reflect.Type) kind {
+	switch {
+	case t == durationType:
+		return kindDuration
+	case t.Kind() == reflect.String:
+		return kindString
+	case t.Kind() == reflect.Bool:
+		return kindBool
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
+		return kindInt
+	}
+	return kindInvalid
+}

@@ -1,0 +1,216 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefault_Validates(t *testing.T) {
+	d := Default()
+	if err := d.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	// Default must stay pure: the host name is Load's business.
+	if d.Node.ID != "" {
+		t.Errorf("Default().Node.ID = %q, want empty", d.Node.ID)
+	}
+}
+
+func TestKeys_StableOrder(t *testing.T) {
+	want := []string{
+		"node.id", "node.data_dir",
+		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
+		"http.shutdown_timeout", "http.client_token", "http.admin_token",
+		"ring.partitions",
+		"replication.n", "replication.r", "replication.w", "replication.pr", "replication.pw",
+		"replication.request_timeout",
+		"storage.engine", "storage.sync_writes", "storage.profile", "storage.value_log_gc_interval",
+		"limits.max_key_bytes", "limits.max_value_bytes", "limits.max_siblings",
+		"log.level", "log.format",
+	}
+	got := Keys()
+	if !slices.Equal(got, want) {
+		t.Fatalf("Keys() =\n%q\nwant\n%q", got, want)
+	}
+	got[0] = "mutated"
+	if Keys()[0] != "node.id" {
+		t.Error("Keys() shares its slice with the caller")
+	}
+}
+
+func TestKeys_EnvNames(t *testing.T) {
+	tests := []struct{ key, env string }{
+		{"storage.sync_writes", "DHT_STORAGE_SYNC_WRITES"},
+		{"replication.n", "DHT_REPLICATION_N"},
+		{"storage.value_log_gc_interval", "DHT_STORAGE_VALUE_LOG_GC_INTERVAL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			f, ok := fieldByEnv[tt.env]
+			if !ok || f.key != tt.key {
+				t.Errorf("fieldByEnv[%s] = %q, %v; want %q", tt.env, f.key, ok, tt.key)
+			}
+		})
+	}
+}
+
+func TestValidate_InvalidValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		// wantKeys are the keys the errors name, in order: one mistake
+		// should give one message.
+		wantKeys []string
+	}{
+		{"data_dir empty with badger", func(c *Config) { c.Node.DataDir = "" }, []string{"node.data_dir"}},
+
+		{"listen without port", func(c *Config) { c.HTTP.Listen = "127.0.0.1" }, []string{"http.listen"}},
+		{"listen port only number", func(c *Config) { c.HTTP.Listen = "8080" }, []string{"http.listen"}},
+		{"listen empty", func(c *Config) { c.HTTP.Listen = "" }, []string{"http.listen"}},
+		{"listen named port", func(c *Config) { c.HTTP.Listen = "localhost:http" }, []string{"http.listen"}},
+		{"listen port too big", func(c *Config) { c.HTTP.Listen = "localhost:65536" }, []string{"http.listen"}},
+		{"max_body_bytes zero", func(c *Config) { c.HTTP.MaxBodyBytes = 0 }, []string{"http.max_body_bytes"}},
+		{"max_body_bytes below max_value_bytes", func(c *Config) { c.HTTP.MaxBodyBytes = 1<<20 - 1 }, []string{"http.max_body_bytes"}},
+		{"read_timeout zero", func(c *Config) { c.HTTP.ReadTimeout = 0 }, []string{"http.read_timeout"}},
+		{"write_timeout negative", func(c *Config) { c.HTTP.WriteTimeout = -time.Second }, []string{"http.write_timeout"}},
+		{"shutdown_timeout zero", func(c *Config) { c.HTTP.ShutdownTimeout = 0 }, []string{"http.shutdown_timeout"}},
+		{"client_token trailing newline", func(c *Config) { c.HTTP.ClientToken = "s3cret\n" }, []string{"http.client_token"}},
+		{"admin_token leading space", func(c *Config) { c.HTTP.AdminToken = " s3cret" }, []string{"http.admin_token"}},
+
+		{"partitions zero", func(c *Config) { c.Ring.Partitions = 0 }, []string{"ring.partitions"}},
+		{"partitions below 8", func(c *Config) { c.Ring.Partitions = 4 }, []string{"ring.partitions"}},
+		{"partitions not power of two", func(c *Config) { c.Ring.Partitions = 100 }, []string{"ring.partitions"}},
+		{"partitions above 65536", func(c *Config) { c.Ring.Partitions = 131072 }, []string{"ring.partitions"}},
+
+		{"n zero", func(c *Config) { c.Replication.N = 0 }, []string{"replication.n"}},
+		{"r zero", func(c *Config) { c.Replication.R = 0 }, []string{"replication.r"}},
+		{"r above n", func(c *Config) { c.Replication.R = 4 }, []string{"replication.r"}},
+		{"w zero", func(c *Config) { c.Replication.W = 0 }, []string{"replication.w"}},
+		{"w above n", func(c *Config) { c.Replication.W = 5 }, []string{"replication.w"}},
+		{"pr negative", func(c *Config) { c.Replication.PR = -1 }, []string{"replication.pr"}},
+		{"pr above r", func(c *Config) { c.Replication.PR = 3 }, []string{"replication.pr"}},
+		{"pw negative", func(c *Config) { c.Replication.PW = -1 }, []string{"replication.pw"}},
+		{"pw above w", func(c *Config) { c.Replication.PW = 3 }, []string{"replication.pw"}},
+		{"request_timeout zero", func(c *Config) { c.Replication.RequestTimeout = 0 }, []string{"replication.request_timeout"}},
+
+		{"engine unknown", func(c *Config) { c.Storage.Engine = "rocksdb" }, []string{"storage.engine"}},
+		{"engine wrong case", func(c *Config) { c.Storage.Engine = "Badger" }, []string{"storage.engine"}},
+		{"profile unknown", func(c *Config) { c.Storage.Profile = "large" }, []string{"storage.profile"}},
+		{"gc interval negative", func(c *Config) { c.Storage.ValueLogGCInterval = -time.Minute }, []string{"storage.value_log_gc_interval"}},
+
+		{"max_key_bytes zero", func(c *Config) { c.Limits.MaxKeyBytes = 0 }, []string{"limits.max_key_bytes"}},
+		{"max_key_bytes above 65535", func(c *Config) { c.Limits.MaxKeyBytes = 65536 }, []string{"limits.max_key_bytes"}},
+		{"max_value_bytes zero", func(c *Config) { c.Limits.MaxValueBytes = 0 }, []string{"limits.max_value_bytes"}},
+		{"max_value_bytes above 64 MiB", func(c *Config) {
+			c.Limits.MaxValueBytes = 64<<20 + 1
+			c.HTTP.MaxBodyBytes = 128 << 20
+		}, []string{"limits.max_value_bytes"}},
+		{"max_siblings zero", func(c *Config) { c.Limits.MaxSiblings = 0 }, []string{"limits.max_siblings"}},
+
+		{"log level unknown", func(c *Config) { c.Log.Level = "trace" }, []string{"log.level"}},
+		{"log level upper case", func(c *Config) { c.Log.Level = "INFO" }, []string{"log.level"}},
+		{"log format unknown", func(c *Config) { c.Log.Format = "xml" }, []string{"log.format"}},
+
+		{"all problems reported at once", func(c *Config) {
+			c.Replication.N = 0
+			c.Log.Level = ""
+			c.Storage.Engine = ""
+		}, []string{"replication.n", "storage.engine", "log.level"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatal("Validate() = nil, want an error")
+			}
+			if got := errorKeys(err); !slices.Equal(got, tt.wantKeys) {
+				t.Errorf("Validate() names keys %q, want %q; error:\n%v", got, tt.wantKeys, err)
+			}
+		})
+	}
+}
+
+func TestValidate_ValidEdges(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"memory engine needs no data_dir", func(c *Config) { c.Storage.Engine = "memory"; c.Node.DataDir = "" }},
+		{"listen any interface", func(c *Config) { c.HTTP.Listen = ":8080" }},
+		{"listen free port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:0" }},
+		{"listen ipv6", func(c *Config) { c.HTTP.Listen = "[::1]:8080" }},
+		{"listen highest port", func(c *Config) { c.HTTP.Listen = "localhost:65535" }},
+		{"max_body_bytes equal to max_value_bytes", func(c *Config) { c.HTTP.MaxBodyBytes = 1 << 20 }},
+		{"largest value", func(c *Config) { c.Limits.MaxValueBytes = 64 << 20; c.HTTP.MaxBodyBytes = 64 << 20 }},
+		{"smallest limits", func(c *Config) { c.Limits = Limits{MaxKeyBytes: 1, MaxValueBytes: 1, MaxSiblings: 1} }},
+		{"largest key", func(c *Config) { c.Limits.MaxKeyBytes = 65535 }},
+		{"partitions 8", func(c *Config) { c.Ring.Partitions = 8 }},
+		{"partitions 65536", func(c *Config) { c.Ring.Partitions = 65536 }},
+		{"single replica", func(c *Config) {
+			c.Replication = Replication{N: 1, R: 1, W: 1, PR: 1, PW: 1, RequestTimeout: time.Second}
+		}},
+		{"pr equal r and pw equal w", func(c *Config) { c.Replication.PR = 2; c.Replication.PW = 2 }},
+		{"quorums equal n", func(c *Config) { c.Replication.R = 3; c.Replication.W = 3 }},
+		{"gc disabled", func(c *Config) { c.Storage.ValueLogGCInterval = 0 }},
+		{"default profile", func(c *Config) { c.Storage.Profile = "default" }},
+		{"tokens set", func(c *Config) { c.HTTP.ClientToken = "a b"; c.HTTP.AdminToken = "x" }},
+		{"text debug log", func(c *Config) { c.Log = Log{Level: "debug", Format: "text"} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate() = %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestValidate_MessageFormat(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"quorum names the bound", func(c *Config) { c.Replication.R = 5 },
+			"replication.r: must be between 1 and replication.n (3), got 5"},
+		{"body names the value limit", func(c *Config) { c.HTTP.MaxBodyBytes = 1000 },
+			"http.max_body_bytes: must be at least limits.max_value_bytes (1048576), got 1000"},
+		{"enum lists the choices", func(c *Config) { c.Storage.Engine = "rocksdb" },
+			`storage.engine: must be one of "badger", "memory", got "rocksdb"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			if err := c.Validate(); err == nil || err.Error() != tt.want {
+				t.Errorf("Validate() = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// errorKeys returns the key each joined error starts with.
+func errorKeys(err error) []string {
+	var keys []string
+	for _, e := range unjoin(err) {
+		key, _, _ := strings.Cut(e.Error(), ":")
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}

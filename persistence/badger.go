@@ -1,0 +1,310 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+var _ Engine = (*badgerEngine)(nil)
+
+// The small profile. Badger's defaults (5 × 64 MiB memtables, a 256 MiB
+// block cache, four compactors, every table index held in memory) reserve
+// more than a 2-core pod with a few GiB should give to one component; these
+// bound steady-state memory at roughly 150 MiB plus the Go heap.
+const (
+	// Three memtables of 32 MiB: one taking writes, one or two flushing, so
+	// a burst does not stall on a slow disk. The memtable size also caps an
+	// atomic batch at about 15% of it (~4.8 MiB).
+	smallMemTableSize = 32 << 20
+	smallNumMemtables = 3
+	// The block cache holds decompressed blocks; badger needs one whenever
+	// compression is on (Snappy by default).
+	smallBlockCacheSize = 32 << 20
+	// A bounded index cache, instead of badger's default of keeping every
+	// table's index and bloom filter in memory, keeps memory flat as the
+	// data grows past what fits.
+	smallIndexCacheSize = 16 << 20
+	// Two compactors: one prioritises L0, the other the rest; more only
+	// compete for two cores with the foreground.
+	smallNumCompactors = 2
+	// Values of 4 KiB and more go to the value log. Stored objects are
+	// usually small DVV sets that are scanned by anti-entropy and handoff, so
+	// keeping them in the LSM tree makes scans cheap; large values (up to
+	// 1 MiB) in the LSM tree would make every compaction rewrite them.
+	smallValueThreshold = 4 << 10
+	// Smaller value-log files let GC reclaim space in smaller steps, which
+	// matters on the modest volumes the chart requests.
+	smallValueLogFileSize = 256 << 20
+)
+
+// gcDiscardRatio is the fraction of a value-log file that must be garbage
+// before GC rewrites it. Badger's documentation recommends 0.5: rewriting
+// files that are mostly live costs more I/O than it frees.
+const gcDiscardRatio = 0.5
+
+// badgerEngine is the on-disk engine. It adds no locking of its own around
+// writes: badger batches concurrent commits into one write and, with
+// SyncWrites, one fsync (group commit), which a mutex here would defeat.
+type badgerEngine struct {
+	db     *badger.DB
+	logger *slog.Logger
+
+	// mu gates calls against Close: every call holds a read lock for its
+	// duration, so Close can wait for calls in flight before closing the
+	// database, which badger does not tolerate being used after.
+	mu struct {
+		sync.RWMutex
+		closed bool
+	}
+
+	stop      chan struct{} // closed by Close to stop background work
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// badgerOptions translates opts into badger's options.
+func badgerOptions(opts Options, logger *slog.Logger) badger.Options {
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(opts.SyncWrites).
+		WithLogger(badgerLogger{logger}).
+		// We never read-modify-write inside a badger transaction (vnodes are
+		// single actors), so conflict tracking would only cost memory.
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1)
+	if opts.Profile == ProfileDefault {
+		return bo
+	}
+	return bo.
+		WithMemTableSize(smallMemTableSize).
+		WithNumMemtables(smallNumMemtables).
+		WithBlockCacheSize(smallBlockCacheSize).
+		WithIndexCacheSize(smallIndexCacheSize).
+		WithNumCompactors(smallNumCompactors).
+		WithValueThreshold(smallValueThreshold).
+		WithValueLogFileSize(smallValueLogFileSize)
+}
+
+func openBadger(opts Options, logger *slog.Logger) (*badgerEngine, error) {
+	logger = logger.With("component", "persistence", "engine", EngineBadger)
+	db, err := badger.Open(badgerOptions(opts, logger))
+	if err != nil {
+		return nil, fmt.Errorf("persistence: open badger in %s: %w", opts.Dir, err)
+	}
+	e := &badgerEngine{db: db, logger: logger, stop: make(chan struct{})}
+	if opts.ValueLogGCInterval > 0 {
+		e.wg.Go(func() { e.gcLoop(opts.ValueLogGCInterval) })
+	}
+	return e, nil
+}
+
+// enter admits a call unless the engine is closed; a true result must be
+// paired with leave.
+func (e *badgerEngine) enter() bool {
+	e.mu.RLock()
+	if e.mu.closed {
+		e.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (e *badgerEngine) leave() { e.mu.RUnlock() }
+
+func (e *badgerEngine) Get(key []byte) ([]byte, error) {
+	if !e.enter() {
+		return nil, ErrClosed
+	}
+	defer e.leave()
+	var value []byte
+	err := e.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		value, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return nil, badgerErr("get", err)
+	}
+	if value == nil {
+		value = []byte{} // an empty value is present, not absent
+	}
+	return value, nil
+}
+
+func (e *badgerEngine) Put(key, value []byte) error {
+	if !e.enter() {
+		return ErrClosed
+	}
+	defer e.leave()
+	return badgerErr("put", e.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(key, value)
+	}))
+}
+
+func (e *badgerEngine) Delete(key []byte) error {
+	if !e.enter() {
+		return ErrClosed
+	}
+	defer e.leave()
+	return badgerErr("delete", e.db.Update(func(txn *badger.Txn) error {
+		return txn.Delete(key)
+	}))
+}
+
+func (e *badgerEngine) Write(b *Batch) error {
+	if !e.enter() {
+		return ErrClosed
+	}
+	defer e.leave()
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := b.validate(); err != nil {
+		return err
+	}
+	// One transaction, not a badger WriteBatch: a WriteBatch splits itself
+	// into several commits when it grows, which would break atomicity.
+	return badgerErr("write", e.db.Update(func(txn *badger.Txn) error {
+		return b.each(func(key, value []byte, del bool) error {
+			if del {
+				return txn.Delete(key)
+			}
+			return txn.Set(key, value)
+		})
+	}))
+}
+
+func (e *badgerEngine) Scan(prefix, start []byte, fn func(key, value []byte) bool) error {
+	if !e.enter() {
+		return ErrClosed
+	}
+	defer e.leave()
+	// A read transaction is a snapshot that never blocks writers.
+	return badgerErr("scan", e.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{
+			// Prefetching copies values ahead of fn, wasted when fn stops
+			// early; values in the LSM tree or the mmap'd value log are
+			// cheap to read one at a time.
+			PrefetchValues: false,
+			// Lets badger skip tables whose key range misses the prefix.
+			Prefix: prefix,
+		})
+		defer it.Close()
+		for it.Seek(scanStart(prefix, start)); it.Valid(); it.Next() {
+			item := it.Item()
+			more := true
+			// Calling fn inside Value avoids copying the value: the slice is
+			// valid for exactly as long as fn is promised it is.
+			if err := item.Value(func(v []byte) error {
+				more = fn(item.Key(), v)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if !more {
+				return nil
+			}
+		}
+		return nil
+	}))
+}
+
+func (e *badgerEngine) Close() error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock() // waits for calls in flight
+		e.mu.closed = true
+		e.mu.Unlock()
+		close(e.stop)
+		e.wg.Wait() // value-log GC must not run on a closed database
+		if err := e.db.Close(); err != nil {
+			e.closeErr = fmt.Errorf("persistence: close badger: %w", err)
+		}
+	})
+	return e.closeErr
+}
+
+// gcLoop runs value-log GC every interval until Close.
+func (e *badgerEngine) gcLoop(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			e.runValueLogGC()
+		}
+	}
+}
+
+// runValueLogGC rewrites value-log files until badger finds none worth
+// rewriting: one call rewrites at most one file, so a single call per tick
+// would fall behind a heavy overwrite load.
+func (e *badgerEngine) runValueLogGC() {
+	for rewrites := 0; ; rewrites++ {
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
+		err := e.db.RunValueLogGC(gcDiscardRatio)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, badger.ErrNoRewrite), errors.Is(err, badger.ErrRejected):
+			// Nothing left to reclaim, or a GC is already running.
+			if rewrites > 0 {
+				e.logger.Debug("value-log GC done", "rewrites", rewrites)
+			}
+		default:
+			// GC is housekeeping: a failure costs disk space, not
+			// correctness, and the next tick retries.
+			e.logger.Warn("value-log GC failed", "rewrites", rewrites, "err", err)
+		}
+		return
+	}
+}
+
+// badgerErr maps badger's errors to ours and wraps the rest with the
+// operation that failed.
+func badgerErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return ErrNotFound
+	case errors.Is(err, badger.ErrEmptyKey):
+		return ErrEmptyKey
+	case errors.Is(err, badger.ErrDBClosed):
+		return ErrClosed
+	}
+	return fmt.Errorf("persistence: badger %s: %w", op, err)
+}
+
+// badgerLogger routes badger's printf-style logging into slog. Badger logs
+// every compaction and flush at INFO, which is noise for an operator, so
+// Infof goes to debug along with Debugf.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(format string, args ...any)   { b.log(slog.LevelError, format, args) }
+func (b badgerLogger) Warningf(format string, args ...any) { b.log(slog.LevelWarn, format, args) }
+func (b badgerLogger) Infof(format string, args ...any)    { b.log(slog.LevelDebug, format, args) }
+func (b badgerLogger) Debugf(format string, args ...any)   { b.log(slog.LevelDebug, format, args) }
+
+func (b badgerLogger) log(level slog.Level, format string, args []any) {
+	ctx := context.Background()
+	if !b.l.Enabled(ctx, level) {
+		return // skip formatting: badger's debug output is plentiful
+	}
+	b.l.Log(ctx, level, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+}

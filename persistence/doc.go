@@ -1,0 +1,60 @@
+// Package persistence owns the node's local storage: the [Engine] interface,
+// its implementations, and the layout of the keyspace inside the one
+// database each node keeps.
+//
+// # What it owns
+//
+//   - [Engine]: an ordered byte key-value store with point reads, atomic
+//     batches and prefix scans. It knows nothing about DVV sets, partitions
+//     or hints; callers encode those into keys and values.
+//   - Two engines behind [Open]: "badger" (the default, on disk, tuned by a
+//     small-memory profile) and "memory" (for development and tests).
+//   - The keyspace ([DataKey], [HintKey], [MetaKey] and friends): data of
+//     partition p lives under [DataPrefix](p), hints under [HintPrefix],
+//     node metadata under [MetaPrefix]. The prefixes never overlap, so a
+//     vnode can scan its partition, and the hint queue its hints, in the
+//     same database without seeing anything else.
+//
+// The conformance suite every engine must pass lives in the sub-package
+// enginetest, so that a new engine (pebble, say) is tested by the same
+// properties.
+//
+// # Usage
+//
+//	eng, err := persistence.Open(persistence.Options{
+//		Dir:                "/var/lib/dht",
+//		SyncWrites:         false,
+//		ValueLogGCInterval: 5 * time.Minute,
+//	})
+//	if err != nil { ... }
+//	defer eng.Close()
+//
+//	k := persistence.DataKey(partition, userKey)
+//	if err := eng.Put(k, encodedObject); err != nil { ... }
+//	err = eng.Scan(persistence.DataPrefix(partition), nil, func(k, v []byte) bool {
+//		_, userKey, _ := persistence.SplitDataKey(k)
+//		... // k and v are only valid until fn returns; copy what you keep
+//		return true
+//	})
+//
+// # Durability
+//
+// Once Put, Delete or Write returns nil the write survives kill -9 of the
+// process. With [Options].SyncWrites it also survives a crash of the machine
+// (power loss, kernel panic), at the cost of an fsync per commit. Badger
+// groups concurrent commits into one fsync, so many writers on separate
+// goroutines share that cost; writes are never serialised behind a lock of
+// our own.
+//
+// # Concurrency
+//
+// An [Engine] is safe for concurrent use by any number of goroutines: reads,
+// writes and scans may overlap freely. A scan sees each [Batch] entirely or
+// not at all, and it does not hold back writers on other goroutines while it
+// runs. The callback passed to Scan must not call back into the same engine
+// (it may deadlock with a concurrent Close, and an engine is free to hold
+// internal resources for the duration of the scan); collect what you need
+// and act after Scan returns. Close waits for calls in flight to finish;
+// every call after it returns [ErrClosed]. A [Batch] is not safe for
+// concurrent use; build it on one goroutine and hand it to Write.
+package persistence
