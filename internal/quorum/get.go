@@ -45,7 +45,7 @@ type Get struct {
 // NewGet returns the machine for a read from targets, the reachable replicas
 // of the key.
 func NewGet(p Params, targets []Target) *Get {
-	return &Get{params: p, targets: targets, answers: map[string]dvv.Set{}, failed: map[string]bool{}}
+	return &Get{params: p, targets: uniqueNodes(targets), answers: map[string]dvv.Set{}, failed: map[string]bool{}}
 }
 
 // Start begins the read.
@@ -66,7 +66,7 @@ func (f *Get) Start() GetEffects {
 
 // Answered records a replica's copy (the zero Set when it holds nothing).
 func (f *Get) Answered(node string, obj dvv.Set) GetEffects {
-	if f.done || f.failed[node] {
+	if f.done || f.failed[node] || !isTarget(f.targets, node) {
 		return GetEffects{}
 	}
 	if _, dup := f.answers[node]; dup {
@@ -86,7 +86,7 @@ func (f *Get) Answered(node string, obj dvv.Set) GetEffects {
 
 // Failed records that a replica could not answer.
 func (f *Get) Failed(node string) GetEffects {
-	if f.done {
+	if f.done || !isTarget(f.targets, node) {
 		return GetEffects{}
 	}
 	if _, answered := f.answers[node]; answered {
@@ -105,7 +105,9 @@ func (f *Get) Failed(node string) GetEffects {
 			}
 		}
 		if possible < f.params.R || possiblePrimary < f.params.PR {
-			eff.Reply = f.reply(fmt.Errorf("%w: %d of r=%d replicas answered", ErrUnavailable, len(f.answers), f.params.R))
+			answered, primaries := f.count()
+			eff.Reply = f.reply(fmt.Errorf("%w: %d of r=%d replicas answered (%d of pr=%d primaries)",
+				ErrUnavailable, answered, f.params.R, primaries, f.params.PR))
 		}
 	}
 	return f.maybeFinish(eff)

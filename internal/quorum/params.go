@@ -67,3 +67,28 @@ type Target struct {
 	// in for an owner that is down (sloppy quorum).
 	Primary bool
 }
+
+// uniqueNodes drops repeated nodes, keeping each node's first (most
+// preferred) entry: one machine never counts twice toward a quorum, even when
+// it appears both as a primary and as a fallback.
+func uniqueNodes(targets []Target) []Target {
+	seen := make(map[string]bool, len(targets))
+	out := make([]Target, 0, len(targets))
+	for _, t := range targets {
+		if !seen[t.Node] {
+			seen[t.Node] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// isTarget reports whether node is one of targets.
+func isTarget(targets []Target, node string) bool {
+	for _, t := range targets {
+		if t.Node == node {
+			return true
+		}
+	}
+	return false
+}

@@ -49,6 +49,7 @@ type Put struct {
 // of the key in preference order. local is this node's id: the coordinator
 // prefers a local replica, which saves a hop and keeps dot minting local.
 func NewPut(p Params, targets []Target, local string) *Put {
+	targets = uniqueNodes(targets)
 	f := &Put{params: p, targets: targets, acked: map[string]bool{}, failed: map[string]bool{}}
 	for i, t := range targets {
 		if t.Node == local {
@@ -94,9 +95,11 @@ func (f *Put) Refused(err error) PutEffects {
 	return f.reply(PutResult{Err: err})
 }
 
-// Acked records a replica's acknowledgement of the replicated object.
+// Acked records a replica's acknowledgement of the replicated object. An
+// acknowledgement before the coordinated object exists, or from a node that
+// is not a target, is ignored: it cannot be of this write.
 func (f *Put) Acked(node string) PutEffects {
-	if f.replied || f.failed[node] {
+	if f.replied || f.failed[node] || len(f.acked) == 0 || !isTarget(f.targets, node) {
 		return PutEffects{}
 	}
 	f.acked[node] = true
@@ -107,7 +110,7 @@ func (f *Put) Acked(node string) PutEffects {
 // error or is unreachable). The coordinator failing leaves the write's
 // outcome unknown; otherwise the write fails once W can no longer be reached.
 func (f *Put) Failed(node string) PutEffects {
-	if f.replied || f.acked[node] {
+	if f.replied || f.acked[node] || !isTarget(f.targets, node) {
 		return PutEffects{}
 	}
 	f.failed[node] = true
@@ -161,8 +164,14 @@ func (f *Put) check() *PutResult {
 }
 
 func (f *Put) indeterminate() PutEffects {
-	return f.reply(PutResult{Object: f.object, Err: fmt.Errorf("%w: %d of w=%d replicas acknowledged; the write may still land",
-		ErrIndeterminate, len(f.acked), f.params.W)})
+	primaries := 0
+	for _, t := range f.targets {
+		if t.Primary && f.acked[t.Node] {
+			primaries++
+		}
+	}
+	return f.reply(PutResult{Object: f.object, Err: fmt.Errorf("%w: %d of w=%d replicas acknowledged (%d of pw=%d primaries); the write may still land",
+		ErrIndeterminate, len(f.acked), f.params.W, primaries, f.params.PW)})
 }
 
 func (f *Put) reply(r PutResult) PutEffects {
