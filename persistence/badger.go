@@ -50,8 +50,11 @@ const (
 const gcDiscardRatio = 0.5
 
 // badgerEngine is the on-disk engine. It adds no locking of its own around
-// writes: badger batches concurrent commits into one write and, with
-// SyncWrites, one fsync (group commit), which a mutex here would defeat.
+// writes: badger's single writer goroutine batches the commits of concurrent
+// transactions into one request (group commit: one value-log write and
+// sync per batch), which a mutex here would defeat. (As of v4.9.6 badger
+// still syncs the memtable WAL once per transaction within that batch; see
+// BenchmarkPutParallel.)
 type badgerEngine struct {
 	db     *badger.DB
 	logger *slog.Logger
@@ -94,13 +97,19 @@ func badgerOptions(opts Options, logger *slog.Logger) badger.Options {
 
 func openBadger(opts Options, logger *slog.Logger) (*badgerEngine, error) {
 	logger = logger.With("component", "persistence", "engine", EngineBadger)
-	db, err := badger.Open(badgerOptions(opts, logger))
+	return openBadgerWith(badgerOptions(opts, logger), opts.ValueLogGCInterval, logger)
+}
+
+// openBadgerWith opens badger with fully built options; tests use it to
+// reach settings Options does not expose.
+func openBadgerWith(bo badger.Options, gcInterval time.Duration, logger *slog.Logger) (*badgerEngine, error) {
+	db, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("persistence: open badger in %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("persistence: open badger in %s: %w", bo.Dir, err)
 	}
 	e := &badgerEngine{db: db, logger: logger, stop: make(chan struct{})}
-	if opts.ValueLogGCInterval > 0 {
-		e.wg.Go(func() { e.gcLoop(opts.ValueLogGCInterval) })
+	if gcInterval > 0 {
+		e.wg.Go(func() { e.gcLoop(gcInterval) })
 	}
 	return e, nil
 }
@@ -248,13 +257,14 @@ func (e *badgerEngine) gcLoop(interval time.Duration) {
 }
 
 // runValueLogGC rewrites value-log files until badger finds none worth
-// rewriting: one call rewrites at most one file, so a single call per tick
-// would fall behind a heavy overwrite load.
-func (e *badgerEngine) runValueLogGC() {
-	for rewrites := 0; ; rewrites++ {
+// rewriting, and returns how many it rewrote. One badger call rewrites at
+// most one file, so a single call per tick would fall behind a heavy
+// overwrite load.
+func (e *badgerEngine) runValueLogGC() (rewrites int) {
+	for ; ; rewrites++ {
 		select {
 		case <-e.stop:
-			return
+			return rewrites
 		default:
 		}
 		err := e.db.RunValueLogGC(gcDiscardRatio)
@@ -271,7 +281,7 @@ func (e *badgerEngine) runValueLogGC() {
 			// correctness, and the next tick retries.
 			e.logger.Warn("value-log GC failed", "rewrites", rewrites, "err", err)
 		}
-		return
+		return rewrites
 	}
 }
 

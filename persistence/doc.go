@@ -21,11 +21,9 @@
 //
 // # Usage
 //
-//	eng, err := persistence.Open(persistence.Options{
-//		Dir:                "/var/lib/dht",
-//		SyncWrites:         false,
-//		ValueLogGCInterval: 5 * time.Minute,
-//	})
+//	opts := persistence.DefaultOptions("/var/lib/dht")
+//	opts.SyncWrites = cfg.Storage.SyncWrites
+//	eng, err := persistence.Open(opts)
 //	if err != nil { ... }
 //	defer eng.Close()
 //
@@ -41,10 +39,13 @@
 //
 // Once Put, Delete or Write returns nil the write survives kill -9 of the
 // process. With [Options].SyncWrites it also survives a crash of the machine
-// (power loss, kernel panic), at the cost of an fsync per commit. Badger
-// groups concurrent commits into one fsync, so many writers on separate
-// goroutines share that cost; writes are never serialised behind a lock of
-// our own.
+// (power loss, kernel panic), at the cost of a sync before each write
+// returns. Writes from many goroutines go to badger concurrently, never
+// serialised behind a lock of our own, so badger can group them into one
+// write (group commit). Note that badger v4.9 still syncs its memtable's
+// write-ahead log once per transaction, so with SyncWrites the throughput of
+// small writes does not grow with the number of writers; batch them with
+// [Batch] where latency allows.
 //
 // # Concurrency
 //

@@ -72,9 +72,9 @@ const (
 // Profile names accepted by Options.Profile.
 const (
 	// ProfileSmall suits a 2-core pod with a few GiB of memory: modest
-	// memtables and caches, two compactors. It is the default because the
-	// Helm chart's default pod is that size, and badger's own defaults
-	// reserve several hundred MiB before the first write.
+	// memtables and caches, two compactors. It is the default because that
+	// is the pod the store is deployed in, and badger's own defaults can
+	// take several hundred MiB for memtables and caches alone.
 	ProfileSmall = "small"
 	// ProfileDefault leaves badger's tuning at badger's defaults, for large
 	// machines.
@@ -103,6 +103,24 @@ type Options struct {
 	// Logger receives the engine's logs, badger's included. nil means
 	// slog.Default().
 	Logger *slog.Logger
+}
+
+// DefaultValueLogGCInterval is the value-log GC interval DefaultOptions
+// sets: often enough that overwritten values do not pile up for long, rare
+// enough that the rewrite I/O stays in the background.
+const DefaultValueLogGCInterval = 10 * time.Minute
+
+// DefaultOptions returns the options a node runs with unless configured
+// otherwise: badger in dir, small profile, no fsync per write (a write
+// survives kill -9 but not a machine crash), and value-log GC every
+// DefaultValueLogGCInterval.
+func DefaultOptions(dir string) Options {
+	return Options{
+		Engine:             EngineBadger,
+		Dir:                dir,
+		Profile:            ProfileSmall,
+		ValueLogGCInterval: DefaultValueLogGCInterval,
+	}
 }
 
 // Validate reports the first field of o that Open would reject, naming it,

@@ -71,6 +71,7 @@ func TestOptions_Validate(t *testing.T) {
 		opts    persistence.Options
 		wantErr string // substring; empty means valid
 	}{
+		{"defaults", persistence.DefaultOptions("/d"), ""},
 		{"badger by default", persistence.Options{Dir: "/d"}, ""},
 		{"badger named", persistence.Options{Engine: "badger", Dir: "/d", Profile: "default"}, ""},
 		{"memory needs no dir", persistence.Options{Engine: "memory"}, ""},

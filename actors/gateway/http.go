@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,9 +48,12 @@ func (g *Gateway) requireToken(token string, h http.Handler) http.Handler {
 	if token == "" {
 		return h
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		// The scheme name is case-insensitive (RFC 9110 §11.1); the token
+		// is not.
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dht"`)
 			writeError(w, &apiError{status: http.StatusUnauthorized, code: codeUnauthorized, msg: "missing or wrong bearer token"})
 			return
@@ -128,7 +132,13 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 		return req, apiErr
 	}
 	req.Partition = ring.PartitionOf(req.Key, g.cfg.Partitions)
-	if req.Params, apiErr = parseParams(r.URL.Query(), g.cfg.Defaults, op != coordinator.OpGet); apiErr != nil {
+	// url.URL.Query drops pairs it cannot parse, which would silently apply
+	// the default quorum to a mistyped override.
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return req, badRequest(codeBadParameter, "query string %q: %v", r.URL.RawQuery, err)
+	}
+	if req.Params, apiErr = parseParams(query, g.cfg.Defaults, op != coordinator.OpGet); apiErr != nil {
 		return req, apiErr
 	}
 	if op == coordinator.OpGet {

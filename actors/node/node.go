@@ -123,10 +123,10 @@ func Start(opts Options) (n *Node, err error) {
 			vnodeProps: func(p uint32) *actor.Props {
 				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Logger: logger.With("component", "vnode")})
 			},
-			gatewayProps: n.gw.Props(),
+			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
 			started:      started,
 		}
-	})
+	}, actor.WithSupervisor(logAndDecide(logger, "vnode or gateway", actor.RestartDirective)))
 	if n.pid, err = n.system.Root.SpawnNamed(props, nodeActorName); err != nil {
 		return nil, fmt.Errorf("node: spawn node actor: %w", err)
 	}
@@ -224,6 +224,17 @@ func (r *localRouter) Targets(uint32) []quorum.Target {
 
 func (r *localRouter) VnodePID(_ string, p uint32) *actor.PID {
 	return actor.NewPID(r.address, nodeActorName+"/"+vnode.Name(p))
+}
+
+// logAndDecide returns a supervisor strategy that logs a child's failure at
+// error level — protoactor itself reports it only at info — and then applies
+// directive: vnodes and the gateway restart (they keep no state between
+// messages), a failed coordinator stops and its client sees a timeout.
+func logAndDecide(logger *slog.Logger, what string, directive actor.Directive) actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, time.Minute, func(reason interface{}) actor.Directive {
+		logger.Error("actor failed", "actor", what, "reason", fmt.Sprint(reason), "directive", directive.String())
+		return directive
+	})
 }
 
 // levelFloor drops records below min, to quiet a library's routine logging.
