@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 // it freely, and treat it as read-only once Load has returned it.
 type Config struct {
 	Node        Node        `koanf:"node"`
+	Cluster     Cluster     `koanf:"cluster"`
 	HTTP        HTTP        `koanf:"http"`
 	Ring        Ring        `koanf:"ring"`
 	Replication Replication `koanf:"replication"`
@@ -32,6 +34,38 @@ type Node struct {
 	// DataDir holds the storage engine's files. Required by the badger
 	// engine.
 	DataDir string `koanf:"data_dir"`
+}
+
+// Cluster configures how the node finds and talks to its peers: serf gossip
+// for membership, protoactor remote (gRPC) for requests between nodes.
+type Cluster struct {
+	// Name is the cluster's name. Nodes refuse peers that announce another
+	// name, so two clusters sharing a network cannot merge by accident.
+	Name string `koanf:"name"`
+	// Zone is this node's failure zone ("" = none). Claim puts a key's
+	// replicas in distinct zones when there are at least replication.n.
+	Zone string `koanf:"zone"`
+	// Seeds lists gossip addresses (host:port, comma-separated) of nodes to
+	// join at start. Empty starts a new cluster. In Kubernetes these are the
+	// headless service's pod DNS names.
+	Seeds string `koanf:"seeds"`
+	// GossipListen is the host:port serf gossips on (TCP and UDP).
+	GossipListen string `koanf:"gossip_listen"`
+	// GossipAdvertise is the host:port peers use to gossip with this node
+	// ("" = gossip_listen).
+	GossipAdvertise string `koanf:"gossip_advertise"`
+	// GossipKey encrypts gossip: base64 of 16, 24 or 32 bytes ("" = none).
+	// Every node must have the same key.
+	GossipKey string `koanf:"gossip_key"`
+	// RemoteListen is the host:port of the actor remote (gRPC) server that
+	// carries requests between nodes.
+	RemoteListen string `koanf:"remote_listen"`
+	// RemoteAdvertise is the host:port peers use to reach RemoteListen
+	// ("" = remote_listen).
+	RemoteAdvertise string `koanf:"remote_advertise"`
+	// HTTPAdvertise is the host:port of this node's HTTP API that peers and
+	// dhtctl are told ("" = http.listen).
+	HTTPAdvertise string `koanf:"http_advertise"`
 }
 
 // HTTP configures the gateway's listener: the client API, the admin API,
@@ -139,6 +173,11 @@ func Default() Config {
 		Node: Node{
 			DataDir: "./data",
 		},
+		Cluster: Cluster{
+			Name:         "dht",
+			GossipListen: "127.0.0.1:7946",
+			RemoteListen: "127.0.0.1:7070",
+		},
 		HTTP: HTTP{
 			Listen:          "127.0.0.1:8080",
 			MaxBodyBytes:    2 << 20,
@@ -212,6 +251,40 @@ func (c Config) Validate() error {
 		bad("node.data_dir", `must not be empty when storage.engine is "badger"`)
 	}
 
+	// cluster
+	if c.Cluster.Name == "" {
+		bad("cluster.name", "must not be empty")
+	}
+	for _, seed := range c.SeedList() {
+		if _, _, err := net.SplitHostPort(seed); err != nil {
+			bad("cluster.seeds", "each seed must be host:port, got %q", seed)
+		}
+	}
+	for key, v := range map[string]string{"cluster.gossip_listen": c.Cluster.GossipListen, "cluster.remote_listen": c.Cluster.RemoteListen} {
+		if err := checkListen(v); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	for key, v := range map[string]string{
+		"cluster.gossip_advertise": c.Cluster.GossipAdvertise,
+		"cluster.remote_advertise": c.Cluster.RemoteAdvertise,
+		"cluster.http_advertise":   c.Cluster.HTTPAdvertise,
+	} {
+		if v == "" {
+			continue
+		}
+		if host, _, err := net.SplitHostPort(v); err != nil || host == "" {
+			bad(key, "must be host:port with a host peers can reach, got %q", v)
+		} else if err := checkListen(v); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	if k := c.Cluster.GossipKey; k != "" {
+		if raw, err := base64.StdEncoding.DecodeString(k); err != nil || (len(raw) != 16 && len(raw) != 24 && len(raw) != 32) {
+			bad("cluster.gossip_key", "must be base64 of 16, 24 or 32 bytes (e.g. from 'head -c32 /dev/urandom | base64')")
+		}
+	}
+
 	// http
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%v", err)
@@ -275,6 +348,17 @@ func (c Config) Validate() error {
 	oneOf("log.format", c.Log.Format, logFormats)
 
 	return errors.Join(errs...)
+}
+
+// SeedList returns cluster.seeds split on commas, without blanks.
+func (c Config) SeedList() []string {
+	var seeds []string
+	for _, s := range strings.Split(c.Cluster.Seeds, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			seeds = append(seeds, s)
+		}
+	}
+	return seeds
 }
 
 // checkListen accepts host:port with a numeric port (0 picks a free one,

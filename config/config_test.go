@@ -21,6 +21,8 @@ func TestDefault_Validates(t *testing.T) {
 func TestKeys_StableOrder(t *testing.T) {
 	want := []string{
 		"node.id", "node.data_dir",
+		"cluster.name", "cluster.zone", "cluster.seeds", "cluster.gossip_listen", "cluster.gossip_advertise",
+		"cluster.gossip_key", "cluster.remote_listen", "cluster.remote_advertise", "cluster.http_advertise",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
 		"http.shutdown_timeout", "http.client_token", "http.admin_token",
 		"ring.partitions",
@@ -65,6 +67,14 @@ func TestValidate_InvalidValues(t *testing.T) {
 		wantKeys []string
 	}{
 		{"data_dir empty with badger", func(c *Config) { c.Node.DataDir = "" }, []string{"node.data_dir"}},
+
+		{"cluster name empty", func(c *Config) { c.Cluster.Name = "" }, []string{"cluster.name"}},
+		{"seed without port", func(c *Config) { c.Cluster.Seeds = "a:7946, b" }, []string{"cluster.seeds"}},
+		{"gossip listen bad", func(c *Config) { c.Cluster.GossipListen = "7946" }, []string{"cluster.gossip_listen"}},
+		{"remote listen bad", func(c *Config) { c.Cluster.RemoteListen = "x:y" }, []string{"cluster.remote_listen"}},
+		{"advertise without host", func(c *Config) { c.Cluster.RemoteAdvertise = ":7070" }, []string{"cluster.remote_advertise"}},
+		{"gossip key not base64", func(c *Config) { c.Cluster.GossipKey = "not base64!" }, []string{"cluster.gossip_key"}},
+		{"gossip key wrong length", func(c *Config) { c.Cluster.GossipKey = "AAAA" }, []string{"cluster.gossip_key"}},
 
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "127.0.0.1" }, []string{"http.listen"}},
 		{"listen port only number", func(c *Config) { c.HTTP.Listen = "8080" }, []string{"http.listen"}},
