@@ -292,6 +292,7 @@ type Envelope struct {
 	//	*Envelope_MergeRequest
 	//	*Envelope_MergeReply
 	//	*Envelope_ErrorReply
+	//	*Envelope_RingGossip
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -411,6 +412,15 @@ func (x *Envelope) GetErrorReply() *ErrorReply {
 	return nil
 }
 
+func (x *Envelope) GetRingGossip() *RingGossip {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_RingGossip); ok {
+			return x.RingGossip
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -443,6 +453,10 @@ type Envelope_ErrorReply struct {
 	ErrorReply *ErrorReply `protobuf:"bytes,16,opt,name=error_reply,json=errorReply,proto3,oneof"`
 }
 
+type Envelope_RingGossip struct {
+	RingGossip *RingGossip `protobuf:"bytes,17,opt,name=ring_gossip,json=ringGossip,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -456,6 +470,8 @@ func (*Envelope_MergeRequest) isEnvelope_Body() {}
 func (*Envelope_MergeReply) isEnvelope_Body() {}
 
 func (*Envelope_ErrorReply) isEnvelope_Body() {}
+
+func (*Envelope_RingGossip) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -834,6 +850,194 @@ func (x *ErrorReply) GetMessage() string {
 	return ""
 }
 
+// RingMember is what the ring state knows of one node's ownership.
+type RingMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Zone  string                 `protobuf:"bytes,2,opt,name=zone,proto3" json:"zone,omitempty"`
+	// Lamport time of the node's latest join.
+	JoinVersion uint64 `protobuf:"varint,3,opt,name=join_version,json=joinVersion,proto3" json:"join_version,omitempty"`
+	// Lamport time of its removal (decommission or force-remove); 0 while it
+	// owns replicas.
+	RemoveVersion uint64 `protobuf:"varint,4,opt,name=remove_version,json=removeVersion,proto3" json:"remove_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingMember) Reset() {
+	*x = RingMember{}
+	mi := &file_dht_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingMember) ProtoMessage() {}
+
+func (x *RingMember) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingMember.ProtoReflect.Descriptor instead.
+func (*RingMember) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RingMember) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RingMember) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *RingMember) GetJoinVersion() uint64 {
+	if x != nil {
+		return x.JoinVersion
+	}
+	return 0
+}
+
+func (x *RingMember) GetRemoveVersion() uint64 {
+	if x != nil {
+		return x.RemoveVersion
+	}
+	return 0
+}
+
+// RingState is the cluster's ownership state, a CRDT every node gossips and
+// merges. The partition table is a pure function of it.
+type RingState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cluster       string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Partitions    uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	N             uint32                 `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
+	Members       []*RingMember          `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingState) Reset() {
+	*x = RingState{}
+	mi := &file_dht_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingState) ProtoMessage() {}
+
+func (x *RingState) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingState.ProtoReflect.Descriptor instead.
+func (*RingState) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RingState) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *RingState) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
+}
+
+func (x *RingState) GetN() uint32 {
+	if x != nil {
+		return x.N
+	}
+	return 0
+}
+
+func (x *RingState) GetMembers() []*RingMember {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// RingGossip carries a node's ring state to a peer, which merges it and
+// answers with its own RingGossip when the sender was missing something.
+type RingGossip struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         *RingState             `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingGossip) Reset() {
+	*x = RingGossip{}
+	mi := &file_dht_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingGossip) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingGossip) ProtoMessage() {}
+
+func (x *RingGossip) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingGossip.ProtoReflect.Descriptor instead.
+func (*RingGossip) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RingGossip) GetState() *RingState {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 var File_dht_proto protoreflect.FileDescriptor
 
 const file_dht_proto_rawDesc = "" +
@@ -853,7 +1057,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\xd6\x03\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x8d\x04\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -869,7 +1073,9 @@ const file_dht_proto_rawDesc = "" +
 	"\vmerge_reply\x18\x0f \x01(\v2\x12.dht.v1.MergeReplyH\x00R\n" +
 	"mergeReply\x125\n" +
 	"\verror_reply\x18\x10 \x01(\v2\x12.dht.v1.ErrorReplyH\x00R\n" +
-	"errorReplyB\x06\n" +
+	"errorReply\x125\n" +
+	"\vring_gossip\x18\x11 \x01(\v2\x12.dht.v1.RingGossipH\x00R\n" +
+	"ringGossipB\x06\n" +
 	"\x04body\"\xad\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -895,7 +1101,23 @@ const file_dht_proto_rawDesc = "" +
 	"\n" +
 	"ErrorReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessageB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\amessage\x18\x02 \x01(\tR\amessage\"z\n" +
+	"\n" +
+	"RingMember\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04zone\x18\x02 \x01(\tR\x04zone\x12!\n" +
+	"\fjoin_version\x18\x03 \x01(\x04R\vjoinVersion\x12%\n" +
+	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\"\x81\x01\n" +
+	"\tRingState\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\x02 \x01(\rR\n" +
+	"partitions\x12\f\n" +
+	"\x01n\x18\x03 \x01(\rR\x01n\x12,\n" +
+	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\"5\n" +
+	"\n" +
+	"RingGossip\x12'\n" +
+	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05stateB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once
@@ -909,7 +1131,7 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_dht_proto_goTypes = []any{
 	(*Dot)(nil),           // 0: dht.v1.Dot
 	(*Sibling)(nil),       // 1: dht.v1.Sibling
@@ -923,6 +1145,9 @@ var file_dht_proto_goTypes = []any{
 	(*MergeRequest)(nil),  // 9: dht.v1.MergeRequest
 	(*MergeReply)(nil),    // 10: dht.v1.MergeReply
 	(*ErrorReply)(nil),    // 11: dht.v1.ErrorReply
+	(*RingMember)(nil),    // 12: dht.v1.RingMember
+	(*RingState)(nil),     // 13: dht.v1.RingState
+	(*RingGossip)(nil),    // 14: dht.v1.RingGossip
 }
 var file_dht_proto_depIdxs = []int32{
 	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -936,16 +1161,19 @@ var file_dht_proto_depIdxs = []int32{
 	9,  // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
 	10, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
 	11, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	0,  // 11: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	1,  // 12: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	2,  // 13: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	2,  // 14: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	2,  // 15: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	14, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	0,  // 12: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	1,  // 13: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	2,  // 14: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	2,  // 15: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	2,  // 16: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	12, // 17: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	13, // 18: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -961,6 +1189,7 @@ func file_dht_proto_init() {
 		(*Envelope_MergeRequest)(nil),
 		(*Envelope_MergeReply)(nil),
 		(*Envelope_ErrorReply)(nil),
+		(*Envelope_RingGossip)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -968,7 +1197,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
