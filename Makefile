@@ -19,7 +19,7 @@ help: ## list the targets
 build: ## build dhtd and dhtctl into ./bin
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/dhtd ./cmd/dhtctl
 
-run: build ## run a local node with data under ./.run, and print how to use it
+run: build ## run a local 3-node cluster with data under ./.run, and print how to use it
 	@scripts/run-local.sh
 
 test: ## unit, property, in-process and multi-process tests, with the race detector

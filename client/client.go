@@ -52,6 +52,8 @@ type Client struct {
 	base  *url.URL
 	hc    *http.Client
 	token string
+	// adminTok guards /admin separately from the key-value API's token.
+	adminTok string
 }
 
 // Option configures a Client in New.

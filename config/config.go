@@ -260,10 +260,19 @@ func (c Config) Validate() error {
 			bad("cluster.seeds", "each seed must be host:port, got %q", seed)
 		}
 	}
-	for key, v := range map[string]string{"cluster.gossip_listen": c.Cluster.GossipListen, "cluster.remote_listen": c.Cluster.RemoteListen} {
-		if err := checkListen(v); err != nil {
-			bad(key, "%v", err)
+	switch {
+	case c.Standalone():
+	case c.Cluster.GossipListen == "" || c.Cluster.RemoteListen == "":
+		bad("cluster.remote_listen", "and cluster.gossip_listen must both be set, or both empty for a standalone node")
+	default:
+		for key, v := range map[string]string{"cluster.gossip_listen": c.Cluster.GossipListen, "cluster.remote_listen": c.Cluster.RemoteListen} {
+			if err := checkListen(v); err != nil {
+				bad(key, "%v", err)
+			}
 		}
+	}
+	if c.Standalone() && len(c.SeedList()) > 0 {
+		bad("cluster.seeds", "must be empty for a standalone node (cluster.gossip_listen and cluster.remote_listen empty)")
 	}
 	for key, v := range map[string]string{
 		"cluster.gossip_advertise": c.Cluster.GossipAdvertise,
@@ -348,6 +357,12 @@ func (c Config) Validate() error {
 	oneOf("log.format", c.Log.Format, logFormats)
 
 	return errors.Join(errs...)
+}
+
+// Standalone reports whether the node runs alone, without gossip or remote
+// listeners: both cluster.gossip_listen and cluster.remote_listen are empty.
+func (c Config) Standalone() bool {
+	return c.Cluster.GossipListen == "" && c.Cluster.RemoteListen == ""
 }
 
 // SeedList returns cluster.seeds split on commas, without blanks.

@@ -72,6 +72,10 @@ func TestValidate_InvalidValues(t *testing.T) {
 		{"seed without port", func(c *Config) { c.Cluster.Seeds = "a:7946, b" }, []string{"cluster.seeds"}},
 		{"gossip listen bad", func(c *Config) { c.Cluster.GossipListen = "7946" }, []string{"cluster.gossip_listen"}},
 		{"remote listen bad", func(c *Config) { c.Cluster.RemoteListen = "x:y" }, []string{"cluster.remote_listen"}},
+		{"only one listener empty", func(c *Config) { c.Cluster.RemoteListen = "" }, []string{"cluster.remote_listen"}},
+		{"standalone with seeds", func(c *Config) {
+			c.Cluster.RemoteListen, c.Cluster.GossipListen, c.Cluster.Seeds = "", "", "a:1"
+		}, []string{"cluster.seeds"}},
 		{"advertise without host", func(c *Config) { c.Cluster.RemoteAdvertise = ":7070" }, []string{"cluster.remote_advertise"}},
 		{"gossip key not base64", func(c *Config) { c.Cluster.GossipKey = "not base64!" }, []string{"cluster.gossip_key"}},
 		{"gossip key wrong length", func(c *Config) { c.Cluster.GossipKey = "AAAA" }, []string{"cluster.gossip_key"}},

@@ -28,6 +28,10 @@ type Config struct {
 	WriteTimeout   time.Duration
 	// ClientToken, when set, is required as a bearer token on /v1/kv.
 	ClientToken string
+	// AdminToken, when set, is required as a bearer token on /admin.
+	AdminToken string
+	// Cluster is what the admin API shows of the cluster.
+	Cluster ClusterView
 	// Ready reports why the node cannot serve yet (nil when it can); /readyz
 	// shows it.
 	Ready       func() error

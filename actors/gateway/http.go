@@ -23,6 +23,7 @@ import (
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(kvPrefix, g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV))))
+	g.adminRoutes(mux)
 	mux.Handle("/metrics", promhttp.HandlerFor(g.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/dhtkv/dht/test/nodetest"
 	"io"
 	"log/slog"
 	"net"
@@ -34,10 +35,7 @@ type testNode struct {
 // node's HTTP server recovers from fails the test.
 func startNode(tb testing.TB, mutate func(*config.Config)) *testNode {
 	tb.Helper()
-	cfg := config.Default()
-	cfg.Node.ID = "t1"
-	cfg.Storage.Engine = "memory"
-	cfg.Replication.N, cfg.Replication.R, cfg.Replication.W = 1, 1, 1
+	cfg := nodetest.Config(tb, "t1")
 	cfg.Ring.Partitions = 16
 	if mutate != nil {
 		mutate(&cfg)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/dhtkv/dht/test/nodetest"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/dhtkv/dht/actors/node"
 	"github.com/dhtkv/dht/client"
-	"github.com/dhtkv/dht/config"
 )
 
 // These benchmarks measure a single node's client API end to end, in one
@@ -67,12 +67,8 @@ func forEachNode(b *testing.B, fn func(b *testing.B, c *client.Client, size int)
 // ends, and returns a client of it.
 func startBenchNode(b *testing.B, engine string) *client.Client {
 	b.Helper()
-	cfg := config.Default()
-	cfg.Node.ID = "b"
-	cfg.Node.DataDir = b.TempDir()
+	cfg := nodetest.Config(b, "b")
 	cfg.Storage.Engine = engine
-	cfg.Storage.SyncWrites = false
-	cfg.Replication.N, cfg.Replication.R, cfg.Replication.W = 1, 1, 1
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

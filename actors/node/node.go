@@ -6,15 +6,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/persistence"
@@ -31,6 +36,16 @@ type Options struct {
 	// HTTPListener, when set, is used instead of listening on
 	// Config.HTTP.Listen (tests pass one bound to 127.0.0.1:0).
 	HTTPListener net.Listener
+	// FastGossip tunes failure detection and ring gossip for loopback test
+	// clusters: sub-second probes instead of LAN defaults.
+	FastGossip bool
+}
+
+func (o Options) gossipInterval() time.Duration {
+	if o.FastGossip {
+		return 100 * time.Millisecond
+	}
+	return time.Second
 }
 
 // Node is a running store node.
@@ -43,7 +58,15 @@ type Node struct {
 	pid     *actor.PID
 	metrics *metrics.Metrics
 	httpLn  net.Listener
+	remote  *remote.Remote
+	agent   *membership.Agent
+	view    topology.View
 	ready   atomic.Bool
+	// joined is set once a seed answered (or there were none).
+	joined     atomic.Bool
+	joinCtx    context.Context
+	cancelJoin context.CancelFunc
+	joining    sync.WaitGroup
 }
 
 // Start opens storage and starts every actor of the node. On error nothing
@@ -95,7 +118,17 @@ func Start(opts Options) (n *Node, err error) {
 		// only its warnings matter to an operator.
 		return slog.New(levelFloor{Handler: logger.With("component", "protoactor").Handler(), min: slog.LevelWarn})
 	}))
-	router := &localRouter{node: cfg.Node.ID, address: n.system.Address()}
+	if !cfg.Standalone() {
+		if n.remote, err = startRemote(n.system, cfg.Cluster.RemoteListen, cfg.Cluster.RemoteAdvertise); err != nil {
+			return nil, err
+		}
+	}
+	self := membership.Member{
+		ID: cfg.Node.ID, Zone: cfg.Cluster.Zone, RemoteAddr: n.system.Address(),
+		HTTPAddr: advertised(cfg.Cluster.HTTPAdvertise, n.httpLn.Addr().String()),
+		Cluster:  cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
+	}
+	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address()}
 	coordCfg := coordinator.Config{Router: router, Metrics: n.metrics, Logger: logger.With("component", "coordinator")}
 	n.gw = gateway.New(gateway.Config{
 		Listener: n.httpLn,
@@ -110,6 +143,8 @@ func Start(opts Options) (n *Node, err error) {
 		ReadTimeout:    cfg.HTTP.ReadTimeout,
 		WriteTimeout:   cfg.HTTP.WriteTimeout,
 		ClientToken:    cfg.HTTP.ClientToken,
+		AdminToken:     cfg.HTTP.AdminToken,
+		Cluster:        &clusterView{view: &n.view},
 		Ready:          n.readiness,
 		Coordinator:    coordCfg,
 		Metrics:        n.metrics,
@@ -117,16 +152,30 @@ func Start(opts Options) (n *Node, err error) {
 	})
 
 	started := make(chan struct{})
+	var agent atomic.Pointer[membership.Agent]
+	topoCfg := topology.Config{
+		Self: self, Cluster: cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
+		Engine: n.engine, View: &n.view, GossipInterval: opts.gossipInterval(),
+		Members: func() topology.MembersSource {
+			if a := agent.Load(); a != nil {
+				return a
+			}
+			return nil
+		},
+		PeerPID: func(addr string) *actor.PID { return actor.NewPID(addr, nodeActorName+"/"+topologyName) },
+		Logger:  logger.With("component", "topology"),
+	}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &nodeActor{
 			partitions: cfg.Ring.Partitions,
 			vnodeProps: func(p uint32) *actor.Props {
 				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Logger: logger.With("component", "vnode")})
 			},
-			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
-			started:      started,
+			topologyProps: topology.Props(topoCfg),
+			gatewayProps:  n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
+			started:       started,
 		}
-	}, actor.WithSupervisor(logAndDecide(logger, "vnode or gateway", actor.RestartDirective)))
+	}, actor.WithSupervisor(logAndDecide(logger, "vnode, topology or gateway", actor.RestartDirective)))
 	if n.pid, err = n.system.Root.SpawnNamed(props, nodeActorName); err != nil {
 		return nil, fmt.Errorf("node: spawn node actor: %w", err)
 	}
@@ -135,9 +184,87 @@ func Start(opts Options) (n *Node, err error) {
 	case <-time.After(30 * time.Second):
 		return nil, errors.New("node: actors did not start within 30s")
 	}
+
+	n.joinCtx, n.cancelJoin = context.WithCancel(context.Background())
+	if cfg.Standalone() {
+		n.joined.Store(true)
+		n.ready.Store(true)
+		logger.Info("node started standalone", "http", n.httpLn.Addr().String(), "partitions", cfg.Ring.Partitions)
+		return n, nil
+	}
+	topologyPID := actor.NewPID(n.system.Address(), nodeActorName+"/"+topologyName)
+	n.agent, err = membership.Start(membership.Config{
+		NodeID: cfg.Node.ID, BindAddr: cfg.Cluster.GossipListen, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
+		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: self, Fast: opts.FastGossip, Logger: logger,
+	}, func(e membership.Event) {
+		if e.Members != nil {
+			n.system.Root.Send(topologyPID, &topology.MembersChanged{Members: e.Members})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	agent.Store(n.agent)
+	if seeds := cfg.SeedList(); len(seeds) > 0 {
+		n.joining.Add(1)
+		go func() {
+			defer n.joining.Done()
+			if _, err := n.agent.Join(n.joinCtx, seeds, 2*time.Second); err == nil {
+				n.joined.Store(true)
+				logger.Info("joined the cluster", "seeds", seeds)
+			}
+		}()
+	} else {
+		n.joined.Store(true)
+	}
 	n.ready.Store(true)
-	logger.Info("node started", "http", n.httpLn.Addr().String(), "partitions", cfg.Ring.Partitions)
+	logger.Info("node started", "http", n.httpLn.Addr().String(), "remote", n.system.Address(),
+		"gossip", cfg.Cluster.GossipListen, "partitions", cfg.Ring.Partitions)
 	return n, nil
+}
+
+// remoteLifecycle serialises starting and stopping protoactor remotes in
+// this process. Remote.Start sets gRPC's global logger every time, which
+// races with gRPC logging inside another remote's Stop. One node per process
+// never meets this; the in-process test harness, with many nodes, would.
+var remoteLifecycle sync.Mutex
+
+// startRemote starts protoactor's gRPC remote. protoactor panics when it
+// cannot listen; that is turned into an error naming the config key.
+func startRemote(system *actor.ActorSystem, listen, advertise string) (r *remote.Remote, err error) {
+	host, portText, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("node: cluster.remote_listen: %w", err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("node: cluster.remote_listen: %w", err)
+	}
+	opts := []remote.ConfigOption{
+		// The default queue preallocates ~16 MB per peer.
+		remote.WithEndpointWriterQueueSize(4096),
+		remote.WithEndpointManagerQueueSize(4096),
+	}
+	if advertise != "" {
+		opts = append(opts, remote.WithAdvertisedHost(advertise))
+	}
+	r = remote.NewRemote(system, remote.Configure(host, port, opts...))
+	remoteLifecycle.Lock()
+	defer remoteLifecycle.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("node: cluster.remote_listen %s: %v", listen, p)
+		}
+	}()
+	r.Start()
+	return r, nil
+}
+
+func advertised(advertise, listen string) string {
+	if advertise != "" {
+		return advertise
+	}
+	return listen
 }
 
 // HTTPAddr returns the address the gateway listens on.
@@ -158,8 +285,21 @@ func (n *Node) Stop(ctx context.Context) error {
 	return errors.Join(append(errs, n.closeAll())...)
 }
 
-// closeAll stops whatever Start got running.
+// closeAll stops whatever Start got running. Gossip stops without leaving:
+// a stopped node keeps its place in the ring, and peers mark it down.
 func (n *Node) closeAll() error {
+	if n.cancelJoin != nil {
+		n.cancelJoin()
+		n.joining.Wait()
+	}
+	if n.agent != nil {
+		_ = n.agent.Shutdown()
+	}
+	if n.remote != nil {
+		remoteLifecycle.Lock()
+		n.remote.Shutdown(false)
+		remoteLifecycle.Unlock()
+	}
 	if n.system != nil {
 		if n.pid != nil {
 			// StopFuture returns once the node actor and all its children
@@ -179,19 +319,33 @@ func (n *Node) closeAll() error {
 	return nil
 }
 
+// readiness is what /readyz reports: storage open and actors running, the
+// node has joined (a seed answered, or it started a new cluster), and it
+// knows a ring in which it owns replicas.
 func (n *Node) readiness() error {
 	if !n.ready.Load() {
 		return errors.New("starting or stopping")
 	}
+	if !n.joined.Load() {
+		return errors.New("not joined: no seed has answered yet")
+	}
+	snap := n.view.Load()
+	if snap == nil || len(snap.Table.Replicas) == 0 || !snap.State.Owner(n.cfg.Node.ID) {
+		return errors.New("no ring known yet")
+	}
 	return nil
 }
 
-// nodeActor supervises the vnodes and the gateway.
+// topologyName is the topology actor's name under the node actor.
+const topologyName = "topology"
+
+// nodeActor supervises the vnodes, the topology actor and the gateway.
 type nodeActor struct {
-	partitions   int
-	vnodeProps   func(p uint32) *actor.Props
-	gatewayProps *actor.Props
-	started      chan struct{}
+	partitions    int
+	vnodeProps    func(p uint32) *actor.Props
+	topologyProps *actor.Props
+	gatewayProps  *actor.Props
+	started       chan struct{}
 }
 
 func (a *nodeActor) Receive(ctx actor.Context) {
@@ -203,33 +357,20 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 			ctx.Logger().Error("spawn vnode", "partition", p, "err", err)
 		}
 	}
+	if _, err := ctx.SpawnNamed(a.topologyProps, topologyName); err != nil {
+		ctx.Logger().Error("spawn topology", "err", err)
+	}
 	if _, err := ctx.SpawnNamed(a.gatewayProps, "gateway"); err != nil {
 		ctx.Logger().Error("spawn gateway", "err", err)
 	}
 	close(a.started)
 }
 
-// localRouter routes every partition to this node alone: a single-node
-// cluster, where the preference list holds one replica.
-type localRouter struct {
-	node    string
-	address string
-}
-
-func (r *localRouter) LocalNode() string { return r.node }
-
-func (r *localRouter) Targets(uint32) []quorum.Target {
-	return []quorum.Target{{Node: r.node, Primary: true}}
-}
-
-func (r *localRouter) VnodePID(_ string, p uint32) *actor.PID {
-	return actor.NewPID(r.address, nodeActorName+"/"+vnode.Name(p))
-}
-
 // logAndDecide returns a supervisor strategy that logs a child's failure at
 // error level — protoactor itself reports it only at info — and then applies
-// directive: vnodes and the gateway restart (they keep no state between
-// messages), a failed coordinator stops and its client sees a timeout.
+// directive: vnodes, the topology actor and the gateway restart (they rebuild
+// their state from storage), a failed coordinator stops and its client sees
+// a timeout.
 func logAndDecide(logger *slog.Logger, what string, directive actor.Directive) actor.SupervisorStrategy {
 	return actor.NewOneForOneStrategy(10, time.Minute, func(reason interface{}) actor.Directive {
 		logger.Error("actor failed", "actor", what, "reason", fmt.Sprint(reason), "directive", directive.String())

@@ -10,6 +10,11 @@
 // a single object. Failures are injected per key with Fail, and every request
 // is recorded for assertions.
 //
+// The read-only admin endpoints (GET /admin/members and /admin/ring) answer
+// with whatever SetCluster was given, and 503 until then, as a node without
+// a cluster view does. They are guarded by the token set with SetAdminToken
+// rather than the client token, as on a node.
+//
 // It is test-only infrastructure, not a reference for the server's
 // implementation: there are no replicas, so R, W, PR and PW are only
 // validated (1..3), never enforced.

@@ -74,6 +74,10 @@ type Server struct {
 		clock    time.Time
 		failures map[string]Failure
 		requests []Request
+		// adminToken guards /admin/ instead of token, as on a node.
+		adminToken string
+		// cluster is what the admin API shows; nil answers 503.
+		cluster *Cluster
 	}
 }
 
@@ -91,6 +95,7 @@ func NewServer(token string) *Server {
 	mux.HandleFunc("GET /v1/kv/{key}", s.handleGet)
 	mux.HandleFunc("PUT /v1/kv/{key}", s.handleWrite)
 	mux.HandleFunc("DELETE /v1/kv/{key}", s.handleWrite)
+	s.adminRoutes(mux)
 	s.Server = httptest.NewServer(s.record(s.auth(mux)))
 	return s
 }
@@ -159,7 +164,13 @@ func (s *Server) record(next http.Handler) http.Handler {
 
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.token != "" && r.Header.Get("Authorization") != "Bearer "+s.token {
+		token := s.token
+		if strings.HasPrefix(r.URL.Path, "/admin/") {
+			s.mu.Lock()
+			token = s.mu.adminToken
+			s.mu.Unlock()
+		}
+		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token", false)
 			return
 		}

@@ -1,4 +1,7 @@
-// Package ring maps keys onto the store's consistent-hashing ring.
+// Package ring maps keys onto the store's consistent-hashing ring and decides
+// which nodes own each partition.
+//
+// # Partitions
 //
 // Keys hash with MD5 into a 128-bit ring split into Q equal partitions, Q a
 // power of two (Strategy 3 of the Dynamo paper). The partition of a key is the
@@ -6,6 +9,56 @@
 // and a key's partition never depends on the member set — only the mapping of
 // partitions to nodes does.
 //
-// The package is pure: no I/O, goroutines, clocks or randomness. Every
-// function is safe for concurrent use.
+// # Ownership state
+//
+// State is the cluster's ownership state: every member that ever joined, its
+// zone, and the Lamport times of its latest join and of its removal, if any.
+// Only explicit events change it: a node joining (State.Join), `dhtctl
+// decommission` or `dhtctl force-remove` (State.Remove). A failure, restart
+// or upgrade never does. State is a CRDT: each node gossips its copy, and
+// Merge (commutative, associative, idempotent; per member the later change
+// wins, a removal winning a tie) brings any two nodes that have seen the same
+// changes to equal states, which Digest lets them compare cheaply.
+// State.Validate checks a state decoded from the network.
+//
+// # Claim
+//
+// The partition table is Claim(q, n, state.History()) (or state.Table(q, n)):
+// for each partition, the n nodes holding its replicas, in preference order,
+// with Table.Fallbacks for sloppy quorum. Claim replays the ownership events
+// in Lamport order: a join takes the newcomer's fair share from the members
+// furthest above theirs, in a per-node pseudo-random order so that a node's
+// partitions scatter over the ring; a removal hands the removed member's
+// replicas to the members furthest below their share. The table is therefore
+// not a function of the member set alone, but it is a function of the set of
+// events: every node that has merged the same state computes the same table,
+// bit for bit (integer arithmetic only). The algorithm is part of the
+// protocol between nodes — testdata/claim.golden pins it.
+//
+// The properties, checked by claim_test.go:
+//   - diverse: a partition's replicas are min(n, members) distinct nodes, in
+//     distinct zones whenever the members span at least n zones (diversity
+//     outranks balance: the lone member of one of n zones holds every
+//     partition);
+//   - balanced: every load is within a replica or two of its fair share,
+//     n·q/S without zone constraints (within 10% of the mean at Q=256 for 3
+//     to 16 nodes); with members in exactly n zones each zone holds q, shared
+//     equally by its members, and with more zones a zone is capped at q;
+//   - minimal in movement: adding one member to S moves about n·q/(S+1)
+//     replicas, all to the newcomer (at most 1.25 times that is required);
+//     removing one moves only its replicas.
+//
+// The exceptions, by design: the join that first brings the zone count to n
+// also moves replicas between other members to repair repeated zones; a
+// removal that takes the zone count below n leaves the lone members of zones
+// above their new fair share until later joins take it; and a rejoin or zone
+// change replays as a first join at its new version (State keeps only a
+// member's latest join), so the events after its earlier join replay without
+// it and far more than its share can move.
+//
+// # Concurrency
+//
+// The package is pure: no I/O, goroutines, clocks or randomness. Tables and
+// states are values that no function modifies once built, so they may be
+// shared between goroutines for reading.
 package ring

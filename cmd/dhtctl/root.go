@@ -34,6 +34,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).putCmd,
 	(*app).deleteCmd,
 	(*app).resolveCmd,
+	(*app).membersCmd, (*app).ringCmd,
 }
 
 // app holds what all commands share: the global flags and the process

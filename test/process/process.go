@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dhtkv/dht/test/nodetest"
 	"io"
 	"net"
 	"net/http"
@@ -68,6 +69,13 @@ type Node struct {
 	logDir string
 	logs   []string // every log file written, oldest first
 	proc   *proc    // the latest process; nil before the first start
+	// gossipPort is the node's serf port (--cluster.gossip_listen).
+	gossipPort int
+}
+
+// GossipAddr returns the node's gossip address, for other nodes' seeds.
+func (n *Node) GossipAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.gossipPort))
 }
 
 // proc is one run of dhtd.
@@ -114,7 +122,9 @@ func newNode(t testing.TB, opts Options) *Node {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = DefaultReadyTimeout
 	}
-	n := &Node{t: t, opts: opts, bin: Binary(t), logDir: t.TempDir()}
+	// The gossip port is fixed for the node's life, so that peers (and a
+	// restart's serf snapshot) find it again.
+	n := &Node{t: t, opts: opts, bin: Binary(t), logDir: t.TempDir(), gossipPort: nodetest.FreePort(t)}
 	// Registered after the TempDir calls, so it runs before their removal:
 	// no process is left writing into a directory being deleted.
 	t.Cleanup(n.cleanup)
@@ -343,6 +353,8 @@ func (n *Node) launch(port int) error {
 		"--node.data_dir", n.opts.DataDir,
 		"--http.listen", addr,
 		"--replication.n", "1", "--replication.r", "1", "--replication.w", "1",
+		"--cluster.gossip_listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(n.gossipPort)),
+		"--cluster.remote_listen", "127.0.0.1:0",
 		"--log.format", "text",
 	}
 	args = append(args, n.opts.Args...)

@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"slices"
+)
+
+// Paths of the read-only admin API.
+const (
+	adminMembersPath = "/admin/members"
+	adminRingPath    = "/admin/ring"
+)
+
+// ClusterView is what the admin API shows; implemented by the node. Safe for
+// concurrent use: HTTP handlers call it from net/http's goroutines, at any
+// time after the gateway is built. The gateway never modifies what it
+// returns, so an implementation may hand out slices it shares with readers
+// but must not change them afterwards.
+type ClusterView interface {
+	// Members returns every node the membership knows of, in any order,
+	// including nodes that left or were removed while they are remembered.
+	Members() []MemberInfo
+	// Ring returns the ring this node currently routes by.
+	Ring() RingInfo
+}
+
+// Member statuses, as MemberInfo.Status reports them.
+const (
+	MemberAlive = "alive"
+	// MemberDown is a node that failed: it stays an owner, and its replicas
+	// are covered by fallbacks, until it returns or is force-removed.
+	MemberDown    = "down"
+	MemberLeaving = "leaving"
+	MemberLeft    = "left"
+	MemberRemoved = "removed"
+)
+
+// MemberInfo describes one node of the cluster as the admin API shows it.
+type MemberInfo struct {
+	ID         string `json:"id"`
+	Zone       string `json:"zone,omitempty"`
+	Status     string `json:"status"` // "alive", "down" (failed: still an owner), "leaving", "left", "removed"
+	Owner      bool   `json:"owner"`  // holds replicas in the ring
+	HTTPAddr   string `json:"http_addr,omitempty"`
+	RemoteAddr string `json:"remote_addr,omitempty"`
+	Replicas   int    `json:"replicas"` // partition replicas it holds
+	Self       bool   `json:"self,omitempty"`
+}
+
+// RingInfo describes the ring as the admin API shows it.
+type RingInfo struct {
+	Partitions int        `json:"partitions"`
+	N          int        `json:"n"`
+	Version    uint64     `json:"version"`  // ring state clock
+	Replicas   [][]string `json:"replicas"` // per partition, preference order
+}
+
+// adminRoutes registers the read-only admin endpoints on mux, guarded by
+// Config.AdminToken (none when empty):
+//
+//	GET /admin/members  {"members":[MemberInfo...]}, sorted by id
+//	GET /admin/ring     RingInfo
+//
+// A nil Config.Cluster answers 503, so a node can serve its probes and
+// client API before its membership is up. They are not instrumented: the
+// request metrics count client traffic only.
+func (g *Gateway) adminRoutes(mux *http.ServeMux) {
+	mux.Handle(adminMembersPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, membersBody)))
+	mux.Handle(adminRingPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, ringBody)))
+}
+
+// adminGet serves one read-only admin endpoint: render builds the JSON body
+// from view. The method is checked here rather than with a "GET /path"
+// pattern because ServeMux's own 405 answer is plain text, and every error of
+// the API is JSON.
+func adminGet(view ClusterView, render func(ClusterView) any) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
+				msg: "method " + r.Method + " not allowed; the admin API is read-only, use GET"})
+			return
+		}
+		if view == nil {
+			writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster view not available"})
+			return
+		}
+		body := render(view)
+		w.Header().Set("Content-Type", "application/json")
+		// Cluster state changes under the reader's feet; a cached answer
+		// would show a ring that no longer routes anything.
+		w.Header().Set("Cache-Control", "no-store")
+		// These types always encode, so an error here is the client going
+		// away, which no answer can reach.
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}
+
+// membersBody renders the members sorted by id, so that the output is stable
+// whatever order the membership keeps them in.
+func membersBody(view ClusterView) any {
+	// Sort a copy: the view may share its slice with concurrent readers.
+	members := slices.Clone(view.Members())
+	if members == nil {
+		members = []MemberInfo{} // "members":[] rather than null
+	}
+	slices.SortFunc(members, func(a, b MemberInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return struct {
+		Members []MemberInfo `json:"members"`
+	}{members}
+}
+
+// ringBody renders the ring with empty lists as [] rather than null, so that
+// clients can index every partition without a null check.
+func ringBody(view ClusterView) any {
+	ring := view.Ring()
+	replicas := make([][]string, len(ring.Replicas))
+	for p, prefs := range ring.Replicas {
+		if prefs == nil {
+			prefs = []string{}
+		}
+		replicas[p] = prefs
+	}
+	ring.Replicas = replicas
+	return ring
+}

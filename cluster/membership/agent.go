@@ -1,0 +1,336 @@
+package membership
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Tag keys announced through serf. Serf limits all tags together to 512
+// bytes, so keys are short.
+const (
+	tagRemote     = "rem"
+	tagHTTP       = "http"
+	tagZone       = "zone"
+	tagCluster    = "cl"
+	tagPartitions = "q"
+	tagN          = "n"
+)
+
+// Status is a member's liveness as serf sees it.
+type Status string
+
+// Member statuses.
+const (
+	StatusAlive   Status = "alive"
+	StatusFailed  Status = "failed"
+	StatusLeaving Status = "leaving"
+	StatusLeft    Status = "left"
+)
+
+// Member is one node as gossip knows it.
+type Member struct {
+	ID         string
+	Zone       string
+	RemoteAddr string
+	HTTPAddr   string
+	Cluster    string
+	Partitions int
+	N          int
+	Status     Status
+}
+
+// Config configures an Agent.
+type Config struct {
+	NodeID string
+	// BindAddr is host:port to gossip on; AdvertiseAddr (optional) is what
+	// peers are told.
+	BindAddr      string
+	AdvertiseAddr string
+	// Key encrypts gossip: base64 of 16, 24 or 32 bytes, or "".
+	Key string
+	// DataDir holds serf's snapshot, so a restarted node rejoins the peers
+	// it knew even if its seeds are gone.
+	DataDir string
+	// Self describes this node in its tags.
+	Self Member
+	// Fast tunes failure detection for loopback test clusters (sub-second
+	// probes) instead of LAN defaults.
+	Fast   bool
+	Logger *slog.Logger
+}
+
+// Event is what the Agent reports: a membership change (Members is then
+// the current list) or a user event.
+type Event struct {
+	Members   []Member
+	UserEvent *UserEvent
+}
+
+// UserEvent is an operator-triggered cluster event carried by serf.
+type UserEvent struct {
+	Name    string
+	Payload []byte
+}
+
+// Agent is a running serf instance.
+type Agent struct {
+	serf   *serf.Serf
+	self   Member
+	logger *slog.Logger
+	events chan serf.Event
+	wg     sync.WaitGroup
+	stop   chan struct{}
+	once   sync.Once
+}
+
+// Start creates the serf instance and begins reporting events to onEvent.
+// It does not join anyone: call Join.
+func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	conf := serf.DefaultConfig()
+	conf.Init()
+	conf.NodeName = cfg.NodeID
+	conf.Tags = tags(cfg.Self)
+	ml := memberlist.DefaultLANConfig()
+	if cfg.Fast {
+		ml = memberlist.DefaultLocalConfig()
+		ml.ProbeInterval = 200 * time.Millisecond
+		ml.ProbeTimeout = 100 * time.Millisecond
+		ml.GossipInterval = 50 * time.Millisecond
+		ml.SuspicionMult = 2
+	}
+	host, port, err := splitHostPort(cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("membership: bind address: %w", err)
+	}
+	ml.BindAddr, ml.BindPort = host, port
+	if cfg.AdvertiseAddr != "" {
+		if ml.AdvertiseAddr, ml.AdvertisePort, err = splitHostPort(cfg.AdvertiseAddr); err != nil {
+			return nil, fmt.Errorf("membership: advertise address: %w", err)
+		}
+	} else if host != "0.0.0.0" && host != "" && host != "::" {
+		ml.AdvertiseAddr, ml.AdvertisePort = host, port
+	}
+	if cfg.Key != "" {
+		if ml.SecretKey, err = base64.StdEncoding.DecodeString(cfg.Key); err != nil {
+			return nil, fmt.Errorf("membership: gossip key: %w", err)
+		}
+	}
+	stdLogger := log.New(slogWriter{logger: logger.With("component", "serf")}, "", 0)
+	ml.Logger = stdLogger
+	conf.Logger = stdLogger
+	conf.MemberlistConfig = ml
+	// Failed nodes stay owners until force-removed; keep them listed (as
+	// failed) long enough that the operator, not a timer, decides.
+	conf.ReconnectTimeout = 7 * 24 * time.Hour
+	if cfg.DataDir != "" {
+		dir := filepath.Join(cfg.DataDir, "serf")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("membership: %w", err)
+		}
+		conf.SnapshotPath = filepath.Join(dir, "snapshot")
+		conf.RejoinAfterLeave = false
+	}
+	events := make(chan serf.Event, 256)
+	conf.EventCh = events
+	s, err := serf.Create(conf)
+	if err != nil {
+		return nil, fmt.Errorf("membership: start serf on %s: %w", cfg.BindAddr, err)
+	}
+	a := &Agent{serf: s, self: cfg.Self, logger: logger, events: events, stop: make(chan struct{})}
+	a.wg.Add(1)
+	go a.loop(onEvent)
+	return a, nil
+}
+
+// loop turns serf's events into Events, one at a time, on one goroutine.
+func (a *Agent) loop(onEvent func(Event)) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case e := <-a.events:
+			switch e := e.(type) {
+			case serf.MemberEvent:
+				onEvent(Event{Members: a.Members()})
+			case serf.UserEvent:
+				onEvent(Event{UserEvent: &UserEvent{Name: e.Name, Payload: e.Payload}})
+			}
+		}
+	}
+}
+
+// Join contacts seeds until one answers or ctx ends, retrying every
+// interval. It returns how many seeds answered.
+func (a *Agent) Join(ctx context.Context, seeds []string, interval time.Duration) (int, error) {
+	for {
+		n, err := a.serf.Join(seeds, true)
+		if n > 0 {
+			return n, nil
+		}
+		a.logger.Warn("cannot reach any seed yet; retrying", "seeds", seeds, "err", err, "retry_in", interval)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("membership: join %v: %w", seeds, errors.Join(err, ctx.Err()))
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Members returns every node serf knows, including failed and left ones,
+// sorted by id.
+func (a *Agent) Members() []Member {
+	var out []Member
+	for _, m := range a.serf.Members() {
+		out = append(out, fromSerf(m))
+	}
+	slices.SortFunc(out, func(x, y Member) int {
+		switch {
+		case x.ID < y.ID:
+			return -1
+		case x.ID > y.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Self returns this node's announced description.
+func (a *Agent) Self() Member { return a.self }
+
+// AliveCount returns how many members, this one included, are alive.
+func (a *Agent) AliveCount() int {
+	n := 0
+	for _, m := range a.serf.Members() {
+		if m.Status == serf.StatusAlive {
+			n++
+		}
+	}
+	return n
+}
+
+// UserEvent broadcasts an operator cluster event to every node.
+func (a *Agent) UserEvent(name string, payload []byte) error {
+	return a.serf.UserEvent(name, payload, false)
+}
+
+// RemoveFailed tells the cluster that a failed node is gone for good.
+func (a *Agent) RemoveFailed(id string) error {
+	return a.serf.RemoveFailedNodePrune(id)
+}
+
+// Leave announces a graceful departure (decommission), then shuts down.
+func (a *Agent) Leave() error {
+	err := a.serf.Leave()
+	return errors.Join(err, a.Shutdown())
+}
+
+// Shutdown stops gossiping without leaving: peers will mark this node
+// failed and keep it as an owner, which is what a restart needs.
+func (a *Agent) Shutdown() error {
+	var err error
+	a.once.Do(func() {
+		err = a.serf.Shutdown()
+		close(a.stop)
+		a.wg.Wait()
+	})
+	return err
+}
+
+func tags(m Member) map[string]string {
+	t := map[string]string{
+		tagRemote:     m.RemoteAddr,
+		tagHTTP:       m.HTTPAddr,
+		tagCluster:    m.Cluster,
+		tagPartitions: strconv.Itoa(m.Partitions),
+		tagN:          strconv.Itoa(m.N),
+	}
+	if m.Zone != "" {
+		t[tagZone] = m.Zone
+	}
+	return t
+}
+
+func fromSerf(m serf.Member) Member {
+	q, _ := strconv.Atoi(m.Tags[tagPartitions])
+	n, _ := strconv.Atoi(m.Tags[tagN])
+	out := Member{
+		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
+		Cluster: m.Tags[tagCluster], Partitions: q, N: n,
+	}
+	switch m.Status {
+	case serf.StatusAlive:
+		out.Status = StatusAlive
+	case serf.StatusLeaving:
+		out.Status = StatusLeaving
+	case serf.StatusLeft:
+		out.Status = StatusLeft
+	default:
+		out.Status = StatusFailed
+	}
+	return out
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("port of %q: %w", addr, err)
+	}
+	return host, port, nil
+}
+
+// slogWriter adapts serf's and memberlist's standard loggers to slog. They
+// prefix lines with a level in brackets; routine [DEBUG] and [INFO] lines
+// go to debug so a healthy cluster's log stays quiet.
+type slogWriter struct{ logger *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	level := slog.LevelDebug
+	switch {
+	case containsAny(msg, "[ERR]", "[ERROR]"):
+		level = slog.LevelError
+	case containsAny(msg, "[WARN]"):
+		level = slog.LevelWarn
+	}
+	w.logger.Log(context.Background(), level, trimNewline(msg))
+	return len(p), nil
+}
+
+var _ io.Writer = slogWriter{}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func trimNewline(s string) string { return strings.TrimRight(s, "\r\n") }

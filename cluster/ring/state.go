@@ -1,0 +1,239 @@
+package ring
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+)
+
+// ErrInvalidState is wrapped by State.Validate's errors.
+var ErrInvalidState = errors.New("ring: invalid state")
+
+// MemberState is one member's entry in the ownership state. Its versions are
+// Lamport times: each local change takes the state's Clock()+1.
+type MemberState struct {
+	ID   string
+	Zone string
+	// JoinVersion is the Lamport time of the member's latest join.
+	JoinVersion uint64
+	// RemoveVersion is 0 while the member owns replicas; else the Lamport
+	// time of its removal (decommission or force-remove), after JoinVersion.
+	RemoveVersion uint64
+}
+
+// version is the entry's latest change.
+func (m MemberState) version() uint64 { return max(m.JoinVersion, m.RemoveVersion) }
+
+func (m MemberState) removed() bool { return m.RemoveVersion != 0 }
+
+// compareEntries totally orders two entries for the same id; Merge keeps the
+// larger. The latest change wins; on a tie a removal beats a join (a
+// concurrent force-remove is not silently undone), then the larger zone; the
+// remaining fields only make the order total, so Merge is a semilattice join
+// even on odd input.
+func compareEntries(a, b MemberState) int {
+	bool2int := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	return cmp.Or(
+		cmp.Compare(a.version(), b.version()),
+		cmp.Compare(bool2int(a.removed()), bool2int(b.removed())),
+		cmp.Compare(a.Zone, b.Zone),
+		cmp.Compare(a.JoinVersion, b.JoinVersion),
+		cmp.Compare(a.RemoveVersion, b.RemoveVersion),
+	)
+}
+
+// State is the cluster's ownership state: every member that ever joined,
+// with the Lamport times of its latest join and removal. It is a CRDT (a map
+// of last-writer-wins registers): nodes gossip it and Merge what they
+// receive, and any two nodes that have seen the same changes hold equal
+// states and compute equal tables, Claim(q, n, s.History()).
+//
+// Members is sorted by ID with one entry per id; in this canonical form
+// equal states are equal values (reflect.DeepEqual, slices.Equal), and an
+// empty state has nil Members. The methods never modify their receiver:
+// they return a new State that may share no memory with it.
+type State struct {
+	Members []MemberState
+}
+
+func (s State) find(id string) (int, bool) {
+	return slices.BinarySearchFunc(s.Members, id, func(m MemberState, id string) int { return strings.Compare(m.ID, id) })
+}
+
+// Clock returns the highest version in s, 0 for the empty state.
+func (s State) Clock() uint64 {
+	var clock uint64
+	for _, m := range s.Members {
+		clock = max(clock, m.version())
+	}
+	return clock
+}
+
+// Join returns s with m joined at version Clock()+1: a new member, a removed
+// one rejoining, or an owner moving to another zone (which Claim treats as
+// leaving and joining again). Joining an owner in the zone it already has
+// changes nothing. m.ID must not be empty.
+func (s State) Join(m Member) State {
+	if m.ID == "" {
+		panic("ring: State.Join with an empty member id")
+	}
+	i, found := s.find(m.ID)
+	if found && !s.Members[i].removed() && s.Members[i].Zone == m.Zone {
+		return s
+	}
+	entry := MemberState{ID: m.ID, Zone: m.Zone, JoinVersion: s.Clock() + 1}
+	out := slices.Clone(s.Members)
+	if found {
+		out[i] = entry
+	} else {
+		out = slices.Insert(out, i, entry)
+	}
+	return State{Members: out}
+}
+
+// Remove returns s with id removed at version Clock()+1. Removing a member
+// that is absent or already removed changes nothing.
+func (s State) Remove(id string) State {
+	i, found := s.find(id)
+	if !found || s.Members[i].removed() {
+		return s
+	}
+	out := slices.Clone(s.Members)
+	out[i].RemoveVersion = s.Clock() + 1
+	return State{Members: out}
+}
+
+// Merge returns the union of what a and b know: per id, the entry with the
+// later change (see compareEntries). It is commutative, associative and
+// idempotent, so gossip converges whatever the order of delivery. Input not
+// in canonical form is canonicalised first.
+func Merge(a, b State) State {
+	x, y := canonical(a.Members), canonical(b.Members)
+	out := make([]MemberState, 0, max(len(x), len(y)))
+	for len(x) > 0 || len(y) > 0 {
+		switch {
+		case len(y) == 0 || (len(x) > 0 && x[0].ID < y[0].ID):
+			out, x = append(out, x[0]), x[1:]
+		case len(x) == 0 || y[0].ID < x[0].ID:
+			out, y = append(out, y[0]), y[1:]
+		default:
+			if compareEntries(x[0], y[0]) >= 0 {
+				out = append(out, x[0])
+			} else {
+				out = append(out, y[0])
+			}
+			x, y = x[1:], y[1:]
+		}
+	}
+	if len(out) == 0 {
+		return State{}
+	}
+	return State{Members: out}
+}
+
+// canonical returns ms sorted by id with one entry per id, the largest.
+func canonical(ms []MemberState) []MemberState {
+	sorted := true
+	for i := 1; i < len(ms); i++ {
+		if ms[i-1].ID >= ms[i].ID {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return ms
+	}
+	out := slices.Clone(ms)
+	slices.SortFunc(out, func(a, b MemberState) int {
+		return cmp.Or(strings.Compare(a.ID, b.ID), -compareEntries(a, b))
+	})
+	return slices.CompactFunc(out, func(a, b MemberState) bool { return a.ID == b.ID })
+}
+
+// History returns the ownership events s records, in replay order: a Join
+// per member at its JoinVersion, and a Remove at RemoveVersion for removed
+// members. Only the latest join of a member survives, so a rejoin (or a zone
+// change) replays as a member joining for the first time at its new version.
+func (s State) History() []Event {
+	events := make([]Event, 0, len(s.Members))
+	for _, m := range s.Members {
+		member := Member{ID: m.ID, Zone: m.Zone}
+		events = append(events, Event{Kind: Join, Member: member, Version: m.JoinVersion})
+		if m.removed() {
+			events = append(events, Event{Kind: Remove, Member: member, Version: m.RemoveVersion})
+		}
+	}
+	slices.SortFunc(events, compareEvents)
+	return events
+}
+
+// Owners returns the members that own replicas (not removed), sorted by id.
+func (s State) Owners() []Member {
+	var out []Member
+	for _, m := range s.Members {
+		if !m.removed() {
+			out = append(out, Member{ID: m.ID, Zone: m.Zone})
+		}
+	}
+	return out
+}
+
+// Owner reports whether id is a member that owns replicas.
+func (s State) Owner(id string) bool {
+	i, found := s.find(id)
+	return found && !s.Members[i].removed()
+}
+
+// Table returns the partition table of s: Claim(q, n, s.History()).
+func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
+
+// Digest returns a hash of s, so that peers can compare states cheaply
+// before exchanging them. It is FNV-1a (64 bits) over each entry in order:
+// the uvarint length and bytes of ID and of Zone, then JoinVersion and
+// RemoveVersion as big-endian uint64s. The encoding is fixed: nodes of
+// different versions compare digests. Equal canonical states have equal
+// digests.
+func (s State) Digest() uint64 {
+	h := fnv.New64a()
+	var buf [binary.MaxVarintLen64]byte
+	str := func(x string) {
+		h.Write(binary.AppendUvarint(buf[:0], uint64(len(x))))
+		h.Write([]byte(x))
+	}
+	for _, m := range s.Members {
+		str(m.ID)
+		str(m.Zone)
+		h.Write(binary.BigEndian.AppendUint64(buf[:0], m.JoinVersion))
+		h.Write(binary.BigEndian.AppendUint64(buf[:0], m.RemoveVersion))
+	}
+	return h.Sum64()
+}
+
+// Validate reports whether s is in canonical form with consistent versions:
+// ids non-empty, strictly increasing; every JoinVersion at least 1; every
+// RemoveVersion 0 or after its JoinVersion. Decoders of untrusted input call
+// it before using the state; errors wrap ErrInvalidState.
+func (s State) Validate() error {
+	for i, m := range s.Members {
+		switch {
+		case m.ID == "":
+			return fmt.Errorf("%w: member %d has an empty id", ErrInvalidState, i)
+		case i > 0 && s.Members[i-1].ID >= m.ID:
+			return fmt.Errorf("%w: member %d: id %q is not after %q (members must be sorted by id, one entry each)", ErrInvalidState, i, m.ID, s.Members[i-1].ID)
+		case m.JoinVersion == 0:
+			return fmt.Errorf("%w: member %q has join version 0", ErrInvalidState, m.ID)
+		case m.removed() && m.RemoveVersion <= m.JoinVersion:
+			return fmt.Errorf("%w: member %q was removed at version %d, not after its join at %d", ErrInvalidState, m.ID, m.RemoveVersion, m.JoinVersion)
+		}
+	}
+	return nil
+}
