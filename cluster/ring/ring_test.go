@@ -86,18 +86,16 @@ func checkTable(tab Table) []string {
 		if len(ids) != want {
 			bad = append(bad, fmt.Sprintf("partition %d has %d replicas, want %d: %v", p, len(ids), want, ids))
 		}
-		seenID, seenZone := map[string]bool{}, map[string]bool{}
-		for _, id := range ids {
+		for i, id := range ids {
 			zone, owner := zoneOf[id]
 			switch {
 			case !owner:
 				bad = append(bad, fmt.Sprintf("partition %d lists %q, not an owner: %v", p, id, ids))
-			case seenID[id]:
+			case slices.Contains(ids[:i], id):
 				bad = append(bad, fmt.Sprintf("partition %d lists %q twice: %v", p, id, ids))
-			case diverse && seenZone[zone]:
+			case diverse && slices.ContainsFunc(ids[:i], func(other string) bool { return zoneOf[other] == zone }):
 				bad = append(bad, fmt.Sprintf("partition %d has two replicas in zone %q although the owners span %d zones: %v", p, zone, len(zones), ids))
 			}
-			seenID[id], seenZone[zone] = true, true
 		}
 		if len(bad) > 10 {
 			return append(bad, "…")

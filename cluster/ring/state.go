@@ -59,8 +59,9 @@ func compareEntries(a, b MemberState) int {
 //
 // Members is sorted by ID with one entry per id; in this canonical form
 // equal states are equal values (reflect.DeepEqual, slices.Equal), and an
-// empty state has nil Members. The methods never modify their receiver:
-// they return a new State that may share no memory with it.
+// empty state has nil Members. The methods assume canonical form (check
+// decoded input with Validate; Merge also canonicalises). They never modify
+// their receiver: a changed state is a new value.
 type State struct {
 	Members []MemberState
 }
