@@ -22,8 +22,13 @@ build: ## build dhtd and dhtctl into ./bin
 run: build ## run a local 3-node cluster with data under ./.run, and print how to use it
 	@scripts/run-local.sh
 
+# The in-process multi-node harness (test/cluster) runs without -race: several
+# protoactor remotes in one process race on gRPC's global logger inside the
+# library (docs/design-notes.md). test/process covers the same paths with
+# -race, one node per process.
 test: ## unit, property, in-process and multi-process tests, with the race detector
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/cluster)
+	$(GO) test -count=1 -timeout 10m ./test/cluster/...
 
 test-short: ## the tests without the race detector (faster while editing)
 	$(GO) test -count=1 ./...
