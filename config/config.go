@@ -21,6 +21,7 @@ type Config struct {
 	Ring        Ring        `koanf:"ring"`
 	Replication Replication `koanf:"replication"`
 	Storage     Storage     `koanf:"storage"`
+	Handoff     Handoff     `koanf:"handoff"`
 	Limits      Limits      `koanf:"limits"`
 	Log         Log         `koanf:"log"`
 }
@@ -130,6 +131,22 @@ type Storage struct {
 	ValueLogGCInterval time.Duration `koanf:"value_log_gc_interval"`
 }
 
+// Handoff configures hinted handoff: writes meant for a replica that is
+// down are kept as hints by another node and delivered when it returns.
+type Handoff struct {
+	// Hints turns hinted handoff on. Off, a write to a down replica is only
+	// repaired later by read repair or anti-entropy.
+	Hints bool `koanf:"hints"`
+	// MaxHints bounds the hints this node keeps; past it, a hint is refused
+	// and does not count toward W.
+	MaxHints int `koanf:"max_hints"`
+	// MaxHintBytes bounds the bytes of the hints this node keeps.
+	MaxHintBytes int64 `koanf:"max_hint_bytes"`
+	// DeliverInterval is how often pending hints are offered to their
+	// targets that are alive again.
+	DeliverInterval time.Duration `koanf:"deliver_interval"`
+}
+
 // Limits bounds what clients may store. Handoff and repair are exempt, so
 // that replicas can always converge.
 type Limits struct {
@@ -198,6 +215,12 @@ func Default() Config {
 			Engine:             "badger",
 			Profile:            "small",
 			ValueLogGCInterval: 5 * time.Minute,
+		},
+		Handoff: Handoff{
+			Hints:           true,
+			MaxHints:        100000,
+			MaxHintBytes:    256 << 20,
+			DeliverInterval: time.Second,
 		},
 		Limits: Limits{
 			MaxKeyBytes:   1024,
@@ -344,6 +367,15 @@ func (c Config) Validate() error {
 	if c.Storage.ValueLogGCInterval < 0 {
 		bad("storage.value_log_gc_interval", "must not be negative (0 disables), got %s", c.Storage.ValueLogGCInterval)
 	}
+
+	// handoff
+	if c.Handoff.MaxHints < 1 {
+		bad("handoff.max_hints", "must be at least 1, got %d", c.Handoff.MaxHints)
+	}
+	if c.Handoff.MaxHintBytes < 1 {
+		bad("handoff.max_hint_bytes", "must be at least 1, got %d", c.Handoff.MaxHintBytes)
+	}
+	positive("handoff.deliver_interval", c.Handoff.DeliverInterval)
 
 	// limits
 	between("limits.max_key_bytes", c.Limits.MaxKeyBytes, 1, maxKeyBytes)

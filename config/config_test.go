@@ -29,6 +29,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"replication.n", "replication.r", "replication.w", "replication.pr", "replication.pw",
 		"replication.request_timeout",
 		"storage.engine", "storage.sync_writes", "storage.profile", "storage.value_log_gc_interval",
+		"handoff.hints", "handoff.max_hints", "handoff.max_hint_bytes", "handoff.deliver_interval",
 		"limits.max_key_bytes", "limits.max_value_bytes", "limits.max_siblings",
 		"log.level", "log.format",
 	}

@@ -293,6 +293,8 @@ type Envelope struct {
 	//	*Envelope_MergeReply
 	//	*Envelope_ErrorReply
 	//	*Envelope_RingGossip
+	//	*Envelope_HintRequest
+	//	*Envelope_HintReply
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -421,6 +423,24 @@ func (x *Envelope) GetRingGossip() *RingGossip {
 	return nil
 }
 
+func (x *Envelope) GetHintRequest() *HintRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_HintRequest); ok {
+			return x.HintRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetHintReply() *HintReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_HintReply); ok {
+			return x.HintReply
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -457,6 +477,14 @@ type Envelope_RingGossip struct {
 	RingGossip *RingGossip `protobuf:"bytes,17,opt,name=ring_gossip,json=ringGossip,proto3,oneof"`
 }
 
+type Envelope_HintRequest struct {
+	HintRequest *HintRequest `protobuf:"bytes,18,opt,name=hint_request,json=hintRequest,proto3,oneof"`
+}
+
+type Envelope_HintReply struct {
+	HintReply *HintReply `protobuf:"bytes,19,opt,name=hint_reply,json=hintReply,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -472,6 +500,10 @@ func (*Envelope_MergeReply) isEnvelope_Body() {}
 func (*Envelope_ErrorReply) isEnvelope_Body() {}
 
 func (*Envelope_RingGossip) isEnvelope_Body() {}
+
+func (*Envelope_HintRequest) isEnvelope_Body() {}
+
+func (*Envelope_HintReply) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -1038,6 +1070,208 @@ func (x *RingGossip) GetState() *RingState {
 	return nil
 }
 
+// HintRequest asks a node's hint queue to keep an object for a replica that
+// is down (hinted handoff) and deliver it when that replica is back.
+type HintRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The node the object is meant for.
+	Target        string  `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Partition     uint32  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Key           []byte  `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Object        *Object `protobuf:"bytes,4,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HintRequest) Reset() {
+	*x = HintRequest{}
+	mi := &file_dht_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HintRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HintRequest) ProtoMessage() {}
+
+func (x *HintRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HintRequest.ProtoReflect.Descriptor instead.
+func (*HintRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HintRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *HintRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *HintRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *HintRequest) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+// HintReply says whether the hint was stored durably. A full queue refuses,
+// and the coordinator must not count the hint toward W.
+type HintReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stored        bool                   `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HintReply) Reset() {
+	*x = HintReply{}
+	mi := &file_dht_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HintReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HintReply) ProtoMessage() {}
+
+func (x *HintReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HintReply.ProtoReflect.Descriptor instead.
+func (*HintReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *HintReply) GetStored() bool {
+	if x != nil {
+		return x.Stored
+	}
+	return false
+}
+
+func (x *HintReply) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Hint is the stored form of one hint in the node's engine.
+type Hint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Key           []byte                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	Object        *Object                `protobuf:"bytes,4,opt,name=object,proto3" json:"object,omitempty"`
+	CreatedUnixMs int64                  `protobuf:"varint,5,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hint) Reset() {
+	*x = Hint{}
+	mi := &file_dht_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hint) ProtoMessage() {}
+
+func (x *Hint) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hint.ProtoReflect.Descriptor instead.
+func (*Hint) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Hint) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *Hint) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *Hint) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Hint) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+func (x *Hint) GetCreatedUnixMs() int64 {
+	if x != nil {
+		return x.CreatedUnixMs
+	}
+	return 0
+}
+
 var File_dht_proto protoreflect.FileDescriptor
 
 const file_dht_proto_rawDesc = "" +
@@ -1057,7 +1291,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x8d\x04\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\xfb\x04\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -1075,7 +1309,10 @@ const file_dht_proto_rawDesc = "" +
 	"\verror_reply\x18\x10 \x01(\v2\x12.dht.v1.ErrorReplyH\x00R\n" +
 	"errorReply\x125\n" +
 	"\vring_gossip\x18\x11 \x01(\v2\x12.dht.v1.RingGossipH\x00R\n" +
-	"ringGossipB\x06\n" +
+	"ringGossip\x128\n" +
+	"\fhint_request\x18\x12 \x01(\v2\x13.dht.v1.HintRequestH\x00R\vhintRequest\x122\n" +
+	"\n" +
+	"hint_reply\x18\x13 \x01(\v2\x11.dht.v1.HintReplyH\x00R\thintReplyB\x06\n" +
 	"\x04body\"\xad\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -1117,7 +1354,21 @@ const file_dht_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\"5\n" +
 	"\n" +
 	"RingGossip\x12'\n" +
-	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05stateB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05state\"}\n" +
+	"\vHintRequest\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\fR\x03key\x12&\n" +
+	"\x06object\x18\x04 \x01(\v2\x0e.dht.v1.ObjectR\x06object\";\n" +
+	"\tHintReply\x12\x16\n" +
+	"\x06stored\x18\x01 \x01(\bR\x06stored\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x9e\x01\n" +
+	"\x04Hint\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\fR\x03key\x12&\n" +
+	"\x06object\x18\x04 \x01(\v2\x0e.dht.v1.ObjectR\x06object\x12&\n" +
+	"\x0fcreated_unix_ms\x18\x05 \x01(\x03R\rcreatedUnixMsB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once
@@ -1131,7 +1382,7 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_dht_proto_goTypes = []any{
 	(*Dot)(nil),           // 0: dht.v1.Dot
 	(*Sibling)(nil),       // 1: dht.v1.Sibling
@@ -1148,6 +1399,9 @@ var file_dht_proto_goTypes = []any{
 	(*RingMember)(nil),    // 12: dht.v1.RingMember
 	(*RingState)(nil),     // 13: dht.v1.RingState
 	(*RingGossip)(nil),    // 14: dht.v1.RingGossip
+	(*HintRequest)(nil),   // 15: dht.v1.HintRequest
+	(*HintReply)(nil),     // 16: dht.v1.HintReply
+	(*Hint)(nil),          // 17: dht.v1.Hint
 }
 var file_dht_proto_depIdxs = []int32{
 	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -1162,18 +1416,22 @@ var file_dht_proto_depIdxs = []int32{
 	10, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
 	11, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
 	14, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	0,  // 12: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	1,  // 13: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	2,  // 14: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	2,  // 15: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	2,  // 16: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	12, // 17: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	13, // 18: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	16, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	0,  // 14: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	1,  // 15: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	2,  // 16: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	2,  // 17: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	2,  // 18: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	12, // 19: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	13, // 20: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	2,  // 21: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	2,  // 22: dht.v1.Hint.object:type_name -> dht.v1.Object
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -1190,6 +1448,8 @@ func file_dht_proto_init() {
 		(*Envelope_MergeReply)(nil),
 		(*Envelope_ErrorReply)(nil),
 		(*Envelope_RingGossip)(nil),
+		(*Envelope_HintRequest)(nil),
+		(*Envelope_HintReply)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1197,7 +1457,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

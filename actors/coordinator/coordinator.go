@@ -68,16 +68,28 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string { return e.Message }
 
+// Route is where a request for one partition goes.
+type Route struct {
+	// Targets are the reachable replicas in preference order: live owners
+	// (primaries), then fallbacks standing in for down owners.
+	Targets []quorum.Target
+	// Uncovered lists down owners no fallback stands in for (a cluster no
+	// larger than N). A live primary keeps their hints, which do not count
+	// toward W: one machine never counts twice.
+	Uncovered []string
+}
+
 // Router tells a coordinator where a partition's replicas are. It is called
 // from coordinator actors concurrently and must be safe for that.
 type Router interface {
 	// LocalNode returns this node's id.
 	LocalNode() string
-	// Targets returns the reachable replicas of partition p in preference
-	// order.
-	Targets(p uint32) []quorum.Target
+	// Route returns where requests for partition p go.
+	Route(p uint32) Route
 	// VnodePID returns the PID of partition p's vnode on node.
 	VnodePID(node string, p uint32) *actor.PID
+	// HintsPID returns the PID of node's hint queue.
+	HintsPID(node string) *actor.PID
 }
 
 // Config is shared by all coordinators of a node.
@@ -106,12 +118,17 @@ type coordinator struct {
 	cfg     Config
 	req     Request
 	replyTo *actor.PID
-	put     *quorum.Put
-	get     *quorum.Get
-	pending map[uint64]pending
-	nextID  uint64
-	timer   *time.Timer
-	replied bool
+	route   Route
+	// coordNode is the replica that coordinates a write, and coordinated
+	// the object it produced (nil until then).
+	coordNode   string
+	coordinated *dvv.Set
+	put         *quorum.Put
+	get         *quorum.Get
+	pending     map[uint64]pending
+	nextID      uint64
+	timer       *time.Timer
+	replied     bool
 }
 
 func (c *coordinator) Receive(ctx actor.Context) {
@@ -138,13 +155,20 @@ func (c *coordinator) Receive(ctx actor.Context) {
 func (c *coordinator) start(ctx actor.Context) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	c.timer = time.AfterFunc(time.Until(c.req.Deadline), func() { root.Send(self, deadlineExpired{}) })
-	targets := c.cfg.Router.Targets(c.req.Partition)
+	c.route = c.cfg.Router.Route(c.req.Partition)
 	if c.req.Op == OpGet {
-		c.get = quorum.NewGet(c.req.Params, targets)
+		// Fallbacks keep hints, not readable replicas: reads go to owners.
+		var owners []quorum.Target
+		for _, t := range c.route.Targets {
+			if t.Primary {
+				owners = append(owners, t)
+			}
+		}
+		c.get = quorum.NewGet(c.req.Params, owners)
 		c.applyGet(ctx, c.get.Start())
 		return
 	}
-	c.put = quorum.NewPut(c.req.Params, targets, c.cfg.Router.LocalNode())
+	c.put = quorum.NewPut(c.req.Params, c.route.Targets, c.cfg.Router.LocalNode())
 	c.applyPut(ctx, c.put.Start())
 }
 
@@ -171,7 +195,20 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 				c.applyPut(ctx, c.put.Failed(p.node))
 				return
 			}
+			c.coordinated = &obj
 			c.applyPut(ctx, c.put.Coordinated(obj))
+			// No fallback exists for these owners: the coordinating replica
+			// keeps their hints. Not counted toward W, so fire and forget.
+			for _, down := range c.route.Uncovered {
+				ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(down, obj))
+			}
+		}
+	case "hint":
+		if h := env.GetHintReply(); h != nil && h.GetStored() {
+			c.applyPut(ctx, c.put.Acked(p.node))
+		} else {
+			c.cfg.Logger.Warn("hint refused; not counted toward w", "node", p.node, "reason", env.GetHintReply().GetReason())
+			c.applyPut(ctx, c.put.Failed(p.node))
 		}
 	case "replicate":
 		if errReply != nil {
@@ -197,8 +234,24 @@ func (c *coordinator) onDeadline(ctx actor.Context) {
 		c.applyGet(ctx, c.get.Timeout())
 	} else {
 		c.applyPut(ctx, c.put.Timeout())
+		c.hintStragglers(ctx)
 	}
 	clear(c.pending) // whatever is still out will not be waited for
+}
+
+// hintStragglers hands the coordinating replica's hint queue a copy of the
+// write for every replica that missed the deadline: gossip may not have
+// noticed yet that it is down, and without a hint it would stay stale until
+// a read repairs it.
+func (c *coordinator) hintStragglers(ctx actor.Context) {
+	if c.coordinated == nil {
+		return
+	}
+	for _, p := range c.pending {
+		if p.kind == "replicate" {
+			ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(p.node, *c.coordinated))
+		}
+	}
 }
 
 func (c *coordinator) finished() bool {
@@ -210,6 +263,7 @@ func (c *coordinator) finished() bool {
 
 func (c *coordinator) applyPut(ctx actor.Context, eff quorum.PutEffects) {
 	if t := eff.Coordinate; t != nil {
+		c.coordNode = t.Node
 		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
 		c.send(ctx, *t, "coordinate", &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
 			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
@@ -219,9 +273,14 @@ func (c *coordinator) applyPut(ctx actor.Context, eff quorum.PutEffects) {
 	if len(eff.Replicate) > 0 {
 		obj := c.mergeRequest(eff.Object)
 		for _, t := range eff.Replicate {
+			if t.HintFor != "" {
+				c.send(ctx, t, "hint", c.hintRequest(t.HintFor, eff.Object))
+				continue
+			}
 			c.send(ctx, t, "replicate", obj)
 		}
 	}
+
 	if r := eff.Reply; r != nil {
 		c.reply(ctx, &Reply{Object: r.Object, Acks: r.Acks, Err: r.Err})
 	}
@@ -247,6 +306,12 @@ func (c *coordinator) applyGet(ctx actor.Context, eff quorum.GetEffects) {
 	}
 }
 
+func (c *coordinator) hintRequest(target string, obj dvv.Set) *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_HintRequest{HintRequest: &messages.HintRequest{
+		Target: target, Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
+	}}}
+}
+
 func (c *coordinator) mergeRequest(obj dvv.Set) *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_MergeRequest{MergeRequest: &messages.MergeRequest{
 		Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
@@ -258,12 +323,16 @@ func (c *coordinator) mergeRequest(obj dvv.Set) *messages.Envelope {
 func (c *coordinator) send(ctx actor.Context, t quorum.Target, kind string, env *messages.Envelope) {
 	c.nextID++
 	out := &messages.Envelope{RequestId: c.nextID, DeadlineUnixMs: c.req.Deadline.UnixMilli(), Body: env.GetBody()}
+	pid := c.cfg.Router.VnodePID(t.Node, c.req.Partition)
+	if kind == "hint" {
+		pid = c.cfg.Router.HintsPID(t.Node)
+	}
 	if kind == "repair" {
-		ctx.Send(c.cfg.Router.VnodePID(t.Node, c.req.Partition), out)
+		ctx.Send(pid, out)
 		return
 	}
 	c.pending[c.nextID] = pending{node: t.Node, kind: kind}
-	ctx.Request(c.cfg.Router.VnodePID(t.Node, c.req.Partition), out)
+	ctx.Request(pid, out)
 }
 
 func (c *coordinator) reply(ctx actor.Context, r *Reply) {

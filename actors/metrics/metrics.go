@@ -17,6 +17,11 @@ type Metrics struct {
 	VnodeOps *prometheus.CounterVec
 	// ReadRepairs counts replicas repaired after a read.
 	ReadRepairs prometheus.Counter
+	// Hints counts hint-queue events by result (stored, refused_full,
+	// refused_storage, delivered).
+	Hints *prometheus.CounterVec
+	// HintsPending is the number of hints kept for each target node.
+	HintsPending *prometheus.GaugeVec
 	// Siblings observes the sibling count a write leaves, which shows how
 	// much concurrency clients create.
 	Siblings prometheus.Histogram
@@ -44,6 +49,14 @@ func New() *Metrics {
 			Namespace: "dht", Name: "read_repairs_total",
 			Help: "Replicas sent a merged object because a read found them stale or missing.",
 		}),
+		Hints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "hints_total",
+			Help: "Hint queue events by result: stored, refused_full, refused_storage, delivered.",
+		}, []string{"result"}),
+		HintsPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "dht", Name: "hints_pending",
+			Help: "Hints this node keeps, by the node they are meant for.",
+		}, []string{"target"}),
 		Siblings: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "dht", Name: "write_siblings",
 			Help:    "Siblings a key holds after a client write.",
@@ -53,7 +66,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.Siblings,
+		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.Hints, m.HintsPending, m.Siblings,
 	)
 	return m
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
@@ -15,35 +16,69 @@ type clusterRouter struct {
 	self  string
 	local string // this node's actor system address
 	view  *topology.View
+	// hints enables sloppy quorum: fallbacks keep hints for down owners.
+	hints bool
 }
 
 func (r *clusterRouter) LocalNode() string { return r.self }
 
-// Targets returns the partition's owners that are alive, in preference
-// order. A down owner is left out, so its absence shows as fewer replicas
-// reachable; fallbacks (sloppy quorum) come with hinted handoff.
-func (r *clusterRouter) Targets(p uint32) []quorum.Target {
+// Route returns the partition's owners that are alive, in preference
+// order, then — with hinted handoff on — one fallback for each down owner:
+// the next live node on the ring that holds no replica of the partition.
+// A down owner with no fallback left (a cluster no larger than N) is
+// Uncovered: a live owner keeps its hint, which does not count toward W.
+func (r *clusterRouter) Route(p uint32) coordinator.Route {
 	snap := r.view.Load()
 	if snap == nil || int(p) >= len(snap.Table.Replicas) {
-		return nil
+		return coordinator.Route{}
 	}
-	var out []quorum.Target
+	var route coordinator.Route
+	var down []string
 	for _, id := range snap.Table.Preference(p) {
 		if snap.Alive(id) {
-			out = append(out, quorum.Target{Node: id, Primary: true})
+			route.Targets = append(route.Targets, quorum.Target{Node: id, Primary: true})
+		} else {
+			down = append(down, id)
 		}
 	}
-	return out
+	if !r.hints || len(down) == 0 {
+		return route
+	}
+	fallbacks := snap.Table.Fallbacks(p)
+	for _, owner := range down {
+		covered := false
+		for len(fallbacks) > 0 {
+			fb := fallbacks[0]
+			fallbacks = fallbacks[1:]
+			if snap.Alive(fb) {
+				route.Targets = append(route.Targets, quorum.Target{Node: fb, HintFor: owner})
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			route.Uncovered = append(route.Uncovered, owner)
+		}
+	}
+	return route
+}
+
+func (r *clusterRouter) HintsPID(node string) *actor.PID {
+	return actor.NewPID(r.addr(node), nodeActorName+"/"+hintsName)
+}
+
+func (r *clusterRouter) addr(node string) string {
+	if node == r.self {
+		return r.local
+	}
+	if snap := r.view.Load(); snap != nil {
+		return snap.Members[node].RemoteAddr
+	}
+	return r.local
 }
 
 func (r *clusterRouter) VnodePID(node string, p uint32) *actor.PID {
-	addr := r.local
-	if node != r.self {
-		if snap := r.view.Load(); snap != nil {
-			addr = snap.Members[node].RemoteAddr
-		}
-	}
-	return actor.NewPID(addr, nodeActorName+"/"+vnode.Name(p))
+	return actor.NewPID(r.addr(node), nodeActorName+"/"+vnode.Name(p))
 }
 
 // clusterView shows the topology snapshot to the admin API.

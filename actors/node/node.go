@@ -16,6 +16,7 @@ import (
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/gateway"
+	"github.com/dhtkv/dht/actors/hints"
 	"github.com/dhtkv/dht/actors/metrics"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
@@ -128,7 +129,7 @@ func Start(opts Options) (n *Node, err error) {
 		HTTPAddr: advertised(cfg.Cluster.HTTPAdvertise, n.httpLn.Addr().String()),
 		Cluster:  cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
 	}
-	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address()}
+	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
 	coordCfg := coordinator.Config{Router: router, Metrics: n.metrics, Logger: logger.With("component", "coordinator")}
 	n.gw = gateway.New(gateway.Config{
 		Listener: n.httpLn,
@@ -172,8 +173,17 @@ func Start(opts Options) (n *Node, err error) {
 				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Logger: logger.With("component", "vnode")})
 			},
 			topologyProps: topology.Props(topoCfg),
-			gatewayProps:  n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
-			started:       started,
+			hintsProps: hints.Props(hints.Config{
+				Engine: n.engine, MaxHints: cfg.Handoff.MaxHints, MaxBytes: cfg.Handoff.MaxHintBytes,
+				Interval: cfg.Handoff.DeliverInterval,
+				Alive: func(node string) bool {
+					snap := n.view.Load()
+					return snap != nil && node != cfg.Node.ID && snap.Alive(node)
+				},
+				VnodePID: router.VnodePID, Metrics: n.metrics, Logger: logger.With("component", "hints"),
+			}),
+			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
+			started:      started,
 		}
 	}, actor.WithSupervisor(logAndDecide(logger, "vnode, topology or gateway", actor.RestartDirective)))
 	if n.pid, err = n.system.Root.SpawnNamed(props, nodeActorName); err != nil {
@@ -336,14 +346,19 @@ func (n *Node) readiness() error {
 	return nil
 }
 
-// topologyName is the topology actor's name under the node actor.
-const topologyName = "topology"
+// Names of the node actor's singleton children; peers address them by
+// these names.
+const (
+	topologyName = "topology"
+	hintsName    = "hints"
+)
 
 // nodeActor supervises the vnodes, the topology actor and the gateway.
 type nodeActor struct {
 	partitions    int
 	vnodeProps    func(p uint32) *actor.Props
 	topologyProps *actor.Props
+	hintsProps    *actor.Props
 	gatewayProps  *actor.Props
 	started       chan struct{}
 }
@@ -359,6 +374,9 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	}
 	if _, err := ctx.SpawnNamed(a.topologyProps, topologyName); err != nil {
 		ctx.Logger().Error("spawn topology", "err", err)
+	}
+	if _, err := ctx.SpawnNamed(a.hintsProps, hintsName); err != nil {
+		ctx.Logger().Error("spawn hints", "err", err)
 	}
 	if _, err := ctx.SpawnNamed(a.gatewayProps, "gateway"); err != nil {
 		ctx.Logger().Error("spawn gateway", "err", err)

@@ -66,6 +66,9 @@ type Target struct {
 	// Primary is true for the key's N owners, false for a fallback standing
 	// in for an owner that is down (sloppy quorum).
 	Primary bool
+	// HintFor names the down owner a fallback stands in for: the fallback
+	// keeps the write as a hint for it instead of storing it as a replica.
+	HintFor string
 }
 
 // uniqueNodes drops repeated nodes, keeping each node's first (most

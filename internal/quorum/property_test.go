@@ -356,11 +356,15 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 		if len(sc.targets) > 0 && rng.IntN(3) != 0 {
 			local = sc.targets[rng.IntN(len(sc.targets))].Node
 		}
+		// The coordinator is a primary: the local node if it is one, else
+		// the first primary.
 		coord := ""
-		if len(sc.targets) > 0 {
-			coord = sc.targets[0].Node
-			if slices.ContainsFunc(sc.targets, func(t quorum.Target) bool { return t.Node == local }) {
-				coord = local
+		for _, t := range sc.targets {
+			if t.Primary && (coord == "" || t.Node == local) {
+				coord = t.Node
+				if t.Node == local {
+					break
+				}
 			}
 		}
 		var events []putEvent
@@ -500,7 +504,7 @@ func runPut(c *checker, local, coord string, events []putEvent) {
 	c.step("Start() local=%s", local)
 	eff := f.Start()
 	_, prim := counts(sc.targets, func(string) bool { return true })
-	if len(sc.targets) < sc.p.W || prim < sc.p.PW {
+	if coord == "" || len(sc.targets) < sc.p.W || prim < sc.p.PW {
 		if eff.Reply == nil || !errors.Is(eff.Reply.Err, quorum.ErrUnavailable) || eff.Coordinate != nil {
 			c.fatalf("Start: %+v, want ErrUnavailable and nothing sent", eff)
 		}

@@ -46,15 +46,19 @@ type Put struct {
 }
 
 // NewPut returns the machine for a write to targets, the reachable replicas
-// of the key in preference order. local is this node's id: the coordinator
-// prefers a local replica, which saves a hop and keeps dot minting local.
+// of the key in preference order. local is this node's id. The coordinator
+// is a primary — it mints the dot and stores the write as a replica, which a
+// fallback keeping a hint cannot — preferring the local node, which saves a
+// hop.
 func NewPut(p Params, targets []Target, local string) *Put {
 	targets = uniqueNodes(targets)
-	f := &Put{params: p, targets: targets, acked: map[string]bool{}, failed: map[string]bool{}}
+	f := &Put{params: p, targets: targets, acked: map[string]bool{}, failed: map[string]bool{}, coordinator: -1}
 	for i, t := range targets {
-		if t.Node == local {
+		if t.Primary && (f.coordinator < 0 || t.Node == local) {
 			f.coordinator = i
-			break
+			if t.Node == local {
+				break
+			}
 		}
 	}
 	return f
@@ -62,7 +66,7 @@ func NewPut(p Params, targets []Target, local string) *Put {
 
 // Start begins the write.
 func (f *Put) Start() PutEffects {
-	if len(f.targets) < f.params.W || f.primaries() < f.params.PW {
+	if f.coordinator < 0 || len(f.targets) < f.params.W || f.primaries() < f.params.PW {
 		return f.reply(PutResult{Err: fmt.Errorf("%w: %d replicas reachable (%d primaries), the write needs w=%d pw=%d",
 			ErrUnavailable, len(f.targets), f.primaries(), f.params.W, f.params.PW)})
 	}
@@ -114,7 +118,7 @@ func (f *Put) Failed(node string) PutEffects {
 		return PutEffects{}
 	}
 	f.failed[node] = true
-	if node == f.targets[f.coordinator].Node && len(f.acked) == 0 {
+	if f.coordinator >= 0 && node == f.targets[f.coordinator].Node && len(f.acked) == 0 {
 		return f.indeterminate()
 	}
 	possible, possiblePrimary := 0, 0

@@ -109,8 +109,9 @@ func TestPut_CoordinatorPreference(t *testing.T) {
 		{"local in the middle", abc, "b", primary("b")},
 		{"local last", abc, "c", primary("c")},
 		{"local absent takes the first", abc, "z", primary("a")},
-		{"local absent, fallback first", []quorum.Target{fallback("d"), primary("b")}, "z", fallback("d")},
-		{"local fallback", []quorum.Target{primary("a"), primary("b"), fallback("d")}, "d", fallback("d")},
+		// A fallback keeps hints, not replicas, so it never coordinates.
+		{"local absent, fallback first", []quorum.Target{fallback("d"), primary("b")}, "z", primary("b")},
+		{"local fallback", []quorum.Target{primary("a"), primary("b"), fallback("d")}, "d", primary("a")},
 		{"empty local id", abc, "", primary("a")},
 	}
 	for _, tc := range tests {
@@ -348,11 +349,18 @@ func TestPut_PrimaryWrites(t *testing.T) {
 		wantNoPutReply(t, "Acked(e)", f.Acked("e"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 4)
 	})
-	t.Run("fallback coordinator counts toward w only", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 1}, mixed, "d")
-		wantNoPutReply(t, "Coordinated at d", f.Coordinated(h.v1))
+	t.Run("a fallback's ack counts toward w but not pw", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed, "d")
+		wantNoPutReply(t, "Coordinated at a", f.Coordinated(h.v1))
 		wantNoPutReply(t, "Acked(e)", f.Acked("e"))
-		wantPutSuccess(t, "Acked(a)", f.Acked("a"), h.v1, 3)
+		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 3)
+	})
+	t.Run("only fallbacks reachable: nothing to coordinate", func(t *testing.T) {
+		f := quorum.NewPut(quorum.Params{N: 3, W: 1}, []quorum.Target{fallback("d"), fallback("e")}, "d")
+		eff := f.Start()
+		if eff.Reply == nil || !errors.Is(eff.Reply.Err, quorum.ErrUnavailable) || eff.Coordinate != nil {
+			t.Fatalf("Start() = %+v, want ErrUnavailable and nothing sent", eff)
+		}
 	})
 	t.Run("pw zero lets fallbacks complete w", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, mixed, "a")

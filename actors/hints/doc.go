@@ -1,0 +1,15 @@
+// Package hints holds the hint queue actor: durable hinted handoff.
+//
+// When a key's replica is down, the coordinator hands the write to another
+// node's hint queue along with the intended owner. The queue stores each
+// hint in the node's engine (under persistence.HintKey(target, seq)), so
+// hints survive a restart of the node keeping them. On every tick it offers
+// pending hints, in batches, to each target that gossip sees alive again,
+// as ordinary MergeRequests to the target's vnode, and deletes each hint
+// once the target acknowledges it. Merging is idempotent, so a hint
+// delivered twice (a lost acknowledgement) is harmless.
+//
+// The queue is bounded by count and bytes. Past the bound it refuses the
+// hint, and the coordinator does not count it toward W: the client learns
+// the write has fewer copies rather than being told a comforting lie.
+package hints
