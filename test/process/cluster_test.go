@@ -14,22 +14,22 @@ import (
 
 // clusterArgs are the flags of a node in a multi-process test cluster at
 // N=3, R=2, W=2 with 64 partitions.
-func clusterArgs(seeds string) []string {
-	return []string{
+func clusterArgs(seeds string, extra ...string) []string {
+	return append([]string{
 		"--replication.n", "3", "--replication.r", "2", "--replication.w", "2",
 		"--ring.partitions", "64",
 		"--cluster.seeds", seeds,
-	}
+	}, extra...)
 }
 
 // startCluster launches size dhtd processes that form one cluster and
 // waits until every node is ready.
-func startCluster(t *testing.T, size int) []*process.Node {
+func startCluster(t *testing.T, size int, extra ...string) []*process.Node {
 	t.Helper()
 	nodes := make([]*process.Node, size)
-	nodes[0] = process.Launch(t, process.Options{ID: "p1", Args: clusterArgs("")})
+	nodes[0] = process.Launch(t, process.Options{ID: "p1", Args: clusterArgs("", extra...)})
 	for i := 1; i < size; i++ {
-		nodes[i] = process.Launch(t, process.Options{ID: fmt.Sprintf("p%d", i+1), Args: clusterArgs(nodes[0].GossipAddr())})
+		nodes[i] = process.Launch(t, process.Options{ID: fmt.Sprintf("p%d", i+1), Args: clusterArgs(nodes[0].GossipAddr(), extra...)})
 	}
 	// The seed's gossip address is fixed before launch, so its flags could
 	// name it; now wait for all of them.
