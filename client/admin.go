@@ -12,6 +12,7 @@ import (
 const (
 	adminMembersPath = "/admin/members"
 	adminRingPath    = "/admin/ring"
+	adminStatusPath  = "/admin/status"
 )
 
 // Member statuses, as Member.Status reports them. Other values may appear
@@ -105,6 +106,23 @@ func (c *Client) Ring(ctx context.Context) (*Ring, error) {
 		return nil, fmt.Errorf("client: ring: malformed answer: %d partitions but %d replica lists", r.Partitions, len(r.Replicas))
 	}
 	return &r, nil
+}
+
+// Status is one node's background work, as GET /admin/status reports it.
+type Status struct {
+	Node string `json:"node"`
+	// HintsPending maps each target node to the hints kept for it on Node.
+	HintsPending map[string]int `json:"hints_pending"`
+	HintsBytes   int64          `json:"hints_bytes"`
+}
+
+// Status returns the answering node's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var s Status
+	if err := c.getAdmin(ctx, "status", adminStatusPath, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
 
 // getAdmin GETs an admin endpoint and decodes its JSON answer into v. what

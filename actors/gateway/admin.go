@@ -11,6 +11,7 @@ import (
 const (
 	adminMembersPath = "/admin/members"
 	adminRingPath    = "/admin/ring"
+	adminStatusPath  = "/admin/status"
 )
 
 // ClusterView is what the admin API shows; implemented by the node. Safe for
@@ -24,6 +25,16 @@ type ClusterView interface {
 	Members() []MemberInfo
 	// Ring returns the ring this node currently routes by.
 	Ring() RingInfo
+	// Status returns this node's background work: hints it keeps.
+	Status() StatusInfo
+}
+
+// StatusInfo is what GET /admin/status shows of one node.
+type StatusInfo struct {
+	Node string `json:"node"`
+	// HintsPending maps each target node to the hints kept for it here.
+	HintsPending map[string]int `json:"hints_pending"`
+	HintsBytes   int64          `json:"hints_bytes"`
 }
 
 // Member statuses, as MemberInfo.Status reports them.
@@ -69,6 +80,7 @@ type RingInfo struct {
 func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	mux.Handle(adminMembersPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, membersBody)))
 	mux.Handle(adminRingPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, ringBody)))
+	mux.Handle(adminStatusPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, func(v ClusterView) any { return v.Status() })))
 }
 
 // adminGet serves one read-only admin endpoint: render builds the JSON body

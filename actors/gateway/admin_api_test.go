@@ -23,6 +23,9 @@ type fakeView struct {
 
 func (v *fakeView) Members() []MemberInfo { return v.members }
 func (v *fakeView) Ring() RingInfo        { return v.ring }
+func (v *fakeView) Status() StatusInfo {
+	return StatusInfo{Node: "a", HintsPending: map[string]int{"b": 2}, HintsBytes: 10}
+}
 
 // threeNodes is a small cluster, its members deliberately out of id order.
 func threeNodes() *fakeView {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -14,8 +15,43 @@ import (
 	"github.com/dhtkv/dht/persistence"
 )
 
+// Stats is a read-only view of a hint queue for the admin API, updated by
+// the queue actor. Safe for concurrent use.
+type Stats struct {
+	mu struct {
+		sync.Mutex
+		pending map[string]int
+		bytes   int64
+	}
+}
+
+// Pending returns the hints kept per target node, and their total bytes.
+func (s *Stats) Pending() (map[string]int, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.mu.pending))
+	for k, v := range s.mu.pending {
+		if v > 0 {
+			out[k] = v
+		}
+	}
+	return out, s.mu.bytes
+}
+
+func (s *Stats) set(target string, count int, total int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.pending == nil {
+		s.mu.pending = map[string]int{}
+	}
+	s.mu.pending[target] = count
+	s.mu.bytes = total
+}
+
 // Config configures the hint queue.
 type Config struct {
+	// Stats, when set, is kept up to date for the admin API.
+	Stats    *Stats
 	Engine   persistence.Engine
 	MaxHints int
 	MaxBytes int64
@@ -81,6 +117,9 @@ func (q *queue) Receive(ctx actor.Context) {
 	case *actor.Started:
 		if err := q.load(); err != nil {
 			q.cfg.Logger.Error("reading stored hints", "err", err)
+		}
+		for target := range q.pending {
+			q.gauge(target)
 		}
 		q.startTicker(ctx)
 	case *actor.Stopping:
@@ -286,6 +325,9 @@ func (q *queue) count(result string) {
 }
 
 func (q *queue) gauge(target string) {
+	if q.cfg.Stats != nil {
+		q.cfg.Stats.set(target, q.pending[target].count, q.totalBytes)
+	}
 	if q.cfg.Metrics != nil {
 		q.cfg.Metrics.HintsPending.WithLabelValues(target).Set(float64(q.pending[target].count))
 	}

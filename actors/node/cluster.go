@@ -5,6 +5,7 @@ import (
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/gateway"
+	"github.com/dhtkv/dht/actors/hints"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
 	"github.com/dhtkv/dht/cluster/membership"
@@ -81,9 +82,20 @@ func (r *clusterRouter) VnodePID(node string, p uint32) *actor.PID {
 	return actor.NewPID(r.addr(node), nodeActorName+"/"+vnode.Name(p))
 }
 
-// clusterView shows the topology snapshot to the admin API.
+// clusterView shows the topology snapshot and the hint queue to the admin
+// API.
 type clusterView struct {
-	view *topology.View
+	view  *topology.View
+	hints *hints.Stats
+}
+
+func (c *clusterView) Status() gateway.StatusInfo {
+	pending, bytes := c.hints.Pending()
+	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes}
+	if snap := c.view.Load(); snap != nil {
+		info.Node = snap.Self
+	}
+	return info
 }
 
 func (c *clusterView) Members() []gateway.MemberInfo {

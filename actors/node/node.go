@@ -62,7 +62,9 @@ type Node struct {
 	remote  *remote.Remote
 	agent   *membership.Agent
 	view    topology.View
-	ready   atomic.Bool
+	// hintStats mirrors the hint queue for /admin/status.
+	hintStats hints.Stats
+	ready     atomic.Bool
 	// joined is set once a seed answered (or there were none).
 	joined     atomic.Bool
 	joinCtx    context.Context
@@ -145,7 +147,7 @@ func Start(opts Options) (n *Node, err error) {
 		WriteTimeout:   cfg.HTTP.WriteTimeout,
 		ClientToken:    cfg.HTTP.ClientToken,
 		AdminToken:     cfg.HTTP.AdminToken,
-		Cluster:        &clusterView{view: &n.view},
+		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats},
 		Ready:          n.readiness,
 		Coordinator:    coordCfg,
 		Metrics:        n.metrics,
@@ -174,6 +176,7 @@ func Start(opts Options) (n *Node, err error) {
 			},
 			topologyProps: topology.Props(topoCfg),
 			hintsProps: hints.Props(hints.Config{
+				Stats:  &n.hintStats,
 				Engine: n.engine, MaxHints: cfg.Handoff.MaxHints, MaxBytes: cfg.Handoff.MaxHintBytes,
 				Interval: cfg.Handoff.DeliverInterval,
 				Alive: func(node string) bool {

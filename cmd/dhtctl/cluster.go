@@ -144,11 +144,7 @@ func addAdminTokenFlag(cmd *cobra.Command) {
 // --addr. Only the admin token is given to it: the admin API is guarded
 // separately from the key-value API, and the client token is not sent there.
 func (a *app) adminClient(cmd *cobra.Command) (*client.Client, error) {
-	token := a.getenv(envAdminToken)
-	if f := cmd.Flags().Lookup(adminTokenFlag); f != nil && f.Changed {
-		token = f.Value.String()
-	}
-	c, err := client.New(a.addr, client.WithAdminToken(token))
+	c, err := client.New(a.addr, client.WithAdminToken(adminTokenOf(cmd, a)))
 	if err != nil {
 		return nil, usageErrorf("--addr: %v", err)
 	}

@@ -34,7 +34,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).putCmd,
 	(*app).deleteCmd,
 	(*app).resolveCmd,
-	(*app).membersCmd, (*app).ringCmd,
+	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd,
 }
 
 // app holds what all commands share: the global flags and the process

@@ -18,9 +18,12 @@
 // Nodes are numbered from 1, as their ids are ("n1".."nN"). Each node
 // listens on 127.0.0.1 only: HTTP and the actor remote on ports the kernel
 // picks, gossip (TCP and UDP on the same port, as memberlist needs) on a
-// port found free beforehand and kept for the node's life, so a restarted
-// node comes back where its peers expect it. Nodes 2..N seed from node 1; a
-// restarted node seeds from every other live node.
+// port found free beforehand, below the kernel's ephemeral range so that no
+// port-0 listener or outgoing connection takes it meanwhile, and kept for
+// the node's life, so a restarted node comes back where its peers expect
+// it. A restarted node gets its old HTTP port back when it is still free.
+// Nodes 2..N seed from node 1; a restarted node seeds from every other
+// running node, so that node 1 can come back too.
 //
 // Defaults are chosen for speed: 64 partitions, n=3 r=2 w=2, badger in a
 // per-node t.TempDir() (WithMemoryStorage for the memory engine), and

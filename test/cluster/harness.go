@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -600,16 +602,23 @@ func flatten(err error) []error {
 }
 
 // freeGossipPort returns a loopback port that was free a moment ago for both
-// TCP and UDP, as memberlist binds both.
+// TCP and UDP, as memberlist binds both. It is drawn from below the kernel's
+// ephemeral range, which listeners on port 0 and outgoing connections take
+// from: a port found free there could be handed to the node's own HTTP or
+// remote listener, or to a connection, before gossip binds it, and again
+// while the node is down between Kill and Restart.
 func freeGossipPort() (int, error) {
+	lo, hi := gossipPortRange()
 	var last error
-	for range 50 {
-		tl, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 100 {
+		port := lo + rand.IntN(hi-lo)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		tl, err := net.Listen("tcp", addr)
 		if err != nil {
-			return 0, fmt.Errorf("finding a free gossip port: %w", err)
+			last = err
+			continue
 		}
-		port := tl.Addr().(*net.TCPAddr).Port
-		ul, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		ul, err := net.ListenPacket("udp", addr)
 		_ = tl.Close()
 		if err != nil {
 			last = err
@@ -618,7 +627,22 @@ func freeGossipPort() (int, error) {
 		_ = ul.Close()
 		return port, nil
 	}
-	return 0, fmt.Errorf("finding a free gossip port: no TCP port was also free for UDP: %w", last)
+	return 0, fmt.Errorf("finding a free gossip port in %d-%d: %w", lo, hi-1, last)
+}
+
+// gossipPortRange returns [lo, hi): the half of the ports below the
+// kernel's ephemeral range (Linux's ip_local_port_range; 32768 when it
+// cannot be read), and never below 1024.
+func gossipPortRange() (lo, hi int) {
+	hi = 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 2048 {
+				hi = v
+			}
+		}
+	}
+	return max(hi/2, 1024), hi
 }
 
 // addrInUse reports whether err is a failure to bind a port. memberlist

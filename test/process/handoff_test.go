@@ -43,6 +43,22 @@ func TestHandoff_WritesReachAReplicaThatWasDown(t *testing.T) {
 		}
 	}
 
+	// The hints wait where the coordinators left them, and /admin/status
+	// (what dhtctl status shows) says so.
+	kept := 0
+	for _, n := range nodes[:2] {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := n.Client().Status(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s status: %v", n.ID(), err)
+		}
+		kept += st.HintsPending[down.ID()]
+	}
+	if kept < len(acked) {
+		t.Fatalf("/admin/status shows %d hints for %s, want at least one per acknowledged write (%d)", kept, down.ID(), len(acked))
+	}
+
 	start := time.Now()
 	down.Restart()
 	waitAllAlive(t, nodes, 30*time.Second)
@@ -84,7 +100,7 @@ func TestHandoff_WritesReachAReplicaThatWasDown(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("acknowledged=%d indeterminate=%d lost=%d hints_drained_after=%v", len(acked), indeterminate, lost, drained.Round(time.Millisecond))
+	t.Logf("acknowledged=%d indeterminate=%d hints_kept=%d lost=%d hints_drained_after=%v", len(acked), indeterminate, kept, lost, drained.Round(time.Millisecond))
 	if lost > 0 {
 		t.Fatalf("%d of %d acknowledged writes missing on the replica that was down", lost, len(acked))
 	}
