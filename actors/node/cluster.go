@@ -136,5 +136,12 @@ func (c *clusterView) Ring() gateway.RingInfo {
 	if snap == nil {
 		return gateway.RingInfo{}
 	}
-	return gateway.RingInfo{Partitions: snap.Table.Partitions, N: snap.Table.N, Version: snap.State.Clock(), Replicas: snap.Table.Replicas}
+	// The version sums every member's latest change: merging states never
+	// lowers it and any change raises it, unlike the highest single clock,
+	// which several first joins share.
+	var version uint64
+	for _, m := range snap.State.Members {
+		version += max(m.JoinVersion, m.RemoveVersion)
+	}
+	return gateway.RingInfo{Partitions: snap.Table.Partitions, N: snap.Table.N, Version: version, Replicas: snap.Table.Replicas}
 }

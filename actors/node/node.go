@@ -85,9 +85,11 @@ func Start(opts Options) (n *Node, err error) {
 	}
 	logger = logger.With("node", cfg.Node.ID)
 	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New()}
+	// Every error return sets n to nil; the cleanup keeps its own pointer.
+	created := n
 	defer func() {
 		if err != nil {
-			n.closeAll()
+			_ = created.closeAll()
 		}
 	}()
 
@@ -346,7 +348,24 @@ func (n *Node) readiness() error {
 	if snap == nil || len(snap.Table.Replicas) == 0 || !snap.State.Owner(n.cfg.Node.ID) {
 		return errors.New("no ring known yet")
 	}
+	if !snap.Synced && n.hasAlivePeer() {
+		return errors.New("the cluster's ring has not reached this node yet")
+	}
 	return nil
+}
+
+// hasAlivePeer reports whether gossip sees another live node of this
+// cluster: then the ring must come from the peers, not from this node alone.
+func (n *Node) hasAlivePeer() bool {
+	if n.agent == nil {
+		return false
+	}
+	for _, m := range n.agent.Members() {
+		if m.ID != n.cfg.Node.ID && m.Status == membership.StatusAlive && m.Cluster == n.cfg.Cluster.Name {
+			return true
+		}
+	}
+	return false
 }
 
 // Names of the node actor's singleton children; peers address them by

@@ -60,6 +60,7 @@ type topologyActor struct {
 	table   ring.Table
 	members map[string]membership.Member
 	stop    chan struct{}
+	synced  bool
 }
 
 func (a *topologyActor) Receive(ctx actor.Context) {
@@ -145,7 +146,7 @@ func (a *topologyActor) publish() {
 	for id, m := range a.members {
 		members[id] = m
 	}
-	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.state, Table: a.table, Members: members})
+	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.state, Table: a.table, Members: members, Synced: a.synced})
 }
 
 // gossip sends this node's state to one random live peer.
@@ -176,7 +177,9 @@ func (a *topologyActor) receiveGossip(ctx actor.Context, g *messages.RingGossip)
 		return
 	}
 	merged := ring.Merge(a.state, theirs)
-	if a.apply(merged, "gossip") {
+	changed := a.apply(merged, "gossip")
+	if changed || !a.synced {
+		a.synced = true
 		a.publish()
 	}
 	// Answer only when the sender lacks something, so two converged nodes

@@ -17,6 +17,9 @@ type Snapshot struct {
 	// Members is what gossip knows of each node, by id: liveness and
 	// addresses. Owners that gossip has never seen are absent.
 	Members map[string]membership.Member
+	// Synced is set once this node has merged a peer's ring state since it
+	// started: before that, State may be only what this node knew alone.
+	Synced bool
 }
 
 // Alive reports whether node can be sent requests: this node always, others

@@ -117,6 +117,7 @@ func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
 		ml.ProbeTimeout = 100 * time.Millisecond
 		ml.GossipInterval = 50 * time.Millisecond
 		ml.SuspicionMult = 2
+		ml.PushPullInterval = time.Second
 	}
 	host, port, err := splitHostPort(cfg.BindAddr)
 	if err != nil {

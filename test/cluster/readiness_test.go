@@ -21,8 +21,6 @@ import (
 // ring, not by one it made up alone, and a read at r=2 must find every key
 // acknowledged at w=3 before the wipe.
 func TestCluster_ReadyOnlyWithTheClusterRing(t *testing.T) {
-	t.Skip("known bug: a node on empty storage reports ready (and serves) with a ring in which it is the only owner, " +
-		"until ring gossip reaches it; see the report for actors/node/node.go readiness. Remove this line once fixed.")
 	const keys = 20
 	c := cluster.Start(t, 3, cluster.WithMemoryStorage())
 	ctx := ctxFor(t)
