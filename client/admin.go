@@ -114,6 +114,9 @@ type Status struct {
 	// HintsPending maps each target node to the hints kept for it on Node.
 	HintsPending map[string]int `json:"hints_pending"`
 	HintsBytes   int64          `json:"hints_bytes"`
+	// MerkleRoots maps each partition Node holds to its Merkle root;
+	// replicas in sync have equal roots.
+	MerkleRoots map[uint32]uint64 `json:"merkle_roots"`
 }
 
 // Status returns the answering node's status.

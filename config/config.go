@@ -22,6 +22,7 @@ type Config struct {
 	Replication Replication `koanf:"replication"`
 	Storage     Storage     `koanf:"storage"`
 	Handoff     Handoff     `koanf:"handoff"`
+	Entropy     Entropy     `koanf:"entropy"`
 	Limits      Limits      `koanf:"limits"`
 	Log         Log         `koanf:"log"`
 }
@@ -147,6 +148,19 @@ type Handoff struct {
 	DeliverInterval time.Duration `koanf:"deliver_interval"`
 }
 
+// Entropy configures active anti-entropy: replicas of a partition compare
+// Merkle trees and exchange only the keys that differ.
+type Entropy struct {
+	// Enabled turns the exchange scheduler on.
+	Enabled bool `koanf:"enabled"`
+	// Interval is the pause between two exchanges started by this node; one
+	// runs at a time, which bounds the load on foreground traffic.
+	Interval time.Duration `koanf:"interval"`
+	// MaxKeysPerExchange bounds the keys one exchange repairs; the rest wait
+	// for the next.
+	MaxKeysPerExchange int `koanf:"max_keys_per_exchange"`
+}
+
 // Limits bounds what clients may store. Handoff and repair are exempt, so
 // that replicas can always converge.
 type Limits struct {
@@ -221,6 +235,11 @@ func Default() Config {
 			MaxHints:        100000,
 			MaxHintBytes:    256 << 20,
 			DeliverInterval: time.Second,
+		},
+		Entropy: Entropy{
+			Enabled:            true,
+			Interval:           10 * time.Second,
+			MaxKeysPerExchange: 1000,
 		},
 		Limits: Limits{
 			MaxKeyBytes:   1024,
@@ -376,6 +395,12 @@ func (c Config) Validate() error {
 		bad("handoff.max_hint_bytes", "must be at least 1, got %d", c.Handoff.MaxHintBytes)
 	}
 	positive("handoff.deliver_interval", c.Handoff.DeliverInterval)
+
+	// entropy
+	positive("entropy.interval", c.Entropy.Interval)
+	if c.Entropy.MaxKeysPerExchange < 1 {
+		bad("entropy.max_keys_per_exchange", "must be at least 1, got %d", c.Entropy.MaxKeysPerExchange)
+	}
 
 	// limits
 	between("limits.max_key_bytes", c.Limits.MaxKeyBytes, 1, maxKeyBytes)

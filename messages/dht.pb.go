@@ -295,6 +295,10 @@ type Envelope struct {
 	//	*Envelope_RingGossip
 	//	*Envelope_HintRequest
 	//	*Envelope_HintReply
+	//	*Envelope_MerkleRequest
+	//	*Envelope_MerkleReply
+	//	*Envelope_BucketKeysRequest
+	//	*Envelope_BucketKeysReply
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -441,6 +445,42 @@ func (x *Envelope) GetHintReply() *HintReply {
 	return nil
 }
 
+func (x *Envelope) GetMerkleRequest() *MerkleRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_MerkleRequest); ok {
+			return x.MerkleRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetMerkleReply() *MerkleReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_MerkleReply); ok {
+			return x.MerkleReply
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetBucketKeysRequest() *BucketKeysRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_BucketKeysRequest); ok {
+			return x.BucketKeysRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetBucketKeysReply() *BucketKeysReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_BucketKeysReply); ok {
+			return x.BucketKeysReply
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -485,6 +525,22 @@ type Envelope_HintReply struct {
 	HintReply *HintReply `protobuf:"bytes,19,opt,name=hint_reply,json=hintReply,proto3,oneof"`
 }
 
+type Envelope_MerkleRequest struct {
+	MerkleRequest *MerkleRequest `protobuf:"bytes,20,opt,name=merkle_request,json=merkleRequest,proto3,oneof"`
+}
+
+type Envelope_MerkleReply struct {
+	MerkleReply *MerkleReply `protobuf:"bytes,21,opt,name=merkle_reply,json=merkleReply,proto3,oneof"`
+}
+
+type Envelope_BucketKeysRequest struct {
+	BucketKeysRequest *BucketKeysRequest `protobuf:"bytes,22,opt,name=bucket_keys_request,json=bucketKeysRequest,proto3,oneof"`
+}
+
+type Envelope_BucketKeysReply struct {
+	BucketKeysReply *BucketKeysReply `protobuf:"bytes,23,opt,name=bucket_keys_reply,json=bucketKeysReply,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -504,6 +560,14 @@ func (*Envelope_RingGossip) isEnvelope_Body() {}
 func (*Envelope_HintRequest) isEnvelope_Body() {}
 
 func (*Envelope_HintReply) isEnvelope_Body() {}
+
+func (*Envelope_MerkleRequest) isEnvelope_Body() {}
+
+func (*Envelope_MerkleReply) isEnvelope_Body() {}
+
+func (*Envelope_BucketKeysRequest) isEnvelope_Body() {}
+
+func (*Envelope_BucketKeysReply) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -1272,6 +1336,280 @@ func (x *Hint) GetCreatedUnixMs() int64 {
 	return 0
 }
 
+// MerkleRequest asks a vnode for hashes of its Merkle tree: at level 0 the
+// root; at a deeper level the children of each parent node, in order.
+type MerkleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Level         uint32                 `protobuf:"varint,2,opt,name=level,proto3" json:"level,omitempty"`
+	Parents       []uint32               `protobuf:"varint,3,rep,packed,name=parents,proto3" json:"parents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MerkleRequest) Reset() {
+	*x = MerkleRequest{}
+	mi := &file_dht_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MerkleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MerkleRequest) ProtoMessage() {}
+
+func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MerkleRequest.ProtoReflect.Descriptor instead.
+func (*MerkleRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *MerkleRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *MerkleRequest) GetLevel() uint32 {
+	if x != nil {
+		return x.Level
+	}
+	return 0
+}
+
+func (x *MerkleRequest) GetParents() []uint32 {
+	if x != nil {
+		return x.Parents
+	}
+	return nil
+}
+
+type MerkleReply struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Hashes []uint64               `protobuf:"fixed64,1,rep,packed,name=hashes,proto3" json:"hashes,omitempty"`
+	// The tree's shape, so a peer with another shape is detected rather than
+	// compared meaninglessly.
+	Fanout        uint32 `protobuf:"varint,2,opt,name=fanout,proto3" json:"fanout,omitempty"`
+	Depth         uint32 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MerkleReply) Reset() {
+	*x = MerkleReply{}
+	mi := &file_dht_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MerkleReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MerkleReply) ProtoMessage() {}
+
+func (x *MerkleReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MerkleReply.ProtoReflect.Descriptor instead.
+func (*MerkleReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MerkleReply) GetHashes() []uint64 {
+	if x != nil {
+		return x.Hashes
+	}
+	return nil
+}
+
+func (x *MerkleReply) GetFanout() uint32 {
+	if x != nil {
+		return x.Fanout
+	}
+	return 0
+}
+
+func (x *MerkleReply) GetDepth() uint32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
+// BucketKeysRequest asks a vnode to list the keys of some leaf buckets of
+// its Merkle tree, each with the hash of its stored object.
+type BucketKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Buckets       []uint32               `protobuf:"varint,2,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BucketKeysRequest) Reset() {
+	*x = BucketKeysRequest{}
+	mi := &file_dht_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BucketKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BucketKeysRequest) ProtoMessage() {}
+
+func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BucketKeysRequest.ProtoReflect.Descriptor instead.
+func (*BucketKeysRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BucketKeysRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *BucketKeysRequest) GetBuckets() []uint32 {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+type BucketKeysReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*KeyVersion          `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BucketKeysReply) Reset() {
+	*x = BucketKeysReply{}
+	mi := &file_dht_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BucketKeysReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BucketKeysReply) ProtoMessage() {}
+
+func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BucketKeysReply.ProtoReflect.Descriptor instead.
+func (*BucketKeysReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *BucketKeysReply) GetKeys() []*KeyVersion {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type KeyVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ValueHash     uint64                 `protobuf:"fixed64,2,opt,name=value_hash,json=valueHash,proto3" json:"value_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyVersion) Reset() {
+	*x = KeyVersion{}
+	mi := &file_dht_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyVersion) ProtoMessage() {}
+
+func (x *KeyVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyVersion.ProtoReflect.Descriptor instead.
+func (*KeyVersion) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *KeyVersion) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KeyVersion) GetValueHash() uint64 {
+	if x != nil {
+		return x.ValueHash
+	}
+	return 0
+}
+
 var File_dht_proto protoreflect.FileDescriptor
 
 const file_dht_proto_rawDesc = "" +
@@ -1291,7 +1629,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\xfb\x04\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x89\a\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -1312,7 +1650,11 @@ const file_dht_proto_rawDesc = "" +
 	"ringGossip\x128\n" +
 	"\fhint_request\x18\x12 \x01(\v2\x13.dht.v1.HintRequestH\x00R\vhintRequest\x122\n" +
 	"\n" +
-	"hint_reply\x18\x13 \x01(\v2\x11.dht.v1.HintReplyH\x00R\thintReplyB\x06\n" +
+	"hint_reply\x18\x13 \x01(\v2\x11.dht.v1.HintReplyH\x00R\thintReply\x12>\n" +
+	"\x0emerkle_request\x18\x14 \x01(\v2\x15.dht.v1.MerkleRequestH\x00R\rmerkleRequest\x128\n" +
+	"\fmerkle_reply\x18\x15 \x01(\v2\x13.dht.v1.MerkleReplyH\x00R\vmerkleReply\x12K\n" +
+	"\x13bucket_keys_request\x18\x16 \x01(\v2\x19.dht.v1.BucketKeysRequestH\x00R\x11bucketKeysRequest\x12E\n" +
+	"\x11bucket_keys_reply\x18\x17 \x01(\v2\x17.dht.v1.BucketKeysReplyH\x00R\x0fbucketKeysReplyB\x06\n" +
 	"\x04body\"\xad\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -1368,7 +1710,25 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x03 \x01(\fR\x03key\x12&\n" +
 	"\x06object\x18\x04 \x01(\v2\x0e.dht.v1.ObjectR\x06object\x12&\n" +
-	"\x0fcreated_unix_ms\x18\x05 \x01(\x03R\rcreatedUnixMsB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\x0fcreated_unix_ms\x18\x05 \x01(\x03R\rcreatedUnixMs\"]\n" +
+	"\rMerkleRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
+	"\x05level\x18\x02 \x01(\rR\x05level\x12\x18\n" +
+	"\aparents\x18\x03 \x03(\rR\aparents\"S\n" +
+	"\vMerkleReply\x12\x16\n" +
+	"\x06hashes\x18\x01 \x03(\x06R\x06hashes\x12\x16\n" +
+	"\x06fanout\x18\x02 \x01(\rR\x06fanout\x12\x14\n" +
+	"\x05depth\x18\x03 \x01(\rR\x05depth\"K\n" +
+	"\x11BucketKeysRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x18\n" +
+	"\abuckets\x18\x02 \x03(\rR\abuckets\"9\n" +
+	"\x0fBucketKeysReply\x12&\n" +
+	"\x04keys\x18\x01 \x03(\v2\x12.dht.v1.KeyVersionR\x04keys\"=\n" +
+	"\n" +
+	"KeyVersion\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x1d\n" +
+	"\n" +
+	"value_hash\x18\x02 \x01(\x06R\tvalueHashB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once
@@ -1382,26 +1742,31 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_dht_proto_goTypes = []any{
-	(*Dot)(nil),           // 0: dht.v1.Dot
-	(*Sibling)(nil),       // 1: dht.v1.Sibling
-	(*Object)(nil),        // 2: dht.v1.Object
-	(*ClientContext)(nil), // 3: dht.v1.ClientContext
-	(*Envelope)(nil),      // 4: dht.v1.Envelope
-	(*PutRequest)(nil),    // 5: dht.v1.PutRequest
-	(*PutReply)(nil),      // 6: dht.v1.PutReply
-	(*GetRequest)(nil),    // 7: dht.v1.GetRequest
-	(*GetReply)(nil),      // 8: dht.v1.GetReply
-	(*MergeRequest)(nil),  // 9: dht.v1.MergeRequest
-	(*MergeReply)(nil),    // 10: dht.v1.MergeReply
-	(*ErrorReply)(nil),    // 11: dht.v1.ErrorReply
-	(*RingMember)(nil),    // 12: dht.v1.RingMember
-	(*RingState)(nil),     // 13: dht.v1.RingState
-	(*RingGossip)(nil),    // 14: dht.v1.RingGossip
-	(*HintRequest)(nil),   // 15: dht.v1.HintRequest
-	(*HintReply)(nil),     // 16: dht.v1.HintReply
-	(*Hint)(nil),          // 17: dht.v1.Hint
+	(*Dot)(nil),               // 0: dht.v1.Dot
+	(*Sibling)(nil),           // 1: dht.v1.Sibling
+	(*Object)(nil),            // 2: dht.v1.Object
+	(*ClientContext)(nil),     // 3: dht.v1.ClientContext
+	(*Envelope)(nil),          // 4: dht.v1.Envelope
+	(*PutRequest)(nil),        // 5: dht.v1.PutRequest
+	(*PutReply)(nil),          // 6: dht.v1.PutReply
+	(*GetRequest)(nil),        // 7: dht.v1.GetRequest
+	(*GetReply)(nil),          // 8: dht.v1.GetReply
+	(*MergeRequest)(nil),      // 9: dht.v1.MergeRequest
+	(*MergeReply)(nil),        // 10: dht.v1.MergeReply
+	(*ErrorReply)(nil),        // 11: dht.v1.ErrorReply
+	(*RingMember)(nil),        // 12: dht.v1.RingMember
+	(*RingState)(nil),         // 13: dht.v1.RingState
+	(*RingGossip)(nil),        // 14: dht.v1.RingGossip
+	(*HintRequest)(nil),       // 15: dht.v1.HintRequest
+	(*HintReply)(nil),         // 16: dht.v1.HintReply
+	(*Hint)(nil),              // 17: dht.v1.Hint
+	(*MerkleRequest)(nil),     // 18: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),       // 19: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil), // 20: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),   // 21: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),        // 22: dht.v1.KeyVersion
 }
 var file_dht_proto_depIdxs = []int32{
 	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -1418,20 +1783,25 @@ var file_dht_proto_depIdxs = []int32{
 	14, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
 	15, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
 	16, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	0,  // 14: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	1,  // 15: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	2,  // 16: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	2,  // 17: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	2,  // 18: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	12, // 19: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	13, // 20: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	2,  // 21: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	2,  // 22: dht.v1.Hint.object:type_name -> dht.v1.Object
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	18, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	19, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	20, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	21, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	0,  // 18: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	1,  // 19: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	2,  // 20: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	2,  // 21: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	2,  // 22: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	12, // 23: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	13, // 24: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	2,  // 25: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	2,  // 26: dht.v1.Hint.object:type_name -> dht.v1.Object
+	22, // 27: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -1450,6 +1820,10 @@ func file_dht_proto_init() {
 		(*Envelope_RingGossip)(nil),
 		(*Envelope_HintRequest)(nil),
 		(*Envelope_HintReply)(nil),
+		(*Envelope_MerkleRequest)(nil),
+		(*Envelope_MerkleReply)(nil),
+		(*Envelope_BucketKeysRequest)(nil),
+		(*Envelope_BucketKeysReply)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1457,7 +1831,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -35,6 +35,9 @@ type StatusInfo struct {
 	// HintsPending maps each target node to the hints kept for it here.
 	HintsPending map[string]int `json:"hints_pending"`
 	HintsBytes   int64          `json:"hints_bytes"`
+	// MerkleRoots maps each partition this node holds to the root of its
+	// Merkle tree: replicas that agree have equal roots.
+	MerkleRoots map[uint32]uint64 `json:"merkle_roots"`
 }
 
 // Member statuses, as MemberInfo.Status reports them.

@@ -1,6 +1,9 @@
 package node
 
 import (
+	"slices"
+	"sync/atomic"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/coordinator"
@@ -87,13 +90,19 @@ func (r *clusterRouter) VnodePID(node string, p uint32) *actor.PID {
 type clusterView struct {
 	view  *topology.View
 	hints *hints.Stats
+	roots []atomic.Uint64
 }
 
 func (c *clusterView) Status() gateway.StatusInfo {
 	pending, bytes := c.hints.Pending()
-	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes}
+	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes, MerkleRoots: map[uint32]uint64{}}
 	if snap := c.view.Load(); snap != nil {
 		info.Node = snap.Self
+		for p, ids := range snap.Table.Replicas {
+			if slices.Contains(ids, snap.Self) {
+				info.MerkleRoots[uint32(p)] = c.roots[p].Load()
+			}
+		}
 	}
 	return info
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 
 	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/actors/entropy"
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/hints"
 	"github.com/dhtkv/dht/actors/metrics"
@@ -62,8 +63,10 @@ type Node struct {
 	remote  *remote.Remote
 	agent   *membership.Agent
 	view    topology.View
-	// hintStats mirrors the hint queue for /admin/status.
+	// hintStats mirrors the hint queue for /admin/status, and roots each
+	// vnode's Merkle root.
 	hintStats hints.Stats
+	roots     []atomic.Uint64
 	ready     atomic.Bool
 	// joined is set once a seed answered (or there were none).
 	joined     atomic.Bool
@@ -84,7 +87,7 @@ func Start(opts Options) (n *Node, err error) {
 		logger = slog.Default()
 	}
 	logger = logger.With("node", cfg.Node.ID)
-	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New()}
+	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions)}
 	// Every error return sets n to nil; the cleanup keeps its own pointer.
 	created := n
 	defer func() {
@@ -149,7 +152,7 @@ func Start(opts Options) (n *Node, err error) {
 		WriteTimeout:   cfg.HTTP.WriteTimeout,
 		ClientToken:    cfg.HTTP.ClientToken,
 		AdminToken:     cfg.HTTP.AdminToken,
-		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats},
+		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots},
 		Ready:          n.readiness,
 		Coordinator:    coordCfg,
 		Metrics:        n.metrics,
@@ -170,11 +173,21 @@ func Start(opts Options) (n *Node, err error) {
 		PeerPID: func(addr string) *actor.PID { return actor.NewPID(addr, nodeActorName+"/"+topologyName) },
 		Logger:  logger.With("component", "topology"),
 	}
+	var entropyProps *actor.Props
+	if cfg.Entropy.Enabled && !cfg.Standalone() {
+		entropyProps = entropy.Props(entropy.Config{
+			Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID,
+			Interval: cfg.Entropy.Interval, MaxKeys: cfg.Entropy.MaxKeysPerExchange,
+			Timeout: max(30*time.Second, 3*cfg.Entropy.Interval),
+			Metrics: entropy.NewMetrics(n.metrics.Registry), Logger: logger.With("component", "entropy"),
+		})
+	}
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &nodeActor{
 			partitions: cfg.Ring.Partitions,
 			vnodeProps: func(p uint32) *actor.Props {
-				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Logger: logger.With("component", "vnode")})
+				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics,
+					Root: &n.roots[p], Logger: logger.With("component", "vnode")})
 			},
 			topologyProps: topology.Props(topoCfg),
 			hintsProps: hints.Props(hints.Config{
@@ -187,6 +200,7 @@ func Start(opts Options) (n *Node, err error) {
 				},
 				VnodePID: router.VnodePID, Metrics: n.metrics, Logger: logger.With("component", "hints"),
 			}),
+			entropyProps: entropyProps,
 			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
 			started:      started,
 		}
@@ -373,6 +387,7 @@ func (n *Node) hasAlivePeer() bool {
 const (
 	topologyName = "topology"
 	hintsName    = "hints"
+	entropyName  = "entropy"
 )
 
 // nodeActor supervises the vnodes, the topology actor and the gateway.
@@ -381,6 +396,7 @@ type nodeActor struct {
 	vnodeProps    func(p uint32) *actor.Props
 	topologyProps *actor.Props
 	hintsProps    *actor.Props
+	entropyProps  *actor.Props // nil when anti-entropy is off
 	gatewayProps  *actor.Props
 	started       chan struct{}
 }
@@ -399,6 +415,11 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	}
 	if _, err := ctx.SpawnNamed(a.hintsProps, hintsName); err != nil {
 		ctx.Logger().Error("spawn hints", "err", err)
+	}
+	if a.entropyProps != nil {
+		if _, err := ctx.SpawnNamed(a.entropyProps, entropyName); err != nil {
+			ctx.Logger().Error("spawn entropy", "err", err)
+		}
 	}
 	if _, err := ctx.SpawnNamed(a.gatewayProps, "gateway"); err != nil {
 		ctx.Logger().Error("spawn gateway", "err", err)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -11,6 +13,7 @@ import (
 	"github.com/dhtkv/dht/actors/metrics"
 	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/merkle"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
 )
@@ -33,6 +36,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the wall clock for sibling timestamps; nil means time.Now.
 	Now func() time.Time
+	// Root, when set, mirrors the Merkle root for the admin API, which
+	// reads it without messaging the vnode.
+	Root *atomic.Uint64
 }
 
 // Name returns the actor name of partition p's vnode under its node actor.
@@ -53,15 +59,22 @@ func Props(cfg Config) *actor.Props {
 
 type vnode struct {
 	cfg Config
+	// tree is the partition's Merkle tree, rebuilt from storage at start
+	// and kept current on every write, for anti-entropy.
+	tree *merkle.Tree
 }
 
 // Receive handles one message. Requests always get an answer, even a
 // malformed one, so the coordinator never waits out its deadline for a reply
 // that will not come.
 func (v *vnode) Receive(ctx actor.Context) {
+	if _, ok := ctx.Message().(*actor.Started); ok {
+		v.buildTree()
+		return
+	}
 	env, ok := ctx.Message().(*messages.Envelope)
 	if !ok {
-		return // lifecycle messages: a vnode keeps no state between messages
+		return
 	}
 	reply := v.handle(env)
 	reply.RequestId = env.GetRequestId()
@@ -78,6 +91,10 @@ func (v *vnode) handle(env *messages.Envelope) *messages.Envelope {
 		return v.count("get", v.get(body.GetRequest))
 	case *messages.Envelope_MergeRequest:
 		return v.count("merge", v.merge(body.MergeRequest))
+	case *messages.Envelope_MerkleRequest:
+		return v.merkleLevel(body.MerkleRequest)
+	case *messages.Envelope_BucketKeysRequest:
+		return v.bucketKeys(body.BucketKeysRequest)
 	default:
 		// A newer peer may send a request this version does not know.
 		return errorReply(CodeUnknown, fmt.Sprintf("vnode: unsupported request %T", body))
@@ -89,7 +106,7 @@ func (v *vnode) put(req *messages.PutRequest) *messages.Envelope {
 	if err != nil {
 		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: client context: %v", err))
 	}
-	stored, err := v.load(req.GetKey())
+	stored, prev, err := v.load(req.GetKey())
 	if err != nil {
 		return errorReply(CodeStorage, err.Error())
 	}
@@ -106,7 +123,7 @@ func (v *vnode) put(req *messages.PutRequest) *messages.Envelope {
 	case err != nil:
 		return errorReply(CodeBadRequest, err.Error())
 	}
-	if err := v.store(req.GetKey(), updated); err != nil {
+	if err := v.store(req.GetKey(), updated, prev); err != nil {
 		return errorReply(CodeStorage, err.Error())
 	}
 	if v.cfg.Metrics != nil {
@@ -116,7 +133,7 @@ func (v *vnode) put(req *messages.PutRequest) *messages.Envelope {
 }
 
 func (v *vnode) get(req *messages.GetRequest) *messages.Envelope {
-	stored, err := v.load(req.GetKey())
+	stored, _, err := v.load(req.GetKey())
 	if err != nil {
 		return errorReply(CodeStorage, err.Error())
 	}
@@ -128,40 +145,46 @@ func (v *vnode) merge(req *messages.MergeRequest) *messages.Envelope {
 	if err != nil {
 		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: merge: %v", err))
 	}
-	stored, err := v.load(req.GetKey())
+	stored, prev, err := v.load(req.GetKey())
 	if err != nil {
 		return errorReply(CodeStorage, err.Error())
 	}
 	// Writing only on change keeps duplicate replication and repeated
 	// repairs free of disk writes.
 	if merged := dvv.Merge(stored, incoming); !merged.Equal(stored) {
-		if err := v.store(req.GetKey(), merged); err != nil {
+		if err := v.store(req.GetKey(), merged, prev); err != nil {
 			return errorReply(CodeStorage, err.Error())
 		}
 	}
 	return &messages.Envelope{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}}
 }
 
+// stored describes what a key held before a write, for the Merkle tree.
+type stored struct {
+	found bool
+	hash  uint64
+}
+
 // load returns the stored set of key, the empty set when absent. A corrupt
 // record is reported, never silently treated as absent: that would let the
 // next write drop the siblings it held.
-func (v *vnode) load(key []byte) (dvv.Set, error) {
+func (v *vnode) load(key []byte) (dvv.Set, stored, error) {
 	raw, err := v.cfg.Engine.Get(persistence.DataKey(v.cfg.Partition, key))
 	if errors.Is(err, persistence.ErrNotFound) {
-		return dvv.Set{}, nil
+		return dvv.Set{}, stored{}, nil
 	}
 	if err != nil {
-		return dvv.Set{}, fmt.Errorf("vnode: read %q: %w", key, err)
+		return dvv.Set{}, stored{}, fmt.Errorf("vnode: read %q: %w", key, err)
 	}
 	s, err := wire.DecodeObject(raw)
 	if err != nil {
 		v.cfg.Logger.Error("corrupt stored object", "key", key, "err", err)
-		return dvv.Set{}, fmt.Errorf("vnode: read %q: %w", key, err)
+		return dvv.Set{}, stored{}, fmt.Errorf("vnode: read %q: %w", key, err)
 	}
-	return s, nil
+	return s, stored{found: true, hash: merkle.ValueHash(raw)}, nil
 }
 
-func (v *vnode) store(key []byte, s dvv.Set) error {
+func (v *vnode) store(key []byte, s dvv.Set, prev stored) error {
 	raw, err := wire.EncodeObject(s)
 	if err != nil {
 		return err
@@ -169,7 +192,77 @@ func (v *vnode) store(key []byte, s dvv.Set) error {
 	if err := v.cfg.Engine.Put(persistence.DataKey(v.cfg.Partition, key), raw); err != nil {
 		return fmt.Errorf("vnode: write %q: %w", key, err)
 	}
+	if v.tree != nil {
+		v.tree.Put(key, merkle.ValueHash(raw), prev.hash, prev.found)
+		v.publishRoot()
+	}
 	return nil
+}
+
+func (v *vnode) publishRoot() {
+	if v.cfg.Root != nil {
+		v.cfg.Root.Store(v.tree.Root())
+	}
+}
+
+// buildTree rebuilds the Merkle tree from the partition's stored keys.
+func (v *vnode) buildTree() {
+	shape := merkle.DefaultShape()
+	tree, err := merkle.Build(shape.Fanout, shape.Depth, func(yield func([]byte, uint64) bool) {
+		err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, value []byte) bool {
+			_, key, ok := persistence.SplitDataKey(k)
+			return !ok || yield(key, merkle.ValueHash(value))
+		})
+		if err != nil {
+			v.cfg.Logger.Error("scanning the partition for its Merkle tree", "err", err)
+		}
+	})
+	if err != nil {
+		v.cfg.Logger.Error("building the Merkle tree", "err", err)
+		return
+	}
+	v.tree = tree
+	v.publishRoot()
+}
+
+func (v *vnode) merkleLevel(req *messages.MerkleRequest) *messages.Envelope {
+	if v.tree == nil {
+		return errorReply(CodeStorage, "vnode: no Merkle tree")
+	}
+	parents := make([]int, len(req.GetParents()))
+	for i, p := range req.GetParents() {
+		parents[i] = int(p)
+	}
+	hashes, err := v.tree.Level(int(req.GetLevel()), parents)
+	if err != nil {
+		return errorReply(CodeBadRequest, err.Error())
+	}
+	shape := v.tree.Shape()
+	return &messages.Envelope{Body: &messages.Envelope_MerkleReply{MerkleReply: &messages.MerkleReply{
+		Hashes: hashes, Fanout: uint32(shape.Fanout), Depth: uint32(shape.Depth),
+	}}}
+}
+
+func (v *vnode) bucketKeys(req *messages.BucketKeysRequest) *messages.Envelope {
+	if v.tree == nil {
+		return errorReply(CodeStorage, "vnode: no Merkle tree")
+	}
+	buckets := make([]int, len(req.GetBuckets()))
+	for i, b := range req.GetBuckets() {
+		buckets[i] = int(b)
+	}
+	in := v.tree.KeyFilter(buckets)
+	reply := &messages.BucketKeysReply{}
+	err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, value []byte) bool {
+		if _, key, ok := persistence.SplitDataKey(k); ok && in(key) {
+			reply.Keys = append(reply.Keys, &messages.KeyVersion{Key: slices.Clone(key), ValueHash: merkle.ValueHash(value)})
+		}
+		return true
+	})
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	return &messages.Envelope{Body: &messages.Envelope_BucketKeysReply{BucketKeysReply: reply}}
 }
 
 func (v *vnode) count(kind string, reply *messages.Envelope) *messages.Envelope {

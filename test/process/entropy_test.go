@@ -1,0 +1,154 @@
+package process_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/test/process"
+)
+
+// TestEntropy_ReplicasConverge runs three nodes with hinted handoff off, so
+// only anti-entropy can mend what they miss, and checks two ways of falling
+// behind: (a) a node's data dir is wiped and it restarts empty; (b) keys are
+// written while a node is down, so they reach fewer than N replicas. Each
+// time every partition's replicas must reach equal Merkle roots within a
+// bounded time, and once in sync the repairs stop.
+func TestEntropy_ReplicasConverge(t *testing.T) {
+	const keys = 300
+	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms")
+	waitSameRing(t, nodes, 3, 30*time.Second)
+	for i := 0; i < keys; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := nodes[i%3].Client().Put(ctx, fmt.Sprintf("ae-%d", i), []byte(fmt.Sprint(i)), &client.WriteOptions{W: 3})
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	waitRootsEqual(t, nodes, 60*time.Second)
+
+	// (a) Wipe n3's data directory and restart it empty.
+	wiped := nodes[2]
+	wiped.Kill()
+	if err := os.RemoveAll(wiped.DataDir()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	wiped.Restart()
+	waitRootsEqual(t, nodes, 90*time.Second)
+	t.Logf("(a) wiped node: keys=%d converged_after=%v repaired=%d", keys, time.Since(start).Round(time.Millisecond), aeRepaired(t, nodes))
+
+	// (b) Keys written while n2 is down reach only two replicas.
+	down := nodes[1]
+	down.Kill()
+	waitStatus(t, nodes[0], down.ID(), client.MemberDown, 30*time.Second)
+	for i := 0; i < 100; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := nodes[0].Client().Put(ctx, fmt.Sprintf("short-%d", i), []byte("x"), &client.WriteOptions{W: 2})
+		cancel()
+		if err != nil {
+			t.Fatalf("write with a node down: %v", err)
+		}
+	}
+	start = time.Now()
+	down.Restart()
+	waitRootsEqual(t, nodes, 90*time.Second)
+	t.Logf("(b) keys written to 2 of 3 replicas: 100, converged_after=%v", time.Since(start).Round(time.Millisecond))
+
+	// Idle and in sync, anti-entropy finds nothing more to repair.
+	before := aeRepaired(t, nodes)
+	idleExchanges := aeInSync(t, nodes)
+	deadline := time.Now().Add(10 * time.Second)
+	for aeInSync(t, nodes) < idleExchanges+10 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after := aeRepaired(t, nodes); after != before {
+		t.Fatalf("anti-entropy repaired %d more copies while idle and in sync", after-before)
+	}
+	if aeInSync(t, nodes) < idleExchanges+10 {
+		t.Fatal("anti-entropy ran fewer than 10 exchanges in 10s while idle")
+	}
+}
+
+// waitRootsEqual retries until, for every partition, all the nodes holding
+// it report the same Merkle root.
+func waitRootsEqual(t *testing.T, nodes []*process.Node, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		roots := map[uint32]map[uint64]bool{}
+		holders := map[uint32]int{}
+		ok := true
+		for _, n := range nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			st, err := n.Client().Status(ctx)
+			cancel()
+			if err != nil {
+				ok, last = false, err.Error()
+				break
+			}
+			for p, root := range st.MerkleRoots {
+				if roots[p] == nil {
+					roots[p] = map[uint64]bool{}
+				}
+				roots[p][root] = true
+				holders[p]++
+			}
+		}
+		if ok {
+			differing := 0
+			for p := range roots {
+				if len(roots[p]) != 1 || holders[p] != 3 {
+					differing++
+				}
+			}
+			if differing == 0 && len(roots) > 0 {
+				return
+			}
+			last = fmt.Sprintf("%d of %d partitions have replicas with different roots", differing, len(roots))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("replicas did not converge within %v: %s", timeout, last)
+}
+
+// aeRepaired sums dht_ae_keys_repaired_total over nodes.
+func aeRepaired(t *testing.T, nodes []*process.Node) int {
+	return sumMetric(t, nodes, "dht_ae_keys_repaired_total ")
+}
+
+// aeInSync sums the exchanges that found replicas in sync.
+func aeInSync(t *testing.T, nodes []*process.Node) int {
+	return sumMetric(t, nodes, `dht_ae_exchanges_total{result="in_sync"} `)
+}
+
+func sumMetric(t *testing.T, nodes []*process.Node, prefix string) int {
+	t.Helper()
+	total := 0
+	for _, n := range nodes {
+		resp, err := process.HTTPClient().Get(n.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total += int(f)
+			}
+		}
+		resp.Body.Close()
+	}
+	return total
+}
