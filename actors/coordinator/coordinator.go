@@ -3,6 +3,7 @@ package coordinator
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -123,12 +124,15 @@ type coordinator struct {
 	// the object it produced (nil until then).
 	coordNode   string
 	coordinated *dvv.Set
-	put         *quorum.Put
-	get         *quorum.Get
-	pending     map[uint64]pending
-	nextID      uint64
-	timer       *time.Timer
-	replied     bool
+	// hintRefusals says why fallbacks refused hints, for the client's
+	// answer when W is then missed.
+	hintRefusals []string
+	put          *quorum.Put
+	get          *quorum.Get
+	pending      map[uint64]pending
+	nextID       uint64
+	timer        *time.Timer
+	replied      bool
 }
 
 func (c *coordinator) Receive(ctx actor.Context) {
@@ -207,7 +211,12 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 		if h := env.GetHintReply(); h != nil && h.GetStored() {
 			c.applyPut(ctx, c.put.Acked(p.node))
 		} else {
-			c.cfg.Logger.Warn("hint refused; not counted toward w", "node", p.node, "reason", env.GetHintReply().GetReason())
+			reason := env.GetHintReply().GetReason()
+			if errReply != nil {
+				reason = errReply.GetMessage()
+			}
+			c.cfg.Logger.Warn("hint refused; not counted toward w", "node", p.node, "reason", reason)
+			c.hintRefusals = append(c.hintRefusals, p.node+": "+reason)
 			c.applyPut(ctx, c.put.Failed(p.node))
 		}
 	case "replicate":
@@ -282,7 +291,11 @@ func (c *coordinator) applyPut(ctx actor.Context, eff quorum.PutEffects) {
 	}
 
 	if r := eff.Reply; r != nil {
-		c.reply(ctx, &Reply{Object: r.Object, Acks: r.Acks, Err: r.Err})
+		err := r.Err
+		if err != nil && len(c.hintRefusals) > 0 {
+			err = fmt.Errorf("%w; hints refused, not counted toward w: %s", err, strings.Join(c.hintRefusals, "; "))
+		}
+		c.reply(ctx, &Reply{Object: r.Object, Acks: r.Acks, Err: err})
 	}
 }
 
