@@ -159,6 +159,10 @@ type Entropy struct {
 	// MaxKeysPerExchange bounds the keys one exchange repairs; the rest wait
 	// for the next.
 	MaxKeysPerExchange int `koanf:"max_keys_per_exchange"`
+	// TombstoneGrace is how long a delete's tombstone is kept at least.
+	// After it, a tombstone is reaped once every primary holds it and no
+	// node keeps a hint for the key.
+	TombstoneGrace time.Duration `koanf:"tombstone_grace"`
 }
 
 // Limits bounds what clients may store. Handoff and repair are exempt, so
@@ -240,6 +244,7 @@ func Default() Config {
 			Enabled:            true,
 			Interval:           10 * time.Second,
 			MaxKeysPerExchange: 1000,
+			TombstoneGrace:     time.Hour,
 		},
 		Limits: Limits{
 			MaxKeyBytes:   1024,
@@ -398,6 +403,7 @@ func (c Config) Validate() error {
 
 	// entropy
 	positive("entropy.interval", c.Entropy.Interval)
+	positive("entropy.tombstone_grace", c.Entropy.TombstoneGrace)
 	if c.Entropy.MaxKeysPerExchange < 1 {
 		bad("entropy.max_keys_per_exchange", "must be at least 1, got %d", c.Entropy.MaxKeysPerExchange)
 	}

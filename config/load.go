@@ -64,6 +64,7 @@ var help = map[string]string{
 	"entropy.enabled":               "run active anti-entropy (Merkle tree exchanges between replicas)",
 	"entropy.interval":              "pause between two anti-entropy exchanges started by this node",
 	"entropy.max_keys_per_exchange": "most keys one anti-entropy exchange repairs",
+	"entropy.tombstone_grace":       "least time a delete's tombstone is kept before it may be reaped",
 	"limits.max_key_bytes":          "longest key in bytes, 1..65535",
 	"limits.max_value_bytes":        "largest value in bytes, 1..67108864 (64 MiB)",
 	"limits.max_siblings":           "most siblings a key may hold; a write that would leave more gets 409",

@@ -299,6 +299,12 @@ type Envelope struct {
 	//	*Envelope_MerkleReply
 	//	*Envelope_BucketKeysRequest
 	//	*Envelope_BucketKeysReply
+	//	*Envelope_TombstonesRequest
+	//	*Envelope_TombstonesReply
+	//	*Envelope_ReapRequest
+	//	*Envelope_ReapReply
+	//	*Envelope_HintsForRequest
+	//	*Envelope_HintsForReply
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -481,6 +487,60 @@ func (x *Envelope) GetBucketKeysReply() *BucketKeysReply {
 	return nil
 }
 
+func (x *Envelope) GetTombstonesRequest() *TombstonesRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_TombstonesRequest); ok {
+			return x.TombstonesRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTombstonesReply() *TombstonesReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_TombstonesReply); ok {
+			return x.TombstonesReply
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetReapRequest() *ReapRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ReapRequest); ok {
+			return x.ReapRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetReapReply() *ReapReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ReapReply); ok {
+			return x.ReapReply
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetHintsForRequest() *HintsForRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_HintsForRequest); ok {
+			return x.HintsForRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetHintsForReply() *HintsForReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_HintsForReply); ok {
+			return x.HintsForReply
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -541,6 +601,30 @@ type Envelope_BucketKeysReply struct {
 	BucketKeysReply *BucketKeysReply `protobuf:"bytes,23,opt,name=bucket_keys_reply,json=bucketKeysReply,proto3,oneof"`
 }
 
+type Envelope_TombstonesRequest struct {
+	TombstonesRequest *TombstonesRequest `protobuf:"bytes,24,opt,name=tombstones_request,json=tombstonesRequest,proto3,oneof"`
+}
+
+type Envelope_TombstonesReply struct {
+	TombstonesReply *TombstonesReply `protobuf:"bytes,25,opt,name=tombstones_reply,json=tombstonesReply,proto3,oneof"`
+}
+
+type Envelope_ReapRequest struct {
+	ReapRequest *ReapRequest `protobuf:"bytes,26,opt,name=reap_request,json=reapRequest,proto3,oneof"`
+}
+
+type Envelope_ReapReply struct {
+	ReapReply *ReapReply `protobuf:"bytes,27,opt,name=reap_reply,json=reapReply,proto3,oneof"`
+}
+
+type Envelope_HintsForRequest struct {
+	HintsForRequest *HintsForRequest `protobuf:"bytes,28,opt,name=hints_for_request,json=hintsForRequest,proto3,oneof"`
+}
+
+type Envelope_HintsForReply struct {
+	HintsForReply *HintsForReply `protobuf:"bytes,29,opt,name=hints_for_reply,json=hintsForReply,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -568,6 +652,18 @@ func (*Envelope_MerkleReply) isEnvelope_Body() {}
 func (*Envelope_BucketKeysRequest) isEnvelope_Body() {}
 
 func (*Envelope_BucketKeysReply) isEnvelope_Body() {}
+
+func (*Envelope_TombstonesRequest) isEnvelope_Body() {}
+
+func (*Envelope_TombstonesReply) isEnvelope_Body() {}
+
+func (*Envelope_ReapRequest) isEnvelope_Body() {}
+
+func (*Envelope_ReapReply) isEnvelope_Body() {}
+
+func (*Envelope_HintsForRequest) isEnvelope_Body() {}
+
+func (*Envelope_HintsForReply) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -1610,6 +1706,317 @@ func (x *KeyVersion) GetValueHash() uint64 {
 	return 0
 }
 
+// TombstonesRequest asks a vnode for keys that hold only tombstones, all
+// written before older_than_unix_ms: candidates for reaping.
+type TombstonesRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Partition       uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	OlderThanUnixMs int64                  `protobuf:"varint,2,opt,name=older_than_unix_ms,json=olderThanUnixMs,proto3" json:"older_than_unix_ms,omitempty"`
+	Limit           uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TombstonesRequest) Reset() {
+	*x = TombstonesRequest{}
+	mi := &file_dht_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TombstonesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TombstonesRequest) ProtoMessage() {}
+
+func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TombstonesRequest.ProtoReflect.Descriptor instead.
+func (*TombstonesRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TombstonesRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *TombstonesRequest) GetOlderThanUnixMs() int64 {
+	if x != nil {
+		return x.OlderThanUnixMs
+	}
+	return 0
+}
+
+func (x *TombstonesRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type TombstonesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          [][]byte               `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TombstonesReply) Reset() {
+	*x = TombstonesReply{}
+	mi := &file_dht_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TombstonesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TombstonesReply) ProtoMessage() {}
+
+func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TombstonesReply.ProtoReflect.Descriptor instead.
+func (*TombstonesReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TombstonesReply) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+// ReapRequest asks a vnode to delete a key's tombstones, but only if what it
+// stores is exactly object: a write that raced the reaper survives.
+type ReapRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Object        *Object                `protobuf:"bytes,3,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReapRequest) Reset() {
+	*x = ReapRequest{}
+	mi := &file_dht_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReapRequest) ProtoMessage() {}
+
+func (x *ReapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReapRequest.ProtoReflect.Descriptor instead.
+func (*ReapRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReapRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReapRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ReapRequest) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+type ReapReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reaped        bool                   `protobuf:"varint,1,opt,name=reaped,proto3" json:"reaped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReapReply) Reset() {
+	*x = ReapReply{}
+	mi := &file_dht_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReapReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReapReply) ProtoMessage() {}
+
+func (x *ReapReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReapReply.ProtoReflect.Descriptor instead.
+func (*ReapReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReapReply) GetReaped() bool {
+	if x != nil {
+		return x.Reaped
+	}
+	return false
+}
+
+// HintsForRequest asks a node's hint queue how many hints it keeps for one
+// key: a tombstone must not be reaped while a hint could bring back what it
+// deleted.
+type HintsForRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HintsForRequest) Reset() {
+	*x = HintsForRequest{}
+	mi := &file_dht_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HintsForRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HintsForRequest) ProtoMessage() {}
+
+func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HintsForRequest.ProtoReflect.Descriptor instead.
+func (*HintsForRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *HintsForRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *HintsForRequest) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type HintsForReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         uint32                 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HintsForReply) Reset() {
+	*x = HintsForReply{}
+	mi := &file_dht_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HintsForReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HintsForReply) ProtoMessage() {}
+
+func (x *HintsForReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HintsForReply.ProtoReflect.Descriptor instead.
+func (*HintsForReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *HintsForReply) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_dht_proto protoreflect.FileDescriptor
 
 const file_dht_proto_rawDesc = "" +
@@ -1629,7 +2036,8 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x89\a\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x91\n" +
+	"\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -1654,7 +2062,14 @@ const file_dht_proto_rawDesc = "" +
 	"\x0emerkle_request\x18\x14 \x01(\v2\x15.dht.v1.MerkleRequestH\x00R\rmerkleRequest\x128\n" +
 	"\fmerkle_reply\x18\x15 \x01(\v2\x13.dht.v1.MerkleReplyH\x00R\vmerkleReply\x12K\n" +
 	"\x13bucket_keys_request\x18\x16 \x01(\v2\x19.dht.v1.BucketKeysRequestH\x00R\x11bucketKeysRequest\x12E\n" +
-	"\x11bucket_keys_reply\x18\x17 \x01(\v2\x17.dht.v1.BucketKeysReplyH\x00R\x0fbucketKeysReplyB\x06\n" +
+	"\x11bucket_keys_reply\x18\x17 \x01(\v2\x17.dht.v1.BucketKeysReplyH\x00R\x0fbucketKeysReply\x12J\n" +
+	"\x12tombstones_request\x18\x18 \x01(\v2\x19.dht.v1.TombstonesRequestH\x00R\x11tombstonesRequest\x12D\n" +
+	"\x10tombstones_reply\x18\x19 \x01(\v2\x17.dht.v1.TombstonesReplyH\x00R\x0ftombstonesReply\x128\n" +
+	"\freap_request\x18\x1a \x01(\v2\x13.dht.v1.ReapRequestH\x00R\vreapRequest\x122\n" +
+	"\n" +
+	"reap_reply\x18\x1b \x01(\v2\x11.dht.v1.ReapReplyH\x00R\treapReply\x12E\n" +
+	"\x11hints_for_request\x18\x1c \x01(\v2\x17.dht.v1.HintsForRequestH\x00R\x0fhintsForRequest\x12?\n" +
+	"\x0fhints_for_reply\x18\x1d \x01(\v2\x15.dht.v1.HintsForReplyH\x00R\rhintsForReplyB\x06\n" +
 	"\x04body\"\xad\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -1728,7 +2143,24 @@ const file_dht_proto_rawDesc = "" +
 	"KeyVersion\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x1d\n" +
 	"\n" +
-	"value_hash\x18\x02 \x01(\x06R\tvalueHashB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"value_hash\x18\x02 \x01(\x06R\tvalueHash\"t\n" +
+	"\x11TombstonesRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12+\n" +
+	"\x12older_than_unix_ms\x18\x02 \x01(\x03R\x0folderThanUnixMs\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"%\n" +
+	"\x0fTombstonesReply\x12\x12\n" +
+	"\x04keys\x18\x01 \x03(\fR\x04keys\"e\n" +
+	"\vReapRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12&\n" +
+	"\x06object\x18\x03 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"#\n" +
+	"\tReapReply\x12\x16\n" +
+	"\x06reaped\x18\x01 \x01(\bR\x06reaped\"A\n" +
+	"\x0fHintsForRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\"%\n" +
+	"\rHintsForReply\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\rR\x05countB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once
@@ -1742,7 +2174,7 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_dht_proto_goTypes = []any{
 	(*Dot)(nil),               // 0: dht.v1.Dot
 	(*Sibling)(nil),           // 1: dht.v1.Sibling
@@ -1767,6 +2199,12 @@ var file_dht_proto_goTypes = []any{
 	(*BucketKeysRequest)(nil), // 20: dht.v1.BucketKeysRequest
 	(*BucketKeysReply)(nil),   // 21: dht.v1.BucketKeysReply
 	(*KeyVersion)(nil),        // 22: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil), // 23: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),   // 24: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),       // 25: dht.v1.ReapRequest
+	(*ReapReply)(nil),         // 26: dht.v1.ReapReply
+	(*HintsForRequest)(nil),   // 27: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),     // 28: dht.v1.HintsForReply
 }
 var file_dht_proto_depIdxs = []int32{
 	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -1787,21 +2225,28 @@ var file_dht_proto_depIdxs = []int32{
 	19, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
 	20, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
 	21, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	0,  // 18: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	1,  // 19: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	2,  // 20: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	2,  // 21: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	2,  // 22: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	12, // 23: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	13, // 24: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	2,  // 25: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	2,  // 26: dht.v1.Hint.object:type_name -> dht.v1.Object
-	22, // 27: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	23, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	24, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	25, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	26, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	27, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	28, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	0,  // 24: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	1,  // 25: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	2,  // 26: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	2,  // 27: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	2,  // 28: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	12, // 29: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	13, // 30: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	2,  // 31: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	2,  // 32: dht.v1.Hint.object:type_name -> dht.v1.Object
+	22, // 33: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	2,  // 34: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -1824,6 +2269,12 @@ func file_dht_proto_init() {
 		(*Envelope_MerkleReply)(nil),
 		(*Envelope_BucketKeysRequest)(nil),
 		(*Envelope_BucketKeysReply)(nil),
+		(*Envelope_TombstonesRequest)(nil),
+		(*Envelope_TombstonesReply)(nil),
+		(*Envelope_ReapRequest)(nil),
+		(*Envelope_ReapReply)(nil),
+		(*Envelope_HintsForRequest)(nil),
+		(*Envelope_HintsForReply)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1831,7 +2282,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

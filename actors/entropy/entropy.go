@@ -25,8 +25,13 @@ type Config struct {
 	MaxKeys  int
 	// Timeout bounds one exchange.
 	Timeout time.Duration
-	Metrics *Metrics
-	Logger  *slog.Logger
+	// Grace is the least age of a tombstone before it may be reaped; 0
+	// turns reaping off.
+	Grace time.Duration
+	// HintsPID returns the PID of node's hint queue.
+	HintsPID func(node string) *actor.PID
+	Metrics  *Metrics
+	Logger   *slog.Logger
 }
 
 // Metrics are the scheduler's instruments.
@@ -34,6 +39,8 @@ type Metrics struct {
 	Exchanges    *prometheus.CounterVec
 	KeysRepaired prometheus.Counter
 	Bytes        prometheus.Counter
+	// TombstonesReaped counts replica copies of tombstones deleted.
+	TombstonesReaped prometheus.Counter
 }
 
 // NewMetrics registers the anti-entropy metrics in reg.
@@ -52,7 +59,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Bytes of hashes, key listings and objects anti-entropy exchanged.",
 		}),
 	}
-	reg.MustRegister(m.Exchanges, m.KeysRepaired, m.Bytes)
+	m.TombstonesReaped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "dht", Name: "tombstones_reaped_total",
+		Help: "Replica copies of tombstones deleted after the grace period.",
+	})
+	reg.MustRegister(m.Exchanges, m.KeysRepaired, m.Bytes, m.TombstonesReaped)
 	return m
 }
 
@@ -89,11 +100,18 @@ type exchange struct {
 	pending  map[uint64]request
 	repaired int
 	bytes    int
+	// reap is the state of the reaping phase that follows an exchange that
+	// found the two replicas in sync; nil before.
+	reap   *reapPhase
+	reaped int
 }
 
 type request struct {
 	side side
 	key  string
+	// kind and node are set for the requests of the reaping phase.
+	kind string
+	node string
 }
 
 type scheduler struct {
@@ -176,11 +194,7 @@ func (s *scheduler) pid(sd side) *actor.PID {
 }
 
 func (s *scheduler) send(ctx actor.Context, sd side, key string, env *messages.Envelope) {
-	s.nextID++
-	s.ex.pending[s.nextID] = request{side: sd, key: key}
-	env.RequestId = s.nextID
-	env.DeadlineUnixMs = s.ex.deadline.UnixMilli()
-	ctx.Request(s.pid(sd), env)
+	s.sendTo(ctx, s.pid(sd), request{side: sd, key: key}, env)
 }
 
 func (s *scheduler) askLevel(ctx actor.Context, level int, parents []int) {
@@ -208,6 +222,29 @@ func (s *scheduler) onReply(ctx actor.Context, env *messages.Envelope) {
 	}
 	delete(s.ex.pending, env.GetRequestId())
 	sd := req.side
+	switch body := env.GetBody().(type) {
+	case *messages.Envelope_TombstonesReply:
+		s.onTombstones(ctx, body.TombstonesReply)
+		return
+	case *messages.Envelope_HintsForReply:
+		s.onReapAnswer(ctx, req, nil, body.HintsForReply.GetCount())
+		return
+	case *messages.Envelope_ReapReply:
+		if body.ReapReply.GetReaped() {
+			s.ex.reaped++
+		}
+		s.maybeFinishReap()
+		return
+	}
+	if req.kind == "reap-get" {
+		obj, err := wire.ObjectFromProto(env.GetGetReply().GetObject())
+		if env.GetErrorReply() != nil || err != nil {
+			s.finish("in_sync") // unknown is not reapable; try another time
+			return
+		}
+		s.onReapAnswer(ctx, req, &obj, 0)
+		return
+	}
 	switch body := env.GetBody().(type) {
 	case *messages.Envelope_ErrorReply:
 		s.cfg.Logger.Debug("anti-entropy exchange failed", "partition", s.ex.partition, "peer", s.ex.peer, "err", body.ErrorReply.GetMessage())
@@ -248,7 +285,7 @@ func (s *scheduler) onHashes(ctx actor.Context, sd side, r *messages.MerkleReply
 	}
 	switch {
 	case len(differ) == 0:
-		s.finish("in_sync")
+		s.afterInSync(ctx)
 	case ex.level == ex.shape.Depth:
 		s.askKeys(ctx, differ)
 	default:
@@ -288,7 +325,7 @@ func (s *scheduler) onKeys(ctx actor.Context, sd side, r *messages.BucketKeysRep
 		keys = keys[:s.cfg.MaxKeys]
 	}
 	if len(keys) == 0 {
-		s.finish("in_sync")
+		s.afterInSync(ctx)
 		return
 	}
 	for _, key := range keys {
@@ -342,6 +379,7 @@ func (s *scheduler) finish(result string) {
 	}
 	s.cfg.Metrics.Exchanges.WithLabelValues(result).Inc()
 	s.cfg.Metrics.KeysRepaired.Add(float64(ex.repaired))
+	s.cfg.Metrics.TombstonesReaped.Add(float64(ex.reaped))
 	s.cfg.Metrics.Bytes.Add(float64(ex.bytes))
 	if ex.repaired > 0 {
 		s.cfg.Logger.Info("anti-entropy repaired replicas", "partition", ex.partition, "peer", ex.peer,

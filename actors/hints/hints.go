@@ -1,6 +1,7 @@
 package hints
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,6 +134,18 @@ func (q *queue) Receive(ctx actor.Context) {
 			if ctx.Sender() != nil {
 				ctx.Respond(&messages.Envelope{RequestId: msg.GetRequestId(), Body: &messages.Envelope_HintReply{HintReply: reply}})
 			}
+		case *messages.Envelope_HintsForRequest:
+			if ctx.Sender() == nil {
+				return
+			}
+			reply := &messages.Envelope{RequestId: msg.GetRequestId()}
+			if n, err := q.hintsFor(body.HintsForRequest); err != nil {
+				// Unknown is not zero: the reaper must not act on it.
+				reply.Body = &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: "storage", Message: err.Error()}}
+			} else {
+				reply.Body = &messages.Envelope_HintsForReply{HintsForReply: &messages.HintsForReply{Count: n}}
+			}
+			ctx.Respond(reply)
 		case *messages.Envelope_MergeReply:
 			if q.delivered(msg.GetRequestId()) {
 				// The batch is done and more wait: go on now rather than
@@ -331,4 +344,18 @@ func (q *queue) gauge(target string) {
 	if q.cfg.Metrics != nil {
 		q.cfg.Metrics.HintsPending.WithLabelValues(target).Set(float64(q.pending[target].count))
 	}
+}
+
+// hintsFor counts the hints kept for one key. It scans every hint, which is
+// fine: hints are few, and the reaper asks only about old tombstones.
+func (q *queue) hintsFor(req *messages.HintsForRequest) (uint32, error) {
+	var n uint32
+	err := q.cfg.Engine.Scan(persistence.HintPrefix(), nil, func(_, value []byte) bool {
+		var h messages.Hint
+		if proto.Unmarshal(value, &h) == nil && h.GetPartition() == req.GetPartition() && bytes.Equal(h.GetKey(), req.GetKey()) {
+			n++
+		}
+		return true
+	})
+	return n, err
 }

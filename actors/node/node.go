@@ -179,6 +179,7 @@ func Start(opts Options) (n *Node, err error) {
 			Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID,
 			Interval: cfg.Entropy.Interval, MaxKeys: cfg.Entropy.MaxKeysPerExchange,
 			Timeout: max(30*time.Second, 3*cfg.Entropy.Interval),
+			Grace:   cfg.Entropy.TombstoneGrace, HintsPID: router.HintsPID,
 			Metrics: entropy.NewMetrics(n.metrics.Registry), Logger: logger.With("component", "entropy"),
 		})
 	}

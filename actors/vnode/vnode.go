@@ -95,6 +95,10 @@ func (v *vnode) handle(env *messages.Envelope) *messages.Envelope {
 		return v.merkleLevel(body.MerkleRequest)
 	case *messages.Envelope_BucketKeysRequest:
 		return v.bucketKeys(body.BucketKeysRequest)
+	case *messages.Envelope_TombstonesRequest:
+		return v.tombstones(body.TombstonesRequest)
+	case *messages.Envelope_ReapRequest:
+		return v.count("reap", v.reap(body.ReapRequest))
 	default:
 		// A newer peer may send a request this version does not know.
 		return errorReply(CodeUnknown, fmt.Sprintf("vnode: unsupported request %T", body))
@@ -278,4 +282,50 @@ func (v *vnode) count(kind string, reply *messages.Envelope) *messages.Envelope 
 
 func errorReply(code, msg string) *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: code, Message: msg}}}
+}
+
+// tombstones lists keys holding only tombstones older than the cutoff.
+func (v *vnode) tombstones(req *messages.TombstonesRequest) *messages.Envelope {
+	reply := &messages.TombstonesReply{}
+	limit := int(req.GetLimit())
+	err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, value []byte) bool {
+		_, key, ok := persistence.SplitDataKey(k)
+		if !ok {
+			return true
+		}
+		set, err := wire.DecodeObject(value)
+		if err != nil || !dvv.Reapable([]dvv.Set{set}, 1, req.GetOlderThanUnixMs()) {
+			return true
+		}
+		reply.Keys = append(reply.Keys, slices.Clone(key))
+		return limit <= 0 || len(reply.Keys) < limit
+	})
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	return &messages.Envelope{Body: &messages.Envelope_TombstonesReply{TombstonesReply: reply}}
+}
+
+// reap deletes a key whose stored set is exactly the one the reaper checked
+// on every primary; a write that landed since keeps the key.
+func (v *vnode) reap(req *messages.ReapRequest) *messages.Envelope {
+	want, err := wire.ObjectFromProto(req.GetObject())
+	if err != nil {
+		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: reap: %v", err))
+	}
+	current, prev, err := v.load(req.GetKey())
+	if err != nil {
+		return errorReply(CodeStorage, err.Error())
+	}
+	reaped := prev.found && current.Equal(want) && current.IsDeleted()
+	if reaped {
+		if err := v.cfg.Engine.Delete(persistence.DataKey(v.cfg.Partition, req.GetKey())); err != nil {
+			return errorReply(CodeStorage, err.Error())
+		}
+		if v.tree != nil {
+			v.tree.Delete(req.GetKey(), prev.hash)
+			v.publishRoot()
+		}
+	}
+	return &messages.Envelope{Body: &messages.Envelope_ReapReply{ReapReply: &messages.ReapReply{Reaped: reaped}}}
 }

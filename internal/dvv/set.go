@@ -184,3 +184,26 @@ func compareBool(a, b bool) int {
 	}
 	return 1
 }
+
+// Reapable reports whether copies — one per primary replica, want of them —
+// allow deleting the key's tombstones: every primary answered, all hold the
+// very same set, it holds only tombstones, and each was written before
+// cutoff (Unix milliseconds). Anything less and a replica could still hold,
+// or be handed, a value the tombstones supersede, which reaping would bring
+// back to life.
+func Reapable(copies []Set, want int, cutoff int64) bool {
+	if want < 1 || len(copies) != want || !copies[0].IsDeleted() {
+		return false
+	}
+	for _, c := range copies[1:] {
+		if !c.Equal(copies[0]) {
+			return false
+		}
+	}
+	for _, sib := range copies[0].Siblings {
+		if sib.Timestamp >= cutoff {
+			return false
+		}
+	}
+	return true
+}

@@ -422,3 +422,31 @@ func TestMerge_SameDotDifferentContentIsDeterministic(t *testing.T) {
 		t.Fatalf("Merge(a,b)=%+v but Merge(b,a)=%+v", ab, ba)
 	}
 }
+
+func TestReapable(t *testing.T) {
+	live := mustUpdate(t, Set{}, nil, Sibling{Value: []byte("x"), Timestamp: 10}, Dot{1, 1})
+	dead := mustUpdate(t, live, live.Context, Sibling{Tombstone: true, Timestamp: 20}, Dot{1, 2})
+	newer := mustUpdate(t, live, live.Context, Sibling{Tombstone: true, Timestamp: 20}, Dot{2, 1})
+	tests := []struct {
+		name   string
+		copies []Set
+		want   int
+		cutoff int64
+		ok     bool
+	}{
+		{"all primaries hold the same old tombstone", []Set{dead, dead, dead}, 3, 100, true},
+		{"a primary did not answer", []Set{dead, dead}, 3, 100, false},
+		{"a primary holds another version", []Set{dead, dead, newer}, 3, 100, false},
+		{"a primary still holds the value", []Set{dead, live, dead}, 3, 100, false},
+		{"live value", []Set{live, live, live}, 3, 100, false},
+		{"grace not passed", []Set{dead, dead, dead}, 3, 20, false},
+		{"no primaries", nil, 0, 100, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Reapable(tt.copies, tt.want, tt.cutoff); got != tt.ok {
+				t.Fatalf("Reapable = %v, want %v", got, tt.ok)
+			}
+		})
+	}
+}
