@@ -18,7 +18,9 @@ func TestReap_DeletedKeysStayDeleted(t *testing.T) {
 	const keys = 30
 	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms", "--entropy.tombstone_grace", "1s")
 	waitSameRing(t, nodes, 3, 30*time.Second)
-	ctx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 10*time.Second) }
+	ctx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 10*time.Second)
+	}
 	for i := 0; i < keys; i++ {
 		c, cancel := ctx()
 		_, err := nodes[0].Client().Put(c, fmt.Sprintf("doomed-%d", i), []byte("old value"), &client.WriteOptions{W: 3})
