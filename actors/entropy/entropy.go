@@ -137,7 +137,8 @@ func (s *scheduler) Receive(ctx actor.Context) {
 				}
 			}
 		}()
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// A restart builds a new actor with its own ticker.
 		close(s.stop)
 	case tick:
 		if s.ex != nil && time.Now().After(s.ex.deadline) {

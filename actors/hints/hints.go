@@ -78,6 +78,9 @@ func Props(cfg Config) *actor.Props {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &queue{cfg: cfg, pending: map[string]*targetState{}, inflight: map[uint64]delivery{}, stop: make(chan struct{})}
 	})
@@ -123,7 +126,9 @@ func (q *queue) Receive(ctx actor.Context) {
 			q.gauge(target)
 		}
 		q.startTicker(ctx)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// A supervisor restart builds a new queue with its own ticker, so
+		// this one's ticker must stop either way.
 		close(q.stop)
 	case tick:
 		q.deliver(ctx)

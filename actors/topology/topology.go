@@ -67,7 +67,8 @@ func (a *topologyActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
+		// A restart builds a new actor with its own ticker.
 		close(a.stop)
 	case *MembersChanged:
 		a.setMembers(msg.Members)
