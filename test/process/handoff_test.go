@@ -20,7 +20,8 @@ import (
 // alone at R=1, which only hinted handoff can have put there.
 func TestHandoff_WritesReachAReplicaThatWasDown(t *testing.T) {
 	const keys = 1000
-	nodes := startCluster(t, 3)
+	// Anti-entropy off: only hinted handoff may bring the keys to the node.
+	nodes := startCluster(t, 3, "--entropy.enabled=false")
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	down := nodes[2]
 	down.Kill()

@@ -20,7 +20,7 @@ import (
 // alone must hold every key.
 func TestReadRepair_OneFullReadLeavesNoStaleReplica(t *testing.T) {
 	const keys = 200
-	nodes := startCluster(t, 3, "--handoff.hints=false")
+	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.enabled=false")
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	stale := nodes[2]
 	stale.Kill()
