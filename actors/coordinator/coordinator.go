@@ -95,6 +95,8 @@ type Router interface {
 
 // Config is shared by all coordinators of a node.
 type Config struct {
+	// Hints turns on hinted handoff for replicas that miss the deadline.
+	Hints   bool
 	Router  Router
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
@@ -253,7 +255,7 @@ func (c *coordinator) onDeadline(ctx actor.Context) {
 // noticed yet that it is down, and without a hint it would stay stale until
 // a read repairs it.
 func (c *coordinator) hintStragglers(ctx actor.Context) {
-	if c.coordinated == nil {
+	if !c.cfg.Hints || c.coordinated == nil {
 		return
 	}
 	for _, p := range c.pending {

@@ -137,7 +137,7 @@ func Start(opts Options) (n *Node, err error) {
 		Cluster:  cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
 	}
 	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
-	coordCfg := coordinator.Config{Router: router, Metrics: n.metrics, Logger: logger.With("component", "coordinator")}
+	coordCfg := coordinator.Config{Hints: cfg.Handoff.Hints, Router: router, Metrics: n.metrics, Logger: logger.With("component", "coordinator")}
 	n.gw = gateway.New(gateway.Config{
 		Listener: n.httpLn,
 		Limits: gateway.Limits{

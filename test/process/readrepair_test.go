@@ -24,7 +24,9 @@ func TestReadRepair_OneFullReadLeavesNoStaleReplica(t *testing.T) {
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	stale := nodes[2]
 	stale.Kill()
-	waitStatus(t, nodes[0], stale.ID(), client.MemberDown, 30*time.Second)
+	for _, n := range nodes[:2] {
+		waitStatus(t, n, stale.ID(), client.MemberDown, 30*time.Second)
+	}
 
 	acked := map[string]string{}
 	for i := 0; i < keys; i++ {
