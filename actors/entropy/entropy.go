@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dhtkv/dht/actors/ticker"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
@@ -69,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Props returns the props of the scheduler actor.
 func Props(cfg Config) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &scheduler{cfg: cfg, stop: make(chan struct{})} })
+	return actor.PropsFromProducer(func() actor.Actor { return &scheduler{cfg: cfg} })
 }
 
 type tick struct{}
@@ -116,7 +117,7 @@ type request struct {
 
 type scheduler struct {
 	cfg    Config
-	stop   chan struct{}
+	ticker *ticker.Ticker
 	ex     *exchange
 	nextID uint64
 }
@@ -124,22 +125,10 @@ type scheduler struct {
 func (s *scheduler) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		self, root := ctx.Self(), ctx.ActorSystem().Root
-		go func() {
-			t := time.NewTicker(s.cfg.Interval)
-			defer t.Stop()
-			for {
-				select {
-				case <-s.stop:
-					return
-				case <-t.C:
-					root.Send(self, tick{})
-				}
-			}
-		}()
+		s.ticker = ticker.Start(ctx, s.cfg.Interval, tick{})
 	case *actor.Stopping, *actor.Restarting:
 		// A restart builds a new actor with its own ticker.
-		close(s.stop)
+		s.ticker.Stop()
 	case tick:
 		if s.ex != nil && time.Now().After(s.ex.deadline) {
 			s.finish("aborted")

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/ticker"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
 )
@@ -82,7 +83,7 @@ func Props(cfg Config) *actor.Props {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &queue{cfg: cfg, pending: map[string]*targetState{}, inflight: map[uint64]delivery{}, stop: make(chan struct{})}
+		return &queue{cfg: cfg, pending: map[string]*targetState{}, inflight: map[uint64]delivery{}}
 	})
 }
 
@@ -113,7 +114,7 @@ type queue struct {
 	totalBytes int64
 	inflight   map[uint64]delivery
 	nextReq    uint64
-	stop       chan struct{}
+	ticker     *ticker.Ticker
 }
 
 func (q *queue) Receive(ctx actor.Context) {
@@ -125,11 +126,11 @@ func (q *queue) Receive(ctx actor.Context) {
 		for target := range q.pending {
 			q.gauge(target)
 		}
-		q.startTicker(ctx)
+		q.ticker = ticker.Start(ctx, q.cfg.Interval, tick{})
 	case *actor.Stopping, *actor.Restarting:
 		// A supervisor restart builds a new queue with its own ticker, so
 		// this one's ticker must stop either way.
-		close(q.stop)
+		q.ticker.Stop()
 	case tick:
 		q.deliver(ctx)
 	case *messages.Envelope:
@@ -161,22 +162,6 @@ func (q *queue) Receive(ctx actor.Context) {
 			q.failed(msg.GetRequestId(), body.ErrorReply)
 		}
 	}
-}
-
-func (q *queue) startTicker(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	go func() {
-		t := time.NewTicker(q.cfg.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-q.stop:
-				return
-			case <-t.C:
-				root.Send(self, tick{})
-			}
-		}
-	}()
 }
 
 // load rebuilds the per-target counts from the stored hints.

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dhtkv/dht/actors/ticker"
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/messages"
@@ -50,7 +51,7 @@ type tick struct{}
 // Props returns the props of the topology actor.
 func Props(cfg Config) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &topologyActor{cfg: cfg, members: map[string]membership.Member{}, stop: make(chan struct{})}
+		return &topologyActor{cfg: cfg, members: map[string]membership.Member{}}
 	})
 }
 
@@ -59,7 +60,7 @@ type topologyActor struct {
 	state   ring.State
 	table   ring.Table
 	members map[string]membership.Member
-	stop    chan struct{}
+	ticker  *ticker.Ticker
 	synced  bool
 }
 
@@ -69,7 +70,7 @@ func (a *topologyActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		// A restart builds a new actor with its own ticker.
-		close(a.stop)
+		a.ticker.Stop()
 	case *MembersChanged:
 		a.setMembers(msg.Members)
 		a.publish()
@@ -93,20 +94,7 @@ func (a *topologyActor) start(ctx actor.Context) {
 	// Joining is this node's own announcement; peers learn it by gossip.
 	a.apply(a.state.Join(ring.Member{ID: a.cfg.Self.ID, Zone: a.cfg.Self.Zone}), "join")
 	a.publish()
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	interval := a.cfg.GossipInterval
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-a.stop:
-				return
-			case <-t.C:
-				root.Send(self, tick{})
-			}
-		}
-	}()
+	a.ticker = ticker.Start(ctx, a.cfg.GossipInterval, tick{})
 }
 
 // setMembers records gossip's view, ignoring nodes of another cluster or
