@@ -11,7 +11,9 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 # How long each fuzz target runs under `make fuzz`.
 FUZZTIME ?= 20s
 
-.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean
+IMAGE ?= dht:dev
+
+.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +76,12 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 bench: ## run the Go benchmarks (single-node pipeline, engines, dvv)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
+	DHT_IMAGE=$(IMAGE) scripts/image.sh
+
+docker-test: ## docker suite: image, 5-node compose cluster, quorum I/O, kill and restart a node
+	DHT_IMAGE=$(IMAGE) test/docker/run.sh
 
 clean: ## remove build output and local run data
 	rm -rf $(BIN) .run
