@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test
+.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test helm-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,10 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 bench: ## run the Go benchmarks (single-node pipeline, engines, dvv)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+helm-test: ## lint and render the Helm chart; check it against config.yaml and dhtd's config loader
+	scripts/helm.sh version --short
+	cd test/helm && HELM=$(BIN)/helm $(GO) vet ./... && HELM=$(BIN)/helm $(GO) test -count=1 ./...
 
 image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 	DHT_IMAGE=$(IMAGE) scripts/image.sh

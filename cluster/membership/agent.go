@@ -182,14 +182,24 @@ func (a *Agent) loop(onEvent func(Event)) {
 }
 
 // Join contacts seeds until one answers or ctx ends, retrying every
-// interval. It returns how many seeds answered.
+// interval, and returns how many answered. Serf counts a join to this node's
+// own address as an answer, and seed lists often include it (the first pods
+// of a StatefulSet), so a node still alone after a join keeps retrying for
+// up to aloneGrace: during a parallel start its peers may not resolve yet.
+// After that it accepts being the first node of a new cluster.
 func (a *Agent) Join(ctx context.Context, seeds []string, interval time.Duration) (int, error) {
+	const aloneGrace = 30 * time.Second
+	started := time.Now()
 	for {
 		n, err := a.serf.Join(seeds, true)
-		if n > 0 {
+		if n > 0 && (a.AliveCount() > 1 || time.Since(started) > aloneGrace) {
 			return n, nil
 		}
-		a.logger.Warn("cannot reach any seed yet; retrying", "seeds", seeds, "err", err, "retry_in", interval)
+		if n > 0 {
+			a.logger.Info("only this node answered so far; retrying the seeds", "seeds", seeds, "retry_in", interval)
+		} else {
+			a.logger.Warn("cannot reach any seed yet; retrying", "seeds", seeds, "err", err, "retry_in", interval)
+		}
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("membership: join %v: %w", seeds, errors.Join(err, ctx.Err()))

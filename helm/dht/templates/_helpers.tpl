@@ -1,0 +1,175 @@
+{{/* Names ------------------------------------------------------------------ */}}
+
+{{- define "dht.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- /*
+The release's full name; also the StatefulSet's name, so the pods are
+<fullname>-0, <fullname>-1, ... and so are the node ids. Kept to 52
+characters so that pod names (plus "-NN") and the controller-revision-hash
+label stay within Kubernetes' limits.
+*/}}
+{{- define "dht.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "dht.headlessName" -}}
+{{- printf "%s-headless" (include "dht.fullname" .) }}
+{{- end }}
+
+{{- define "dht.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "dht.labels" -}}
+helm.sh/chart: {{ include "dht.chart" . }}
+{{ include "dht.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "dht.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dht.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "dht.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "dht.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "dht.secretName" -}}
+{{- default (include "dht.fullname" .) .Values.secret.existingSecret }}
+{{- end }}
+
+{{- define "dht.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- end }}
+
+{{/* Ports ------------------------------------------------------------------ */}}
+
+{{- /*
+dht.port: the port of a config listen address ("127.0.0.1:8080" -> 8080).
+Called with (list $root "http.listen"). The chart listens on 0.0.0.0 and
+publishes that port, so it must be fixed: port 0 (pick a free one) is refused.
+*/}}
+{{- define "dht.port" -}}
+{{- $root := index . 0 }}
+{{- $key := index . 1 }}
+{{- $parts := splitList "." $key }}
+{{- $addr := index (index $root.Values.config (index $parts 0)) (index $parts 1) | toString }}
+{{- $port := regexFind "[0-9]+$" $addr }}
+{{- if not (regexMatch "^.*:[0-9]+$" $addr) }}
+{{- fail (printf "config.%s must be host:port with a numeric port (the chart listens on 0.0.0.0 and uses the port), got %q" $key $addr) }}
+{{- end }}
+{{- if or (eq (int $port) 0) (gt (int $port) 65535) }}
+{{- fail (printf "config.%s: the chart needs a fixed port from 1 to 65535, got %q" $key $addr) }}
+{{- end }}
+{{- int $port }}
+{{- end }}
+
+{{- define "dht.httpPort" -}}{{ include "dht.port" (list . "http.listen") }}{{- end }}
+{{- define "dht.gossipPort" -}}{{ include "dht.port" (list . "cluster.gossip_listen") }}{{- end }}
+{{- define "dht.remotePort" -}}{{ include "dht.port" (list . "cluster.remote_listen") }}{{- end }}
+
+{{/* Durations -------------------------------------------------------------- */}}
+
+{{- /*
+dht.durationSeconds: a Go duration ("10s", "1m30s", "500ms", or 0) in whole
+seconds, rounded up. Helm has no duration parser; this covers Go's syntax
+except signs.
+*/}}
+{{- define "dht.durationSeconds" -}}
+{{- $s := toString . }}
+{{- $unit := "(ns|us|µs|ms|s|m|h)" }}
+{{- $number := "[0-9]+(\\.[0-9]*)?" }}
+{{- if not (or (eq $s "0") (regexMatch (printf "^(%s%s)+$" $number $unit) $s)) }}
+{{- fail (printf "not a duration such as \"10s\" or \"1m30s\": %q" $s) }}
+{{- end }}
+{{- $scale := dict "ns" 0.000000001 "us" 0.000001 "µs" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 }}
+{{- $total := 0.0 }}
+{{- range regexFindAll (printf "%s%s" $number $unit) $s -1 }}
+{{- $n := regexFind (printf "^%s" $number) . }}
+{{- $total = addf $total (mulf (float64 $n) (get $scale (trimPrefix $n .))) }}
+{{- end }}
+{{- ceil $total | int }}
+{{- end }}
+
+{{- define "dht.terminationGracePeriodSeconds" -}}
+{{- $drain := include "dht.durationSeconds" .Values.config.http.shutdown_timeout | int }}
+{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}
+{{- add $drain (int .Values.terminationGraceMarginSeconds) }}
+{{- else }}
+{{- $set := int .Values.terminationGracePeriodSeconds }}
+{{- if lt $set $drain }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) is shorter than config.http.shutdown_timeout (%ds): pods would be killed while draining" $set $drain) }}
+{{- end }}
+{{- $set }}
+{{- end }}
+{{- end }}
+
+{{/* Config ------------------------------------------------------------------ */}}
+
+{{- /*
+dht.seeds: the gossip addresses of the first seeds.count pods, by their
+stable DNS names under the headless service.
+*/}}
+{{- define "dht.seeds" -}}
+{{- $n := min (int .Values.seeds.count) (int .Values.replicaCount) | int }}
+{{- $seeds := list }}
+{{- range $i := until $n }}
+{{- $seeds = append $seeds (printf "%s-%d.%s.%s.svc.%s:%s" (include "dht.fullname" $) $i (include "dht.headlessName" $) $.Release.Namespace $.Values.clusterDomain (include "dht.gossipPort" $)) }}
+{{- end }}
+{{- join "," $seeds }}
+{{- end }}
+
+{{- /*
+dht.config: .Values.config as the pods' config.yaml, with the keys that the
+chart owns set for Kubernetes (see values.yaml). The structure stays that of
+config.yaml: no key is added or removed, so dhtd, which rejects unknown keys,
+accepts it.
+*/}}
+{{- define "dht.config" -}}
+{{- $cfg := deepCopy .Values.config }}
+{{- if ne (toString (default "" $cfg.node.id)) "" }}
+{{- fail "config.node.id must stay empty: every pod of the StatefulSet would get the same id; each pod uses its own name" }}
+{{- end }}
+{{- range $key := list "gossip_advertise" "remote_advertise" "http_advertise" }}
+{{- if ne (toString (default "" (index $cfg.cluster $key))) "" }}
+{{- fail (printf "config.cluster.%s must stay empty: the chart sets each pod's own address (DHT_CLUSTER_%s from the pod IP)" $key (upper $key)) }}
+{{- end }}
+{{- end }}
+{{- $_ := set $cfg.http "listen" (printf "0.0.0.0:%s" (include "dht.httpPort" .)) }}
+{{- $_ = set $cfg.cluster "gossip_listen" (printf "0.0.0.0:%s" (include "dht.gossipPort" .)) }}
+{{- $_ = set $cfg.cluster "remote_listen" (printf "0.0.0.0:%s" (include "dht.remotePort" .)) }}
+{{- $dataDir := toString (default "" $cfg.node.data_dir) }}
+{{- if and $dataDir (not (isAbs $dataDir)) }}
+{{- $_ = set $cfg.node "data_dir" (printf "%s/%s" .Values.persistence.mountPath $dataDir | clean) }}
+{{- end }}
+{{- if eq (toString (default "" $cfg.cluster.seeds)) "" }}
+{{- $_ = set $cfg.cluster "seeds" (include "dht.seeds" .) }}
+{{- end }}
+{{- /* Secrets live in the Secret and reach dhtd through the environment. */}}
+{{- $_ = set $cfg.cluster "gossip_key" "" }}
+{{- $_ = set $cfg.http "client_token" "" }}
+{{- $_ = set $cfg.http "admin_token" "" }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{- /* dht.zoneFromNode: whether the init container fills cluster.zone. */}}
+{{- define "dht.zoneFromNode" -}}
+{{- if and (eq .Values.zone.source "nodeLabel") (eq (toString (default "" .Values.config.cluster.zone)) "") }}true{{ end }}
+{{- end }}
