@@ -26,45 +26,22 @@ type clusterRouter struct {
 
 func (r *clusterRouter) LocalNode() string { return r.self }
 
-// Route returns the partition's owners that are alive, in preference
-// order, then — with hinted handoff on — one fallback for each down owner:
-// the next live node on the ring that holds no replica of the partition.
-// A down owner with no fallback left (a cluster no larger than N) is
-// Uncovered: a live owner keeps its hint, which does not count toward W.
+// Route converts ring.Table.Route (pure: live owners, a stand-in for each
+// down owner, the down owners left uncovered) into quorum targets.
 func (r *clusterRouter) Route(p uint32) coordinator.Route {
 	snap := r.view.Load()
 	if snap == nil || int(p) >= len(snap.Table.Replicas) {
 		return coordinator.Route{}
 	}
-	var route coordinator.Route
-	var down []string
-	for _, id := range snap.Table.Preference(p) {
-		if snap.Alive(id) {
-			route.Targets = append(route.Targets, quorum.Target{Node: id, Primary: true})
-		} else {
-			down = append(down, id)
-		}
+	route := snap.Table.Route(p, snap.Alive, r.hints)
+	out := coordinator.Route{Uncovered: route.Uncovered}
+	for _, id := range route.Owners {
+		out.Targets = append(out.Targets, quorum.Target{Node: id, Primary: true})
 	}
-	if !r.hints || len(down) == 0 {
-		return route
+	for _, s := range route.StandIns {
+		out.Targets = append(out.Targets, quorum.Target{Node: s.Node, HintFor: s.For})
 	}
-	fallbacks := snap.Table.Fallbacks(p)
-	for _, owner := range down {
-		covered := false
-		for len(fallbacks) > 0 {
-			fb := fallbacks[0]
-			fallbacks = fallbacks[1:]
-			if snap.Alive(fb) {
-				route.Targets = append(route.Targets, quorum.Target{Node: fb, HintFor: owner})
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			route.Uncovered = append(route.Uncovered, owner)
-		}
-	}
-	return route
+	return out
 }
 
 func (r *clusterRouter) HintsPID(node string) *actor.PID {

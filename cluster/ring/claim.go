@@ -686,3 +686,53 @@ func Moved(a, b Table) int {
 	}
 	return moved
 }
+
+// Stand-in is a fallback node keeping hints for a down owner.
+type StandIn struct {
+	Node, For string
+}
+
+// Route is where requests for one partition go under sloppy quorum.
+type Route struct {
+	// Owners are the partition's live owners, in preference order.
+	Owners []string
+	// StandIns are fallbacks for down owners: for each down owner, the next
+	// live node on the ring that holds no replica of the partition.
+	StandIns []StandIn
+	// Uncovered are down owners no fallback is left for (a cluster no
+	// larger than N).
+	Uncovered []string
+}
+
+// Route computes where requests for partition p go, given which nodes are
+// alive. With sloppy false, down owners are simply left out.
+func (t Table) Route(p uint32, alive func(node string) bool, sloppy bool) Route {
+	var r Route
+	var down []string
+	for _, id := range t.Preference(p) {
+		if alive(id) {
+			r.Owners = append(r.Owners, id)
+		} else {
+			down = append(down, id)
+		}
+	}
+	if !sloppy {
+		return r
+	}
+	fallbacks := t.Fallbacks(p)
+	for _, owner := range down {
+		covered := false
+		for len(fallbacks) > 0 && !covered {
+			fb := fallbacks[0]
+			fallbacks = fallbacks[1:]
+			if alive(fb) {
+				r.StandIns = append(r.StandIns, StandIn{Node: fb, For: owner})
+				covered = true
+			}
+		}
+		if !covered {
+			r.Uncovered = append(r.Uncovered, owner)
+		}
+	}
+	return r
+}
