@@ -320,14 +320,20 @@ func (c *Cluster) Retry(t testing.TB, timeout time.Duration, what string, check 
 func (c *Cluster) retry(timeout time.Duration, check func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// reason is the last failure seen before the deadline: the final check
+	// is often cut short by the deadline itself, which says nothing.
+	var reason error
 	for {
 		err := check(ctx)
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() == nil || reason == nil {
+			reason = err
+		}
 		select {
 		case <-ctx.Done():
-			return err
+			return reason
 		case <-time.After(pollInterval):
 		}
 	}

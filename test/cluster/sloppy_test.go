@@ -1,8 +1,7 @@
-package cluster
+package cluster_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/test/cluster"
 )
 
 // sloppyWait bounds each wait of the sloppy-quorum tests: failure
@@ -34,7 +34,7 @@ func handoffOnly(_ int, cfg *config.Config) {
 // anti-entropy off, and the two other owners then killed, the owner alone
 // serves the write it missed.
 func TestSloppy_FallbackTakesTheWriteAndHandsItBack(t *testing.T) {
-	c := Start(t, 4, WithConfig(handoffOnly))
+	c := cluster.Start(t, 4, cluster.WithConfig(handoffOnly))
 	ctx := sloppyCtx(t)
 
 	r, err := c.Client(1).Ring(ctx)
@@ -82,7 +82,7 @@ func TestSloppy_FallbackTakesTheWriteAndHandsItBack(t *testing.T) {
 	}
 
 	_, err = c.Client(a).Put(ctx, key, []byte("needs-three-primaries"), &client.WriteOptions{W: 3, PW: 3})
-	e := sloppyAPIError(t, "put at w=3 pw=3 with an owner down", err, http.StatusServiceUnavailable, "unavailable")
+	e := wantAPIError(t, "put at w=3 pw=3 with an owner down", err, http.StatusServiceUnavailable, "unavailable")
 	if e.Indeterminate || !strings.Contains(e.Message, "(2 primaries)") {
 		t.Errorf("put at pw=3: %v; want a definite refusal saying 2 primaries were reachable", e)
 	}
@@ -129,7 +129,7 @@ func TestSloppy_FallbackTakesTheWriteAndHandsItBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("get through %s at r=1, its co-owners down: %v", xid, err)
 	}
-	if got := sloppyValues(obj); !obj.Found || !slices.Equal(got, []string{value}) {
+	if got := values(obj); !obj.Found || !slices.Equal(got, []string{value}) {
 		t.Fatalf("get through %s at r=1: found=%v %q; want [%s], which only handoff could have brought", xid, obj.Found, got, value)
 	}
 	t.Logf("%s alone serves %q: the hint was handed back", xid, value)
@@ -141,7 +141,7 @@ func TestSloppy_FallbackTakesTheWriteAndHandsItBack(t *testing.T) {
 // are handed to it.
 func TestSloppy_ThreeNodesKeepHintOnAPrimary(t *testing.T) {
 	const keys = 20
-	c := Start(t, 3, WithConfig(handoffOnly))
+	c := cluster.Start(t, 3, cluster.WithConfig(handoffOnly))
 	ctx := sloppyCtx(t)
 	const dead = 3
 	did := c.ID(dead)
@@ -187,7 +187,7 @@ func TestSloppy_ThreeNodesKeepHintOnAPrimary(t *testing.T) {
 	}
 
 	_, err := c.Client(1).Put(ctx, "primary-hint-w3", []byte("v"), &client.WriteOptions{W: 3})
-	e := sloppyAPIError(t, "put at w=3 with a node of 3 down", err, http.StatusServiceUnavailable, "unavailable")
+	e := wantAPIError(t, "put at w=3 with a node of 3 down", err, http.StatusServiceUnavailable, "unavailable")
 	if e.Indeterminate {
 		t.Errorf("put at w=3: %v; marked indeterminate, but nothing was sent", e)
 	}
@@ -216,34 +216,20 @@ func TestSloppy_ThreeNodesKeepHintOnAPrimary(t *testing.T) {
 	for k := range keys {
 		key := fmt.Sprintf("primary-hint-%02d", k)
 		obj, err := c.Client(dead).Get(ctx, key, &client.ReadOptions{R: 1})
-		if err != nil || !obj.Found || !slices.Equal(sloppyValues(obj), []string{"v-" + key}) {
-			t.Errorf("get %s through %s alone at r=1: %q, %v; want [v-%s] from the handed-back hint", key, did, sloppyValues(obj), err, key)
+		if err != nil || !obj.Found || !slices.Equal(values(obj), []string{"v-" + key}) {
+			t.Errorf("get %s through %s alone at r=1: %q, %v; want [v-%s] from the handed-back hint", key, did, values(obj), err, key)
 		}
 	}
 }
 
-// sloppyRetry is Cluster.Retry for sloppyWait, but a failure reports the
-// last reason found before the deadline, not the deadline cutting off the
-// last check.
-func sloppyRetry(t *testing.T, c *Cluster, what string, check func(ctx context.Context) error) {
+// sloppyRetry is Cluster.Retry with the sloppy tests' wait bound.
+func sloppyRetry(t *testing.T, c *cluster.Cluster, what string, check func(ctx context.Context) error) {
 	t.Helper()
-	var reason error
-	c.Retry(t, sloppyWait, what, func(ctx context.Context) error {
-		err := check(ctx)
-		switch {
-		case err == nil:
-			return nil
-		case ctx.Err() == nil || reason == nil:
-			reason = err
-			return err
-		default:
-			return fmt.Errorf("%w (the check before: %v)", err, reason)
-		}
-	})
+	c.Retry(t, sloppyWait, what, check)
 }
 
 // sloppyIndex returns the number of the node with the given id.
-func sloppyIndex(t *testing.T, c *Cluster, id string) int {
+func sloppyIndex(t *testing.T, c *cluster.Cluster, id string) int {
 	t.Helper()
 	i := slices.Index(c.IDs(), id)
 	if i < 0 {
@@ -253,7 +239,7 @@ func sloppyIndex(t *testing.T, c *Cluster, id string) int {
 }
 
 // sloppyHints returns how many hints node i keeps for target.
-func sloppyHints(t *testing.T, ctx context.Context, c *Cluster, i int, target string) int {
+func sloppyHints(t *testing.T, ctx context.Context, c *cluster.Cluster, i int, target string) int {
 	t.Helper()
 	s, err := c.Client(i).Status(ctx)
 	if err != nil {
@@ -266,31 +252,4 @@ func sloppyCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-// sloppyAPIError fails t unless err is a *client.Error with the status and
-// code.
-func sloppyAPIError(t *testing.T, what string, err error, status int, code string) *client.Error {
-	t.Helper()
-	e, ok := errors.AsType[*client.Error](err)
-	if !ok {
-		t.Fatalf("%s: error %v, want %d %s", what, err, status, code)
-	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("%s: %v, want %d %s", what, e, status, code)
-	}
-	return e
-}
-
-// sloppyValues returns the sibling values of obj, sorted.
-func sloppyValues(obj *client.Object) []string {
-	if obj == nil {
-		return nil
-	}
-	var out []string
-	for _, s := range obj.Siblings {
-		out = append(out, string(s.Value))
-	}
-	slices.Sort(out)
-	return out
 }
