@@ -209,10 +209,18 @@ func Start(opts Options) (n *Node, err error) {
 	if n.pid, err = n.system.Root.SpawnNamed(props, nodeActorName); err != nil {
 		return nil, fmt.Errorf("node: spawn node actor: %w", err)
 	}
+	// Spawning returns before the children have handled Started; wait for
+	// the topology actor's first snapshot, or the first requests would find
+	// no route.
 	select {
 	case <-started:
 	case <-time.After(30 * time.Second):
 		return nil, errors.New("node: actors did not start within 30s")
+	}
+	select {
+	case <-n.view.Published():
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("node: no ring published within 30s")
 	}
 
 	n.joinCtx, n.cancelJoin = context.WithCancel(context.Background())

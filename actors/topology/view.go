@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/dhtkv/dht/cluster/membership"
@@ -35,10 +36,26 @@ func (s *Snapshot) Alive(node string) bool {
 // View publishes the latest Snapshot. Safe for concurrent use; readers never
 // block the topology actor.
 type View struct {
-	p atomic.Pointer[Snapshot]
+	p     atomic.Pointer[Snapshot]
+	once  sync.Once
+	first chan struct{}
 }
 
 // Load returns the latest snapshot, or nil before the first is published.
 func (v *View) Load() *Snapshot { return v.p.Load() }
 
-func (v *View) store(s *Snapshot) { v.p.Store(s) }
+// Published is closed once the first snapshot is stored: before that no
+// request can be routed.
+func (v *View) Published() <-chan struct{} {
+	v.init()
+	return v.first
+}
+
+func (v *View) init() { v.once.Do(func() { v.first = make(chan struct{}) }) }
+
+func (v *View) store(s *Snapshot) {
+	v.init()
+	if v.p.Swap(s) == nil {
+		close(v.first)
+	}
+}
