@@ -168,10 +168,17 @@ put() {
     --data-binary "$3" "$(url "$1" "/v1/kv/$2?$4")" || true
 }
 # read_is NODE KEY VALUE QUERY: the read answers 200 with exactly VALUE.
+# read_is NODE KEY VALUE QUERY: the key reads back as VALUE. A read that
+# fails (a 503 while a just-returned node is slow, say) is tried again, up
+# to 5 times a second apart: a failed read is not a lost write, but a value
+# that stays missing is.
 read_is() {
-  local body
-  body=$(curl -fsS -m 10 "$(url "$1" "/v1/kv/$2?$4")" 2>/dev/null) || return 1
-  [ "$body" = "$3" ]
+  local body attempt
+  for attempt in 1 2 3 4 5; do
+    body=$(curl -fsS -m 10 "$(url "$1" "/v1/kv/$2?$4")" 2>/dev/null) && [ "$body" = "$3" ] && return 0
+    [ "$attempt" -lt 5 ] && sleep 1
+  done
+  return 1
 }
 
 run_id=$(date +%s)-$$
