@@ -3,8 +3,10 @@ package gateway
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Paths of the read-only admin API.
@@ -38,7 +40,71 @@ type StatusInfo struct {
 	// MerkleRoots maps each partition this node holds to the root of its
 	// Merkle tree: replicas that agree have equal roots.
 	MerkleRoots map[uint32]uint64 `json:"merkle_roots"`
+	// Handoff is this node's part in ownership changes.
+	Handoff HandoffStatus `json:"handoff"`
 }
+
+// HandoffStatus is a node's ownership handoff work: partitions it must
+// receive because claim gave it a replica, and partitions it no longer owns
+// and hands back (drains) before dropping its copy.
+type HandoffStatus struct {
+	// Pending counts the partitions this node still has to receive,
+	// running or waiting for a transfer slot.
+	Pending int `json:"pending"`
+	// Draining counts the partitions this node no longer owns but still
+	// holds data of.
+	Draining int `json:"draining"`
+	// Active lists the running transfers, at most handoff.concurrency.
+	Active []TransferInfo `json:"active"`
+	// Completed counts transfers finished since the node started.
+	Completed uint64 `json:"completed"`
+	// ETASeconds estimates the time until Pending and Draining reach zero
+	// at the current rate; 0 when idle or unknown.
+	ETASeconds float64 `json:"eta_seconds"`
+}
+
+// Transfer kinds, as TransferInfo.Kind reports them.
+const (
+	TransferReceive = "receive" // pulling a partition from a replica
+	TransferDrain   = "drain"   // pushing a partition to its new owners before dropping it
+)
+
+// TransferInfo is one running transfer.
+type TransferInfo struct {
+	Partition uint32 `json:"partition"`
+	Kind      string `json:"kind"`
+	// Peer is the source of a receive, the target of a drain.
+	Peer string `json:"peer"`
+	// Keys and Bytes count what has moved so far; TotalKeys is the
+	// source's key count when the transfer began (0 when unknown).
+	Keys      int64     `json:"keys"`
+	TotalKeys int64     `json:"total_keys"`
+	Bytes     int64     `json:"bytes"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// ClusterAdmin carries out the operator's ownership changes; implemented by
+// the node. Each call changes the ring state on this node, which gossip then
+// carries to every other node. Errors wrap ErrUnknownNode or ErrConflict
+// when the request itself is wrong; anything else is the node's failure.
+type ClusterAdmin interface {
+	// Join makes this node an owner: a node that was decommissioned or
+	// force-removed does not rejoin by itself when it restarts.
+	Join() error
+	// Decommission removes node from the ring. It keeps serving while its
+	// replicas stream to their new owners, then leaves the cluster.
+	Decommission(node string) error
+	// ForceRemove removes a node that is down for good; the surviving
+	// replicas rebuild its partitions on their new owners. A node that
+	// gossip sees alive is refused with ErrConflict.
+	ForceRemove(node string) error
+}
+
+// Errors a ClusterAdmin wraps: the admin API answers 404 and 409.
+var (
+	ErrUnknownNode = errors.New("unknown node")
+	ErrConflict    = errors.New("conflict")
+)
 
 // Member statuses, as MemberInfo.Status reports them.
 const (
