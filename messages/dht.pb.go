@@ -305,6 +305,10 @@ type Envelope struct {
 	//	*Envelope_ReapReply
 	//	*Envelope_HintsForRequest
 	//	*Envelope_HintsForReply
+	//	*Envelope_HandoffPullRequest
+	//	*Envelope_HandoffPullReply
+	//	*Envelope_MergeBatchRequest
+	//	*Envelope_MergeBatchReply
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -541,6 +545,42 @@ func (x *Envelope) GetHintsForReply() *HintsForReply {
 	return nil
 }
 
+func (x *Envelope) GetHandoffPullRequest() *HandoffPullRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_HandoffPullRequest); ok {
+			return x.HandoffPullRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetHandoffPullReply() *HandoffPullReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_HandoffPullReply); ok {
+			return x.HandoffPullReply
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetMergeBatchRequest() *MergeBatchRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_MergeBatchRequest); ok {
+			return x.MergeBatchRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetMergeBatchReply() *MergeBatchReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_MergeBatchReply); ok {
+			return x.MergeBatchReply
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -625,6 +665,22 @@ type Envelope_HintsForReply struct {
 	HintsForReply *HintsForReply `protobuf:"bytes,29,opt,name=hints_for_reply,json=hintsForReply,proto3,oneof"`
 }
 
+type Envelope_HandoffPullRequest struct {
+	HandoffPullRequest *HandoffPullRequest `protobuf:"bytes,30,opt,name=handoff_pull_request,json=handoffPullRequest,proto3,oneof"`
+}
+
+type Envelope_HandoffPullReply struct {
+	HandoffPullReply *HandoffPullReply `protobuf:"bytes,31,opt,name=handoff_pull_reply,json=handoffPullReply,proto3,oneof"`
+}
+
+type Envelope_MergeBatchRequest struct {
+	MergeBatchRequest *MergeBatchRequest `protobuf:"bytes,32,opt,name=merge_batch_request,json=mergeBatchRequest,proto3,oneof"`
+}
+
+type Envelope_MergeBatchReply struct {
+	MergeBatchReply *MergeBatchReply `protobuf:"bytes,33,opt,name=merge_batch_reply,json=mergeBatchReply,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -664,6 +720,14 @@ func (*Envelope_ReapReply) isEnvelope_Body() {}
 func (*Envelope_HintsForRequest) isEnvelope_Body() {}
 
 func (*Envelope_HintsForReply) isEnvelope_Body() {}
+
+func (*Envelope_HandoffPullRequest) isEnvelope_Body() {}
+
+func (*Envelope_HandoffPullReply) isEnvelope_Body() {}
+
+func (*Envelope_MergeBatchRequest) isEnvelope_Body() {}
+
+func (*Envelope_MergeBatchReply) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -1122,6 +1186,7 @@ type RingState struct {
 	Partitions    uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	N             uint32                 `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
 	Members       []*RingMember          `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	Handoffs      []*HandoffRecord       `protobuf:"bytes,5,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1184,6 +1249,443 @@ func (x *RingState) GetMembers() []*RingMember {
 	return nil
 }
 
+func (x *RingState) GetHandoffs() []*HandoffRecord {
+	if x != nil {
+		return x.Handoffs
+	}
+	return nil
+}
+
+// HandoffRecord says that member holds all of partition's data for its
+// placement made at ring version since: the handoff that filled it is done,
+// and routing no longer needs the replica it replaced.
+type HandoffRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        string                 `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Since         uint64                 `protobuf:"varint,3,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffRecord) Reset() {
+	*x = HandoffRecord{}
+	mi := &file_dht_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffRecord) ProtoMessage() {}
+
+func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffRecord.ProtoReflect.Descriptor instead.
+func (*HandoffRecord) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HandoffRecord) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *HandoffRecord) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *HandoffRecord) GetSince() uint64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+// HandoffPullRequest asks a replica's vnode for the next batch of its
+// partition: the keys after after_key (all keys when empty), in key order, up
+// to max_keys keys or max_bytes bytes of objects. The receiver persists the
+// last key it merged, so a transfer interrupted on either side resumes there.
+type HandoffPullRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	AfterKey      []byte                 `protobuf:"bytes,2,opt,name=after_key,json=afterKey,proto3" json:"after_key,omitempty"`
+	MaxKeys       uint32                 `protobuf:"varint,3,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	MaxBytes      uint32                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffPullRequest) Reset() {
+	*x = HandoffPullRequest{}
+	mi := &file_dht_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffPullRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffPullRequest) ProtoMessage() {}
+
+func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffPullRequest.ProtoReflect.Descriptor instead.
+func (*HandoffPullRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *HandoffPullRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *HandoffPullRequest) GetAfterKey() []byte {
+	if x != nil {
+		return x.AfterKey
+	}
+	return nil
+}
+
+func (x *HandoffPullRequest) GetMaxKeys() uint32 {
+	if x != nil {
+		return x.MaxKeys
+	}
+	return 0
+}
+
+func (x *HandoffPullRequest) GetMaxBytes() uint32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+// KeyObject is one key and its stored object.
+type KeyObject struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Object        *Object                `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyObject) Reset() {
+	*x = KeyObject{}
+	mi := &file_dht_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyObject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyObject) ProtoMessage() {}
+
+func (x *KeyObject) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyObject.ProtoReflect.Descriptor instead.
+func (*KeyObject) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *KeyObject) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KeyObject) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+// HandoffPullReply is one batch of a partition. done is set when the batch
+// reaches the end of the partition; total_keys is the sender's key count.
+type HandoffPullReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*KeyObject           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Done          bool                   `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	TotalKeys     uint64                 `protobuf:"varint,3,opt,name=total_keys,json=totalKeys,proto3" json:"total_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandoffPullReply) Reset() {
+	*x = HandoffPullReply{}
+	mi := &file_dht_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandoffPullReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandoffPullReply) ProtoMessage() {}
+
+func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandoffPullReply.ProtoReflect.Descriptor instead.
+func (*HandoffPullReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *HandoffPullReply) GetEntries() []*KeyObject {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *HandoffPullReply) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
+func (x *HandoffPullReply) GetTotalKeys() uint64 {
+	if x != nil {
+		return x.TotalKeys
+	}
+	return 0
+}
+
+// MergeBatchRequest asks a vnode to merge each object into what it stores,
+// as MergeRequest does for one key. Handoff and repair are exempt from client
+// limits.
+type MergeBatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Entries       []*KeyObject           `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeBatchRequest) Reset() {
+	*x = MergeBatchRequest{}
+	mi := &file_dht_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeBatchRequest) ProtoMessage() {}
+
+func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeBatchRequest.ProtoReflect.Descriptor instead.
+func (*MergeBatchRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *MergeBatchRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *MergeBatchRequest) GetEntries() []*KeyObject {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type MergeBatchReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Merged        uint32                 `protobuf:"varint,1,opt,name=merged,proto3" json:"merged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeBatchReply) Reset() {
+	*x = MergeBatchReply{}
+	mi := &file_dht_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeBatchReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeBatchReply) ProtoMessage() {}
+
+func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeBatchReply.ProtoReflect.Descriptor instead.
+func (*MergeBatchReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *MergeBatchReply) GetMerged() uint32 {
+	if x != nil {
+		return x.Merged
+	}
+	return 0
+}
+
+// ClusterCommand is an operator's ownership change (dhtctl join,
+// decommission, force-remove), carried to every node in a serf user event so
+// all of them apply it at once, and applied by ring gossip otherwise.
+type ClusterCommand struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	// "join", "decommission" or "force-remove".
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	Node   string `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	Zone   string `protobuf:"bytes,4,opt,name=zone,proto3" json:"zone,omitempty"`
+	// The ring version the change was made at, on the node that made it.
+	Version       uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterCommand) Reset() {
+	*x = ClusterCommand{}
+	mi := &file_dht_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterCommand) ProtoMessage() {}
+
+func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterCommand.ProtoReflect.Descriptor instead.
+func (*ClusterCommand) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ClusterCommand) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *ClusterCommand) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ClusterCommand) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ClusterCommand) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *ClusterCommand) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // RingGossip carries a node's ring state to a peer, which merges it and
 // answers with its own RingGossip when the sender was missing something.
 type RingGossip struct {
@@ -1195,7 +1697,7 @@ type RingGossip struct {
 
 func (x *RingGossip) Reset() {
 	*x = RingGossip{}
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1709,7 @@ func (x *RingGossip) String() string {
 func (*RingGossip) ProtoMessage() {}
 
 func (x *RingGossip) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1722,7 @@ func (x *RingGossip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingGossip.ProtoReflect.Descriptor instead.
 func (*RingGossip) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{14}
+	return file_dht_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RingGossip) GetState() *RingState {
@@ -1245,7 +1747,7 @@ type HintRequest struct {
 
 func (x *HintRequest) Reset() {
 	*x = HintRequest{}
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1759,7 @@ func (x *HintRequest) String() string {
 func (*HintRequest) ProtoMessage() {}
 
 func (x *HintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1772,7 @@ func (x *HintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintRequest.ProtoReflect.Descriptor instead.
 func (*HintRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{15}
+	return file_dht_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HintRequest) GetTarget() string {
@@ -1313,7 +1815,7 @@ type HintReply struct {
 
 func (x *HintReply) Reset() {
 	*x = HintReply{}
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1827,7 @@ func (x *HintReply) String() string {
 func (*HintReply) ProtoMessage() {}
 
 func (x *HintReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1840,7 @@ func (x *HintReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintReply.ProtoReflect.Descriptor instead.
 func (*HintReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{16}
+	return file_dht_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HintReply) GetStored() bool {
@@ -1369,7 +1871,7 @@ type Hint struct {
 
 func (x *Hint) Reset() {
 	*x = Hint{}
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1883,7 @@ func (x *Hint) String() string {
 func (*Hint) ProtoMessage() {}
 
 func (x *Hint) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1896,7 @@ func (x *Hint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hint.ProtoReflect.Descriptor instead.
 func (*Hint) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{17}
+	return file_dht_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Hint) GetTarget() string {
@@ -1445,7 +1947,7 @@ type MerkleRequest struct {
 
 func (x *MerkleRequest) Reset() {
 	*x = MerkleRequest{}
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1959,7 @@ func (x *MerkleRequest) String() string {
 func (*MerkleRequest) ProtoMessage() {}
 
 func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1972,7 @@ func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleRequest.ProtoReflect.Descriptor instead.
 func (*MerkleRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{18}
+	return file_dht_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MerkleRequest) GetPartition() uint32 {
@@ -1507,7 +2009,7 @@ type MerkleReply struct {
 
 func (x *MerkleReply) Reset() {
 	*x = MerkleReply{}
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +2021,7 @@ func (x *MerkleReply) String() string {
 func (*MerkleReply) ProtoMessage() {}
 
 func (x *MerkleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +2034,7 @@ func (x *MerkleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleReply.ProtoReflect.Descriptor instead.
 func (*MerkleReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{19}
+	return file_dht_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MerkleReply) GetHashes() []uint64 {
@@ -1568,7 +2070,7 @@ type BucketKeysRequest struct {
 
 func (x *BucketKeysRequest) Reset() {
 	*x = BucketKeysRequest{}
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +2082,7 @@ func (x *BucketKeysRequest) String() string {
 func (*BucketKeysRequest) ProtoMessage() {}
 
 func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +2095,7 @@ func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysRequest.ProtoReflect.Descriptor instead.
 func (*BucketKeysRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{20}
+	return file_dht_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *BucketKeysRequest) GetPartition() uint32 {
@@ -1619,7 +2121,7 @@ type BucketKeysReply struct {
 
 func (x *BucketKeysReply) Reset() {
 	*x = BucketKeysReply{}
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +2133,7 @@ func (x *BucketKeysReply) String() string {
 func (*BucketKeysReply) ProtoMessage() {}
 
 func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +2146,7 @@ func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysReply.ProtoReflect.Descriptor instead.
 func (*BucketKeysReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{21}
+	return file_dht_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BucketKeysReply) GetKeys() []*KeyVersion {
@@ -1664,7 +2166,7 @@ type KeyVersion struct {
 
 func (x *KeyVersion) Reset() {
 	*x = KeyVersion{}
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +2178,7 @@ func (x *KeyVersion) String() string {
 func (*KeyVersion) ProtoMessage() {}
 
 func (x *KeyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +2191,7 @@ func (x *KeyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyVersion.ProtoReflect.Descriptor instead.
 func (*KeyVersion) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{22}
+	return file_dht_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *KeyVersion) GetKey() []byte {
@@ -1719,7 +2221,7 @@ type TombstonesRequest struct {
 
 func (x *TombstonesRequest) Reset() {
 	*x = TombstonesRequest{}
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +2233,7 @@ func (x *TombstonesRequest) String() string {
 func (*TombstonesRequest) ProtoMessage() {}
 
 func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +2246,7 @@ func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesRequest.ProtoReflect.Descriptor instead.
 func (*TombstonesRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{23}
+	return file_dht_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *TombstonesRequest) GetPartition() uint32 {
@@ -1777,7 +2279,7 @@ type TombstonesReply struct {
 
 func (x *TombstonesReply) Reset() {
 	*x = TombstonesReply{}
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2291,7 @@ func (x *TombstonesReply) String() string {
 func (*TombstonesReply) ProtoMessage() {}
 
 func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2304,7 @@ func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesReply.ProtoReflect.Descriptor instead.
 func (*TombstonesReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{24}
+	return file_dht_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TombstonesReply) GetKeys() [][]byte {
@@ -1825,7 +2327,7 @@ type ReapRequest struct {
 
 func (x *ReapRequest) Reset() {
 	*x = ReapRequest{}
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +2339,7 @@ func (x *ReapRequest) String() string {
 func (*ReapRequest) ProtoMessage() {}
 
 func (x *ReapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +2352,7 @@ func (x *ReapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapRequest.ProtoReflect.Descriptor instead.
 func (*ReapRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{25}
+	return file_dht_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReapRequest) GetPartition() uint32 {
@@ -1883,7 +2385,7 @@ type ReapReply struct {
 
 func (x *ReapReply) Reset() {
 	*x = ReapReply{}
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2397,7 @@ func (x *ReapReply) String() string {
 func (*ReapReply) ProtoMessage() {}
 
 func (x *ReapReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2410,7 @@ func (x *ReapReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapReply.ProtoReflect.Descriptor instead.
 func (*ReapReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{26}
+	return file_dht_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReapReply) GetReaped() bool {
@@ -1931,7 +2433,7 @@ type HintsForRequest struct {
 
 func (x *HintsForRequest) Reset() {
 	*x = HintsForRequest{}
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1943,7 +2445,7 @@ func (x *HintsForRequest) String() string {
 func (*HintsForRequest) ProtoMessage() {}
 
 func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1956,7 +2458,7 @@ func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForRequest.ProtoReflect.Descriptor instead.
 func (*HintsForRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{27}
+	return file_dht_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HintsForRequest) GetPartition() uint32 {
@@ -1982,7 +2484,7 @@ type HintsForReply struct {
 
 func (x *HintsForReply) Reset() {
 	*x = HintsForReply{}
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2496,7 @@ func (x *HintsForReply) String() string {
 func (*HintsForReply) ProtoMessage() {}
 
 func (x *HintsForReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2509,7 @@ func (x *HintsForReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForReply.ProtoReflect.Descriptor instead.
 func (*HintsForReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{28}
+	return file_dht_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HintsForReply) GetCount() uint32 {
@@ -2036,8 +2538,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x91\n" +
-	"\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\xbf\f\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -2069,7 +2570,11 @@ const file_dht_proto_rawDesc = "" +
 	"\n" +
 	"reap_reply\x18\x1b \x01(\v2\x11.dht.v1.ReapReplyH\x00R\treapReply\x12E\n" +
 	"\x11hints_for_request\x18\x1c \x01(\v2\x17.dht.v1.HintsForRequestH\x00R\x0fhintsForRequest\x12?\n" +
-	"\x0fhints_for_reply\x18\x1d \x01(\v2\x15.dht.v1.HintsForReplyH\x00R\rhintsForReplyB\x06\n" +
+	"\x0fhints_for_reply\x18\x1d \x01(\v2\x15.dht.v1.HintsForReplyH\x00R\rhintsForReply\x12N\n" +
+	"\x14handoff_pull_request\x18\x1e \x01(\v2\x1a.dht.v1.HandoffPullRequestH\x00R\x12handoffPullRequest\x12H\n" +
+	"\x12handoff_pull_reply\x18\x1f \x01(\v2\x18.dht.v1.HandoffPullReplyH\x00R\x10handoffPullReply\x12K\n" +
+	"\x13merge_batch_request\x18  \x01(\v2\x19.dht.v1.MergeBatchRequestH\x00R\x11mergeBatchRequest\x12E\n" +
+	"\x11merge_batch_reply\x18! \x01(\v2\x17.dht.v1.MergeBatchReplyH\x00R\x0fmergeBatchReplyB\x06\n" +
 	"\x04body\"\xad\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -2101,14 +2606,43 @@ const file_dht_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x03 \x01(\x04R\vjoinVersion\x12%\n" +
-	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\"\x81\x01\n" +
+	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\"\xb4\x01\n" +
 	"\tRingState\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x02 \x01(\rR\n" +
 	"partitions\x12\f\n" +
 	"\x01n\x18\x03 \x01(\rR\x01n\x12,\n" +
-	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\"5\n" +
+	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\x121\n" +
+	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\"[\n" +
+	"\rHandoffRecord\x12\x16\n" +
+	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +
+	"\x05since\x18\x03 \x01(\x04R\x05since\"\x87\x01\n" +
+	"\x12HandoffPullRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x1b\n" +
+	"\tafter_key\x18\x02 \x01(\fR\bafterKey\x12\x19\n" +
+	"\bmax_keys\x18\x03 \x01(\rR\amaxKeys\x12\x1b\n" +
+	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\"E\n" +
+	"\tKeyObject\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
+	"\x06object\x18\x02 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"r\n" +
+	"\x10HandoffPullReply\x12+\n" +
+	"\aentries\x18\x01 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\x12\x12\n" +
+	"\x04done\x18\x02 \x01(\bR\x04done\x12\x1d\n" +
+	"\n" +
+	"total_keys\x18\x03 \x01(\x04R\ttotalKeys\"^\n" +
+	"\x11MergeBatchRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12+\n" +
+	"\aentries\x18\x02 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\")\n" +
+	"\x0fMergeBatchReply\x12\x16\n" +
+	"\x06merged\x18\x01 \x01(\rR\x06merged\"\x84\x01\n" +
+	"\x0eClusterCommand\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x16\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x12\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\x12\x12\n" +
+	"\x04zone\x18\x04 \x01(\tR\x04zone\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\"5\n" +
 	"\n" +
 	"RingGossip\x12'\n" +
 	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05state\"}\n" +
@@ -2174,37 +2708,44 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_dht_proto_goTypes = []any{
-	(*Dot)(nil),               // 0: dht.v1.Dot
-	(*Sibling)(nil),           // 1: dht.v1.Sibling
-	(*Object)(nil),            // 2: dht.v1.Object
-	(*ClientContext)(nil),     // 3: dht.v1.ClientContext
-	(*Envelope)(nil),          // 4: dht.v1.Envelope
-	(*PutRequest)(nil),        // 5: dht.v1.PutRequest
-	(*PutReply)(nil),          // 6: dht.v1.PutReply
-	(*GetRequest)(nil),        // 7: dht.v1.GetRequest
-	(*GetReply)(nil),          // 8: dht.v1.GetReply
-	(*MergeRequest)(nil),      // 9: dht.v1.MergeRequest
-	(*MergeReply)(nil),        // 10: dht.v1.MergeReply
-	(*ErrorReply)(nil),        // 11: dht.v1.ErrorReply
-	(*RingMember)(nil),        // 12: dht.v1.RingMember
-	(*RingState)(nil),         // 13: dht.v1.RingState
-	(*RingGossip)(nil),        // 14: dht.v1.RingGossip
-	(*HintRequest)(nil),       // 15: dht.v1.HintRequest
-	(*HintReply)(nil),         // 16: dht.v1.HintReply
-	(*Hint)(nil),              // 17: dht.v1.Hint
-	(*MerkleRequest)(nil),     // 18: dht.v1.MerkleRequest
-	(*MerkleReply)(nil),       // 19: dht.v1.MerkleReply
-	(*BucketKeysRequest)(nil), // 20: dht.v1.BucketKeysRequest
-	(*BucketKeysReply)(nil),   // 21: dht.v1.BucketKeysReply
-	(*KeyVersion)(nil),        // 22: dht.v1.KeyVersion
-	(*TombstonesRequest)(nil), // 23: dht.v1.TombstonesRequest
-	(*TombstonesReply)(nil),   // 24: dht.v1.TombstonesReply
-	(*ReapRequest)(nil),       // 25: dht.v1.ReapRequest
-	(*ReapReply)(nil),         // 26: dht.v1.ReapReply
-	(*HintsForRequest)(nil),   // 27: dht.v1.HintsForRequest
-	(*HintsForReply)(nil),     // 28: dht.v1.HintsForReply
+	(*Dot)(nil),                // 0: dht.v1.Dot
+	(*Sibling)(nil),            // 1: dht.v1.Sibling
+	(*Object)(nil),             // 2: dht.v1.Object
+	(*ClientContext)(nil),      // 3: dht.v1.ClientContext
+	(*Envelope)(nil),           // 4: dht.v1.Envelope
+	(*PutRequest)(nil),         // 5: dht.v1.PutRequest
+	(*PutReply)(nil),           // 6: dht.v1.PutReply
+	(*GetRequest)(nil),         // 7: dht.v1.GetRequest
+	(*GetReply)(nil),           // 8: dht.v1.GetReply
+	(*MergeRequest)(nil),       // 9: dht.v1.MergeRequest
+	(*MergeReply)(nil),         // 10: dht.v1.MergeReply
+	(*ErrorReply)(nil),         // 11: dht.v1.ErrorReply
+	(*RingMember)(nil),         // 12: dht.v1.RingMember
+	(*RingState)(nil),          // 13: dht.v1.RingState
+	(*HandoffRecord)(nil),      // 14: dht.v1.HandoffRecord
+	(*HandoffPullRequest)(nil), // 15: dht.v1.HandoffPullRequest
+	(*KeyObject)(nil),          // 16: dht.v1.KeyObject
+	(*HandoffPullReply)(nil),   // 17: dht.v1.HandoffPullReply
+	(*MergeBatchRequest)(nil),  // 18: dht.v1.MergeBatchRequest
+	(*MergeBatchReply)(nil),    // 19: dht.v1.MergeBatchReply
+	(*ClusterCommand)(nil),     // 20: dht.v1.ClusterCommand
+	(*RingGossip)(nil),         // 21: dht.v1.RingGossip
+	(*HintRequest)(nil),        // 22: dht.v1.HintRequest
+	(*HintReply)(nil),          // 23: dht.v1.HintReply
+	(*Hint)(nil),               // 24: dht.v1.Hint
+	(*MerkleRequest)(nil),      // 25: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),        // 26: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil),  // 27: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),    // 28: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),         // 29: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil),  // 30: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),    // 31: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),        // 32: dht.v1.ReapRequest
+	(*ReapReply)(nil),          // 33: dht.v1.ReapReply
+	(*HintsForRequest)(nil),    // 34: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),      // 35: dht.v1.HintsForReply
 }
 var file_dht_proto_depIdxs = []int32{
 	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -2218,35 +2759,43 @@ var file_dht_proto_depIdxs = []int32{
 	9,  // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
 	10, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
 	11, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	14, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	15, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
-	16, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	18, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
-	19, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
-	20, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
-	21, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	23, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
-	24, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
-	25, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
-	26, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
-	27, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
-	28, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
-	0,  // 24: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	1,  // 25: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	2,  // 26: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	2,  // 27: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	2,  // 28: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	12, // 29: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	13, // 30: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	2,  // 31: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	2,  // 32: dht.v1.Hint.object:type_name -> dht.v1.Object
-	22, // 33: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	2,  // 34: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	21, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	22, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	23, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	25, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	26, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	27, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	28, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	30, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	31, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	32, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	33, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	34, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	35, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	15, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
+	17, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
+	18, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
+	19, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
+	0,  // 28: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	1,  // 29: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	2,  // 30: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	2,  // 31: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	2,  // 32: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	12, // 33: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	14, // 34: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	2,  // 35: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	16, // 36: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	16, // 37: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	13, // 38: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	2,  // 39: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	2,  // 40: dht.v1.Hint.object:type_name -> dht.v1.Object
+	29, // 41: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	2,  // 42: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -2275,6 +2824,10 @@ func file_dht_proto_init() {
 		(*Envelope_ReapReply)(nil),
 		(*Envelope_HintsForRequest)(nil),
 		(*Envelope_HintsForReply)(nil),
+		(*Envelope_HandoffPullRequest)(nil),
+		(*Envelope_HandoffPullReply)(nil),
+		(*Envelope_MergeBatchRequest)(nil),
+		(*Envelope_MergeBatchReply)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2282,7 +2835,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
