@@ -170,6 +170,19 @@ type claimer struct {
 	buckets   []int32 // scratch of orderFor
 	share     []frac  // scratch of setTargets, per zone
 	zoneOrder []int   // scratch of setTargets
+
+	// watch, when set, hears of every change to a replica set as replay
+	// makes it: NewPlan follows placements through it.
+	watch placementWatcher
+}
+
+// placementWatcher hears the claimer's changes to replica sets: a member
+// added to a partition, a replica moved from one member to another, and a
+// removed member's replica dropped without an heir.
+type placementWatcher interface {
+	added(p int, v int32)
+	moved(p int, from, to int32)
+	dropped(p int, v int32)
 }
 
 func newClaimer(q, n int) *claimer {
@@ -231,6 +244,9 @@ func (c *claimer) improves(v, m int32) bool {
 func (c *claimer) move(p int, from, to int32) {
 	rs := c.replicas(p)
 	rs[slices.Index(rs, from)] = to
+	if c.watch != nil {
+		c.watch.moved(p, from, to)
+	}
 	f, t := &c.nodes[from], &c.nodes[to]
 	f.held[p>>6] &^= 1 << (p & 63)
 	t.held[p>>6] |= 1 << (p & 63)
@@ -273,6 +289,9 @@ func (c *claimer) join(m Member) {
 		for p := 0; p < c.q; p++ {
 			c.slots[p*c.n+c.width] = id
 			c.nodes[id].held[p>>6] |= 1 << (p & 63)
+			if c.watch != nil {
+				c.watch.added(p, id)
+			}
 		}
 		c.nodes[id].load = c.q
 		c.width++
@@ -477,6 +496,9 @@ func (c *claimer) remove(id string) {
 			rs := c.replicas(p)
 			i := slices.Index(rs, x)
 			copy(rs[i:], rs[i+1:])
+			if c.watch != nil {
+				c.watch.dropped(p, x)
+			}
 		}
 		c.width--
 		xn.load = 0
@@ -702,6 +724,10 @@ type Route struct {
 	// Uncovered are down owners no fallback is left for (a cluster no
 	// larger than N).
 	Uncovered []string
+	// Pending are live members that take the partition's writes while
+	// their handoff runs, but neither serve reads nor count toward W (see
+	// Plan).
+	Pending []string
 }
 
 // Route computes where requests for partition p go, given which nodes are
@@ -719,20 +745,26 @@ func (t Table) Route(p uint32, alive func(node string) bool, sloppy bool) Route 
 	if !sloppy {
 		return r
 	}
-	fallbacks := t.Fallbacks(p)
+	r.StandIns, r.Uncovered = cover(down, t.Fallbacks(p), alive)
+	return r
+}
+
+// cover gives each down owner the next live fallback, in order; the owners
+// left without one are uncovered.
+func cover(down, fallbacks []string, alive func(string) bool) (standIns []StandIn, uncovered []string) {
 	for _, owner := range down {
 		covered := false
 		for len(fallbacks) > 0 && !covered {
 			fb := fallbacks[0]
 			fallbacks = fallbacks[1:]
 			if alive(fb) {
-				r.StandIns = append(r.StandIns, StandIn{Node: fb, For: owner})
+				standIns = append(standIns, StandIn{Node: fb, For: owner})
 				covered = true
 			}
 		}
 		if !covered {
-			r.Uncovered = append(r.Uncovered, owner)
+			uncovered = append(uncovered, owner)
 		}
 	}
-	return r
+	return standIns, uncovered
 }

@@ -64,6 +64,52 @@ func compareEntries(a, b MemberState) int {
 // their receiver: a changed state is a new value.
 type State struct {
 	Members []MemberState
+	// Handoffs records the finished handoffs, sorted by member then
+	// partition, one per pair: the latest. See Plan.
+	Handoffs []Handoff
+}
+
+// Handoff records that Member holds all of Partition's data for its
+// placement made at ring version Since (a Lamport time of State): the
+// transfer that filled it is done, so routing no longer needs the replica
+// it replaced. A later placement of the same pair has a later Since and
+// needs a transfer of its own.
+type Handoff struct {
+	Member    string
+	Partition uint32
+	Since     uint64
+}
+
+func compareHandoffKeys(a, b Handoff) int {
+	return cmp.Or(strings.Compare(a.Member, b.Member), cmp.Compare(a.Partition, b.Partition))
+}
+
+// CompleteHandoff returns s recording that member finished receiving
+// partition p for its placement at since. Records only grow: an older since
+// changes nothing. It does not change Clock: a handoff is not an ownership
+// change.
+func (s State) CompleteHandoff(member string, p uint32, since uint64) State {
+	rec := Handoff{Member: member, Partition: p, Since: since}
+	i, found := slices.BinarySearchFunc(s.Handoffs, rec, compareHandoffKeys)
+	if found && s.Handoffs[i].Since >= since {
+		return s
+	}
+	out := slices.Clone(s.Handoffs)
+	if found {
+		out[i] = rec
+	} else {
+		out = slices.Insert(out, i, rec)
+	}
+	return State{Members: s.Members, Handoffs: out}
+}
+
+// handoffSince returns the Since of member's record for p, 0 when none.
+func (s State) handoffSince(member string, p uint32) uint64 {
+	i, found := slices.BinarySearchFunc(s.Handoffs, Handoff{Member: member, Partition: p}, compareHandoffKeys)
+	if !found {
+		return 0
+	}
+	return s.Handoffs[i].Since
 }
 
 func (s State) find(id string) (int, bool) {
@@ -98,7 +144,7 @@ func (s State) Join(m Member) State {
 	} else {
 		out = slices.Insert(out, i, entry)
 	}
-	return State{Members: out}
+	return State{Members: out, Handoffs: s.Handoffs}
 }
 
 // Remove returns s with id removed at version Clock()+1. Removing a member
@@ -110,14 +156,68 @@ func (s State) Remove(id string) State {
 	}
 	out := slices.Clone(s.Members)
 	out[i].RemoveVersion = s.Clock() + 1
-	return State{Members: out}
+	return State{Members: out, Handoffs: s.Handoffs}
 }
 
 // Merge returns the union of what a and b know: per id, the entry with the
-// later change (see compareEntries). It is commutative, associative and
-// idempotent, so gossip converges whatever the order of delivery. Input not
-// in canonical form is canonicalised first.
+// later change (see compareEntries), and per member and partition the later
+// handoff. It is commutative, associative and idempotent, so gossip
+// converges whatever the order of delivery. Input not in canonical form is
+// canonicalised first.
 func Merge(a, b State) State {
+	members := mergeMembers(a, b)
+	handoffs := mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs))
+	if len(members) == 0 && len(handoffs) == 0 {
+		return State{}
+	}
+	return State{Members: members, Handoffs: handoffs}
+}
+
+func mergeHandoffs(x, y []Handoff) []Handoff {
+	var out []Handoff
+	for len(x) > 0 || len(y) > 0 {
+		var c int
+		switch {
+		case len(y) == 0:
+			c = -1
+		case len(x) == 0:
+			c = 1
+		default:
+			c = compareHandoffKeys(x[0], y[0])
+		}
+		switch {
+		case c < 0:
+			out, x = append(out, x[0]), x[1:]
+		case c > 0:
+			out, y = append(out, y[0]), y[1:]
+		default:
+			h := x[0]
+			h.Since = max(h.Since, y[0].Since)
+			out, x, y = append(out, h), x[1:], y[1:]
+		}
+	}
+	return out
+}
+
+// canonicalHandoffs returns hs sorted by member and partition with one
+// record per pair, the latest.
+func canonicalHandoffs(hs []Handoff) []Handoff {
+	if slices.IsSortedFunc(hs, func(a, b Handoff) int {
+		if c := compareHandoffKeys(a, b); c != 0 {
+			return c
+		}
+		return -1 // a repeated pair is not canonical
+	}) {
+		return hs
+	}
+	out := slices.Clone(hs)
+	slices.SortFunc(out, func(a, b Handoff) int {
+		return cmp.Or(compareHandoffKeys(a, b), -cmp.Compare(a.Since, b.Since))
+	})
+	return slices.CompactFunc(out, func(a, b Handoff) bool { return compareHandoffKeys(a, b) == 0 })
+}
+
+func mergeMembers(a, b State) []MemberState {
 	x, y := canonical(a.Members), canonical(b.Members)
 	out := make([]MemberState, 0, max(len(x), len(y)))
 	for len(x) > 0 || len(y) > 0 {
@@ -136,9 +236,9 @@ func Merge(a, b State) State {
 		}
 	}
 	if len(out) == 0 {
-		return State{}
+		return nil
 	}
-	return State{Members: out}
+	return out
 }
 
 // canonical returns ms sorted by id with one entry per id, the largest.
@@ -200,7 +300,9 @@ func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
 // Digest returns a hash of s, so that peers can compare states cheaply
 // before exchanging them. It is FNV-1a (64 bits) over each entry in order:
 // the uvarint length and bytes of ID and of Zone, then JoinVersion and
-// RemoveVersion as big-endian uint64s. The encoding is fixed: nodes of
+// RemoveVersion as big-endian uint64s; then each handoff record: its
+// member as above, Partition as a big-endian uint32 and Since as a
+// big-endian uint64. The encoding is fixed: nodes of
 // different versions compare digests. Equal canonical states have equal
 // digests.
 func (s State) Digest() uint64 {
@@ -215,6 +317,11 @@ func (s State) Digest() uint64 {
 		str(m.Zone)
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], m.JoinVersion))
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], m.RemoveVersion))
+	}
+	for _, r := range s.Handoffs {
+		str(r.Member)
+		h.Write(binary.BigEndian.AppendUint32(buf[:0], r.Partition))
+		h.Write(binary.BigEndian.AppendUint64(buf[:0], r.Since))
 	}
 	return h.Sum64()
 }
@@ -234,6 +341,16 @@ func (s State) Validate() error {
 			return fmt.Errorf("%w: member %q has join version 0", ErrInvalidState, m.ID)
 		case m.removed() && m.RemoveVersion <= m.JoinVersion:
 			return fmt.Errorf("%w: member %q was removed at version %d, not after its join at %d", ErrInvalidState, m.ID, m.RemoveVersion, m.JoinVersion)
+		}
+	}
+	for i, r := range s.Handoffs {
+		switch {
+		case r.Member == "":
+			return fmt.Errorf("%w: handoff record %d has an empty member", ErrInvalidState, i)
+		case r.Since == 0:
+			return fmt.Errorf("%w: handoff record %d (%s, partition %d) has since 0", ErrInvalidState, i, r.Member, r.Partition)
+		case i > 0 && compareHandoffKeys(s.Handoffs[i-1], r) >= 0:
+			return fmt.Errorf("%w: handoff record %d is not after the one before (sorted by member and partition, one each)", ErrInvalidState, i)
 		}
 	}
 	return nil

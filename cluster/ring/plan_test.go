@@ -1,0 +1,298 @@
+package ring
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func everyoneAlive(string) bool { return true }
+
+// settle records every transfer of every member as done, as the members'
+// handoff actors would once their transfers finish.
+func settle(q, n int, s State) State {
+	pl := NewPlan(q, n, s)
+	for _, m := range pl.Table.Members {
+		for _, t := range pl.Transfers(m.ID) {
+			s = s.CompleteHandoff(m.ID, t.Partition, t.Since)
+		}
+	}
+	return s
+}
+
+func joinAll(s State, ids ...string) State {
+	for _, id := range ids {
+		s = s.Join(Member{ID: id})
+	}
+	return s
+}
+
+// checkServing asserts the invariants of Serving for every partition: as
+// many distinct serving members as the table has replicas, pending members
+// are slot members that are not ready, and Needs agrees.
+func checkServing(t *testing.T, pl Plan, alive func(string) bool) {
+	t.Helper()
+	for p := range pl.Slots {
+		serving, pending := pl.Serving(uint32(p), alive)
+		if len(serving) != len(pl.Table.Replicas[p]) {
+			t.Fatalf("partition %d: %d serving %v, want %d", p, len(serving), serving, len(pl.Table.Replicas[p]))
+		}
+		if len(slices.Compact(slices.Sorted(slices.Values(serving)))) != len(serving) {
+			t.Fatalf("partition %d: serving repeats a member: %v", p, serving)
+		}
+		for _, id := range pending {
+			if !slices.Contains(pl.Table.Replicas[p], id) || slices.Contains(serving, id) {
+				t.Fatalf("partition %d: pending %s is not a non-serving slot member (serving %v)", p, id, serving)
+			}
+		}
+		for _, id := range append(slices.Clone(serving), pending...) {
+			if !pl.Needs(id, uint32(p)) {
+				t.Fatalf("partition %d: %s serves or is pending but Needs says no", p, id)
+			}
+		}
+	}
+}
+
+func TestPlan_TableIsClaim(t *testing.T) {
+	s := joinAll(State{}, "a", "b", "c", "d", "e")
+	s = s.Remove("c")
+	pl := NewPlan(64, 3, s)
+	if want := Claim(64, 3, s.History()); !reflect.DeepEqual(pl.Table, want) {
+		t.Fatal("the plan's table differs from Claim of the same history")
+	}
+}
+
+func TestPlan_FirstMembers(t *testing.T) {
+	const q, n = 32, 3
+	s := joinAll(State{}, "a", "b", "c")
+	pl := NewPlan(q, n, s)
+	if got := pl.Transfers("a"); len(got) != 0 {
+		t.Fatalf("the first member has nothing to receive, got %d transfers", len(got))
+	}
+	for _, id := range []string{"b", "c"} {
+		ts := pl.Transfers(id)
+		if len(ts) != q {
+			t.Fatalf("%s: %d transfers, want one per partition (%d)", id, len(ts), q)
+		}
+		if ts[0].Sources[0] != "a" {
+			t.Fatalf("%s: sources %v, want a first (the only member that has the data)", id, ts[0].Sources)
+		}
+	}
+	// Additions serve at once: quorums overlap the members they joined.
+	for p := range pl.Slots {
+		serving, pending := pl.Serving(uint32(p), everyoneAlive)
+		if len(pending) != 0 || len(serving) != 3 {
+			t.Fatalf("partition %d: serving %v pending %v, want all three serving", p, serving, pending)
+		}
+	}
+	if pl.Settled() {
+		t.Fatal("settled before b and c received anything")
+	}
+	if !NewPlan(q, n, settle(q, n, s)).Settled() {
+		t.Fatal("not settled after every transfer completed")
+	}
+}
+
+func TestPlan_JoinKeepsReplacedHolderServing(t *testing.T) {
+	const q, n = 64, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c"))
+	before := NewPlan(q, n, s).Table
+	s = s.Join(Member{ID: "d"})
+	pl := NewPlan(q, n, s)
+	checkServing(t, pl, everyoneAlive)
+
+	ts := pl.Transfers("d")
+	if len(ts) == 0 {
+		t.Fatal("d joined but has nothing to receive")
+	}
+	for _, tr := range ts {
+		p := tr.Partition
+		serving, pending := pl.Serving(p, everyoneAlive)
+		if !slices.Equal(slices.Sorted(slices.Values(serving)), slices.Sorted(slices.Values(before.Replicas[p]))) {
+			t.Fatalf("partition %d: serving %v while d receives, want the old replicas %v", p, serving, before.Replicas[p])
+		}
+		if !slices.Equal(pending, []string{"d"}) {
+			t.Fatalf("partition %d: pending %v, want [d]", p, pending)
+		}
+		replaced := tr.Sources[0]
+		if slices.Contains(pl.Table.Replicas[p], replaced) {
+			t.Fatalf("partition %d: first source %s is still a replica; want the member d replaced", p, replaced)
+		}
+		if !pl.Needs(replaced, p) {
+			t.Fatalf("partition %d: the replaced holder %s is not needed while d receives", p, replaced)
+		}
+	}
+	// The transfers finish one by one: each partition switches on its own.
+	first := ts[0]
+	s = s.CompleteHandoff("d", first.Partition, first.Since)
+	pl = NewPlan(q, n, s)
+	checkServing(t, pl, everyoneAlive)
+	serving, pending := pl.Serving(first.Partition, everyoneAlive)
+	if !slices.Contains(serving, "d") || len(pending) != 0 {
+		t.Fatalf("after its transfer: serving %v pending %v, want d serving", serving, pending)
+	}
+	if pl.Needs(first.Sources[0], first.Partition) {
+		t.Fatalf("the replaced holder %s still needed after d received partition %d", first.Sources[0], first.Partition)
+	}
+	if got := len(pl.Transfers("d")); got != len(ts)-1 {
+		t.Fatalf("%d transfers left, want %d", got, len(ts)-1)
+	}
+}
+
+func TestPlan_Decommission(t *testing.T) {
+	const q, n = 64, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c", "d"))
+	s = s.Remove("d")
+	pl := NewPlan(q, n, s)
+	checkServing(t, pl, everyoneAlive)
+	if !pl.Involved("d") {
+		t.Fatal("a decommissioned node is not involved while its heirs receive")
+	}
+	for p := range pl.Slots {
+		if slices.Contains(pl.Table.Replicas[p], "d") {
+			t.Fatalf("partition %d: d still a replica after removal", p)
+		}
+	}
+	// d is down: a removed node that is down is gone for good, and its heirs
+	// serve although they are still receiving.
+	dDown := func(id string) bool { return id != "d" }
+	for p := range pl.Slots {
+		serving, _ := pl.Serving(uint32(p), dDown)
+		if slices.Contains(serving, "d") {
+			t.Fatalf("partition %d: force-removed d still serving: %v", p, serving)
+		}
+	}
+	s = settle(q, n, s)
+	if pl := NewPlan(q, n, s); pl.Involved("d") {
+		t.Fatal("d still involved after its heirs received everything")
+	}
+}
+
+func TestPlan_ChainOfUnfinishedHandoffs(t *testing.T) {
+	const q, n = 128, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c"))
+	s = s.Join(Member{ID: "d"}) // d receives nothing before e joins
+	s = s.Join(Member{ID: "e"})
+	pl := NewPlan(q, n, s)
+	checkServing(t, pl, everyoneAlive)
+	chained := 0
+	for p, slots := range pl.Slots {
+		for _, sl := range slots {
+			if sl.Node != "e" || len(sl.Replaces) < 2 || sl.Replaces[0].Node != "d" {
+				continue
+			}
+			chained++
+			// e took the slot from d, which had not received it: the holder
+			// d replaced stands in.
+			serving, _ := pl.Serving(uint32(p), everyoneAlive)
+			if slices.Contains(serving, "d") || slices.Contains(serving, "e") || !slices.Contains(serving, sl.Replaces[1].Node) {
+				t.Fatalf("partition %d: serving %v; want %s standing in for e (d never had the data)", p, serving, sl.Replaces[1].Node)
+			}
+		}
+	}
+	if chained == 0 {
+		t.Fatal("no slot passed from d to e; the test does not exercise chains")
+	}
+}
+
+func TestPlan_RouteAddsPendingAndSkipsThemAsFallbacks(t *testing.T) {
+	const q, n = 64, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c", "d"))
+	s = s.Join(Member{ID: "e"})
+	pl := NewPlan(q, n, s)
+	tr := pl.Transfers("e")[0]
+	r := pl.Route(tr.Partition, everyoneAlive, true)
+	if !slices.Equal(r.Pending, []string{"e"}) || slices.Contains(r.Owners, "e") {
+		t.Fatalf("route %+v: want e pending, not an owner", r)
+	}
+	down := r.Owners[0]
+	r = pl.Route(tr.Partition, func(id string) bool { return id != down }, true)
+	for _, si := range r.StandIns {
+		if si.Node == "e" {
+			t.Fatalf("pending e chosen as a fallback for %s: it already takes the writes", si.For)
+		}
+	}
+	if len(r.StandIns) != 1 {
+		t.Fatalf("route %+v: want one fallback for %s", r, down)
+	}
+}
+
+func TestState_HandoffMerge(t *testing.T) {
+	a := joinAll(State{}, "a", "b").CompleteHandoff("b", 3, 2).CompleteHandoff("a", 1, 1)
+	b := joinAll(State{}, "a", "b").CompleteHandoff("b", 3, 5).CompleteHandoff("b", 0, 2)
+	ab, ba := Merge(a, b), Merge(b, a)
+	if !reflect.DeepEqual(ab, ba) {
+		t.Fatalf("merge not commutative:\n%+v\n%+v", ab, ba)
+	}
+	if !reflect.DeepEqual(Merge(ab, ab), ab) || !reflect.DeepEqual(Merge(ab, a), ab) {
+		t.Fatal("merge not idempotent")
+	}
+	if err := ab.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := []Handoff{{"a", 1, 1}, {"b", 0, 2}, {"b", 3, 5}}
+	if !slices.Equal(ab.Handoffs, want) {
+		t.Fatalf("handoffs %v, want %v", ab.Handoffs, want)
+	}
+	if ab.Digest() == Merge(a, joinAll(State{}, "a", "b")).Digest() {
+		t.Fatal("digest ignores handoff records")
+	}
+	if got := ab.CompleteHandoff("b", 3, 4); !reflect.DeepEqual(got, ab) {
+		t.Fatal("an older record changed the state")
+	}
+	if ab.Clock() != joinAll(State{}, "a", "b").Clock() {
+		t.Fatal("handoff records changed the ownership clock")
+	}
+}
+
+func TestState_ValidateHandoffs(t *testing.T) {
+	base := joinAll(State{}, "a")
+	for name, hs := range map[string][]Handoff{
+		"empty member": {{"", 0, 1}},
+		"since zero":   {{"a", 0, 0}},
+		"unsorted":     {{"a", 2, 1}, {"a", 1, 1}},
+		"repeated":     {{"a", 1, 1}, {"a", 1, 2}},
+	} {
+		s := State{Members: base.Members, Handoffs: hs}
+		if err := s.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted %v", name, hs)
+		}
+		// Merge canonicalises what Validate refuses for order.
+		if name == "unsorted" || name == "repeated" {
+			if err := Merge(s, State{}).Validate(); err != nil {
+				t.Errorf("%s: merged state invalid: %v", name, err)
+			}
+		}
+	}
+}
+
+// TestPlan_GrowAndShrink walks 3 → 5 → 3 members with every transfer done
+// between steps, checking the serving invariants at each point and that a
+// settled plan serves exactly the table.
+func TestPlan_GrowAndShrink(t *testing.T) {
+	const q, n = 256, 3
+	s := settle(q, n, joinAll(State{}, "n1", "n2", "n3"))
+	for i, step := range []func(State) State{
+		func(s State) State { return s.Join(Member{ID: "n4"}) },
+		func(s State) State { return s.Join(Member{ID: "n5"}) },
+		func(s State) State { return s.Remove("n1") },
+		func(s State) State { return s.Remove("n2") },
+	} {
+		s = step(s)
+		checkServing(t, NewPlan(q, n, s), everyoneAlive)
+		s = settle(q, n, s)
+		pl := NewPlan(q, n, s)
+		if !pl.Settled() {
+			t.Fatalf("step %d: not settled after all transfers", i)
+		}
+		for p := range pl.Slots {
+			serving, pending := pl.Serving(uint32(p), everyoneAlive)
+			if len(pending) != 0 || !slices.Equal(serving, pl.Table.Replicas[p]) {
+				t.Fatalf("step %d partition %d: settled plan serves %v pending %v, want the table's %v", i, p, serving, pending, pl.Table.Replicas[p])
+			}
+		}
+	}
+	if pl := NewPlan(q, n, s); pl.Involved("n1") || pl.Involved("n2") {
+		t.Fatal("removed members still involved at the end")
+	}
+}
