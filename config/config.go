@@ -146,6 +146,18 @@ type Handoff struct {
 	// DeliverInterval is how often pending hints are offered to their
 	// targets that are alive again.
 	DeliverInterval time.Duration `koanf:"deliver_interval"`
+	// TransferConcurrency bounds the partition transfers of ownership
+	// handoff this node runs at once, receiving and draining together.
+	TransferConcurrency int `koanf:"transfer_concurrency"`
+	// TransferBatchKeys and TransferBatchBytes bound one batch of a
+	// transfer; a key larger than TransferBatchBytes still travels alone.
+	TransferBatchKeys  int `koanf:"transfer_batch_keys"`
+	TransferBatchBytes int `koanf:"transfer_batch_bytes"`
+	// DropDelay is how long a node waits, once the ring says it no longer
+	// has a part in a partition, before it hands its copy to the serving
+	// replicas and drops it: long enough for every node to route by the
+	// new ring.
+	DropDelay time.Duration `koanf:"drop_delay"`
 }
 
 // Entropy configures active anti-entropy: replicas of a partition compare
@@ -239,6 +251,11 @@ func Default() Config {
 			MaxHints:        100000,
 			MaxHintBytes:    256 << 20,
 			DeliverInterval: time.Second,
+
+			TransferConcurrency: 2,
+			TransferBatchKeys:   256,
+			TransferBatchBytes:  1 << 20,
+			DropDelay:           10 * time.Second,
 		},
 		Entropy: Entropy{
 			Enabled:            true,
@@ -400,6 +417,17 @@ func (c Config) Validate() error {
 		bad("handoff.max_hint_bytes", "must be at least 1, got %d", c.Handoff.MaxHintBytes)
 	}
 	positive("handoff.deliver_interval", c.Handoff.DeliverInterval)
+	if c.Handoff.TransferConcurrency < 1 || c.Handoff.TransferConcurrency > 64 {
+		bad("handoff.transfer_concurrency", "must be 1..64, got %d", c.Handoff.TransferConcurrency)
+	}
+	if c.Handoff.TransferBatchKeys < 1 || c.Handoff.TransferBatchKeys > 100000 {
+		bad("handoff.transfer_batch_keys", "must be 1..100000, got %d", c.Handoff.TransferBatchKeys)
+	}
+	// gRPC refuses messages over 4 MiB by default; a batch stays well below.
+	if c.Handoff.TransferBatchBytes < 1024 || c.Handoff.TransferBatchBytes > 2<<20 {
+		bad("handoff.transfer_batch_bytes", "must be 1024..2097152, got %d", c.Handoff.TransferBatchBytes)
+	}
+	positive("handoff.drop_delay", c.Handoff.DropDelay)
 
 	// entropy
 	positive("entropy.interval", c.Entropy.Interval)

@@ -30,6 +30,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"replication.request_timeout",
 		"storage.engine", "storage.sync_writes", "storage.profile", "storage.value_log_gc_interval",
 		"handoff.hints", "handoff.max_hints", "handoff.max_hint_bytes", "handoff.deliver_interval",
+		"handoff.transfer_concurrency", "handoff.transfer_batch_keys", "handoff.transfer_batch_bytes", "handoff.drop_delay",
 		"entropy.enabled", "entropy.interval", "entropy.max_keys_per_exchange", "entropy.tombstone_grace",
 		"limits.max_key_bytes", "limits.max_value_bytes", "limits.max_siblings",
 		"log.level", "log.format",

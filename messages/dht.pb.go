@@ -1615,8 +1615,10 @@ type ClusterCommand struct {
 	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
 	Node   string `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
 	Zone   string `protobuf:"bytes,4,opt,name=zone,proto3" json:"zone,omitempty"`
-	// The ring version the change was made at, on the node that made it.
-	Version       uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// The member's ring state entry after the change, so that every node
+	// merges exactly the same entry.
+	JoinVersion   uint64 `protobuf:"varint,5,opt,name=join_version,json=joinVersion,proto3" json:"join_version,omitempty"`
+	RemoveVersion uint64 `protobuf:"varint,6,opt,name=remove_version,json=removeVersion,proto3" json:"remove_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1679,9 +1681,16 @@ func (x *ClusterCommand) GetZone() string {
 	return ""
 }
 
-func (x *ClusterCommand) GetVersion() uint64 {
+func (x *ClusterCommand) GetJoinVersion() uint64 {
 	if x != nil {
-		return x.Version
+		return x.JoinVersion
+	}
+	return 0
+}
+
+func (x *ClusterCommand) GetRemoveVersion() uint64 {
+	if x != nil {
+		return x.RemoveVersion
 	}
 	return 0
 }
@@ -2636,13 +2645,14 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12+\n" +
 	"\aentries\x18\x02 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\")\n" +
 	"\x0fMergeBatchReply\x12\x16\n" +
-	"\x06merged\x18\x01 \x01(\rR\x06merged\"\x84\x01\n" +
+	"\x06merged\x18\x01 \x01(\rR\x06merged\"\xb4\x01\n" +
 	"\x0eClusterCommand\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x16\n" +
 	"\x06action\x18\x02 \x01(\tR\x06action\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x12\n" +
-	"\x04zone\x18\x04 \x01(\tR\x04zone\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x04R\aversion\"5\n" +
+	"\x04zone\x18\x04 \x01(\tR\x04zone\x12!\n" +
+	"\fjoin_version\x18\x05 \x01(\x04R\vjoinVersion\x12%\n" +
+	"\x0eremove_version\x18\x06 \x01(\x04R\rremoveVersion\"5\n" +
 	"\n" +
 	"RingGossip\x12'\n" +
 	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05state\"}\n" +

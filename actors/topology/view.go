@@ -12,9 +12,11 @@ import (
 type Snapshot struct {
 	// Self is this node's id.
 	Self string
-	// State is the ownership state and Table the claim computed from it.
+	// State is the ownership state and Table the claim computed from it;
+	// Plan adds who serves each partition while handoffs run (route by it).
 	State ring.State
 	Table ring.Table
+	Plan  ring.Plan
 	// Members is what gossip knows of each node, by id: liveness and
 	// addresses. Owners that gossip has never seen are absent.
 	Members map[string]membership.Member

@@ -78,8 +78,17 @@ type Config struct {
 // Event is what the Agent reports: a membership change (Members is then
 // the current list) or a user event.
 type Event struct {
-	Members   []Member
+	Members []Member
+	// Change names what changed, for a membership change.
+	Change    *Change
 	UserEvent *UserEvent
+}
+
+// Change is one membership change serf reported: Kind is "join", "leave",
+// "fail", "update" or "reap", and IDs the nodes it concerns.
+type Change struct {
+	Kind string
+	IDs  []string
 }
 
 // UserEvent is an operator-triggered cluster event carried by serf.
@@ -173,7 +182,15 @@ func (a *Agent) loop(onEvent func(Event)) {
 		case e := <-a.events:
 			switch e := e.(type) {
 			case serf.MemberEvent:
-				onEvent(Event{Members: a.Members()})
+				kind := strings.TrimPrefix(e.EventType().String(), "member-")
+				if kind == "failed" {
+					kind = "fail"
+				}
+				change := &Change{Kind: kind}
+				for _, m := range e.Members {
+					change.IDs = append(change.IDs, m.Name)
+				}
+				onEvent(Event{Members: a.Members(), Change: change})
 			case serf.UserEvent:
 				onEvent(Event{UserEvent: &UserEvent{Name: e.Name, Payload: e.Payload}})
 			}
