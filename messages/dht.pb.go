@@ -1447,10 +1447,14 @@ func (x *KeyObject) GetObject() *Object {
 // HandoffPullReply is one batch of a partition. done is set when the batch
 // reaches the end of the partition; total_keys is the sender's key count.
 type HandoffPullReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entries       []*KeyObject           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
-	Done          bool                   `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
-	TotalKeys     uint64                 `protobuf:"varint,3,opt,name=total_keys,json=totalKeys,proto3" json:"total_keys,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Entries   []*KeyObject           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	Done      bool                   `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
+	TotalKeys uint64                 `protobuf:"varint,3,opt,name=total_keys,json=totalKeys,proto3" json:"total_keys,omitempty"`
+	// The vnode's count of writes since it started: a node draining its own
+	// copy compares it before dropping, so a write that arrived after the
+	// drain read past its key is never dropped unsent.
+	Generation    uint64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1502,6 +1506,13 @@ func (x *HandoffPullReply) GetDone() bool {
 func (x *HandoffPullReply) GetTotalKeys() uint64 {
 	if x != nil {
 		return x.TotalKeys
+	}
+	return 0
+}
+
+func (x *HandoffPullReply) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
 	}
 	return 0
 }
@@ -2635,12 +2646,15 @@ const file_dht_proto_rawDesc = "" +
 	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\"E\n" +
 	"\tKeyObject\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
-	"\x06object\x18\x02 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"r\n" +
+	"\x06object\x18\x02 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"\x92\x01\n" +
 	"\x10HandoffPullReply\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\bR\x04done\x12\x1d\n" +
 	"\n" +
-	"total_keys\x18\x03 \x01(\x04R\ttotalKeys\"^\n" +
+	"total_keys\x18\x03 \x01(\x04R\ttotalKeys\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x04 \x01(\x04R\n" +
+	"generation\"^\n" +
 	"\x11MergeBatchRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12+\n" +
 	"\aentries\x18\x02 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\")\n" +

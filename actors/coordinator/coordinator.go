@@ -78,6 +78,10 @@ type Route struct {
 	// larger than N). A live primary keeps their hints, which do not count
 	// toward W: one machine never counts twice.
 	Uncovered []string
+	// Pending are new owners still receiving the partition in a handoff:
+	// they take every write, so they miss nothing meanwhile, but are not
+	// read from and do not count toward W.
+	Pending []string
 }
 
 // Router tells a coordinator where a partition's replicas are. It is called
@@ -114,7 +118,7 @@ type deadlineExpired struct{}
 
 type pending struct {
 	node string
-	kind string // "coordinate", "replicate", "read", "repair"
+	kind string // "coordinate", "replicate", "pending", "read", "repair"
 }
 
 type coordinator struct {
@@ -208,6 +212,14 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 			for _, down := range c.route.Uncovered {
 				ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(down, obj))
 			}
+			// New owners mid-handoff get the write too; a miss is hinted
+			// at the deadline like any straggler's.
+			if len(c.route.Pending) > 0 {
+				merge := c.mergeRequest(obj)
+				for _, node := range c.route.Pending {
+					c.send(ctx, quorum.Target{Node: node}, "pending", merge)
+				}
+			}
 		}
 	case "hint":
 		if h := env.GetHintReply(); h != nil && h.GetStored() {
@@ -234,9 +246,9 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 		} else {
 			c.applyGet(ctx, c.get.Answered(p.node, obj))
 		}
-	case "repair":
-		// Fire and forget: a failed repair is retried by the next read or by
-		// anti-entropy.
+	case "repair", "pending":
+		// Not counted: a failed repair is retried by the next read or by
+		// anti-entropy; a pending owner's miss is hinted at the deadline.
 	}
 }
 
@@ -259,7 +271,7 @@ func (c *coordinator) hintStragglers(ctx actor.Context) {
 		return
 	}
 	for _, p := range c.pending {
-		if p.kind == "replicate" {
+		if p.kind == "replicate" || p.kind == "pending" {
 			ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(p.node, *c.coordinated))
 		}
 	}

@@ -3,6 +3,7 @@ package entropy
 import (
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -32,6 +33,8 @@ type Config struct {
 	// HintsPID returns the PID of node's hint queue.
 	HintsPID func(node string) *actor.PID
 	Metrics  *Metrics
+	// OnRepair, when set, hears of each exchange that repaired replicas.
+	OnRepair func(p uint32, peer string, copies int)
 	Logger   *slog.Logger
 }
 
@@ -153,12 +156,13 @@ func (s *scheduler) begin(ctx actor.Context) {
 		peer string
 	}
 	var pairs []pair
-	for p, ids := range snap.Table.Replicas {
-		mine := false
-		for _, id := range ids {
-			mine = mine || id == s.cfg.Self
-		}
-		if !mine {
+	// The members taking part in a partition are its serving replicas
+	// (stand-ins included while a handoff runs) and the new owners still
+	// receiving it: exchanging with those fills them sooner.
+	for p := range snap.Plan.Slots {
+		serving, pending := snap.Plan.Serving(uint32(p), snap.Alive)
+		ids := append(serving, pending...)
+		if !slices.Contains(ids, s.cfg.Self) {
 			continue
 		}
 		for _, id := range ids {
@@ -371,6 +375,9 @@ func (s *scheduler) finish(result string) {
 	s.cfg.Metrics.KeysRepaired.Add(float64(ex.repaired))
 	s.cfg.Metrics.TombstonesReaped.Add(float64(ex.reaped))
 	s.cfg.Metrics.Bytes.Add(float64(ex.bytes))
+	if ex.repaired > 0 && s.cfg.OnRepair != nil {
+		s.cfg.OnRepair(ex.partition, ex.peer, ex.repaired)
+	}
 	if ex.repaired > 0 {
 		s.cfg.Logger.Info("anti-entropy repaired replicas", "partition", ex.partition, "peer", ex.peer,
 			"copies_repaired", ex.repaired, "bytes", ex.bytes)

@@ -59,6 +59,14 @@ func (s *scheduler) afterInSync(ctx actor.Context) {
 		}
 		phase.members = append(phase.members, id)
 	}
+	// While a handoff of the partition runs, a replica may still lack the
+	// tombstone it would be reaped from: wait until every slot has its data.
+	for _, slot := range snap.Plan.Slots[s.ex.partition] {
+		if !slot.Received {
+			s.finish("in_sync")
+			return
+		}
+	}
 	phase.primaries = snap.Table.Preference(s.ex.partition)
 	s.ex.reap = phase
 	s.sendTo(ctx, s.cfg.VnodePID(s.cfg.Self, s.ex.partition), request{kind: "reap-list"}, &messages.Envelope{

@@ -65,6 +65,11 @@ type Config struct {
 	Alive func(node string) bool
 	// VnodePID returns the PID of partition p's vnode on node.
 	VnodePID func(node string, p uint32) *actor.PID
+	// Redirect, when set, says where hints go whose target was removed from
+	// the ring (force-removed: it will never come back): ok is true for such
+	// a target, and node is a live serving replica of p, or "" while there
+	// is none. Without it those hints would wait forever.
+	Redirect func(target string, p uint32) (node string, ok bool)
 	// Now is the wall clock for hint timestamps; nil means time.Now.
 	Now     func() time.Time
 	Metrics *metrics.Metrics
@@ -227,7 +232,8 @@ func (q *queue) store(req *messages.HintRequest) *messages.HintReply {
 func (q *queue) deliver(ctx actor.Context) {
 	now := q.cfg.Now()
 	for target, st := range q.pending {
-		if st.count == 0 || !q.cfg.Alive(target) {
+		_, removed := q.redirect(target, 0)
+		if st.count == 0 || (!removed && !q.cfg.Alive(target)) {
 			continue
 		}
 		if st.inflight > 0 {
@@ -248,9 +254,15 @@ func (q *queue) deliver(ctx actor.Context) {
 				q.remove(target, seq, int64(len(value)))
 				return true
 			}
+			node := target
+			if removed {
+				if node, _ = q.redirect(target, h.GetPartition()); node == "" {
+					return true // no serving replica is alive yet
+				}
+			}
 			q.nextReq++
 			q.inflight[q.nextReq] = delivery{target: target, seq: seq, size: int64(len(value))}
-			ctx.Request(q.cfg.VnodePID(target, h.GetPartition()), &messages.Envelope{
+			ctx.Request(q.cfg.VnodePID(node, h.GetPartition()), &messages.Envelope{
 				RequestId: q.nextReq,
 				Body: &messages.Envelope_MergeRequest{MergeRequest: &messages.MergeRequest{
 					Partition: h.GetPartition(), Key: h.GetKey(), Object: h.GetObject(),
@@ -265,6 +277,13 @@ func (q *queue) deliver(ctx actor.Context) {
 		}
 		st.inflight, st.sentAt = sent, now
 	}
+}
+
+func (q *queue) redirect(target string, p uint32) (string, bool) {
+	if q.cfg.Redirect == nil {
+		return "", false
+	}
+	return q.cfg.Redirect(target, p)
 }
 
 // delivered records an acknowledged delivery and reports whether the

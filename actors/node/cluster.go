@@ -1,13 +1,16 @@
 package node
 
 import (
-	"slices"
+	"errors"
+	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/gateway"
+	"github.com/dhtkv/dht/actors/handoff"
 	"github.com/dhtkv/dht/actors/hints"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
@@ -26,15 +29,16 @@ type clusterRouter struct {
 
 func (r *clusterRouter) LocalNode() string { return r.self }
 
-// Route converts ring.Table.Route (pure: live owners, a stand-in for each
-// down owner, the down owners left uncovered) into quorum targets.
+// Route converts ring.Plan.Route (pure: live serving owners, a stand-in for
+// each down owner, the down owners left uncovered, the owners still
+// receiving a handoff) into quorum targets.
 func (r *clusterRouter) Route(p uint32) coordinator.Route {
 	snap := r.view.Load()
-	if snap == nil || int(p) >= len(snap.Table.Replicas) {
+	if snap == nil || int(p) >= len(snap.Plan.Slots) {
 		return coordinator.Route{}
 	}
-	route := snap.Table.Route(p, snap.Alive, r.hints)
-	out := coordinator.Route{Uncovered: route.Uncovered}
+	route := snap.Plan.Route(p, snap.Alive, r.hints)
+	out := coordinator.Route{Uncovered: route.Uncovered, Pending: route.Pending}
 	for _, id := range route.Owners {
 		out.Targets = append(out.Targets, quorum.Target{Node: id, Primary: true})
 	}
@@ -65,18 +69,27 @@ func (r *clusterRouter) VnodePID(node string, p uint32) *actor.PID {
 // clusterView shows the topology snapshot and the hint queue to the admin
 // API.
 type clusterView struct {
-	view  *topology.View
-	hints *hints.Stats
-	roots []atomic.Uint64
+	view    *topology.View
+	hints   *hints.Stats
+	roots   []atomic.Uint64
+	handoff *handoff.Status
 }
 
 func (c *clusterView) Status() gateway.StatusInfo {
 	pending, bytes := c.hints.Pending()
 	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes, MerkleRoots: map[uint32]uint64{}}
+	h := c.handoff.Snapshot()
+	info.Handoff = gateway.HandoffStatus{Pending: h.Pending, Draining: h.Draining, Completed: h.Completed, ETASeconds: h.ETASeconds,
+		Active: []gateway.TransferInfo{}}
+	for _, t := range h.Active {
+		info.Handoff.Active = append(info.Handoff.Active, gateway.TransferInfo{
+			Partition: t.Partition, Kind: t.Kind, Peer: t.Peer, Keys: t.Keys, TotalKeys: t.TotalKeys, Bytes: t.Bytes, StartedAt: t.StartedAt,
+		})
+	}
 	if snap := c.view.Load(); snap != nil {
 		info.Node = snap.Self
-		for p, ids := range snap.Table.Replicas {
-			if slices.Contains(ids, snap.Self) {
+		for p := range snap.Plan.Slots {
+			if snap.Plan.Needs(snap.Self, uint32(p)) {
 				info.MerkleRoots[uint32(p)] = c.roots[p].Load()
 			}
 		}
@@ -130,4 +143,51 @@ func (c *clusterView) Ring() gateway.RingInfo {
 		version += max(m.JoinVersion, m.RemoveVersion)
 	}
 	return gateway.RingInfo{Partitions: snap.Table.Partitions, N: snap.Table.N, Version: version, Replicas: snap.Table.Replicas}
+}
+
+// clusterAdmin carries out the admin API's ownership changes through the
+// topology actor, which applies them to the ring state and broadcasts them.
+type clusterAdmin struct{ n *Node }
+
+func (c *clusterAdmin) Join() error { return c.command(topology.ActionJoin, c.n.cfg.Node.ID) }
+
+func (c *clusterAdmin) Decommission(node string) error {
+	return c.command(topology.ActionDecommission, node)
+}
+
+func (c *clusterAdmin) ForceRemove(node string) error {
+	if err := c.command(topology.ActionForceRemove, node); err != nil {
+		return err
+	}
+	// Serf would otherwise keep reporting the node as failed for a day.
+	if c.n.agent != nil {
+		if err := c.n.agent.RemoveFailed(node); err != nil {
+			c.n.logger.Warn("telling gossip a force-removed node is gone", "node", node, "err", err)
+		}
+	}
+	return nil
+}
+
+func (c *clusterAdmin) command(action, node string) error {
+	if c.n.cfg.Standalone() {
+		return fmt.Errorf("%w: a standalone node has no ring to change", gateway.ErrConflict)
+	}
+	pid := actor.NewPID(c.n.system.Address(), nodeActorName+"/"+topologyName)
+	res, err := c.n.system.Root.RequestFuture(pid, &topology.Command{Action: action, Node: node}, 10*time.Second).Result()
+	if err != nil {
+		return fmt.Errorf("node: %s %s: %w", action, node, err)
+	}
+	r, ok := res.(*topology.CommandResult)
+	if !ok {
+		return fmt.Errorf("node: %s %s: unexpected answer %T", action, node, res)
+	}
+	switch {
+	case r.Err == nil:
+		return nil
+	case errors.Is(r.Err, topology.ErrUnknownMember):
+		return fmt.Errorf("%w: %v", gateway.ErrUnknownNode, r.Err)
+	case errors.Is(r.Err, topology.ErrRefused):
+		return fmt.Errorf("%w: %v", gateway.ErrConflict, r.Err)
+	}
+	return r.Err
 }

@@ -13,10 +13,13 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/entropy"
+	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/gateway"
+	"github.com/dhtkv/dht/actors/handoff"
 	"github.com/dhtkv/dht/actors/hints"
 	"github.com/dhtkv/dht/actors/metrics"
 	"github.com/dhtkv/dht/actors/topology"
@@ -24,6 +27,7 @@ import (
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
 )
 
@@ -67,7 +71,13 @@ type Node struct {
 	// vnode's Merkle root.
 	hintStats hints.Stats
 	roots     []atomic.Uint64
-	ready     atomic.Bool
+	// keys mirrors each vnode's key count; handoff shows transfers.
+	keys    []atomic.Int64
+	handoff handoff.Status
+	events  *events.Bus
+	retired chan struct{}
+	retire  sync.Once
+	ready   atomic.Bool
 	// joined is set once a seed answered (or there were none).
 	joined     atomic.Bool
 	joinCtx    context.Context
@@ -87,7 +97,8 @@ func Start(opts Options) (n *Node, err error) {
 		logger = slog.Default()
 	}
 	logger = logger.With("node", cfg.Node.ID)
-	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions)}
+	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
+		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{})}
 	// Every error return sets n to nil; the cleanup keeps its own pointer.
 	created := n
 	defer func() {
@@ -152,7 +163,9 @@ func Start(opts Options) (n *Node, err error) {
 		WriteTimeout:   cfg.HTTP.WriteTimeout,
 		ClientToken:    cfg.HTTP.ClientToken,
 		AdminToken:     cfg.HTTP.AdminToken,
-		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots},
+		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff},
+		Admin:          &clusterAdmin{n: n},
+		Events:         n.events,
 		Ready:          n.readiness,
 		Coordinator:    coordCfg,
 		Metrics:        n.metrics,
@@ -171,7 +184,22 @@ func Start(opts Options) (n *Node, err error) {
 			return nil
 		},
 		PeerPID: func(addr string) *actor.PID { return actor.NewPID(addr, nodeActorName+"/"+topologyName) },
-		Logger:  logger.With("component", "topology"),
+		Seeded:  len(cfg.SeedList()) > 0,
+		Broadcast: func(c *messages.ClusterCommand) error {
+			a := agent.Load()
+			if a == nil {
+				return errors.New("membership is not running")
+			}
+			payload, err := proto.Marshal(c)
+			if err != nil {
+				return err
+			}
+			return a.UserEvent(userEventCommand, payload)
+		},
+		OnEvent: func(kind, subject, detail string) {
+			n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
+		},
+		Logger: logger.With("component", "topology"),
 	}
 	var entropyProps *actor.Props
 	if cfg.Entropy.Enabled && !cfg.Standalone() {
@@ -181,6 +209,27 @@ func Start(opts Options) (n *Node, err error) {
 			Timeout: max(30*time.Second, 3*cfg.Entropy.Interval),
 			Grace:   cfg.Entropy.TombstoneGrace, HintsPID: router.HintsPID,
 			Metrics: entropy.NewMetrics(n.metrics.Registry), Logger: logger.With("component", "entropy"),
+			OnRepair: func(p uint32, peer string, copies int) {
+				n.events.Publish(events.Event{Kind: events.AERepair, Subject: peer, Partition: &p,
+					Detail: fmt.Sprintf("%d replica copies repaired with %s", copies, peer)})
+			},
+		})
+	}
+	topologyPID := actor.NewPID(n.system.Address(), nodeActorName+"/"+topologyName)
+	var handoffProps *actor.Props
+	if !cfg.Standalone() {
+		handoffProps = handoff.Props(handoff.Config{
+			Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID, TopologyPID: topologyPID,
+			Engine: n.engine, Keys: n.keys,
+			Concurrency: cfg.Handoff.TransferConcurrency, BatchKeys: cfg.Handoff.TransferBatchKeys,
+			BatchBytes: cfg.Handoff.TransferBatchBytes, DropDelay: cfg.Handoff.DropDelay,
+			Interval: opts.gossipInterval(), Timeout: 30 * time.Second,
+			Status: &n.handoff, Metrics: handoff.NewMetrics(n.metrics.Registry),
+			OnEvent: func(kind, subject string, p uint32, detail string) {
+				n.events.Publish(events.Event{Kind: kind, Subject: subject, Partition: &p, Detail: detail})
+			},
+			OnRetired: n.onRetired,
+			Logger:    logger.With("component", "handoff"),
 		})
 	}
 	props := actor.PropsFromProducer(func() actor.Actor {
@@ -188,7 +237,7 @@ func Start(opts Options) (n *Node, err error) {
 			partitions: cfg.Ring.Partitions,
 			vnodeProps: func(p uint32) *actor.Props {
 				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics,
-					Root: &n.roots[p], Logger: logger.With("component", "vnode")})
+					Root: &n.roots[p], Keys: &n.keys[p], Logger: logger.With("component", "vnode")})
 			},
 			topologyProps: topology.Props(topoCfg),
 			hintsProps: hints.Props(hints.Config{
@@ -200,8 +249,22 @@ func Start(opts Options) (n *Node, err error) {
 					return snap != nil && node != cfg.Node.ID && snap.Alive(node)
 				},
 				VnodePID: router.VnodePID, Metrics: n.metrics, Logger: logger.With("component", "hints"),
+				Redirect: func(target string, p uint32) (string, bool) {
+					snap := n.view.Load()
+					if snap == nil || !snap.Plan.Removed(target) {
+						return "", false
+					}
+					serving, _ := snap.Plan.Serving(p, snap.Alive)
+					for _, id := range serving {
+						if snap.Alive(id) {
+							return id, true
+						}
+					}
+					return "", true
+				},
 			}),
 			entropyProps: entropyProps,
+			handoffProps: handoffProps,
 			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
 			started:      started,
 		}
@@ -230,13 +293,25 @@ func Start(opts Options) (n *Node, err error) {
 		logger.Info("node started standalone", "http", n.httpLn.Addr().String(), "partitions", cfg.Ring.Partitions)
 		return n, nil
 	}
-	topologyPID := actor.NewPID(n.system.Address(), nodeActorName+"/"+topologyName)
 	n.agent, err = membership.Start(membership.Config{
 		NodeID: cfg.Node.ID, BindAddr: cfg.Cluster.GossipListen, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
 		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: self, Fast: opts.FastGossip, Logger: logger,
 	}, func(e membership.Event) {
 		if e.Members != nil {
 			n.system.Root.Send(topologyPID, &topology.MembersChanged{Members: e.Members})
+		}
+		if c := e.Change; c != nil {
+			for _, id := range c.IDs {
+				n.events.Publish(events.Event{Kind: "member-" + c.Kind, Subject: id})
+			}
+		}
+		if u := e.UserEvent; u != nil && u.Name == userEventCommand {
+			var cmd messages.ClusterCommand
+			if err := proto.Unmarshal(u.Payload, &cmd); err != nil {
+				logger.Warn("ignoring an unreadable cluster command", "err", err)
+				return
+			}
+			n.system.Root.Send(topologyPID, &topology.RemoteCommand{Command: &cmd})
 		}
 	})
 	if err != nil {
@@ -250,6 +325,10 @@ func Start(opts Options) (n *Node, err error) {
 			if _, err := n.agent.Join(n.joinCtx, seeds, 2*time.Second); err == nil {
 				n.joined.Store(true)
 				logger.Info("joined the cluster", "seeds", seeds)
+				if !n.hasAlivePeer() {
+					// The seeds were only this node: start the ring alone.
+					n.system.Root.Send(topologyPID, topology.JoinAlone{})
+				}
 			}
 		}()
 	} else {
@@ -303,6 +382,24 @@ func advertised(advertise, listen string) string {
 		return advertise
 	}
 	return listen
+}
+
+// Retired is closed once this node was removed from the ring (dhtctl
+// decommission) and has handed all its data over; it has then left gossip,
+// and the daemon exits.
+func (n *Node) Retired() <-chan struct{} { return n.retired }
+
+func (n *Node) onRetired() {
+	n.retire.Do(func() {
+		n.logger.Info("decommissioned: every partition is with its new owners; leaving the cluster")
+		n.events.Publish(events.Event{Kind: events.MemberLeave, Subject: n.cfg.Node.ID, Detail: "decommissioned and handed over"})
+		if n.agent != nil {
+			if err := n.agent.Leave(); err != nil {
+				n.logger.Warn("leaving gossip", "err", err)
+			}
+		}
+		close(n.retired)
+	})
 }
 
 // HTTPAddr returns the address the gateway listens on.
@@ -397,7 +494,12 @@ const (
 	topologyName = "topology"
 	hintsName    = "hints"
 	entropyName  = "entropy"
+	handoffName  = "handoff"
 )
+
+// userEventCommand names the serf user event that carries an operator's
+// ClusterCommand.
+const userEventCommand = "dht-command"
 
 // nodeActor supervises the vnodes, the topology actor and the gateway.
 type nodeActor struct {
@@ -406,6 +508,7 @@ type nodeActor struct {
 	topologyProps *actor.Props
 	hintsProps    *actor.Props
 	entropyProps  *actor.Props // nil when anti-entropy is off
+	handoffProps  *actor.Props // nil on a standalone node
 	gatewayProps  *actor.Props
 	started       chan struct{}
 }
@@ -428,6 +531,11 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	if a.entropyProps != nil {
 		if _, err := ctx.SpawnNamed(a.entropyProps, entropyName); err != nil {
 			ctx.Logger().Error("spawn entropy", "err", err)
+		}
+	}
+	if a.handoffProps != nil {
+		if _, err := ctx.SpawnNamed(a.handoffProps, handoffName); err != nil {
+			ctx.Logger().Error("spawn handoff", "err", err)
 		}
 	}
 	if _, err := ctx.SpawnNamed(a.gatewayProps, "gateway"); err != nil {

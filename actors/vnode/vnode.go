@@ -39,6 +39,24 @@ type Config struct {
 	// Root, when set, mirrors the Merkle root for the admin API, which
 	// reads it without messaging the vnode.
 	Root *atomic.Uint64
+	// Keys, when set, mirrors the number of keys the vnode stores, so the
+	// handoff actor knows which partitions hold data without asking.
+	Keys *atomic.Int64
+}
+
+// Drop asks a vnode to delete every key of its partition, if it has taken
+// no write since Generation (a HandoffPullReply's): the caller has pushed
+// everything up to then to the partition's serving replicas. The vnode
+// answers with a *Dropped.
+type Drop struct{ Generation uint64 }
+
+// Dropped answers Drop. Done is false when a write arrived since the
+// caller's generation, or on a storage error (Err).
+type Dropped struct {
+	Partition uint32
+	Done      bool
+	Keys      int
+	Err       error
 }
 
 // Name returns the actor name of partition p's vnode under its node actor.
@@ -62,14 +80,20 @@ type vnode struct {
 	// tree is the partition's Merkle tree, rebuilt from storage at start
 	// and kept current on every write, for anti-entropy.
 	tree *merkle.Tree
+	// generation counts the writes since the actor started.
+	generation uint64
 }
 
 // Receive handles one message. Requests always get an answer, even a
 // malformed one, so the coordinator never waits out its deadline for a reply
 // that will not come.
 func (v *vnode) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); ok {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
 		v.buildTree()
+		return
+	case *Drop:
+		ctx.Respond(v.drop(msg))
 		return
 	}
 	env, ok := ctx.Message().(*messages.Envelope)
@@ -99,6 +123,10 @@ func (v *vnode) handle(env *messages.Envelope) *messages.Envelope {
 		return v.tombstones(body.TombstonesRequest)
 	case *messages.Envelope_ReapRequest:
 		return v.count("reap", v.reap(body.ReapRequest))
+	case *messages.Envelope_HandoffPullRequest:
+		return v.count("handoff_pull", v.handoffPull(body.HandoffPullRequest))
+	case *messages.Envelope_MergeBatchRequest:
+		return v.count("merge_batch", v.mergeBatch(body.MergeBatchRequest))
 	default:
 		// A newer peer may send a request this version does not know.
 		return errorReply(CodeUnknown, fmt.Sprintf("vnode: unsupported request %T", body))
@@ -145,22 +173,134 @@ func (v *vnode) get(req *messages.GetRequest) *messages.Envelope {
 }
 
 func (v *vnode) merge(req *messages.MergeRequest) *messages.Envelope {
-	incoming, err := wire.ObjectFromProto(req.GetObject())
-	if err != nil {
-		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: merge: %v", err))
+	if _, err := v.mergeOne(req.GetKey(), req.GetObject()); err != nil {
+		return err
 	}
-	stored, prev, err := v.load(req.GetKey())
+	return &messages.Envelope{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}}
+}
+
+// mergeOne merges one incoming object into key's stored set; it reports
+// whether that changed the stored set, or the error reply to send.
+func (v *vnode) mergeOne(key []byte, obj *messages.Object) (bool, *messages.Envelope) {
+	incoming, err := wire.ObjectFromProto(obj)
 	if err != nil {
-		return errorReply(CodeStorage, err.Error())
+		return false, errorReply(CodeBadRequest, fmt.Sprintf("vnode: merge %q: %v", key, err))
+	}
+	stored, prev, err := v.load(key)
+	if err != nil {
+		return false, errorReply(CodeStorage, err.Error())
 	}
 	// Writing only on change keeps duplicate replication and repeated
 	// repairs free of disk writes.
-	if merged := dvv.Merge(stored, incoming); !merged.Equal(stored) {
-		if err := v.store(req.GetKey(), merged, prev); err != nil {
-			return errorReply(CodeStorage, err.Error())
+	merged := dvv.Merge(stored, incoming)
+	if merged.Equal(stored) {
+		return false, nil
+	}
+	if err := v.store(key, merged, prev); err != nil {
+		return false, errorReply(CodeStorage, err.Error())
+	}
+	return true, nil
+}
+
+// mergeBatch merges a batch of a handoff transfer. It stops at the first
+// failure: the sender keeps its cursor and sends the batch again, and
+// merging what already landed again changes nothing.
+func (v *vnode) mergeBatch(req *messages.MergeBatchRequest) *messages.Envelope {
+	var changed uint32
+	for _, e := range req.GetEntries() {
+		if len(e.GetKey()) == 0 {
+			return errorReply(CodeBadRequest, "vnode: merge batch: empty key")
+		}
+		ok, errEnv := v.mergeOne(e.GetKey(), e.GetObject())
+		if errEnv != nil {
+			return errEnv
+		}
+		if ok {
+			changed++
 		}
 	}
-	return &messages.Envelope{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}}
+	return &messages.Envelope{Body: &messages.Envelope_MergeBatchReply{MergeBatchReply: &messages.MergeBatchReply{Merged: changed}}}
+}
+
+// handoffPull answers one batch of a partition transfer: the stored
+// objects of the keys after the request's key, in key order.
+func (v *vnode) handoffPull(req *messages.HandoffPullRequest) *messages.Envelope {
+	maxKeys, maxBytes := int(req.GetMaxKeys()), int(req.GetMaxBytes())
+	if maxKeys <= 0 || maxBytes <= 0 {
+		return errorReply(CodeBadRequest, "vnode: handoff pull: max_keys and max_bytes must be positive")
+	}
+	prefix := persistence.DataPrefix(v.cfg.Partition)
+	var start []byte
+	if after := req.GetAfterKey(); len(after) > 0 {
+		// The smallest key after after: the same bytes and a zero byte.
+		start = append(persistence.DataKey(v.cfg.Partition, after), 0)
+	}
+	reply := &messages.HandoffPullReply{Done: true, Generation: v.generation}
+	if v.tree != nil {
+		reply.TotalKeys = uint64(v.tree.Len())
+	}
+	size := 0
+	var decodeErr error
+	err := v.cfg.Engine.Scan(prefix, start, func(k, value []byte) bool {
+		_, key, ok := persistence.SplitDataKey(k)
+		if !ok {
+			return true
+		}
+		if len(reply.Entries) >= maxKeys || (len(reply.Entries) > 0 && size+len(key)+len(value) > maxBytes) {
+			reply.Done = false
+			return false
+		}
+		set, err := wire.DecodeObject(value)
+		if err != nil {
+			decodeErr = fmt.Errorf("vnode: handoff pull: stored %q: %w", key, err)
+			return false
+		}
+		reply.Entries = append(reply.Entries, &messages.KeyObject{Key: slices.Clone(key), Object: wire.ObjectToProto(set)})
+		size += len(key) + len(value)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		// A corrupt record stops the transfer loudly rather than skipping
+		// a key the receiver would then never get.
+		return errorReply(CodeStorage, err.Error())
+	}
+	return &messages.Envelope{Body: &messages.Envelope_HandoffPullReply{HandoffPullReply: reply}}
+}
+
+// drop deletes the partition's keys, unless a write arrived since the
+// caller read them.
+func (v *vnode) drop(req *Drop) *Dropped {
+	if req.Generation != v.generation {
+		return &Dropped{Partition: v.cfg.Partition}
+	}
+	// Scan must not call back into the engine: collect the keys, then
+	// delete them in batches small enough for badger's transaction limit.
+	var keys [][]byte
+	err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, _ []byte) bool {
+		keys = append(keys, slices.Clone(k))
+		return true
+	})
+	for len(keys) > 0 && err == nil {
+		b := persistence.NewBatch()
+		for len(keys) > 0 && b.Size() < 1<<20 {
+			b.Delete(keys[0])
+			keys = keys[1:]
+		}
+		err = v.cfg.Engine.Write(b)
+	}
+	n := 0
+	if v.tree != nil {
+		n = v.tree.Len()
+	}
+	v.generation++
+	v.buildTree()
+	if err != nil {
+		return &Dropped{Partition: v.cfg.Partition, Err: fmt.Errorf("vnode: drop partition %d: %w", v.cfg.Partition, err)}
+	}
+	return &Dropped{Partition: v.cfg.Partition, Done: true, Keys: n}
 }
 
 // stored describes what a key held before a write, for the Merkle tree.
@@ -196,6 +336,7 @@ func (v *vnode) store(key []byte, s dvv.Set, prev stored) error {
 	if err := v.cfg.Engine.Put(persistence.DataKey(v.cfg.Partition, key), raw); err != nil {
 		return fmt.Errorf("vnode: write %q: %w", key, err)
 	}
+	v.generation++
 	if v.tree != nil {
 		v.tree.Put(key, merkle.ValueHash(raw), prev.hash, prev.found)
 		v.publishRoot()
@@ -206,6 +347,9 @@ func (v *vnode) store(key []byte, s dvv.Set, prev stored) error {
 func (v *vnode) publishRoot() {
 	if v.cfg.Root != nil {
 		v.cfg.Root.Store(v.tree.Root())
+	}
+	if v.cfg.Keys != nil {
+		v.cfg.Keys.Store(int64(v.tree.Len()))
 	}
 }
 
@@ -322,6 +466,7 @@ func (v *vnode) reap(req *messages.ReapRequest) *messages.Envelope {
 		if err := v.cfg.Engine.Delete(persistence.DataKey(v.cfg.Partition, req.GetKey())); err != nil {
 			return errorReply(CodeStorage, err.Error())
 		}
+		v.generation++
 		if v.tree != nil {
 			v.tree.Delete(req.GetKey(), prev.hash)
 			v.publishRoot()

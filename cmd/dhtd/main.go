@@ -62,8 +62,14 @@ func run(cfg config.Config, logger *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
-	logger.Info("shutting down", "drain_timeout", cfg.HTTP.ShutdownTimeout)
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "drain_timeout", cfg.HTTP.ShutdownTimeout)
+	case <-n.Retired():
+		// Decommissioned and handed over: nothing is left for this node.
+		// It stays out of the ring if restarted, until dhtctl join.
+		logger.Info("decommissioned; exiting", "drain_timeout", cfg.HTTP.ShutdownTimeout)
+	}
 	drain, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := n.Stop(drain); err != nil {
