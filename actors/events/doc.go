@@ -20,7 +20,9 @@
 // slow stream can never stall the actor that publishes. A subscriber whose
 // buffer is full loses the event, and its Dropped counter says how many it
 // lost; Seq numbers have no gaps on a bus, so a reader also sees exactly
-// where. Recent keeps the last few events for a reader that arrives late.
+// where. Recent keeps the last few events for a reader that arrives late,
+// and SubscribeWithHistory hands them over together with a subscription
+// that continues exactly where they end.
 //
 // Concurrency: every method of Bus and Subscription is safe for concurrent
 // use. A nil *Bus is valid and inert, so an actor can hold an optional bus

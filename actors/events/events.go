@@ -162,6 +162,12 @@ func (b *Bus) Recent() []Event {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.recentLocked()
+}
+
+// recentLocked returns a copy of the history, oldest first. Callers hold
+// mu.
+func (b *Bus) recentLocked() []Event {
 	out := make([]Event, 0, len(b.mu.recent))
 	out = append(out, b.mu.recent[b.mu.next:]...)
 	return append(out, b.mu.recent[:b.mu.next]...)
@@ -171,21 +177,33 @@ func (b *Bus) Recent() []Event {
 // now on, buffering up to buffer of them (at least 1) for a reader that is
 // busy. Close it when done: an open subscription costs a send attempt on
 // every Publish. On a nil bus the subscription is already closed.
-//
-// A reader that wants the history as well subscribes first and then calls
-// Recent, skipping live events whose Seq it already saw: the other order
-// could lose an event published in between.
 func (b *Bus) Subscribe(buffer int) *Subscription {
+	_, s := b.subscribe(buffer, false)
+	return s
+}
+
+// SubscribeWithHistory is Recent and Subscribe in one step: the history
+// ends exactly where the subscription begins, so a reader that replays it
+// and then follows sees every event once. Calling the two in turn could
+// lose an event published in between, or repeat one.
+func (b *Bus) SubscribeWithHistory(buffer int) ([]Event, *Subscription) {
+	return b.subscribe(buffer, true)
+}
+
+func (b *Bus) subscribe(buffer int, withHistory bool) ([]Event, *Subscription) {
 	s := &Subscription{bus: b, c: make(chan Event, max(buffer, 1))}
 	if b == nil {
 		s.closed = true
 		close(s.c)
-		return s
+		return nil, s
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.mu.subs[s] = struct{}{}
-	return s
+	if !withHistory {
+		return nil, s
+	}
+	return b.recentLocked(), s
 }
 
 // Subscription is one reader of a bus.

@@ -332,10 +332,10 @@ func TestSubscription_CloseDuringPublish(t *testing.T) {
 	publishers.Wait()
 }
 
-// TestBus_SubscribeThenRecent follows the replay recipe of Subscribe's doc:
-// subscribe, read Recent, skip live events already replayed. Nothing is
-// lost or repeated even with publishers running in between.
-func TestBus_SubscribeThenRecent(t *testing.T) {
+// TestBus_SubscribeWithHistory checks that replaying the history and then
+// following the subscription gives every event exactly once, in order, even
+// with a publisher running while the reader subscribes.
+func TestBus_SubscribeWithHistory(t *testing.T) {
 	t.Parallel()
 	const total = 2000
 	bus := events.New("a", total)
@@ -349,24 +349,29 @@ func TestBus_SubscribeThenRecent(t *testing.T) {
 			bus.Publish(events.Event{Kind: events.RingChange})
 		}
 	}()
-	sub := bus.Subscribe(total)
+	recent, sub := bus.SubscribeWithHistory(total)
 	defer sub.Close()
-	seen := seqs(bus.Recent())
-	last := seen[len(seen)-1]
 	<-done
-	for _, e := range drain(sub) {
-		if e.Seq > last {
-			seen = append(seen, e.Seq)
-			last = e.Seq
-		}
-	}
+	seen := append(seqs(recent), seqs(drain(sub))...)
 	if len(seen) != total {
-		t.Fatalf("replay plus live gave %d events, want %d", len(seen), total)
+		t.Fatalf("history plus subscription gave %d events, want %d", len(seen), total)
 	}
 	for i, s := range seen {
 		if s != uint64(i+1) {
 			t.Fatalf("event %d has Seq %d: lost or repeated", i, s)
 		}
+	}
+}
+
+func TestBus_SubscribeWithHistoryOnNil(t *testing.T) {
+	t.Parallel()
+	var bus *events.Bus
+	recent, sub := bus.SubscribeWithHistory(1)
+	if recent != nil {
+		t.Errorf("nil bus history = %v, want nil", recent)
+	}
+	if _, ok := <-sub.C(); ok {
+		t.Error("a nil bus's subscription delivered an event, want its channel closed")
 	}
 }
 

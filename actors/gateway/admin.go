@@ -9,11 +9,15 @@ import (
 	"time"
 )
 
-// Paths of the read-only admin API.
+// Paths of the admin API.
 const (
-	adminMembersPath = "/admin/members"
-	adminRingPath    = "/admin/ring"
-	adminStatusPath  = "/admin/status"
+	adminMembersPath      = "/admin/members"
+	adminRingPath         = "/admin/ring"
+	adminStatusPath       = "/admin/status"
+	adminJoinPath         = "/admin/join"
+	adminDecommissionPath = "/admin/decommission"
+	adminForceRemovePath  = "/admin/force-remove"
+	adminEventsPath       = "/admin/events"
 )
 
 // ClusterView is what the admin API shows; implemented by the node. Safe for
@@ -100,7 +104,8 @@ type ClusterAdmin interface {
 	ForceRemove(node string) error
 }
 
-// Errors a ClusterAdmin wraps: the admin API answers 404 and 409.
+// Errors a ClusterAdmin wraps: the admin API answers 404 "unknown_node" and
+// 409 "conflict", with the error's message; any other error is a 500.
 var (
 	ErrUnknownNode = errors.New("unknown node")
 	ErrConflict    = errors.New("conflict")
@@ -137,19 +142,30 @@ type RingInfo struct {
 	Replicas   [][]string `json:"replicas"` // per partition, preference order
 }
 
-// adminRoutes registers the read-only admin endpoints on mux, guarded by
+// adminRoutes registers the admin endpoints on mux, all guarded by
 // Config.AdminToken (none when empty):
 //
-//	GET /admin/members  {"members":[MemberInfo...]}, sorted by id
-//	GET /admin/ring     RingInfo
+//	GET  /admin/members       {"members":[MemberInfo...]}, sorted by id
+//	GET  /admin/ring          RingInfo
+//	GET  /admin/status        StatusInfo
+//	POST /admin/join          202 {"accepted":true,"node":ID,"action":"join"}
+//	POST /admin/decommission  {"node":ID} or ?node=ID; 202 as join
+//	POST /admin/force-remove  {"node":ID} or ?node=ID; 202 as join
+//	GET  /admin/events        text/event-stream of events.Event (admin_events.go)
 //
-// A nil Config.Cluster answers 503, so a node can serve its probes and
-// client API before its membership is up. They are not instrumented: the
-// request metrics count client traffic only.
+// A nil Config.Cluster, Admin or Events answers the endpoints that need it
+// 503, so a node can serve its probes and client API before its membership
+// is up. They are not instrumented: the request metrics count client
+// traffic only.
 func (g *Gateway) adminRoutes(mux *http.ServeMux) {
-	mux.Handle(adminMembersPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, membersBody)))
-	mux.Handle(adminRingPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, ringBody)))
-	mux.Handle(adminStatusPath, g.requireToken(g.cfg.AdminToken, adminGet(g.cfg.Cluster, func(v ClusterView) any { return v.Status() })))
+	guard := func(h http.Handler) http.Handler { return g.requireToken(g.cfg.AdminToken, h) }
+	mux.Handle(adminMembersPath, guard(adminGet(g.cfg.Cluster, membersBody)))
+	mux.Handle(adminRingPath, guard(adminGet(g.cfg.Cluster, ringBody)))
+	mux.Handle(adminStatusPath, guard(adminGet(g.cfg.Cluster, statusBody)))
+	mux.Handle(adminJoinPath, guard(g.adminPost(actionJoin, false, func(a ClusterAdmin, _ string) error { return a.Join() })))
+	mux.Handle(adminDecommissionPath, guard(g.adminPost(actionDecommission, true, ClusterAdmin.Decommission)))
+	mux.Handle(adminForceRemovePath, guard(g.adminPost(actionForceRemove, true, ClusterAdmin.ForceRemove)))
+	mux.Handle(adminEventsPath, guard(http.HandlerFunc(g.serveEvents)))
 }
 
 // adminGet serves one read-only admin endpoint: render builds the JSON body
@@ -161,7 +177,7 @@ func adminGet(view ClusterView, render func(ClusterView) any) http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
-				msg: "method " + r.Method + " not allowed; the admin API is read-only, use GET"})
+				msg: "method " + r.Method + " not allowed; this endpoint is read-only, use GET"})
 			return
 		}
 		if view == nil {
@@ -177,6 +193,22 @@ func adminGet(view ClusterView, render func(ClusterView) any) http.Handler {
 		// away, which no answer can reach.
 		_ = json.NewEncoder(w).Encode(body)
 	})
+}
+
+// statusBody renders the status with empty collections as [] and {} rather
+// than null, so that clients can range over them without a null check.
+func statusBody(view ClusterView) any {
+	s := view.Status()
+	if s.HintsPending == nil {
+		s.HintsPending = map[string]int{}
+	}
+	if s.MerkleRoots == nil {
+		s.MerkleRoots = map[uint32]uint64{}
+	}
+	if s.Handoff.Active == nil {
+		s.Handoff.Active = []TransferInfo{}
+	}
+	return s
 }
 
 // membersBody renders the members sorted by id, so that the output is stable

@@ -10,7 +10,16 @@
 // value, corrupt context or impossible quorum is answered with a 4xx whose
 // JSON body names the problem (see errors.go for the codes).
 //
+// The admin API under /admin/ (admin.go) is guarded by its own token. It
+// shows the cluster through a ClusterView, carries out ownership changes
+// (join, decommission, force-remove) through a ClusterAdmin, and streams the
+// node's events from an events.Bus as server-sent events (admin_events.go).
+// All three are interfaces or values the node hands in, so the gateway
+// itself holds no cluster state; any of them may be nil, and its endpoints
+// then answer 503.
+//
 // Concurrency: HTTP handlers run on net/http's goroutines and talk to actors
 // only through the actor system's root context, which is safe for concurrent
-// use.
+// use. An event stream's handler lives as long as its client; Shutdown ends
+// every open stream, which would otherwise hold it until its deadline.
 package gateway

@@ -26,7 +26,7 @@ func badRequest(code, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// The error codes of the client API.
+// The error codes of the client and admin APIs.
 const (
 	codeBadKey          = "bad_key"
 	codeKeyTooLong      = "key_too_long"
@@ -42,6 +42,10 @@ const (
 	codeTimeout         = "timeout"
 	codeNotFound        = "not_found"
 	codeInternal        = "internal"
+	// Codes of the admin API's ownership changes.
+	codeBadNode     = "bad_node"
+	codeUnknownNode = "unknown_node"
+	codeConflict    = "conflict"
 )
 
 // replyError maps a coordinator's error to the client's answer.

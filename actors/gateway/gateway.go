@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/metrics"
 	"github.com/dhtkv/dht/internal/quorum"
 )
@@ -32,6 +33,17 @@ type Config struct {
 	AdminToken string
 	// Cluster is what the admin API shows of the cluster.
 	Cluster ClusterView
+	// Admin carries out the admin API's ownership changes (join,
+	// decommission, force-remove); nil answers them 503, as a nil Cluster
+	// does the read-only endpoints.
+	Admin ClusterAdmin
+	// Events is the node's event hub, streamed by GET /admin/events; nil
+	// answers it 503.
+	Events *events.Bus
+	// EventsKeepalive is how often an idle event stream sends a comment, so
+	// that proxies and load balancers do not close it as idle; zero means
+	// DefaultEventsKeepalive.
+	EventsKeepalive time.Duration
 	// Ready reports why the node cannot serve yet (nil when it can); /readyz
 	// shows it.
 	Ready       func() error
@@ -49,11 +61,23 @@ type Gateway struct {
 	srv  *http.Server
 	done chan struct{}
 	once sync.Once
+
+	// stopping is closed when Shutdown begins. Long-lived handlers (event
+	// streams) return on it: http.Server.Shutdown waits for every active
+	// handler, and a stream would otherwise never end.
+	stopping     chan struct{}
+	stoppingOnce sync.Once
+	// eventsBuffer is how many events an event stream buffers while its
+	// client is slow; a variable so that tests can provoke drops.
+	eventsBuffer int
 }
 
 // New returns a gateway for cfg. Spawn its actor with Props.
 func New(cfg Config) *Gateway {
-	g := &Gateway{cfg: cfg, done: make(chan struct{})}
+	if cfg.EventsKeepalive <= 0 {
+		cfg.EventsKeepalive = DefaultEventsKeepalive
+	}
+	g := &Gateway{cfg: cfg, done: make(chan struct{}), stopping: make(chan struct{}), eventsBuffer: eventsBuffer}
 	g.srv = &http.Server{
 		Handler:           g.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -61,7 +85,13 @@ func New(cfg Config) *Gateway {
 		WriteTimeout:      cfg.WriteTimeout,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	g.srv.RegisterOnShutdown(g.stopStreams)
 	return g
+}
+
+// stopStreams ends the open event streams; it may be called more than once.
+func (g *Gateway) stopStreams() {
+	g.stoppingOnce.Do(func() { close(g.stopping) })
 }
 
 // Props returns the props of the gateway actor.
@@ -71,7 +101,8 @@ func (g *Gateway) Props() *actor.Props {
 
 // Shutdown stops accepting connections and waits, until ctx ends, for open
 // requests to finish. The actor keeps spawning coordinators meanwhile, so
-// requests in flight complete normally.
+// requests in flight complete normally. Open event streams end at once:
+// they would never finish by themselves.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.srv.Shutdown(ctx)
 	select {
