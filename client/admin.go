@@ -1,18 +1,26 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
+	"time"
 )
 
-// Paths of the node's read-only admin API.
+// Paths of the node's admin API.
 const (
-	adminMembersPath = "/admin/members"
-	adminRingPath    = "/admin/ring"
-	adminStatusPath  = "/admin/status"
+	adminMembersPath      = "/admin/members"
+	adminRingPath         = "/admin/ring"
+	adminStatusPath       = "/admin/status"
+	adminJoinPath         = "/admin/join"
+	adminDecommissionPath = "/admin/decommission"
+	adminForceRemovePath  = "/admin/force-remove"
+	adminEventsPath       = "/admin/events"
 )
 
 // Member statuses, as Member.Status reports them. Other values may appear
@@ -64,7 +72,8 @@ type Ring struct {
 }
 
 // WithAdminToken makes the client send "Authorization: Bearer token" with
-// admin API requests (Members, Ring). The admin API is guarded separately
+// admin API requests (Members, Ring, Status, Join, Decommission,
+// ForceRemove, Events). The admin API is guarded separately
 // from the key-value API, so the token set with WithToken is never sent
 // there, and this one never with key-value requests. An empty token sends no
 // Authorization header.
@@ -117,6 +126,66 @@ type Status struct {
 	// MerkleRoots maps each partition Node holds to its Merkle root;
 	// replicas in sync have equal roots.
 	MerkleRoots map[uint32]uint64 `json:"merkle_roots"`
+	// Handoff is Node's part in ownership changes.
+	Handoff Handoff `json:"handoff"`
+}
+
+// Handoff is a node's ownership handoff work: partitions it must receive
+// because it became a replica, and partitions it no longer owns and hands
+// to their new owners (drains) before dropping its copy.
+type Handoff struct {
+	// Pending counts partitions still to receive, running or waiting.
+	Pending int `json:"pending"`
+	// Draining counts partitions the node no longer owns but still holds.
+	Draining int `json:"draining"`
+	// Active lists the running transfers.
+	Active []Transfer `json:"active"`
+	// Completed counts transfers finished since the node started.
+	Completed uint64 `json:"completed"`
+	// ETASeconds estimates the seconds until Pending and Draining reach
+	// zero at the current rate; 0 when idle or unknown. See ETA.
+	ETASeconds float64 `json:"eta_seconds"`
+}
+
+// ETA returns ETASeconds as a duration rounded to the second; 0 means idle
+// or unknown.
+func (h Handoff) ETA() time.Duration {
+	if h.ETASeconds <= 0 || math.IsNaN(h.ETASeconds) {
+		return 0
+	}
+	if h.ETASeconds >= math.MaxInt64/float64(time.Second) {
+		return time.Duration(math.MaxInt64).Round(time.Second)
+	}
+	return time.Duration(h.ETASeconds * float64(time.Second)).Round(time.Second)
+}
+
+// Transfer kinds, as Transfer.Kind reports them.
+const (
+	TransferReceive = "receive" // pulling a partition from a replica
+	TransferDrain   = "drain"   // pushing a partition to its new owners before dropping it
+)
+
+// Transfer is one running partition transfer.
+type Transfer struct {
+	Partition uint32 `json:"partition"`
+	Kind      string `json:"kind"`
+	// Peer is the source of a receive, the target of a drain.
+	Peer string `json:"peer"`
+	// Keys and Bytes count what has moved so far; TotalKeys is the
+	// source's key count when the transfer began, 0 when unknown.
+	Keys      int64     `json:"keys"`
+	TotalKeys int64     `json:"total_keys"`
+	Bytes     int64     `json:"bytes"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Progress returns Keys/TotalKeys, and false when TotalKeys is unknown. It
+// may pass 1: writes during the transfer add keys the total did not count.
+func (t Transfer) Progress() (float64, bool) {
+	if t.TotalKeys <= 0 {
+		return 0, false
+	}
+	return float64(t.Keys) / float64(t.TotalKeys), true
 }
 
 // Status returns the answering node's status.
@@ -126,6 +195,109 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// Accepted is a node's answer to an ownership change: the change is in the
+// ring state, and gossip carries it to the other nodes; the data moves
+// afterwards (Status shows the handoff, Events its progress).
+type Accepted struct {
+	// Node is the node the change is about. For Join it is the answering
+	// node, or empty if it did not know its own id yet.
+	Node string `json:"node"`
+	// Action is "join", "decommission" or "force-remove".
+	Action string `json:"action"`
+}
+
+// ErrEmptyNode is returned by Decommission and ForceRemove for an empty node
+// id, without asking the node.
+var ErrEmptyNode = errors.New("client: empty node id")
+
+// Join makes the answering node an owner of partitions again: a node that
+// was decommissioned or force-removed does not rejoin the ring by itself.
+// Send it to the node that should join.
+func (c *Client) Join(ctx context.Context) (*Accepted, error) {
+	return c.postAdmin(ctx, "join", adminJoinPath, "")
+}
+
+// Decommission removes node from the ring. It keeps serving while its
+// replicas stream to their new owners, then leaves the cluster. Any node
+// may be asked. An unknown node is a 404 *Error with Code "unknown_node".
+func (c *Client) Decommission(ctx context.Context, node string) (*Accepted, error) {
+	if node == "" {
+		return nil, ErrEmptyNode
+	}
+	return c.postAdmin(ctx, "decommission", adminDecommissionPath, node)
+}
+
+// ForceRemove removes a node that is down for good; the surviving replicas
+// rebuild its partitions on their new owners, and what only it held is
+// lost. A node the cluster sees alive is refused with a 409 *Error, Code
+// "conflict": decommission it instead.
+func (c *Client) ForceRemove(ctx context.Context, node string) (*Accepted, error) {
+	if node == "" {
+		return nil, ErrEmptyNode
+	}
+	return c.postAdmin(ctx, "force-remove", adminForceRemovePath, node)
+}
+
+// postAdmin POSTs an ownership change, with {"node":node} as the body
+// unless node is empty, and decodes the 202 answer. what names the call in
+// errors. A transport failure after the request may have been sent leaves
+// the outcome unknown (IsIndeterminate): ask Members or Status what
+// happened before repeating it.
+func (c *Client) postAdmin(ctx context.Context, what, path, node string) (*Accepted, error) {
+	var body io.Reader
+	if node != "" {
+		data, err := json.Marshal(struct {
+			Node string `json:"node"`
+		}{node})
+		if err != nil {
+			return nil, fmt.Errorf("client: %s: %w", what, err)
+		}
+		body = bytes.NewReader(data)
+	}
+	// A context that is already done sends nothing, so the outcome is known.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("client: %s: %w", what, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.urlFor(path, ""), body)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", what, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token := c.adminToken(); token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.send(req)
+	if err != nil {
+		err = fmt.Errorf("client: %s: %w", what, err)
+		if mayHaveBeenSent(err) {
+			err = &unknownOutcomeError{err: err}
+		}
+		return nil, err
+	}
+	defer closeBody(resp)
+	if resp.StatusCode != http.StatusAccepted {
+		return nil, decodeError(resp, false)
+	}
+	data, err := readAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: reading the answer: %w", what, err)
+	}
+	var answer struct {
+		Accepted bool   `json:"accepted"`
+		Node     string `json:"node"`
+		Action   string `json:"action"`
+	}
+	if err := json.Unmarshal(data, &answer); err != nil {
+		return nil, fmt.Errorf("client: %s: malformed answer: %w", what, err)
+	}
+	if !answer.Accepted {
+		return nil, fmt.Errorf("client: %s: malformed answer: 202 without \"accepted\":true", what)
+	}
+	return &Accepted{Node: answer.Node, Action: answer.Action}, nil
 }
 
 // getAdmin GETs an admin endpoint and decodes its JSON answer into v. what

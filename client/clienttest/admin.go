@@ -2,8 +2,12 @@ package clienttest
 
 import (
 	"cmp"
+	"encoding/json"
+	"io"
+	"maps"
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Member is a node as the fake's admin API reports it. Its JSON tags are
@@ -107,4 +111,133 @@ func (s *Server) adminGet(render func(*Cluster) any) http.Handler {
 		// needs no lock.
 		writeJSON(w, http.StatusOK, render(c))
 	})
+}
+
+// Transfer is a running partition transfer as the fake's status reports it.
+type Transfer struct {
+	Partition uint32    `json:"partition"`
+	Kind      string    `json:"kind"`
+	Peer      string    `json:"peer"`
+	Keys      int64     `json:"keys"`
+	TotalKeys int64     `json:"total_keys"`
+	Bytes     int64     `json:"bytes"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Handoff is a node's handoff work as the fake's status reports it.
+type Handoff struct {
+	Pending    int        `json:"pending"`
+	Draining   int        `json:"draining"`
+	Active     []Transfer `json:"active"`
+	Completed  uint64     `json:"completed"`
+	ETASeconds float64    `json:"eta_seconds"`
+}
+
+// Status is what GET /admin/status answers.
+type Status struct {
+	Node         string            `json:"node"`
+	HintsPending map[string]int    `json:"hints_pending"`
+	HintsBytes   int64             `json:"hints_bytes"`
+	MerkleRoots  map[uint32]uint64 `json:"merkle_roots"`
+	Handoff      Handoff           `json:"handoff"`
+}
+
+// SetStatus sets what GET /admin/status answers; until it is called, or
+// after it is called with nil, the endpoint answers 503 unavailable.
+func (s *Server) SetStatus(st *Status) {
+	var clone *Status
+	if st != nil {
+		c := *st
+		c.HintsPending = maps.Clone(st.HintsPending)
+		c.MerkleRoots = maps.Clone(st.MerkleRoots)
+		c.Handoff.Active = slices.Clone(st.Handoff.Active)
+		clone = &c
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.status = clone
+}
+
+// adminOps registers the ownership changes. They follow the node's
+// contract against the cluster set with SetCluster, without changing it:
+// 503 without a cluster, 404 unknown_node for a node that is not a member,
+// 409 conflict for force-removing a member whose status is "alive", else
+// 202. Tests see what was asked in Requests.
+func (s *Server) adminOps(mux *http.ServeMux) {
+	mux.Handle("/admin/status", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" not allowed; use GET", false)
+			return
+		}
+		s.mu.Lock()
+		st := s.mu.status
+		s.mu.Unlock()
+		if st == nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "cluster view not available", false)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
+	}))
+	for _, action := range []string{"join", "decommission", "force-remove"} {
+		mux.Handle("/admin/"+action, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.serveAdminOp(w, r, action)
+		}))
+	}
+}
+
+func (s *Server) serveAdminOp(w http.ResponseWriter, r *http.Request, action string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" not allowed; use POST", false)
+		return
+	}
+	node := r.URL.Query().Get("node")
+	var body struct {
+		Node string `json:"node"`
+	}
+	if data, _ := io.ReadAll(r.Body); len(data) > 0 {
+		if err := json.Unmarshal(data, &body); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_parameter", "request body is not {\"node\":\"ID\"}: "+err.Error(), false)
+			return
+		}
+		node = body.Node
+	}
+	if action != "join" && node == "" {
+		writeError(w, http.StatusBadRequest, "bad_node", "missing node: "+action+" needs the id of its target", false)
+		return
+	}
+	if action == "join" && node != "" {
+		writeError(w, http.StatusBadRequest, "bad_node", "join takes no node", false)
+		return
+	}
+	s.mu.Lock()
+	c := s.mu.cluster
+	s.mu.Unlock()
+	if c == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "cluster admin not available", false)
+		return
+	}
+	var member *Member
+	for i := range c.Members {
+		if (action == "join" && c.Members[i].Self) || (action != "join" && c.Members[i].ID == node) {
+			member = &c.Members[i]
+		}
+	}
+	switch {
+	case action == "join" && member != nil:
+		node = member.ID
+	case action == "join":
+	case member == nil:
+		writeError(w, http.StatusNotFound, "unknown_node", action+" "+node+": unknown node", false)
+		return
+	case action == "force-remove" && member.Status == "alive":
+		writeError(w, http.StatusConflict, "conflict", "node "+node+" is alive; decommission it instead: conflict", false)
+		return
+	}
+	answer := map[string]any{"accepted": true, "action": action}
+	if node != "" {
+		answer["node"] = node
+	}
+	writeJSON(w, http.StatusAccepted, answer)
 }

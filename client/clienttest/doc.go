@@ -12,8 +12,12 @@
 //
 // The read-only admin endpoints (GET /admin/members and /admin/ring) answer
 // with whatever SetCluster was given, and 503 until then, as a node without
-// a cluster view does. They are guarded by the token set with SetAdminToken
-// rather than the client token, as on a node.
+// a cluster view does; GET /admin/status with SetStatus's. The ownership
+// changes (POST /admin/join, /admin/decommission, /admin/force-remove)
+// answer by the node's contract against that cluster without changing it,
+// and GET /admin/events streams what SetEvents was given. They are guarded
+// by the token set with SetAdminToken rather than the client token, as on a
+// node.
 //
 // It is test-only infrastructure, not a reference for the server's
 // implementation: there are no replicas, so R, W, PR and PW are only

@@ -78,13 +78,21 @@ type Server struct {
 		adminToken string
 		// cluster is what the admin API shows; nil answers 503.
 		cluster *Cluster
+		// status is what /admin/status answers; nil answers 503.
+		status *Status
+		// events is what /admin/events streams; nil answers 503.
+		events *EventStream
 	}
+	// closing is closed by Close, to end the event streams still open:
+	// httptest.Server.Close waits for every active request.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // NewServer starts a fake node. With a non-empty token, every request must
 // carry "Authorization: Bearer token". Close it when done.
 func NewServer(token string) *Server {
-	s := &Server{token: token}
+	s := &Server{token: token, closing: make(chan struct{})}
 	s.mu.keys = map[string][]sibling{}
 	s.mu.failures = map[string]Failure{}
 	s.mu.clock = epoch
@@ -96,8 +104,17 @@ func NewServer(token string) *Server {
 	mux.HandleFunc("PUT /v1/kv/{key}", s.handleWrite)
 	mux.HandleFunc("DELETE /v1/kv/{key}", s.handleWrite)
 	s.adminRoutes(mux)
+	s.adminOps(mux)
+	mux.HandleFunc("/admin/events", s.serveEvents)
 	s.Server = httptest.NewServer(s.record(s.auth(mux)))
 	return s
+}
+
+// Close ends the event streams still open, then shuts the server down and
+// waits for its requests to finish.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.Server.Close()
 }
 
 // Fail makes every request for key (of f.Method, if set) answer with f. A
