@@ -61,7 +61,7 @@ func Props(cfg Config) *actor.Props {
 		cfg.Status = &Status{}
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &handoffActor{cfg: cfg, active: map[uint32]*transfer{}, inflight: map[uint64]uint32{}, unneeded: map[uint32]time.Time{}}
+		return &handoffActor{cfg: cfg, active: map[uint32]*transfer{}, inflight: map[uint64]uint32{}, unneeded: map[uint32]time.Time{}, received: map[uint32]uint64{}}
 	})
 }
 
@@ -104,6 +104,10 @@ type handoffActor struct {
 	// unneeded records since when each partition this node holds data of
 	// has had no part of it in the plan.
 	unneeded map[uint32]time.Time
+	// received holds the placements (partition → since) this node finished
+	// receiving whose record the snapshot may not show yet, so they are not
+	// pulled again meanwhile.
+	received map[uint32]uint64
 	retired  bool
 }
 
@@ -118,7 +122,7 @@ func (a *handoffActor) Receive(ctx actor.Context) {
 	case *messages.Envelope:
 		a.onReply(ctx, msg)
 	case *vnode.Dropped:
-		a.onDropped(msg)
+		a.onDropped(ctx, msg)
 	}
 }
 
@@ -143,11 +147,19 @@ func (a *handoffActor) tick(ctx actor.Context) {
 			delete(a.active, p)
 		}
 	}
+	for p, since := range a.received {
+		if !slices.ContainsFunc(wanted, func(w ringTransfer) bool { return w.Partition == p && w.Since == since }) {
+			delete(a.received, p) // the record has reached the snapshot
+		}
+	}
 	for _, w := range wanted {
 		if len(a.active) >= a.cfg.Concurrency {
 			break
 		}
 		if _, busy := a.active[w.Partition]; busy {
+			continue
+		}
+		if since, ok := a.received[w.Partition]; ok && since == w.Since {
 			continue
 		}
 		a.startReceive(ctx, snap, w)
@@ -216,6 +228,7 @@ func (t *transfer) peerOrTargets() string {
 func (a *handoffActor) startReceive(ctx actor.Context, snap *topology.Snapshot, w ringTransfer) {
 	if len(w.Sources) == 0 {
 		// Nobody else has the partition: this node has every key there is.
+		a.received[w.Partition] = w.Since
 		ctx.Send(a.cfg.TopologyPID, &topology.HandoffDone{Partition: w.Partition, Since: w.Since})
 		return
 	}
@@ -379,7 +392,10 @@ func (a *handoffActor) batchLanded(ctx actor.Context, t *transfer) {
 		return
 	}
 	delete(a.active, t.p)
+	a.received[t.p] = t.since
 	ctx.Send(a.cfg.TopologyPID, &topology.HandoffDone{Partition: t.p, Since: t.since})
+	// A slot is free: start the next transfer now, not at the next tick.
+	ctx.Send(ctx.Self(), tick{})
 	if err := a.cfg.Engine.Delete(cursorKey(t.p)); err != nil {
 		a.cfg.Logger.Warn("deleting a finished handoff cursor", "partition", t.p, "err", err)
 	}
@@ -387,7 +403,7 @@ func (a *handoffActor) batchLanded(ctx actor.Context, t *transfer) {
 	a.event("handoff-finish", t.peer, t.p, fmt.Sprintf("received %d keys, %d bytes from %s in %s", t.keys, t.bytes, t.peer, time.Since(t.started).Round(time.Millisecond)))
 }
 
-func (a *handoffActor) onDropped(d *vnode.Dropped) {
+func (a *handoffActor) onDropped(ctx actor.Context, d *vnode.Dropped) {
 	t := a.active[d.Partition]
 	if t == nil || t.kind != KindDrain {
 		return
@@ -400,6 +416,7 @@ func (a *handoffActor) onDropped(d *vnode.Dropped) {
 		// A write arrived after the push began: push again next time.
 		a.finished(t, "retry")
 	default:
+		ctx.Send(ctx.Self(), tick{})
 		a.finished(t, "done")
 		a.event("handoff-drop", "", t.p, fmt.Sprintf("pushed %d keys to %v and dropped the partition", t.keys, t.targets))
 	}
