@@ -23,6 +23,12 @@
 // the write supersedes a delete. Failures from the server are *Error values;
 // IsIndeterminate reports whether a failed write may still have been applied.
 //
+// The node's admin API is here too, guarded by the token given with
+// WithAdminToken rather than WithToken: Members, Ring and Status show the
+// cluster; Join, Decommission and ForceRemove change who owns partitions;
+// Events and RecentEvents stream what the node saw happen (server-sent
+// events, best effort: a reader that falls behind is told how many it lost).
+//
 // Concurrency: a Client is immutable after New and safe for concurrent use by
 // multiple goroutines.
 package client

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,10 @@ import (
 	"github.com/dhtkv/dht/client"
 )
 
+// groupCluster is the help group of the commands about the cluster rather
+// than keys.
+const groupCluster = "cluster"
+
 // envAdminToken is the environment variable --admin-token defaults to.
 const envAdminToken = "DHTCTL_ADMIN_TOKEN"
 
@@ -29,8 +34,9 @@ const adminTokenFlag = "admin-token"
 func (a *app) membersCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "members",
-		Short: "List the nodes of the cluster",
+		Use:     "members",
+		GroupID: groupCluster,
+		Short:   "List the nodes of the cluster",
 		Long: `List every node the answering node knows of, sorted by id: its zone,
 status, whether it owns replicas in the ring, how many partition replicas it
 holds and its HTTP address. The node that answered is marked with "*".
@@ -41,25 +47,18 @@ Membership is gossiped, so nodes may briefly disagree; ask several with
 --addr to compare.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.adminClient(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			members, err := c.Members(ctx)
-			if err != nil {
-				return a.adminFailed(err)
-			}
-			if asJSON {
-				return encodeIndented(cmd.OutOrStdout(), struct {
-					Members []client.Member `json:"members"`
-				}{members})
-			}
-			return writeMembers(cmd.OutOrStdout(), members)
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				members, err := c.Members(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return encodeIndented(cmd.OutOrStdout(), struct {
+						Members []client.Member `json:"members"`
+					}{members})
+				}
+				return writeMembers(cmd.OutOrStdout(), members)
+			})
 		},
 	}
 	addAdminTokenFlag(cmd)
@@ -73,8 +72,9 @@ func (a *app) ringCmd() *cobra.Command {
 		node                string
 	)
 	cmd := &cobra.Command{
-		Use:   "ring",
-		Short: "Show the partition ring",
+		Use:     "ring",
+		GroupID: groupCluster,
+		Short:   "Show the partition ring",
 		Long: `Show the ring the answering node routes by.
 
 A summary comes first: the partition count, the replication factor n, the
@@ -91,34 +91,27 @@ the MD5 of the key) and its replicas in preference order.`,
 			if cmd.Flags().Changed("node") && node == "" {
 				return usageErrorf("--node must not be empty")
 			}
-			c, err := a.adminClient(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			ring, err := c.Ring(ctx)
-			if err != nil {
-				return a.adminFailed(err)
-			}
-			if asJSON {
-				return encodeIndented(cmd.OutOrStdout(), ring)
-			}
-			if ring.Partitions == 0 {
-				return errors.New("the node knows no ring yet: it has not joined a cluster")
-			}
-			var rows []int
-			if !summaryOnly {
-				rows = partitionsHeldBy(ring, node)
-				if len(rows) == 0 {
-					return fmt.Errorf("node %q holds no partition of this ring; nodes that do: %s",
-						node, strings.Join(ringNodes(ring), ", "))
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				ring, err := c.Ring(ctx)
+				if err != nil {
+					return err
 				}
-			}
-			return writeRing(cmd.OutOrStdout(), ring, rows, summaryOnly)
+				if asJSON {
+					return encodeIndented(cmd.OutOrStdout(), ring)
+				}
+				if ring.Partitions == 0 {
+					return errors.New("the node knows no ring yet: it has not joined a cluster")
+				}
+				var rows []int
+				if !summaryOnly {
+					rows = partitionsHeldBy(ring, node)
+					if len(rows) == 0 {
+						return fmt.Errorf("node %q holds no partition of this ring; nodes that do: %s",
+							node, strings.Join(ringNodes(ring), ", "))
+					}
+				}
+				return writeRing(cmd.OutOrStdout(), ring, rows, summaryOnly)
+			})
 		},
 	}
 	addAdminTokenFlag(cmd)
@@ -143,8 +136,8 @@ func addAdminTokenFlag(cmd *cobra.Command) {
 // adminClient returns a client for the admin API of the node chosen by
 // --addr. Only the admin token is given to it: the admin API is guarded
 // separately from the key-value API, and the client token is not sent there.
-func (a *app) adminClient(cmd *cobra.Command) (*client.Client, error) {
-	c, err := client.New(a.addr, client.WithAdminToken(adminTokenOf(cmd, a)))
+func (a *app) adminClient(cmd *cobra.Command, opts ...client.Option) (*client.Client, error) {
+	c, err := client.New(a.addr, append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, opts...)...)
 	if err != nil {
 		return nil, usageErrorf("--addr: %v", err)
 	}
@@ -152,7 +145,8 @@ func (a *app) adminClient(cmd *cobra.Command) (*client.Client, error) {
 }
 
 // adminFailed adds advice to the failures of an admin request that an
-// operator can fix from the command line.
+// operator can fix from the command line. Other errors, and nil, pass
+// unchanged.
 func (a *app) adminFailed(err error) error {
 	e, ok := errors.AsType[*client.Error](err)
 	switch {

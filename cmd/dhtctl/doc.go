@@ -12,13 +12,27 @@
 //	delete KEY [--context C]            delete a key
 //	resolve KEY --value V|-             replace all current siblings with one value
 //
+// Cluster commands (admin API, token from --admin-token or
+// $DHTCTL_ADMIN_TOKEN):
+//
+//	members [--json]                    every node, its status and replicas
+//	ring [--summary|--node ID|--json]   the partition ring
+//	status                              each node's hints and handoff, running transfers
+//	events [-f] [--replay] [--kind K,K] [--json]
+//	                                    recent cluster events, or follow them
+//	join                                make the node at --addr an owner again
+//	decommission NODE                   hand NODE's replicas over, then retire it
+//	force-remove NODE --yes             drop a node that is down for good (loses what only it held)
+//
 // --addr defaults to $DHTCTL_ADDR, else http://127.0.0.1:8080; --token
 // defaults to $DHTCTL_TOKEN. Errors are printed once, as "dhtctl: <error>" on
 // stderr. The exit code is 0 on success, 1 when a command fails (including a
 // key that is not found) and 2 for a usage error.
 //
 // The code is laid out for growth: main.go only wires the process to run,
-// root.go holds the global flags, exit codes and the list of command
-// constructors, and each command group lives in a file of its own (kv.go for
-// the commands above). A new group adds a file and one line to that list.
+// root.go holds the global flags, exit codes, the list of command
+// constructors and the set-up commands share (withKV, withAdmin: a client
+// and a context bounded by --timeout), and each command group lives in a
+// file of its own (kv.go, cluster.go, status.go, events.go, ops.go). A new
+// group adds a file and one line to that list.
 package main

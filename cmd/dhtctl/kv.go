@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -43,30 +44,23 @@ printed on stderr. A key that is not found exits with status 1; its context
 is still printed, and a write after a delete should send it back.`,
 		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			obj, err := c.Get(ctx, args[0], &ro)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := writeObjectJSON(cmd.OutOrStdout(), obj); err != nil {
+			return a.withKV(cmd, func(ctx context.Context, c *client.Client) error {
+				obj, err := c.Get(ctx, args[0], &ro)
+				if err != nil {
 					return err
 				}
-			} else if err := writeObject(cmd.OutOrStdout(), cmd.ErrOrStderr(), obj); err != nil {
-				return err
-			}
-			if !obj.Found {
-				return notFound(obj.Key)
-			}
-			return nil
+				if asJSON {
+					if err := writeObjectJSON(cmd.OutOrStdout(), obj); err != nil {
+						return err
+					}
+				} else if err := writeObject(cmd.OutOrStdout(), cmd.ErrOrStderr(), obj); err != nil {
+					return err
+				}
+				if !obj.Found {
+					return notFound(obj.Key)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().IntVar(&ro.R, "r", 0, "replicas that must answer (0: server default)")
@@ -99,20 +93,13 @@ several.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			res, err := c.Put(ctx, args[0], value, &wo)
-			if err != nil {
-				return writeFailed(err, args[0])
-			}
-			return writeResult(cmd.OutOrStdout(), res)
+			return a.withKV(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.Put(ctx, args[0], value, &wo)
+				if err != nil {
+					return writeFailed(err, args[0])
+				}
+				return writeResult(cmd.OutOrStdout(), res)
+			})
 		},
 	}
 	addWriteFlags(cmd, &wo)
@@ -137,31 +124,24 @@ concurrent with the delete survive as siblings. The tombstone's context is
 printed on stdout.`,
 		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
 			key := args[0]
-			if !cmd.Flags().Changed("context") {
-				obj, err := c.Get(ctx, key, nil)
+			return a.withKV(cmd, func(ctx context.Context, c *client.Client) error {
+				if !cmd.Flags().Changed("context") {
+					obj, err := c.Get(ctx, key, nil)
+					if err != nil {
+						return fmt.Errorf("reading the key's context: %w", err)
+					}
+					if !obj.Found {
+						return notFound(key)
+					}
+					wo.Context = obj.Context
+				}
+				res, err := c.Delete(ctx, key, &wo)
 				if err != nil {
-					return fmt.Errorf("reading the key's context: %w", err)
+					return writeFailed(err, key)
 				}
-				if !obj.Found {
-					return notFound(key)
-				}
-				wo.Context = obj.Context
-			}
-			res, err := c.Delete(ctx, key, &wo)
-			if err != nil {
-				return writeFailed(err, key)
-			}
-			return writeResult(cmd.OutOrStdout(), res)
+				return writeResult(cmd.OutOrStdout(), res)
+			})
 		},
 	}
 	addWriteFlags(cmd, &wo)
@@ -192,35 +172,28 @@ written: use put to create a key.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.client(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
 			key := args[0]
-			var replaced int
-			res, err := c.Update(ctx, key, func(sibs []client.Sibling) ([]byte, string, error) {
-				if len(sibs) == 0 {
-					return nil, "", errNotFound
+			return a.withKV(cmd, func(ctx context.Context, c *client.Client) error {
+				var replaced int
+				res, err := c.Update(ctx, key, func(sibs []client.Sibling) ([]byte, string, error) {
+					if len(sibs) == 0 {
+						return nil, "", errNotFound
+					}
+					replaced = len(sibs)
+					if wo.ContentType != "" {
+						return v, wo.ContentType, nil
+					}
+					return v, commonContentType(sibs), nil
+				}, &wo)
+				if errors.Is(err, errNotFound) {
+					return notFound(key)
 				}
-				replaced = len(sibs)
-				if wo.ContentType != "" {
-					return v, wo.ContentType, nil
+				if err != nil {
+					return writeFailed(err, key)
 				}
-				return v, commonContentType(sibs), nil
-			}, &wo)
-			if errors.Is(err, errNotFound) {
-				return notFound(key)
-			}
-			if err != nil {
-				return writeFailed(err, key)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "replaced %d sibling(s)\n", replaced)
-			return writeResult(cmd.OutOrStdout(), res)
+				fmt.Fprintf(cmd.ErrOrStderr(), "replaced %d sibling(s)\n", replaced)
+				return writeResult(cmd.OutOrStdout(), res)
+			})
 		},
 	}
 	addWriteFlags(cmd, &wo)

@@ -34,7 +34,8 @@ var commands = []func(*app) *cobra.Command{
 	(*app).putCmd,
 	(*app).deleteCmd,
 	(*app).resolveCmd,
-	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd,
+	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd,
+	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd,
 }
 
 // app holds what all commands share: the global flags and the process
@@ -100,9 +101,10 @@ a bearer token, if the cluster requires one, with --token (default $` + envToken
 	// The token's default is read at run time, not shown as the flag's
 	// default, so that --help never prints a secret.
 	pf.StringVar(&a.token, "token", "", "bearer token for the node's API (default $"+envToken+")")
-	pf.DurationVar(&a.timeout, "timeout", defaultTimeout, "deadline for the whole command; 0 means none")
+	pf.DurationVar(&a.timeout, "timeout", defaultTimeout, "deadline for the whole command (events --follow: for connecting only); 0 means none")
 
 	root.AddGroup(&cobra.Group{ID: groupKV, Title: "Key-value commands:"})
+	root.AddGroup(&cobra.Group{ID: groupCluster, Title: "Cluster commands:"})
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd(a))
 	}
@@ -137,9 +139,40 @@ func (a *app) client(cmd *cobra.Command) (*client.Client, error) {
 	return c, nil
 }
 
+// withKV runs fn with a client for the key-value API of the node chosen by
+// --addr and a context bounded by --timeout: the set-up every key-value
+// command shares. Commands call it after reading their input, so that a
+// slow stdin does not eat into the deadline.
+func (a *app) withKV(cmd *cobra.Command, fn func(context.Context, *client.Client) error) error {
+	c, err := a.client(cmd)
+	if err != nil {
+		return err
+	}
+	return a.withContext(cmd, c, fn)
+}
+
+// withAdmin is withKV for the admin API: the client carries the admin
+// token, and failures an operator can fix get advice (adminFailed).
+func (a *app) withAdmin(cmd *cobra.Command, fn func(context.Context, *client.Client) error) error {
+	c, err := a.adminClient(cmd)
+	if err != nil {
+		return err
+	}
+	return a.adminFailed(a.withContext(cmd, c, fn))
+}
+
+// withContext runs fn with c and the command's context.
+func (a *app) withContext(cmd *cobra.Command, c *client.Client, fn func(context.Context, *client.Client) error) error {
+	ctx, cancel, err := a.context(cmd)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return fn(ctx, c)
+}
+
 // context returns the context for a command's requests, bounded by
-// --timeout. Commands call it after reading their input, so that a slow
-// stdin does not eat into the deadline.
+// --timeout.
 func (a *app) context(cmd *cobra.Command) (context.Context, context.CancelFunc, error) {
 	if a.timeout < 0 {
 		return nil, nil, usageErrorf("--timeout must not be negative, got %v", a.timeout)

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,44 +18,50 @@ import (
 
 // statusCmd shows each node's background work. It asks the answering node
 // for the members, then every member with an HTTP address for its own
-// status, because hints live on the node that keeps them.
+// status, because hints and transfers live on the node that runs them.
 func (a *app) statusCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show each node's pending hints",
-		Long: `Show, for every node of the cluster, the hints it keeps for replicas that
-were down (hinted handoff), by target node. A node that cannot be reached is
-listed with the error. Hints drain once their target is alive again.`,
+		Use:     "status",
+		GroupID: groupCluster,
+		Short:   "Show each node's pending hints and handoff",
+		Long: `Show, for every node of the cluster, its background work:
+
+  HINTS, BYTES, FOR  hints it keeps for replicas that were down (hinted
+                     handoff), by target node; they drain once the target is
+                     alive again
+  PENDING            partitions it still has to receive after an ownership
+                     change (join, decommission, force-remove)
+  DRAINING           partitions it no longer owns and is handing over
+  COMPLETED          transfers finished since the node started
+  ETA                the node's estimate until PENDING and DRAINING reach 0
+
+Then, when any are running, one line per partition transfer: its node,
+partition, kind (receive or drain), peer, keys moved of the source's total,
+bytes moved, and when it started. A node that cannot be reached is listed
+with the error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.adminClient(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel, err := a.context(cmd)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			members, err := c.Members(ctx)
-			if err != nil {
-				return a.adminFailed(err)
-			}
-			token := adminTokenOf(cmd, a)
-			var rows []statusRow
-			for _, m := range members {
-				if m.HTTPAddr == "" || m.Status == client.MemberRemoved {
-					continue
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				members, err := c.Members(ctx)
+				if err != nil {
+					return err
 				}
-				row := statusRow{id: m.ID, status: m.Status}
-				peer, err := client.New("http://"+m.HTTPAddr, client.WithAdminToken(token))
-				if err == nil {
-					row.s, err = peer.Status(ctx)
+				token := adminTokenOf(cmd, a)
+				var rows []statusRow
+				for _, m := range members {
+					if m.HTTPAddr == "" || m.Status == client.MemberRemoved {
+						continue
+					}
+					row := statusRow{id: m.ID, status: m.Status}
+					peer, err := client.New("http://"+m.HTTPAddr, client.WithAdminToken(token))
+					if err == nil {
+						row.s, err = peer.Status(ctx)
+					}
+					row.err = err
+					rows = append(rows, row)
 				}
-				row.err = err
-				rows = append(rows, row)
-			}
-			return writeStatus(cmd.OutOrStdout(), rows)
+				return writeStatus(cmd.OutOrStdout(), rows)
+			})
 		},
 	}
 	addAdminTokenFlag(cmd)
@@ -64,9 +74,16 @@ type statusRow struct {
 	err        error
 }
 
+// writeStatus prints one line per node, then the running transfers of all
+// nodes, if any.
 func writeStatus(w io.Writer, rows []statusRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATUS\tHINTS\tBYTES\tFOR")
+	fmt.Fprintln(tw, "NODE\tSTATUS\tHINTS\tBYTES\tFOR\tPENDING\tDRAINING\tCOMPLETED\tETA")
+	type transferRow struct {
+		node string
+		t    client.Transfer
+	}
+	var transfers []transferRow
 	for _, r := range rows {
 		if r.err != nil {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\tunreachable: %v\n", r.id, r.status, r.err)
@@ -79,9 +96,51 @@ func writeStatus(w io.Writer, rows []statusRow) error {
 			targets = append(targets, fmt.Sprintf("%s=%d", target, n))
 		}
 		slices.Sort(targets)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.id, r.status, total, r.s.HintsBytes, strings.Join(targets, ","))
+		h := r.s.Handoff
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\n", r.id, r.status, total, r.s.HintsBytes,
+			dashIfEmpty(strings.Join(targets, ",")), h.Pending, h.Draining, h.Completed, formatETA(h.ETA()))
+		for _, t := range h.Active {
+			transfers = append(transfers, transferRow{node: r.id, t: t})
+		}
+	}
+	// Flush between the tables: each aligns its own columns.
+	if err := tw.Flush(); err != nil || len(transfers) == 0 {
+		return err
+	}
+	slices.SortFunc(transfers, func(a, b transferRow) int {
+		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.t.Partition, b.t.Partition), cmp.Compare(a.t.Kind, b.t.Kind))
+	})
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "running transfers:")
+	fmt.Fprintln(tw, "NODE\tPARTITION\tKIND\tPEER\tKEYS\tTOTAL\tPROGRESS\tBYTES\tSTARTED")
+	for _, r := range transfers {
+		t := r.t
+		total, progress := "-", "-"
+		if p, ok := t.Progress(); ok {
+			total = strconv.FormatInt(t.TotalKeys, 10)
+			progress = strconv.FormatFloat(100*p, 'f', 1, 64) + "%"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", r.node, t.Partition, dashIfEmpty(t.Kind), dashIfEmpty(t.Peer),
+			t.Keys, total, progress, t.Bytes, formatStarted(t.StartedAt))
 	}
 	return tw.Flush()
+}
+
+// formatETA prints an estimate, "-" when idle or unknown.
+func formatETA(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return d.String()
+}
+
+// formatStarted prints when a transfer started, in UTC to the second: the
+// nodes' clocks, not the operator's time zone, are what logs show.
+func formatStarted(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // adminTokenOf returns the admin token the command was given.

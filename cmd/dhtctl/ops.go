@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dhtkv/dht/client"
+)
+
+func (a *app) joinCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "join",
+		GroupID: groupCluster,
+		Short:   "Make the node at --addr an owner of partitions again",
+		Long: `Ask the node at --addr to join the ring as an owner. A node that was
+decommissioned or force-removed does not rejoin by itself when it restarts;
+this is how it comes back. Send it to the node that should join, not to
+another one.
+
+The node records the change and gossip carries it to the cluster; partitions
+then move to it in the background ('dhtctl status', 'dhtctl events --follow').`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.Join(ctx)
+				if err != nil {
+					return opFailed(err, "join", "")
+				}
+				node := res.Node
+				if node == "" {
+					node = "the node at " + a.addr
+				}
+				return printLine(cmd.OutOrStdout(), "join accepted: %s becomes an owner again; partitions move to it in the background", node)
+			})
+		},
+	}
+	addAdminTokenFlag(cmd)
+	return cmd
+}
+
+func (a *app) decommissionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "decommission NODE",
+		GroupID: groupCluster,
+		Short:   "Retire a node: hand its replicas over, then leave",
+		Long: `Remove NODE from the ring. It keeps serving while its replicas stream to
+their new owners, then leaves the cluster; no data is lost. Any node may be
+asked (--addr); the change reaches the others by gossip.
+
+Follow the handoff with 'dhtctl status' or 'dhtctl events --follow'. To bring
+the node back later, run 'dhtctl join' against it.`,
+		Args: nodeArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			node := args[0]
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				if _, err := c.Decommission(ctx, node); err != nil {
+					return opFailed(err, "decommission", node)
+				}
+				return printLine(cmd.OutOrStdout(), "decommission of %s accepted: it hands its replicas to their new owners, then leaves the cluster", node)
+			})
+		},
+	}
+	addAdminTokenFlag(cmd)
+	return cmd
+}
+
+func (a *app) forceRemoveCmd() *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:     "force-remove NODE --yes",
+		GroupID: groupCluster,
+		Short:   "Remove a node that is down for good (destructive)",
+		Long: `Remove NODE from the ring without its help, for a node that is down and will
+not come back (a lost disk, a deleted VM). Its partitions are rebuilt on
+their new owners from the surviving replicas; whatever only NODE held, such
+as writes it alone acknowledged, is lost. A node the cluster sees alive is
+refused: decommission it instead, which loses nothing.
+
+Because it cannot be undone, it requires --yes.`,
+		Args: nodeArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			node := args[0]
+			if !yes {
+				return usageErrorf("force-remove is destructive: %s leaves the ring for good and data only it holds is lost; "+
+					"if it is down for good, run again with --yes (to retire a live node, use decommission)", node)
+			}
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				if _, err := c.ForceRemove(ctx, node); err != nil {
+					return opFailed(err, "force-remove", node)
+				}
+				return printLine(cmd.OutOrStdout(), "force-remove of %s accepted: its partitions are rebuilt on their new owners from the surviving replicas", node)
+			})
+		},
+	}
+	addAdminTokenFlag(cmd)
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm that NODE is down for good and may lose data")
+	return cmd
+}
+
+// nodeArg accepts exactly one non-empty NODE.
+func nodeArg(cmd *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return usageErrorf("missing NODE; 'dhtctl members' lists the nodes")
+	case len(args) > 1:
+		return usageErrorf("too many arguments: %d given, usage: %s", len(args), cmd.UseLine())
+	case args[0] == "":
+		return usageErrorf("NODE must not be empty")
+	}
+	return nil
+}
+
+// opFailed adds advice to the refusals of an ownership change.
+func opFailed(err error, action, node string) error {
+	if client.IsIndeterminate(err) {
+		return fmt.Errorf("%w; the %s may still have been recorded: check with 'dhtctl members' before repeating it", err, action)
+	}
+	e, ok := errors.AsType[*client.Error](err)
+	switch {
+	case !ok:
+		return err
+	case e.Status == http.StatusNotFound && e.Code == "unknown_node":
+		return fmt.Errorf("%w; 'dhtctl members' lists the nodes", err)
+	case e.Status == http.StatusConflict && action == "force-remove":
+		return fmt.Errorf("%w; force-remove is only for a node that is down for good: run 'dhtctl decommission %s' to retire a live node", err, node)
+	}
+	return err
+}
+
+func printLine(w io.Writer, format string, args ...any) error {
+	_, err := fmt.Fprintf(w, format+"\n", args...)
+	return err
+}
