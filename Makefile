@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test helm-test
+.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test helm-test helm-boot-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,12 @@ bench: ## run the Go benchmarks (single-node pipeline, engines, dvv)
 helm-test: ## lint and render the Helm chart; check it against config.yaml and dhtd's config loader
 	scripts/helm.sh version --short
 	cd test/helm && HELM=$(BIN)/helm $(GO) vet ./... && HELM=$(BIN)/helm $(GO) test -count=1 ./...
+
+# The chart boots: the rendered StatefulSet's pods as 3 containers of $(IMAGE)
+# (test/helm/boot_test.go). Needs Docker; about half a minute after the image.
+helm-boot-test: image ## boot the rendered chart as containers of $(IMAGE): one ring, quorum write and read
+	scripts/helm.sh version --short
+	cd test/helm && HELM=$(BIN)/helm DHT_BOOT_IMAGE=$(IMAGE) $(GO) test -count=1 -v -timeout 5m -run '^TestChart_Boots$$' .
 
 image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 	DHT_IMAGE=$(IMAGE) scripts/image.sh

@@ -2,7 +2,8 @@
 // with the pinned helm (scripts/helm.sh, or $HELM), decodes every rendered
 // manifest strictly into the k8s.io/api types, and loads the rendered
 // config.yaml with dhtd's own config loader, in the environment the
-// StatefulSet gives the pod.
+// StatefulSet gives the pod. With DHT_BOOT_IMAGE set, TestChart_Boots also
+// runs the rendered pods as docker containers (boot_test.go).
 //
 // It is a module of its own, so that the server's go.mod does not carry
 // k8s.io/api. Run it with

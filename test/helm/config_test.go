@@ -327,10 +327,14 @@ func loadPod(t *testing.T, ms []manifest, p pod, dir string) config.Config {
 	for _, v := range sts.Spec.Template.Spec.Volumes {
 		if v.Name == volume && v.ConfigMap != nil {
 			cm := named[*corev1.ConfigMap](t, ms, v.ConfigMap.Name)
+			data, ok := cm.Data[filepath.Base(file)]
+			if !ok {
+				t.Fatalf("dhtd reads %s, but ConfigMap %s has no key %s", path, cm.Name, filepath.Base(file))
+			}
 			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(file, []byte(cm.Data[filepath.Base(file)]), 0o644); err != nil {
+			if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
