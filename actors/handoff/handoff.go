@@ -115,6 +115,7 @@ func (a *handoffActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.ticker = ticker.Start(ctx, a.cfg.Interval, tick{})
+		ctx.Send(ctx.Self(), tick{}) // the first check need not wait an interval
 	case *actor.Stopping, *actor.Restarting:
 		a.ticker.Stop()
 	case tick:
@@ -366,6 +367,7 @@ func (a *handoffActor) onMerged(ctx actor.Context, t *transfer) {
 		a.cfg.Metrics.Bytes.WithLabelValues(t.kind).Add(float64(t.batchSize))
 	}
 	a.cfg.Status.moved(int64(t.batchKeys))
+	a.cfg.Status.refresh(a.active)
 	t.cursor = t.batchLast
 	if t.kind == KindReceive {
 		if err := a.saveCursor(t.p, t.since, t.cursor); err != nil {

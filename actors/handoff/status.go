@@ -37,6 +37,7 @@ type View struct {
 // concurrent use.
 type Status struct {
 	completed atomic.Uint64
+	checked   atomic.Bool
 	movedKeys atomic.Int64
 
 	mu   sync.Mutex
@@ -47,6 +48,11 @@ type Status struct {
 	lastTick  time.Time
 	avgKeys   float64
 }
+
+// Checked reports whether the actor has compared the node's data with the
+// ring at least once since it started: before that, the view is empty
+// rather than idle.
+func (s *Status) Checked() bool { return s.checked.Load() }
 
 // Snapshot returns the latest view.
 func (s *Status) Snapshot() View {
@@ -75,26 +81,41 @@ func (s *Status) update(pending, draining int, active map[uint32]*transfer, now 
 	}
 	s.lastMoved, s.lastTick = moved, now
 
-	view := View{Pending: pending, Draining: draining}
+	view := View{Pending: pending, Draining: draining, Active: progressOf(active)}
 	var left float64
 	running := 0
 	for _, t := range active {
-		view.Active = append(view.Active, Progress{
-			Partition: t.p, Kind: t.kind, Peer: t.peerOrTargets(), Keys: t.keys, TotalKeys: t.total, Bytes: t.bytes, StartedAt: t.started,
-		})
 		if t.total > 0 {
 			s.avgKeys = 0.8*s.avgKeys + 0.2*float64(t.total)
 			left += float64(max(t.total-t.keys, 0))
 		}
 		running++
 	}
-	slices.SortFunc(view.Active, func(a, b Progress) int { return int(a.Partition) - int(b.Partition) })
 	waiting := max(pending+draining-running, 0)
 	left += float64(waiting) * s.avgKeys
 	if s.rate > 0.5 && left > 0 {
 		view.ETASeconds = left / s.rate
 	}
 	s.view = view
+	s.checked.Store(true)
+}
+
+// refresh updates the running transfers' progress between two ticks.
+func (s *Status) refresh(active map[uint32]*transfer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.view.Active = progressOf(active)
+}
+
+func progressOf(active map[uint32]*transfer) []Progress {
+	out := make([]Progress, 0, len(active))
+	for _, t := range active {
+		out = append(out, Progress{
+			Partition: t.p, Kind: t.kind, Peer: t.peerOrTargets(), Keys: t.keys, TotalKeys: t.total, Bytes: t.bytes, StartedAt: t.started,
+		})
+	}
+	slices.SortFunc(out, func(a, b Progress) int { return int(a.Partition) - int(b.Partition) })
+	return out
 }
 
 // Metrics are the handoff instruments.

@@ -471,6 +471,9 @@ func (n *Node) readiness() error {
 	if !snap.Synced && n.hasAlivePeer() {
 		return errors.New("the cluster's ring has not reached this node yet")
 	}
+	if !n.cfg.Standalone() && !n.handoff.Checked() {
+		return errors.New("handoff has not yet compared this node's data with the ring")
+	}
 	return nil
 }
 

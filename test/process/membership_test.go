@@ -368,10 +368,12 @@ func TestMembership_ForceRemoveRebuildsReplicas(t *testing.T) {
 // the middle of a partition transfer; restarted, it resumes from its
 // persisted cursor and completes.
 func TestMembership_TransferResumesAfterReceiverKilled(t *testing.T) {
-	slow := append(slicesClone(membershipArgs), "--handoff.transfer_batch_keys=8", "--handoff.transfer_concurrency=1")
+	// Few, large partitions and tiny batches make a transfer long enough
+	// (about a thousand round trips) to be caught mid-stream.
+	slow := append(slicesClone(membershipArgs), "--ring.partitions=8", "--handoff.transfer_batch_keys=2", "--handoff.transfer_concurrency=1")
 	nodes := startCluster(t, 3, slow...)
 	waitSameRing(t, nodes, 3, 30*time.Second)
-	acked := writeKeys(t, nodes, 6000)
+	acked := writeKeys(t, nodes, 10000)
 
 	p4 := process.Launch(t, process.Options{ID: "p4", Args: clusterArgs(nodes[0].GossipAddr(), slow...)})
 	if err := p4.WaitReady(60 * time.Second); err != nil {
@@ -393,7 +395,7 @@ func TestMembership_TransferResumesAfterReceiverKilled(t *testing.T) {
 			}
 		}
 		if !midStream {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	if !midStream {
