@@ -159,7 +159,13 @@ func Open(opts Options) (Engine, error) {
 	case EngineMemory:
 		return newMemoryEngine(), nil
 	default:
-		return openBadger(opts, logger)
+		e, err := openBadger(opts, logger)
+		if err != nil {
+			// Never a nil *badgerEngine inside a non-nil Engine: callers
+			// test the interface against nil before closing it.
+			return nil, err
+		}
+		return e, nil
 	}
 }
 

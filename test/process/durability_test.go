@@ -423,3 +423,23 @@ func TestDhtd_BadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestDhtd_UnusableDataDir starts dhtd on a data directory that is a plain
+// file: it must exit with an error naming the directory, never panic (a
+// nil engine once reached the cleanup path and crashed it).
+func TestDhtd_UnusableDataDir(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := process.Launch(t, process.Options{ID: "bad", DataDir: path})
+	code, err := n.Wait(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := n.Log()
+	t.Logf("exit code %d; output:\n%s", code, strings.TrimSpace(log))
+	if code != 1 || strings.Contains(log, "panic") || !strings.Contains(log, path) {
+		t.Fatalf("want exit code 1 and an error naming %s, no panic; got exit %d:\n%s", path, code, log)
+	}
+}
