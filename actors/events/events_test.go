@@ -4,6 +4,7 @@ import (
 	"flag"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -291,6 +292,7 @@ func TestSubscription_CloseDuringPublish(t *testing.T) {
 					return
 				default:
 					bus.Publish(events.Event{Kind: events.MemberUpdate})
+					runtime.Gosched() // let readers run even on one CPU
 				}
 			}
 		})
