@@ -145,6 +145,9 @@ type Handoff struct {
 	// ETASeconds estimates the seconds until Pending and Draining reach
 	// zero at the current rate; 0 when idle or unknown. See ETA.
 	ETASeconds float64 `json:"eta_seconds"`
+	// RingVersion is the ring version (Ring.Version) the figures were
+	// computed against; figures older than the node's ring lag a change.
+	RingVersion uint64 `json:"ring_version"`
 }
 
 // ETA returns ETASeconds as a duration rounded to the second; 0 means idle

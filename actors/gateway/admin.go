@@ -65,6 +65,10 @@ type HandoffStatus struct {
 	// ETASeconds estimates the time until Pending and Draining reach zero
 	// at the current rate; 0 when idle or unknown.
 	ETASeconds float64 `json:"eta_seconds"`
+	// RingVersion is the version of the ring (RingInfo.Version) these
+	// figures were computed against: a node whose figures lag its ring has
+	// not looked at the latest change yet.
+	RingVersion uint64 `json:"ring_version"`
 }
 
 // Transfer kinds, as TransferInfo.Kind reports them.

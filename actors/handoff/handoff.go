@@ -134,8 +134,14 @@ func (a *handoffActor) tick(ctx actor.Context) {
 	}
 	now := time.Now()
 	for p, t := range a.active {
-		if now.After(t.deadline) {
+		switch {
+		case now.After(t.deadline):
 			a.abort(t, "timed out waiting for "+t.peerOrTargets())
+			delete(a.active, p)
+		case !t.peersAlive(snap):
+			// Requests to a node that died are never answered: stop now
+			// rather than at the deadline, and start over with live peers.
+			a.abort(t, "a peer is down: "+t.peerOrTargets())
 			delete(a.active, p)
 		}
 	}
@@ -193,7 +199,7 @@ func (a *handoffActor) tick(ctx actor.Context) {
 			receives++
 		}
 	}
-	a.cfg.Status.update(len(wanted), draining, a.active, now)
+	a.cfg.Status.update(snap.State.Version(), len(wanted), draining, a.active, now)
 	if a.cfg.Metrics != nil {
 		a.cfg.Metrics.Pending.Set(float64(len(wanted)))
 		a.cfg.Metrics.Draining.Set(float64(draining))
@@ -217,6 +223,18 @@ func (a *handoffActor) removed(snap *topology.Snapshot) bool {
 		}
 	}
 	return false
+}
+
+func (t *transfer) peersAlive(snap *topology.Snapshot) bool {
+	if t.kind == KindReceive {
+		return snap.Alive(t.peer)
+	}
+	for _, id := range t.targets {
+		if !snap.Alive(id) {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *transfer) peerOrTargets() string {

@@ -27,6 +27,9 @@ type Progress struct {
 
 // View is a copy of the handoff work at one moment.
 type View struct {
+	// RingVersion is the version of the ring state the view was computed
+	// against (ring.State.Version).
+	RingVersion       uint64
 	Pending, Draining int
 	Active            []Progress
 	Completed         uint64
@@ -69,7 +72,7 @@ func (s *Status) moved(keys int64) { s.movedKeys.Add(keys) }
 // update records the actor's state at now and estimates the time left: the
 // keys left of the running transfers plus, for each waiting partition, the
 // mean size of the ones seen, at the recent rate.
-func (s *Status) update(pending, draining int, active map[uint32]*transfer, now time.Time) {
+func (s *Status) update(version uint64, pending, draining int, active map[uint32]*transfer, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	moved := s.movedKeys.Load()
@@ -81,7 +84,7 @@ func (s *Status) update(pending, draining int, active map[uint32]*transfer, now 
 	}
 	s.lastMoved, s.lastTick = moved, now
 
-	view := View{Pending: pending, Draining: draining, Active: progressOf(active)}
+	view := View{RingVersion: version, Pending: pending, Draining: draining, Active: progressOf(active)}
 	var left float64
 	running := 0
 	for _, t := range active {

@@ -80,6 +80,7 @@ func (c *clusterView) Status() gateway.StatusInfo {
 	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes, MerkleRoots: map[uint32]uint64{}}
 	h := c.handoff.Snapshot()
 	info.Handoff = gateway.HandoffStatus{Pending: h.Pending, Draining: h.Draining, Completed: h.Completed, ETASeconds: h.ETASeconds,
+		RingVersion: h.RingVersion,
 		Active: []gateway.TransferInfo{}}
 	for _, t := range h.Active {
 		info.Handoff.Active = append(info.Handoff.Active, gateway.TransferInfo{
@@ -135,14 +136,7 @@ func (c *clusterView) Ring() gateway.RingInfo {
 	if snap == nil {
 		return gateway.RingInfo{}
 	}
-	// The version sums every member's latest change: merging states never
-	// lowers it and any change raises it, unlike the highest single clock,
-	// which several first joins share.
-	var version uint64
-	for _, m := range snap.State.Members {
-		version += max(m.JoinVersion, m.RemoveVersion)
-	}
-	return gateway.RingInfo{Partitions: snap.Table.Partitions, N: snap.Table.N, Version: version, Replicas: snap.Table.Replicas}
+	return gateway.RingInfo{Partitions: snap.Table.Partitions, N: snap.Table.N, Version: snap.State.Version(), Replicas: snap.Table.Replicas}
 }
 
 // clusterAdmin carries out the admin API's ownership changes through the

@@ -277,6 +277,18 @@ func (s State) History() []Event {
 	return events
 }
 
+// Version sums every member's latest change. Merging states never lowers
+// it and every ownership change raises it, unlike Clock, which several first
+// joins share; so of two states seen by the admin API, the one with the
+// higher version is the newer. Handoff records do not change it.
+func (s State) Version() uint64 {
+	var v uint64
+	for _, m := range s.Members {
+		v += m.version()
+	}
+	return v
+}
+
 // Owners returns the members that own replicas (not removed), sorted by id.
 func (s State) Owners() []Member {
 	var out []Member

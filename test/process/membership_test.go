@@ -158,10 +158,15 @@ func waitSettled(t *testing.T, nodes []*process.Node, owners int, timeout time.D
 	start := time.Now()
 	deadline := start.Add(timeout)
 	var last error
+	logged := start
 	for time.Now().Before(deadline) {
 		last = settled(nodes, owners)
 		if last == nil {
 			return time.Since(start)
+		}
+		if time.Since(logged) > 5*time.Second {
+			logged = time.Now()
+			t.Logf("not settled after %v: %v", time.Since(start).Round(time.Second), last)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -179,10 +184,13 @@ func settled(nodes []*process.Node, owners int) error {
 			return fmt.Errorf("%s status: %w", n.ID(), err)
 		}
 		if h := st.Handoff; h.Pending != 0 || h.Draining != 0 || len(h.Active) != 0 {
-			return fmt.Errorf("%s: %d to receive, %d draining, %d running", n.ID(), h.Pending, h.Draining, len(h.Active))
+			return fmt.Errorf("%s: %d to receive, %d draining, running %+v", n.ID(), h.Pending, h.Draining, h.Active)
 		}
 		if rings[i], err = n.Client().Ring(ctx); err != nil {
 			return err
+		}
+		if st.Handoff.RingVersion != rings[i].Version {
+			return fmt.Errorf("%s: handoff figures are of ring version %d, the node's ring is at %d", n.ID(), st.Handoff.RingVersion, rings[i].Version)
 		}
 	}
 	return sameRing(rings, owners)
