@@ -28,7 +28,7 @@ var membershipArgs = []string{"--entropy.enabled=false", "--handoff.drop_delay=2
 // (an acknowledged key answered 404).
 type load struct {
 	mu      sync.Mutex
-	targets []*process.Node
+	targets []target
 	acked   map[string]string
 	ackKeys []string
 
@@ -49,27 +49,39 @@ type clients struct {
 	by   map[string]*client.Client
 }
 
-func (c *clients) of(t *testing.T, n *process.Node) *client.Client {
+func (c *clients) of(t *testing.T, n target) *client.Client {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.http == nil {
 		c.http, c.by = process.HTTPClient(), map[string]*client.Client{}
 	}
-	url := n.URL()
+	url := n.url
 	if cl, ok := c.by[url]; ok {
 		return cl
 	}
 	cl, err := client.New(url, client.WithHTTPClient(c.http))
 	if err != nil {
-		t.Errorf("client of %s: %v", n.ID(), err)
+		t.Errorf("client of %s: %v", n.id, err)
 		return nil
 	}
 	c.by[url] = cl
 	return cl
 }
 
-func startLoad(t *testing.T, workers int, targets []*process.Node) *load {
-	l := &load{targets: targets, acked: map[string]string{}, stop: make(chan struct{}), t: t}
+// target is a node as the load's workers see it: they must not touch a
+// process.Node, which a restart changes under them.
+type target struct{ id, url string }
+
+func targetsOf(nodes []*process.Node) []target {
+	out := make([]target, len(nodes))
+	for i, n := range nodes {
+		out[i] = target{id: n.ID(), url: n.URL()}
+	}
+	return out
+}
+
+func startLoad(t *testing.T, workers int, nodes []*process.Node) *load {
+	l := &load{targets: targetsOf(nodes), acked: map[string]string{}, stop: make(chan struct{}), t: t}
 	for w := range workers {
 		l.wg.Go(func() { l.run(w) })
 	}
@@ -79,12 +91,13 @@ func startLoad(t *testing.T, workers int, targets []*process.Node) *load {
 // setTargets changes the nodes clients talk to (a node about to leave is
 // taken out first, as an operator's load balancer would).
 func (l *load) setTargets(nodes []*process.Node) {
+	ts := targetsOf(nodes)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.targets = nodes
+	l.targets = ts
 }
 
-func (l *load) pick(r *rand.Rand) (*process.Node, string, bool) {
+func (l *load) pick(r *rand.Rand) (target, string, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := l.targets[r.IntN(len(l.targets))]
@@ -117,7 +130,7 @@ func (l *load) run(worker int) {
 				l.readErrors.Add(1)
 			case !obj.Found:
 				l.falseNotFound.Add(1)
-				l.t.Errorf("false not-found: acknowledged key %s read through %s", readKey, n.ID())
+				l.t.Errorf("false not-found: acknowledged key %s read through %s", readKey, n.id)
 			}
 			cancel()
 			continue
@@ -443,12 +456,17 @@ func TestMembership_RollingRestartUnderLoad(t *testing.T) {
 	waitSettled(t, nodes, 3, 60*time.Second)
 	l := startLoad(t, 4, nodes)
 	time.Sleep(time.Second)
-	for _, n := range nodes {
+	for i, n := range nodes {
+		// Clients leave the node first, as a load balancer following
+		// /readyz would; what they see measures the other nodes.
+		others := append(append([]*process.Node{}, nodes[:i]...), nodes[i+1:]...)
+		l.setTargets(others)
 		if code, err := n.Stop(30 * time.Second); err != nil || code != 0 {
 			t.Fatalf("stopping %s: exit %d, %v", n.ID(), code, err)
 		}
 		n.Restart()
 		waitAllAlive(t, nodes, 60*time.Second)
+		l.setTargets(nodes) // the restarted node listens on a new port
 	}
 	after := waitSameRing(t, nodes, 3, 30*time.Second)
 	acked := l.halt()
@@ -468,10 +486,11 @@ func writeKeys(t *testing.T, nodes []*process.Node, n int) map[string]string {
 	t.Helper()
 	acked := map[string]string{}
 	var pool clients
+	ts := targetsOf(nodes)
 	for i := range n {
 		key, value := fmt.Sprintf("k%05d", i), fmt.Sprintf("value-%d", i)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := pool.of(t, nodes[i%len(nodes)]).Put(ctx, key, []byte(value), &client.WriteOptions{W: 2})
+		_, err := pool.of(t, ts[i%len(ts)]).Put(ctx, key, []byte(value), &client.WriteOptions{W: 2})
 		cancel()
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("write %s: %v", key, err)
