@@ -112,8 +112,11 @@ func (c *clusterView) Members() []gateway.MemberInfo {
 		g, known := snap.Members[m.ID]
 		info.HTTPAddr, info.RemoteAddr = g.HTTPAddr, g.RemoteAddr
 		switch {
+		case m.RemoveVersion != 0 && snap.Alive(m.ID) && snap.Plan.Involved(m.ID):
+			// Decommissioned, still handing its partitions over.
+			info.Status = gateway.MemberLeaving
 		case m.RemoveVersion != 0:
-			info.Status = "removed"
+			info.Status = gateway.MemberRemoved
 		case m.ID == snap.Self:
 			info.Status = "alive"
 		case !known || g.Status == membership.StatusFailed:
