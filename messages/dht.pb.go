@@ -1116,6 +1116,9 @@ type RingMember struct {
 	// Lamport time of its removal (decommission or force-remove); 0 while it
 	// owns replicas.
 	RemoveVersion uint64 `protobuf:"varint,4,opt,name=remove_version,json=removeVersion,proto3" json:"remove_version,omitempty"`
+	// The node's earlier spans of membership, by join version: a node that
+	// was removed and joined again replays its whole history.
+	Past          []*RingSpan `protobuf:"bytes,5,rep,name=past,proto3" json:"past,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1178,6 +1181,74 @@ func (x *RingMember) GetRemoveVersion() uint64 {
 	return 0
 }
 
+func (x *RingMember) GetPast() []*RingSpan {
+	if x != nil {
+		return x.Past
+	}
+	return nil
+}
+
+// RingSpan is one earlier span of a node's membership.
+type RingSpan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Zone          string                 `protobuf:"bytes,1,opt,name=zone,proto3" json:"zone,omitempty"`
+	JoinVersion   uint64                 `protobuf:"varint,2,opt,name=join_version,json=joinVersion,proto3" json:"join_version,omitempty"`
+	RemoveVersion uint64                 `protobuf:"varint,3,opt,name=remove_version,json=removeVersion,proto3" json:"remove_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingSpan) Reset() {
+	*x = RingSpan{}
+	mi := &file_dht_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingSpan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingSpan) ProtoMessage() {}
+
+func (x *RingSpan) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingSpan.ProtoReflect.Descriptor instead.
+func (*RingSpan) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RingSpan) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *RingSpan) GetJoinVersion() uint64 {
+	if x != nil {
+		return x.JoinVersion
+	}
+	return 0
+}
+
+func (x *RingSpan) GetRemoveVersion() uint64 {
+	if x != nil {
+		return x.RemoveVersion
+	}
+	return 0
+}
+
 // RingState is the cluster's ownership state, a CRDT every node gossips and
 // merges. The partition table is a pure function of it.
 type RingState struct {
@@ -1193,7 +1264,7 @@ type RingState struct {
 
 func (x *RingState) Reset() {
 	*x = RingState{}
-	mi := &file_dht_proto_msgTypes[13]
+	mi := &file_dht_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1276,7 @@ func (x *RingState) String() string {
 func (*RingState) ProtoMessage() {}
 
 func (x *RingState) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[13]
+	mi := &file_dht_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1289,7 @@ func (x *RingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingState.ProtoReflect.Descriptor instead.
 func (*RingState) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{13}
+	return file_dht_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RingState) GetCluster() string {
@@ -1270,7 +1341,7 @@ type HandoffRecord struct {
 
 func (x *HandoffRecord) Reset() {
 	*x = HandoffRecord{}
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1282,7 +1353,7 @@ func (x *HandoffRecord) String() string {
 func (*HandoffRecord) ProtoMessage() {}
 
 func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1295,7 +1366,7 @@ func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffRecord.ProtoReflect.Descriptor instead.
 func (*HandoffRecord) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{14}
+	return file_dht_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HandoffRecord) GetMember() string {
@@ -1335,7 +1406,7 @@ type HandoffPullRequest struct {
 
 func (x *HandoffPullRequest) Reset() {
 	*x = HandoffPullRequest{}
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1418,7 @@ func (x *HandoffPullRequest) String() string {
 func (*HandoffPullRequest) ProtoMessage() {}
 
 func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1431,7 @@ func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullRequest.ProtoReflect.Descriptor instead.
 func (*HandoffPullRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{15}
+	return file_dht_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HandoffPullRequest) GetPartition() uint32 {
@@ -1402,7 +1473,7 @@ type KeyObject struct {
 
 func (x *KeyObject) Reset() {
 	*x = KeyObject{}
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1485,7 @@ func (x *KeyObject) String() string {
 func (*KeyObject) ProtoMessage() {}
 
 func (x *KeyObject) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1498,7 @@ func (x *KeyObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyObject.ProtoReflect.Descriptor instead.
 func (*KeyObject) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{16}
+	return file_dht_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeyObject) GetKey() []byte {
@@ -1461,7 +1532,7 @@ type HandoffPullReply struct {
 
 func (x *HandoffPullReply) Reset() {
 	*x = HandoffPullReply{}
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1544,7 @@ func (x *HandoffPullReply) String() string {
 func (*HandoffPullReply) ProtoMessage() {}
 
 func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1557,7 @@ func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullReply.ProtoReflect.Descriptor instead.
 func (*HandoffPullReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{17}
+	return file_dht_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HandoffPullReply) GetEntries() []*KeyObject {
@@ -1530,7 +1601,7 @@ type MergeBatchRequest struct {
 
 func (x *MergeBatchRequest) Reset() {
 	*x = MergeBatchRequest{}
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1613,7 @@ func (x *MergeBatchRequest) String() string {
 func (*MergeBatchRequest) ProtoMessage() {}
 
 func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1626,7 @@ func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchRequest.ProtoReflect.Descriptor instead.
 func (*MergeBatchRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{18}
+	return file_dht_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MergeBatchRequest) GetPartition() uint32 {
@@ -1581,7 +1652,7 @@ type MergeBatchReply struct {
 
 func (x *MergeBatchReply) Reset() {
 	*x = MergeBatchReply{}
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1664,7 @@ func (x *MergeBatchReply) String() string {
 func (*MergeBatchReply) ProtoMessage() {}
 
 func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1677,7 @@ func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchReply.ProtoReflect.Descriptor instead.
 func (*MergeBatchReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{19}
+	return file_dht_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MergeBatchReply) GetMerged() uint32 {
@@ -1636,7 +1707,7 @@ type ClusterCommand struct {
 
 func (x *ClusterCommand) Reset() {
 	*x = ClusterCommand{}
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1719,7 @@ func (x *ClusterCommand) String() string {
 func (*ClusterCommand) ProtoMessage() {}
 
 func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1732,7 @@ func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCommand.ProtoReflect.Descriptor instead.
 func (*ClusterCommand) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{20}
+	return file_dht_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ClusterCommand) GetCluster() string {
@@ -1717,7 +1788,7 @@ type RingGossip struct {
 
 func (x *RingGossip) Reset() {
 	*x = RingGossip{}
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1800,7 @@ func (x *RingGossip) String() string {
 func (*RingGossip) ProtoMessage() {}
 
 func (x *RingGossip) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1813,7 @@ func (x *RingGossip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingGossip.ProtoReflect.Descriptor instead.
 func (*RingGossip) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{21}
+	return file_dht_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RingGossip) GetState() *RingState {
@@ -1767,7 +1838,7 @@ type HintRequest struct {
 
 func (x *HintRequest) Reset() {
 	*x = HintRequest{}
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1779,7 +1850,7 @@ func (x *HintRequest) String() string {
 func (*HintRequest) ProtoMessage() {}
 
 func (x *HintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1792,7 +1863,7 @@ func (x *HintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintRequest.ProtoReflect.Descriptor instead.
 func (*HintRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{22}
+	return file_dht_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HintRequest) GetTarget() string {
@@ -1835,7 +1906,7 @@ type HintReply struct {
 
 func (x *HintReply) Reset() {
 	*x = HintReply{}
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +1918,7 @@ func (x *HintReply) String() string {
 func (*HintReply) ProtoMessage() {}
 
 func (x *HintReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +1931,7 @@ func (x *HintReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintReply.ProtoReflect.Descriptor instead.
 func (*HintReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{23}
+	return file_dht_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HintReply) GetStored() bool {
@@ -1891,7 +1962,7 @@ type Hint struct {
 
 func (x *Hint) Reset() {
 	*x = Hint{}
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1903,7 +1974,7 @@ func (x *Hint) String() string {
 func (*Hint) ProtoMessage() {}
 
 func (x *Hint) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1916,7 +1987,7 @@ func (x *Hint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hint.ProtoReflect.Descriptor instead.
 func (*Hint) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{24}
+	return file_dht_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Hint) GetTarget() string {
@@ -1967,7 +2038,7 @@ type MerkleRequest struct {
 
 func (x *MerkleRequest) Reset() {
 	*x = MerkleRequest{}
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2050,7 @@ func (x *MerkleRequest) String() string {
 func (*MerkleRequest) ProtoMessage() {}
 
 func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2063,7 @@ func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleRequest.ProtoReflect.Descriptor instead.
 func (*MerkleRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{25}
+	return file_dht_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MerkleRequest) GetPartition() uint32 {
@@ -2029,7 +2100,7 @@ type MerkleReply struct {
 
 func (x *MerkleReply) Reset() {
 	*x = MerkleReply{}
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2112,7 @@ func (x *MerkleReply) String() string {
 func (*MerkleReply) ProtoMessage() {}
 
 func (x *MerkleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2125,7 @@ func (x *MerkleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleReply.ProtoReflect.Descriptor instead.
 func (*MerkleReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{26}
+	return file_dht_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *MerkleReply) GetHashes() []uint64 {
@@ -2090,7 +2161,7 @@ type BucketKeysRequest struct {
 
 func (x *BucketKeysRequest) Reset() {
 	*x = BucketKeysRequest{}
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2102,7 +2173,7 @@ func (x *BucketKeysRequest) String() string {
 func (*BucketKeysRequest) ProtoMessage() {}
 
 func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2115,7 +2186,7 @@ func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysRequest.ProtoReflect.Descriptor instead.
 func (*BucketKeysRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{27}
+	return file_dht_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BucketKeysRequest) GetPartition() uint32 {
@@ -2141,7 +2212,7 @@ type BucketKeysReply struct {
 
 func (x *BucketKeysReply) Reset() {
 	*x = BucketKeysReply{}
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2153,7 +2224,7 @@ func (x *BucketKeysReply) String() string {
 func (*BucketKeysReply) ProtoMessage() {}
 
 func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2166,7 +2237,7 @@ func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysReply.ProtoReflect.Descriptor instead.
 func (*BucketKeysReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{28}
+	return file_dht_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BucketKeysReply) GetKeys() []*KeyVersion {
@@ -2186,7 +2257,7 @@ type KeyVersion struct {
 
 func (x *KeyVersion) Reset() {
 	*x = KeyVersion{}
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2269,7 @@ func (x *KeyVersion) String() string {
 func (*KeyVersion) ProtoMessage() {}
 
 func (x *KeyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2282,7 @@ func (x *KeyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyVersion.ProtoReflect.Descriptor instead.
 func (*KeyVersion) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{29}
+	return file_dht_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *KeyVersion) GetKey() []byte {
@@ -2241,7 +2312,7 @@ type TombstonesRequest struct {
 
 func (x *TombstonesRequest) Reset() {
 	*x = TombstonesRequest{}
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2324,7 @@ func (x *TombstonesRequest) String() string {
 func (*TombstonesRequest) ProtoMessage() {}
 
 func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2337,7 @@ func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesRequest.ProtoReflect.Descriptor instead.
 func (*TombstonesRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{30}
+	return file_dht_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TombstonesRequest) GetPartition() uint32 {
@@ -2299,7 +2370,7 @@ type TombstonesReply struct {
 
 func (x *TombstonesReply) Reset() {
 	*x = TombstonesReply{}
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2382,7 @@ func (x *TombstonesReply) String() string {
 func (*TombstonesReply) ProtoMessage() {}
 
 func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2395,7 @@ func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesReply.ProtoReflect.Descriptor instead.
 func (*TombstonesReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{31}
+	return file_dht_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *TombstonesReply) GetKeys() [][]byte {
@@ -2347,7 +2418,7 @@ type ReapRequest struct {
 
 func (x *ReapRequest) Reset() {
 	*x = ReapRequest{}
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2430,7 @@ func (x *ReapRequest) String() string {
 func (*ReapRequest) ProtoMessage() {}
 
 func (x *ReapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2443,7 @@ func (x *ReapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapRequest.ProtoReflect.Descriptor instead.
 func (*ReapRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{32}
+	return file_dht_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReapRequest) GetPartition() uint32 {
@@ -2405,7 +2476,7 @@ type ReapReply struct {
 
 func (x *ReapReply) Reset() {
 	*x = ReapReply{}
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2488,7 @@ func (x *ReapReply) String() string {
 func (*ReapReply) ProtoMessage() {}
 
 func (x *ReapReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2501,7 @@ func (x *ReapReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapReply.ProtoReflect.Descriptor instead.
 func (*ReapReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{33}
+	return file_dht_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ReapReply) GetReaped() bool {
@@ -2453,7 +2524,7 @@ type HintsForRequest struct {
 
 func (x *HintsForRequest) Reset() {
 	*x = HintsForRequest{}
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2465,7 +2536,7 @@ func (x *HintsForRequest) String() string {
 func (*HintsForRequest) ProtoMessage() {}
 
 func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2549,7 @@ func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForRequest.ProtoReflect.Descriptor instead.
 func (*HintsForRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{34}
+	return file_dht_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HintsForRequest) GetPartition() uint32 {
@@ -2504,7 +2575,7 @@ type HintsForReply struct {
 
 func (x *HintsForReply) Reset() {
 	*x = HintsForReply{}
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2516,7 +2587,7 @@ func (x *HintsForReply) String() string {
 func (*HintsForReply) ProtoMessage() {}
 
 func (x *HintsForReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2529,7 +2600,7 @@ func (x *HintsForReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForReply.ProtoReflect.Descriptor instead.
 func (*HintsForReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{35}
+	return file_dht_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HintsForReply) GetCount() uint32 {
@@ -2620,13 +2691,18 @@ const file_dht_proto_rawDesc = "" +
 	"\n" +
 	"ErrorReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"z\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xa0\x01\n" +
 	"\n" +
 	"RingMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x03 \x01(\x04R\vjoinVersion\x12%\n" +
-	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\"\xb4\x01\n" +
+	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\x12$\n" +
+	"\x04past\x18\x05 \x03(\v2\x10.dht.v1.RingSpanR\x04past\"h\n" +
+	"\bRingSpan\x12\x12\n" +
+	"\x04zone\x18\x01 \x01(\tR\x04zone\x12!\n" +
+	"\fjoin_version\x18\x02 \x01(\x04R\vjoinVersion\x12%\n" +
+	"\x0eremove_version\x18\x03 \x01(\x04R\rremoveVersion\"\xb4\x01\n" +
 	"\tRingState\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1e\n" +
 	"\n" +
@@ -2732,7 +2808,7 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_dht_proto_goTypes = []any{
 	(*Dot)(nil),                // 0: dht.v1.Dot
 	(*Sibling)(nil),            // 1: dht.v1.Sibling
@@ -2747,29 +2823,30 @@ var file_dht_proto_goTypes = []any{
 	(*MergeReply)(nil),         // 10: dht.v1.MergeReply
 	(*ErrorReply)(nil),         // 11: dht.v1.ErrorReply
 	(*RingMember)(nil),         // 12: dht.v1.RingMember
-	(*RingState)(nil),          // 13: dht.v1.RingState
-	(*HandoffRecord)(nil),      // 14: dht.v1.HandoffRecord
-	(*HandoffPullRequest)(nil), // 15: dht.v1.HandoffPullRequest
-	(*KeyObject)(nil),          // 16: dht.v1.KeyObject
-	(*HandoffPullReply)(nil),   // 17: dht.v1.HandoffPullReply
-	(*MergeBatchRequest)(nil),  // 18: dht.v1.MergeBatchRequest
-	(*MergeBatchReply)(nil),    // 19: dht.v1.MergeBatchReply
-	(*ClusterCommand)(nil),     // 20: dht.v1.ClusterCommand
-	(*RingGossip)(nil),         // 21: dht.v1.RingGossip
-	(*HintRequest)(nil),        // 22: dht.v1.HintRequest
-	(*HintReply)(nil),          // 23: dht.v1.HintReply
-	(*Hint)(nil),               // 24: dht.v1.Hint
-	(*MerkleRequest)(nil),      // 25: dht.v1.MerkleRequest
-	(*MerkleReply)(nil),        // 26: dht.v1.MerkleReply
-	(*BucketKeysRequest)(nil),  // 27: dht.v1.BucketKeysRequest
-	(*BucketKeysReply)(nil),    // 28: dht.v1.BucketKeysReply
-	(*KeyVersion)(nil),         // 29: dht.v1.KeyVersion
-	(*TombstonesRequest)(nil),  // 30: dht.v1.TombstonesRequest
-	(*TombstonesReply)(nil),    // 31: dht.v1.TombstonesReply
-	(*ReapRequest)(nil),        // 32: dht.v1.ReapRequest
-	(*ReapReply)(nil),          // 33: dht.v1.ReapReply
-	(*HintsForRequest)(nil),    // 34: dht.v1.HintsForRequest
-	(*HintsForReply)(nil),      // 35: dht.v1.HintsForReply
+	(*RingSpan)(nil),           // 13: dht.v1.RingSpan
+	(*RingState)(nil),          // 14: dht.v1.RingState
+	(*HandoffRecord)(nil),      // 15: dht.v1.HandoffRecord
+	(*HandoffPullRequest)(nil), // 16: dht.v1.HandoffPullRequest
+	(*KeyObject)(nil),          // 17: dht.v1.KeyObject
+	(*HandoffPullReply)(nil),   // 18: dht.v1.HandoffPullReply
+	(*MergeBatchRequest)(nil),  // 19: dht.v1.MergeBatchRequest
+	(*MergeBatchReply)(nil),    // 20: dht.v1.MergeBatchReply
+	(*ClusterCommand)(nil),     // 21: dht.v1.ClusterCommand
+	(*RingGossip)(nil),         // 22: dht.v1.RingGossip
+	(*HintRequest)(nil),        // 23: dht.v1.HintRequest
+	(*HintReply)(nil),          // 24: dht.v1.HintReply
+	(*Hint)(nil),               // 25: dht.v1.Hint
+	(*MerkleRequest)(nil),      // 26: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),        // 27: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil),  // 28: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),    // 29: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),         // 30: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil),  // 31: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),    // 32: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),        // 33: dht.v1.ReapRequest
+	(*ReapReply)(nil),          // 34: dht.v1.ReapReply
+	(*HintsForRequest)(nil),    // 35: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),      // 36: dht.v1.HintsForReply
 }
 var file_dht_proto_depIdxs = []int32{
 	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -2783,43 +2860,44 @@ var file_dht_proto_depIdxs = []int32{
 	9,  // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
 	10, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
 	11, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	21, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	22, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
-	23, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	25, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
-	26, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
-	27, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
-	28, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	30, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
-	31, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
-	32, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
-	33, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
-	34, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
-	35, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
-	15, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
-	17, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
-	18, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
-	19, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
+	22, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	23, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	24, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	26, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	27, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	28, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	29, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	31, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	32, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	33, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	34, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	35, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	36, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	16, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
+	18, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
+	19, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
+	20, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
 	0,  // 28: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
 	1,  // 29: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
 	2,  // 30: dht.v1.PutReply.object:type_name -> dht.v1.Object
 	2,  // 31: dht.v1.GetReply.object:type_name -> dht.v1.Object
 	2,  // 32: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	12, // 33: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	14, // 34: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
-	2,  // 35: dht.v1.KeyObject.object:type_name -> dht.v1.Object
-	16, // 36: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
-	16, // 37: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
-	13, // 38: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	2,  // 39: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	2,  // 40: dht.v1.Hint.object:type_name -> dht.v1.Object
-	29, // 41: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	2,  // 42: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	13, // 33: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
+	12, // 34: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	15, // 35: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	2,  // 36: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	17, // 37: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	17, // 38: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	14, // 39: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	2,  // 40: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	2,  // 41: dht.v1.Hint.object:type_name -> dht.v1.Object
+	30, // 42: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	2,  // 43: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	44, // [44:44] is the sub-list for method output_type
+	44, // [44:44] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -2859,7 +2937,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -219,7 +219,7 @@ func (a *handoffActor) tick(ctx actor.Context) {
 func (a *handoffActor) removed(snap *topology.Snapshot) bool {
 	for _, m := range snap.State.Members {
 		if m.ID == a.cfg.Self {
-			return m.RemoveVersion != 0
+			return m.Removed()
 		}
 	}
 	return false

@@ -108,14 +108,14 @@ func (c *clusterView) Members() []gateway.MemberInfo {
 	var out []gateway.MemberInfo
 	for _, m := range snap.State.Members {
 		seen[m.ID] = true
-		info := gateway.MemberInfo{ID: m.ID, Zone: m.Zone, Owner: m.RemoveVersion == 0, Replicas: counts[m.ID], Self: m.ID == snap.Self}
+		info := gateway.MemberInfo{ID: m.ID, Zone: m.Zone, Owner: !m.Removed(), Replicas: counts[m.ID], Self: m.ID == snap.Self}
 		g, known := snap.Members[m.ID]
 		info.HTTPAddr, info.RemoteAddr = g.HTTPAddr, g.RemoteAddr
 		switch {
-		case m.RemoveVersion != 0 && snap.Alive(m.ID) && snap.Plan.Involved(m.ID):
+		case m.Removed() && snap.Alive(m.ID) && snap.Plan.Involved(m.ID):
 			// Decommissioned, still handing its partitions over.
 			info.Status = gateway.MemberLeaving
-		case m.RemoveVersion != 0:
+		case m.Removed():
 			info.Status = gateway.MemberRemoved
 		case m.ID == snap.Self:
 			info.Status = "alive"

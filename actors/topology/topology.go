@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -194,7 +193,7 @@ func (a *topologyActor) joinSelf(why string) {
 func (a *topologyActor) isRemoved(s ring.State) bool {
 	for _, m := range s.Members {
 		if m.ID == a.cfg.Self.ID {
-			return m.RemoveVersion != 0
+			return m.Removed()
 		}
 	}
 	return false
@@ -320,7 +319,7 @@ func (a *topologyActor) apply(next ring.State, why string) bool {
 	if a.state.Digest() == next.Digest() && a.computed {
 		return false
 	}
-	ownershipChanged := !a.computed || !slices.Equal(a.state.Members, next.Members)
+	ownershipChanged := !a.computed || a.state.Version() != next.Version()
 	a.state = next
 	a.plan = ring.NewPlan(a.cfg.Partitions, a.cfg.N, a.state)
 	a.computed = true
@@ -433,9 +432,11 @@ func (a *topologyActor) persist() error {
 func stateToProto(cfg Config, s ring.State) *messages.RingState {
 	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N)}
 	for _, m := range s.Members {
-		out.Members = append(out.Members, &messages.RingMember{
-			Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion,
-		})
+		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion}
+		for _, sp := range m.Past {
+			rm.Past = append(rm.Past, &messages.RingSpan{Zone: sp.Zone, JoinVersion: sp.Join, RemoveVersion: sp.Remove})
+		}
+		out.Members = append(out.Members, rm)
 	}
 	for _, h := range s.Handoffs {
 		out.Handoffs = append(out.Handoffs, &messages.HandoffRecord{Member: h.Member, Partition: h.Partition, Since: h.Since})
@@ -446,9 +447,11 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 func stateFromProto(rs *messages.RingState) (ring.State, error) {
 	var s ring.State
 	for _, m := range rs.GetMembers() {
-		s.Members = append(s.Members, ring.MemberState{
-			ID: m.GetId(), Zone: m.GetZone(), JoinVersion: m.GetJoinVersion(), RemoveVersion: m.GetRemoveVersion(),
-		})
+		ms := ring.MemberState{ID: m.GetId(), Zone: m.GetZone(), JoinVersion: m.GetJoinVersion(), RemoveVersion: m.GetRemoveVersion()}
+		for _, sp := range m.GetPast() {
+			ms.Past = append(ms.Past, ring.Span{Zone: sp.GetZone(), Join: sp.GetJoinVersion(), Remove: sp.GetRemoveVersion()})
+		}
+		s.Members = append(s.Members, ms)
 	}
 	for _, h := range rs.GetHandoffs() {
 		if h.GetPartition() >= rs.GetPartitions() {

@@ -296,3 +296,32 @@ func TestPlan_GrowAndShrink(t *testing.T) {
 		t.Fatal("removed members still involved at the end")
 	}
 }
+
+// TestPlan_RejoinMovesOnlyTheRejoiner removes a member, lets its heirs
+// receive everything, and joins it again: only its new placements need a
+// transfer, and every other replica keeps its data and its records. (Before
+// the state kept earlier spans, a rejoin replayed as a first join and moved
+// replicas between the other members too.)
+func TestPlan_RejoinMovesOnlyTheRejoiner(t *testing.T) {
+	const q, n = 128, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c", "d", "e"))
+	s = settle(q, n, s.Remove("c"))
+	before := NewPlan(q, n, s).Table
+	s = s.Join(Member{ID: "c"})
+	pl := NewPlan(q, n, s)
+	for p, slots := range pl.Slots {
+		for _, sl := range slots {
+			if sl.Node != "c" && !sl.Received {
+				t.Fatalf("partition %d: %s lost its data record when c rejoined", p, sl.Node)
+			}
+		}
+	}
+	moved := Moved(before, pl.Table)
+	if got := len(pl.Transfers("c")); got != moved {
+		t.Fatalf("c must receive %d partitions, but %d replicas moved", got, moved)
+	}
+	if fair := n * q / 5; moved > fair*5/4 {
+		t.Fatalf("the rejoin moved %d replicas, more than 1.25× c's fair share %d", moved, fair)
+	}
+	t.Logf("rejoin of c moved %d replicas (fair share %d)", moved, n*q/5)
+}

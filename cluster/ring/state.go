@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -13,42 +14,80 @@ import (
 // ErrInvalidState is wrapped by State.Validate's errors.
 var ErrInvalidState = errors.New("ring: invalid state")
 
-// MemberState is one member's entry in the ownership state. Its versions are
-// Lamport times: each local change takes the state's Clock()+1.
+// MemberState is one member's entry in the ownership state: its latest
+// span of membership (Zone, JoinVersion, RemoveVersion) and the earlier ones
+// (Past). Versions are Lamport times: each local change takes the state's
+// Clock()+1. Keeping every span, not only the latest, is what lets a member
+// that was removed and joins again replay as exactly that: the events of its
+// earlier membership stay in the history, so the placements they made, and
+// everything after them, stay where they are.
 type MemberState struct {
 	ID   string
 	Zone string
 	// JoinVersion is the Lamport time of the member's latest join.
 	JoinVersion uint64
-	// RemoveVersion is 0 while the member owns replicas; else the Lamport
-	// time of its removal (decommission or force-remove), after JoinVersion.
+	// RemoveVersion is 0 until the latest span ends; then the Lamport time
+	// of its removal (decommission or force-remove), after JoinVersion.
 	RemoveVersion uint64
+	// Past lists the member's earlier spans, by join version; each ended
+	// by a removal or by a join in another zone.
+	Past []Span
 }
 
+// Span is one stretch of a member's membership: joined at Join in Zone,
+// removed at Remove (0 while it lasts).
+type Span struct {
+	Zone   string
+	Join   uint64
+	Remove uint64
+}
+
+func (m MemberState) latest() Span { return Span{Zone: m.Zone, Join: m.JoinVersion, Remove: m.RemoveVersion} }
+
+// spans returns every span of m, by join version.
+func (m MemberState) spans() []Span { return append(slices.Clone(m.Past), m.latest()) }
+
 // version is the entry's latest change.
-func (m MemberState) version() uint64 { return max(m.JoinVersion, m.RemoveVersion) }
-
-func (m MemberState) removed() bool { return m.RemoveVersion != 0 }
-
-// compareEntries totally orders two entries for the same id; Merge keeps the
-// larger. The latest change wins; on a tie a removal beats a join (a
-// concurrent force-remove is not silently undone), then the larger zone; the
-// remaining fields only make the order total, so Merge is a semilattice join
-// even on odd input.
-func compareEntries(a, b MemberState) int {
-	bool2int := func(b bool) int {
-		if b {
-			return 1
-		}
-		return 0
+func (m MemberState) version() uint64 {
+	v := max(m.JoinVersion, m.RemoveVersion)
+	for _, sp := range m.Past {
+		v = max(v, sp.Remove)
 	}
-	return cmp.Or(
-		cmp.Compare(a.version(), b.version()),
-		cmp.Compare(bool2int(a.removed()), bool2int(b.removed())),
-		cmp.Compare(a.Zone, b.Zone),
-		cmp.Compare(a.JoinVersion, b.JoinVersion),
-		cmp.Compare(a.RemoveVersion, b.RemoveVersion),
-	)
+	return v
+}
+
+// Removed reports whether m owns nothing: in replay order its last event is
+// a removal. That is the latest span's removal, or an earlier span's removal
+// at or after the latest join (a removal and a join that raced; at equal
+// versions a removal replays after a join).
+func (m MemberState) Removed() bool {
+	if m.RemoveVersion != 0 {
+		return true
+	}
+	for _, sp := range m.Past {
+		if sp.Remove >= m.JoinVersion {
+			return true
+		}
+	}
+	return false
+}
+
+func (m MemberState) removed() bool { return m.Removed() }
+
+// fromSpans builds the canonical entry of id from spans: one per join
+// version (the later removal, then the larger zone, on a clash), the
+// latest join as the current span.
+func fromSpans(id string, spans []Span) MemberState {
+	slices.SortFunc(spans, func(a, b Span) int {
+		return cmp.Or(cmp.Compare(a.Join, b.Join), -cmp.Compare(a.Remove, b.Remove), -strings.Compare(a.Zone, b.Zone))
+	})
+	spans = slices.CompactFunc(spans, func(a, b Span) bool { return a.Join == b.Join })
+	last := spans[len(spans)-1]
+	m := MemberState{ID: id, Zone: last.Zone, JoinVersion: last.Join, RemoveVersion: last.Remove}
+	if len(spans) > 1 {
+		m.Past = slices.Clone(spans[:len(spans)-1])
+	}
+	return m
 }
 
 // State is the cluster's ownership state: every member that ever joined,
@@ -127,8 +166,9 @@ func (s State) Clock() uint64 {
 
 // Join returns s with m joined at version Clock()+1: a new member, a removed
 // one rejoining, or an owner moving to another zone (which Claim treats as
-// leaving and joining again). Joining an owner in the zone it already has
-// changes nothing. m.ID must not be empty.
+// leaving and joining again). The member's earlier span moves to Past.
+// Joining an owner in the zone it already has changes nothing. m.ID must not
+// be empty.
 func (s State) Join(m Member) State {
 	if m.ID == "" {
 		panic("ring: State.Join with an empty member id")
@@ -140,6 +180,7 @@ func (s State) Join(m Member) State {
 	entry := MemberState{ID: m.ID, Zone: m.Zone, JoinVersion: s.Clock() + 1}
 	out := slices.Clone(s.Members)
 	if found {
+		entry = fromSpans(m.ID, append(s.Members[i].spans(), entry.latest()))
 		out[i] = entry
 	} else {
 		out = slices.Insert(out, i, entry)
@@ -160,7 +201,7 @@ func (s State) Remove(id string) State {
 }
 
 // Merge returns the union of what a and b know: per id, the entry with the
-// later change (see compareEntries), and per member and partition the later
+// union of every membership span per member, and per member and partition the later
 // handoff. It is commutative, associative and idempotent, so gossip
 // converges whatever the order of delivery. Input not in canonical form is
 // canonicalised first.
@@ -227,11 +268,7 @@ func mergeMembers(a, b State) []MemberState {
 		case len(x) == 0 || y[0].ID < x[0].ID:
 			out, y = append(out, y[0]), y[1:]
 		default:
-			if compareEntries(x[0], y[0]) >= 0 {
-				out = append(out, x[0])
-			} else {
-				out = append(out, y[0])
-			}
+			out = append(out, mergeEntries(x[0], y[0]))
 			x, y = x[1:], y[1:]
 		}
 	}
@@ -241,36 +278,66 @@ func mergeMembers(a, b State) []MemberState {
 	return out
 }
 
-// canonical returns ms sorted by id with one entry per id, the largest.
+// mergeEntries unites two entries of one member: every span either knows,
+// with the later removal of each (a map of join version to a max-register,
+// so Merge stays a semilattice join).
+func mergeEntries(a, b MemberState) MemberState {
+	if reflect.DeepEqual(a, b) {
+		return a
+	}
+	return fromSpans(a.ID, append(a.spans(), b.spans()...))
+}
+
+// canonical returns ms sorted by id with one entry per id, each in
+// canonical form; entries of one id are united.
 func canonical(ms []MemberState) []MemberState {
-	sorted := true
-	for i := 1; i < len(ms); i++ {
-		if ms[i-1].ID >= ms[i].ID {
-			sorted = false
+	ok := true
+	for i, m := range ms {
+		if (i > 0 && ms[i-1].ID >= m.ID) || !canonicalEntry(m) {
+			ok = false
 			break
 		}
 	}
-	if sorted {
+	if ok {
 		return ms
 	}
 	out := slices.Clone(ms)
-	slices.SortFunc(out, func(a, b MemberState) int {
-		return cmp.Or(strings.Compare(a.ID, b.ID), -compareEntries(a, b))
-	})
-	return slices.CompactFunc(out, func(a, b MemberState) bool { return a.ID == b.ID })
+	slices.SortStableFunc(out, func(a, b MemberState) int { return strings.Compare(a.ID, b.ID) })
+	merged := out[:0]
+	for _, m := range out {
+		if n := len(merged); n > 0 && merged[n-1].ID == m.ID {
+			merged[n-1] = fromSpans(m.ID, append(merged[n-1].spans(), m.spans()...))
+			continue
+		}
+		merged = append(merged, fromSpans(m.ID, m.spans()))
+	}
+	return merged
 }
 
-// History returns the ownership events s records, in replay order: a Join
-// per member at its JoinVersion, and a Remove at RemoveVersion for removed
-// members. Only the latest join of a member survives, so a rejoin (or a zone
-// change) replays as a member joining for the first time at its new version.
+// canonicalEntry reports whether m's spans are sorted by strictly
+// increasing join version, the latest last.
+func canonicalEntry(m MemberState) bool {
+	for i, sp := range m.Past {
+		if (i > 0 && m.Past[i-1].Join >= sp.Join) || sp.Join >= m.JoinVersion {
+			return false
+		}
+	}
+	return true
+}
+
+// History returns the ownership events s records, in replay order: for
+// every span of every member, a Join at its join version and, when it
+// ended in a removal, a Remove. A member that rejoins thus replays its whole
+// membership, and its return moves only its own fair share.
 func (s State) History() []Event {
 	events := make([]Event, 0, len(s.Members))
 	for _, m := range s.Members {
-		member := Member{ID: m.ID, Zone: m.Zone}
-		events = append(events, Event{Kind: Join, Member: member, Version: m.JoinVersion})
-		if m.removed() {
-			events = append(events, Event{Kind: Remove, Member: member, Version: m.RemoveVersion})
+		for _, sp := range m.spans() {
+			member := Member{ID: m.ID, Zone: sp.Zone}
+			events = append(events, Event{Kind: Join, Member: member, Version: sp.Join})
+			if sp.Remove != 0 {
+				events = append(events, Event{Kind: Remove, Member: member, Version: sp.Remove})
+			}
 		}
 	}
 	slices.SortFunc(events, compareEvents)
@@ -312,7 +379,8 @@ func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
 // Digest returns a hash of s, so that peers can compare states cheaply
 // before exchanging them. It is FNV-1a (64 bits) over each entry in order:
 // the uvarint length and bytes of ID and of Zone, then JoinVersion and
-// RemoveVersion as big-endian uint64s; then each handoff record: its
+// RemoveVersion as big-endian uint64s, the uvarint count of past spans and
+// each span's zone (as above), join and removal; then each handoff record: its
 // member as above, Partition as a big-endian uint32 and Since as a
 // big-endian uint64. The encoding is fixed: nodes of
 // different versions compare digests. Equal canonical states have equal
@@ -329,6 +397,12 @@ func (s State) Digest() uint64 {
 		str(m.Zone)
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], m.JoinVersion))
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], m.RemoveVersion))
+		h.Write(binary.AppendUvarint(buf[:0], uint64(len(m.Past))))
+		for _, sp := range m.Past {
+			str(sp.Zone)
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], sp.Join))
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], sp.Remove))
+		}
 	}
 	for _, r := range s.Handoffs {
 		str(r.Member)
@@ -351,8 +425,15 @@ func (s State) Validate() error {
 			return fmt.Errorf("%w: member %d: id %q is not after %q (members must be sorted by id, one entry each)", ErrInvalidState, i, m.ID, s.Members[i-1].ID)
 		case m.JoinVersion == 0:
 			return fmt.Errorf("%w: member %q has join version 0", ErrInvalidState, m.ID)
-		case m.removed() && m.RemoveVersion <= m.JoinVersion:
+		case m.RemoveVersion != 0 && m.RemoveVersion <= m.JoinVersion:
 			return fmt.Errorf("%w: member %q was removed at version %d, not after its join at %d", ErrInvalidState, m.ID, m.RemoveVersion, m.JoinVersion)
+		case !canonicalEntry(m):
+			return fmt.Errorf("%w: member %q: past spans must have increasing join versions, all before the latest join", ErrInvalidState, m.ID)
+		}
+		for _, sp := range m.Past {
+			if sp.Join == 0 || (sp.Remove != 0 && sp.Remove <= sp.Join) {
+				return fmt.Errorf("%w: member %q has a past span joined at %d and removed at %d", ErrInvalidState, m.ID, sp.Join, sp.Remove)
+			}
 		}
 	}
 	for i, r := range s.Handoffs {

@@ -503,3 +503,58 @@ func writeKeys(t *testing.T, nodes []*process.Node, n int) map[string]string {
 }
 
 func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// TestMembership_DecommissionedNodeRejoinsOnlyWhenAsked decommissions a
+// node, restarts it on its data directory (it stays out of the ring: not
+// ready, no replicas), then asks it to join again: it receives its share
+// and every key ends on exactly N replicas.
+func TestMembership_DecommissionedNodeRejoinsOnlyWhenAsked(t *testing.T) {
+	nodes := startCluster(t, 4, membershipArgs...)
+	waitSameRing(t, nodes, 4, 30*time.Second)
+	acked := writeKeys(t, nodes, 1500)
+	leaving := nodes[3]
+	decommission(t, nodes[0], leaving)
+	rest := nodes[:3]
+	waitSettled(t, rest, 3, 120*time.Second)
+	version := waitSameRing(t, rest, 3, 30*time.Second).Version
+
+	leaving.Relaunch()
+	// Bounded wait for its answer: it runs, but must not become ready.
+	deadline := time.Now().Add(30 * time.Second)
+	var members []client.Member
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ms, err := leaving.Client().Members(ctx)
+		cancel()
+		if err == nil && len(ms) >= 4 {
+			members = ms
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := leaving.WaitReady(3 * time.Second); err == nil {
+		t.Fatal("a decommissioned node became ready after a restart without being asked to join")
+	}
+	for _, m := range members {
+		if m.ID == leaving.ID() && (m.Owner || m.Status != client.MemberRemoved) {
+			t.Fatalf("restarted decommissioned node reports itself as %+v, want removed and not an owner", m)
+		}
+	}
+	if v := waitSameRing(t, rest, 3, 10*time.Second).Version; v != version {
+		t.Fatalf("the restart of a removed node changed the ring version from %d to %d", version, v)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	_, err := leaving.Client().Join(ctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("join: %v", err)
+	}
+	if err := leaving.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	d := waitSettled(t, nodes, 4, 120*time.Second)
+	t.Logf("rejoin of %s settled in %v", leaving.ID(), d.Round(time.Millisecond))
+	assertReadable(t, nodes[0], acked)
+	assertReplicas(t, nodes, acked, 3)
+}

@@ -284,6 +284,20 @@ func (n *Node) Restart() {
 	}
 }
 
+// Relaunch starts the node again on its data directory without waiting for
+// readiness, for a node that is not meant to become ready by itself (one
+// that was decommissioned stays out of the ring). Follow it with WaitReady
+// or Wait.
+func (n *Node) Relaunch() {
+	n.t.Helper()
+	if n.Running() {
+		n.t.Fatalf("process: relaunch %s: still running (pid %d)", n.opts.ID, n.Pid())
+	}
+	if err := n.launch(freePort(n.t)); err != nil {
+		n.t.Fatalf("process: relaunch %s: %v", n.opts.ID, err)
+	}
+}
+
 // WaitReady polls /readyz until it answers 200, the process exits, or
 // timeout passes.
 func (n *Node) WaitReady(timeout time.Duration) error {
