@@ -42,7 +42,9 @@ type Span struct {
 	Remove uint64
 }
 
-func (m MemberState) latest() Span { return Span{Zone: m.Zone, Join: m.JoinVersion, Remove: m.RemoveVersion} }
+func (m MemberState) latest() Span {
+	return Span{Zone: m.Zone, Join: m.JoinVersion, Remove: m.RemoveVersion}
+}
 
 // spans returns every span of m, by join version.
 func (m MemberState) spans() []Span { return append(slices.Clone(m.Past), m.latest()) }
