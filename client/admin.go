@@ -148,6 +148,9 @@ type Handoff struct {
 	// RingVersion is the ring version (Ring.Version) the figures were
 	// computed against; figures older than the node's ring lag a change.
 	RingVersion uint64 `json:"ring_version"`
+	// Settled is set when, as far as Node knows, every replica of every
+	// partition has its data.
+	Settled bool `json:"settled"`
 }
 
 // ETA returns ETASeconds as a duration rounded to the second; 0 means idle

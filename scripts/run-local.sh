@@ -63,6 +63,14 @@ logs in $base/nodeN/dhtd.log. HTTP ports $http0..$((http0 + nodes - 1)).
   curl -i http://127.0.0.1:$http0/v1/kv/greeting
   curl -i -X PUT -H 'Content-Type: text/plain' --data 'hi' 'http://127.0.0.1:$http0/v1/kv/greeting?w=3'
   curl -s http://127.0.0.1:$http0/metrics | grep '^dht_'
+  ./bin/dhtctl events -f                      # joins, failures, ring changes, handoffs as they happen
+
+Grow and shrink it (in another terminal):
+  ./bin/dhtd --node.id node$((nodes + 1)) --node.data_dir $base/node$((nodes + 1))/data \\
+    --http.listen 127.0.0.1:$((http0 + nodes)) --cluster.gossip_listen 127.0.0.1:$((gossip0 + nodes)) \\
+    --cluster.remote_listen 127.0.0.1:$((remote0 + nodes)) --cluster.seeds 127.0.0.1:$gossip0
+  ./bin/dhtctl status                         # partitions to receive, transfers running, ETA
+  ./bin/dhtctl decommission node$((nodes + 1))            # it hands its replicas back, then exits
 
 Press Ctrl-C to stop. Data stays in $base for the next 'make run'.
 MSG

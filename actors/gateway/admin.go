@@ -69,6 +69,9 @@ type HandoffStatus struct {
 	// figures were computed against: a node whose figures lag its ring has
 	// not looked at the latest change yet.
 	RingVersion uint64 `json:"ring_version"`
+	// Settled is set when, as far as this node knows, every replica of
+	// every partition has its data: no transfer is left anywhere.
+	Settled bool `json:"settled"`
 }
 
 // Transfer kinds, as TransferInfo.Kind reports them.

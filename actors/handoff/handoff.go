@@ -108,7 +108,12 @@ type handoffActor struct {
 	// receiving whose record the snapshot may not show yet, so they are not
 	// pulled again meanwhile.
 	received map[uint32]uint64
-	retired  bool
+	// handingOver is set once this run of the node had a part in the ring
+	// or held data: only then does being removed with nothing left mean a
+	// decommission just finished. A removed node restarted on an empty
+	// store stays up, idle, until dhtctl join.
+	handingOver bool
+	retired     bool
 }
 
 func (a *handoffActor) Receive(ctx actor.Context) {
@@ -199,7 +204,7 @@ func (a *handoffActor) tick(ctx actor.Context) {
 			receives++
 		}
 	}
-	a.cfg.Status.update(snap.State.Version(), len(wanted), draining, a.active, now)
+	a.cfg.Status.update(snap.State.Version(), plan.Settled(), len(wanted), draining, a.active, now)
 	if a.cfg.Metrics != nil {
 		a.cfg.Metrics.Pending.Set(float64(len(wanted)))
 		a.cfg.Metrics.Draining.Set(float64(draining))
@@ -207,7 +212,10 @@ func (a *handoffActor) tick(ctx actor.Context) {
 		a.cfg.Metrics.ETA.Set(a.cfg.Status.Snapshot().ETASeconds)
 	}
 
-	if !a.retired && !owner && snap.Synced && a.removed(snap) && len(wanted) == 0 && draining == 0 && len(a.active) == 0 && !plan.Involved(a.cfg.Self) {
+	if owner || draining > 0 || plan.Involved(a.cfg.Self) {
+		a.handingOver = true
+	}
+	if a.handingOver && !a.retired && !owner && snap.Synced && a.removed(snap) && len(wanted) == 0 && draining == 0 && len(a.active) == 0 && !plan.Involved(a.cfg.Self) {
 		a.retired = true
 		a.cfg.Logger.Info("this node was removed from the ring and has handed over all its data")
 		if a.cfg.OnRetired != nil {

@@ -29,7 +29,9 @@ type Progress struct {
 type View struct {
 	// RingVersion is the version of the ring state the view was computed
 	// against (ring.State.Version).
-	RingVersion       uint64
+	RingVersion uint64
+	// Settled is ring.Plan.Settled of the same ring.
+	Settled           bool
 	Pending, Draining int
 	Active            []Progress
 	Completed         uint64
@@ -72,7 +74,7 @@ func (s *Status) moved(keys int64) { s.movedKeys.Add(keys) }
 // update records the actor's state at now and estimates the time left: the
 // keys left of the running transfers plus, for each waiting partition, the
 // mean size of the ones seen, at the recent rate.
-func (s *Status) update(version uint64, pending, draining int, active map[uint32]*transfer, now time.Time) {
+func (s *Status) update(version uint64, settled bool, pending, draining int, active map[uint32]*transfer, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	moved := s.movedKeys.Load()
@@ -84,7 +86,7 @@ func (s *Status) update(version uint64, pending, draining int, active map[uint32
 	}
 	s.lastMoved, s.lastTick = moved, now
 
-	view := View{RingVersion: version, Pending: pending, Draining: draining, Active: progressOf(active)}
+	view := View{RingVersion: version, Settled: settled, Pending: pending, Draining: draining, Active: progressOf(active)}
 	var left float64
 	running := 0
 	for _, t := range active {

@@ -80,7 +80,7 @@ func (c *clusterView) Status() gateway.StatusInfo {
 	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes, MerkleRoots: map[uint32]uint64{}}
 	h := c.handoff.Snapshot()
 	info.Handoff = gateway.HandoffStatus{Pending: h.Pending, Draining: h.Draining, Completed: h.Completed, ETASeconds: h.ETASeconds,
-		RingVersion: h.RingVersion,
+		RingVersion: h.RingVersion, Settled: h.Settled,
 		Active:      []gateway.TransferInfo{}}
 	for _, t := range h.Active {
 		info.Handoff.Active = append(info.Handoff.Active, gateway.TransferInfo{

@@ -202,6 +202,9 @@ func settled(nodes []*process.Node, owners int) error {
 		if rings[i], err = n.Client().Ring(ctx); err != nil {
 			return err
 		}
+		if !st.Handoff.Settled {
+			return fmt.Errorf("%s: some replica still lacks its data, as far as it knows", n.ID())
+		}
 		if st.Handoff.RingVersion != rings[i].Version {
 			return fmt.Errorf("%s: handoff figures are of ring version %d, the node's ring is at %d", n.ID(), st.Handoff.RingVersion, rings[i].Version)
 		}
@@ -352,6 +355,24 @@ func TestMembership_GrowThenShrinkUnderLoad(t *testing.T) {
 	l.report(t)
 	if l.falseNotFound.Load() > 0 {
 		t.Fatalf("%d false not-found reads", l.falseNotFound.Load())
+	}
+	// The event stream (dhtctl events) of a node that saw it all tells
+	// the story: both joins, both decommissions, the transfers.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	evs, err := all[0].Client().RecentEvents(ctx)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, e := range evs {
+		kinds[e.Kind]++
+	}
+	t.Logf("events seen by %s: %v", all[0].ID(), kinds)
+	for _, k := range []string{"member-join", "member-leave", "ring-change", "cluster-event", "handoff-start", "handoff-finish"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event in %s's history", k, all[0].ID())
+		}
 	}
 	assertReadable(t, all[0], acked)
 	assertReplicas(t, all, acked, 3)
@@ -539,6 +560,9 @@ func TestMembership_DecommissionedNodeRejoinsOnlyWhenAsked(t *testing.T) {
 		if m.ID == leaving.ID() && (m.Owner || m.Status != client.MemberRemoved) {
 			t.Fatalf("restarted decommissioned node reports itself as %+v, want removed and not an owner", m)
 		}
+	}
+	if !leaving.Running() {
+		t.Fatalf("the restarted decommissioned node exited; it should wait, idle, for dhtctl join:\n%s", leaving.Log())
 	}
 	if v := waitSameRing(t, rest, 3, 10*time.Second).Version; v != version {
 		t.Fatalf("the restart of a removed node changed the ring version from %d to %d", version, v)
