@@ -33,6 +33,10 @@ type Config struct {
 	// HintsPID returns the PID of node's hint queue.
 	HintsPID func(node string) *actor.PID
 	Metrics  *Metrics
+	// Now is the wall clock tombstone ages are measured by (sibling
+	// timestamps come from the same clock on every node); nil means
+	// time.Now.
+	Now func() time.Time
 	// OnRepair, when set, hears of each exchange that repaired replicas.
 	OnRepair func(p uint32, peer string, copies int)
 	Logger   *slog.Logger
@@ -73,6 +77,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Props returns the props of the scheduler actor.
 func Props(cfg Config) *actor.Props {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return actor.PropsFromProducer(func() actor.Actor { return &scheduler{cfg: cfg} })
 }
 

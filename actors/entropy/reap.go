@@ -1,7 +1,6 @@
 package entropy
 
 import (
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -40,7 +39,7 @@ func (s *scheduler) afterInSync(ctx actor.Context) {
 		s.finish("in_sync")
 		return
 	}
-	phase := &reapPhase{cutoff: time.Now().Add(-s.cfg.Grace).UnixMilli(), keys: map[string]*candidate{}}
+	phase := &reapPhase{cutoff: s.cfg.Now().Add(-s.cfg.Grace).UnixMilli(), keys: map[string]*candidate{}}
 	// Every node that could keep a hint: the owners, and any node gossip
 	// knows (a newcomer not yet an owner may be a fallback).
 	nodes := map[string]bool{}

@@ -45,6 +45,11 @@ type Options struct {
 	// FastGossip tunes failure detection and ring gossip for loopback test
 	// clusters: sub-second probes instead of LAN defaults.
 	FastGossip bool
+	// Now, when set, replaces the wall clock the node stamps data with:
+	// sibling timestamps (last-write-wins, tombstone grace), hint ages and
+	// the dot minter's floor. The fault-injection suite skews it; nil
+	// means time.Now. Deadlines and timers keep the real clock.
+	Now func() time.Time
 }
 
 func (o Options) gossipInterval() time.Duration {
@@ -118,7 +123,11 @@ func Start(opts Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	minter, fresh, err := vnode.OpenMinter(n.engine, time.Now())
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	minter, fresh, err := vnode.OpenMinter(n.engine, now())
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +216,7 @@ func Start(opts Options) (n *Node, err error) {
 			Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID,
 			Interval: cfg.Entropy.Interval, MaxKeys: cfg.Entropy.MaxKeysPerExchange,
 			Timeout: max(30*time.Second, 3*cfg.Entropy.Interval),
-			Grace:   cfg.Entropy.TombstoneGrace, HintsPID: router.HintsPID,
+			Grace:   cfg.Entropy.TombstoneGrace, HintsPID: router.HintsPID, Now: now,
 			Metrics: entropy.NewMetrics(n.metrics.Registry), Logger: logger.With("component", "entropy"),
 			OnRepair: func(p uint32, peer string, copies int) {
 				n.events.Publish(events.Event{Kind: events.AERepair, Subject: peer, Partition: &p,
@@ -236,12 +245,12 @@ func Start(opts Options) (n *Node, err error) {
 		return &nodeActor{
 			partitions: cfg.Ring.Partitions,
 			vnodeProps: func(p uint32) *actor.Props {
-				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics,
+				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Now: now,
 					Root: &n.roots[p], Keys: &n.keys[p], Logger: logger.With("component", "vnode")})
 			},
 			topologyProps: topology.Props(topoCfg),
 			hintsProps: hints.Props(hints.Config{
-				Stats:  &n.hintStats,
+				Stats: &n.hintStats, Now: now,
 				Engine: n.engine, MaxHints: cfg.Handoff.MaxHints, MaxBytes: cfg.Handoff.MaxHintBytes,
 				Interval: cfg.Handoff.DeliverInterval,
 				Alive: func(node string) bool {

@@ -56,7 +56,7 @@ named by the dotted key (--storage.sync_writes=true). See config.yaml.`,
 }
 
 func run(cfg config.Config, logger *slog.Logger) error {
-	n, err := node.Start(node.Options{Config: cfg, Logger: logger})
+	n, err := node.Start(node.Options{Config: cfg, Logger: logger, Now: dataClock()})
 	if err != nil {
 		return err
 	}
