@@ -38,6 +38,11 @@ func startCluster(t *testing.T, size int, extra ...string) []*process.Node {
 			t.Fatalf("%s: %v", n.ID(), err)
 		}
 	}
+	// The members that joined after the first pull each partition from it
+	// (an empty transfer, at this point). Tests that then kill a node and
+	// count what hints, read repair or anti-entropy mend must not see a
+	// resumed transfer mend it instead.
+	waitSettled(t, nodes, size, 60*time.Second)
 	return nodes
 }
 
