@@ -81,7 +81,7 @@ func (c *clusterView) Status() gateway.StatusInfo {
 	h := c.handoff.Snapshot()
 	info.Handoff = gateway.HandoffStatus{Pending: h.Pending, Draining: h.Draining, Completed: h.Completed, ETASeconds: h.ETASeconds,
 		RingVersion: h.RingVersion, Settled: h.Settled,
-		Active:      []gateway.TransferInfo{}}
+		Active: []gateway.TransferInfo{}}
 	for _, t := range h.Active {
 		info.Handoff.Active = append(info.Handoff.Active, gateway.TransferInfo{
 			Partition: t.Partition, Kind: t.Kind, Peer: t.Peer, Keys: t.Keys, TotalKeys: t.TotalKeys, Bytes: t.Bytes, StartedAt: t.StartedAt,
