@@ -1,0 +1,35 @@
+// Package checker decides from a recorded history whether a fault-injection
+// run lost anything: history in, verdict out.
+//
+// Check takes the client operations (history.Op) and the final state read
+// after the cluster healed (history.Final) and returns a Report:
+//
+//   - lost: an acknowledged set element missing from the union of the final
+//     siblings; an acknowledged register write that is neither among the
+//     final siblings nor in the causal past of one of them (so neither it
+//     nor a later write that superseded it survived);
+//   - unexpected: a value or element no client attempted, one a read saw
+//     before it was written, or one whose write the server refused with a
+//     definite answer;
+//   - stale: a superseded value that came back: two siblings of one answer
+//     where one's causal past holds the other, or a final sibling in the
+//     past of an acknowledged write;
+//   - divergent: nodes whose final reads of a key differ, partitions whose
+//     replicas' Merkle roots differ or are missing, keys no node could read;
+//   - siblings: the most siblings any answer held, against the key's true
+//     concurrency, the width of its writes' causal order (the most writes
+//     none of which saw another). More siblings than that is a finding too.
+//
+// Causality comes from the contexts: an acknowledged write's context covers
+// its own value and what its sent context covered; a read's context covers
+// the values it saw and their pasts. The checker never decodes a context, so
+// what it infers is a subset of what the server knows; every finding it
+// makes on that basis is sound.
+//
+// LWW reduces every final read to its latest sibling, the deliberately lossy
+// resolver the checker must catch (its tests and `dhtchaos -resolver lww`).
+//
+// The package is pure: no goroutines, locks, clocks, randomness or I/O
+// (purity_test.go enforces it). It is not safe for concurrent use of one
+// Report, and needs none.
+package checker
