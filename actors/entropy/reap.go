@@ -1,7 +1,6 @@
 package entropy
 
 import (
-
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/wire"
