@@ -1,0 +1,304 @@
+// Command dhtchaos is the fault-injection suite behind `make chaos` and
+// `make chaos-short`. It builds dhtd with the chaos tag, then for each
+// scenario starts a 5-node cluster in network namespaces, runs the
+// recorded workload while injecting the scenario's faults, heals, waits for
+// convergence, reads everything back and checks the history. It prints a
+// table, explains every failure, and exits 1 if any scenario lost,
+// invented or resurrected data, diverged, or could not be run.
+//
+// Usage (as root):
+//
+//	dhtchaos [-short] [-seed N] [-scenarios partition,kill,…] [-dir DIR] [-keep]
+//	dhtchaos -resolver lww -scenarios partition   # the checker must catch the lossy resolver
+//	dhtchaos -check DIR [-resolver lww]            # re-check a recorded run; no root needed
+//
+// By default a last-write-wins self-test runs after the scenarios: the
+// same workload with clients that resolve siblings by keeping only the
+// latest one. It passes only if the checker reports lost elements.
+//
+// SIGINT or SIGTERM stops the run early; the cluster is still torn down
+// (processes, namespaces, bridge, iptables rules). Whatever a crashed run
+// left behind is removed at the start of the next.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dhtkv/dht/test/chaos/checker"
+	"github.com/dhtkv/dht/test/chaos/harness"
+	"github.com/dhtkv/dht/test/chaos/history"
+	"github.com/dhtkv/dht/test/chaos/scenario"
+	"github.com/dhtkv/dht/test/chaos/workload"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+type flags struct {
+	seed      uint64
+	short     bool
+	scenarios string
+	resolver  string
+	selftest  bool
+	dir       string
+	keep      bool
+	dhtd      string
+	race      bool
+	faults    time.Duration
+	clients   int
+	check     string
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.Uint64Var(&f.seed, "seed", 0, "seed of the run (0: a random one, printed)")
+	flag.BoolVar(&f.short, "short", false, "the short version (CI): shorter fault phases")
+	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -short skips mixed)")
+	flag.StringVar(&f.resolver, "resolver", "union", "how clients merge siblings: union, or lww (lossy; the run passes only if the checker reports losses)")
+	flag.BoolVar(&f.selftest, "selftest", true, "after the scenarios, run the partition scenario with the lww resolver and require the checker to report losses")
+	flag.StringVar(&f.dir, "dir", "", "directory for data, logs and histories (default: a new temporary one)")
+	flag.BoolVar(&f.keep, "keep", false, "keep the directory even when every scenario passes")
+	flag.StringVar(&f.dhtd, "dhtd", "", "dhtd binary built with -tags chaos (default: build one)")
+	flag.BoolVar(&f.race, "race", false, "build dhtd with the race detector")
+	flag.DurationVar(&f.faults, "faults", 0, "how long each scenario injects faults (default 20s with -short, 90s without)")
+	flag.IntVar(&f.clients, "clients", 8, "concurrent clients")
+	flag.StringVar(&f.check, "check", "", "re-check the recorded run in this scenario directory (history.jsonl, final.json) and exit")
+	flag.Parse()
+	return f
+}
+
+func run() int {
+	f := parseFlags()
+	if f.check != "" {
+		return recheck(f.check, f.resolver)
+	}
+	if f.resolver != string(workload.Union) && f.resolver != string(workload.LWW) {
+		fmt.Fprintf(os.Stderr, "dhtchaos: -resolver must be union or lww, not %q\n", f.resolver)
+		return 2
+	}
+	if err := harness.CheckTools(); err != nil {
+		fmt.Fprintln(os.Stderr, "dhtchaos:", err)
+		return 2
+	}
+	var list []scenario.Scenario
+	if f.scenarios == "" {
+		for _, s := range scenario.All() {
+			if !(f.short && s.Name == "mixed") {
+				list = append(list, s)
+			}
+		}
+	} else {
+		for _, name := range strings.Split(f.scenarios, ",") {
+			s, ok := scenario.ByName(strings.TrimSpace(name))
+			if !ok {
+				fmt.Fprintf(os.Stderr, "dhtchaos: no scenario %q\n", name)
+				return 2
+			}
+			list = append(list, s)
+		}
+	}
+	if f.seed == 0 {
+		f.seed = rand.Uint64() >> 1 // fits any flag parser
+	}
+	if f.faults == 0 {
+		f.faults = 90 * time.Second
+		if f.short {
+			f.faults = 20 * time.Second
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	dir := f.dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "dhtchaos-"); err != nil {
+			fmt.Fprintln(os.Stderr, "dhtchaos:", err)
+			return 2
+		}
+	}
+	logf := func(format string, args ...any) {
+		fmt.Printf(time.Now().Format("15:04:05 ")+format+"\n", args...)
+	}
+	logf("dhtchaos: seed %d (replay with -seed %d), %d scenarios, faults %v each, resolver %s, directory %s",
+		f.seed, f.seed, len(list), f.faults, f.resolver, dir)
+	// Leftovers of a crashed run go before anything else.
+	if err := harness.CleanLeftovers(ctx); err != nil {
+		logf("cleaning leftovers: %v", err)
+	}
+	bin := f.dhtd
+	if bin == "" {
+		var err error
+		if bin, err = build(ctx, dir, f.race); err != nil {
+			fmt.Fprintln(os.Stderr, "dhtchaos:", err)
+			return 2
+		}
+	}
+
+	wl := workload.Config{Clients: f.clients, SetKeys: 6, Registers: 3, Think: 40 * time.Millisecond,
+		OpTimeout: 5 * time.Second, Resolver: workload.Resolver(f.resolver), MaxOps: 1_000_000}
+	opts := func(name string, res workload.Resolver) scenario.Options {
+		w := wl
+		w.Resolver = res
+		return scenario.Options{Binary: bin, Dir: filepath.Join(dir, name), Seed: f.seed, Faults: f.faults,
+			Warmup: 2 * time.Second, SettleTimeout: 3 * time.Minute, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
+	}
+
+	var results []scenario.Result
+	failed := false
+	lww := workload.Resolver(f.resolver) == workload.LWW
+	for _, sc := range list {
+		if ctx.Err() != nil {
+			break
+		}
+		res := scenario.Run(ctx, sc, opts(sc.Name, workload.Resolver(f.resolver)))
+		results = append(results, res)
+		bad := res.Err != nil || !res.Report.OK()
+		if lww {
+			// The lossy resolver must be caught.
+			bad = res.Err != nil || len(res.Report.Lost) == 0
+		}
+		if bad {
+			failed = true
+			explain(res)
+		}
+		logf("%s: %s in %v", sc.Name, scenario.Verdict(res), res.Elapsed.Round(time.Second))
+	}
+
+	var self *scenario.Result
+	if f.selftest && !lww && ctx.Err() == nil {
+		sc, _ := scenario.ByName("partition")
+		sc.Name = "selftest-lww"
+		o := opts(sc.Name, workload.LWW)
+		o.Faults = min(f.faults, 20*time.Second)
+		logf("self-test: the partition scenario with clients resolving by last-write-wins; the checker must report losses")
+		res := scenario.Run(ctx, sc, o)
+		self = &res
+		if res.Err != nil || len(res.Report.Lost) == 0 {
+			failed = true
+			explain(res)
+			logf("self-test FAILED: the checker did not catch the lossy resolver (lost=%d, err=%v)", len(res.Report.Lost), res.Err)
+		} else {
+			logf("self-test passed: last-write-wins lost %d acknowledged elements, and the checker caught them, e.g. %s",
+				len(res.Report.Lost), res.Report.Lost[0])
+		}
+	}
+
+	fmt.Printf("\nseed %d, faults %v per scenario, resolver %s\n\n%s\n", f.seed, f.faults, f.resolver, scenario.TableHeader)
+	for _, r := range results {
+		fmt.Println(scenario.Row(r))
+	}
+	if self != nil {
+		fmt.Println(scenario.Row(*self) + " ← lww self-test: FAIL is the expected verdict")
+	}
+	fmt.Println()
+	switch {
+	case ctx.Err() != nil:
+		fmt.Printf("interrupted; files kept in %s\n", dir)
+		return 130
+	case failed:
+		fmt.Printf("FAILED; replay with -seed %d; files kept in %s\n", f.seed, dir)
+		return 1
+	case f.keep:
+		fmt.Printf("PASSED; files kept in %s\n", dir)
+	default:
+		fmt.Println("PASSED")
+		_ = os.RemoveAll(dir)
+	}
+	return 0
+}
+
+// explain prints a failed result's findings, the history around them and
+// the tails of the nodes' logs.
+func explain(res scenario.Result) {
+	ops, _ := readHistory(filepath.Join(res.Dir, "history.jsonl"))
+	scenario.Explain(os.Stdout, res, ops)
+	for id, logs := range res.Logs {
+		for _, path := range logs {
+			fmt.Printf("--- tail of %s (%s)\n%s\n", filepath.Base(path), id, tail(path, 30))
+		}
+	}
+}
+
+func readHistory(path string) ([]history.Op, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return history.Decode(f)
+}
+
+func tail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
+}
+
+// recheck runs the checker on a recorded scenario directory.
+func recheck(dir, resolver string) int {
+	ops, err := readHistory(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dhtchaos:", err)
+		return 2
+	}
+	ff, err := os.Open(filepath.Join(dir, "final.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dhtchaos:", err)
+		return 2
+	}
+	final, err := history.DecodeFinal(ff)
+	ff.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dhtchaos: final.json:", err)
+		return 2
+	}
+	if resolver == string(workload.LWW) {
+		final = checker.LWW(final)
+	}
+	res := scenario.Result{Name: filepath.Base(dir), Dir: dir, Report: checker.Check(ops, final)}
+	fmt.Printf("%s\n%s\n", scenario.TableHeader, scenario.Row(res))
+	if !res.Report.OK() {
+		scenario.Explain(os.Stdout, res, ops)
+		return 1
+	}
+	return 0
+}
+
+// build compiles dhtd with the chaos tag (its data clock reads the skew
+// file) into dir.
+func build(ctx context.Context, dir string, race bool) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/dhtkv/dht").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module (run from inside it): %w", err)
+	}
+	root := strings.TrimSpace(string(out))
+	bin := filepath.Join(dir, "dhtd")
+	args := []string{"build", "-tags", "chaos", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	args = append(args, "./cmd/dhtd")
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", errors.Join(fmt.Errorf("go %s: %w", strings.Join(args, " "), err), errors.New(string(b)))
+	}
+	return bin, nil
+}

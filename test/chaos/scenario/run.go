@@ -1,0 +1,170 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dhtkv/dht/test/chaos/checker"
+	"github.com/dhtkv/dht/test/chaos/harness"
+	"github.com/dhtkv/dht/test/chaos/history"
+	"github.com/dhtkv/dht/test/chaos/workload"
+)
+
+// Options configure one run of a scenario.
+type Options struct {
+	// Binary is dhtd built with -tags chaos.
+	Binary string
+	// Dir is where the run keeps its nodes, logs, history.jsonl,
+	// final.json and report.txt.
+	Dir string
+	// Seed is the run's seed; the scenario's own is derived from it and its
+	// name (ScenarioSeed).
+	Seed uint64
+	// Faults is how long faults are injected.
+	Faults time.Duration
+	// Warmup is how long the workload runs before the first fault.
+	Warmup time.Duration
+	// SettleTimeout bounds the wait for convergence after healing.
+	SettleTimeout time.Duration
+	Nodes         int
+	Short         bool
+	Workload      workload.Config
+	Logf          func(format string, args ...any)
+}
+
+// Result is the outcome of one scenario.
+type Result struct {
+	Name   string
+	Seed   uint64
+	Dir    string
+	Report checker.Report
+	// Err is a failure of the harness itself (the cluster did not start, a
+	// fault could not be injected); the report may then be partial.
+	Err     error
+	Elapsed time.Duration
+	// Nodes lists every node's log files, for a failure report.
+	Logs map[string][]string
+}
+
+// ScenarioSeed derives a scenario's seed from the run's, so that one
+// scenario of a run replays alone with the run's -seed.
+func ScenarioSeed(seed uint64, name string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	return seed ^ h.Sum64()
+}
+
+// Run runs one scenario: a fresh cluster, the workload, the faults, then
+// the heal, the wait for convergence, the final reads and the checker. The
+// cluster is always torn down before it returns. ctx ends the run early
+// (the cluster is still healed, read and torn down, quickly).
+func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
+	started := time.Now()
+	seed := ScenarioSeed(o.Seed, sc.Name)
+	res = Result{Name: sc.Name, Seed: seed, Dir: o.Dir, Logs: map[string][]string{}}
+	defer func() { res.Elapsed = time.Since(started) }()
+	logf := func(format string, args ...any) {
+		o.Logf("[%s %6.1fs] "+format, append([]any{sc.Name, time.Since(started).Seconds()}, args...)...)
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		res.Err = err
+		return res
+	}
+	hf, err := os.Create(filepath.Join(o.Dir, "history.jsonl"))
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer hf.Close()
+	rec := workload.NewRecorder(hf, started)
+
+	logf("seed %d: starting %d nodes", seed, o.Nodes)
+	c, err := harness.Start(ctx, harness.Options{Binary: o.Binary, Dir: o.Dir, Nodes: o.Nodes, Logf: logf})
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer func() {
+		for _, n := range c.Nodes() {
+			res.Logs[n.ID] = n.Logs()
+		}
+		if err := c.Close(); err != nil {
+			res.Err = errors.Join(res.Err, fmt.Errorf("teardown: %w", err))
+		}
+	}()
+
+	wl := o.Workload
+	wl.Seed = seed
+	stop, stopWorkload := context.WithCancel(context.Background())
+	defer stopWorkload()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		workload.Run(stop, wl, c.Targets, rec)
+	}()
+	wait(ctx, o.Warmup)
+
+	logf("faults for %v: %s", o.Faults, sc.About)
+	env := &Env{C: c, Rng: rand.New(rand.NewPCG(seed, 0x6368616f73)), Rec: rec, Short: o.Short, Keys: wl.Keys(), Logf: logf}
+	fctx, cancel := context.WithTimeout(ctx, o.Faults)
+	ferr := sc.Faults(fctx, env)
+	cancel()
+	if ferr != nil {
+		res.Err = fmt.Errorf("injecting faults: %w", ferr)
+		logf("fault injection failed: %v", ferr)
+	}
+
+	stopWorkload()
+	<-done // every client ends its operation in flight, each bounded by its timeout
+	logf("workload stopped after %d history lines; healing", len(rec.Ops()))
+	rec.Nemesis("", "workload stopped; restore: heal, resume, restart")
+	healStart := time.Now()
+	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Restore(rctx); err != nil {
+		logf("restore: %v", err)
+		res.Err = errors.Join(res.Err, fmt.Errorf("restore: %w", err))
+	}
+	settleTimeout := o.SettleTimeout
+	if ctx.Err() != nil {
+		settleTimeout = 5 * time.Second // interrupted: read what there is, quickly
+	}
+	_, serr := c.Settle(context.Background(), settleTimeout)
+	took := time.Since(healStart)
+	if serr != nil {
+		logf("did not converge: %v", serr)
+	} else {
+		logf("converged %v after the heal", took.Round(time.Millisecond))
+	}
+	rec.Nemesis("", fmt.Sprintf("converged=%v after %v", serr == nil, took.Round(time.Millisecond)))
+	final := c.FinalState(context.Background(), wl.Keys(), serr, took)
+	if err := writeFinal(filepath.Join(o.Dir, "final.json"), final); err != nil {
+		res.Err = errors.Join(res.Err, err)
+	}
+	if err := rec.Flush(); err != nil {
+		res.Err = errors.Join(res.Err, fmt.Errorf("writing the history: %w", err))
+	}
+	if wl.Resolver == workload.LWW {
+		final = checker.LWW(final)
+	}
+	res.Report = checker.Check(rec.Ops(), final)
+	return res
+}
+
+func writeFinal(path string, f history.Final) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := history.EncodeFinal(out, f); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,453 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/test/chaos/harness"
+	"github.com/dhtkv/dht/test/chaos/workload"
+)
+
+// Scenario is one fault schedule.
+type Scenario struct {
+	Name  string
+	About string
+	// Faults injects faults until ctx is done and returns soon after. It
+	// need not undo them: the runner restores the cluster afterwards. Every
+	// loop in it is bounded in count as well as by ctx.
+	Faults func(ctx context.Context, e *Env) error
+}
+
+// Env is what a fault schedule works with.
+type Env struct {
+	C     *harness.Cluster
+	Rng   *rand.Rand
+	Rec   *workload.Recorder
+	Short bool
+	Keys  []string
+	Logf  func(format string, args ...any)
+}
+
+// maxSteps bounds every fault loop, whatever its duration.
+const maxSteps = 500
+
+// note logs a fault and records it in the history.
+func (e *Env) note(node, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	e.Logf("nemesis: %s", msg)
+	e.Rec.Nemesis(node, msg)
+}
+
+// between returns a random duration in [lo, hi).
+func (e *Env) between(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(e.Rng.Int64N(int64(hi-lo)))
+}
+
+// wait sleeps d or until ctx is done, and reports whether ctx is still
+// live.
+func wait(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// running returns the members whose process runs, in id order.
+func (e *Env) running() []*harness.Node {
+	var out []*harness.Node
+	for _, n := range e.C.Members() {
+		if n.Running() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (e *Env) pick(nodes []*harness.Node) *harness.Node { return nodes[e.Rng.IntN(len(nodes))] }
+
+func (e *Env) shuffled(nodes []*harness.Node) []*harness.Node {
+	out := slices.Clone(nodes)
+	e.Rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+func ids(nodes []*harness.Node) string {
+	var s []string
+	for _, n := range nodes {
+		s = append(s, n.ID)
+	}
+	return "{" + strings.Join(s, " ") + "}"
+}
+
+// cut makes a and b drop each other's packets.
+func cut(d harness.Drops, a, b []*harness.Node) {
+	for _, x := range a {
+		for _, y := range b {
+			d[x.Host] = append(d[x.Host], y.Host)
+			d[y.Host] = append(d[y.Host], x.Host)
+		}
+	}
+}
+
+// randomPartition builds one of the partition shapes over nodes and says
+// which.
+func (e *Env) randomPartition(nodes []*harness.Node) (harness.Drops, string) {
+	d := harness.Drops{}
+	s := e.shuffled(nodes)
+	if len(s) < 3 {
+		return d, "none (too few nodes)"
+	}
+	switch e.Rng.IntN(4) {
+	case 0:
+		cut(d, s[:1], s[1:])
+		return d, fmt.Sprintf("isolate %s from %s", s[0].ID, ids(s[1:]))
+	case 1:
+		k := len(s) / 2
+		cut(d, s[:k], s[k:])
+		return d, fmt.Sprintf("minority %s | majority %s", ids(s[:k]), ids(s[k:]))
+	case 2:
+		// s[0] bridges two halves that cannot see each other.
+		rest := s[1:]
+		k := len(rest) / 2
+		cut(d, rest[:k], rest[k:])
+		return d, fmt.Sprintf("bridge: %s sees %s and %s, which do not see each other", s[0].ID, ids(rest[:k]), ids(rest[k:]))
+	default:
+		// One-way: s[0] hears nobody; everyone still hears s[0].
+		for _, y := range s[1:] {
+			d[s[0].Host] = append(d[s[0].Host], y.Host)
+		}
+		return d, fmt.Sprintf("asymmetric: %s drops what %s send; they still hear it", s[0].ID, ids(s[1:]))
+	}
+}
+
+// Partitions: random partitions of every shape, each held a few seconds,
+// with short heals between.
+func partitions(ctx context.Context, e *Env) error {
+	hold := [2]time.Duration{3 * time.Second, 10 * time.Second}
+	if e.Short {
+		hold = [2]time.Duration{2 * time.Second, 5 * time.Second}
+	}
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		d, what := e.randomPartition(e.running())
+		e.note("", "partition: %s", what)
+		if err := e.C.Partition(ctx, d); err != nil {
+			return err
+		}
+		wait(ctx, e.between(hold[0], hold[1]))
+		e.note("", "heal")
+		if err := e.C.Heal(context.Background()); err != nil {
+			return err
+		}
+		wait(ctx, e.between(time.Second, 3*time.Second))
+	}
+	return nil
+}
+
+// restart starts a stopped node again and waits (bounded) until it is
+// ready; past ctx the runner's restore finishes the job.
+func (e *Env) restart(ctx context.Context, n *harness.Node) error {
+	if err := n.Start(); err != nil {
+		return err
+	}
+	e.note(n.ID, "restart %s", n.ID)
+	if err := n.WaitReady(ctx, 60*time.Second); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// kills: SIGKILL a random node every few seconds and restart it.
+func kills(ctx context.Context, e *Env) error {
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		n := e.pick(e.running())
+		e.note(n.ID, "kill -9 %s", n.ID)
+		if err := n.Kill(); err != nil {
+			return err
+		}
+		wait(ctx, e.between(time.Second, 4*time.Second))
+		if err := e.restart(ctx, n); err != nil {
+			return err
+		}
+		wait(ctx, e.between(time.Second, 3*time.Second))
+	}
+	return nil
+}
+
+// killReplicas: SIGKILL two of the three replicas of one key at once, then
+// restart both; writes to the key go on through fallbacks and hints.
+func killReplicas(ctx context.Context, e *Env) error {
+	members := e.C.Members()
+	r, err := e.C.Client(members[0]).Ring(ctx)
+	if err != nil {
+		return err
+	}
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		key := e.Keys[e.Rng.IntN(len(e.Keys))]
+		p := ring.PartitionOf([]byte(key), r.Partitions)
+		replicas := slices.Clone(r.Replicas[p])
+		e.Rng.Shuffle(len(replicas), func(i, j int) { replicas[i], replicas[j] = replicas[j], replicas[i] })
+		victims := []*harness.Node{e.C.Node(replicas[0]), e.C.Node(replicas[1])}
+		e.note("", "kill -9 %s and %s at once, two of the three replicas of %s (partition %d: %v)", victims[0].ID, victims[1].ID, key, p, r.Replicas[p])
+		for _, v := range victims {
+			if err := v.Kill(); err != nil {
+				return err
+			}
+		}
+		wait(ctx, e.between(2*time.Second, 6*time.Second))
+		for _, v := range victims {
+			if err := v.Start(); err != nil {
+				return err
+			}
+			e.note(v.ID, "restart %s", v.ID)
+		}
+		for _, v := range victims {
+			if err := v.WaitReady(ctx, 60*time.Second); err != nil && ctx.Err() == nil {
+				return err
+			}
+		}
+		wait(ctx, e.between(2*time.Second, 4*time.Second))
+	}
+	return nil
+}
+
+// pauses: SIGSTOP a node (sometimes two) for 1–15 s, then SIGCONT.
+func pauses(ctx context.Context, e *Env) error {
+	longest := 15 * time.Second
+	if e.Short {
+		longest = 8 * time.Second
+	}
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		victims := e.shuffled(e.running())[:1+e.Rng.IntN(2)]
+		d := e.between(time.Second, longest)
+		for _, v := range victims {
+			e.note(v.ID, "pause (SIGSTOP) %s for %v", v.ID, d.Round(time.Millisecond))
+			if err := v.Pause(); err != nil {
+				return err
+			}
+		}
+		wait(ctx, d)
+		for _, v := range victims {
+			e.note(v.ID, "resume (SIGCONT) %s", v.ID)
+			if err := v.Resume(); err != nil {
+				return err
+			}
+		}
+		wait(ctx, e.between(time.Second, 3*time.Second))
+	}
+	return nil
+}
+
+// clocks: bump random nodes' data clocks by seconds to minutes, either
+// way, and now and then restart a skewed node (its dot minter starts from
+// the skewed clock).
+func clocks(ctx context.Context, e *Env) error {
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		n := e.pick(e.C.Members())
+		var d time.Duration
+		if e.Rng.IntN(2) == 0 {
+			d = e.between(time.Second, 60*time.Second)
+		} else {
+			d = e.between(time.Minute, 10*time.Minute)
+		}
+		if e.Rng.IntN(2) == 0 {
+			d = -d
+		}
+		d = d.Round(time.Millisecond)
+		e.note(n.ID, "clock of %s skewed by %v (was %v)", n.ID, d, n.Skew())
+		if err := n.SetClock(d); err != nil {
+			return err
+		}
+		if e.Rng.IntN(4) == 0 && n.Running() {
+			e.note(n.ID, "kill -9 %s (clock skewed by %v)", n.ID, d)
+			if err := n.Kill(); err != nil {
+				return err
+			}
+			wait(ctx, e.between(500*time.Millisecond, 2*time.Second))
+			if err := e.restart(ctx, n); err != nil {
+				return err
+			}
+		}
+		wait(ctx, e.between(time.Second, 3*time.Second))
+	}
+	return nil
+}
+
+// wipes: stop a node, delete its data directory, start it empty. One at a
+// time, well spaced: two disks lost before anti-entropy re-replicated the
+// first may lose data legitimately.
+func wipes(ctx context.Context, e *Env) error {
+	gap := [2]time.Duration{10 * time.Second, 20 * time.Second}
+	if e.Short {
+		gap = [2]time.Duration{8 * time.Second, 10 * time.Second}
+	}
+	wait(ctx, e.between(time.Second, 3*time.Second))
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		n := e.pick(e.running())
+		e.note(n.ID, "wipe %s: kill -9, delete its data directory, start it empty", n.ID)
+		if err := n.Kill(); err != nil {
+			return err
+		}
+		if err := n.Wipe(); err != nil {
+			return err
+		}
+		wait(ctx, e.between(500*time.Millisecond, 2*time.Second))
+		if err := e.restart(ctx, n); err != nil {
+			return err
+		}
+		wait(ctx, e.between(gap[0], gap[1]))
+	}
+	return nil
+}
+
+// membership: a sixth node joins and an original one is decommissioned,
+// both while the cluster is partitioned; partitions go on around them.
+func membership(ctx context.Context, e *Env) error {
+	partition := func() error {
+		d, what := e.randomPartition(e.running())
+		e.note("", "partition: %s", what)
+		return e.C.Partition(ctx, d)
+	}
+	heal := func() error {
+		e.note("", "heal")
+		return e.C.Heal(context.Background())
+	}
+	hold := func() { wait(ctx, e.between(2*time.Second, 5*time.Second)) }
+
+	if err := partition(); err != nil {
+		return err
+	}
+	e.note("n6", "join: start n6 with seeds while partitioned")
+	joinCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	n6, err := e.C.Join(joinCtx, 60*time.Second)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		e.Logf("nemesis: n6 not ready yet (%v); carrying on", err)
+	}
+	if n6 == nil {
+		return err
+	}
+	hold()
+	if err := heal(); err != nil {
+		return err
+	}
+	wait(ctx, e.between(time.Second, 2*time.Second))
+	if err := partition(); err != nil {
+		return err
+	}
+	// Decommission an original node other than the seed, through another.
+	candidates := e.C.Members()[1:5]
+	leaving := e.pick(candidates)
+	var via *harness.Node
+	for _, n := range e.shuffled(e.running()) {
+		if n != leaving {
+			via = n
+			break
+		}
+	}
+	e.note(leaving.ID, "decommission %s (through %s) while partitioned", leaving.ID, via.ID)
+	dctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	_, err = e.C.Client(via).Decommission(dctx, leaving.ID)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("decommission %s through %s: %w", leaving.ID, via.ID, err)
+	}
+	leaving.MarkRetired()
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		hold()
+		if err := heal(); err != nil {
+			return err
+		}
+		wait(ctx, e.between(time.Second, 3*time.Second))
+		if ctx.Err() != nil {
+			break
+		}
+		if err := partition(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mixed: partitions, kills, pauses and clock bumps, at random, sometimes
+// overlapping.
+func mixed(ctx context.Context, e *Env) error {
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		switch e.Rng.IntN(4) {
+		case 0:
+			d, what := e.randomPartition(e.running())
+			e.note("", "partition: %s", what)
+			if err := e.C.Partition(ctx, d); err != nil {
+				return err
+			}
+		case 1:
+			if live := e.running(); len(live) > 3 {
+				n := e.pick(live)
+				e.note(n.ID, "kill -9 %s", n.ID)
+				if err := n.Kill(); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if live := e.running(); len(live) > 0 {
+				n := e.pick(live)
+				if !n.Paused() {
+					e.note(n.ID, "pause (SIGSTOP) %s", n.ID)
+					if err := n.Pause(); err != nil {
+						return err
+					}
+				}
+			}
+		default:
+			n := e.pick(e.C.Members())
+			d := e.between(-5*time.Minute, 5*time.Minute).Round(time.Millisecond)
+			e.note(n.ID, "clock of %s skewed by %v", n.ID, d)
+			if err := n.SetClock(d); err != nil {
+				return err
+			}
+		}
+		wait(ctx, e.between(2*time.Second, 6*time.Second))
+		// Undo what is in force, sometimes, so faults come and go.
+		if e.Rng.IntN(2) == 0 {
+			e.note("", "restore: heal, resume, restart")
+			if err := e.C.Restore(ctx); err != nil && ctx.Err() == nil {
+				return err
+			}
+			wait(ctx, e.between(time.Second, 3*time.Second))
+		}
+	}
+	return nil
+}
+
+// All returns every scenario, in the order `make chaos` runs them.
+func All() []Scenario {
+	return []Scenario{
+		{Name: "partition", About: "random partitions: one node isolated, minority/majority, a bridge, one-way", Faults: partitions},
+		{Name: "kill", About: "kill -9 a random node every few seconds, restart it", Faults: kills},
+		{Name: "kill-replicas", About: "kill -9 two of a key's three replicas at once, restart both", Faults: killReplicas},
+		{Name: "pause", About: "SIGSTOP one or two nodes for 1-15 s, then SIGCONT", Faults: pauses},
+		{Name: "clock", About: "data clocks bumped by seconds to minutes either way; skewed nodes restarted", Faults: clocks},
+		{Name: "wipe", About: "a node's data directory deleted (kill, rm, start), one at a time", Faults: wipes},
+		{Name: "membership", About: "a sixth node joins and one is decommissioned, both during partitions", Faults: membership},
+		{Name: "mixed", About: "partitions, kills, pauses and clock bumps at random, overlapping", Faults: mixed},
+	}
+}
+
+// ByName returns the scenario called name.
+func ByName(name string) (Scenario, bool) {
+	for _, s := range All() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
