@@ -84,7 +84,7 @@ func (c Config) Keys() []string {
 	return keys
 }
 
-func setKey(i int) string       { return fmt.Sprintf("%s%d", history.SetPrefix, i) }
+func setKey(i int) string         { return fmt.Sprintf("%s%d", history.SetPrefix, i) }
 func regKey(client, j int) string { return fmt.Sprintf("%s%d/%d", history.RegisterPrefix, client, j) }
 
 // Recorder keeps the history in memory and streams it as JSON lines.
