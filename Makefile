@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test helm-test helm-boot-test
+.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test helm-test helm-boot-test chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,19 @@ image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 
 docker-test: ## docker suite: image, 5-node compose cluster, quorum I/O, kill and restart a node
 	DHT_IMAGE=$(IMAGE) test/docker/run.sh
+
+# The fault-injection suite (test/chaos): 5 dhtd processes (built with
+# -tags chaos) in network namespaces on a private bridge, faults injected
+# while numbered clients record a history, then a checker over it. Needs
+# root, ip and iptables. CHAOS_FLAGS adds flags: -seed N to replay,
+# -scenarios a,b, -keep, -faults 60s, -race.
+chaos: ## fault-injection suite: every scenario at length, then the lww self-test (root; about 20 minutes)
+	$(GO) build -o $(BIN)/dhtchaos ./test/chaos/cmd/dhtchaos
+	$(BIN)/dhtchaos $(CHAOS_FLAGS)
+
+chaos-short: ## the fault-injection suite's short version, as CI runs it (root; about 5 minutes)
+	$(GO) build -o $(BIN)/dhtchaos ./test/chaos/cmd/dhtchaos
+	$(BIN)/dhtchaos -short $(CHAOS_FLAGS)
 
 clean: ## remove build output and local run data
 	rm -rf $(BIN) .run

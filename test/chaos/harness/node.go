@@ -310,3 +310,19 @@ func (n *Node) Logs() []string {
 	defer n.mu.Unlock()
 	return append([]string(nil), n.mu.logs...)
 }
+
+// Crashes returns the lines of a node's log that report a panic, a fatal
+// runtime error or a data race (a -race build), with a little context.
+func Crashes(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") || strings.Contains(line, "WARNING: DATA RACE") {
+			out = append(out, line)
+		}
+	}
+	return out
+}

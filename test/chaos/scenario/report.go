@@ -37,6 +37,8 @@ func Verdict(r Result) string {
 	switch {
 	case r.Err != nil:
 		return "ERROR"
+	case len(r.Crashes) > 0:
+		return "CRASH"
 	case !r.Report.OK():
 		return "FAIL"
 	}
@@ -53,6 +55,9 @@ func Explain(w io.Writer, r Result, ops []history.Op) {
 	fmt.Fprintf(w, "\n== %s (seed %d): %s\n", r.Name, r.Seed, Verdict(r))
 	if r.Err != nil {
 		fmt.Fprintf(w, "harness error: %v\n", r.Err)
+	}
+	for _, c := range r.Crashes {
+		fmt.Fprintf(w, "crash in a node's log: %s\n", c)
 	}
 	if !rep.Converged {
 		fmt.Fprintf(w, "did not converge: %s\n", rep.ConvergeErr)

@@ -28,8 +28,9 @@ type Options struct {
 	Seed uint64
 	// Faults is how long faults are injected.
 	Faults time.Duration
-	// Warmup is how long the workload runs before the first fault.
-	Warmup time.Duration
+	// Warmup is how long the workload runs before the first fault, and
+	// Cooldown how long it goes on after the heal.
+	Warmup, Cooldown time.Duration
 	// SettleTimeout bounds the wait for convergence after healing.
 	SettleTimeout time.Duration
 	Nodes         int
@@ -48,8 +49,18 @@ type Result struct {
 	// fault could not be injected); the report may then be partial.
 	Err     error
 	Elapsed time.Duration
-	// Nodes lists every node's log files, for a failure report.
+	// Logs lists every node's log files, for a failure report.
 	Logs map[string][]string
+	// Crashes quotes panics, fatal errors and data races found in the
+	// nodes' logs.
+	Crashes []string
+}
+
+func orOK(err error) any {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err
 }
 
 // ScenarioSeed derives a scenario's seed from the run's, so that one
@@ -91,11 +102,16 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 		return res
 	}
 	defer func() {
-		for _, n := range c.Nodes() {
-			res.Logs[n.ID] = n.Logs()
-		}
 		if err := c.Close(); err != nil {
 			res.Err = errors.Join(res.Err, fmt.Errorf("teardown: %w", err))
+		}
+		for _, n := range c.Nodes() {
+			res.Logs[n.ID] = n.Logs()
+			for _, path := range n.Logs() {
+				for _, line := range harness.Crashes(path) {
+					res.Crashes = append(res.Crashes, fmt.Sprintf("%s: %s", filepath.Base(path), line))
+				}
+			}
 		}
 	}()
 
@@ -120,10 +136,10 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 		logf("fault injection failed: %v", ferr)
 	}
 
-	stopWorkload()
-	<-done // every client ends its operation in flight, each bounded by its timeout
-	logf("workload stopped after %d history lines; healing", len(rec.Ops()))
-	rec.Nemesis("", "workload stopped; restore: heal, resume, restart")
+	// Heal while the clients still run, so they meet the healed cluster;
+	// convergence is timed from the heal.
+	logf("healing: partitions removed, paused nodes resumed, stopped nodes restarted")
+	rec.Nemesis("", "restore: heal, resume, restart")
 	healStart := time.Now()
 	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -131,19 +147,33 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 		logf("restore: %v", err)
 		res.Err = errors.Join(res.Err, fmt.Errorf("restore: %w", err))
 	}
-	settleTimeout := o.SettleTimeout
+	wait(ctx, o.Cooldown)
+	stopWorkload()
+	<-done // every client ends its operation in flight, each bounded by its timeout
+	rec.Nemesis("", "workload stopped")
+	logf("workload stopped after %d history lines", len(rec.Ops()))
 	if ctx.Err() != nil {
-		settleTimeout = 5 * time.Second // interrupted: read what there is, quickly
+		res.Err = errors.Join(res.Err, fmt.Errorf("interrupted: %w", ctx.Err()))
+		_ = rec.Flush()
+		return res
 	}
-	_, serr := c.Settle(context.Background(), settleTimeout)
+	_, serr := c.Settle(ctx, o.SettleTimeout)
 	took := time.Since(healStart)
 	if serr != nil {
 		logf("did not converge: %v", serr)
 	} else {
 		logf("converged %v after the heal", took.Round(time.Millisecond))
 	}
+	for _, n := range c.Nodes() {
+		if err, exited := n.ExitErr(); n.Retired() && exited {
+			logf("decommissioned %s exited by itself (%v)", n.ID, orOK(err))
+			if err != nil {
+				res.Err = errors.Join(res.Err, fmt.Errorf("decommissioned %s exited with %w", n.ID, err))
+			}
+		}
+	}
 	rec.Nemesis("", fmt.Sprintf("converged=%v after %v", serr == nil, took.Round(time.Millisecond)))
-	final := c.FinalState(context.Background(), wl.Keys(), serr, took)
+	final := c.FinalState(ctx, wl.Keys(), serr, took)
 	if err := writeFinal(filepath.Join(o.Dir, "final.json"), final); err != nil {
 		res.Err = errors.Join(res.Err, err)
 	}

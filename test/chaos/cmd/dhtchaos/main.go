@@ -121,6 +121,13 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal the run winds down and tears the cluster
+		// down; a second one kills the harness at once (the kernel then
+		// kills the nodes, and the next run removes the network).
+		<-ctx.Done()
+		stop()
+	}()
 
 	dir := f.dir
 	if dir == "" {
@@ -154,7 +161,7 @@ func run() int {
 		w := wl
 		w.Resolver = res
 		return scenario.Options{Binary: bin, Dir: filepath.Join(dir, name), Seed: f.seed, Faults: f.faults,
-			Warmup: 2 * time.Second, SettleTimeout: 3 * time.Minute, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
+			Warmup: 2 * time.Second, Cooldown: 2 * time.Second, SettleTimeout: 3 * time.Minute, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
 	}
 
 	var results []scenario.Result
@@ -166,14 +173,16 @@ func run() int {
 		}
 		res := scenario.Run(ctx, sc, opts(sc.Name, workload.Resolver(f.resolver)))
 		results = append(results, res)
-		bad := res.Err != nil || !res.Report.OK()
+		bad := res.Err != nil || len(res.Crashes) > 0 || !res.Report.OK()
 		if lww {
 			// The lossy resolver must be caught.
-			bad = res.Err != nil || len(res.Report.Lost) == 0
+			bad = res.Err != nil || len(res.Crashes) > 0 || len(res.Report.Lost) == 0
 		}
 		if bad {
 			failed = true
-			explain(res)
+			if ctx.Err() == nil {
+				explain(res)
+			}
 		}
 		logf("%s: %s in %v", sc.Name, scenario.Verdict(res), res.Elapsed.Round(time.Second))
 	}
@@ -187,7 +196,7 @@ func run() int {
 		logf("self-test: the partition scenario with clients resolving by last-write-wins; the checker must report losses")
 		res := scenario.Run(ctx, sc, o)
 		self = &res
-		if res.Err != nil || len(res.Report.Lost) == 0 {
+		if res.Err != nil || len(res.Crashes) > 0 || len(res.Report.Lost) == 0 {
 			failed = true
 			explain(res)
 			logf("self-test FAILED: the checker did not catch the lossy resolver (lost=%d, err=%v)", len(res.Report.Lost), res.Err)
