@@ -169,15 +169,11 @@ func (n *Network) Teardown(ctx context.Context) error {
 	var errs []error
 	for _, h := range hosts {
 		errs = append(errs, removeNamespace(ctx, h.Namespace))
-		if linkExists(ctx, h.veth) {
-			_, err := run(ctx, "ip", "link", "del", h.veth)
-			errs = append(errs, err)
-		}
+		// Deleting the namespace deletes the pair, though not always
+		// before ip returns.
+		errs = append(errs, deleteLink(ctx, h.veth))
 	}
-	if linkExists(ctx, BridgeName) {
-		_, err := run(ctx, "ip", "link", "del", BridgeName)
-		errs = append(errs, err)
-	}
+	errs = append(errs, deleteLink(ctx, BridgeName))
 	if forward {
 		_, err := run(ctx, forwardRule("-D")...)
 		errs = append(errs, err)
@@ -213,8 +209,7 @@ func CleanLeftovers(ctx context.Context) error {
 		}
 		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
 		if strings.HasPrefix(name, vethPrefix) || name == BridgeName {
-			_, err := run(ctx, "ip", "link", "del", name)
-			errs = append(errs, err)
+			errs = append(errs, deleteLink(ctx, name))
 		}
 	}
 	out, err = run(ctx, "iptables", "-w", "-S", "FORWARD")
@@ -264,9 +259,13 @@ func namespacePids(ctx context.Context, ns string) []int {
 	return pids
 }
 
-func linkExists(ctx context.Context, name string) bool {
-	_, err := run(ctx, "ip", "link", "show", name)
-	return err == nil
+// deleteLink deletes a link; one that is already gone is no error.
+func deleteLink(ctx context.Context, name string) error {
+	out, err := run(ctx, "ip", "link", "del", name)
+	if err != nil && strings.Contains(out, "Cannot find device") {
+		return nil
+	}
+	return err
 }
 
 // run runs a command, bounded by cmdTimeout, and returns its output; the

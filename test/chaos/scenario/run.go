@@ -28,9 +28,8 @@ type Options struct {
 	Seed uint64
 	// Faults is how long faults are injected.
 	Faults time.Duration
-	// Warmup is how long the workload runs before the first fault, and
-	// Cooldown how long it goes on after the heal.
-	Warmup, Cooldown time.Duration
+	// Warmup is how long the workload runs before the first fault.
+	Warmup time.Duration
 	// SettleTimeout bounds the wait for convergence after healing.
 	SettleTimeout time.Duration
 	Nodes         int
@@ -136,26 +135,24 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 		logf("fault injection failed: %v", ferr)
 	}
 
-	// Heal while the clients still run, so they meet the healed cluster;
-	// convergence is timed from the heal.
-	logf("healing: partitions removed, paused nodes resumed, stopped nodes restarted")
-	rec.Nemesis("", "restore: heal, resume, restart")
-	healStart := time.Now()
-	rctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := c.Restore(rctx); err != nil {
-		logf("restore: %v", err)
-		res.Err = errors.Join(res.Err, fmt.Errorf("restore: %w", err))
-	}
-	wait(ctx, o.Cooldown)
+	// The clients stop first (each finishes the operation in flight), so
+	// convergence is timed from the heal on a quiet cluster.
 	stopWorkload()
-	<-done // every client ends its operation in flight, each bounded by its timeout
+	<-done
 	rec.Nemesis("", "workload stopped")
-	logf("workload stopped after %d history lines", len(rec.Ops()))
+	logf("workload stopped after %d history lines; healing: partitions removed, paused nodes resumed, stopped nodes restarted", len(rec.Ops()))
 	if ctx.Err() != nil {
 		res.Err = errors.Join(res.Err, fmt.Errorf("interrupted: %w", ctx.Err()))
 		_ = rec.Flush()
 		return res
+	}
+	rec.Nemesis("", "restore: heal, resume, restart")
+	healStart := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := c.Restore(rctx); err != nil {
+		logf("restore: %v", err)
+		res.Err = errors.Join(res.Err, fmt.Errorf("restore: %w", err))
 	}
 	_, serr := c.Settle(ctx, o.SettleTimeout)
 	took := time.Since(healStart)

@@ -161,7 +161,7 @@ func run() int {
 		w := wl
 		w.Resolver = res
 		return scenario.Options{Binary: bin, Dir: filepath.Join(dir, name), Seed: f.seed, Faults: f.faults,
-			Warmup: 2 * time.Second, Cooldown: 2 * time.Second, SettleTimeout: 3 * time.Minute, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
+			Warmup: 2 * time.Second, SettleTimeout: 3 * time.Minute, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
 	}
 
 	var results []scenario.Result
