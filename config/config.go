@@ -88,6 +88,9 @@ type HTTP struct {
 	ClientToken string `koanf:"client_token"`
 	// AdminToken, when set, is the bearer token required on /admin.
 	AdminToken string `koanf:"admin_token"`
+	// Pprof serves Go's profiler under /debug/pprof/, guarded by the
+	// admin token. Off by default: profiles show internals and cost CPU.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Ring configures partitioning of the key space.

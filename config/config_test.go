@@ -24,7 +24,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"cluster.name", "cluster.zone", "cluster.seeds", "cluster.gossip_listen", "cluster.gossip_advertise",
 		"cluster.gossip_key", "cluster.remote_listen", "cluster.remote_advertise", "cluster.http_advertise",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
-		"http.shutdown_timeout", "http.client_token", "http.admin_token",
+		"http.shutdown_timeout", "http.client_token", "http.admin_token", "http.pprof",
 		"ring.partitions",
 		"replication.n", "replication.r", "replication.w", "replication.pr", "replication.pw",
 		"replication.request_timeout",

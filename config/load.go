@@ -46,6 +46,7 @@ var help = map[string]string{
 	"http.shutdown_timeout":         "time limit for draining open requests at shutdown",
 	"http.client_token":             `bearer token required on /v1/kv ("" = none); prefer the environment, flags show in ps`,
 	"http.admin_token":              `bearer token required on /admin ("" = none); prefer the environment, flags show in ps`,
+	"http.pprof":                    "serve Go's profiler under /debug/pprof/, guarded by the admin token",
 	"ring.partitions":               "number of partitions Q, a power of two from 8 to 65536; fixed after the first start",
 	"replication.n":                 "replicas of each key",
 	"replication.r":                 "default read quorum, 1..replication.n",

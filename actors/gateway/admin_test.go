@@ -135,3 +135,23 @@ func TestGateway_Metrics(t *testing.T) {
 		t.Error("/metrics lacks the dht_request_duration_seconds histogram buckets")
 	}
 }
+
+// TestGateway_Pprof: the profiler is off unless http.pprof is set, and
+// then it is behind the admin token.
+func TestGateway_Pprof(t *testing.T) {
+	t.Parallel()
+	off := startNode(t, nil)
+	if resp := off.do(t, "GET", "/debug/pprof/", nil, nil); resp.status != http.StatusNotFound {
+		t.Errorf("pprof off: GET /debug/pprof/ = %d, want 404", resp.status)
+	}
+	const token = "profiler-secret"
+	on := startNode(t, func(c *config.Config) { c.HTTP.Pprof = true; c.HTTP.AdminToken = token })
+	if resp := on.do(t, "GET", "/debug/pprof/", nil, nil); resp.status != http.StatusUnauthorized {
+		t.Errorf("pprof on, no token: %d, want 401", resp.status)
+	}
+	auth := http.Header{"Authorization": {"Bearer " + token}}
+	resp := on.do(t, "GET", "/debug/pprof/goroutine?debug=1", auth, nil)
+	if resp.status != http.StatusOK || !strings.Contains(string(resp.body), "goroutine profile") {
+		t.Errorf("pprof on, with token: %d %.80q, want 200 and a goroutine profile", resp.status, resp.body)
+	}
+}

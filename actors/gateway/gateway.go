@@ -31,6 +31,9 @@ type Config struct {
 	ClientToken string
 	// AdminToken, when set, is required as a bearer token on /admin.
 	AdminToken string
+	// Pprof serves net/http/pprof under /debug/pprof/, guarded by
+	// AdminToken.
+	Pprof bool
 	// Cluster is what the admin API shows of the cluster.
 	Cluster ClusterView
 	// Admin carries out the admin API's ownership changes (join,

@@ -24,6 +24,9 @@ func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(kvPrefix, g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV))))
 	g.adminRoutes(mux)
+	if g.cfg.Pprof {
+		g.pprofRoutes(mux)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(g.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")

@@ -172,6 +172,7 @@ func Start(opts Options) (n *Node, err error) {
 		WriteTimeout:   cfg.HTTP.WriteTimeout,
 		ClientToken:    cfg.HTTP.ClientToken,
 		AdminToken:     cfg.HTTP.AdminToken,
+		Pprof:          cfg.HTTP.Pprof,
 		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff},
 		Admin:          &clusterAdmin{n: n},
 		Events:         n.events,
