@@ -150,7 +150,7 @@ func Check(ops []history.Op, final history.Final) Report {
 	// Operations still open when the history ends may have landed.
 	for _, client := range slices.Sorted(maps.Keys(c.open)) {
 		inv := c.open[client]
-		c.complete(inv, history.Op{Index: -1, Type: history.Info, Client: client, F: inv.F, Key: inv.Key, Value: inv.Value, CtxIn: inv.CtxIn, Error: "never completed"})
+		c.complete(inv, history.Op{Index: -1, Type: history.Indeterminate, Client: client, F: inv.F, Key: inv.Key, Value: inv.Value, CtxIn: inv.CtxIn, Error: "never completed"})
 	}
 	c.r.Converged, c.r.ConvergeErr, c.r.ConvergeTime = final.Converged, final.ConvergeErr, final.ConvergeTime
 	for _, key := range slices.Sorted(maps.Keys(final.Reads)) {
@@ -191,7 +191,7 @@ func (c *run) apply(op history.Op) {
 	case history.Invoke:
 		if prev, ok := c.open[op.Client]; ok {
 			c.r.Malformed++
-			c.complete(prev, history.Op{Index: op.Index, Type: history.Info, Client: op.Client, F: prev.F, Key: prev.Key, Value: prev.Value, CtxIn: prev.CtxIn, Error: "superseded by the client's next invoke"})
+			c.complete(prev, history.Op{Index: op.Index, Type: history.Indeterminate, Client: op.Client, F: prev.F, Key: prev.Key, Value: prev.Value, CtxIn: prev.CtxIn, Error: "superseded by the client's next invoke"})
 		}
 		c.open[op.Client] = op
 		if op.IsWrite() {
@@ -207,7 +207,7 @@ func (c *run) apply(op history.Op) {
 			c.r.Reads++
 			c.key(op.Key)
 		}
-	case history.Ok, history.Fail, history.Info:
+	case history.Ok, history.Fail, history.Indeterminate:
 		inv, ok := c.open[op.Client]
 		if !ok || inv.F != op.F || inv.Key != op.Key {
 			c.r.Malformed++

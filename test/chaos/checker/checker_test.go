@@ -81,7 +81,7 @@ func items(fs []Finding) []string {
 const (
 	ok   = history.Ok
 	fail = history.Fail
-	info = history.Info
+	unknown = history.Indeterminate
 )
 
 // TestCheck_Sets covers set keys: lost, indeterminate and unexpected
@@ -111,8 +111,8 @@ func TestCheck_Sets(t *testing.T) {
 		{name: "acknowledged element missing", hist: base, final: newFinal().same(k, set("c", 3, "a", "c")), lost: []string{k + " b"}},
 		{name: "indeterminate may be missing or present", hist: func() *hist {
 			h := base()
-			h.add(0, k, "x", []string{"c"}, "ctxC", info, "")
-			h.add(1, k, "y", []string{"c"}, "ctxC", info, "")
+			h.add(0, k, "x", []string{"c"}, "ctxC", unknown, "")
+			h.add(1, k, "y", []string{"c"}, "ctxC", unknown, "")
 			return h
 		}, final: newFinal().same(k, set("x", 5, "a", "b", "c", "x"))},
 		{name: "refused add present", hist: func() *hist {
@@ -167,7 +167,7 @@ func TestCheck_RegisterSupersession(t *testing.T) {
 			lost: []string{k + " v2"}, old: []string{k + " v1"}},
 		{name: "superseded by a later indeterminate write", hist: func() *hist {
 			h := base()
-			h.write(0, k, "v3", "c2", info, "")
+			h.write(0, k, "v3", "c2", unknown, "")
 			return h
 		}, final: newFinal().same(k, reg("v3"))},
 		{name: "later write that did not see it", hist: func() *hist {
@@ -175,14 +175,14 @@ func TestCheck_RegisterSupersession(t *testing.T) {
 			// quorum) and v4 was written with its context: v2 and v4 are
 			// concurrent, so v2 must survive as a sibling.
 			h := base()
-			h.write(0, k, "v3", "c2", info, "")
+			h.write(0, k, "v3", "c2", unknown, "")
 			h.read(0, k, []string{"v1"}, "r1")
 			h.write(0, k, "v4", "r1", ok, "c4")
 			return h
 		}, final: newFinal().same(k, reg("v4")), lost: []string{k + " v2"}},
 		{name: "concurrent siblings both kept", hist: func() *hist {
 			h := base()
-			h.write(0, k, "v3", "c2", info, "")
+			h.write(0, k, "v3", "c2", unknown, "")
 			h.read(0, k, []string{"v1"}, "r1")
 			h.write(0, k, "v4", "r1", ok, "c4")
 			return h
@@ -243,7 +243,7 @@ func TestCheck_Divergent(t *testing.T) {
 	const k = "reg/0/0"
 	h := &hist{}
 	h.write(0, k, "v1", "", ok, "c1")
-	h.write(0, k, "v2", "c1", info, "")
+	h.write(0, k, "v2", "c1", unknown, "")
 
 	agree := newFinal().same(k, reg("v2"))
 	agree.f.Replicas = [][]string{{"n1", "n2", "n3"}}
@@ -385,7 +385,7 @@ func TestCheck_Malformed(t *testing.T) {
 func TestCheck_Availability(t *testing.T) {
 	h := &hist{}
 	h.write(0, "reg/0/0", "v1", "", ok, "c1")
-	h.write(0, "reg/0/0", "v2", "c1", info, "")
+	h.write(0, "reg/0/0", "v2", "c1", unknown, "")
 	h.write(0, "reg/0/0", "v3", "c1", fail, "")
 	h.read(1, "reg/0/0", []string{"v1"}, "r")
 	r := Check(h.ops, newFinal().same("reg/0/0", reg("v1"), reg("v2")).f)

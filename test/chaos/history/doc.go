@@ -6,7 +6,7 @@
 // A history is a sequence of Op values, written as JSON lines (Encoder,
 // Decode) while the run goes on, so that a crashed run still leaves its
 // record. Each client has at most one operation in flight: an invoke is
-// followed by that client's completion (ok, fail or info) before its next
+// followed by that client's completion (ok, fail or indeterminate) before its next
 // invoke, as in Jepsen histories.
 //
 // Keys are of two kinds, told apart by their prefix (KindOf):

@@ -13,8 +13,8 @@ import (
 // Type is what an Op records: the start of an operation or how it ended.
 type Type string
 
-// Op types. An operation is one Invoke followed by one of Ok, Fail or Info
-// from the same client.
+// Op types. An operation is one Invoke followed by one of Ok, Fail or
+// Indeterminate from the same client.
 const (
 	// Invoke is recorded before the client sends anything.
 	Invoke Type = "invoke"
@@ -24,9 +24,10 @@ const (
 	// Fail is an operation known not to have taken effect: refused before
 	// anything was sent, or refused by the server with a definite answer.
 	Fail Type = "fail"
-	// Info is an indeterminate write: it timed out, or the connection broke
-	// after the request may have been sent. It may have landed, or may still.
-	Info Type = "info"
+	// Indeterminate is a write whose outcome is unknown: it timed out, or
+	// the connection broke after the request may have been sent. It may have
+	// landed, or may still (Jepsen's "info").
+	Indeterminate Type = "indeterminate"
 	// Nemesis records a fault the harness injected or healed; it is not a
 	// client operation.
 	Nemesis Type = "nemesis"

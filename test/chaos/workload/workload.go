@@ -15,7 +15,7 @@
 //   - read: any key.
 //
 // Every operation is recorded before it is sent (invoke) and when it ends:
-// ok, fail (known not to have taken effect) or info (indeterminate: a
+// ok, fail (known not to have taken effect) or indeterminate (a
 // timeout or a connection lost after sending; client.IsIndeterminate).
 // Operations run on their own deadline, so stopping the workload never cuts
 // one short.
@@ -325,7 +325,7 @@ func outcome(base history.Op, res *client.WriteResult, err error) history.Op {
 		done.Ctx, done.Siblings = res.Context, res.Siblings
 		return done
 	case client.IsIndeterminate(err):
-		done := with(base, history.Info)
+		done := with(base, history.Indeterminate)
 		done.Error = err.Error()
 		return done
 	default:
