@@ -79,8 +79,8 @@ func items(fs []Finding) []string {
 }
 
 const (
-	ok   = history.Ok
-	fail = history.Fail
+	ok      = history.Ok
+	fail    = history.Fail
 	unknown = history.Indeterminate
 )
 
