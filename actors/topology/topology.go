@@ -286,7 +286,7 @@ func (a *topologyActor) remoteCommand(c *messages.ClusterCommand) {
 		a.event("cluster-event", c.GetNode(), c.GetAction())
 	}
 	if c.GetNode() == a.cfg.Self.ID && a.isRemoved(a.state) {
-		a.warnRemoved()
+		a.cfg.Logger.Info("this node was removed from the ring; it keeps serving while it hands its partitions over, then leaves", "action", c.GetAction())
 	}
 }
 
