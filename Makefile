@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench clean image docker-test helm-test helm-boot-test chaos chaos-short
+.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint clean image docker-test helm-test helm-boot-test chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,8 +74,26 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  done; \
 	done
 
-bench: ## run the Go benchmarks (single-node pipeline, engines, dvv)
+# The YCSB comparison (docs/benchmarks.md): a separate Go module, bench/,
+# keeps go-ycsb, etcd's client and the plotting library out of the server's
+# go.mod. scripts/bench.sh fetches etcd from Debian's etcd-server package
+# into ./bin. BENCH_FLAGS adds flags of `dhtbench compare`, e.g.
+# BENCH_FLAGS='-note "quiet machine"' or '-systems dht-n3,etcd'.
+bench: build ## YCSB against etcd, full profile (about 30 min on 2 cores): writes docs/benchmarks.md and docs/ycsb/
+	scripts/bench.sh -profile full $(BENCH_FLAGS)
+
+bench-short: build ## the same comparison, short profile (about 5 min), for CI-like runs
+	scripts/bench.sh -profile short $(BENCH_FLAGS)
+
+bench-profile: build ## CPU profile of a node of the 3-node cluster under YCSB workload A, into bin/profile
+	scripts/bench-profile.sh $(BENCH_FLAGS)
+
+bench-go: ## the Go micro-benchmarks (single-node pipeline, engines, dvv, claim, merkle)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-lint: ## gofmt, go vet, tests and go mod tidy of the bench module
+	@out=$$(gofmt -l bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) mod tidy -diff
 
 helm-test: ## lint and render the Helm chart; check it against config.yaml and dhtd's config loader
 	scripts/helm.sh version --short

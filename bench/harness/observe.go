@@ -1,0 +1,216 @@
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dhtkv/dht/bench/report"
+)
+
+// rssSampler records the peak resident set of processes, read from
+// /proc/PID/status every interval until stopped. On systems without /proc
+// it records nothing.
+type rssSampler struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	mu   struct {
+		sync.Mutex
+		peak map[string]int64
+	}
+}
+
+func sampleRSS(procs []*Proc, every time.Duration) *rssSampler {
+	s := &rssSampler{stop: make(chan struct{})}
+	s.mu.peak = map[string]int64{}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			for _, p := range procs {
+				if rss, ok := readRSS(p.Pid()); ok {
+					s.mu.Lock()
+					s.mu.peak[p.Name] = max(s.mu.peak[p.Name], rss)
+					s.mu.Unlock()
+				}
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends the sampling and returns each process's peak, in bytes.
+func (s *rssSampler) Stop() map[string]int64 {
+	close(s.stop)
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.peak
+}
+
+// readRSS returns VmRSS of pid in bytes.
+func readRSS(pid int) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			f := strings.Fields(rest) // "123456 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb << 10, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// captureProfile fetches a CPU profile from url (a /debug/pprof/profile
+// endpoint, which blocks for its seconds parameter) into path.
+func captureProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s answered %d %s", url, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// DescribeMachine reads what the report says about the machine. etcd is
+// the etcd binary, asked for its version; empty skips it.
+func DescribeMachine(etcd string) report.Machine {
+	m := report.Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), LoadBefore: loadAverage()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.Join(strings.Fields(v), " ")
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(rest); len(f) == 2 {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+						m.MemBytes = kb << 10
+					}
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if etcd != "" {
+		if out, err := exec.Command(etcd, "--version").Output(); err == nil {
+			for line := range strings.SplitSeq(string(out), "\n") {
+				if v, ok := strings.CutPrefix(line, "etcd Version: "); ok {
+					m.Etcd = strings.TrimSpace(v)
+				}
+			}
+		}
+	}
+	return m
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], ", ")
+}
+
+// Progress prints a run's progress: on a terminal one line rewritten every
+// second, elsewhere a line every ten seconds, so that CI logs stay short.
+type Progress struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+	last  time.Time
+	label string
+	total int64
+}
+
+// NewProgress returns a display writing to w; tty makes it rewrite its line.
+func NewProgress(w io.Writer, tty bool) *Progress { return &Progress{w: w, tty: tty} }
+
+// Begin starts a run of total operations.
+func (p *Progress) Begin(label string, total int64) {
+	p.label, p.total, p.start, p.last = label, total, time.Now(), time.Now()
+}
+
+// Update shows done operations so far; it is RunWorkload's callback.
+func (p *Progress) Update(done int64) {
+	now := time.Now()
+	if !p.tty && now.Sub(p.last) < 10*time.Second {
+		return
+	}
+	p.last = now
+	el := now.Sub(p.start).Seconds()
+	rate := float64(done) / max(el, 1e-9)
+	line := fmt.Sprintf("  %s: %d/%d ops (%.0f%%), %.0f ops/s", p.label, done, p.total, 100*float64(done)/float64(max(p.total, 1)), rate)
+	if rate > 0 && done < p.total {
+		line += fmt.Sprintf(", about %s left", time.Duration(float64(p.total-done)/rate*float64(time.Second)).Round(time.Second))
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+// End clears the progress line.
+func (p *Progress) End() {
+	if p.tty {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// IsTerminal reports whether f is a character device.
+func IsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,379 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dhtkv/dht/bench/report"
+	"github.com/dhtkv/dht/bench/ycsbdb"
+	"github.com/dhtkv/dht/client"
+)
+
+// Waits of a system's start and stop.
+const (
+	readyTimeout = 90 * time.Second
+	stopTimeout  = 15 * time.Second
+	pollInterval = 100 * time.Millisecond
+)
+
+// System is one system under test. Start and Stop are called in turn, from
+// one goroutine; Start begins with an empty data directory.
+type System interface {
+	// Info describes the system for the report.
+	Info() report.System
+	// Start starts the servers with their data under dir and returns once
+	// they serve requests.
+	Start(ctx context.Context, dir string) error
+	// Binding is the go-ycsb binding to drive it with, and the properties
+	// that point the binding at the servers.
+	Binding() (db string, props map[string]string)
+	// Procs are the running server processes.
+	Procs() []*Proc
+	// Stop stops every server.
+	Stop() error
+}
+
+// Binaries are the programs the systems run.
+type Binaries struct {
+	DHTD string
+	Etcd string
+	// Self is the dhtbench binary, which serves the no-op server.
+	Self string
+}
+
+// SystemIDs lists every system, in the order reports show them.
+var SystemIDs = []string{"dht-n3", "dht-n3-sync", "dht-n1", "etcd", "noop"}
+
+// NewSystem returns the system with the given id. pprof makes dhtd serve
+// /debug/pprof/ (http.pprof, in dhtd builds that have it).
+func NewSystem(id string, bin Binaries, fieldCount, fieldLength int, pprof bool) (System, error) {
+	switch id {
+	case "dht-n3":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, pprof: pprof}, nil
+	case "dht-n3-sync":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: true, pprof: pprof}, nil
+	case "dht-n1":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 1, n: 1, r: 1, w: 1, sync: false, pprof: pprof}, nil
+	case "etcd":
+		return &etcdSystem{bin: bin.Etcd, members: 3}, nil
+	case "noop":
+		return &noopSystem{bin: bin.Self, fieldCount: fieldCount, fieldLength: fieldLength}, nil
+	}
+	return nil, fmt.Errorf("harness: unknown system %q (known: %s)", id, strings.Join(SystemIDs, ", "))
+}
+
+// dhtSystem is a cluster of dhtd processes, or one standalone node.
+type dhtSystem struct {
+	id             string
+	bin            string
+	nodes, n, r, w int
+	sync, pprof    bool
+	procs          []*Proc
+	urls           []string
+}
+
+func (s *dhtSystem) Info() report.System {
+	sync := "off"
+	if s.sync {
+		sync = "on"
+	}
+	if s.nodes == 1 {
+		return report.System{ID: s.id, Label: "dht N=1", Kind: report.KindOurs,
+			Setup: "one standalone dhtd (no gossip, no remote), N=R=W=1, badger with `storage.sync_writes` off: the store without replication"}
+	}
+	return report.System{ID: s.id, Label: "dht N=3, sync " + sync, Kind: report.KindOurs,
+		Setup: fmt.Sprintf("%d dhtd processes on loopback, N=%d R=%d W=%d, badger with `storage.sync_writes` %s, default config otherwise (256 partitions, anti-entropy on); YCSB thread i talks to node i mod %d", s.nodes, s.n, s.r, s.w, sync, s.nodes)}
+}
+
+func (s *dhtSystem) Binding() (string, map[string]string) {
+	return "dht", map[string]string{ycsbdb.DHTEndpoints: strings.Join(s.urls, ",")}
+}
+
+func (s *dhtSystem) Procs() []*Proc { return s.procs }
+
+func (s *dhtSystem) Start(ctx context.Context, dir string) error {
+	s.procs, s.urls = nil, nil
+	seed := ""
+	for i := range s.nodes {
+		id := "node" + strconv.Itoa(i+1)
+		httpPort, err := freePort()
+		if err != nil {
+			return err
+		}
+		args := []string{
+			"--node.id", id,
+			"--node.data_dir", filepath.Join(dir, id),
+			"--http.listen", loopback(httpPort),
+			"--replication.n", strconv.Itoa(s.n), "--replication.r", strconv.Itoa(s.r), "--replication.w", strconv.Itoa(s.w),
+			"--storage.sync_writes=" + strconv.FormatBool(s.sync),
+			"--log.level", "warn", "--log.format", "text",
+		}
+		if s.pprof {
+			args = append(args, "--http.pprof=true")
+		}
+		if s.nodes == 1 {
+			args = append(args, "--cluster.gossip_listen", "", "--cluster.remote_listen", "")
+		} else {
+			gossip, err := freePort()
+			if err != nil {
+				return err
+			}
+			remote, err := freePort()
+			if err != nil {
+				return err
+			}
+			args = append(args,
+				"--cluster.gossip_listen", loopback(gossip),
+				"--cluster.remote_listen", loopback(remote),
+				"--cluster.seeds", seed)
+			if seed == "" {
+				seed = loopback(gossip)
+			}
+		}
+		p, err := StartProc(id, filepath.Join(dir, id+".log"), s.bin, args...)
+		if err != nil {
+			return err
+		}
+		s.procs = append(s.procs, p)
+		s.urls = append(s.urls, "http://"+loopback(httpPort))
+	}
+	for i, p := range s.procs {
+		if err := waitHTTP(ctx, p, s.urls[i]+"/readyz", nil); err != nil {
+			return err
+		}
+	}
+	if s.nodes > 1 {
+		return s.waitSettled(ctx)
+	}
+	return nil
+}
+
+// waitSettled waits until every node routes by the same ring of all nodes
+// and no boot-time handoff is left: until then a node may still pull (empty)
+// partitions from the first one, which would be measured with the load.
+func (s *dhtSystem) waitSettled(ctx context.Context) error {
+	deadline := time.Now().Add(readyTimeout)
+	var last error
+	for time.Now().Before(deadline) {
+		if last = s.settled(ctx); last == nil {
+			return nil
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("harness: %s did not settle within %s: %w", s.id, readyTimeout, last)
+}
+
+func (s *dhtSystem) settled(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var first *client.Ring
+	for i, u := range s.urls {
+		c, err := client.New(u)
+		if err != nil {
+			return err
+		}
+		st, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		ring, err := c.Ring(ctx)
+		if err != nil {
+			return err
+		}
+		h := st.Handoff
+		switch {
+		case h.Pending != 0 || h.Draining != 0 || len(h.Active) != 0:
+			return fmt.Errorf("node%d: %d to receive, %d draining, %d running", i+1, h.Pending, h.Draining, len(h.Active))
+		case !h.Settled || h.RingVersion != ring.Version:
+			return fmt.Errorf("node%d: not settled at ring version %d", i+1, ring.Version)
+		}
+		owners := map[string]bool{}
+		for _, ids := range ring.Replicas {
+			for _, id := range ids {
+				owners[id] = true
+			}
+		}
+		if len(owners) != s.nodes {
+			return fmt.Errorf("node%d: ring has %d owners, want %d", i+1, len(owners), s.nodes)
+		}
+		if first == nil {
+			first = ring
+		} else if !slices.EqualFunc(first.Replicas, ring.Replicas, slices.Equal[[]string]) {
+			return fmt.Errorf("node%d routes by another ring than node1", i+1)
+		}
+	}
+	return nil
+}
+
+func (s *dhtSystem) Stop() error { return stopAll(s.procs) }
+
+// PprofURL returns the CPU profile URL of the first node.
+func (s *dhtSystem) PprofURL(seconds int) string {
+	return fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.urls[0], seconds)
+}
+
+// etcdSystem is an etcd cluster on loopback.
+type etcdSystem struct {
+	bin       string
+	members   int
+	procs     []*Proc
+	endpoints []string
+}
+
+func (s *etcdSystem) Info() report.System {
+	return report.System{ID: "etcd", Label: "etcd, 3 members", Kind: report.KindReference,
+		Setup: "etcd from Debian's etcd-server package, 3 members on loopback, default settings (the WAL is fsynced before every commit); linearizable reads; the Go client (clientv3) balances over all three"}
+}
+
+func (s *etcdSystem) Binding() (string, map[string]string) {
+	return "etcd", map[string]string{ycsbdb.EtcdEndpoints: strings.Join(s.endpoints, ",")}
+}
+
+func (s *etcdSystem) Procs() []*Proc { return s.procs }
+
+func (s *etcdSystem) Start(ctx context.Context, dir string) error {
+	s.procs, s.endpoints = nil, nil
+	type member struct {
+		name         string
+		client, peer int
+	}
+	var members []member
+	var initial []string
+	for i := range s.members {
+		c, err := freePort()
+		if err != nil {
+			return err
+		}
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		m := member{"etcd" + strconv.Itoa(i+1), c, p}
+		members = append(members, m)
+		initial = append(initial, fmt.Sprintf("%s=http://%s", m.name, loopback(p)))
+	}
+	for _, m := range members {
+		cu, pu := "http://"+loopback(m.client), "http://"+loopback(m.peer)
+		p, err := StartProc(m.name, filepath.Join(dir, m.name+".log"), s.bin,
+			"--name", m.name,
+			"--data-dir", filepath.Join(dir, m.name),
+			"--listen-client-urls", cu, "--advertise-client-urls", cu,
+			"--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu,
+			"--initial-cluster", strings.Join(initial, ","),
+			"--initial-cluster-state", "new",
+			"--initial-cluster-token", "dhtbench",
+			"--logger", "zap", "--log-level", "warn",
+		)
+		if err != nil {
+			return err
+		}
+		s.procs = append(s.procs, p)
+		s.endpoints = append(s.endpoints, cu)
+	}
+	for i, p := range s.procs {
+		healthy := func(body []byte) bool { return strings.Contains(string(body), `"health":"true"`) }
+		if err := waitHTTP(ctx, p, s.endpoints[i]+"/health", healthy); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *etcdSystem) Stop() error { return stopAll(s.procs) }
+
+// noopSystem is the no-op server that measures the harness's ceiling.
+type noopSystem struct {
+	bin                     string
+	fieldCount, fieldLength int
+	procs                   []*Proc
+	url                     string
+}
+
+func (s *noopSystem) Info() report.System {
+	return report.System{ID: "noop", Label: "no-op HTTP (ceiling)", Kind: report.KindCeiling,
+		Setup: "`dhtbench noop-server`, a separate process that answers every GET with the same 1 KiB record and every PUT with 204, storing nothing; driven by the dht binding, so it measures the load generator, the Go client, HTTP and loopback"}
+}
+
+func (s *noopSystem) Binding() (string, map[string]string) {
+	return "dht", map[string]string{ycsbdb.DHTEndpoints: s.url}
+}
+
+func (s *noopSystem) Procs() []*Proc { return s.procs }
+
+func (s *noopSystem) Start(ctx context.Context, dir string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	p, err := StartProc("noop", filepath.Join(dir, "noop.log"), s.bin, "noop-server",
+		"-listen", loopback(port), "-fields", strconv.Itoa(s.fieldCount), "-field-length", strconv.Itoa(s.fieldLength))
+	if err != nil {
+		return err
+	}
+	s.procs, s.url = []*Proc{p}, "http://"+loopback(port)
+	return waitHTTP(ctx, p, s.url+"/readyz", nil)
+}
+
+func (s *noopSystem) Stop() error { return stopAll(s.procs) }
+
+// waitHTTP polls url until it answers 200 (and ok accepts the body, when
+// set), the process exits, or readyTimeout passes.
+func waitHTTP(ctx context.Context, p *Proc, url string, ok func([]byte) bool) error {
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(readyTimeout)
+	last := "no answer yet"
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := hc.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && (ok == nil || ok(body)) {
+				return nil
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		} else {
+			last = err.Error()
+		}
+		if p.Exited() {
+			return fmt.Errorf("harness: %s exited before it was ready; the end of its log:\n%s", p.Name, p.Tail(4096))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("harness: %s not ready within %s (last: %s); the end of its log:\n%s", p.Name, readyTimeout, last, p.Tail(4096))
+		}
+		if err := sleep(ctx, pollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+func stopAll(procs []*Proc) error {
+	var errs []error
+	// In reverse: the seed node last, so that the others leave a live
+	// cluster.
+	for i := len(procs) - 1; i >= 0; i-- {
+		errs = append(errs, procs[i].Stop(stopTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,259 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
+
+// Kinds of system.
+const (
+	KindOurs      = "ours"      // this store
+	KindReference = "reference" // the store we compare with (etcd)
+	KindCeiling   = "ceiling"   // the harness against a no-op server
+)
+
+// Results is everything one comparison run measured.
+type Results struct {
+	Profile   Profile    `json:"profile"`
+	Machine   Machine    `json:"machine"`
+	Systems   []System   `json:"systems"`
+	Workloads []Workload `json:"workloads"`
+	Runs      []Run      `json:"runs"`
+	Memory    []RSS      `json:"memory,omitempty"`
+	Started   time.Time  `json:"started"`
+	Finished  time.Time  `json:"finished"`
+	// Revision names the source the servers were built from, such as a git
+	// commit.
+	Revision string `json:"revision,omitempty"`
+	// Notes are printed under the tables: how busy the machine was, what
+	// could not be measured.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Profile is the run's parameters, the same for every system.
+type Profile struct {
+	Name        string `json:"name"`
+	Records     int64  `json:"records"`
+	Operations  int64  `json:"operations"`
+	Threads     int    `json:"threads"`
+	Reps        int    `json:"reps"`
+	FieldCount  int    `json:"field_count"`
+	FieldLength int    `json:"field_length"`
+	// MaxRunSeconds bounds one workload run; a run cut short reports what
+	// it completed.
+	MaxRunSeconds float64 `json:"max_run_seconds"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs       int    `json:"cpus"`
+	CPUModel   string `json:"cpu_model,omitempty"`
+	MemBytes   int64  `json:"mem_bytes,omitempty"`
+	OS         string `json:"os"`
+	Kernel     string `json:"kernel,omitempty"`
+	Go         string `json:"go"`
+	Etcd       string `json:"etcd,omitempty"`
+	LoadBefore string `json:"load_before,omitempty"`
+	LoadAfter  string `json:"load_after,omitempty"`
+}
+
+// System is one system under test.
+type System struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Kind  string `json:"kind"`
+	// Setup says how it was configured, for the docs.
+	Setup string `json:"setup"`
+}
+
+// Workload is one YCSB workload, or the load phase (ID "load").
+type Workload struct {
+	ID           string `json:"id"`
+	Label        string `json:"label"`
+	Mix          string `json:"mix"`
+	Distribution string `json:"distribution,omitempty"`
+	// Ops are the operations its latency table shows, in order.
+	Ops []string `json:"ops"`
+}
+
+// Run is one workload run on one system in one repetition.
+type Run struct {
+	System   string `json:"system"`
+	Workload string `json:"workload"`
+	Rep      int    `json:"rep"`
+	// Ops counts the YCSB operations completed (a read-modify-write counts
+	// once), errors included; Seconds is the wall time they took.
+	Ops     int64              `json:"ops"`
+	Seconds float64            `json:"seconds"`
+	PerOp   map[string]OpStats `json:"per_op"`
+	// Errors counts failed operations by operation name.
+	Errors map[string]int64 `json:"errors,omitempty"`
+	// SiblingReads and SiblingWrites count, for this store, reads that found
+	// siblings and writes that left them.
+	SiblingReads  int64 `json:"sibling_reads,omitempty"`
+	SiblingWrites int64 `json:"sibling_writes,omitempty"`
+	// TimedOut is set when the run hit Profile.MaxRunSeconds.
+	TimedOut bool `json:"timed_out,omitempty"`
+}
+
+// OpsPerSec is the run's throughput.
+func (r Run) OpsPerSec() float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return float64(r.Ops) / r.Seconds
+}
+
+// OpStats is the latency of one operation in one run, in microseconds, as
+// go-ycsb's HDR histogram reports it (3 significant digits).
+type OpStats struct {
+	Count  int64 `json:"count"`
+	AvgUs  int64 `json:"avg_us"`
+	P50Us  int64 `json:"p50_us"`
+	P99Us  int64 `json:"p99_us"`
+	P999Us int64 `json:"p999_us"`
+}
+
+// RSS is the peak resident set of one server process while it served
+// workload A.
+type RSS struct {
+	System    string `json:"system"`
+	Node      string `json:"node"`
+	Rep       int    `json:"rep"`
+	PeakBytes int64  `json:"peak_bytes"`
+}
+
+// Load reads results written by Save.
+func Load(path string) (*Results, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Save writes r as indented JSON.
+func (r *Results) Save(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// System returns the system with the given id.
+func (r *Results) System(id string) (System, bool) {
+	i := slices.IndexFunc(r.Systems, func(s System) bool { return s.ID == id })
+	if i < 0 {
+		return System{}, false
+	}
+	return r.Systems[i], true
+}
+
+// Cell is one system's result on one workload over all repetitions:
+// medians, and the range of throughput.
+type Cell struct {
+	Reps         int
+	OpsPerSec    float64
+	MinOpsPerSec float64
+	MaxOpsPerSec float64
+	// PerOp holds the median of each statistic, taken separately.
+	PerOp map[string]OpStats
+	// Errors, SiblingReads and SiblingWrites are summed over repetitions.
+	Errors        int64
+	SiblingReads  int64
+	SiblingWrites int64
+	TimedOut      bool
+}
+
+// Cell reduces the runs of system on workload; ok is false when there are
+// none.
+func (r *Results) Cell(system, workload string) (c Cell, ok bool) {
+	var runs []Run
+	for _, run := range r.Runs {
+		if run.System == system && run.Workload == workload {
+			runs = append(runs, run)
+		}
+	}
+	if len(runs) == 0 {
+		return Cell{}, false
+	}
+	c.Reps = len(runs)
+	tput := make([]float64, len(runs))
+	ops := map[string]bool{}
+	for i, run := range runs {
+		tput[i] = run.OpsPerSec()
+		for op := range run.PerOp {
+			ops[op] = true
+		}
+		for _, n := range run.Errors {
+			c.Errors += n
+		}
+		c.SiblingReads += run.SiblingReads
+		c.SiblingWrites += run.SiblingWrites
+		c.TimedOut = c.TimedOut || run.TimedOut
+	}
+	c.OpsPerSec = median(tput)
+	c.MinOpsPerSec, c.MaxOpsPerSec = slices.Min(tput), slices.Max(tput)
+	c.PerOp = map[string]OpStats{}
+	for op := range ops {
+		var count, avg, p50, p99, p999 []float64
+		for _, run := range runs {
+			s, ok := run.PerOp[op]
+			if !ok {
+				continue
+			}
+			count = append(count, float64(s.Count))
+			avg = append(avg, float64(s.AvgUs))
+			p50 = append(p50, float64(s.P50Us))
+			p99 = append(p99, float64(s.P99Us))
+			p999 = append(p999, float64(s.P999Us))
+		}
+		c.PerOp[op] = OpStats{
+			Count: int64(median(count)), AvgUs: int64(median(avg)),
+			P50Us: int64(median(p50)), P99Us: int64(median(p99)), P999Us: int64(median(p999)),
+		}
+	}
+	return c, true
+}
+
+// PeakRSS returns the median over repetitions of each node's peak RSS for
+// system, in node order of first appearance.
+func (r *Results) PeakRSS(system string) (nodes []string, bytes []int64) {
+	by := map[string][]float64{}
+	for _, m := range r.Memory {
+		if m.System != system {
+			continue
+		}
+		if _, ok := by[m.Node]; !ok {
+			nodes = append(nodes, m.Node)
+		}
+		by[m.Node] = append(by[m.Node], float64(m.PeakBytes))
+	}
+	for _, n := range nodes {
+		bytes = append(bytes, int64(median(by[n])))
+	}
+	return nodes, bytes
+}
+
+// median returns the median of xs (the mean of the middle two for an even
+// count), 0 for none. xs is not modified.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}

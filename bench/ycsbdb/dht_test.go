@@ -1,0 +1,175 @@
+package ycsbdb
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/magiconair/properties"
+
+	"github.com/dhtkv/dht/client"
+)
+
+// fakeNode is a node holding one key with siblings until a write with the
+// context it handed out replaces them.
+type fakeNode struct {
+	mu       sync.Mutex
+	siblings [][]byte
+	gets     int
+	puts     []http.Header
+}
+
+func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set(client.HeaderContext, "ctx-1")
+	switch r.Method {
+	case http.MethodGet:
+		f.gets++
+		switch len(f.siblings) {
+		case 0:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error":"not found"}`)
+		case 1:
+			_, _ = w.Write(f.siblings[0])
+		default:
+			type sib struct {
+				Value       string `json:"value"`
+				ContentType string `json:"content_type"`
+			}
+			var body struct {
+				Siblings []sib `json:"siblings"`
+			}
+			for _, s := range f.siblings {
+				body.Siblings = append(body.Siblings, sib{base64.StdEncoding.EncodeToString(s), contentType})
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusMultipleChoices)
+			_ = json.NewEncoder(w).Encode(body)
+		}
+	case http.MethodPut:
+		b, _ := io.ReadAll(r.Body)
+		f.puts = append(f.puts, r.Header.Clone())
+		if r.Header.Get(client.HeaderContext) == "ctx-1" {
+			f.siblings = [][]byte{b}
+		} else {
+			f.siblings = append(f.siblings, b)
+		}
+		w.Header().Set(client.HeaderSiblings, "1")
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func newTestDHT(t *testing.T, h http.Handler) *DHT {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	db, err := NewDHT(properties.LoadMap(map[string]string{DHTEndpoints: srv.URL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestDHT_UpdateResolvesSiblings(t *testing.T) {
+	f := &fakeNode{siblings: [][]byte{
+		EncodeRecord(map[string][]byte{"field0": []byte("a")}),
+		EncodeRecord(map[string][]byte{"field1": []byte("b")}),
+	}}
+	db := newTestDHT(t, f)
+	ctx := db.InitThread(context.Background(), 0, 1)
+
+	if err := db.Update(ctx, "t", "k", map[string][]byte{"field2": []byte("c")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.puts) != 1 || f.puts[0].Get(client.HeaderContext) != "ctx-1" {
+		t.Fatalf("the update's write did not carry the read's context: %v", f.puts)
+	}
+	rec, err := db.Read(ctx, "t", "k", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"field0": "a", "field1": "b", "field2": "c"} {
+		if string(rec[k]) != v {
+			t.Fatalf("after the update %s = %q, want %q (record %q)", k, rec[k], v, rec)
+		}
+	}
+	if s := db.Stats(); s.SiblingReads != 1 {
+		t.Fatalf("stats %+v: want 1 sibling read", s)
+	}
+}
+
+func TestDHT_UpdateAfterReadUsesItsContext(t *testing.T) {
+	f := &fakeNode{siblings: [][]byte{EncodeRecord(map[string][]byte{"field0": []byte("a")})}}
+	db := newTestDHT(t, f)
+	ctx := db.InitThread(context.Background(), 0, 1)
+
+	if _, err := db.Read(ctx, "t", "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, "t", "k", map[string][]byte{"field0": []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if f.gets != 1 {
+		t.Fatalf("%d GETs, want 1: the update should use the read's context", f.gets)
+	}
+	// A second update has no read right before it: it reads again.
+	if err := db.Update(ctx, "t", "k", map[string][]byte{"field0": []byte("c")}); err != nil {
+		t.Fatal(err)
+	}
+	if f.gets != 2 {
+		t.Fatalf("%d GETs, want 2", f.gets)
+	}
+	if s := db.Stats(); s.CachedContexts != 1 {
+		t.Fatalf("stats %+v: want 1 cached context", s)
+	}
+}
+
+func TestDHT_ReadNotFound(t *testing.T) {
+	db := newTestDHT(t, &fakeNode{})
+	ctx := db.InitThread(context.Background(), 0, 1)
+	if _, err := db.Read(ctx, "t", "k", nil); !IsNotFound(err) {
+		t.Fatalf("err = %v, want not found", err)
+	}
+	// Insert is a blind write.
+	if err := db.Insert(ctx, "t", "k", map[string][]byte{"field0": []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := db.Read(ctx, "t", "k", []string{"field0"})
+	if err != nil || string(rec["field0"]) != "x" {
+		t.Fatalf("read after insert: %q, %v", rec, err)
+	}
+}
+
+func TestDHT_ThreadsSpreadOverEndpoints(t *testing.T) {
+	var hits [3]int
+	var mu sync.Mutex
+	var urls []string
+	for i := range hits {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[i]++
+			mu.Unlock()
+			w.WriteHeader(http.StatusNotFound)
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	db, err := NewDHT(properties.LoadMap(map[string]string{DHTEndpoints: strings.Join(urls, ",")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for thread := range 6 {
+		_, _ = db.Read(db.InitThread(context.Background(), thread, 6), "t", "k", nil)
+	}
+	if hits != [3]int{2, 2, 2} {
+		t.Fatalf("hits per endpoint %v, want 2 each", hits)
+	}
+}
