@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,8 +58,8 @@ type Cluster struct {
 	}
 }
 
-// Start builds the network and starts opts.Nodes nodes, the first as the
-// seed of the others, and waits until they are ready, agree on one ring
+// Start builds the network and starts opts.Nodes nodes, each with all of
+// them as seeds, and waits until they are ready, agree on one ring
 // with every node an owner, and have settled the boot-time handoffs. On
 // error everything already made is torn down.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
@@ -103,8 +105,7 @@ func newHTTPClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-// addNode creates host i and starts node n<i> on it, seeded with n1 (the
-// first node seeds nobody).
+// addNode creates host i and starts node n<i> on it.
 func (c *Cluster) addNode(ctx context.Context, i int) (*Node, error) {
 	h, err := c.net.AddHost(ctx, i)
 	if err != nil {
@@ -115,10 +116,15 @@ func (c *Cluster) addNode(ctx context.Context, i int) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	args := slices.Clone(BaseArgs)
-	if i > 1 {
-		args = append(args, "--cluster.seeds", Subnet+"11:"+GossipPort)
+	// Every node, a joiner too, has the first nodes' gossip addresses as
+	// seeds, as a StatefulSet's pods have the headless service's names. A
+	// node without seeds that loses its disk would start a cluster of its
+	// own and wait for serf's reconnect to find the others.
+	var seeds []string
+	for j := 1; j <= c.opts.Nodes; j++ {
+		seeds = append(seeds, net.JoinHostPort(Subnet+strconv.Itoa(10+j), GossipPort))
 	}
+	args := append(slices.Clone(BaseArgs), "--cluster.seeds", strings.Join(seeds, ","))
 	args = append(args, c.opts.Args...)
 	n := &Node{ID: id, Host: h, bin: c.opts.Binary, dataDir: filepath.Join(dir, "data"), logDir: dir,
 		clockFile: filepath.Join(dir, "clock"), args: args}
@@ -134,8 +140,8 @@ func (c *Cluster) addNode(ctx context.Context, i int) (*Node, error) {
 	return n, nil
 }
 
-// Join starts one more node, in a new namespace, seeded with the first
-// node, and waits until it is ready: it has the ring and joined it.
+// Join starts one more node, in a new namespace, and waits until it is
+// ready: it has the ring and joined it.
 func (c *Cluster) Join(ctx context.Context, timeout time.Duration) (*Node, error) {
 	c.mu.Lock()
 	i := len(c.mu.nodes) + 1
