@@ -31,5 +31,5 @@ fi
 for p in "${profiles[@]}"; do
   echo
   echo "== $p (go tool pprof -http :6060 bin/dhtd $p)"
-  go tool pprof -top -nodecount 25 bin/dhtd "$p" 2>/dev/null | head -35
+  go tool pprof -top -nodecount 25 bin/dhtd "$p" 2>/dev/null | sed -n 1,35p
 done

@@ -48,7 +48,7 @@ if [ ! -x "$etcd" ]; then
   install -m 0755 "$tmp/x/usr/bin/etcd" "$bin/etcd.new"
   mv "$bin/etcd.new" "$bin/etcd"
 fi
-"$etcd" --version | head -1 >&2
+"$etcd" --version | sed -n 1p >&2
 
 # The commit the servers were built from, "+ changes" when code outside
 # docs/ and bench/ differs from it.

@@ -148,8 +148,9 @@ func Compare(ctx context.Context, cfg Config) (*report.Results, error) {
 						profileDone <- nil
 					}
 					before := dhtStats(db)
-					prog.Begin(label, total)
-					run, err := RunWorkload(ctx, db, props, time.Duration(pr.MaxRunSeconds*float64(time.Second)), dir, prog.Update)
+					limit := time.Duration(pr.MaxRunSeconds * float64(time.Second))
+					prog.Begin(label, total, limit)
+					run, err := RunWorkload(ctx, db, props, limit, dir, prog.Update)
 					prog.End()
 					if sampler != nil {
 						peaks := sampler.Stop()

@@ -172,14 +172,15 @@ type Progress struct {
 	last  time.Time
 	label string
 	total int64
+	limit time.Duration
 }
 
 // NewProgress returns a display writing to w; tty makes it rewrite its line.
 func NewProgress(w io.Writer, tty bool) *Progress { return &Progress{w: w, tty: tty} }
 
-// Begin starts a run of total operations.
-func (p *Progress) Begin(label string, total int64) {
-	p.label, p.total, p.start, p.last = label, total, time.Now(), time.Now()
+// Begin starts a run of total operations, cut after limit (0: none).
+func (p *Progress) Begin(label string, total int64, limit time.Duration) {
+	p.label, p.total, p.limit, p.start, p.last = label, total, limit, time.Now(), time.Now()
 }
 
 // Update shows done operations so far; it is RunWorkload's callback.
@@ -193,7 +194,11 @@ func (p *Progress) Update(done int64) {
 	rate := float64(done) / max(el, 1e-9)
 	line := fmt.Sprintf("  %s: %d/%d ops (%.0f%%), %.0f ops/s", p.label, done, p.total, 100*float64(done)/float64(max(p.total, 1)), rate)
 	if rate > 0 && done < p.total {
-		line += fmt.Sprintf(", about %s left", time.Duration(float64(p.total-done)/rate*float64(time.Second)).Round(time.Second))
+		left := time.Duration(float64(p.total-done) / rate * float64(time.Second))
+		if p.limit > 0 {
+			left = min(left, p.limit-now.Sub(p.start))
+		}
+		line += fmt.Sprintf(", about %s left", left.Round(time.Second))
 	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)

@@ -320,7 +320,7 @@ func runYCSB(ctx context.Context, args []string) error {
 		total = pr.Records
 	}
 	prog := harness.NewProgress(os.Stderr, harness.IsTerminal(os.Stderr))
-	prog.Begin(*db+" "+id, total)
+	prog.Begin(*db+" "+id, total, *maxRun)
 	run, err := harness.RunWorkload(ctx, d, props, *maxRun, scratch, prog.Update)
 	prog.End()
 	if err != nil {
