@@ -58,6 +58,7 @@ type flags struct {
 	race      bool
 	faults    time.Duration
 	clients   int
+	settle    time.Duration
 	check     string
 }
 
@@ -65,7 +66,7 @@ func parseFlags() flags {
 	var f flags
 	flag.Uint64Var(&f.seed, "seed", 0, "seed of the run (0: a random one, printed)")
 	flag.BoolVar(&f.short, "short", false, "the short version (CI): shorter fault phases")
-	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -short skips mixed)")
+	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -short skips the long-only ones)")
 	flag.StringVar(&f.resolver, "resolver", "union", "how clients merge siblings: union, or lww (lossy; the run passes only if the checker reports losses)")
 	flag.BoolVar(&f.selftest, "selftest", true, "after the scenarios, run the partition scenario with the lww resolver and require the checker to report losses")
 	flag.StringVar(&f.dir, "dir", "", "directory for data, logs and histories (default: a new temporary one)")
@@ -74,6 +75,7 @@ func parseFlags() flags {
 	flag.BoolVar(&f.race, "race", false, "build dhtd with the race detector")
 	flag.DurationVar(&f.faults, "faults", 0, "how long each scenario injects faults (default 20s with -short, 90s without)")
 	flag.IntVar(&f.clients, "clients", 8, "concurrent clients")
+	flag.DurationVar(&f.settle, "settle", 3*time.Minute, "how long to wait for the healed cluster to converge")
 	flag.StringVar(&f.check, "check", "", "re-check the recorded run in this scenario directory (history.jsonl, final.json) and exit")
 	flag.Parse()
 	return f
@@ -92,10 +94,21 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "dhtchaos:", err)
 		return 2
 	}
+	// One run at a time: a second would remove the first's network as a
+	// crashed run's leftovers. The kernel drops the lock when we exit.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "dhtchaos.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dhtchaos: another run holds %s (%v)\n", lock.Name(), err)
+		return 2
+	}
+	defer lock.Close()
 	var list []scenario.Scenario
 	if f.scenarios == "" {
 		for _, s := range scenario.All() {
-			if !(f.short && s.Name == "mixed") {
+			if !(f.short && s.LongOnly) {
 				list = append(list, s)
 			}
 		}
@@ -161,7 +174,7 @@ func run() int {
 		w := wl
 		w.Resolver = res
 		return scenario.Options{Binary: bin, Dir: filepath.Join(dir, name), Seed: f.seed, Faults: f.faults,
-			Warmup: 2 * time.Second, SettleTimeout: 3 * time.Minute, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
+			Warmup: 2 * time.Second, SettleTimeout: f.settle, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
 	}
 
 	var results []scenario.Result
