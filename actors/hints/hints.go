@@ -70,6 +70,11 @@ type Config struct {
 	// a target, and node is a live serving replica of p, or "" while there
 	// is none. Without it those hints would wait forever.
 	Redirect func(target string, p uint32) (node string, ok bool)
+	// RetryClock is the clock retry timing runs on; nil means time.Now,
+	// whose monotonic reading never jumps. It is apart from Now because the
+	// data clock may be skewed or jump back: a batch would then look sent
+	// in the future and never be offered again.
+	RetryClock func() time.Time
 	// Now is the wall clock for hint timestamps; nil means time.Now.
 	Now     func() time.Time
 	Metrics *metrics.Metrics
@@ -80,6 +85,9 @@ type Config struct {
 func Props(cfg Config) *actor.Props {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 64
+	}
+	if cfg.RetryClock == nil {
+		cfg.RetryClock = time.Now
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -230,7 +238,7 @@ func (q *queue) store(req *messages.HintRequest) *messages.HintReply {
 // deliver offers a batch of pending hints to every target that is alive
 // and has nothing in flight (or whose batch went unanswered too long).
 func (q *queue) deliver(ctx actor.Context) {
-	now := q.cfg.Now()
+	now := q.cfg.RetryClock()
 	for target, st := range q.pending {
 		_, removed := q.redirect(target, 0)
 		if st.count == 0 || (!removed && !q.cfg.Alive(target)) {

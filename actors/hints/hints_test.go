@@ -585,13 +585,18 @@ func TestQueue_RefusedDeliveryIsRetried(t *testing.T) {
 }
 
 // TestQueue_UnansweredBatchIsOfferedAgain loses the first batch: the queue
-// offers it again once five intervals have passed on its clock, not before.
+// offers it again once five intervals have passed on its retry clock, not
+// before — even though the data clock jumped back an hour meanwhile (the
+// fault-injection suite's clock scenario once stalled the batch for as long
+// as the jump, when retries ran on the data clock).
 func TestQueue_UnansweredBatchIsOfferedAgain(t *testing.T) {
 	f := newFixture(t, []string{"a"}, nil)
 	fake := f.fakes["a"]
-	// The queue's clock stands still, so only the test moves it on.
+	// The queue's retry clock stands still, so only the test moves it on.
 	start := time.Now()
-	f.cfg.Now = func() time.Time { return start.Add(time.Duration(f.clock.Load())) }
+	f.cfg.RetryClock = func() time.Time { return start.Add(time.Duration(f.clock.Load())) }
+	var dataSkew atomic.Int64
+	f.cfg.Now = func() time.Time { return time.Now().Add(time.Duration(dataSkew.Load())) }
 	f.spawn()
 	want := map[string]uint32{"k1": 1, "k2": 2}
 	for key, p := range want {
@@ -611,6 +616,7 @@ func TestQueue_UnansweredBatchIsOfferedAgain(t *testing.T) {
 	}
 	f.wantPending(f.cfg.Stats, map[string]int{"a": 2})
 
+	dataSkew.Store(int64(-time.Hour))
 	f.clock.Add(int64(5 * testInterval))
 	f.waitDrained(f.cfg.Stats)
 	wantMerged(t, fake, want)
