@@ -49,15 +49,19 @@ const (
 // files that are mostly live costs more I/O than it frees.
 const gcDiscardRatio = 0.5
 
-// badgerEngine is the on-disk engine. It adds no locking of its own around
-// writes: badger's single writer goroutine batches the commits of concurrent
-// transactions into one request (group commit: one value-log write and
-// sync per batch), which a mutex here would defeat. (As of v4.9.6 badger
-// still syncs the memtable WAL once per transaction within that batch; see
-// BenchmarkPutParallel.)
+// badgerEngine is the on-disk engine. Without SyncWrites it hands each
+// write to badger as its own transaction: badger's writer goroutine already
+// batches concurrent transactions into one request, and there is no fsync
+// to share. With SyncWrites, writes go through a committer (see commit.go):
+// badger v4.9.6 syncs the value log once per request batch but the memtable
+// WAL once per transaction within it, so concurrent writers would still pay
+// one fsync each; the committer folds them into one transaction and one
+// pair of syncs.
 type badgerEngine struct {
 	db     *badger.DB
 	logger *slog.Logger
+	// group, when set, is the committer all writes go through.
+	group *committer
 
 	// mu gates calls against Close: every call holds a read lock for its
 	// duration, so Close can wait for calls in flight before closing the
@@ -108,6 +112,10 @@ func openBadgerWith(bo badger.Options, gcInterval time.Duration, logger *slog.Lo
 		return nil, fmt.Errorf("persistence: open badger in %s: %w", bo.Dir, err)
 	}
 	e := &badgerEngine{db: db, logger: logger, stop: make(chan struct{})}
+	if bo.SyncWrites {
+		e.group = newCommitter(e.commitGroup, groupLimit(bo.MemTableSize))
+		e.wg.Go(func() { e.group.run(e.stop) })
+	}
 	if gcInterval > 0 {
 		e.wg.Go(func() { e.gcLoop(gcInterval) })
 	}
@@ -155,6 +163,12 @@ func (e *badgerEngine) Put(key, value []byte) error {
 		return ErrClosed
 	}
 	defer e.leave()
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if e.group != nil {
+		return badgerErr("put", e.group.commit(write{key: key, value: value}))
+	}
 	return badgerErr("put", e.db.Update(func(txn *badger.Txn) error {
 		return txn.Set(key, value)
 	}))
@@ -165,6 +179,12 @@ func (e *badgerEngine) Delete(key []byte) error {
 		return ErrClosed
 	}
 	defer e.leave()
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if e.group != nil {
+		return badgerErr("delete", e.group.commit(write{key: key, del: true}))
+	}
 	return badgerErr("delete", e.db.Update(func(txn *badger.Txn) error {
 		return txn.Delete(key)
 	}))
@@ -181,16 +201,42 @@ func (e *badgerEngine) Write(b *Batch) error {
 	if err := b.validate(); err != nil {
 		return err
 	}
+	if e.group != nil {
+		return badgerErr("write", e.group.commit(write{batch: b}))
+	}
 	// One transaction, not a badger WriteBatch: a WriteBatch splits itself
 	// into several commits when it grows, which would break atomicity.
 	return badgerErr("write", e.db.Update(func(txn *badger.Txn) error {
-		return b.each(func(key, value []byte, del bool) error {
-			if del {
-				return txn.Delete(key)
-			}
-			return txn.Set(key, value)
-		})
+		return applyWrite(txn, write{batch: b})
 	}))
+}
+
+// commitGroup applies a committer's group in one transaction: atomic as a
+// whole, so each write in it stays atomic, and synced once.
+func (e *badgerEngine) commitGroup(group []write) error {
+	return e.db.Update(func(txn *badger.Txn) error {
+		for _, w := range group {
+			if err := applyWrite(txn, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func applyWrite(txn *badger.Txn, w write) error {
+	if w.batch == nil {
+		if w.del {
+			return txn.Delete(w.key)
+		}
+		return txn.Set(w.key, w.value)
+	}
+	return w.batch.each(func(key, value []byte, del bool) error {
+		if del {
+			return txn.Delete(key)
+		}
+		return txn.Set(key, value)
+	})
 }
 
 func (e *badgerEngine) Scan(prefix, start []byte, fn func(key, value []byte) bool) error {

@@ -1,0 +1,166 @@
+package persistence
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// blockingApply records every group it applies and holds the first one
+// until release is closed, so that writers queue up behind it.
+type blockingApply struct {
+	mu      sync.Mutex
+	groups  [][]write
+	entered chan struct{}
+	release chan struct{}
+	fail    func(w write) bool
+}
+
+func newBlockingApply() *blockingApply {
+	return &blockingApply{entered: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (a *blockingApply) apply(group []write) error {
+	a.mu.Lock()
+	first := len(a.groups) == 0
+	a.groups = append(a.groups, append([]write(nil), group...))
+	a.mu.Unlock()
+	if first {
+		a.entered <- struct{}{}
+		<-a.release
+	}
+	for _, w := range group {
+		if a.fail != nil && a.fail(w) {
+			return fmt.Errorf("bad write %q", w.key)
+		}
+	}
+	return nil
+}
+
+// startCommitter runs a committer until the test ends.
+func startCommitter(t *testing.T, apply func([]write) error, l limit) *committer {
+	t.Helper()
+	c := newCommitter(apply, l)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { c.run(stop) })
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	return c
+}
+
+// queueBehindFirst commits a first write, waits until its group is being
+// applied, then starts writers for keys; it returns the writers' errors
+// once release lets everything through.
+func queueBehindFirst(t *testing.T, c *committer, a *blockingApply, keys []string, value []byte) map[string]error {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	errs := map[string]error{}
+	wg.Go(func() {
+		err := c.commit(write{key: []byte("first")})
+		mu.Lock()
+		errs["first"] = err
+		mu.Unlock()
+	})
+	<-a.entered
+	for _, k := range keys {
+		wg.Go(func() {
+			err := c.commit(write{key: []byte(k), value: value})
+			mu.Lock()
+			errs[k] = err
+			mu.Unlock()
+		})
+	}
+	// Wait until every writer is queued, so the next group sees them all.
+	for len(c.queue) < len(keys) {
+		runtime.Gosched()
+	}
+	close(a.release)
+	wg.Wait()
+	return errs
+}
+
+func keysN(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%03d", i)
+	}
+	return keys
+}
+
+func TestCommitter_GroupsQueuedWrites(t *testing.T) {
+	a := newBlockingApply()
+	c := startCommitter(t, a.apply, limit{bytes: 1 << 20, ops: 1000})
+	keys := keysN(50)
+	errs := queueBehindFirst(t, c, a, keys, []byte("v"))
+	for k, err := range errs {
+		if err != nil {
+			t.Errorf("write %s: %v", k, err)
+		}
+	}
+	// The first group is the first write alone; the 50 writers queued
+	// behind it must share one group (one fsync), not 50.
+	if len(a.groups) != 2 || len(a.groups[1]) != len(keys) {
+		sizes := make([]int, len(a.groups))
+		for i, g := range a.groups {
+			sizes[i] = len(g)
+		}
+		t.Fatalf("group sizes %v, want [1 %d]", sizes, len(keys))
+	}
+}
+
+func TestCommitter_RespectsLimit(t *testing.T) {
+	a := newBlockingApply()
+	value := make([]byte, 100)
+	l := limit{bytes: 1000, ops: 1000}
+	c := startCommitter(t, a.apply, l)
+	keys := keysN(40)
+	errs := queueBehindFirst(t, c, a, keys, value)
+	applied := 0
+	for i, g := range a.groups {
+		size := 0
+		for _, w := range g {
+			size += w.size()
+		}
+		if len(g) > 1 && size > l.bytes {
+			t.Errorf("group %d holds %d bytes, over the limit of %d", i, size, l.bytes)
+		}
+		applied += len(g)
+	}
+	if applied != len(keys)+1 {
+		t.Errorf("applied %d writes, want %d (a write carried over a group boundary was dropped or repeated)", applied, len(keys)+1)
+	}
+	for k, err := range errs {
+		if err != nil {
+			t.Errorf("write %s: %v", k, err)
+		}
+	}
+}
+
+func TestCommitter_BadWriteFailsOnlyItself(t *testing.T) {
+	a := newBlockingApply()
+	a.fail = func(w write) bool { return string(w.key) == "k007" }
+	c := startCommitter(t, a.apply, limit{bytes: 1 << 20, ops: 1000})
+	errs := queueBehindFirst(t, c, a, keysN(20), []byte("v"))
+	for k, err := range errs {
+		if (k == "k007") != (err != nil) {
+			t.Errorf("write %s: err = %v", k, err)
+		}
+	}
+}
+
+func TestCommitter_LoneWriterAlwaysAnswered(t *testing.T) {
+	wantErr := errors.New("disk gone")
+	var calls int
+	c := startCommitter(t, func(g []write) error { calls++; return wantErr }, limit{bytes: 1 << 20, ops: 1000})
+	for range 3 {
+		if err := c.commit(write{key: []byte("k")}); !errors.Is(err, wantErr) {
+			t.Fatalf("commit: err = %v, want %v", err, wantErr)
+		}
+	}
+	if calls != 3 {
+		t.Fatalf("apply called %d times for 3 lone writes, want 3", calls)
+	}
+}
