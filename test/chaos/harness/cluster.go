@@ -370,9 +370,14 @@ func (c *Cluster) settled(ctx context.Context) error {
 	return nil
 }
 
-// FinalState reads every key at R=3 from every member (retrying a failed
-// read a few times) and records each member's Merkle roots and the ring.
-// converged says how the settle before it went.
+// finalBudget bounds the final reads as a whole: a node that cannot
+// answer must not hold the run for keys × retries × timeouts.
+const finalBudget = 2 * time.Minute
+
+// FinalState reads every key at R=3 from every member, the members in
+// parallel, retrying a failed read a few times within finalBudget, and
+// records each member's Merkle roots and the ring. converged says how the
+// settle before it went.
 func (c *Cluster) FinalState(ctx context.Context, keys []string, converged error, took time.Duration) history.Final {
 	f := history.Final{Reads: map[string]map[string]history.FinalRead{}, Roots: map[string]map[uint32]uint64{},
 		Converged: converged == nil, ConvergeTime: took}
@@ -380,10 +385,24 @@ func (c *Cluster) FinalState(ctx context.Context, keys []string, converged error
 		f.ConvergeErr = converged.Error()
 	}
 	members := c.Members()
+	fctx, cancel := context.WithTimeout(ctx, finalBudget)
+	defer cancel()
+	reads := make([]map[string]history.FinalRead, len(members))
+	var wg sync.WaitGroup
+	for i, n := range members {
+		wg.Go(func() {
+			m := map[string]history.FinalRead{}
+			for _, key := range keys {
+				m[key] = c.finalRead(fctx, n, key)
+			}
+			reads[i] = m
+		})
+	}
+	wg.Wait()
 	for _, key := range keys {
 		f.Reads[key] = map[string]history.FinalRead{}
-		for _, n := range members {
-			f.Reads[key][n.ID] = c.finalRead(ctx, n, key)
+		for i, n := range members {
+			f.Reads[key][n.ID] = reads[i][key]
 		}
 	}
 	for _, n := range members {
@@ -403,8 +422,14 @@ func (c *Cluster) FinalState(ctx context.Context, keys []string, converged error
 }
 
 func (c *Cluster) finalRead(ctx context.Context, n *Node, key string) history.FinalRead {
-	var last error
-	for attempt := 0; attempt < 3; attempt++ {
+	last := errors.New("the final reads' time was up before this one")
+	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
 		rctx, cancel := context.WithTimeout(ctx, 6*time.Second)
 		obj, err := c.Client(n).Get(rctx, key, &client.ReadOptions{R: 3})
 		cancel()
@@ -412,10 +437,6 @@ func (c *Cluster) finalRead(ctx context.Context, n *Node, key string) history.Fi
 			return FinalRead(key, obj)
 		}
 		last = err
-		if ctx.Err() != nil {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 	return history.FinalRead{Err: last.Error()}
 }

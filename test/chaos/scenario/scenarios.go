@@ -475,10 +475,8 @@ func All() []Scenario {
 		{Name: "kill-replicas", About: "kill -9 two of a key's three replicas at once, restart both", Faults: killReplicas},
 		{Name: "pause", About: "SIGSTOP one or two nodes for 1-15 s, then SIGCONT", Faults: pauses},
 		{Name: "clock", About: "data clocks bumped by seconds to minutes either way; skewed nodes restarted", Faults: clocks},
-		// Long only while it fails: the hint queue times its retries with
-		// the data clock, so a backward jump stalls a lost batch for as
-		// long as the jump (reported; see the README).
-		{Name: "clock-hints", About: "a paused node collects hints, the others' clocks jump back by minutes, the node is killed and restarted", Faults: clockHints, LongOnly: true},
+		// It found hint retries timed by the data clock (fixed in b3be2f2).
+		{Name: "clock-hints", About: "a paused node collects hints, the others' clocks jump back by minutes, the node is killed and restarted", Faults: clockHints},
 		{Name: "wipe", About: "a node's data directory deleted (kill, rm, start), one at a time", Faults: wipes},
 		{Name: "membership", About: "a sixth node joins and one is decommissioned, both during partitions", Faults: membership},
 		{Name: "mixed", About: "partitions, kills, pauses and clock bumps at random, overlapping", Faults: mixed, LongOnly: true},
