@@ -103,15 +103,22 @@ type Config struct {
 	Hints   bool
 	Router  Router
 	Metrics *metrics.Metrics
-	Logger  *slog.Logger
+	// Dispatcher, when set, runs coordinators' mailboxes (the node's
+	// worker pool); nil means protoactor's default.
+	Dispatcher actor.Dispatcher
+	Logger     *slog.Logger
 }
 
 // Props returns the props of a coordinator for req, which answers replyTo
 // with a *Reply.
 func Props(cfg Config, req Request, replyTo *actor.PID) *actor.Props {
+	var opts []actor.PropsOption
+	if cfg.Dispatcher != nil {
+		opts = append(opts, actor.WithDispatcher(cfg.Dispatcher))
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &coordinator{cfg: cfg, req: req, replyTo: replyTo, pending: map[uint64]pending{}}
-	})
+	}, opts...)
 }
 
 type deadlineExpired struct{}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/actors/dispatch"
 	"github.com/dhtkv/dht/actors/entropy"
 	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/gateway"
@@ -82,13 +83,21 @@ type Node struct {
 	events  *events.Bus
 	retired chan struct{}
 	retire  sync.Once
-	ready   atomic.Bool
+	// pool runs the mailboxes of the actors on the request path.
+	pool  *dispatch.Pool
+	ready atomic.Bool
 	// joined is set once a seed answered (or there were none).
 	joined     atomic.Bool
 	joinCtx    context.Context
 	cancelJoin context.CancelFunc
 	joining    sync.WaitGroup
 }
+
+// objectCacheBytes is the node's budget for its vnodes' caches of decoded
+// hot objects, split evenly between the partitions: small next to the
+// engine's memtables and block cache (about 100 MiB in the small profile),
+// and enough for the hot keys of a skewed load.
+const objectCacheBytes = 32 << 20
 
 // Start opens storage and starts every actor of the node. On error nothing
 // is left running.
@@ -156,8 +165,14 @@ func Start(opts Options) (n *Node, err error) {
 		HTTPAddr: advertised(cfg.Cluster.HTTPAdvertise, n.httpLn.Addr().String()),
 		Cluster:  cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
 	}
+	// Sized for the request path's concurrency: a request occupies a
+	// gateway hand-off, a coordinator and a vnode or two at once, and
+	// vnodes block on storage; beyond the pool, work runs on new
+	// goroutines.
+	n.pool = dispatch.New(256, dispatch.DefaultThroughput)
 	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
-	coordCfg := coordinator.Config{Hints: cfg.Handoff.Hints, Router: router, Metrics: n.metrics, Logger: logger.With("component", "coordinator")}
+	coordCfg := coordinator.Config{Hints: cfg.Handoff.Hints, Router: router, Metrics: n.metrics, Dispatcher: n.pool,
+		Logger: logger.With("component", "coordinator")}
 	n.gw = gateway.New(gateway.Config{
 		Listener: n.httpLn,
 		Limits: gateway.Limits{
@@ -247,7 +262,8 @@ func Start(opts Options) (n *Node, err error) {
 			partitions: cfg.Ring.Partitions,
 			vnodeProps: func(p uint32) *actor.Props {
 				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Now: now,
-					Root: &n.roots[p], Keys: &n.keys[p], Logger: logger.With("component", "vnode")})
+					Root: &n.roots[p], Keys: &n.keys[p], Dispatcher: n.pool, CacheBytes: objectCacheBytes / cfg.Ring.Partitions,
+					Logger: logger.With("component", "vnode")})
 			},
 			topologyProps: topology.Props(topoCfg),
 			hintsProps: hints.Props(hints.Config{
@@ -275,8 +291,9 @@ func Start(opts Options) (n *Node, err error) {
 			}),
 			entropyProps: entropyProps,
 			handoffProps: handoffProps,
-			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective))),
-			started:      started,
+			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective)),
+				actor.WithDispatcher(n.pool)),
+			started: started,
 		}
 	}, actor.WithSupervisor(logAndDecide(logger, "vnode, topology or gateway", actor.RestartDirective)))
 	if n.pid, err = n.system.Root.SpawnNamed(props, nodeActorName); err != nil {
@@ -452,6 +469,9 @@ func (n *Node) closeAll() error {
 			_ = n.system.Root.StopFuture(n.pid).Wait()
 		}
 		n.system.Shutdown()
+	}
+	if n.pool != nil {
+		n.pool.Close()
 	}
 	if n.httpLn != nil {
 		_ = n.httpLn.Close()

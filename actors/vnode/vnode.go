@@ -42,6 +42,12 @@ type Config struct {
 	// Keys, when set, mirrors the number of keys the vnode stores, so the
 	// handoff actor knows which partitions hold data without asking.
 	Keys *atomic.Int64
+	// Dispatcher, when set, runs the vnode's mailbox (the node's worker
+	// pool); nil means protoactor's default.
+	Dispatcher actor.Dispatcher
+	// CacheBytes is the budget of the vnode's cache of decoded objects
+	// (see objectCache); zero disables it.
+	CacheBytes int
 }
 
 // Drop asks a vnode to delete every key of its partition, if it has taken
@@ -72,7 +78,17 @@ func Props(cfg Config) *actor.Props {
 		cfg.Now = time.Now
 	}
 	cfg.Logger = cfg.Logger.With("partition", cfg.Partition)
-	return actor.PropsFromProducer(func() actor.Actor { return &vnode{cfg: cfg} })
+	var opts []actor.PropsOption
+	if cfg.Dispatcher != nil {
+		opts = append(opts, actor.WithDispatcher(cfg.Dispatcher))
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		v := &vnode{cfg: cfg}
+		if cfg.CacheBytes > 0 {
+			v.cache = newObjectCache(cfg.CacheBytes)
+		}
+		return v
+	}, opts...)
 }
 
 type vnode struct {
@@ -82,6 +98,8 @@ type vnode struct {
 	tree *merkle.Tree
 	// generation counts the writes since the actor started.
 	generation uint64
+	// cache holds hot keys' objects decoded; nil when disabled.
+	cache *objectCache
 }
 
 // Receive handles one message. Requests always get an answer, even a
@@ -296,6 +314,7 @@ func (v *vnode) drop(req *Drop) *Dropped {
 		n = v.tree.Len()
 	}
 	v.generation++
+	v.cache.clear()
 	v.buildTree()
 	if err != nil {
 		return &Dropped{Partition: v.cfg.Partition, Err: fmt.Errorf("vnode: drop partition %d: %w", v.cfg.Partition, err)}
@@ -313,6 +332,9 @@ type stored struct {
 // record is reported, never silently treated as absent: that would let the
 // next write drop the siblings it held.
 func (v *vnode) load(key []byte) (dvv.Set, stored, error) {
+	if c, ok := v.cache.get(key); ok {
+		return c.set, stored{found: true, hash: c.hash}, nil
+	}
 	raw, err := v.cfg.Engine.Get(persistence.DataKey(v.cfg.Partition, key))
 	if errors.Is(err, persistence.ErrNotFound) {
 		return dvv.Set{}, stored{}, nil
@@ -325,7 +347,9 @@ func (v *vnode) load(key []byte) (dvv.Set, stored, error) {
 		v.cfg.Logger.Error("corrupt stored object", "key", key, "err", err)
 		return dvv.Set{}, stored{}, fmt.Errorf("vnode: read %q: %w", key, err)
 	}
-	return s, stored{found: true, hash: merkle.ValueHash(raw)}, nil
+	hash := merkle.ValueHash(raw)
+	v.cache.put(key, s, hash, len(raw))
+	return s, stored{found: true, hash: hash}, nil
 }
 
 func (v *vnode) store(key []byte, s dvv.Set, prev stored) error {
@@ -334,11 +358,15 @@ func (v *vnode) store(key []byte, s dvv.Set, prev stored) error {
 		return err
 	}
 	if err := v.cfg.Engine.Put(persistence.DataKey(v.cfg.Partition, key), raw); err != nil {
+		// The write may or may not have landed: read it afresh next time.
+		v.cache.remove(key)
 		return fmt.Errorf("vnode: write %q: %w", key, err)
 	}
 	v.generation++
+	hash := merkle.ValueHash(raw)
+	v.cache.put(key, s, hash, len(raw))
 	if v.tree != nil {
-		v.tree.Put(key, merkle.ValueHash(raw), prev.hash, prev.found)
+		v.tree.Put(key, hash, prev.hash, prev.found)
 		v.publishRoot()
 	}
 	return nil
@@ -463,6 +491,9 @@ func (v *vnode) reap(req *messages.ReapRequest) *messages.Envelope {
 	}
 	reaped := prev.found && current.Equal(want) && current.IsDeleted()
 	if reaped {
+		// Forgotten before the delete: if the delete fails, what is
+		// stored is uncertain.
+		v.cache.remove(req.GetKey())
 		if err := v.cfg.Engine.Delete(persistence.DataKey(v.cfg.Partition, req.GetKey())); err != nil {
 			return errorReply(CodeStorage, err.Error())
 		}
