@@ -7,8 +7,10 @@
 //   - [Engine]: an ordered byte key-value store with point reads, atomic
 //     batches and prefix scans. It knows nothing about DVV sets, partitions
 //     or hints; callers encode those into keys and values.
-//   - Two engines behind [Open]: "badger" (the default, on disk, tuned by a
-//     small-memory profile) and "memory" (for development and tests).
+//   - Three engines behind [Open]: "badger" (the default, on disk),
+//     "pebble" (on disk), both tuned by a small-memory profile unless told
+//     otherwise, and "memory" (for development and tests).
+//     docs/engines.md compares them and says which to choose when.
 //   - The keyspace ([DataKey], [HintKey], [MetaKey] and friends): data of
 //     partition p lives under [DataPrefix](p), hints under [HintPrefix],
 //     node metadata under [MetaPrefix]. The prefixes never overlap, so a
@@ -16,8 +18,9 @@
 //     same database without seeing anything else.
 //
 // The conformance suite every engine must pass lives in the sub-package
-// enginetest, so that a new engine (pebble, say) is tested by the same
-// properties.
+// enginetest, so that every engine is tested by the same properties; the
+// tests of this package run it, and the kill -9 durability test, over all
+// three.
 //
 // # Usage
 //
@@ -40,12 +43,19 @@
 // Once Put, Delete or Write returns nil the write survives kill -9 of the
 // process. With [Options].SyncWrites it also survives a crash of the machine
 // (power loss, kernel panic), at the cost of a sync before each write
-// returns. Writes from many goroutines go to badger concurrently, never
-// serialised behind a lock of our own, so badger can group them into one
-// write (group commit). Note that badger v4.9 still syncs its memtable's
-// write-ahead log once per transaction, so with SyncWrites the throughput of
-// small writes does not grow with the number of writers; batch them with
-// [Batch] where latency allows.
+// returns. Writes from many goroutines go to the engine concurrently, never
+// serialised behind a lock of our own, so the engine can group them into
+// one write (group commit). Note that badger v4.9 still syncs its
+// memtable's write-ahead log once per transaction, so with SyncWrites the
+// throughput of small writes does not grow with the number of writers;
+// batch them with [Batch] where latency allows. Pebble shares one WAL
+// write and sync among all commits waiting for it.
+//
+// Pebble's own "no sync" mode keeps a write in a buffer inside the process
+// until a WAL block fills, which kill -9 loses. So the pebble engine always
+// commits with a sync and, without SyncWrites, skips the WAL's fsync
+// instead: a write has reached the kernel when it returns (see
+// walWriteThroughFS).
 //
 // # Concurrency
 //

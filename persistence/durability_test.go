@@ -19,8 +19,9 @@ import (
 // The child writer is configured through the environment, because it is
 // this same test binary run again.
 const (
-	childDirEnv  = "DHT_PERSISTENCE_CHILD_DIR"
-	childSyncEnv = "DHT_PERSISTENCE_CHILD_SYNC"
+	childEngineEnv = "DHT_PERSISTENCE_CHILD_ENGINE" // a testEngines name
+	childDirEnv    = "DHT_PERSISTENCE_CHILD_DIR"
+	childSyncEnv   = "DHT_PERSISTENCE_CHILD_SYNC"
 )
 
 const (
@@ -38,7 +39,8 @@ func durabilityKey(i int) []byte { return fmt.Appendf(nil, "k%d", i) }
 
 // durabilityValue is the value of key i. Every tenth one is larger than the
 // small profile's value threshold, so that both badger's write-ahead log
-// (small values) and its value log (large ones) are covered.
+// (small values) and its value log (large ones) are covered; for pebble
+// they are records spanning WAL blocks (32 KiB) as well as within one.
 func durabilityValue(i int) []byte {
 	n := 100
 	if i%10 == 0 {
@@ -60,11 +62,17 @@ func TestHelperChildWriter(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestDurability_KillNine; runs only as its child")
 	}
+	te, ok := lookupTestEngine(os.Getenv(childEngineEnv))
+	if !ok {
+		t.Fatalf("%s=%q names no test engine", childEngineEnv, os.Getenv(childEngineEnv))
+	}
 	syncWrites, err := strconv.ParseBool(os.Getenv(childSyncEnv))
 	if err != nil {
 		t.Fatalf("%s: %v", childSyncEnv, err)
 	}
-	e, err := persistence.Open(persistence.Options{Dir: dir, SyncWrites: syncWrites, Logger: quietLogger()})
+	opts := te.opts(dir, syncWrites)
+	opts.Logger = quietLogger()
+	e, err := persistence.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,57 +91,69 @@ func TestHelperChildWriter(t *testing.T) {
 
 // TestDurability_KillNine checks the durability promise: a write
 // acknowledged before kill -9 of the process is there after a restart, with
-// and without SyncWrites.
+// and without SyncWrites, on every persistent engine.
 func TestDurability_KillNine(t *testing.T) {
-	for _, syncWrites := range []bool{false, true} {
-		t.Run(fmt.Sprintf("sync_writes=%v", syncWrites), func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			acked, stderr := runAndKillChild(t, dir, syncWrites)
-			if acked == 0 {
-				t.Fatalf("child acknowledged no writes before it was killed; its stderr:\n%s", stderr)
-			}
-
-			e := openEngine(t, persistence.Options{Dir: dir})
-			defer e.Close()
-			lost := 0
-			for i := range acked {
-				got, err := e.Get(durabilityKey(i))
-				switch {
-				case errors.Is(err, persistence.ErrNotFound):
-					lost++
-					if lost <= 10 {
-						t.Errorf("acknowledged k%d is missing after kill -9", i)
-					}
-				case err != nil:
-					t.Fatalf("Get(k%d): %v", i, err)
-				case !bytes.Equal(got, durabilityValue(i)):
-					lost++
-					t.Errorf("acknowledged k%d has the wrong value after kill -9 (%d bytes)", i, len(got))
-				}
-			}
-			// Writes in flight when the child died may or may not be there;
-			// both are fine, and the count is informative.
-			unacked := 0
-			for i := acked; ; i++ {
-				if _, err := e.Get(durabilityKey(i)); err != nil {
-					break
-				}
-				unacked++
-			}
-			t.Logf("sync_writes=%v: acknowledged %d, lost %d, unacknowledged but present %d",
-				syncWrites, acked, lost, unacked)
-		})
+	for _, te := range testEngines {
+		if !te.persistent || te.variant {
+			continue
+		}
+		for _, syncWrites := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/sync_writes=%v", te.name, syncWrites), func(t *testing.T) {
+				t.Parallel()
+				testKillNine(t, te, syncWrites)
+			})
+		}
 	}
 }
 
-// runAndKillChild runs TestHelperChildWriter against dir, SIGKILLs it after
-// killAfterAcks acknowledgements (or killDeadline), and returns how many
-// writes it acknowledged in all, which is every k<i> with i < acked.
-func runAndKillChild(t *testing.T, dir string, syncWrites bool) (acked int, stderr []byte) {
+// testKillNine kills a child writing to te and checks, in a reopened te,
+// that every write it acknowledged is there.
+func testKillNine(t *testing.T, te testEngine, syncWrites bool) {
+	dir := t.TempDir()
+	acked, stderr := runAndKillChild(t, te, dir, syncWrites)
+	if acked == 0 {
+		t.Fatalf("child acknowledged no writes before it was killed; its stderr:\n%s", stderr)
+	}
+
+	e := openEngine(t, te.opts(dir, false))
+	defer e.Close()
+	lost := 0
+	for i := range acked {
+		got, err := e.Get(durabilityKey(i))
+		switch {
+		case errors.Is(err, persistence.ErrNotFound):
+			lost++
+			if lost <= 10 {
+				t.Errorf("acknowledged k%d is missing after kill -9", i)
+			}
+		case err != nil:
+			t.Fatalf("Get(k%d): %v", i, err)
+		case !bytes.Equal(got, durabilityValue(i)):
+			lost++
+			t.Errorf("acknowledged k%d has the wrong value after kill -9 (%d bytes)", i, len(got))
+		}
+	}
+	// Writes in flight when the child died may or may not be there;
+	// both are fine, and the count is informative.
+	unacked := 0
+	for i := acked; ; i++ {
+		if _, err := e.Get(durabilityKey(i)); err != nil {
+			break
+		}
+		unacked++
+	}
+	t.Logf("%s, sync_writes=%v: acknowledged %d, lost %d, unacknowledged but present %d",
+		te.name, syncWrites, acked, lost, unacked)
+}
+
+// runAndKillChild runs TestHelperChildWriter on te in dir, SIGKILLs it
+// after killAfterAcks acknowledgements (or killDeadline), and returns how
+// many writes it acknowledged in all, which is every k<i> with i < acked.
+func runAndKillChild(t *testing.T, te testEngine, dir string, syncWrites bool) (acked int, stderr []byte) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperChildWriter$", "-test.count=1")
 	cmd.Env = append(os.Environ(),
+		childEngineEnv+"="+te.name,
 		childDirEnv+"="+dir,
 		childSyncEnv+"="+strconv.FormatBool(syncWrites))
 	var errBuf bytes.Buffer

@@ -2,6 +2,7 @@ package persistence
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,8 +17,8 @@ var (
 	ErrClosed = errors.New("persistence: closed")
 	// ErrEmptyKey is returned when a key is empty. Every engine rejects it
 	// (badger cannot store one), so that code which works against the memory
-	// engine in tests also works against badger in production. Keys built by
-	// DataKey, HintKey and MetaKey are never empty.
+	// engine in tests also works against badger or pebble in production.
+	// Keys built by DataKey, HintKey and MetaKey are never empty.
 	ErrEmptyKey = errors.New("persistence: empty key")
 )
 
@@ -44,8 +45,8 @@ type Engine interface {
 	// on the same key apply in order, so the last one wins. A nil or empty
 	// batch is a no-op. An engine may refuse a batch that is too large to
 	// apply atomically (badger limits a transaction to about 15% of its
-	// memtable size); callers that stream many keys should cut their
-	// batches by Batch.Size.
+	// memtable size; pebble refuses batches over 1 GiB); callers that
+	// stream many keys should cut their batches by Batch.Size.
 	Write(b *Batch) error
 
 	// Scan calls fn for each key having prefix, in ascending key order,
@@ -63,31 +64,40 @@ type Engine interface {
 	Close() error
 }
 
-// Engine names accepted by Options.Engine.
+// Engine names accepted by Options.Engine. docs/engines.md compares them.
 const (
+	// EngineBadger is the default: on disk, LSM tree with a value log.
 	EngineBadger = "badger"
+	// EngineMemory keeps everything in memory, for development and tests;
+	// nothing survives Close.
 	EngineMemory = "memory"
+	// EnginePebble is on disk, CockroachDB's LSM tree.
+	EnginePebble = "pebble"
 )
 
-// Profile names accepted by Options.Profile.
+// Profile names accepted by Options.Profile. They tune the on-disk engines
+// and are ignored by the memory engine.
 const (
 	// ProfileSmall suits a 2-core pod with a few GiB of memory: modest
 	// memtables and caches, two compactors. It is the default because that
-	// is the pod the store is deployed in, and badger's own defaults can
-	// take several hundred MiB for memtables and caches alone.
+	// is the pod the store is deployed in. Badger's own defaults can take
+	// several hundred MiB for memtables and caches alone; pebble's are the
+	// opposite, too small for a server (4 MiB memtables), and the small
+	// profile gives pebble about the memory it gives badger.
 	ProfileSmall = "small"
-	// ProfileDefault leaves badger's tuning at badger's defaults, for large
-	// machines.
+	// ProfileDefault leaves the engine's tuning at the library's defaults.
+	// For badger that means large machines; for pebble it means less
+	// memory than ProfileSmall and more compaction work under writes.
 	ProfileDefault = "default"
 )
 
 // Options selects and tunes an engine. The zero value, plus a Dir, opens
 // badger with the small profile, no fsync per write and no value-log GC.
 type Options struct {
-	// Engine is "badger" (the default when empty) or "memory".
+	// Engine is "badger" (the default when empty), "memory" or "pebble".
 	Engine string
-	// Dir is badger's data directory. It is required for badger and ignored
-	// by the memory engine.
+	// Dir is the data directory of an on-disk engine. It is required for
+	// badger and pebble and ignored by the memory engine.
 	Dir string
 	// SyncWrites makes every write fsync before it returns, so that it
 	// survives a machine crash. Without it a write survives kill -9 of the
@@ -98,10 +108,11 @@ type Options struct {
 	Profile string
 	// ValueLogGCInterval is how often badger's value-log garbage collection
 	// runs in the background, reclaiming space held by overwritten and
-	// deleted large values. Zero disables it.
+	// deleted large values. Zero disables it. The other engines have no
+	// value log and ignore it.
 	ValueLogGCInterval time.Duration
-	// Logger receives the engine's logs, badger's included. nil means
-	// slog.Default().
+	// Logger receives the engine's logs, badger's or pebble's included. nil
+	// means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -127,13 +138,13 @@ func DefaultOptions(dir string) Options {
 // so that configuration can be checked before anything is opened.
 func (o Options) Validate() error {
 	switch o.Engine {
-	case "", EngineBadger:
+	case "", EngineBadger, EnginePebble:
 		if o.Dir == "" {
-			return errors.New("persistence: Options.Dir is required for the badger engine")
+			return fmt.Errorf("persistence: Options.Dir is required for the %s engine", cmp.Or(o.Engine, EngineBadger))
 		}
 	case EngineMemory:
 	default:
-		return fmt.Errorf("persistence: unknown engine %q (want %s or %s)", o.Engine, EngineBadger, EngineMemory)
+		return fmt.Errorf("persistence: unknown engine %q (want %s, %s or %s)", o.Engine, EngineBadger, EngineMemory, EnginePebble)
 	}
 	switch o.Profile {
 	case "", ProfileSmall, ProfileDefault:
@@ -158,6 +169,12 @@ func Open(opts Options) (Engine, error) {
 	switch opts.Engine {
 	case EngineMemory:
 		return newMemoryEngine(), nil
+	case EnginePebble:
+		e, err := openPebble(opts, logger)
+		if err != nil {
+			return nil, err // never a nil *pebbleEngine in an Engine
+		}
+		return e, nil
 	default:
 		e, err := openBadger(opts, logger)
 		if err != nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/dhtkv/dht/persistence/enginetest"
 )
 
-// quietLogger keeps badger's routine output out of test logs while still
-// showing its warnings and errors.
+// quietLogger keeps the engines' routine output out of test logs while
+// still showing their warnings and errors.
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
@@ -29,40 +29,79 @@ func openEngine(t testing.TB, opts persistence.Options) persistence.Engine {
 	return e
 }
 
-func TestMemory_Conformance(t *testing.T) {
-	enginetest.Run(t, enginetest.Factory{
-		Open: func(t testing.TB, dir string, syncWrites bool) persistence.Engine {
-			return openEngine(t, persistence.Options{Engine: persistence.EngineMemory, SyncWrites: syncWrites})
-		},
-	})
+// testEngine is one engine, as configured for the tests every engine runs:
+// the conformance suite, the kill -9 durability test, the open failures and
+// the benchmarks.
+type testEngine struct {
+	name string
+	// opts returns the options that open the engine in dir.
+	opts func(dir string, syncWrites bool) persistence.Options
+	// persistent engines keep their data across Close and kill -9; only
+	// they run the reopen and durability tests.
+	persistent bool
+	// variant marks a second configuration of an engine listed before it
+	// (another profile, say). Variants run the conformance suite but not in
+	// -short runs, and the durability test and benchmarks skip them.
+	variant bool
 }
 
-func TestBadger_Conformance(t *testing.T) {
-	enginetest.Run(t, enginetest.Factory{
-		Open: func(t testing.TB, dir string, syncWrites bool) persistence.Engine {
-			return openEngine(t, persistence.Options{Dir: dir, SyncWrites: syncWrites})
-		},
-		Persistent: true,
-	})
+// testEngines lists every engine Open offers, in the configuration a node
+// runs by default, followed by variants whose tuning must not change
+// behaviour.
+var testEngines = []testEngine{
+	{name: persistence.EngineMemory, opts: func(_ string, syncWrites bool) persistence.Options {
+		return persistence.Options{Engine: persistence.EngineMemory, SyncWrites: syncWrites}
+	}},
+	{name: persistence.EngineBadger, persistent: true, opts: func(dir string, syncWrites bool) persistence.Options {
+		return persistence.Options{Engine: persistence.EngineBadger, Dir: dir, SyncWrites: syncWrites}
+	}},
+	{name: persistence.EnginePebble, persistent: true, opts: func(dir string, syncWrites bool) persistence.Options {
+		return persistence.Options{Engine: persistence.EnginePebble, Dir: dir, SyncWrites: syncWrites}
+	}},
+	// Badger's own tuning, with value-log GC running all the time.
+	{name: "badger-default-gc", persistent: true, variant: true, opts: func(dir string, syncWrites bool) persistence.Options {
+		return persistence.Options{
+			Engine:             persistence.EngineBadger,
+			Dir:                dir,
+			SyncWrites:         syncWrites,
+			Profile:            persistence.ProfileDefault,
+			ValueLogGCInterval: time.Millisecond,
+		}
+	}},
+	// Pebble's own tuning: tiny memtables, so flushes and compactions run
+	// under the suite's larger tests.
+	{name: "pebble-default", persistent: true, variant: true, opts: func(dir string, syncWrites bool) persistence.Options {
+		return persistence.Options{Engine: persistence.EnginePebble, Dir: dir, SyncWrites: syncWrites, Profile: persistence.ProfileDefault}
+	}},
 }
 
-// The default profile and a busy value-log GC must not change behaviour.
-func TestBadger_ConformanceDefaultProfileWithGC(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the small profile covers the engine in -short runs")
+// lookupTestEngine returns the test engine named name.
+func lookupTestEngine(name string) (testEngine, bool) {
+	for _, te := range testEngines {
+		if te.name == name {
+			return te, true
+		}
 	}
-	enginetest.Run(t, enginetest.Factory{
-		Open: func(t testing.TB, dir string, syncWrites bool) persistence.Engine {
-			return openEngine(t, persistence.Options{
-				Engine:             persistence.EngineBadger,
-				Dir:                dir,
-				SyncWrites:         syncWrites,
-				Profile:            persistence.ProfileDefault,
-				ValueLogGCInterval: time.Millisecond,
+	return testEngine{}, false
+}
+
+// onDisk reports whether te keeps files in a directory.
+func (te testEngine) onDisk() bool { return te.opts("/d", false).Dir != "" }
+
+func TestEngine_Conformance(t *testing.T) {
+	for _, te := range testEngines {
+		t.Run(te.name, func(t *testing.T) {
+			if te.variant && testing.Short() {
+				t.Skip("the default configuration covers the engine in -short runs")
+			}
+			enginetest.Run(t, enginetest.Factory{
+				Open: func(t testing.TB, dir string, syncWrites bool) persistence.Engine {
+					return openEngine(t, te.opts(dir, syncWrites))
+				},
+				Persistent: te.persistent,
 			})
-		},
-		Persistent: true,
-	})
+		})
+	}
 }
 
 func TestOptions_Validate(t *testing.T) {
@@ -75,9 +114,13 @@ func TestOptions_Validate(t *testing.T) {
 		{"badger by default", persistence.Options{Dir: "/d"}, ""},
 		{"badger named", persistence.Options{Engine: "badger", Dir: "/d", Profile: "default"}, ""},
 		{"memory needs no dir", persistence.Options{Engine: "memory"}, ""},
+		{"pebble", persistence.Options{Engine: "pebble", Dir: "/d", Profile: "default", SyncWrites: true}, ""},
+		{"pebble small, GC interval ignored", persistence.Options{Engine: "pebble", Dir: "/d", Profile: "small", ValueLogGCInterval: time.Minute}, ""},
 		{"small profile", persistence.Options{Dir: "/d", Profile: "small", ValueLogGCInterval: time.Minute}, ""},
-		{"unknown engine", persistence.Options{Engine: "foo", Dir: "/d"}, `persistence: unknown engine "foo" (want badger or memory)`},
-		{"badger without dir", persistence.Options{}, "Options.Dir"},
+		{"unknown engine", persistence.Options{Engine: "foo", Dir: "/d"}, `persistence: unknown engine "foo" (want badger, memory or pebble)`},
+		{"engine wrong case", persistence.Options{Engine: "Pebble", Dir: "/d"}, `persistence: unknown engine "Pebble"`},
+		{"badger without dir", persistence.Options{}, "persistence: Options.Dir is required for the badger engine"},
+		{"pebble without dir", persistence.Options{Engine: "pebble"}, "persistence: Options.Dir is required for the pebble engine"},
 		{"unknown profile", persistence.Options{Dir: "/d", Profile: "huge"}, `persistence: unknown profile "huge" (want small or default)`},
 		{"negative GC interval", persistence.Options{Dir: "/d", ValueLogGCInterval: -time.Second}, "Options.ValueLogGCInterval"},
 	}
@@ -106,26 +149,48 @@ func TestOptions_Validate(t *testing.T) {
 	}
 }
 
-func TestOpen_BadgerBadDir(t *testing.T) {
-	// A regular file where the directory should be.
-	f := t.TempDir() + "/file"
-	if err := os.WriteFile(f, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := persistence.Open(persistence.Options{Dir: f, Logger: quietLogger()})
-	if err == nil || !strings.HasPrefix(err.Error(), "persistence: open badger") {
-		t.Fatalf("Open(file as dir) = %v, want a persistence: open badger error", err)
+func TestOpen_BadDir(t *testing.T) {
+	for _, te := range testEngines {
+		if te.variant || !te.onDisk() {
+			continue
+		}
+		t.Run(te.name, func(t *testing.T) {
+			// A regular file where the directory should be.
+			f := t.TempDir() + "/file"
+			if err := os.WriteFile(f, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			opts := te.opts(f, false)
+			opts.Logger = quietLogger()
+			e, err := persistence.Open(opts)
+			if err == nil {
+				e.Close()
+			}
+			want := "persistence: open " + opts.Engine + " in " + f + ": "
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("Open(file as dir) = %v, want an error starting %q", err, want)
+			}
+		})
 	}
 }
 
-func TestBadger_SecondOpenOfDirFails(t *testing.T) {
-	// Badger locks its directory; a second node process on the same volume
-	// must fail loudly rather than corrupt it.
-	dir := t.TempDir()
-	e := openEngine(t, persistence.Options{Dir: dir})
-	defer e.Close()
-	if e2, err := persistence.Open(persistence.Options{Dir: dir, Logger: quietLogger()}); err == nil {
-		e2.Close()
-		t.Fatal("second Open of the same dir succeeded")
+func TestOpen_SecondOpenOfDirFails(t *testing.T) {
+	for _, te := range testEngines {
+		if te.variant || !te.onDisk() {
+			continue
+		}
+		t.Run(te.name, func(t *testing.T) {
+			// The engine locks its directory; a second node process on the
+			// same volume must fail loudly rather than corrupt it.
+			dir := t.TempDir()
+			e := openEngine(t, te.opts(dir, false))
+			defer e.Close()
+			opts := te.opts(dir, false)
+			opts.Logger = quietLogger()
+			if e2, err := persistence.Open(opts); err == nil {
+				e2.Close()
+				t.Fatal("second Open of the same dir succeeded")
+			}
+		})
 	}
 }

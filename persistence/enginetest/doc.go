@@ -24,7 +24,7 @@
 // The randomized subtest compares the engine with a map-and-sort reference
 // under a seed. It logs the seed; on failure rerun with the same seed:
 //
-//	go test ./persistence -run Conformance/Randomized -enginetest.seed=N
+//	go test ./persistence -run 'Conformance/pebble/Randomized' -enginetest.seed=N
 //
 // (or set DHT_ENGINETEST_SEED=N). -enginetest.ops sets the number of
 // operations.
