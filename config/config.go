@@ -33,8 +33,8 @@ type Node struct {
 	// empty ID with the host name, which is stable for a StatefulSet pod;
 	// Default leaves it empty so that it stays pure.
 	ID string `koanf:"id"`
-	// DataDir holds the storage engine's files. Required by the badger
-	// engine.
+	// DataDir holds the storage engine's files. Required by the on-disk
+	// engines, badger and pebble.
 	DataDir string `koanf:"data_dir"`
 }
 
@@ -123,15 +123,17 @@ type Replication struct {
 
 // Storage selects and tunes the local storage engine.
 type Storage struct {
-	// Engine is "badger" (on disk) or "memory" (development and tests).
+	// Engine is "badger" (on disk, the default), "pebble" (on disk) or
+	// "memory" (development and tests). docs/engines.md compares them.
 	Engine string `koanf:"engine"`
 	// SyncWrites makes every acknowledged write survive a machine crash, not
 	// only a process crash, at the cost of an fsync per write.
 	SyncWrites bool `koanf:"sync_writes"`
-	// Profile is badger's memory profile: "small" or "default".
+	// Profile is the on-disk engine's memory profile: "small" (tuned for a
+	// small pod) or "default" (the engine library's own defaults).
 	Profile string `koanf:"profile"`
 	// ValueLogGCInterval is how often badger's value log is garbage
-	// collected; 0 disables it.
+	// collected; 0 disables it. Pebble and memory have no value log.
 	ValueLogGCInterval time.Duration `koanf:"value_log_gc_interval"`
 }
 
@@ -202,10 +204,13 @@ type Log struct {
 
 // The value sets of the string keys that take one of a few words.
 var (
-	engines    = []string{"badger", "memory"}
+	engines    = []string{"badger", "memory", "pebble"}
 	profiles   = []string{"small", "default"}
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"json", "text"}
+
+	// diskEngines are the engines that keep their files in node.data_dir.
+	diskEngines = []string{"badger", "pebble"}
 )
 
 const (
@@ -314,8 +319,8 @@ func (c Config) Validate() error {
 	}
 
 	// node
-	if c.Storage.Engine == "badger" && c.Node.DataDir == "" {
-		bad("node.data_dir", `must not be empty when storage.engine is "badger"`)
+	if slices.Contains(diskEngines, c.Storage.Engine) && c.Node.DataDir == "" {
+		bad("node.data_dir", "must not be empty when storage.engine is %q", c.Storage.Engine)
 	}
 
 	// cluster

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dhtkv/dht/persistence"
 )
 
 func TestDefault_Validates(t *testing.T) {
@@ -70,6 +72,7 @@ func TestValidate_InvalidValues(t *testing.T) {
 		wantKeys []string
 	}{
 		{"data_dir empty with badger", func(c *Config) { c.Node.DataDir = "" }, []string{"node.data_dir"}},
+		{"data_dir empty with pebble", func(c *Config) { c.Storage.Engine = "pebble"; c.Node.DataDir = "" }, []string{"node.data_dir"}},
 
 		{"cluster name empty", func(c *Config) { c.Cluster.Name = "" }, []string{"cluster.name"}},
 		{"seed without port", func(c *Config) { c.Cluster.Seeds = "a:7946, b" }, []string{"cluster.seeds"}},
@@ -114,6 +117,7 @@ func TestValidate_InvalidValues(t *testing.T) {
 
 		{"engine unknown", func(c *Config) { c.Storage.Engine = "rocksdb" }, []string{"storage.engine"}},
 		{"engine wrong case", func(c *Config) { c.Storage.Engine = "Badger" }, []string{"storage.engine"}},
+		{"pebble wrong case", func(c *Config) { c.Storage.Engine = "Pebble" }, []string{"storage.engine"}},
 		{"profile unknown", func(c *Config) { c.Storage.Profile = "large" }, []string{"storage.profile"}},
 		{"gc interval negative", func(c *Config) { c.Storage.ValueLogGCInterval = -time.Minute }, []string{"storage.value_log_gc_interval"}},
 
@@ -157,6 +161,10 @@ func TestValidate_ValidEdges(t *testing.T) {
 		mutate func(*Config)
 	}{
 		{"memory engine needs no data_dir", func(c *Config) { c.Storage.Engine = "memory"; c.Node.DataDir = "" }},
+		{"pebble engine", func(c *Config) { c.Storage.Engine = "pebble" }},
+		{"pebble with the default profile and sync writes", func(c *Config) {
+			c.Storage.Engine, c.Storage.Profile, c.Storage.SyncWrites = "pebble", "default", true
+		}},
 		{"listen any interface", func(c *Config) { c.HTTP.Listen = ":8080" }},
 		{"listen free port", func(c *Config) { c.HTTP.Listen = "127.0.0.1:0" }},
 		{"listen ipv6", func(c *Config) { c.HTTP.Listen = "[::1]:8080" }},
@@ -199,7 +207,11 @@ func TestValidate_MessageFormat(t *testing.T) {
 		{"body names the value limit", func(c *Config) { c.HTTP.MaxBodyBytes = 1000 },
 			"http.max_body_bytes: must be at least limits.max_value_bytes (1048576), got 1000"},
 		{"enum lists the choices", func(c *Config) { c.Storage.Engine = "rocksdb" },
-			`storage.engine: must be one of "badger", "memory", got "rocksdb"`},
+			`storage.engine: must be one of "badger", "memory", "pebble", got "rocksdb"`},
+		{"data_dir names the engine", func(c *Config) { c.Storage.Engine = "pebble"; c.Node.DataDir = "" },
+			`node.data_dir: must not be empty when storage.engine is "pebble"`},
+		{"data_dir names badger", func(c *Config) { c.Node.DataDir = "" },
+			`node.data_dir: must not be empty when storage.engine is "badger"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,4 +242,25 @@ func unjoin(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+// The engines config accepts are exactly the ones persistence opens, so
+// that a value Validate passes never fails at start-up, and a new engine
+// cannot be left out of the config.
+func TestEngines_MatchPersistence(t *testing.T) {
+	for _, engine := range engines {
+		opts := persistence.Options{Engine: engine, Dir: "/d"}
+		if err := opts.Validate(); err != nil {
+			t.Errorf("config accepts storage.engine %q, persistence refuses it: %v", engine, err)
+		}
+		wantDisk := opts.Validate() == nil && (persistence.Options{Engine: engine}).Validate() != nil
+		if got := slices.Contains(diskEngines, engine); got != wantDisk {
+			t.Errorf("engine %q: in diskEngines = %v, but persistence requires a Dir: %v", engine, got, wantDisk)
+		}
+	}
+	for _, engine := range []string{persistence.EngineBadger, persistence.EngineMemory, persistence.EnginePebble} {
+		if !slices.Contains(engines, engine) {
+			t.Errorf("persistence offers engine %q, config does not accept it", engine)
+		}
+	}
 }

@@ -29,7 +29,7 @@ const configFlag = "config"
 // step with Keys.
 var help = map[string]string{
 	"node.id":                       `unique, stable node id ("" = the host name)`,
-	"node.data_dir":                 "directory of the storage engine's files (required by the badger engine)",
+	"node.data_dir":                 "directory of the storage engine's files (required by the badger and pebble engines)",
 	"cluster.name":                  "cluster name; peers announcing another name are refused",
 	"cluster.zone":                  `failure zone of this node ("" = none); replicas go to distinct zones`,
 	"cluster.seeds":                 "comma-separated gossip addresses (host:port) to join at start; empty starts a new cluster",
@@ -54,9 +54,9 @@ var help = map[string]string{
 	"replication.pr":                "default primary replicas among the read quorum, 0..replication.r",
 	"replication.pw":                "default primary replicas among the write quorum, 0..replication.w",
 	"replication.request_timeout":   "time limit for a coordinated request",
-	"storage.engine":                "storage engine: badger or memory",
+	"storage.engine":                "storage engine: badger, pebble or memory (docs/engines.md compares them)",
 	"storage.sync_writes":           "fsync every write, so acknowledged writes survive a machine crash",
-	"storage.profile":               "badger memory profile: small or default",
+	"storage.profile":               "on-disk engine's memory profile: small or default (the engine's own defaults)",
 	"storage.value_log_gc_interval": "interval of badger value-log garbage collection (0 disables)",
 	"handoff.hints":                 "keep writes for down replicas as hints and deliver them when they return",
 	"handoff.max_hints":             "most hints this node keeps; past it a hint is refused and not counted toward w",

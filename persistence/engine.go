@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -166,6 +168,11 @@ func Open(opts Options) (Engine, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if opts.Engine != EngineMemory {
+		if err := checkNoForeignStore(opts.Dir, cmp.Or(opts.Engine, EngineBadger)); err != nil {
+			return nil, err
+		}
+	}
 	switch opts.Engine {
 	case EngineMemory:
 		return newMemoryEngine(), nil
@@ -184,6 +191,33 @@ func Open(opts Options) (Engine, error) {
 		}
 		return e, nil
 	}
+}
+
+// checkNoForeignStore refuses to open engine in dir when dir holds the
+// files of the other on-disk engine. Neither can read the other's files,
+// and opening one on top of the other would mix two stores' files (both
+// name tables NNNNNN.sst) in one directory: the node would start empty
+// and might destroy the data an operator meant to keep. A directory that
+// cannot be read is left for the engine to report.
+func checkNoForeignStore(dir, engine string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		name, found := e.Name(), ""
+		switch {
+		case name == "KEYREGISTRY" || name == "MANIFEST" || strings.HasSuffix(name, ".vlog"):
+			found = EngineBadger
+		case strings.HasPrefix(name, "MANIFEST-") || strings.HasPrefix(name, "OPTIONS-") || strings.HasPrefix(name, "marker."):
+			found = EnginePebble
+		}
+		if found != "" && found != engine {
+			return fmt.Errorf("persistence: %s holds a %s store (%s), not a %s one: engines cannot read each other's files; "+
+				"set the engine back to %s, or give %s an empty directory", dir, found, name, engine, found, engine)
+		}
+	}
+	return nil
 }
 
 // Batch collects puts and deletes that Engine.Write applies atomically.

@@ -194,3 +194,44 @@ func TestOpen_SecondOpenOfDirFails(t *testing.T) {
 		})
 	}
 }
+
+// An on-disk engine refuses a directory holding the other's store, and
+// leaves that store as it was.
+func TestOpen_OtherEnginesStoreRefused(t *testing.T) {
+	for _, te := range testEngines {
+		if te.variant || !te.onDisk() {
+			continue
+		}
+		for _, other := range testEngines {
+			if other.variant || !other.onDisk() || other.name == te.name {
+				continue
+			}
+			t.Run(te.name+" in "+other.name, func(t *testing.T) {
+				dir := t.TempDir()
+				e := openEngine(t, other.opts(dir, false))
+				if err := e.Put([]byte("k"), []byte("kept")); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Close(); err != nil {
+					t.Fatal(err)
+				}
+				opts := te.opts(dir, false)
+				opts.Logger = quietLogger()
+				e2, err := persistence.Open(opts)
+				if err == nil {
+					e2.Close()
+					t.Fatalf("%s opened a %s store", te.name, other.name)
+				}
+				want := "holds a " + other.name + " store"
+				if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), dir) {
+					t.Fatalf("Open = %v, want an error naming %s and containing %q", err, dir, want)
+				}
+				e = openEngine(t, other.opts(dir, false))
+				defer e.Close()
+				if got, err := e.Get([]byte("k")); err != nil || string(got) != "kept" {
+					t.Fatalf("%s store after the refused open: Get = %q, %v", other.name, got, err)
+				}
+			})
+		}
+	}
+}
