@@ -25,6 +25,14 @@ type Metrics struct {
 	// Siblings observes the sibling count a write leaves, which shows how
 	// much concurrency clients create.
 	Siblings prometheus.Histogram
+	// Resolutions counts siblings resolved on the server, by resolver and
+	// path (read: the reply only; write: stored).
+	Resolutions *prometheus.CounterVec
+	// ResolverFailures counts resolvers that panicked, failed or returned
+	// an invalid resolution, by resolver, bucket, path and reason (panic,
+	// error, invalid). Each one left the siblings unresolved; a rising
+	// count means clients get siblings they were not expecting.
+	ResolverFailures *prometheus.CounterVec
 }
 
 // New builds the metrics in a fresh registry that also holds the Go runtime
@@ -62,11 +70,20 @@ func New() *Metrics {
 			Help:    "Siblings a key holds after a client write.",
 			Buckets: []float64{1, 2, 3, 4, 8, 16, 32, 64},
 		}),
+		Resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "resolutions_total",
+			Help: "Sibling sets resolved on the server, by resolver and path (read or write).",
+		}, []string{"resolver", "path"}),
+		ResolverFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "resolver_failures_total",
+			Help: "Resolvers that panicked, failed or returned an invalid resolution, leaving the siblings unresolved; by resolver, bucket, path and reason.",
+		}, []string{"resolver", "bucket", "path", "reason"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.Hints, m.HintsPending, m.Siblings,
+		m.Resolutions, m.ResolverFailures,
 	)
 	return m
 }
