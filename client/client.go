@@ -23,6 +23,12 @@ const (
 	// HeaderSiblings tells, on a write's response, how many siblings the key
 	// now has.
 	HeaderSiblings = "X-Dht-Siblings"
+	// HeaderResolvedBy names, on a read's response, the server-side
+	// resolver that merged the key's siblings into the one value served.
+	HeaderResolvedBy = "X-Dht-Resolved-By"
+	// HeaderResolverError says, on a read's response, why the server-side
+	// resolver failed; the response then carries every sibling.
+	HeaderResolverError = "X-Dht-Resolver-Error"
 
 	kvPrefix   = "/v1/kv/"
 	healthPath = "/healthz"
@@ -128,6 +134,15 @@ type Object struct {
 	// Context is the opaque causal context covering all Siblings. Send it
 	// back with the write that replaces them.
 	Context string
+	// ResolvedBy names the server-side resolver (config resolution) that
+	// merged concurrent siblings into the one value in Siblings; empty when
+	// the server resolved nothing. Context covers every sibling it merged,
+	// so a write with it replaces them all.
+	ResolvedBy string
+	// ResolverError, when set, says why the server-side resolver failed:
+	// Siblings then holds every sibling, unresolved, for the caller to
+	// merge.
+	ResolverError string
 }
 
 // ReadOptions tune a read. Zero values mean the server's defaults.
@@ -241,7 +256,8 @@ func (c *Client) Get(ctx context.Context, key string, o *ReadOptions) (*Object, 
 	}
 	defer closeBody(resp)
 
-	obj := &Object{Key: key, Context: resp.Header.Get(HeaderContext)}
+	obj := &Object{Key: key, Context: resp.Header.Get(HeaderContext),
+		ResolvedBy: resp.Header.Get(HeaderResolvedBy), ResolverError: resp.Header.Get(HeaderResolverError)}
 	switch resp.StatusCode {
 	case http.StatusOK:
 		v, err := readAll(resp.Body)

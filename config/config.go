@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is the whole configuration of one node. It is a plain value: copy
@@ -24,6 +25,7 @@ type Config struct {
 	Handoff     Handoff     `koanf:"handoff"`
 	Entropy     Entropy     `koanf:"entropy"`
 	Limits      Limits      `koanf:"limits"`
+	Resolution  Resolution  `koanf:"resolution"`
 	Log         Log         `koanf:"log"`
 }
 
@@ -194,6 +196,26 @@ type Limits struct {
 	MaxSiblings int `koanf:"max_siblings"`
 }
 
+// Resolution configures server-side resolution of siblings (package
+// actors/resolve): which resolver applies to which keys, and whether it also
+// runs on write. Resolvers are named: "siblings" and "lww" are built in;
+// others are registered in Go by a program that embeds the node
+// (node.Options.Resolvers), and naming an unregistered one stops the node at
+// start.
+type Resolution struct {
+	// Default names the resolver of keys in no bucket. "siblings" (the
+	// default) resolves nothing: the client receives every sibling.
+	Default string `koanf:"default"`
+	// OnWrite also resolves at the vnode coordinating a client write that
+	// leaves more than one sibling, and stores the resolution. Off, only
+	// reads resolve, and storage keeps every sibling.
+	OnWrite bool `koanf:"on_write"`
+	// Buckets assigns resolvers to key prefixes, as comma-separated
+	// prefix=resolver pairs ("carts/=cart,sessions/=lww"); the longest
+	// matching prefix wins. A prefix cannot hold a comma.
+	Buckets string `koanf:"buckets"`
+}
+
 // Log configures the node's structured log.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -275,6 +297,9 @@ func Default() Config {
 			MaxKeyBytes:   1024,
 			MaxValueBytes: 1 << 20,
 			MaxSiblings:   64,
+		},
+		Resolution: Resolution{
+			Default: "siblings",
 		},
 		Log: Log{
 			Level:  "info",
@@ -451,6 +476,14 @@ func (c Config) Validate() error {
 		bad("limits.max_siblings", "must be at least 1, got %d", c.Limits.MaxSiblings)
 	}
 
+	// resolution
+	if !validResolverName(c.Resolution.Default) {
+		bad("resolution.default", `must name a resolver ("siblings", "lww", or one registered in Go) in letters, digits, '.', '_' and '-', got %q`, c.Resolution.Default)
+	}
+	if _, err := c.ResolutionBuckets(); err != nil {
+		bad("resolution.buckets", "%v", err)
+	}
+
 	// log
 	oneOf("log.level", c.Log.Level, logLevels)
 	oneOf("log.format", c.Log.Format, logFormats)
@@ -473,6 +506,52 @@ func (c Config) SeedList() []string {
 		}
 	}
 	return seeds
+}
+
+// ResolutionBuckets returns resolution.buckets as a map from key prefix to
+// resolver name. Pairs are separated by commas and split at their last '='
+// (resolver names hold none, prefixes may); blanks around them are ignored.
+func (c Config) ResolutionBuckets() (map[string]string, error) {
+	out := map[string]string{}
+	for entry := range strings.SplitSeq(c.Resolution.Buckets, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		i := strings.LastIndexByte(entry, '=')
+		if i < 0 {
+			return nil, fmt.Errorf("%q is not prefix=resolver", entry)
+		}
+		prefix, name := strings.TrimSpace(entry[:i]), strings.TrimSpace(entry[i+1:])
+		switch _, dup := out[prefix]; {
+		case prefix == "":
+			return nil, fmt.Errorf("%q has an empty prefix; set resolution.default instead", entry)
+		case !utf8.ValidString(prefix):
+			return nil, fmt.Errorf("prefix %q is not valid UTF-8", prefix)
+		case !validResolverName(name):
+			return nil, fmt.Errorf("%q: resolver name %q must be letters, digits, '.', '_' and '-'", entry, name)
+		case dup:
+			return nil, fmt.Errorf("prefix %q is given twice", prefix)
+		}
+		out[prefix] = name
+	}
+	return out, nil
+}
+
+// validResolverName matches actors/resolve.ValidName; config does not
+// import the actors.
+func validResolverName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // checkListen accepts host:port with a numeric port (0 picks a free one,

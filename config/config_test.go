@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -35,6 +36,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"handoff.transfer_concurrency", "handoff.transfer_batch_keys", "handoff.transfer_batch_bytes", "handoff.drop_delay",
 		"entropy.enabled", "entropy.interval", "entropy.max_keys_per_exchange", "entropy.tombstone_grace",
 		"limits.max_key_bytes", "limits.max_value_bytes", "limits.max_siblings",
+		"resolution.default", "resolution.on_write", "resolution.buckets",
 		"log.level", "log.format",
 	}
 	got := Keys()
@@ -130,6 +132,14 @@ func TestValidate_InvalidValues(t *testing.T) {
 		}, []string{"limits.max_value_bytes"}},
 		{"max_siblings zero", func(c *Config) { c.Limits.MaxSiblings = 0 }, []string{"limits.max_siblings"}},
 
+		{"resolution default empty", func(c *Config) { c.Resolution.Default = "" }, []string{"resolution.default"}},
+		{"resolution default not a name", func(c *Config) { c.Resolution.Default = "last write" }, []string{"resolution.default"}},
+		{"resolution bucket without resolver", func(c *Config) { c.Resolution.Buckets = "carts/" }, []string{"resolution.buckets"}},
+		{"resolution bucket empty prefix", func(c *Config) { c.Resolution.Buckets = "=lww" }, []string{"resolution.buckets"}},
+		{"resolution bucket empty resolver", func(c *Config) { c.Resolution.Buckets = "carts/=" }, []string{"resolution.buckets"}},
+		{"resolution bucket given twice", func(c *Config) { c.Resolution.Buckets = "a/=lww, a/=siblings" }, []string{"resolution.buckets"}},
+		{"resolution bucket not UTF-8", func(c *Config) { c.Resolution.Buckets = "\xff=lww" }, []string{"resolution.buckets"}},
+
 		{"log level unknown", func(c *Config) { c.Log.Level = "trace" }, []string{"log.level"}},
 		{"log level upper case", func(c *Config) { c.Log.Level = "INFO" }, []string{"log.level"}},
 		{"log format unknown", func(c *Config) { c.Log.Format = "xml" }, []string{"log.format"}},
@@ -184,6 +194,10 @@ func TestValidate_ValidEdges(t *testing.T) {
 		{"default profile", func(c *Config) { c.Storage.Profile = "default" }},
 		{"tokens set", func(c *Config) { c.HTTP.ClientToken = "a b"; c.HTTP.AdminToken = "x" }},
 		{"text debug log", func(c *Config) { c.Log = Log{Level: "debug", Format: "text"} }},
+		{"lww everywhere, on write", func(c *Config) { c.Resolution = Resolution{Default: "lww", OnWrite: true} }},
+		{"custom resolver names", func(c *Config) {
+			c.Resolution = Resolution{Default: "my-cart.v2", Buckets: " carts/ = cart_union , sessions/=lww,, a=b/=lww,"}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,6 +256,37 @@ func unjoin(err error) []error {
 		return nil
 	}
 	return []error{err}
+}
+
+func TestConfig_ResolutionBuckets(t *testing.T) {
+	tests := []struct {
+		in   string
+		want map[string]string
+	}{
+		{"", map[string]string{}},
+		{"carts/=cart", map[string]string{"carts/": "cart"}},
+		{" carts/ = cart , sessions/=lww,", map[string]string{"carts/": "cart", "sessions/": "lww"}},
+		// Split at the last '=': resolver names hold none, prefixes may.
+		{"k=v/=lww", map[string]string{"k=v/": "lww"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			c := Default()
+			c.Resolution.Buckets = tt.in
+			got, err := c.ResolutionBuckets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("ResolutionBuckets() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	c := Default()
+	c.Resolution.Buckets = "carts/=cart,users/"
+	if err := c.Validate(); err == nil || err.Error() != `resolution.buckets: "users/" is not prefix=resolver` {
+		t.Errorf("Validate() = %v, want the bad pair named", err)
+	}
 }
 
 // The engines config accepts are exactly the ones persistence opens, so

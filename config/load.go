@@ -73,6 +73,9 @@ var help = map[string]string{
 	"limits.max_key_bytes":          "longest key in bytes, 1..65535",
 	"limits.max_value_bytes":        "largest value in bytes, 1..67108864 (64 MiB)",
 	"limits.max_siblings":           "most siblings a key may hold; a write that would leave more gets 409",
+	"resolution.default":            `resolver of keys in no bucket: siblings (the client resolves), lww (lossy), or one registered in Go`,
+	"resolution.on_write":           "also resolve siblings at the vnode coordinating a write, and store the resolution",
+	"resolution.buckets":            `resolvers by key prefix, comma-separated prefix=resolver ("carts/=cart,sessions/=lww"); longest prefix wins`,
 	"log.level":                     "log level: debug, info, warn or error",
 	"log.format":                    "log format: json or text",
 }

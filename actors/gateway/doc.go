@@ -6,6 +6,12 @@
 // which spawns one coordinator actor per request as its child; the HTTP
 // handler waits on a future for the coordinator's answer and renders it.
 //
+// A read whose merged object holds several live siblings passes through the
+// node's server-side resolver, when one is configured for the key (package
+// resolve, resolve.go), before it is rendered: the client then gets one value
+// with the merged context, or, if the resolver fails, every sibling and an
+// X-Dht-Resolver-Error header. Only the reply changes, never what is stored.
+//
 // Bad input never reaches the coordinator: every malformed key, oversized
 // value, corrupt context or impossible quorum is answered with a 4xx whose
 // JSON body names the problem (see errors.go for the codes).

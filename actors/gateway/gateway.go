@@ -14,6 +14,7 @@ import (
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/internal/quorum"
 )
 
@@ -51,8 +52,11 @@ type Config struct {
 	// shows it.
 	Ready       func() error
 	Coordinator coordinator.Config
-	Metrics     *metrics.Metrics
-	Logger      *slog.Logger
+	// Resolver, when set, resolves the siblings of a read before the
+	// reply (package resolve); nil serves every sibling.
+	Resolver *resolve.Selector
+	Metrics  *metrics.Metrics
+	Logger   *slog.Logger
 }
 
 // Gateway is the HTTP front door of a node. Its actor serves HTTP from the

@@ -121,7 +121,7 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(ContextHeader, wire.EncodeContext(req.Key, reply.Object.Context))
 	if op == coordinator.OpGet {
-		writeObject(w, reply.Object)
+		writeObject(w, g.resolveRead(w, req.Key, reply.Object))
 		return
 	}
 	w.Header().Set(SiblingsHeader, strconv.Itoa(len(reply.Object.Siblings)))

@@ -23,6 +23,7 @@ import (
 	"github.com/dhtkv/dht/actors/handoff"
 	"github.com/dhtkv/dht/actors/hints"
 	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
 	"github.com/dhtkv/dht/cluster/membership"
@@ -51,6 +52,11 @@ type Options struct {
 	// the dot minter's floor. The fault-injection suite skews it; nil
 	// means time.Now. Deadlines and timers keep the real clock.
 	Now func() time.Time
+	// Resolvers are server-side sibling resolvers (package resolve) by the
+	// name the config's resolution section uses for them, besides the
+	// built-in "siblings" and "lww". A config naming a resolver that is
+	// neither fails Start.
+	Resolvers map[string]resolve.Resolver
 }
 
 func (o Options) gossipInterval() time.Duration {
@@ -111,6 +117,16 @@ func Start(opts Options) (n *Node, err error) {
 		logger = slog.Default()
 	}
 	logger = logger.With("node", cfg.Node.ID)
+	sel, err := resolvers(cfg, opts.Resolvers, logger)
+	if err != nil {
+		return nil, err
+	}
+	// A selector that resolves nothing anywhere is left out of the request
+	// path altogether.
+	var readResolver *resolve.Selector
+	if sel.Active() {
+		readResolver = sel
+	}
 	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
 		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{})}
 	// Every error return sets n to nil; the cleanup keeps its own pointer.
@@ -193,6 +209,7 @@ func Start(opts Options) (n *Node, err error) {
 		Events:         n.events,
 		Ready:          n.readiness,
 		Coordinator:    coordCfg,
+		Resolver:       readResolver,
 		Metrics:        n.metrics,
 		Logger:         logger.With("component", "gateway"),
 	})
