@@ -174,6 +174,32 @@ func (e *badgerEngine) Put(key, value []byte) error {
 	}))
 }
 
+var _ AsyncPutter = (*badgerEngine)(nil)
+
+// PutAsync implements AsyncPutter: it has a path only with SyncWrites,
+// where writes go through the group committer.
+func (e *badgerEngine) PutAsync(key, value []byte, done func(error)) bool {
+	if e.group == nil {
+		return false
+	}
+	if !e.enter() {
+		done(ErrClosed)
+		return true
+	}
+	if len(key) == 0 {
+		e.leave()
+		done(ErrEmptyKey)
+		return true
+	}
+	// The call stays "in flight" for Close until the commit is answered:
+	// Close must not close the database under a queued write.
+	e.group.commitAsync(write{key: key, value: value}, func(err error) {
+		e.leave()
+		done(badgerErr("put", err))
+	})
+	return true
+}
+
 func (e *badgerEngine) Delete(key []byte) error {
 	if !e.enter() {
 		return ErrClosed

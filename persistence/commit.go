@@ -40,9 +40,33 @@ func groupLimit(memTableSize int64) limit {
 	return limit{bytes: b, ops: 4096}
 }
 
+// AsyncPutter is implemented by engines that can take a durable put
+// without blocking the caller on its fsync. A vnode uses it to keep taking
+// requests while its writes wait for a shared fsync: with sync_writes on,
+// a hot vnode would otherwise take one write per fsync.
+type AsyncPutter interface {
+	// PutAsync queues a put of value at key and reports true; done is
+	// called once, from another goroutine, when the put is as durable as
+	// Put would have made it, or failed. The caller must not modify key
+	// or value until then. It reports false, doing nothing, when the
+	// engine has no such path (sync_writes off: Put does not wait on an
+	// fsync); the caller then uses Put.
+	PutAsync(key, value []byte, done func(error)) bool
+}
+
 type pendingWrite struct {
-	w    write
-	done chan error
+	w write
+	// done receives the outcome; or callback, when set, is called with it.
+	done     chan error
+	callback func(error)
+}
+
+func (p pendingWrite) answer(err error) {
+	if p.callback != nil {
+		p.callback(err)
+		return
+	}
+	p.done <- err
 }
 
 // committer is group commit: writers queue their writes, and one goroutine
@@ -66,6 +90,12 @@ func (c *committer) commit(w write) error {
 	done := make(chan error, 1)
 	c.queue <- pendingWrite{w: w, done: done}
 	return <-done
+}
+
+// commitAsync queues w and returns at once; done is called with the
+// outcome from the committer's goroutine, so it must not block for long.
+func (c *committer) commitAsync(w write, done func(error)) {
+	c.queue <- pendingWrite{w: w, callback: done}
 }
 
 // run applies groups until stop is closed. Its owner must close stop only
@@ -117,11 +147,11 @@ func (c *committer) commitGroup(group []pendingWrite) {
 	err := c.apply(writes)
 	if err != nil && len(group) > 1 {
 		for _, p := range group {
-			p.done <- c.apply([]write{p.w})
+			p.answer(c.apply([]write{p.w}))
 		}
 		return
 	}
 	for _, p := range group {
-		p.done <- err
+		p.answer(err)
 	}
 }

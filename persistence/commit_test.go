@@ -3,6 +3,7 @@ package persistence
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"testing"
@@ -164,3 +165,63 @@ func TestCommitter_LoneWriterAlwaysAnswered(t *testing.T) {
 		t.Fatalf("apply called %d times for 3 lone writes, want 3", calls)
 	}
 }
+
+func TestBadger_PutAsync(t *testing.T) {
+	t.Run("sync writes off has no async path", func(t *testing.T) {
+		e, err := Open(Options{Dir: t.TempDir(), Logger: quietTestLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if e.(AsyncPutter).PutAsync([]byte("k"), []byte("v"), func(error) { t.Error("done called for a put that was not queued") }) {
+			t.Fatal("PutAsync took a put without sync_writes")
+		}
+	})
+	t.Run("sync writes on", func(t *testing.T) {
+		dir := t.TempDir()
+		e, err := Open(Options{Dir: dir, SyncWrites: true, Logger: quietTestLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 200
+		errs := make(chan error, n+1)
+		for i := range n {
+			key, value := fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i)
+			if !e.(AsyncPutter).PutAsync(key, value, func(err error) { errs <- err }) {
+				t.Fatal("PutAsync refused a put with sync_writes on")
+			}
+		}
+		if !e.(AsyncPutter).PutAsync(nil, []byte("v"), func(err error) { errs <- err }) {
+			t.Fatal("PutAsync refused an empty key instead of answering it")
+		}
+		// Close waits for queued writes: each must be answered, and stored.
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var emptyKeyErrs int
+		for range n + 1 {
+			switch err := <-errs; {
+			case errors.Is(err, ErrEmptyKey):
+				emptyKeyErrs++
+			case err != nil:
+				t.Errorf("async put: %v", err)
+			}
+		}
+		if emptyKeyErrs != 1 {
+			t.Errorf("%d answers were ErrEmptyKey, want 1", emptyKeyErrs)
+		}
+		e, err = Open(Options{Dir: dir, Logger: quietTestLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		for i := range n {
+			got, err := e.Get(fmt.Appendf(nil, "k%03d", i))
+			if err != nil || string(got) != fmt.Sprintf("v%d", i) {
+				t.Fatalf("k%03d after reopening: %q, %v", i, got, err)
+			}
+		}
+	})
+}
+
+func quietTestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

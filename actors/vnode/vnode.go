@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,8 +83,10 @@ func Props(cfg Config) *actor.Props {
 	if cfg.Dispatcher != nil {
 		opts = append(opts, actor.WithDispatcher(cfg.Dispatcher))
 	}
+	async, _ := cfg.Engine.(persistence.AsyncPutter)
 	return actor.PropsFromProducer(func() actor.Actor {
-		v := &vnode{cfg: cfg}
+		v := &vnode{cfg: cfg, async: async}
+		v.inflight.keys = map[string]inflightWrite{}
 		if cfg.CacheBytes > 0 {
 			v.cache = newObjectCache(cfg.CacheBytes)
 		}
@@ -100,7 +103,38 @@ type vnode struct {
 	generation uint64
 	// cache holds hot keys' objects decoded; nil when disabled.
 	cache *objectCache
+
+	// async is the engine's non-blocking durable put, if it has one. With
+	// it, a client write or a replica merge is handed to the engine and
+	// answered when the engine confirms it, while the vnode goes on to
+	// its next request: with sync_writes on, a vnode waiting on every
+	// fsync in turn could take one write per fsync.
+	async persistence.AsyncPutter
+	// inflight tracks the writes handed to async and not yet confirmed.
+	inflight struct {
+		// pending counts them; scans of the partition wait for it, so
+		// that they see every write the vnode has made.
+		pending sync.WaitGroup
+		// keys holds the newest unconfirmed object of each such key:
+		// reads must see it, and the cache may have evicted it. The
+		// engine's confirmations arrive on its goroutine, hence mu.
+		mu   sync.Mutex
+		keys map[string]inflightWrite
+		seq  uint64
+	}
+	self *actor.PID
+	root *actor.RootContext
 }
+
+type inflightWrite struct {
+	seq  uint64
+	set  dvv.Set
+	hash uint64
+}
+
+// writeFailed tells a vnode that an asynchronous write failed, so that it
+// forgets the object it cached and rebuilds its Merkle tree from storage.
+type writeFailed struct{ key string }
 
 // Receive handles one message. Requests always get an answer, even a
 // malformed one, so the coordinator never waits out its deadline for a reply
@@ -108,31 +142,51 @@ type vnode struct {
 func (v *vnode) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
+		v.self, v.root = ctx.Self(), ctx.ActorSystem().Root
 		v.buildTree()
+		return
+	case *actor.Stopping:
+		// Storage closes after the vnodes stop: let the engine answer
+		// what it holds first.
+		v.inflight.pending.Wait()
 		return
 	case *Drop:
 		ctx.Respond(v.drop(msg))
+		return
+	case *writeFailed:
+		v.cache.remove([]byte(msg.key))
+		v.inflight.pending.Wait()
+		v.buildTree()
 		return
 	}
 	env, ok := ctx.Message().(*messages.Envelope)
 	if !ok {
 		return
 	}
-	reply := v.handle(env)
-	reply.RequestId = env.GetRequestId()
-	if ctx.Sender() != nil {
-		ctx.Respond(reply)
+	sender, requestID := ctx.Sender(), env.GetRequestId()
+	respond := func(reply *messages.Envelope) {
+		reply.RequestId = requestID
+		if sender != nil {
+			// Not ctx.Respond: this may run later, on the engine's
+			// goroutine, after the handler has returned.
+			v.root.Send(sender, reply)
+		}
+	}
+	if reply := v.handle(env, respond); reply != nil {
+		respond(reply)
 	}
 }
 
-func (v *vnode) handle(env *messages.Envelope) *messages.Envelope {
+// handle answers one request: it returns the reply, or nil when it has
+// arranged for respond to be called later (an asynchronous write).
+func (v *vnode) handle(env *messages.Envelope, respond func(*messages.Envelope)) *messages.Envelope {
 	switch body := env.GetBody().(type) {
 	case *messages.Envelope_PutRequest:
-		return v.count("put", v.put(body.PutRequest))
+		return v.put(body.PutRequest, respond)
 	case *messages.Envelope_GetRequest:
 		return v.count("get", v.get(body.GetRequest))
 	case *messages.Envelope_MergeRequest:
-		return v.count("merge", v.merge(body.MergeRequest))
+		return v.merge(body.MergeRequest, respond)
 	case *messages.Envelope_MerkleRequest:
 		return v.merkleLevel(body.MerkleRequest)
 	case *messages.Envelope_BucketKeysRequest:
@@ -151,35 +205,41 @@ func (v *vnode) handle(env *messages.Envelope) *messages.Envelope {
 	}
 }
 
-func (v *vnode) put(req *messages.PutRequest) *messages.Envelope {
+func (v *vnode) put(req *messages.PutRequest, respond func(*messages.Envelope)) *messages.Envelope {
 	ctxVV, err := wire.VVFromProto(req.GetContext())
 	if err != nil {
-		return errorReply(CodeBadRequest, fmt.Sprintf("vnode: client context: %v", err))
+		return v.count("put", errorReply(CodeBadRequest, fmt.Sprintf("vnode: client context: %v", err)))
 	}
 	stored, prev, err := v.load(req.GetKey())
 	if err != nil {
-		return errorReply(CodeStorage, err.Error())
+		return v.count("put", errorReply(CodeStorage, err.Error()))
 	}
 	dot, err := v.cfg.Minter.Next()
 	if err != nil {
-		return errorReply(CodeStorage, err.Error())
+		return v.count("put", errorReply(CodeStorage, err.Error()))
 	}
 	sib := wire.SiblingFromProto(req.GetValue())
 	sib.Timestamp = v.cfg.Now().UnixMilli()
 	updated, err := stored.Update(ctxVV, sib, dot, int(req.GetMaxSiblings()))
 	switch {
 	case errors.Is(err, dvv.ErrTooManySiblings):
-		return errorReply(CodeTooManySiblings, err.Error())
+		return v.count("put", errorReply(CodeTooManySiblings, err.Error()))
 	case err != nil:
-		return errorReply(CodeBadRequest, err.Error())
-	}
-	if err := v.store(req.GetKey(), updated, prev); err != nil {
-		return errorReply(CodeStorage, err.Error())
+		return v.count("put", errorReply(CodeBadRequest, err.Error()))
 	}
 	if v.cfg.Metrics != nil {
 		v.cfg.Metrics.Siblings.Observe(float64(len(updated.Siblings)))
 	}
-	return &messages.Envelope{Body: &messages.Envelope_PutReply{PutReply: &messages.PutReply{Object: wire.ObjectToProto(updated)}}}
+	answer := func(err error) *messages.Envelope {
+		if err != nil {
+			return v.count("put", errorReply(CodeStorage, err.Error()))
+		}
+		return v.count("put", &messages.Envelope{Body: &messages.Envelope_PutReply{PutReply: &messages.PutReply{Object: wire.ObjectToProto(updated)}}})
+	}
+	if v.storeAsync(req.GetKey(), updated, prev, func(err error) { respond(answer(err)) }) {
+		return nil
+	}
+	return answer(v.store(req.GetKey(), updated, prev))
 }
 
 func (v *vnode) get(req *messages.GetRequest) *messages.Envelope {
@@ -190,34 +250,55 @@ func (v *vnode) get(req *messages.GetRequest) *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_GetReply{GetReply: &messages.GetReply{Object: wire.ObjectToProto(stored)}}}
 }
 
-func (v *vnode) merge(req *messages.MergeRequest) *messages.Envelope {
-	if _, err := v.mergeOne(req.GetKey(), req.GetObject()); err != nil {
-		return err
+func (v *vnode) merge(req *messages.MergeRequest, respond func(*messages.Envelope)) *messages.Envelope {
+	merged, prev, changed, errEnv := v.prepareMerge(req.GetKey(), req.GetObject())
+	if errEnv != nil {
+		return v.count("merge", errEnv)
 	}
-	return &messages.Envelope{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}}
+	answer := func(err error) *messages.Envelope {
+		if err != nil {
+			return v.count("merge", errorReply(CodeStorage, err.Error()))
+		}
+		return v.count("merge", &messages.Envelope{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}})
+	}
+	if !changed {
+		return answer(nil)
+	}
+	if v.storeAsync(req.GetKey(), merged, prev, func(err error) { respond(answer(err)) }) {
+		return nil
+	}
+	return answer(v.store(req.GetKey(), merged, prev))
 }
 
-// mergeOne merges one incoming object into key's stored set; it reports
-// whether that changed the stored set, or the error reply to send.
+// mergeOne merges one incoming object into key's stored set, waiting for
+// the write; it reports whether that changed the stored set, or the error
+// reply to send.
 func (v *vnode) mergeOne(key []byte, obj *messages.Object) (bool, *messages.Envelope) {
-	incoming, err := wire.ObjectFromProto(obj)
-	if err != nil {
-		return false, errorReply(CodeBadRequest, fmt.Sprintf("vnode: merge %q: %v", key, err))
-	}
-	stored, prev, err := v.load(key)
-	if err != nil {
-		return false, errorReply(CodeStorage, err.Error())
-	}
-	// Writing only on change keeps duplicate replication and repeated
-	// repairs free of disk writes.
-	merged := dvv.Merge(stored, incoming)
-	if merged.Equal(stored) {
-		return false, nil
+	merged, prev, changed, errEnv := v.prepareMerge(key, obj)
+	if errEnv != nil || !changed {
+		return false, errEnv
 	}
 	if err := v.store(key, merged, prev); err != nil {
 		return false, errorReply(CodeStorage, err.Error())
 	}
 	return true, nil
+}
+
+// prepareMerge merges an incoming object with key's stored set. changed
+// is false when the merge leaves the stored set as it is: writing only on
+// change keeps duplicate replication and repeated repairs free of disk
+// writes.
+func (v *vnode) prepareMerge(key []byte, obj *messages.Object) (merged dvv.Set, prev stored, changed bool, errEnv *messages.Envelope) {
+	incoming, err := wire.ObjectFromProto(obj)
+	if err != nil {
+		return dvv.Set{}, stored{}, false, errorReply(CodeBadRequest, fmt.Sprintf("vnode: merge %q: %v", key, err))
+	}
+	current, prev, err := v.load(key)
+	if err != nil {
+		return dvv.Set{}, stored{}, false, errorReply(CodeStorage, err.Error())
+	}
+	merged = dvv.Merge(current, incoming)
+	return merged, prev, !merged.Equal(current), nil
 }
 
 // mergeBatch merges a batch of a handoff transfer. It stops at the first
@@ -243,6 +324,7 @@ func (v *vnode) mergeBatch(req *messages.MergeBatchRequest) *messages.Envelope {
 // handoffPull answers one batch of a partition transfer: the stored
 // objects of the keys after the request's key, in key order.
 func (v *vnode) handoffPull(req *messages.HandoffPullRequest) *messages.Envelope {
+	v.inflight.pending.Wait()
 	maxKeys, maxBytes := int(req.GetMaxKeys()), int(req.GetMaxBytes())
 	if maxKeys <= 0 || maxBytes <= 0 {
 		return errorReply(CodeBadRequest, "vnode: handoff pull: max_keys and max_bytes must be positive")
@@ -291,6 +373,7 @@ func (v *vnode) handoffPull(req *messages.HandoffPullRequest) *messages.Envelope
 // drop deletes the partition's keys, unless a write arrived since the
 // caller read them.
 func (v *vnode) drop(req *Drop) *Dropped {
+	v.inflight.pending.Wait()
 	if req.Generation != v.generation {
 		return &Dropped{Partition: v.cfg.Partition}
 	}
@@ -332,6 +415,9 @@ type stored struct {
 // record is reported, never silently treated as absent: that would let the
 // next write drop the siblings it held.
 func (v *vnode) load(key []byte) (dvv.Set, stored, error) {
+	if w, ok := v.inflightObject(key); ok {
+		return w.set, stored{found: true, hash: w.hash}, nil
+	}
 	if c, ok := v.cache.get(key); ok {
 		return c.set, stored{found: true, hash: c.hash}, nil
 	}
@@ -350,6 +436,71 @@ func (v *vnode) load(key []byte) (dvv.Set, stored, error) {
 	hash := merkle.ValueHash(raw)
 	v.cache.put(key, s, hash, len(raw))
 	return s, stored{found: true, hash: hash}, nil
+}
+
+// inflightObject returns key's newest unconfirmed write, if any.
+func (v *vnode) inflightObject(key []byte) (inflightWrite, bool) {
+	if v.async == nil {
+		return inflightWrite{}, false
+	}
+	v.inflight.mu.Lock()
+	defer v.inflight.mu.Unlock()
+	w, ok := v.inflight.keys[string(key)]
+	return w, ok
+}
+
+// storeAsync hands the write of s at key to the engine without waiting for
+// it, and reports true; done is called, on another goroutine, once the
+// engine confirms or fails the write. Until then reads see the write, and
+// scans wait for it. It reports false, doing nothing, when the engine has
+// no asynchronous path; the caller then uses store.
+func (v *vnode) storeAsync(key []byte, s dvv.Set, prev stored, done func(error)) bool {
+	if v.async == nil {
+		return false
+	}
+	raw, err := wire.EncodeObject(s)
+	if err != nil {
+		done(err)
+		return true
+	}
+	k := string(key)
+	hash := merkle.ValueHash(raw)
+	v.inflight.mu.Lock()
+	v.inflight.seq++
+	seq := v.inflight.seq
+	v.inflight.keys[k] = inflightWrite{seq: seq, set: s, hash: hash}
+	v.inflight.mu.Unlock()
+	v.inflight.pending.Add(1)
+	settle := func() {
+		v.inflight.mu.Lock()
+		if w, ok := v.inflight.keys[k]; ok && w.seq == seq {
+			delete(v.inflight.keys, k)
+		}
+		v.inflight.mu.Unlock()
+		v.inflight.pending.Done()
+	}
+	queued := v.async.PutAsync(persistence.DataKey(v.cfg.Partition, key), raw, func(err error) {
+		settle()
+		if err != nil {
+			err = fmt.Errorf("vnode: write %q: %w", key, err)
+			v.root.Send(v.self, &writeFailed{key: k})
+		}
+		done(err)
+	})
+	if !queued {
+		settle()
+		return false
+	}
+	// Taken as written: the engine applies writes in the order they are
+	// handed over, so a later write of this key lands after this one, and
+	// if this one fails, writeFailed puts the tree and cache right.
+	v.generation++
+	v.cache.put(key, s, hash, len(raw))
+	if v.tree != nil {
+		v.tree.Put(key, hash, prev.hash, prev.found)
+		v.publishRoot()
+	}
+	return true
 }
 
 func (v *vnode) store(key []byte, s dvv.Set, prev stored) error {
@@ -383,6 +534,7 @@ func (v *vnode) publishRoot() {
 
 // buildTree rebuilds the Merkle tree from the partition's stored keys.
 func (v *vnode) buildTree() {
+	v.inflight.pending.Wait()
 	shape := merkle.DefaultShape()
 	tree, err := merkle.Build(shape.Fanout, shape.Depth, func(yield func([]byte, uint64) bool) {
 		err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, value []byte) bool {
@@ -420,6 +572,7 @@ func (v *vnode) merkleLevel(req *messages.MerkleRequest) *messages.Envelope {
 }
 
 func (v *vnode) bucketKeys(req *messages.BucketKeysRequest) *messages.Envelope {
+	v.inflight.pending.Wait()
 	if v.tree == nil {
 		return errorReply(CodeStorage, "vnode: no Merkle tree")
 	}
@@ -458,6 +611,7 @@ func errorReply(code, msg string) *messages.Envelope {
 
 // tombstones lists keys holding only tombstones older than the cutoff.
 func (v *vnode) tombstones(req *messages.TombstonesRequest) *messages.Envelope {
+	v.inflight.pending.Wait()
 	reply := &messages.TombstonesReply{}
 	limit := int(req.GetLimit())
 	err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, value []byte) bool {

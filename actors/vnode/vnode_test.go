@@ -1,0 +1,205 @@
+package vnode_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/persistence"
+)
+
+const partition = 7
+
+// failingEngine is a badger engine with sync writes whose asynchronous
+// puts fail while failPuts is set, to test what a vnode does with a write
+// the engine refuses after the vnode moved on.
+type failingEngine struct {
+	persistence.Engine
+	failPuts atomic.Bool
+}
+
+func (f *failingEngine) PutAsync(key, value []byte, done func(error)) bool {
+	if f.failPuts.Load() {
+		go done(errors.New("injected: disk full"))
+		return true
+	}
+	return f.Engine.(persistence.AsyncPutter).PutAsync(key, value, done)
+}
+
+type harness struct {
+	t      *testing.T
+	engine persistence.Engine
+	system *actor.ActorSystem
+	pid    *actor.PID
+}
+
+// startVnode runs one vnode over engine, with the object cache on.
+func startVnode(t *testing.T, engine persistence.Engine) *harness {
+	t.Helper()
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	pid, err := system.Root.SpawnNamed(vnode.Props(vnode.Config{
+		Partition: partition, Engine: engine, Minter: minter, CacheBytes: 1 << 20,
+		Logger: slog.New(slog.DiscardHandler),
+	}), vnode.Name(partition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, engine: engine, system: system, pid: pid}
+	t.Cleanup(func() { _ = system.Root.StopFuture(pid).Wait(); system.Shutdown() })
+	return h
+}
+
+func (h *harness) ask(body *messages.Envelope) *messages.Envelope {
+	h.t.Helper()
+	res, err := h.system.Root.RequestFuture(h.pid, body, 30*time.Second).Result()
+	if err != nil {
+		h.t.Fatalf("vnode did not answer: %v", err)
+	}
+	return res.(*messages.Envelope)
+}
+
+func (h *harness) put(key, value string, ctx dvv.VersionVector) *messages.Envelope {
+	return h.ask(&messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+		Partition: partition, Key: []byte(key), Context: wire.VVToProto(ctx), Value: &messages.Sibling{Value: []byte(value)},
+	}}})
+}
+
+func (h *harness) get(key string) dvv.Set {
+	h.t.Helper()
+	reply := h.ask(&messages.Envelope{Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{Partition: partition, Key: []byte(key)}}})
+	set, err := wire.ObjectFromProto(reply.GetGetReply().GetObject())
+	if err != nil {
+		h.t.Fatalf("get %s: %v (reply %v)", key, err, reply)
+	}
+	return set
+}
+
+// stored reads key straight from the engine, as a restarted node would.
+func (h *harness) stored(key string) (dvv.Set, bool) {
+	h.t.Helper()
+	raw, err := h.engine.Get(persistence.DataKey(partition, []byte(key)))
+	if errors.Is(err, persistence.ErrNotFound) {
+		return dvv.Set{}, false
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	set, err := wire.DecodeObject(raw)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return set, true
+}
+
+func values(s dvv.Set) map[string]bool {
+	out := map[string]bool{}
+	for _, sib := range s.Siblings {
+		out[string(sib.Value)] = true
+	}
+	return out
+}
+
+func openSyncBadger(t *testing.T) persistence.Engine {
+	t.Helper()
+	e, err := persistence.Open(persistence.Options{Dir: t.TempDir(), SyncWrites: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
+// With sync_writes on the vnode answers writes once the engine confirms
+// them, while taking further requests. Concurrent blind writes to one key
+// must all survive as siblings, each answered only once it is stored.
+func TestVnode_AsyncWritesKeepEveryConcurrentWrite(t *testing.T) {
+	h := startVnode(t, openSyncBadger(t))
+	const writers = 40
+	var wg sync.WaitGroup
+	replies := make([]*messages.Envelope, writers)
+	for i := range writers {
+		wg.Go(func() { replies[i] = h.put("hot", fmt.Sprintf("v%d", i), nil) })
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r.GetPutReply() == nil {
+			t.Fatalf("write %d: %v", i, r)
+		}
+	}
+	got := values(h.get("hot"))
+	st, ok := h.stored("hot")
+	if !ok {
+		t.Fatal("the key is not in the engine after every write was acknowledged")
+	}
+	onDisk := values(st)
+	for i := range writers {
+		v := fmt.Sprintf("v%d", i)
+		if !got[v] || !onDisk[v] {
+			t.Errorf("acknowledged concurrent write %s: read %v, stored %v", v, got[v], onDisk[v])
+		}
+	}
+}
+
+// A read-modify-write chain on one key, each write with the context of
+// the previous answer, must supersede as it goes: the vnode's reads see
+// its unconfirmed writes.
+func TestVnode_AsyncWritesChainOnOneKey(t *testing.T) {
+	h := startVnode(t, openSyncBadger(t))
+	var ctx dvv.VersionVector
+	for i := range 50 {
+		r := h.put("chain", fmt.Sprintf("v%d", i), ctx)
+		obj, err := wire.ObjectFromProto(r.GetPutReply().GetObject())
+		if err != nil {
+			t.Fatalf("write %d: %v (%v)", i, err, r)
+		}
+		ctx = obj.Context
+	}
+	st, _ := h.stored("chain")
+	if got := values(st); len(got) != 1 || !got["v49"] {
+		t.Fatalf("stored %v, want only the last write v49", got)
+	}
+}
+
+// A write the engine fails after the vnode moved on is answered with a
+// storage error, and leaves no trace: not in reads, not in the Merkle
+// tree's view, and the next write builds on what is stored.
+func TestVnode_FailedAsyncWriteIsForgotten(t *testing.T) {
+	engine := &failingEngine{Engine: openSyncBadger(t)}
+	h := startVnode(t, engine)
+	r := h.put("k", "kept", nil)
+	kept, err := wire.ObjectFromProto(r.GetPutReply().GetObject())
+	if err != nil {
+		t.Fatalf("first write: %v (%v)", err, r)
+	}
+	engine.failPuts.Store(true)
+	r = h.put("k", "failed", kept.Context)
+	if e := r.GetErrorReply(); e == nil || e.GetCode() != vnode.CodeStorage {
+		t.Fatalf("a write the engine failed answered %v, want a %s error", r, vnode.CodeStorage)
+	}
+	engine.failPuts.Store(false)
+	if got := values(h.get("k")); len(got) != 1 || !got["kept"] {
+		t.Fatalf("after a failed write the vnode reads %v, want only %q", got, "kept")
+	}
+	r = h.put("k", "next", kept.Context)
+	if r.GetPutReply() == nil {
+		t.Fatalf("write after the failure: %v", r)
+	}
+	st, _ := h.stored("k")
+	if got := values(st); len(got) != 1 || !got["next"] {
+		t.Fatalf("stored %v, want only %q", got, "next")
+	}
+}
