@@ -155,7 +155,9 @@ func Compare(ctx context.Context, cfg Config) (*report.Results, error) {
 					if sampler != nil {
 						peaks := sampler.Stop()
 						for _, name := range slices.Sorted(maps.Keys(peaks)) {
-							res.Memory = append(res.Memory, report.RSS{System: info.ID, Node: name, Rep: rep, PeakBytes: peaks[name]})
+							pk := peaks[name]
+							res.Memory = append(res.Memory, report.RSS{System: info.ID, Node: name, Rep: rep,
+								PeakBytes: pk.total, PeakAnonBytes: pk.anon, PeakFileBytes: pk.file})
 						}
 					}
 					if err != nil {

@@ -133,8 +133,13 @@ func TestReadRSS(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc")
 	}
-	rss, ok := readRSS(os.Getpid())
-	if !ok || rss <= 0 {
-		t.Fatalf("readRSS of this process = %d, %v", rss, ok)
+	r, ok := readRSS(os.Getpid())
+	if !ok || r.total <= 0 || r.anon <= 0 || r.file <= 0 {
+		t.Fatalf("readRSS of this process = %+v, %v", r, ok)
+	}
+	// The kernel's RssAnon + RssFile + RssShmem is VmRSS; the two reads
+	// are of one /proc snapshot.
+	if r.anon+r.file != r.total {
+		t.Errorf("anonymous %d + file-backed %d != total %d", r.anon, r.file, r.total)
 	}
 }

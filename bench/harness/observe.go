@@ -26,13 +26,19 @@ type rssSampler struct {
 	wg   sync.WaitGroup
 	mu   struct {
 		sync.Mutex
-		peak map[string]int64
+		peak map[string]rss
 	}
 }
 
+// rss is a process's resident set in bytes, in total and split as the
+// kernel reports it: anonymous memory (heap, stacks) and file-backed pages
+// (memory-mapped files such as badger's tables and logs: page cache the
+// kernel reclaims under pressure).
+type rss struct{ total, anon, file int64 }
+
 func sampleRSS(procs []*Proc, every time.Duration) *rssSampler {
 	s := &rssSampler{stop: make(chan struct{})}
-	s.mu.peak = map[string]int64{}
+	s.mu.peak = map[string]rss{}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -40,9 +46,11 @@ func sampleRSS(procs []*Proc, every time.Duration) *rssSampler {
 		defer t.Stop()
 		for {
 			for _, p := range procs {
-				if rss, ok := readRSS(p.Pid()); ok {
+				if r, ok := readRSS(p.Pid()); ok {
 					s.mu.Lock()
-					s.mu.peak[p.Name] = max(s.mu.peak[p.Name], rss)
+					// Each part's own peak: they need not peak together.
+					old := s.mu.peak[p.Name]
+					s.mu.peak[p.Name] = rss{total: max(old.total, r.total), anon: max(old.anon, r.anon), file: max(old.file, r.file)}
 					s.mu.Unlock()
 				}
 			}
@@ -56,8 +64,8 @@ func sampleRSS(procs []*Proc, every time.Duration) *rssSampler {
 	return s
 }
 
-// Stop ends the sampling and returns each process's peak, in bytes.
-func (s *rssSampler) Stop() map[string]int64 {
+// Stop ends the sampling and returns each process's peaks.
+func (s *rssSampler) Stop() map[string]rss {
 	close(s.stop)
 	s.wg.Wait()
 	s.mu.Lock()
@@ -65,24 +73,39 @@ func (s *rssSampler) Stop() map[string]int64 {
 	return s.mu.peak
 }
 
-// readRSS returns VmRSS of pid in bytes.
-func readRSS(pid int) (int64, bool) {
+// readRSS returns the resident set of pid: VmRSS, RssAnon and RssFile
+// (plus RssShmem, which is file-backed too) from /proc/PID/status.
+func readRSS(pid int) (rss, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, false
+		return rss{}, false
 	}
+	var r rss
+	found := false
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			f := strings.Fields(rest) // "123456 kB"
-			if len(f) == 2 && f[1] == "kB" {
-				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-					return kb << 10, true
-				}
-			}
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest) // "123456 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "VmRSS":
+			r.total, found = kb<<10, true
+		case "RssAnon":
+			r.anon = kb << 10
+		case "RssFile", "RssShmem":
+			r.file += kb << 10
 		}
 	}
-	return 0, false
+	return r, found
 }
 
 // captureProfile fetches a CPU profile from url (a /debug/pprof/profile

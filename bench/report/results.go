@@ -124,6 +124,12 @@ type RSS struct {
 	Node      string `json:"node"`
 	Rep       int    `json:"rep"`
 	PeakBytes int64  `json:"peak_bytes"`
+	// PeakAnonBytes and PeakFileBytes split the resident set: anonymous
+	// memory (heap, stacks) and file-backed pages (memory-mapped files,
+	// reclaimable page cache). Each is its own peak. Zero in results from
+	// before they were recorded.
+	PeakAnonBytes int64 `json:"peak_anon_bytes,omitempty"`
+	PeakFileBytes int64 `json:"peak_file_bytes,omitempty"`
 }
 
 // Load reads results written by Save.
@@ -227,20 +233,38 @@ func (r *Results) Cell(system, workload string) (c Cell, ok bool) {
 // PeakRSS returns the median over repetitions of each node's peak RSS for
 // system, in node order of first appearance.
 func (r *Results) PeakRSS(system string) (nodes []string, bytes []int64) {
-	by := map[string][]float64{}
+	nodes, peaks := r.PeakRSSParts(system)
+	for _, p := range peaks {
+		bytes = append(bytes, p.PeakBytes)
+	}
+	return nodes, bytes
+}
+
+// PeakRSSParts is PeakRSS with the anonymous and file-backed parts, each
+// the median over repetitions, in RSS values.
+func (r *Results) PeakRSSParts(system string) (nodes []string, peaks []RSS) {
+	type parts struct{ total, anon, file []float64 }
+	by := map[string]*parts{}
 	for _, m := range r.Memory {
 		if m.System != system {
 			continue
 		}
-		if _, ok := by[m.Node]; !ok {
+		p, ok := by[m.Node]
+		if !ok {
+			p = &parts{}
+			by[m.Node] = p
 			nodes = append(nodes, m.Node)
 		}
-		by[m.Node] = append(by[m.Node], float64(m.PeakBytes))
+		p.total = append(p.total, float64(m.PeakBytes))
+		p.anon = append(p.anon, float64(m.PeakAnonBytes))
+		p.file = append(p.file, float64(m.PeakFileBytes))
 	}
 	for _, n := range nodes {
-		bytes = append(bytes, int64(median(by[n])))
+		p := by[n]
+		peaks = append(peaks, RSS{System: system, Node: n, PeakBytes: int64(median(p.total)),
+			PeakAnonBytes: int64(median(p.anon)), PeakFileBytes: int64(median(p.file))})
 	}
-	return nodes, bytes
+	return nodes, peaks
 }
 
 // median returns the median of xs (the mean of the middle two for an even
