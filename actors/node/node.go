@@ -123,9 +123,12 @@ func Start(opts Options) (n *Node, err error) {
 	}
 	// A selector that resolves nothing anywhere is left out of the request
 	// path altogether.
-	var readResolver *resolve.Selector
+	var readResolver, writeResolver *resolve.Selector
 	if sel.Active() {
 		readResolver = sel
+		if cfg.Resolution.OnWrite {
+			writeResolver = sel
+		}
 	}
 	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
 		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{})}
@@ -280,7 +283,7 @@ func Start(opts Options) (n *Node, err error) {
 			vnodeProps: func(p uint32) *actor.Props {
 				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Now: now,
 					Root: &n.roots[p], Keys: &n.keys[p], Dispatcher: n.pool, CacheBytes: objectCacheBytes / cfg.Ring.Partitions,
-					Logger: logger.With("component", "vnode")})
+					ResolveOnWrite: writeResolver, Logger: logger.With("component", "vnode")})
 			},
 			topologyProps: topology.Props(topoCfg),
 			hintsProps: hints.Props(hints.Config{

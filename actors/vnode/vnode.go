@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/merkle"
@@ -49,6 +50,11 @@ type Config struct {
 	// CacheBytes is the budget of the vnode's cache of decoded objects
 	// (see objectCache); zero disables it.
 	CacheBytes int
+	// ResolveOnWrite, when set, resolves the siblings a client write this
+	// vnode coordinates leaves, and stores the resolution
+	// (resolution.on_write; see resolveOnWrite); nil stores them as they
+	// are.
+	ResolveOnWrite *resolve.Selector
 }
 
 // Drop asks a vnode to delete every key of its partition, if it has taken
@@ -227,6 +233,7 @@ func (v *vnode) put(req *messages.PutRequest, respond func(*messages.Envelope)) 
 	case err != nil:
 		return v.count("put", errorReply(CodeBadRequest, err.Error()))
 	}
+	updated = v.resolveOnWrite(req.GetKey(), updated)
 	if v.cfg.Metrics != nil {
 		v.cfg.Metrics.Siblings.Observe(float64(len(updated.Siblings)))
 	}
