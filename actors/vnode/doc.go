@@ -7,7 +7,10 @@
 // three requests, all carried in a messages.Envelope:
 //
 //   - PutRequest: coordinate a client write — mint a dot, apply dvv.Update,
-//     persist, reply with the resulting object;
+//     persist, reply with the resulting object. With Config.ResolveOnWrite
+//     (resolution.on_write), a write that leaves several live siblings is
+//     followed by their resolution, stored as a second update with a fresh
+//     dot (resolve.go); merges never resolve;
 //   - GetRequest: reply with the stored object;
 //   - MergeRequest: dvv.Merge a peer's object into the stored one (replication,
 //     read repair), persisting only when something changed.
