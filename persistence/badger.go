@@ -16,13 +16,20 @@ var _ Engine = (*badgerEngine)(nil)
 
 // The small profile. Badger's defaults (5 × 64 MiB memtables, a 256 MiB
 // block cache, four compactors, every table index held in memory) reserve
-// more than a 2-core pod with a few GiB should give to one component; these
-// bound steady-state memory at roughly 150 MiB plus the Go heap.
+// more than a 2-core pod with a few GiB should give to one component. With
+// these, a node serving YCSB workload A over 1M objects of 1 KiB peaked at
+// about 390 MiB of anonymous memory (the Go heap included); see
+// docs/benchmarks.md. Badger also memory-maps its tables and value log,
+// whose pages count as the process's resident set but are page cache the
+// kernel reclaims under pressure.
 const (
-	// Three memtables of 32 MiB: one taking writes, one or two flushing, so
-	// a burst does not stall on a slow disk. The memtable size also caps an
-	// atomic batch at about 15% of it (~4.8 MiB).
-	smallMemTableSize = 32 << 20
+	// Three memtables of 16 MiB: one taking writes, one or two flushing, so
+	// a burst does not stall on a slow disk. Each costs its size in a
+	// skiplist arena, and flushing one builds its L0 table in memory, so
+	// the size is a direct term of the node's memory. It also caps an
+	// atomic batch at about 15% of it (~2.4 MiB), above the largest
+	// handoff batch (handoff.transfer_batch_bytes, at most 2 MiB).
+	smallMemTableSize = 16 << 20
 	smallNumMemtables = 3
 	// The block cache holds decompressed blocks; badger needs one whenever
 	// compression is on (Snappy by default).
@@ -34,11 +41,14 @@ const (
 	// Two compactors: one prioritises L0, the other the rest; more only
 	// compete for two cores with the foreground.
 	smallNumCompactors = 2
-	// Values of 4 KiB and more go to the value log. Stored objects are
-	// usually small DVV sets that are scanned by anti-entropy and handoff, so
-	// keeping them in the LSM tree makes scans cheap; large values (up to
-	// 1 MiB) in the LSM tree would make every compaction rewrite them.
-	smallValueThreshold = 4 << 10
+	// Values of 512 bytes and more go to the value log, keys and pointers
+	// to the LSM tree (badger's WiscKey design). A stored object is a DVV
+	// set, usually just above the client's value. In the LSM tree, every
+	// flush and compaction rewrote the values: with 1M objects of 1 KiB a
+	// node held several hundred MiB of table builders in memory and spent
+	// its CPU compacting. Small objects (tombstones, counters) stay in
+	// the tree, where a scan reads them for free.
+	smallValueThreshold = 512
 	// Smaller value-log files let GC reclaim space in smaller steps, which
 	// matters on the modest volumes the chart requests.
 	smallValueLogFileSize = 256 << 20
