@@ -38,6 +38,12 @@ type Node struct {
 	// DataDir holds the storage engine's files. Required by the on-disk
 	// engines, badger and pebble.
 	DataDir string `koanf:"data_dir"`
+	// MemoryLimitMiB is a soft limit on the Go runtime's memory, in MiB
+	// (0 = none, or the GOMEMLIMIT environment variable if set). Near it
+	// the garbage collector runs more often instead of letting the heap
+	// grow, which keeps a node inside a container's memory limit; pages
+	// of memory-mapped files (the storage engine's) are not counted.
+	MemoryLimitMiB int `koanf:"memory_limit_mib"`
 }
 
 // Cluster configures how the node finds and talks to its peers: serf gossip
@@ -242,6 +248,11 @@ const (
 	maxValueBytes = 64 << 20
 )
 
+// minMemoryLimitMiB is the smallest node.memory_limit_mib accepted: a node's
+// engine caches and memtables alone take more, so a lower soft limit would
+// only make the garbage collector run continuously.
+const minMemoryLimitMiB = 64
+
 // Default returns the built-in configuration, the lowest layer of Load. It
 // is pure (no host name, no environment), so it can seed tests and docs;
 // Node.ID is therefore empty.
@@ -346,6 +357,11 @@ func (c Config) Validate() error {
 	// node
 	if slices.Contains(diskEngines, c.Storage.Engine) && c.Node.DataDir == "" {
 		bad("node.data_dir", "must not be empty when storage.engine is %q", c.Storage.Engine)
+	}
+	if c.Node.MemoryLimitMiB < 0 {
+		bad("node.memory_limit_mib", "must not be negative (0 means no limit)")
+	} else if c.Node.MemoryLimitMiB > 0 && c.Node.MemoryLimitMiB < minMemoryLimitMiB {
+		bad("node.memory_limit_mib", "must be 0 (no limit) or at least %d: below that the garbage collector would run without pause", minMemoryLimitMiB)
 	}
 
 	// cluster

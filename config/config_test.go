@@ -23,7 +23,7 @@ func TestDefault_Validates(t *testing.T) {
 
 func TestKeys_StableOrder(t *testing.T) {
 	want := []string{
-		"node.id", "node.data_dir",
+		"node.id", "node.data_dir", "node.memory_limit_mib",
 		"cluster.name", "cluster.zone", "cluster.seeds", "cluster.gossip_listen", "cluster.gossip_advertise",
 		"cluster.gossip_key", "cluster.remote_listen", "cluster.remote_advertise", "cluster.http_advertise",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
@@ -75,6 +75,8 @@ func TestValidate_InvalidValues(t *testing.T) {
 	}{
 		{"data_dir empty with badger", func(c *Config) { c.Node.DataDir = "" }, []string{"node.data_dir"}},
 		{"data_dir empty with pebble", func(c *Config) { c.Storage.Engine = "pebble"; c.Node.DataDir = "" }, []string{"node.data_dir"}},
+		{"memory limit negative", func(c *Config) { c.Node.MemoryLimitMiB = -1 }, []string{"node.memory_limit_mib"}},
+		{"memory limit too small to run", func(c *Config) { c.Node.MemoryLimitMiB = 10 }, []string{"node.memory_limit_mib"}},
 
 		{"cluster name empty", func(c *Config) { c.Cluster.Name = "" }, []string{"cluster.name"}},
 		{"seed without port", func(c *Config) { c.Cluster.Seeds = "a:7946, b" }, []string{"cluster.seeds"}},

@@ -30,6 +30,7 @@ const configFlag = "config"
 var help = map[string]string{
 	"node.id":                       `unique, stable node id ("" = the host name)`,
 	"node.data_dir":                 "directory of the storage engine's files (required by the badger and pebble engines)",
+	"node.memory_limit_mib":         "soft limit on the Go runtime's memory in MiB; the GC works harder near it (0 = none, or GOMEMLIMIT)",
 	"cluster.name":                  "cluster name; peers announcing another name are refused",
 	"cluster.zone":                  `failure zone of this node ("" = none); replicas go to distinct zones`,
 	"cluster.seeds":                 "comma-separated gossip addresses (host:port) to join at start; empty starts a new cluster",

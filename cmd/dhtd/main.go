@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -56,6 +57,12 @@ named by the dotted key (--storage.sync_writes=true). See config.yaml.`,
 }
 
 func run(cfg config.Config, logger *slog.Logger) error {
+	if mib := cfg.Node.MemoryLimitMiB; mib > 0 {
+		// Process-wide, so set here and not by node.Start: a program that
+		// embeds a node owns its runtime's settings.
+		debug.SetMemoryLimit(int64(mib) << 20)
+		logger.Info("go memory limit set", "mib", mib)
+	}
 	n, err := node.Start(node.Options{Config: cfg, Logger: logger, Now: dataClock()})
 	if err != nil {
 		return err
