@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dhtkv/dht/actors/resolve"
 )
 
 // Config is the whole configuration of one node. It is a plain value: copy
@@ -493,7 +495,7 @@ func (c Config) Validate() error {
 	}
 
 	// resolution
-	if !validResolverName(c.Resolution.Default) {
+	if !resolve.ValidName(c.Resolution.Default) {
 		bad("resolution.default", `must name a resolver ("siblings", "lww", or one registered in Go) in letters, digits, '.', '_' and '-', got %q`, c.Resolution.Default)
 	}
 	if _, err := c.ResolutionBuckets(); err != nil {
@@ -544,7 +546,7 @@ func (c Config) ResolutionBuckets() (map[string]string, error) {
 			return nil, fmt.Errorf("%q has an empty prefix; set resolution.default instead", entry)
 		case !utf8.ValidString(prefix):
 			return nil, fmt.Errorf("prefix %q is not valid UTF-8", prefix)
-		case !validResolverName(name):
+		case !resolve.ValidName(name):
 			return nil, fmt.Errorf("%q: resolver name %q must be letters, digits, '.', '_' and '-'", entry, name)
 		case dup:
 			return nil, fmt.Errorf("prefix %q is given twice", prefix)
@@ -552,22 +554,6 @@ func (c Config) ResolutionBuckets() (map[string]string, error) {
 		out[prefix] = name
 	}
 	return out, nil
-}
-
-// validResolverName matches actors/resolve.ValidName; config does not
-// import the actors.
-func validResolverName(name string) bool {
-	if name == "" {
-		return false
-	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // checkListen accepts host:port with a numeric port (0 picks a free one,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/dhtkv/dht/actors/resolve"
 )
 
 // FuzzResolutionBuckets checks the resolution.buckets parser on arbitrary
@@ -25,7 +27,7 @@ func FuzzResolutionBuckets(f *testing.F) {
 		}
 		var pairs []string
 		for _, prefix := range slices.Sorted(maps.Keys(m)) {
-			if prefix == "" || !utf8.ValidString(prefix) || !validResolverName(m[prefix]) {
+			if prefix == "" || !utf8.ValidString(prefix) || !resolve.ValidName(m[prefix]) {
 				t.Fatalf("accepted prefix %q for %q", prefix, m[prefix])
 			}
 			pairs = append(pairs, prefix+"="+m[prefix])
