@@ -34,8 +34,11 @@ type Options struct {
 	SettleTimeout time.Duration
 	Nodes         int
 	Short         bool
-	Workload      workload.Config
-	Logf          func(format string, args ...any)
+	// NodeArgs are extra dhtd flags for every node, such as
+	// --storage.sync_writes=true to put the fsync path under the faults.
+	NodeArgs []string
+	Workload workload.Config
+	Logf     func(format string, args ...any)
 }
 
 // Result is the outcome of one scenario.
@@ -95,7 +98,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 	rec := workload.NewRecorder(hf, started)
 
 	logf("seed %d: starting %d nodes", seed, o.Nodes)
-	c, err := harness.Start(ctx, harness.Options{Binary: o.Binary, Dir: o.Dir, Nodes: o.Nodes, Logf: logf})
+	c, err := harness.Start(ctx, harness.Options{Binary: o.Binary, Dir: o.Dir, Nodes: o.Nodes, Args: o.NodeArgs, Logf: logf})
 	if err != nil {
 		res.Err = err
 		return res

@@ -51,6 +51,7 @@ type flags struct {
 	short     bool
 	scenarios string
 	resolver  string
+	nodeArgs  string
 	selftest  bool
 	dir       string
 	keep      bool
@@ -75,6 +76,7 @@ func parseFlags() flags {
 	flag.BoolVar(&f.race, "race", false, "build dhtd with the race detector")
 	flag.DurationVar(&f.faults, "faults", 0, "how long each scenario injects faults (default 20s with -short, 90s without)")
 	flag.IntVar(&f.clients, "clients", 8, "concurrent clients")
+	flag.StringVar(&f.nodeArgs, "dhtd-args", "", "extra dhtd flags for every node, space-separated (e.g. --storage.sync_writes=true)")
 	flag.DurationVar(&f.settle, "settle", 3*time.Minute, "how long to wait for the healed cluster to converge")
 	flag.StringVar(&f.check, "check", "", "re-check the recorded run in this scenario directory (history.jsonl, final.json) and exit")
 	flag.Parse()
@@ -174,7 +176,8 @@ func run() int {
 		w := wl
 		w.Resolver = res
 		return scenario.Options{Binary: bin, Dir: filepath.Join(dir, name), Seed: f.seed, Faults: f.faults,
-			Warmup: 2 * time.Second, SettleTimeout: f.settle, Nodes: 5, Short: f.short, Workload: w, Logf: logf}
+			Warmup: 2 * time.Second, SettleTimeout: f.settle, Nodes: 5, Short: f.short, NodeArgs: strings.Fields(f.nodeArgs),
+			Workload: w, Logf: logf}
 	}
 
 	var results []scenario.Result
@@ -219,7 +222,7 @@ func run() int {
 		}
 	}
 
-	fmt.Printf("\nseed %d, faults %v per scenario, resolver %s\n\n%s\n", f.seed, f.faults, f.resolver, scenario.TableHeader)
+	fmt.Printf("\nseed %d, faults %v per scenario, resolver %s, dhtd args %q\n\n%s\n", f.seed, f.faults, f.resolver, f.nodeArgs, scenario.TableHeader)
 	for _, r := range results {
 		fmt.Println(scenario.Row(r))
 	}
