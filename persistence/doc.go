@@ -43,13 +43,12 @@
 // Once Put, Delete or Write returns nil the write survives kill -9 of the
 // process. With [Options].SyncWrites it also survives a crash of the machine
 // (power loss, kernel panic), at the cost of a sync before each write
-// returns. Writes from many goroutines go to the engine concurrently, never
-// serialised behind a lock of our own, so the engine can group them into
-// one write (group commit). Note that badger v4.9 still syncs its
-// memtable's write-ahead log once per transaction, so with SyncWrites the
-// throughput of small writes does not grow with the number of writers;
-// batch them with [Batch] where latency allows. Pebble shares one WAL
-// write and sync among all commits waiting for it.
+// returns. Writes from many goroutines share syncs (group commit). Badger
+// v4.9 syncs its memtable's write-ahead log once per transaction, so with
+// SyncWrites the badger engine queues writes to a committer of its own
+// that applies all waiting writes as one transaction (commit.go); it also
+// offers [AsyncPutter], a put that does not block its caller on the sync.
+// Pebble shares one WAL write and sync among all commits waiting for it.
 //
 // Pebble's own "no sync" mode keeps a write in a buffer inside the process
 // until a WAL block fills, which kill -9 loses. So the pebble engine always
