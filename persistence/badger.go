@@ -73,13 +73,7 @@ type badgerEngine struct {
 	// group, when set, is the committer all writes go through.
 	group *committer
 
-	// mu gates calls against Close: every call holds a read lock for its
-	// duration, so Close can wait for calls in flight before closing the
-	// database, which badger does not tolerate being used after.
-	mu struct {
-		sync.RWMutex
-		closed bool
-	}
+	callGate
 
 	stop      chan struct{} // closed by Close to stop background work
 	wg        sync.WaitGroup
@@ -131,19 +125,6 @@ func openBadgerWith(bo badger.Options, gcInterval time.Duration, logger *slog.Lo
 	}
 	return e, nil
 }
-
-// enter admits a call unless the engine is closed; a true result must be
-// paired with leave.
-func (e *badgerEngine) enter() bool {
-	e.mu.RLock()
-	if e.mu.closed {
-		e.mu.RUnlock()
-		return false
-	}
-	return true
-}
-
-func (e *badgerEngine) leave() { e.mu.RUnlock() }
 
 func (e *badgerEngine) Get(key []byte) ([]byte, error) {
 	if !e.enter() {
@@ -312,9 +293,7 @@ func (e *badgerEngine) Scan(prefix, start []byte, fn func(key, value []byte) boo
 
 func (e *badgerEngine) Close() error {
 	e.closeOnce.Do(func() {
-		e.mu.Lock() // waits for calls in flight
-		e.mu.closed = true
-		e.mu.Unlock()
+		e.shut()
 		close(e.stop)
 		e.wg.Wait() // value-log GC must not run on a closed database
 		if err := e.db.Close(); err != nil {

@@ -88,14 +88,9 @@ type pebbleEngine struct {
 	fsCloser io.Closer
 	logger   *slog.Logger
 
-	// mu gates calls against Close: every call holds a read lock for its
-	// duration, so Close waits for calls in flight (and open iterators,
-	// which pebble forbids at Close) before closing the database, which
-	// pebble does not tolerate being used after (it panics).
-	mu struct {
-		sync.RWMutex
-		closed bool
-	}
+	// Close waits for calls in flight, and so for open iterators, which
+	// pebble forbids at Close.
+	callGate
 
 	closeOnce sync.Once
 	closeErr  error
@@ -157,19 +152,6 @@ func openPebbleOn(opts Options, fs vfs.FS, logger *slog.Logger) (*pebbleEngine, 
 	}
 	return &pebbleEngine{db: db, fsCloser: fsCloser, logger: logger}, nil
 }
-
-// enter admits a call unless the engine is closed; a true result must be
-// paired with leave.
-func (e *pebbleEngine) enter() bool {
-	e.mu.RLock()
-	if e.mu.closed {
-		e.mu.RUnlock()
-		return false
-	}
-	return true
-}
-
-func (e *pebbleEngine) leave() { e.mu.RUnlock() }
 
 func (e *pebbleEngine) Get(key []byte) ([]byte, error) {
 	if !e.enter() {
@@ -292,9 +274,7 @@ func (e *pebbleEngine) Scan(prefix, start []byte, fn func(key, value []byte) boo
 
 func (e *pebbleEngine) Close() error {
 	e.closeOnce.Do(func() {
-		e.mu.Lock() // waits for calls in flight
-		e.mu.closed = true
-		e.mu.Unlock()
+		e.shut()
 		if err := e.db.Close(); err != nil {
 			e.closeErr = fmt.Errorf("persistence: close pebble: %w", err)
 		}
