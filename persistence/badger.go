@@ -373,9 +373,16 @@ func (b badgerLogger) Infof(format string, args ...any)    { b.log(slog.LevelDeb
 func (b badgerLogger) Debugf(format string, args ...any)   { b.log(slog.LevelDebug, format, args) }
 
 func (b badgerLogger) log(level slog.Level, format string, args []any) {
+	logPrintf(b.l, level, format, args)
+}
+
+// logPrintf logs a storage library's printf-style message at level. It
+// skips the formatting when nobody reads the level: the libraries' debug
+// output is plentiful.
+func logPrintf(l *slog.Logger, level slog.Level, format string, args []any) {
 	ctx := context.Background()
-	if !b.l.Enabled(ctx, level) {
-		return // skip formatting: badger's debug output is plentiful
+	if !l.Enabled(ctx, level) {
+		return
 	}
-	b.l.Log(ctx, level, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+	l.Log(ctx, level, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
 }

@@ -2,7 +2,6 @@ package persistence
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -437,9 +436,5 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 func (p pebbleLogger) log(level slog.Level, format string, args []any) {
-	ctx := context.Background()
-	if !p.l.Enabled(ctx, level) {
-		return // skip formatting what nobody reads
-	}
-	p.l.Log(ctx, level, strings.TrimRight(fmt.Sprintf(format, args...), "\n"))
+	logPrintf(p.l, level, format, args)
 }
