@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -23,6 +21,7 @@ import (
 	"github.com/dhtkv/dht/actors/node"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/test/nodetest"
 )
 
 // DefaultTimeout bounds Start's wait for the new cluster to converge.
@@ -500,7 +499,7 @@ func (c *Cluster) start(i int, first bool) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for attempt := 1; ; attempt++ {
 		if first {
-			port, err := freeGossipPort()
+			port, err := nodetest.PickPort()
 			if err != nil {
 				return err
 			}
@@ -605,50 +604,6 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-// freeGossipPort returns a loopback port that was free a moment ago for both
-// TCP and UDP, as memberlist binds both. It is drawn from below the kernel's
-// ephemeral range, which listeners on port 0 and outgoing connections take
-// from: a port found free there could be handed to the node's own HTTP or
-// remote listener, or to a connection, before gossip binds it, and again
-// while the node is down between Kill and Restart.
-func freeGossipPort() (int, error) {
-	lo, hi := gossipPortRange()
-	var last error
-	for range 100 {
-		port := lo + rand.IntN(hi-lo)
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		tl, err := net.Listen("tcp", addr)
-		if err != nil {
-			last = err
-			continue
-		}
-		ul, err := net.ListenPacket("udp", addr)
-		_ = tl.Close()
-		if err != nil {
-			last = err
-			continue
-		}
-		_ = ul.Close()
-		return port, nil
-	}
-	return 0, fmt.Errorf("finding a free gossip port in %d-%d: %w", lo, hi-1, last)
-}
-
-// gossipPortRange returns [lo, hi): the half of the ports below the
-// kernel's ephemeral range (Linux's ip_local_port_range; 32768 when it
-// cannot be read), and never below 1024.
-func gossipPortRange() (lo, hi int) {
-	hi = 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil && v > 2048 {
-				hi = v
-			}
-		}
-	}
-	return max(hi/2, 1024), hi
 }
 
 // addrInUse reports whether err is a failure to bind a port. memberlist

@@ -5,8 +5,6 @@
 package nodetest
 
 import (
-	"net"
-	"strconv"
 	"testing"
 
 	"github.com/dhtkv/dht/config"
@@ -28,25 +26,4 @@ func Config(t testing.TB, id string) config.Config {
 	cfg.Replication.N, cfg.Replication.R, cfg.Replication.W = 1, 1, 1
 	cfg.Cluster.GossipListen, cfg.Cluster.RemoteListen = "", ""
 	return cfg
-}
-
-// FreePort returns a loopback port that was free for both TCP and UDP a
-// moment ago (serf gossips on both).
-func FreePort(t testing.TB) int {
-	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("nodetest: no free TCP port: %v", err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		udp, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		_ = ln.Close()
-		if err == nil {
-			_ = udp.Close()
-			return port
-		}
-	}
-	t.Fatal("nodetest: no port free for both TCP and UDP after 50 tries")
-	return 0
 }

@@ -25,7 +25,11 @@ func TestHandoff_WritesReachAReplicaThatWasDown(t *testing.T) {
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	down := nodes[2]
 	down.Kill()
-	waitStatus(t, nodes[0], down.ID(), client.MemberDown, 30*time.Second)
+	// Both coordinators must know: one that still counts the replica alive
+	// sends it the write, and hints it only when its deadline passes.
+	for _, n := range nodes[:2] {
+		waitStatus(t, n, down.ID(), client.MemberDown, 30*time.Second)
+	}
 
 	acked := map[string]string{}
 	indeterminate := 0
@@ -45,25 +49,34 @@ func TestHandoff_WritesReachAReplicaThatWasDown(t *testing.T) {
 	}
 
 	// The hints wait where the coordinators left them, and /admin/status
-	// (what dhtctl status shows) says so.
+	// (what dhtctl status shows) says so. A coordinator's hint queue
+	// stores them after it has answered the client, so retry.
 	kept := 0
-	for _, n := range nodes[:2] {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		st, err := n.Client().Status(ctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s status: %v", n.ID(), err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		kept = 0
+		for _, n := range nodes[:2] {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			st, err := n.Client().Status(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s status: %v", n.ID(), err)
+			}
+			kept += st.HintsPending[down.ID()]
 		}
-		kept += st.HintsPending[down.ID()]
-	}
-	if kept < len(acked) {
-		t.Fatalf("/admin/status shows %d hints for %s, want at least one per acknowledged write (%d)", kept, down.ID(), len(acked))
+		if kept >= len(acked) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/admin/status shows %d hints for %s, want at least one per acknowledged write (%d)", kept, down.ID(), len(acked))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	start := time.Now()
 	down.Restart()
 	waitAllAlive(t, nodes, 30*time.Second)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	var pending int
 	for {
 		pending = 0

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/dhtkv/dht/test/nodetest"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/test/nodetest"
 )
 
 // Defaults of Options and of the waits.
@@ -400,16 +400,9 @@ func childEnv(extra []string) []string {
 	return append(env, extra...)
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("process: finding a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort returns a port for a node's HTTP listener: one this test binary
+// has not handed out before, so it cannot be a peer's gossip port.
+func freePort(t testing.TB) int { return nodetest.FreePort(t) }
 
 // cleanup kills a process still running, fails the test on a data race or a
 // panic in any log, and prints the logs' tails when the test has failed.
