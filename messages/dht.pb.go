@@ -741,7 +741,15 @@ type PutRequest struct {
 	// The new value or tombstone; its dot is minted by the vnode.
 	Value *Sibling `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
 	// Refuse the write if it would leave more siblings than this (0 = no limit).
-	MaxSiblings   uint32 `protobuf:"varint,5,opt,name=max_siblings,json=maxSiblings,proto3" json:"max_siblings,omitempty"`
+	MaxSiblings uint32 `protobuf:"varint,5,opt,name=max_siblings,json=maxSiblings,proto3" json:"max_siblings,omitempty"`
+	// Ask for the object as soon as it is minted: a vnode whose writes are
+	// durable only later (storage.sync_writes) then answers twice, first a
+	// PutReply with minted set, then, once the write is durable, a PutReply
+	// without an object (or an ErrorReply). The coordinator sends the object
+	// to the other replicas on the first answer, so their fsyncs overlap the
+	// coordinator's. A vnode that writes synchronously answers once, as
+	// without it; so does one that predates the field.
+	Early         bool `protobuf:"varint,6,opt,name=early,proto3" json:"early,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -811,9 +819,20 @@ func (x *PutRequest) GetMaxSiblings() uint32 {
 	return 0
 }
 
+func (x *PutRequest) GetEarly() bool {
+	if x != nil {
+		return x.Early
+	}
+	return false
+}
+
 type PutReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Object        *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key's object at the vnode after the write; absent from the second
+	// answer to an early request, which only confirms durability.
+	Object *Object `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	// The write is merged and queued, not yet durable: another answer follows.
+	Minted        bool `protobuf:"varint,2,opt,name=minted,proto3" json:"minted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -853,6 +872,13 @@ func (x *PutReply) GetObject() *Object {
 		return x.Object
 	}
 	return nil
+}
+
+func (x *PutReply) GetMinted() bool {
+	if x != nil {
+		return x.Minted
+	}
+	return false
 }
 
 // GetRequest reads one key from a replica vnode.
@@ -2666,16 +2692,18 @@ const file_dht_proto_rawDesc = "" +
 	"\x12handoff_pull_reply\x18\x1f \x01(\v2\x18.dht.v1.HandoffPullReplyH\x00R\x10handoffPullReply\x12K\n" +
 	"\x13merge_batch_request\x18  \x01(\v2\x19.dht.v1.MergeBatchRequestH\x00R\x11mergeBatchRequest\x12E\n" +
 	"\x11merge_batch_reply\x18! \x01(\v2\x17.dht.v1.MergeBatchReplyH\x00R\x0fmergeBatchReplyB\x06\n" +
-	"\x04body\"\xad\x01\n" +
+	"\x04body\"\xc3\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12%\n" +
 	"\acontext\x18\x03 \x03(\v2\v.dht.v1.DotR\acontext\x12%\n" +
 	"\x05value\x18\x04 \x01(\v2\x0f.dht.v1.SiblingR\x05value\x12!\n" +
-	"\fmax_siblings\x18\x05 \x01(\rR\vmaxSiblings\"2\n" +
+	"\fmax_siblings\x18\x05 \x01(\rR\vmaxSiblings\x12\x14\n" +
+	"\x05early\x18\x06 \x01(\bR\x05early\"J\n" +
 	"\bPutReply\x12&\n" +
-	"\x06object\x18\x01 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"<\n" +
+	"\x06object\x18\x01 \x01(\v2\x0e.dht.v1.ObjectR\x06object\x12\x16\n" +
+	"\x06minted\x18\x02 \x01(\bR\x06minted\"<\n" +
 	"\n" +
 	"GetRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +

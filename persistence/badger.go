@@ -167,6 +167,9 @@ func (e *badgerEngine) Put(key, value []byte) error {
 
 var _ AsyncPutter = (*badgerEngine)(nil)
 
+// AsyncPuts implements AsyncPutter: only SyncWrites has a committer.
+func (e *badgerEngine) AsyncPuts() bool { return e.group != nil }
+
 // PutAsync implements AsyncPutter: it has a path only with SyncWrites,
 // where writes go through the group committer.
 func (e *badgerEngine) PutAsync(key, value []byte, done func(error)) bool {

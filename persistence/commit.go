@@ -52,6 +52,11 @@ type AsyncPutter interface {
 	// engine has no such path (sync_writes off: Put does not wait on an
 	// fsync); the caller then uses Put.
 	PutAsync(key, value []byte, done func(error)) bool
+	// AsyncPuts reports whether PutAsync queues puts at all. It does not
+	// change over the engine's life, so a caller can plan on it: a vnode
+	// announces an object before it is durable only when it will be
+	// durable later.
+	AsyncPuts() bool
 }
 
 type pendingWrite struct {

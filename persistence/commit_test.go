@@ -166,62 +166,95 @@ func TestCommitter_LoneWriterAlwaysAnswered(t *testing.T) {
 	}
 }
 
-func TestBadger_PutAsync(t *testing.T) {
-	t.Run("sync writes off has no async path", func(t *testing.T) {
-		e, err := Open(Options{Dir: t.TempDir(), Logger: quietTestLogger()})
-		if err != nil {
-			t.Fatal(err)
+// TestEngine_PutAsync runs the asynchronous durable put of the on-disk
+// engines: none without sync_writes; with it, every put answered once,
+// stored, and applied in the order handed over.
+func TestEngine_PutAsync(t *testing.T) {
+	for _, engine := range []string{EngineBadger, EnginePebble} {
+		t.Run(engine, func(t *testing.T) {
+			t.Run("sync writes off has no async path", func(t *testing.T) {
+				e, err := Open(Options{Engine: engine, Dir: t.TempDir(), Logger: quietTestLogger()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close()
+				if e.(AsyncPutter).AsyncPuts() {
+					t.Error("AsyncPuts() = true without sync_writes")
+				}
+				if e.(AsyncPutter).PutAsync([]byte("k"), []byte("v"), func(error) { t.Error("done called for a put that was not queued") }) {
+					t.Fatal("PutAsync took a put without sync_writes")
+				}
+			})
+			t.Run("sync writes on", func(t *testing.T) { testPutAsyncSync(t, engine) })
+		})
+	}
+}
+
+func testPutAsyncSync(t *testing.T, engine string) {
+	dir := t.TempDir()
+	e, err := Open(Options{Engine: engine, Dir: dir, SyncWrites: true, Logger: quietTestLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	async := e.(AsyncPutter)
+	if !async.AsyncPuts() {
+		t.Error("AsyncPuts() = false with sync_writes on")
+	}
+	const n = 200
+	errs := make(chan error, 2*n+1)
+	for i := range n {
+		key, value := fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i)
+		if !async.PutAsync(key, value, func(err error) { errs <- err }) {
+			t.Fatal("PutAsync refused a put with sync_writes on")
 		}
-		defer e.Close()
-		if e.(AsyncPutter).PutAsync([]byte("k"), []byte("v"), func(error) { t.Error("done called for a put that was not queued") }) {
-			t.Fatal("PutAsync took a put without sync_writes")
+	}
+	// Handed over after the first round, so applied after it: the engine
+	// must keep the second value of every key.
+	for i := range n / 2 {
+		key, value := fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "w%d", i)
+		if !async.PutAsync(key, value, func(err error) { errs <- err }) {
+			t.Fatal("PutAsync refused a put with sync_writes on")
 		}
-	})
-	t.Run("sync writes on", func(t *testing.T) {
-		dir := t.TempDir()
-		e, err := Open(Options{Dir: dir, SyncWrites: true, Logger: quietTestLogger()})
-		if err != nil {
-			t.Fatal(err)
+	}
+	if !async.PutAsync(nil, []byte("v"), func(err error) { errs <- err }) {
+		t.Fatal("PutAsync refused an empty key instead of answering it")
+	}
+	// Close waits for queued writes: each must be answered, and stored.
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var emptyKeyErrs int
+	for range n + n/2 + 1 {
+		switch err := <-errs; {
+		case errors.Is(err, ErrEmptyKey):
+			emptyKeyErrs++
+		case err != nil:
+			t.Errorf("async put: %v", err)
 		}
-		const n = 200
-		errs := make(chan error, n+1)
-		for i := range n {
-			key, value := fmt.Appendf(nil, "k%03d", i), fmt.Appendf(nil, "v%d", i)
-			if !e.(AsyncPutter).PutAsync(key, value, func(err error) { errs <- err }) {
-				t.Fatal("PutAsync refused a put with sync_writes on")
-			}
+	}
+	if emptyKeyErrs != 1 {
+		t.Errorf("%d answers were ErrEmptyKey, want 1", emptyKeyErrs)
+	}
+	if async.PutAsync([]byte("late"), []byte("v"), func(err error) { errs <- err }) {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Errorf("PutAsync after Close answered %v, want ErrClosed", err)
 		}
-		if !e.(AsyncPutter).PutAsync(nil, []byte("v"), func(err error) { errs <- err }) {
-			t.Fatal("PutAsync refused an empty key instead of answering it")
+	}
+	e, err = Open(Options{Engine: engine, Dir: dir, Logger: quietTestLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for i := range n {
+		want := fmt.Sprintf("v%d", i)
+		if i < n/2 {
+			want = fmt.Sprintf("w%d", i)
 		}
-		// Close waits for queued writes: each must be answered, and stored.
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
+		got, err := e.Get(fmt.Appendf(nil, "k%03d", i))
+		if err != nil || string(got) != want {
+			t.Fatalf("k%03d after reopening: %q, %v; want %q", i, got, err, want)
 		}
-		var emptyKeyErrs int
-		for range n + 1 {
-			switch err := <-errs; {
-			case errors.Is(err, ErrEmptyKey):
-				emptyKeyErrs++
-			case err != nil:
-				t.Errorf("async put: %v", err)
-			}
-		}
-		if emptyKeyErrs != 1 {
-			t.Errorf("%d answers were ErrEmptyKey, want 1", emptyKeyErrs)
-		}
-		e, err = Open(Options{Dir: dir, Logger: quietTestLogger()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		for i := range n {
-			got, err := e.Get(fmt.Appendf(nil, "k%03d", i))
-			if err != nil || string(got) != fmt.Sprintf("v%d", i) {
-				t.Fatalf("k%03d after reopening: %q, %v", i, got, err)
-			}
-		}
-	})
+	}
 }
 
 func quietTestLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

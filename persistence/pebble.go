@@ -91,9 +91,29 @@ type pebbleEngine struct {
 	// pebble forbids at Close.
 	callGate
 
+	// syncs carries the batches PutAsync applied, in the order it applied
+	// them, to the goroutine that waits for their WAL fsync and answers
+	// them; nil without SyncWrites, where PutAsync has no path.
+	syncs chan pebbleSync
+	// waiterDone is closed when that goroutine has exited.
+	waiterDone chan struct{}
+
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// pebbleSync is one asynchronous put waiting for its fsync.
+type pebbleSync struct {
+	batch *pebble.Batch
+	done  func(error)
+}
+
+// pebbleSyncQueue bounds the puts waiting for an fsync; PutAsync blocks
+// past it. One fsync covers every commit before it, so the queue drains a
+// group at a time, and this only has to hold the writes of one sync.
+const pebbleSyncQueue = 4096
+
+var _ AsyncPutter = (*pebbleEngine)(nil)
 
 // pebbleWriteOptions is what every write commits with. It is always Sync,
 // whatever Options.SyncWrites says: pebble.NoSync leaves a write in the
@@ -149,7 +169,71 @@ func openPebbleOn(opts Options, fs vfs.FS, logger *slog.Logger) (*pebbleEngine, 
 		_ = fsCloser.Close()
 		return nil, fmt.Errorf("persistence: open pebble in %s: %w", opts.Dir, err)
 	}
-	return &pebbleEngine{db: db, fsCloser: fsCloser, logger: logger}, nil
+	e := &pebbleEngine{db: db, fsCloser: fsCloser, logger: logger}
+	if opts.SyncWrites {
+		e.syncs = make(chan pebbleSync, pebbleSyncQueue)
+		e.waiterDone = make(chan struct{})
+		go e.waitSyncs()
+	}
+	return e, nil
+}
+
+// AsyncPuts implements AsyncPutter: only SyncWrites has a path, since
+// without it a commit waits for no fsync.
+func (e *pebbleEngine) AsyncPuts() bool { return e.syncs != nil }
+
+// PutAsync implements AsyncPutter with pebble's ApplyNoSyncWait, the
+// primitive CockroachDB's raft log writes use: the put is applied to the
+// memtable, and so visible and ordered after every put applied before it,
+// when the call returns; its fsync is shared with every commit around it,
+// and waited for by waitSyncs.
+func (e *pebbleEngine) PutAsync(key, value []byte, done func(error)) bool {
+	if e.syncs == nil {
+		return false
+	}
+	if !e.enter() {
+		done(ErrClosed)
+		return true
+	}
+	fail := func(err error) bool {
+		e.leave()
+		done(err)
+		return true
+	}
+	if len(key) == 0 {
+		return fail(ErrEmptyKey)
+	}
+	if err := checkPebbleBatchSize("put", 1, len(key)+len(value)); err != nil {
+		return fail(err)
+	}
+	b := e.db.NewBatch()
+	if err := b.Set(key, value, nil); err != nil {
+		_ = b.Close()
+		return fail(pebbleErr("put", err))
+	}
+	if err := e.db.ApplyNoSyncWait(b, pebbleWriteOptions); err != nil {
+		// Pebble requires SyncWait before Close even when the apply
+		// failed; it returns at once then.
+		_ = b.SyncWait()
+		_ = b.Close()
+		return fail(pebbleErr("put", err))
+	}
+	// The call stays "in flight" for Close until the fsync is answered.
+	e.syncs <- pebbleSync{batch: b, done: done}
+	return true
+}
+
+// waitSyncs answers the asynchronous puts as their fsyncs complete, in the
+// order they were applied: pebble syncs its WAL in order, so waiting for
+// them in turn never waits past a sync that covered a later put.
+func (e *pebbleEngine) waitSyncs() {
+	defer close(e.waiterDone)
+	for s := range e.syncs {
+		err := s.batch.SyncWait()
+		_ = s.batch.Close()
+		e.leave()
+		s.done(pebbleErr("put", err))
+	}
 }
 
 func (e *pebbleEngine) Get(key []byte) ([]byte, error) {
@@ -273,7 +357,13 @@ func (e *pebbleEngine) Scan(prefix, start []byte, fn func(key, value []byte) boo
 
 func (e *pebbleEngine) Close() error {
 	e.closeOnce.Do(func() {
+		// shut waits for the asynchronous puts too: each is in flight
+		// until waitSyncs has answered it.
 		e.shut()
+		if e.syncs != nil {
+			close(e.syncs)
+			<-e.waiterDone
+		}
 		if err := e.db.Close(); err != nil {
 			e.closeErr = fmt.Errorf("persistence: close pebble: %w", err)
 		}

@@ -201,33 +201,7 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 	}
 	switch p.kind {
 	case "coordinate":
-		switch {
-		case errReply != nil && errReply.GetCode() != "storage":
-			c.applyPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
-		case errReply != nil:
-			c.applyPut(ctx, c.put.Failed(p.node))
-		default:
-			obj, err := wire.ObjectFromProto(env.GetPutReply().GetObject())
-			if err != nil {
-				c.applyPut(ctx, c.put.Failed(p.node))
-				return
-			}
-			c.coordinated = &obj
-			c.applyPut(ctx, c.put.Coordinated(obj))
-			// No fallback exists for these owners: the coordinating replica
-			// keeps their hints. Not counted toward W, so fire and forget.
-			for _, down := range c.route.Uncovered {
-				ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(down, obj))
-			}
-			// New owners mid-handoff get the write too; a miss is hinted
-			// at the deadline like any straggler's.
-			if len(c.route.Pending) > 0 {
-				merge := c.mergeRequest(obj)
-				for _, node := range c.route.Pending {
-					c.send(ctx, quorum.Target{Node: node}, "pending", merge)
-				}
-			}
-		}
+		c.onCoordinated(ctx, p, env)
 	case "hint":
 		if h := env.GetHintReply(); h != nil && h.GetStored() {
 			c.applyPut(ctx, c.put.Acked(p.node))
@@ -256,6 +230,63 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 	case "repair", "pending":
 		// Not counted: a failed repair is retried by the next read or by
 		// anti-entropy; a pending owner's miss is hinted at the deadline.
+	}
+}
+
+// onCoordinated handles the coordinating vnode's answers: the object,
+// minted and not yet durable, then the confirmation of its write; or one
+// answer with both (a vnode that writes synchronously); or an error.
+func (c *coordinator) onCoordinated(ctx actor.Context, p pending, env *messages.Envelope) {
+	errReply, putReply := env.GetErrorReply(), env.GetPutReply()
+	switch {
+	case errReply != nil && errReply.GetCode() != "storage" && c.coordinated == nil:
+		// A definite refusal (too many siblings, a bad request): nothing
+		// was minted, so nothing was stored anywhere.
+		c.applyPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
+	case errReply != nil:
+		c.applyPut(ctx, c.put.Failed(p.node))
+	case putReply.GetMinted():
+		obj, err := wire.ObjectFromProto(putReply.GetObject())
+		if err != nil {
+			c.applyPut(ctx, c.put.Failed(p.node))
+			return
+		}
+		// The confirmation comes under the same request id.
+		c.pending[env.GetRequestId()] = p
+		c.applyPut(ctx, c.put.Minted(obj))
+		c.sendAlongside(ctx, obj)
+	case c.coordinated != nil:
+		c.applyPut(ctx, c.put.Coordinated(*c.coordinated))
+	default:
+		obj, err := wire.ObjectFromProto(putReply.GetObject())
+		if err != nil {
+			c.applyPut(ctx, c.put.Failed(p.node))
+			return
+		}
+		c.applyPut(ctx, c.put.Coordinated(obj))
+		c.sendAlongside(ctx, obj)
+	}
+}
+
+// sendAlongside records the coordinated object and sends it where it goes
+// besides the replicas counted toward W.
+func (c *coordinator) sendAlongside(ctx actor.Context, obj dvv.Set) {
+	if c.coordinated != nil {
+		return
+	}
+	c.coordinated = &obj
+	// No fallback exists for these owners: the coordinating replica keeps
+	// their hints. Not counted toward W, so fire and forget.
+	for _, down := range c.route.Uncovered {
+		ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(down, obj))
+	}
+	// New owners mid-handoff get the write too; a miss is hinted at the
+	// deadline like any straggler's.
+	if len(c.route.Pending) > 0 {
+		merge := c.mergeRequest(obj)
+		for _, node := range c.route.Pending {
+			c.send(ctx, quorum.Target{Node: node}, "pending", merge)
+		}
 	}
 }
 
@@ -297,7 +328,7 @@ func (c *coordinator) applyPut(ctx actor.Context, eff quorum.PutEffects) {
 		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
 		c.send(ctx, *t, "coordinate", &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
 			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
-			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings),
+			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings), Early: true,
 		}}})
 	}
 	if len(eff.Replicate) > 0 {

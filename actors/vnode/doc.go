@@ -7,7 +7,12 @@
 // three requests, all carried in a messages.Envelope:
 //
 //   - PutRequest: coordinate a client write — mint a dot, apply dvv.Update,
-//     persist, reply with the resulting object. With Config.ResolveOnWrite
+//     persist, reply with the resulting object. When the engine makes writes
+//     durable later (storage.sync_writes, persistence.AsyncPutter) and the
+//     request is early, the vnode answers twice: the object as soon as it is
+//     merged (PutReply.minted), and a bare PutReply once it is durable, so
+//     that the coordinator can send it on while the fsync runs. With
+//     Config.ResolveOnWrite
 //     (resolution.on_write), a write that leaves several live siblings is
 //     followed by their resolution, stored as a second update with a fresh
 //     dot (resolve.go); merges never resolve;

@@ -90,6 +90,9 @@ func Props(cfg Config) *actor.Props {
 		opts = append(opts, actor.WithDispatcher(cfg.Dispatcher))
 	}
 	async, _ := cfg.Engine.(persistence.AsyncPutter)
+	if async != nil && !async.AsyncPuts() {
+		async = nil
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		v := &vnode{cfg: cfg, async: async}
 		v.inflight.keys = map[string]inflightWrite{}
@@ -237,11 +240,20 @@ func (v *vnode) put(req *messages.PutRequest, respond func(*messages.Envelope)) 
 	if v.cfg.Metrics != nil {
 		v.cfg.Metrics.Siblings.Observe(float64(len(updated.Siblings)))
 	}
+	var object *messages.Object
+	if req.GetEarly() && v.async != nil {
+		// The object now, its durability later. Sent before the write is
+		// queued, so that it precedes the confirmation on every path, and
+		// the confirmation then carries no object.
+		respond(&messages.Envelope{Body: &messages.Envelope_PutReply{PutReply: &messages.PutReply{Object: wire.ObjectToProto(updated), Minted: true}}})
+	} else {
+		object = wire.ObjectToProto(updated)
+	}
 	answer := func(err error) *messages.Envelope {
 		if err != nil {
 			return v.count("put", errorReply(CodeStorage, err.Error()))
 		}
-		return v.count("put", &messages.Envelope{Body: &messages.Envelope_PutReply{PutReply: &messages.PutReply{Object: wire.ObjectToProto(updated)}}})
+		return v.count("put", &messages.Envelope{Body: &messages.Envelope_PutReply{PutReply: &messages.PutReply{Object: object}}})
 	}
 	if v.storeAsync(req.GetKey(), updated, prev, func(err error) { respond(answer(err)) }) {
 		return nil

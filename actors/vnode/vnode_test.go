@@ -28,6 +28,8 @@ type failingEngine struct {
 	failPuts atomic.Bool
 }
 
+func (f *failingEngine) AsyncPuts() bool { return true }
+
 func (f *failingEngine) PutAsync(key, value []byte, done func(error)) bool {
 	if f.failPuts.Load() {
 		go done(errors.New("injected: disk full"))
@@ -202,4 +204,91 @@ func TestVnode_FailedAsyncWriteIsForgotten(t *testing.T) {
 	if got := values(st); len(got) != 1 || !got["next"] {
 		t.Fatalf("stored %v, want only %q", got, "next")
 	}
+}
+
+// earlyPut sends an early PutRequest and returns every answer that arrives
+// within wait of the last one, in order.
+func (h *harness) earlyPut(key, value string, ctx dvv.VersionVector, want int) []*messages.Envelope {
+	h.t.Helper()
+	answers := make(chan *messages.Envelope, 4)
+	collector := h.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if env, ok := c.Message().(*messages.Envelope); ok {
+			answers <- env
+		}
+	}))
+	defer h.system.Root.Stop(collector)
+	h.system.Root.RequestWithCustomSender(h.pid, &messages.Envelope{RequestId: 42, Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+		Partition: partition, Key: []byte(key), Context: wire.VVToProto(ctx), Value: &messages.Sibling{Value: []byte(value)}, Early: true,
+	}}}, collector)
+	var got []*messages.Envelope
+	for len(got) < want {
+		select {
+		case env := <-answers:
+			got = append(got, env)
+		case <-time.After(30 * time.Second):
+			h.t.Fatalf("%d answers to an early put, want %d: %v", len(got), want, got)
+		}
+	}
+	// Nothing more may follow: give a stray answer a moment to show.
+	select {
+	case env := <-answers:
+		h.t.Fatalf("an answer beyond the %d expected: %v", want, env)
+	case <-time.After(100 * time.Millisecond):
+	}
+	return got
+}
+
+// An early put to a vnode with durable asynchronous writes is answered
+// twice: the minted object, then its durability. A vnode that writes
+// synchronously answers once, with the object.
+func TestVnode_EarlyPut(t *testing.T) {
+	t.Run("durable later: minted, then confirmed", func(t *testing.T) {
+		h := startVnode(t, openSyncBadger(t))
+		got := h.earlyPut("k", "v1", nil, 2)
+		first, second := got[0], got[1]
+		if first.GetRequestId() != 42 || second.GetRequestId() != 42 {
+			t.Errorf("request ids %d, %d; want 42 on both", first.GetRequestId(), second.GetRequestId())
+		}
+		if !first.GetPutReply().GetMinted() {
+			t.Fatalf("first answer %v, want a minted PutReply", first)
+		}
+		obj, err := wire.ObjectFromProto(first.GetPutReply().GetObject())
+		if err != nil || !values(obj)["v1"] {
+			t.Fatalf("minted object %v (%v), want one holding v1", obj, err)
+		}
+		if r := second.GetPutReply(); r == nil || r.GetMinted() || r.GetObject() != nil {
+			t.Fatalf("second answer %v, want a bare PutReply confirming durability", second)
+		}
+		if st, ok := h.stored("k"); !ok || !st.Equal(obj) {
+			t.Fatalf("stored %v (found %v) after the confirmation, want the minted %v", st, ok, obj)
+		}
+	})
+	t.Run("durable later, but the write fails: minted, then a storage error", func(t *testing.T) {
+		engine := &failingEngine{Engine: openSyncBadger(t)}
+		h := startVnode(t, engine)
+		engine.failPuts.Store(true)
+		got := h.earlyPut("k", "v1", nil, 2)
+		if !got[0].GetPutReply().GetMinted() {
+			t.Fatalf("first answer %v, want a minted PutReply", got[0])
+		}
+		if e := got[1].GetErrorReply(); e == nil || e.GetCode() != vnode.CodeStorage {
+			t.Fatalf("second answer %v, want a %s error", got[1], vnode.CodeStorage)
+		}
+	})
+	t.Run("synchronous: one answer with the object", func(t *testing.T) {
+		engine, err := persistence.Open(persistence.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = engine.Close() })
+		h := startVnode(t, engine)
+		got := h.earlyPut("k", "v1", nil, 1)
+		r := got[0].GetPutReply()
+		if r == nil || r.GetMinted() {
+			t.Fatalf("answer %v, want one PutReply, not minted", got[0])
+		}
+		if obj, err := wire.ObjectFromProto(r.GetObject()); err != nil || !values(obj)["v1"] {
+			t.Fatalf("object %v (%v), want one holding v1", obj, err)
+		}
+	})
 }

@@ -325,13 +325,15 @@ func runGet(c *checker, events []getEvent) {
 // ---- Put ----
 
 type putEvent struct {
-	kind string // "coordinated", "refused", "fail", "ack", "timeout"
+	kind string // "minted", "coordinated", "refused", "fail", "ack", "timeout"
 	node string
 	obj  dvv.Set
 }
 
 func (e putEvent) String() string {
 	switch e.kind {
+	case "minted":
+		return fmt.Sprintf("Minted(%v)", e.obj)
 	case "coordinated":
 		return fmt.Sprintf("Coordinated(%v)", e.obj)
 	case "refused":
@@ -368,9 +370,20 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 			}
 		}
 		var events []putEvent
+		obj := pool[1+rng.IntN(len(pool)-1)]
 		switch x := rng.IntN(10); {
+		case x < 4:
+			events = append(events, putEvent{kind: "coordinated", node: coord, obj: obj})
 		case x < 7:
-			events = append(events, putEvent{kind: "coordinated", node: coord, obj: pool[1+rng.IntN(len(pool)-1)]})
+			// The object first, then (or never) the coordinator's own
+			// durable write or its failure.
+			events = append(events, putEvent{kind: "minted", node: coord, obj: obj})
+			switch rng.IntN(3) {
+			case 0:
+				events = append(events, putEvent{kind: "coordinated", node: coord, obj: obj})
+			case 1:
+				events = append(events, putEvent{kind: "fail", node: coord})
+			}
 		case x < 8:
 			events = append(events, putEvent{kind: "refused", node: coord})
 		case x < 9:
@@ -389,6 +402,7 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 			}
 		}
 		rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+		events = mintedFirst(events, coord)
 		events = acksAfterCoordination(events)
 		if rng.IntN(2) == 0 {
 			i := rng.IntN(len(events) + 1)
@@ -399,11 +413,28 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 	}
 }
 
-// acksAfterCoordination moves acks that precede the coordinator's answer to
-// just after it: replicas receive the object only once it is coordinated.
-// Without a coordinated object no replica can ack, so acks are dropped.
+// mintedFirst puts a Minted event before the coordinator's durable answer or
+// failure, which a vnode sends only after it.
+func mintedFirst(events []putEvent, coord string) []putEvent {
+	mi := slices.IndexFunc(events, func(e putEvent) bool { return e.kind == "minted" })
+	if mi < 0 {
+		return events
+	}
+	ci := slices.IndexFunc(events, func(e putEvent) bool {
+		return e.node == coord && (e.kind == "coordinated" || e.kind == "fail")
+	})
+	if ci >= 0 && ci < mi {
+		events[ci], events[mi] = events[mi], events[ci]
+	}
+	return events
+}
+
+// acksAfterCoordination moves acks that precede the coordinator's first
+// answer (the object, minted or durable) to just after it: replicas receive
+// the object only then. Without an object no replica can ack, so acks are
+// dropped.
 func acksAfterCoordination(events []putEvent) []putEvent {
-	isCoordinated := func(e putEvent) bool { return e.kind == "coordinated" }
+	isCoordinated := func(e putEvent) bool { return e.kind == "coordinated" || e.kind == "minted" }
 	ci := slices.IndexFunc(events, isCoordinated)
 	var early, rest []putEvent
 	for i, e := range events {
@@ -421,13 +452,15 @@ func acksAfterCoordination(events []putEvent) []putEvent {
 
 // putRef is the reference model of a write.
 type putRef struct {
-	sc          scenario
-	coord       string
-	coordinated bool
-	object      dvv.Set
-	acked       map[string]bool
-	failed      map[string]bool
-	replied     bool
+	sc    scenario
+	coord string
+	// minted is set once the coordinator produced the object (Minted or
+	// Coordinated): the others have it from then on.
+	minted  bool
+	object  dvv.Set
+	acked   map[string]bool
+	failed  map[string]bool
+	replied bool
 }
 
 func (r *putRef) acks() (all, primaries int) {
@@ -436,11 +469,11 @@ func (r *putRef) acks() (all, primaries int) {
 
 func (r *putRef) succeeded() bool {
 	n, p := r.acks()
-	return r.coordinated && n >= r.sc.p.W && p >= r.sc.p.PW
+	return r.minted && n >= r.sc.p.W && p >= r.sc.p.PW
 }
 
 func (r *putRef) impossible() bool {
-	if r.failed[r.coord] && !r.coordinated {
+	if r.failed[r.coord] && !r.minted {
 		return true
 	}
 	n, p := counts(r.sc.targets, func(node string) bool { return !r.failed[node] })
@@ -520,14 +553,24 @@ func runPut(c *checker, local, coord string, events []putEvent) {
 		c.step("%v", ev)
 		what := ev.String()
 		switch ev.kind {
-		case "coordinated":
-			replied := ref.replied
-			if !replied {
-				ref.coordinated, ref.object = true, ev.obj
+		case "minted", "coordinated":
+			replied, first := ref.replied, !ref.minted
+			if !replied && first {
+				ref.minted, ref.object = true, ev.obj
+			}
+			if !replied && ev.kind == "coordinated" && !ref.failed[coord] {
 				ref.acked[coord] = true
 			}
-			eff := f.Coordinated(ev.obj)
-			if !replied {
+			var eff quorum.PutEffects
+			if ev.kind == "minted" {
+				eff = f.Minted(ev.obj)
+			} else {
+				eff = f.Coordinated(ev.obj)
+			}
+			if !replied && !first && len(eff.Replicate) > 0 {
+				c.fatalf("%s: Replicate %v again after the object was sent", what, eff.Replicate)
+			}
+			if !replied && first {
 				var want []quorum.Target
 				for _, t := range sc.targets {
 					if t.Node != coord {

@@ -9,7 +9,8 @@ import (
 // PutEffects is what the coordinator must do after a Put event, in order.
 type PutEffects struct {
 	// Coordinate names the replica that must apply the client's write: mint
-	// a dot, merge, persist, and answer with the resulting object.
+	// a dot, merge, persist, and answer with the resulting object (Minted
+	// when it answers before the write is durable, then Coordinated).
 	Coordinate *Target
 	// Replicate lists the replicas that must merge Object, the coordinated
 	// result.
@@ -33,16 +34,21 @@ type PutResult struct {
 
 // Put is the state machine of one write: coordinate at one replica, then
 // replicate its result to the rest, and answer once W replicas (PW of them
-// primaries) hold it.
+// primaries) hold it. The coordinator's own write counts when it is
+// durable, like every other replica's; the others are sent the result as
+// soon as it exists.
 type Put struct {
 	params      Params
 	targets     []Target
 	coordinator int
 	sent        bool
-	object      dvv.Set
-	acked       map[string]bool
-	failed      map[string]bool
-	replied     bool
+	// minted is set once the coordinating replica has produced the
+	// object: from then on the other replicas have been sent it.
+	minted  bool
+	object  dvv.Set
+	acked   map[string]bool
+	failed  map[string]bool
+	replied bool
 }
 
 // NewPut returns the machine for a write to targets, the reachable replicas
@@ -75,21 +81,47 @@ func (f *Put) Start() PutEffects {
 	return PutEffects{Coordinate: &t}
 }
 
+// Minted records that the coordinating replica has merged the write as obj
+// and is still making it durable. obj goes to the other replicas at once, so
+// that their writes overlap the coordinator's instead of following it (one
+// fsync's wait on a durable write's path, not two); the coordinator's own
+// acknowledgement follows with Coordinated, or its failure with Failed.
+func (f *Put) Minted(obj dvv.Set) PutEffects {
+	if f.replied || f.minted {
+		return PutEffects{}
+	}
+	return f.mint(obj)
+}
+
 // Coordinated records that the coordinating replica persisted the write as
-// obj: it counts as the first acknowledgement, and obj goes to the others.
+// obj: it counts as an acknowledgement, and obj goes to the others unless
+// Minted sent it already (then obj is that object, and ignored).
 func (f *Put) Coordinated(obj dvv.Set) PutEffects {
 	if f.replied {
 		return PutEffects{}
 	}
+	coord := f.targets[f.coordinator].Node
+	var eff PutEffects
+	if !f.minted {
+		eff = f.mint(obj)
+	} else if f.failed[coord] {
+		return PutEffects{}
+	}
+	f.acked[coord] = true
+	eff.Reply = f.check()
+	return eff
+}
+
+// mint records the coordinated object and sends it to every other target.
+func (f *Put) mint(obj dvv.Set) PutEffects {
+	f.minted = true
 	f.object = obj
-	f.acked[f.targets[f.coordinator].Node] = true
 	eff := PutEffects{Object: obj}
 	for i, t := range f.targets {
 		if i != f.coordinator {
 			eff.Replicate = append(eff.Replicate, t)
 		}
 	}
-	eff.Reply = f.check()
 	return eff
 }
 
@@ -100,10 +132,11 @@ func (f *Put) Refused(err error) PutEffects {
 }
 
 // Acked records a replica's acknowledgement of the replicated object. An
-// acknowledgement before the coordinated object exists, or from a node that
-// is not a target, is ignored: it cannot be of this write.
+// acknowledgement before the coordinated object exists, from the
+// coordinator (whose own write is reported with Coordinated), or from a
+// node that is not a target, is ignored: it cannot be of this write.
 func (f *Put) Acked(node string) PutEffects {
-	if f.replied || f.failed[node] || len(f.acked) == 0 || !isTarget(f.targets, node) {
+	if f.replied || f.failed[node] || !f.minted || !isTarget(f.targets, node) || node == f.targets[f.coordinator].Node {
 		return PutEffects{}
 	}
 	f.acked[node] = true
@@ -111,14 +144,16 @@ func (f *Put) Acked(node string) PutEffects {
 }
 
 // Failed records that a replica could not take the write (it answered an
-// error or is unreachable). The coordinator failing leaves the write's
-// outcome unknown; otherwise the write fails once W can no longer be reached.
+// error or is unreachable). The coordinator failing before it produced the
+// object leaves the write's outcome unknown; otherwise, the coordinator's
+// included once the others were sent the object, the write fails once W can
+// no longer be reached.
 func (f *Put) Failed(node string) PutEffects {
 	if f.replied || f.acked[node] || !isTarget(f.targets, node) {
 		return PutEffects{}
 	}
 	f.failed[node] = true
-	if f.coordinator >= 0 && node == f.targets[f.coordinator].Node && len(f.acked) == 0 {
+	if f.coordinator >= 0 && node == f.targets[f.coordinator].Node && !f.minted {
 		return f.indeterminate()
 	}
 	possible, possiblePrimary := 0, 0

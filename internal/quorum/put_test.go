@@ -439,3 +439,59 @@ func TestPut_IgnoresAcksThatCannotBeOfThisWrite(t *testing.T) {
 		t.Fatalf("an ack from a non-target met the quorum: %+v", *eff.Reply)
 	}
 }
+
+// TestPut_Minted covers the coordinator's early answer: the object goes to
+// the other replicas before the coordinator's own write is durable, and
+// that write then counts like any replica's.
+func TestPut_Minted(t *testing.T) {
+	h := newHistory(t)
+	t.Run("replicates at once, without counting the coordinator", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		eff := f.Minted(h.v1)
+		if got := nodes(eff.Replicate); !slices.Equal(got, []string{"b", "c"}) || !eff.Object.Equal(h.v1) {
+			t.Fatalf("Minted: Replicate %v of %v, want [b c] of %v", got, eff.Object, h.v1)
+		}
+		wantNoPutReply(t, "Minted", eff)
+		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
+		eff = f.Coordinated(h.v1)
+		if len(eff.Replicate) != 0 {
+			t.Errorf("Coordinated after Minted replicates again: %v", eff.Replicate)
+		}
+		wantPutSuccess(t, "Coordinated after Minted", eff, h.v1, 2)
+	})
+	t.Run("the others reach w before the coordinator is durable", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f.Minted(h.v1)
+		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
+		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
+	})
+	t.Run("a coordinator failing after it minted is one replica's failure", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f.Minted(h.v1)
+		wantNoPutReply(t, "Failed(a)", f.Failed("a"))
+		wantNoPutReply(t, "Coordinated after Failed(a)", f.Coordinated(h.v1))
+		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
+		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
+	})
+	t.Run("and fails the write when w is out of reach", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f.Minted(h.v1)
+		r := wantPutError(t, "Failed(a) at w=3", f.Failed("a"), quorum.ErrIndeterminate)
+		if !r.Object.Equal(h.v1) {
+			t.Errorf("indeterminate reply carries %v, want the minted %v", r.Object, h.v1)
+		}
+	})
+	t.Run("the coordinator's own ack counts only through Coordinated", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 1}, abc, "a")
+		f.Minted(h.v1)
+		wantNoPutReply(t, "Acked(a)", f.Acked("a"))
+		wantPutSuccess(t, "Coordinated", f.Coordinated(h.v1), h.v1, 1)
+	})
+	t.Run("a second Minted is ignored", func(t *testing.T) {
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f.Minted(h.v1)
+		if eff := f.Minted(h.v2); !isEmptyPut(eff) {
+			t.Errorf("second Minted: %+v, want nothing", eff)
+		}
+	})
+}

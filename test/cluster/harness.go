@@ -211,6 +211,10 @@ func (c *Cluster) Client(i int) *client.Client {
 	return m.client
 }
 
+// DataDir returns node i's data directory, for a test that reads a stopped
+// node's engine directly.
+func (c *Cluster) DataDir(i int) string { return c.member(i).dataDir }
+
 // Logs returns what node i has logged so far, across restarts.
 func (c *Cluster) Logs(i int) string { return c.member(i).logs.String() }
 
