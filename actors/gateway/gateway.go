@@ -77,6 +77,9 @@ type Gateway struct {
 	// eventsBuffer is how many events an event stream buffers while its
 	// client is slow; a variable so that tests can provoke drops.
 	eventsBuffer int
+	// conns follows connections that have not begun a request, which
+	// Shutdown closes (conns.go).
+	conns *connTracker
 }
 
 // New returns a gateway for cfg. Spawn its actor with Props.
@@ -84,8 +87,9 @@ func New(cfg Config) *Gateway {
 	if cfg.EventsKeepalive <= 0 {
 		cfg.EventsKeepalive = DefaultEventsKeepalive
 	}
-	g := &Gateway{cfg: cfg, done: make(chan struct{}), stopping: make(chan struct{}), eventsBuffer: eventsBuffer}
+	g := &Gateway{cfg: cfg, done: make(chan struct{}), stopping: make(chan struct{}), eventsBuffer: eventsBuffer, conns: newConnTracker()}
 	g.srv = &http.Server{
+		ConnState:         g.conns.track,
 		Handler:           g.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -109,9 +113,15 @@ func (g *Gateway) Props() *actor.Props {
 // Shutdown stops accepting connections and waits, until ctx ends, for open
 // requests to finish. The actor keeps spawning coordinators meanwhile, so
 // requests in flight complete normally. Open event streams end at once:
-// they would never finish by themselves.
+// they would never finish by themselves, and connections that never began
+// a request are closed after a grace period (conns.go).
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	stop := make(chan struct{})
+	var closer sync.WaitGroup
+	closer.Go(func() { g.closeUnusedUntil(stop) })
 	err := g.srv.Shutdown(ctx)
+	close(stop)
+	closer.Wait()
 	select {
 	case <-g.done:
 	case <-ctx.Done():
