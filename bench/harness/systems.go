@@ -49,8 +49,14 @@ type Binaries struct {
 	Self string
 }
 
-// SystemIDs lists every system, in the order reports show them.
+// SystemIDs lists the systems a comparison runs by default, in the order
+// reports show them.
 var SystemIDs = []string{"dht-n3", "dht-n3-sync", "dht-n1", "etcd", "noop"}
+
+// ExtraSystemIDs are systems run only when asked for (-systems): the
+// 3-node cluster on the pebble engine, for the engine comparison of
+// docs/engines.md and the memory figures of docs/benchmarks.md.
+var ExtraSystemIDs = []string{"dht-n3-pebble", "dht-n3-pebble-sync"}
 
 // NewSystem returns the system with the given id. pprof makes dhtd serve
 // /debug/pprof/ (http.pprof, in dhtd builds that have it).
@@ -60,6 +66,10 @@ func NewSystem(id string, bin Binaries, fieldCount, fieldLength int, pprof bool)
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, pprof: pprof}, nil
 	case "dht-n3-sync":
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: true, pprof: pprof}, nil
+	case "dht-n3-pebble":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, engine: "pebble", pprof: pprof}, nil
+	case "dht-n3-pebble-sync":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: true, engine: "pebble", pprof: pprof}, nil
 	case "dht-n1":
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 1, n: 1, r: 1, w: 1, sync: false, pprof: pprof}, nil
 	case "etcd":
@@ -67,7 +77,7 @@ func NewSystem(id string, bin Binaries, fieldCount, fieldLength int, pprof bool)
 	case "noop":
 		return &noopSystem{bin: bin.Self, fieldCount: fieldCount, fieldLength: fieldLength}, nil
 	}
-	return nil, fmt.Errorf("harness: unknown system %q (known: %s)", id, strings.Join(SystemIDs, ", "))
+	return nil, fmt.Errorf("harness: unknown system %q (known: %s)", id, strings.Join(append(slices.Clone(SystemIDs), ExtraSystemIDs...), ", "))
 }
 
 // dhtSystem is a cluster of dhtd processes, or one standalone node.
@@ -76,8 +86,10 @@ type dhtSystem struct {
 	bin            string
 	nodes, n, r, w int
 	sync, pprof    bool
-	procs          []*Proc
-	urls           []string
+	// engine is storage.engine; empty means the default, badger.
+	engine string
+	procs  []*Proc
+	urls   []string
 }
 
 func (s *dhtSystem) Info() report.System {
@@ -89,8 +101,12 @@ func (s *dhtSystem) Info() report.System {
 		return report.System{ID: s.id, Label: "dht N=1", Kind: report.KindOurs,
 			Setup: "one standalone dhtd (no gossip, no remote), N=R=W=1, badger with `storage.sync_writes` off: the store without replication"}
 	}
-	return report.System{ID: s.id, Label: "dht N=3, sync " + sync, Kind: report.KindOurs,
-		Setup: fmt.Sprintf("%d dhtd processes on loopback, N=%d R=%d W=%d, badger with `storage.sync_writes` %s, default config otherwise (256 partitions, anti-entropy on); YCSB thread i talks to node i mod %d", s.nodes, s.n, s.r, s.w, sync, s.nodes)}
+	engine, label := "badger", "dht N=3, sync "+sync
+	if s.engine != "" {
+		engine, label = s.engine, "dht N=3 "+s.engine+", sync "+sync
+	}
+	return report.System{ID: s.id, Label: label, Kind: report.KindOurs,
+		Setup: fmt.Sprintf("%d dhtd processes on loopback, N=%d R=%d W=%d, %s with `storage.sync_writes` %s, default config otherwise (256 partitions, anti-entropy on); YCSB thread i talks to node i mod %d", s.nodes, s.n, s.r, s.w, engine, sync, s.nodes)}
 }
 
 func (s *dhtSystem) Binding() (string, map[string]string) {
@@ -118,6 +134,9 @@ func (s *dhtSystem) Start(ctx context.Context, dir string) error {
 		}
 		if s.pprof {
 			args = append(args, "--http.pprof=true")
+		}
+		if s.engine != "" {
+			args = append(args, "--storage.engine", s.engine)
 		}
 		if s.nodes == 1 {
 			args = append(args, "--cluster.gossip_listen", "", "--cluster.remote_listen", "")

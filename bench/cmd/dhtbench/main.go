@@ -163,7 +163,7 @@ func compare(ctx context.Context, args []string) error {
 	reps := fs.Int("reps", 0, "repetitions (0: the profile's)")
 	maxRun := fs.Duration("max-run", 0, "cut a workload run after this long (0: the profile's)")
 	systems := listFlag(harness.SystemIDs)
-	fs.Var(&systems, "systems", "systems to run, comma-separated")
+	fs.Var(&systems, "systems", "systems to run, comma-separated (also: "+strings.Join(harness.ExtraSystemIDs, ", ")+")")
 	workloads := listFlag(harness.WorkloadIDs())
 	fs.Var(&workloads, "workloads", "workloads to run after the load, comma-separated")
 	var bin harness.Binaries
