@@ -239,9 +239,9 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 func (c *coordinator) onCoordinated(ctx actor.Context, p pending, env *messages.Envelope) {
 	errReply, putReply := env.GetErrorReply(), env.GetPutReply()
 	switch {
-	case errReply != nil && errReply.GetCode() != "storage" && c.coordinated == nil:
-		// A definite refusal (too many siblings, a bad request): nothing
-		// was minted, so nothing was stored anywhere.
+	case errReply != nil && errReply.GetCode() != "storage":
+		// A refusal (too many siblings, a bad request); the machine
+		// decides whether it is definite.
 		c.applyPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
 	case errReply != nil:
 		c.applyPut(ctx, c.put.Failed(p.node))

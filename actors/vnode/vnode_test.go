@@ -206,8 +206,8 @@ func TestVnode_FailedAsyncWriteIsForgotten(t *testing.T) {
 	}
 }
 
-// earlyPut sends an early PutRequest and returns every answer that arrives
-// within wait of the last one, in order.
+// earlyPut sends an early PutRequest and returns its answers in order,
+// failing unless there are exactly want.
 func (h *harness) earlyPut(key, value string, ctx dvv.VersionVector, want int) []*messages.Envelope {
 	h.t.Helper()
 	answers := make(chan *messages.Envelope, 4)
@@ -229,13 +229,23 @@ func (h *harness) earlyPut(key, value string, ctx dvv.VersionVector, want int) [
 			h.t.Fatalf("%d answers to an early put, want %d: %v", len(got), want, got)
 		}
 	}
-	// Nothing more may follow: give a stray answer a moment to show.
-	select {
-	case env := <-answers:
-		h.t.Fatalf("an answer beyond the %d expected: %v", want, env)
-	case <-time.After(100 * time.Millisecond):
+	// Nothing more may follow. The last answer came from the write's
+	// completion, or from the vnode's handling of the put; a read sent now
+	// is handled after it, so its answer comes after any stray one.
+	h.system.Root.RequestWithCustomSender(h.pid, &messages.Envelope{RequestId: 43, Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{
+		Partition: partition, Key: []byte(key),
+	}}}, collector)
+	for {
+		select {
+		case env := <-answers:
+			if env.GetRequestId() == 43 {
+				return got
+			}
+			h.t.Fatalf("an answer beyond the %d expected: %v", want, env)
+		case <-time.After(30 * time.Second):
+			h.t.Fatal("the read after the early put was not answered")
+		}
 	}
-	return got
 }
 
 // An early put to a vnode with durable asynchronous writes is answered

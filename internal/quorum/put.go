@@ -126,8 +126,14 @@ func (f *Put) mint(obj dvv.Set) PutEffects {
 }
 
 // Refused records that the coordinating replica refused the write (for
-// example too many siblings). Nothing was stored, so the answer is definite.
+// example too many siblings). Nothing was stored, so the answer is definite
+// — unless the coordinator had already produced the object (Minted): the
+// others have been sent it, so a refusal then is only the coordinator's
+// failure.
 func (f *Put) Refused(err error) PutEffects {
+	if f.minted && f.coordinator >= 0 {
+		return f.Failed(f.targets[f.coordinator].Node)
+	}
 	return f.reply(PutResult{Err: err})
 }
 

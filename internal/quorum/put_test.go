@@ -495,3 +495,14 @@ func TestPut_Minted(t *testing.T) {
 		}
 	})
 }
+
+// TestPut_RefusedAfterMinted: a refusal is definite only while nothing was
+// sent; once the object went to the others it is the coordinator's failure.
+func TestPut_RefusedAfterMinted(t *testing.T) {
+	h := newHistory(t)
+	f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+	f.Minted(h.v1)
+	wantNoPutReply(t, "Refused after Minted", f.Refused(dvv.ErrTooManySiblings))
+	wantNoPutReply(t, "Acked(b)", f.Acked("b"))
+	wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
+}

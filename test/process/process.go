@@ -106,7 +106,7 @@ func Start(t testing.TB, opts Options) *Node {
 func Launch(t testing.TB, opts Options) *Node {
 	t.Helper()
 	n := newNode(t, opts)
-	if err := n.launch(freePort(t)); err != nil {
+	if err := n.launch(nodetest.FreePort(t)); err != nil {
 		t.Fatalf("process: launch %s: %v", n.opts.ID, err)
 	}
 	return n
@@ -293,7 +293,7 @@ func (n *Node) Relaunch() {
 	if n.Running() {
 		n.t.Fatalf("process: relaunch %s: still running (pid %d)", n.opts.ID, n.Pid())
 	}
-	if err := n.launch(freePort(n.t)); err != nil {
+	if err := n.launch(nodetest.FreePort(n.t)); err != nil {
 		n.t.Fatalf("process: relaunch %s: %v", n.opts.ID, err)
 	}
 }
@@ -338,7 +338,7 @@ func (n *Node) WaitReady(timeout time.Duration) error {
 func (n *Node) startReady() error {
 	var err error
 	for range portAttempts {
-		if err = n.launch(freePort(n.t)); err != nil {
+		if err = n.launch(nodetest.FreePort(n.t)); err != nil {
 			return err
 		}
 		if err = n.WaitReady(n.opts.ReadyTimeout); err == nil {
@@ -399,10 +399,6 @@ func childEnv(extra []string) []string {
 	}
 	return append(env, extra...)
 }
-
-// freePort returns a port for a node's HTTP listener: one this test binary
-// has not handed out before, so it cannot be a peer's gossip port.
-func freePort(t testing.TB) int { return nodetest.FreePort(t) }
 
 // cleanup kills a process still running, fails the test on a data race or a
 // panic in any log, and prints the logs' tails when the test has failed.
