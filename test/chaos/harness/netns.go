@@ -259,13 +259,27 @@ func namespacePids(ctx context.Context, ns string) []int {
 	return pids
 }
 
-// deleteLink deletes a link; one that is already gone is no error.
+// deleteLink deletes a link; one that is already gone is no error. Deleting
+// a namespace or one end of a veth pair removes the other end in the
+// kernel's own time, so the link may vanish between the caller's look and
+// ip's: "Cannot find device" (ip's own lookup failed) and "No such device"
+// (the kernel's answer to the delete) both mean it is gone, and any other
+// failure is checked against whether the link still exists.
 func deleteLink(ctx context.Context, name string) error {
 	out, err := run(ctx, "ip", "link", "del", name)
-	if err != nil && strings.Contains(out, "Cannot find device") {
+	if err == nil || linkGone(out) {
+		return nil
+	}
+	if show, serr := run(ctx, "ip", "link", "show", name); serr != nil && linkGone(show) {
 		return nil
 	}
 	return err
+}
+
+// linkGone reports whether ip's output says the link does not exist.
+func linkGone(out string) bool {
+	return strings.Contains(out, "Cannot find device") || strings.Contains(out, "No such device") ||
+		strings.Contains(out, "does not exist")
 }
 
 // run runs a command, bounded by cmdTimeout, and returns its output; the

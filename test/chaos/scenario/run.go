@@ -49,8 +49,12 @@ type Result struct {
 	Report checker.Report
 	// Err is a failure of the harness itself (the cluster did not start, a
 	// fault could not be injected); the report may then be partial.
-	Err     error
-	Elapsed time.Duration
+	Err error
+	// TeardownErr is a failure to remove the cluster's processes,
+	// namespaces or links after the checker ran. It never changes the
+	// verdict: the next run's start removes what was left.
+	TeardownErr error
+	Elapsed     time.Duration
 	// Logs lists every node's log files, for a failure report.
 	Logs map[string][]string
 	// Crashes quotes panics, fatal errors and data races found in the
@@ -104,9 +108,10 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 		return res
 	}
 	defer func() {
-		if err := c.Close(); err != nil {
-			res.Err = errors.Join(res.Err, fmt.Errorf("teardown: %w", err))
-		}
+		// A teardown failure is the harness's, not the store's: it is
+		// reported apart from the verdict, and the next scenario's start
+		// cleans whatever it left (harness.CleanLeftovers).
+		res.TeardownErr = c.Close()
 		for _, n := range c.Nodes() {
 			res.Logs[n.ID] = n.Logs()
 			for _, path := range n.Logs() {

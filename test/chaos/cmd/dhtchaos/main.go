@@ -201,6 +201,7 @@ func run() int {
 			}
 		}
 		logf("%s: %s in %v", sc.Name, scenario.Verdict(res), res.Elapsed.Round(time.Second))
+		reportTeardown(logf, res)
 	}
 
 	var self *scenario.Result
@@ -220,6 +221,16 @@ func run() int {
 			logf("self-test passed: last-write-wins lost %d acknowledged elements, and the checker caught them, e.g. %s",
 				len(res.Report.Lost), res.Report.Lost[0])
 		}
+		reportTeardown(logf, res)
+	}
+
+	// Each scenario's start removes what the one before left, so a
+	// teardown error never changes a verdict. What the last one left must
+	// not outlive the run, though: a failure to remove it fails the run as
+	// the harness's own failure, named as such.
+	cleanupErr := harness.CleanLeftovers(context.Background())
+	if cleanupErr != nil {
+		logf("harness cleanup FAILED (not a verdict on the store): %v", cleanupErr)
 	}
 
 	fmt.Printf("\nseed %d, faults %v per scenario, resolver %s, dhtd args %q\n\n%s\n", f.seed, f.faults, f.resolver, f.nodeArgs, scenario.TableHeader)
@@ -238,6 +249,9 @@ func run() int {
 	case failed:
 		fmt.Printf("FAILED; replay with -seed %d; files kept in %s\n", f.seed, dir)
 		return 1
+	case cleanupErr != nil:
+		fmt.Printf("every verdict passed, but the harness could not remove its network: %v\n", cleanupErr)
+		return 1
 	case f.keep:
 		fmt.Printf("PASSED; files kept in %s\n", dir)
 	default:
@@ -245,6 +259,14 @@ func run() int {
 		_ = os.RemoveAll(dir)
 	}
 	return 0
+}
+
+// reportTeardown prints a scenario's teardown failure, apart from its
+// verdict: it says nothing about the store.
+func reportTeardown(logf func(string, ...any), res scenario.Result) {
+	if res.TeardownErr != nil {
+		logf("%s: teardown (harness, not a verdict): %v", res.Name, res.TeardownErr)
+	}
 }
 
 // explain prints a failed result's findings, the history around them and
