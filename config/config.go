@@ -27,6 +27,7 @@ type Config struct {
 	Handoff     Handoff     `koanf:"handoff"`
 	Entropy     Entropy     `koanf:"entropy"`
 	Limits      Limits      `koanf:"limits"`
+	Security    Security    `koanf:"security"`
 	Resolution  Resolution  `koanf:"resolution"`
 	Log         Log         `koanf:"log"`
 }
@@ -78,7 +79,43 @@ type Cluster struct {
 	// HTTPAdvertise is the host:port of this node's HTTP API that peers and
 	// dhtctl are told ("" = http.listen).
 	HTTPAdvertise string `koanf:"http_advertise"`
+	// TLS is mutual TLS between nodes on the remote port. Off when unset,
+	// which is safe only on a network no one else can reach.
+	TLS ClusterTLS `koanf:"tls"`
 }
+
+// ClusterTLS names the files of mutual TLS between nodes (PEM). Each node's
+// certificate carries its node id as its subject common name, is signed by
+// the cluster CA, and serves as both server and client certificate. The
+// files are read again when they change, so certificates rotate without a
+// restart. All three are set, or none.
+type ClusterTLS struct {
+	// CAFile is the cluster CA's certificate (or a bundle of them): peers
+	// must present a certificate it signed.
+	CAFile string `koanf:"ca_file"`
+	// CertFile is this node's certificate (chain), with its node id as CN.
+	CertFile string `koanf:"cert_file"`
+	// KeyFile is the private key of CertFile.
+	KeyFile string `koanf:"key_file"`
+}
+
+// Enabled reports whether mutual TLS between nodes is configured.
+func (t ClusterTLS) Enabled() bool { return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" }
+
+// HTTPTLS names the files of TLS on the HTTP API (PEM), read again when
+// they change.
+type HTTPTLS struct {
+	// CertFile is the server certificate (chain) clients verify.
+	CertFile string `koanf:"cert_file"`
+	// KeyFile is the private key of CertFile.
+	KeyFile string `koanf:"key_file"`
+	// ClientCAFile, when set, requires every client to present a
+	// certificate this CA signed, on top of any bearer token.
+	ClientCAFile string `koanf:"client_ca_file"`
+}
+
+// Enabled reports whether the HTTP API serves TLS.
+func (t HTTPTLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // HTTP configures the gateway's listener: the client API, the admin API,
 // /metrics and the probes.
@@ -101,6 +138,20 @@ type HTTP struct {
 	// Pprof serves Go's profiler under /debug/pprof/, guarded by the
 	// admin token. Off by default: profiles show internals and cost CPU.
 	Pprof bool `koanf:"pprof"`
+	// MaxHeaderBytes bounds a request's header block.
+	MaxHeaderBytes int `koanf:"max_header_bytes"`
+	// IdleTimeout closes a keep-alive connection idle for this long.
+	IdleTimeout time.Duration `koanf:"idle_timeout"`
+	// MaxConnections bounds the open client connections; past it, new
+	// connections wait in the kernel's backlog until one closes (0 = no
+	// bound).
+	MaxConnections int `koanf:"max_connections"`
+	// MetricsListen, when set, serves /metrics (and the probes) on a
+	// listener of its own, and no longer on Listen: scrapers reach it
+	// without reaching the client API. Plain HTTP.
+	MetricsListen string `koanf:"metrics_listen"`
+	// TLS serves the HTTP API over TLS.
+	TLS HTTPTLS `koanf:"tls"`
 }
 
 // Ring configures partitioning of the key space.
@@ -204,6 +255,23 @@ type Limits struct {
 	MaxSiblings int `koanf:"max_siblings"`
 }
 
+// Security holds the cluster's shared secrets beyond gossip and TLS.
+type Security struct {
+	// ContextSecret keys the MAC of the causal-context tokens the API hands
+	// to clients, so that a client cannot forge causality: the same on
+	// every node, at least 16 characters, from a Secret. Empty leaves
+	// tokens checksummed but forgeable, with a warning at start.
+	ContextSecret string `koanf:"context_secret"`
+	// PreviousContextSecret is still accepted on tokens clients send back
+	// (never used for new ones), for a rotation: set the old secret here
+	// and a new ContextSecret on every node, then clear this once clients
+	// have re-read their keys.
+	PreviousContextSecret string `koanf:"previous_context_secret"`
+}
+
+// minSecretLen is the shortest context secret accepted.
+const minSecretLen = 16
+
 // Resolution configures server-side resolution of siblings (package
 // actors/resolve): which resolver applies to which keys, and whether it also
 // runs on write. Resolvers are named: "siblings" and "lww" are built in;
@@ -274,6 +342,9 @@ func Default() Config {
 			ReadTimeout:     30 * time.Second,
 			WriteTimeout:    30 * time.Second,
 			ShutdownTimeout: 10 * time.Second,
+			MaxHeaderBytes:  64 << 10,
+			IdleTimeout:     2 * time.Minute,
+			MaxConnections:  4096,
 		},
 		Ring: Ring{
 			Partitions: 256,
@@ -426,6 +497,54 @@ func (c Config) Validate() error {
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
 	token("http.client_token", c.HTTP.ClientToken)
 	token("http.admin_token", c.HTTP.AdminToken)
+	// A context token alone may take 8 KiB (wire.MaxContextTokenBytes).
+	between("http.max_header_bytes", c.HTTP.MaxHeaderBytes, 16<<10, 1<<20)
+	positive("http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.HTTP.MaxConnections < 0 {
+		bad("http.max_connections", "must not be negative (0 means no bound), got %d", c.HTTP.MaxConnections)
+	} else if c.HTTP.MaxConnections > 0 && c.HTTP.MaxConnections < 16 {
+		bad("http.max_connections", "must be 0 (no bound) or at least 16, got %d", c.HTTP.MaxConnections)
+	}
+	if m := c.HTTP.MetricsListen; m != "" {
+		if err := checkListen(m); err != nil {
+			bad("http.metrics_listen", "%v", err)
+		} else if m == c.HTTP.Listen {
+			bad("http.metrics_listen", "must differ from http.listen (%q), or be empty to serve /metrics there", c.HTTP.Listen)
+		}
+	}
+	if t := c.HTTP.TLS; t.Enabled() || t.ClientCAFile != "" {
+		if t.CertFile == "" {
+			bad("http.tls.cert_file", "must be set when http.tls.key_file or http.tls.client_ca_file is")
+		}
+		if t.KeyFile == "" {
+			bad("http.tls.key_file", "must be set when http.tls.cert_file or http.tls.client_ca_file is")
+		}
+	}
+	if t := c.Cluster.TLS; t.Enabled() {
+		for _, kv := range [][2]string{{"cluster.tls.ca_file", t.CAFile}, {"cluster.tls.cert_file", t.CertFile}, {"cluster.tls.key_file", t.KeyFile}} {
+			if kv[1] == "" {
+				bad(kv[0], "must be set: mutual TLS between nodes needs cluster.tls.ca_file, cert_file and key_file together")
+			}
+		}
+		if c.Standalone() {
+			bad("cluster.tls.ca_file", "is set, but a standalone node (cluster.gossip_listen and cluster.remote_listen empty) has no peers")
+		}
+	}
+
+	// security
+	for _, kv := range [][2]string{{"security.context_secret", c.Security.ContextSecret}, {"security.previous_context_secret", c.Security.PreviousContextSecret}} {
+		if kv[1] != "" && len(kv[1]) < minSecretLen {
+			bad(kv[0], "must be at least %d characters (e.g. from 'head -c32 /dev/urandom | base64'), got %d", minSecretLen, len(kv[1]))
+		}
+		token(kv[0], kv[1])
+	}
+	if p := c.Security.PreviousContextSecret; p != "" {
+		if c.Security.ContextSecret == "" {
+			bad("security.previous_context_secret", "must be empty while security.context_secret is: it is accepted only during a rotation to a new secret")
+		} else if p == c.Security.ContextSecret {
+			bad("security.previous_context_secret", "must differ from security.context_secret")
+		}
+	}
 
 	// ring
 	if q := c.Ring.Partitions; q < minPartitions || q > maxPartitions || q&(q-1) != 0 {
@@ -604,12 +723,15 @@ var (
 	fields     = buildFields()
 	fieldByKey = indexFields(func(f field) string { return f.key })
 	fieldByEnv = indexFields(func(f field) string { return f.env })
-	// sections holds the first component of every key ("storage"), which
-	// YAML must give as a mapping.
+	// sections holds every proper prefix of a key ("storage",
+	// "cluster.tls"), which YAML must give as a mapping.
 	sections = func() map[string]bool {
 		m := map[string]bool{}
 		for _, f := range fields {
-			m[strings.SplitN(f.key, ".", 2)[0]] = true
+			parts := strings.Split(f.key, ".")
+			for i := 1; i < len(parts); i++ {
+				m[strings.Join(parts[:i], ".")] = true
+			}
 		}
 		return m
 	}()
@@ -625,9 +747,9 @@ func envName(key string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-// buildFields walks Config, which is two levels deep by design: sections,
-// then scalar leaves. Anything else is a programming error caught by any
-// test of the package, so it panics.
+// buildFields walks Config: sections, then scalar leaves or sub-sections
+// of scalar leaves (cluster.tls.ca_file). Anything else is a programming
+// error caught by any test of the package, so it panics.
 func buildFields() []field {
 	var out []field
 	ct := reflect.TypeFor[Config]()
@@ -636,14 +758,29 @@ func buildFields() []field {
 		if sec.Type.Kind() != reflect.Struct {
 			panic(fmt.Sprintf("config: Config.%s is not a section struct", sec.Name))
 		}
-		for j := range sec.Type.NumField() {
-			leaf := sec.Type.Field(j)
-			key := sec.Tag.Get("koanf") + "." + leaf.Tag.Get("koanf")
-			if kindOf(leaf.Type) == kindInvalid {
-				panic(fmt.Sprintf("config: %s has unsupported type %s", key, leaf.Type))
+		out = appendLeaves(out, sec.Tag.Get("koanf"), []int{i}, sec.Type, 1)
+	}
+	return out
+}
+
+// appendLeaves appends the leaves of the section struct t, found at index
+// in Config under the dotted prefix; depth counts the sections above them.
+func appendLeaves(out []field, prefix string, index []int, t reflect.Type, depth int) []field {
+	for j := range t.NumField() {
+		leaf := t.Field(j)
+		key := prefix + "." + leaf.Tag.Get("koanf")
+		at := append(slices.Clone(index), j)
+		if leaf.Type.Kind() == reflect.Struct && leaf.Type != durationType {
+			if depth > 1 {
+				panic(fmt.Sprintf("config: %s nests sections too deep", key))
 			}
-			out = append(out, field{key: key, env: envName(key), index: []int{i, j}, typ: leaf.Type})
+			out = appendLeaves(out, key, at, leaf.Type, depth+1)
+			continue
 		}
+		if kindOf(leaf.Type) == kindInvalid {
+			panic(fmt.Sprintf("config: %s has unsupported type %s", key, leaf.Type))
+		}
+		out = append(out, field{key: key, env: envName(key), index: at, typ: leaf.Type})
 	}
 	return out
 }

@@ -26,8 +26,11 @@ func TestKeys_StableOrder(t *testing.T) {
 		"node.id", "node.data_dir", "node.memory_limit_mib",
 		"cluster.name", "cluster.zone", "cluster.seeds", "cluster.gossip_listen", "cluster.gossip_advertise",
 		"cluster.gossip_key", "cluster.remote_listen", "cluster.remote_advertise", "cluster.http_advertise",
+		"cluster.tls.ca_file", "cluster.tls.cert_file", "cluster.tls.key_file",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
 		"http.shutdown_timeout", "http.client_token", "http.admin_token", "http.pprof",
+		"http.max_header_bytes", "http.idle_timeout", "http.max_connections", "http.metrics_listen",
+		"http.tls.cert_file", "http.tls.key_file", "http.tls.client_ca_file",
 		"ring.partitions",
 		"replication.n", "replication.r", "replication.w", "replication.pr", "replication.pw",
 		"replication.request_timeout",
@@ -36,6 +39,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"handoff.transfer_concurrency", "handoff.transfer_batch_keys", "handoff.transfer_batch_bytes", "handoff.drop_delay",
 		"entropy.enabled", "entropy.interval", "entropy.max_keys_per_exchange", "entropy.tombstone_grace",
 		"limits.max_key_bytes", "limits.max_value_bytes", "limits.max_siblings",
+		"security.context_secret", "security.previous_context_secret",
 		"resolution.default", "resolution.on_write", "resolution.buckets",
 		"log.level", "log.format",
 	}
@@ -89,6 +93,27 @@ func TestValidate_InvalidValues(t *testing.T) {
 		{"advertise without host", func(c *Config) { c.Cluster.RemoteAdvertise = ":7070" }, []string{"cluster.remote_advertise"}},
 		{"gossip key not base64", func(c *Config) { c.Cluster.GossipKey = "not base64!" }, []string{"cluster.gossip_key"}},
 		{"gossip key wrong length", func(c *Config) { c.Cluster.GossipKey = "AAAA" }, []string{"cluster.gossip_key"}},
+
+		{"cluster tls without key", func(c *Config) { c.Cluster.TLS = ClusterTLS{CAFile: "ca.pem", CertFile: "n.pem"} }, []string{"cluster.tls.key_file"}},
+		{"cluster tls only a ca", func(c *Config) { c.Cluster.TLS.CAFile = "ca.pem" }, []string{"cluster.tls.cert_file", "cluster.tls.key_file"}},
+		{"cluster tls standalone", func(c *Config) {
+			c.Cluster.TLS = ClusterTLS{CAFile: "ca.pem", CertFile: "n.pem", KeyFile: "n.key"}
+			c.Cluster.RemoteListen, c.Cluster.GossipListen = "", ""
+		}, []string{"cluster.tls.ca_file"}},
+		{"http tls cert without key", func(c *Config) { c.HTTP.TLS.CertFile = "s.pem" }, []string{"http.tls.key_file"}},
+		{"http tls client ca alone", func(c *Config) { c.HTTP.TLS.ClientCAFile = "ca.pem" }, []string{"http.tls.cert_file", "http.tls.key_file"}},
+		{"max_header_bytes too small for a context", func(c *Config) { c.HTTP.MaxHeaderBytes = 4096 }, []string{"http.max_header_bytes"}},
+		{"idle_timeout zero", func(c *Config) { c.HTTP.IdleTimeout = 0 }, []string{"http.idle_timeout"}},
+		{"max_connections negative", func(c *Config) { c.HTTP.MaxConnections = -1 }, []string{"http.max_connections"}},
+		{"max_connections tiny", func(c *Config) { c.HTTP.MaxConnections = 2 }, []string{"http.max_connections"}},
+		{"metrics_listen bad", func(c *Config) { c.HTTP.MetricsListen = "9090" }, []string{"http.metrics_listen"}},
+		{"metrics_listen same as listen", func(c *Config) { c.HTTP.MetricsListen = c.HTTP.Listen }, []string{"http.metrics_listen"}},
+		{"context secret short", func(c *Config) { c.Security.ContextSecret = "short" }, []string{"security.context_secret"}},
+		{"context secret trailing newline", func(c *Config) { c.Security.ContextSecret = "0123456789abcdefXYZ\n" }, []string{"security.context_secret"}},
+		{"previous secret without a current one", func(c *Config) { c.Security.PreviousContextSecret = "0123456789abcdefXYZ" }, []string{"security.previous_context_secret"}},
+		{"previous secret same as current", func(c *Config) {
+			c.Security.ContextSecret, c.Security.PreviousContextSecret = "0123456789abcdefXYZ", "0123456789abcdefXYZ"
+		}, []string{"security.previous_context_secret"}},
 
 		{"listen without port", func(c *Config) { c.HTTP.Listen = "127.0.0.1" }, []string{"http.listen"}},
 		{"listen port only number", func(c *Config) { c.HTTP.Listen = "8080" }, []string{"http.listen"}},

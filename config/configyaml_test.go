@@ -52,7 +52,15 @@ func TestConfigYAML_EveryKeyCommented(t *testing.T) {
 			continue // TestConfigYAML_MatchesDefault reports it
 		}
 		for j := 0; j+1 < len(body.Content); j += 2 {
-			leaf := body.Content[j]
+			leaf, sub := body.Content[j], body.Content[j+1]
+			if sub.Kind == yaml.MappingNode {
+				// A sub-section (cluster.tls): its own comment may cover
+				// the group, but every key inside needs one too.
+				for k := 0; k+1 < len(sub.Content); k += 2 {
+					commented[section+"."+leaf.Value+"."+sub.Content[k].Value] = sub.Content[k].HeadComment != ""
+				}
+				continue
+			}
 			commented[section+"."+leaf.Value] = leaf.HeadComment != ""
 		}
 	}

@@ -491,3 +491,30 @@ func assertErr(t *testing.T, err error, wants ...string) {
 		rest = rest[i+len(w):]
 	}
 }
+
+// TestLoad_SubSections covers the keys one level deeper (cluster.tls.*,
+// http.tls.*) through every layer: nested YAML, DHT_CLUSTER_TLS_… variables
+// and dotted flags, each over the one before.
+func TestLoad_SubSections(t *testing.T) {
+	fs := flags(t, "--config", "testdata/tls.yaml", "--http.tls.client_ca_file=/flag/ca.pem")
+	got, _, err := Load(fs, []string{"DHT_CLUSTER_TLS_KEY_FILE=/env/tls.key", "DHT_SECURITY_CONTEXT_SECRET=0123456789abcdef-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ClusterTLS{CAFile: "/etc/dht/tls/ca.crt", CertFile: "/etc/dht/tls/tls.crt", KeyFile: "/env/tls.key"}
+	if got.Cluster.TLS != want {
+		t.Errorf("Cluster.TLS = %+v, want %+v", got.Cluster.TLS, want)
+	}
+	wantHTTP := HTTPTLS{CertFile: "/etc/dht/http/tls.crt", KeyFile: "/etc/dht/http/tls.key", ClientCAFile: "/flag/ca.pem"}
+	if got.HTTP.TLS != wantHTTP {
+		t.Errorf("HTTP.TLS = %+v, want %+v", got.HTTP.TLS, wantHTTP)
+	}
+	if got.Security.ContextSecret != "0123456789abcdef-secret" {
+		t.Errorf("Security.ContextSecret = %q", got.Security.ContextSecret)
+	}
+
+	_, _, err = Load(flags(t, "--config", "testdata/tls_scalar.yaml"), nil)
+	if err == nil || !strings.Contains(err.Error(), "cluster.tls: want a mapping") {
+		t.Errorf("a scalar sub-section: err = %v, want one naming cluster.tls", err)
+	}
+}
