@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
-	"google.golang.org/protobuf/proto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/dispatch"
@@ -26,6 +25,7 @@ import (
 	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/cluster/certs"
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/internal/quorum"
@@ -78,7 +78,10 @@ type Node struct {
 	httpLn  net.Listener
 	remote  *remote.Remote
 	agent   *membership.Agent
-	view    topology.View
+	// peerTLS and apiTLS hold the certificates of mutual TLS between nodes
+	// and of the HTTP API (nil when not configured).
+	peerTLS, apiTLS *certs.Store
+	view            topology.View
 	// hintStats mirrors the hint queue for /admin/status, and roots each
 	// vnode's Merkle root.
 	hintStats hints.Stats
@@ -162,6 +165,10 @@ func Start(opts Options) (n *Node, err error) {
 	logger.Info("storage open", "engine", cfg.Storage.Engine, "dir", cfg.Node.DataDir,
 		"sync_writes", cfg.Storage.SyncWrites, "replica_actor", fmt.Sprintf("%x", uint64(minter.Actor())), "new_epoch", fresh)
 
+	if n.peerTLS, n.apiTLS, err = openTLS(cfg, logger); err != nil {
+		return nil, err
+	}
+
 	n.httpLn = opts.HTTPListener
 	if n.httpLn == nil {
 		if n.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -174,8 +181,13 @@ func Start(opts Options) (n *Node, err error) {
 		// only its warnings matter to an operator.
 		return slog.New(levelFloor{Handler: logger.With("component", "protoactor").Handler(), min: slog.LevelWarn})
 	}))
+	var agent atomic.Pointer[membership.Agent]
 	if !cfg.Standalone() {
-		if n.remote, err = startRemote(n.system, cfg.Cluster.RemoteListen, cfg.Cluster.RemoteAdvertise); err != nil {
+		refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "dht_remote_refused_total",
+			Help: "Streams and frames the remote port refused (malformed, unauthenticated, or speaking for another node)."})
+		n.metrics.Registry.MustRegister(refused)
+		sec := remoteSecurity{tls: n.peerTLS, agent: &agent, cluster: cfg.Cluster.Name, refused: refused, logger: logger}
+		if n.remote, err = startRemote(n.system, cfg.Cluster.RemoteListen, cfg.Cluster.RemoteAdvertise, sec); err != nil {
 			return nil, err
 		}
 	}
@@ -215,10 +227,17 @@ func Start(opts Options) (n *Node, err error) {
 		Resolver:       readResolver,
 		Metrics:        n.metrics,
 		Logger:         logger.With("component", "gateway"),
+
+		// The HTTP listener's bounds and the context tokens' secrets.
+		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
+		MaxHeaderBytes:        cfg.HTTP.MaxHeaderBytes,
+		IdleTimeout:           cfg.HTTP.IdleTimeout,
+		MaxConnections:        cfg.HTTP.MaxConnections,
+		ContextSecret:         []byte(cfg.Security.ContextSecret),
+		PreviousContextSecret: []byte(cfg.Security.PreviousContextSecret),
 	})
 
 	started := make(chan struct{})
-	var agent atomic.Pointer[membership.Agent]
 	topoCfg := topology.Config{
 		Self: self, Cluster: cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
 		Engine: n.engine, View: &n.view, GossipInterval: opts.gossipInterval(),
@@ -235,11 +254,11 @@ func Start(opts Options) (n *Node, err error) {
 			if a == nil {
 				return errors.New("membership is not running")
 			}
-			payload, err := proto.Marshal(c)
-			if err != nil {
+			name, payload, err := commandEvent(cfg, c)
+			if err != nil || name == "" {
 				return err
 			}
-			return a.UserEvent(userEventCommand, payload)
+			return a.UserEvent(name, payload)
 		},
 		OnEvent: func(kind, subject, detail string) {
 			n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
@@ -352,13 +371,14 @@ func Start(opts Options) (n *Node, err error) {
 				n.events.Publish(events.Event{Kind: "member-" + c.Kind, Subject: id})
 			}
 		}
-		if u := e.UserEvent; u != nil && u.Name == userEventCommand {
-			var cmd messages.ClusterCommand
-			if err := proto.Unmarshal(u.Payload, &cmd); err != nil {
-				logger.Warn("ignoring an unreadable cluster command", "err", err)
-				return
+		if u := e.UserEvent; u != nil {
+			cmd, err := commandFromEvent(cfg, u.Name, u.Payload)
+			switch {
+			case err != nil:
+				logger.Warn("ignoring a cluster command from gossip", "event", u.Name, "err", err)
+			case cmd != nil:
+				n.system.Root.Send(topologyPID, &topology.RemoteCommand{Command: cmd})
 			}
-			n.system.Root.Send(topologyPID, &topology.RemoteCommand{Command: &cmd})
 		}
 	})
 	if err != nil {
@@ -385,43 +405,6 @@ func Start(opts Options) (n *Node, err error) {
 	logger.Info("node started", "http", n.httpLn.Addr().String(), "remote", n.system.Address(),
 		"gossip", cfg.Cluster.GossipListen, "partitions", cfg.Ring.Partitions)
 	return n, nil
-}
-
-// remoteLifecycle serialises starting and stopping protoactor remotes in
-// this process. Remote.Start sets gRPC's global logger every time, which
-// races with gRPC logging inside another remote's Stop. One node per process
-// never meets this; the in-process test harness, with many nodes, would.
-var remoteLifecycle sync.Mutex
-
-// startRemote starts protoactor's gRPC remote. protoactor panics when it
-// cannot listen; that is turned into an error naming the config key.
-func startRemote(system *actor.ActorSystem, listen, advertise string) (r *remote.Remote, err error) {
-	host, portText, err := net.SplitHostPort(listen)
-	if err != nil {
-		return nil, fmt.Errorf("node: cluster.remote_listen: %w", err)
-	}
-	port, err := strconv.Atoi(portText)
-	if err != nil {
-		return nil, fmt.Errorf("node: cluster.remote_listen: %w", err)
-	}
-	opts := []remote.ConfigOption{
-		// The default queue preallocates ~16 MB per peer.
-		remote.WithEndpointWriterQueueSize(4096),
-		remote.WithEndpointManagerQueueSize(4096),
-	}
-	if advertise != "" {
-		opts = append(opts, remote.WithAdvertisedHost(advertise))
-	}
-	r = remote.NewRemote(system, remote.Configure(host, port, opts...))
-	remoteLifecycle.Lock()
-	defer remoteLifecycle.Unlock()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("node: cluster.remote_listen %s: %v", listen, p)
-		}
-	}()
-	r.Start()
-	return r, nil
 }
 
 func advertised(advertise, listen string) string {
@@ -496,6 +479,11 @@ func (n *Node) closeAll() error {
 	if n.httpLn != nil {
 		_ = n.httpLn.Close()
 	}
+	for _, st := range []*certs.Store{n.peerTLS, n.apiTLS} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if n.engine != nil {
 		if err := n.engine.Close(); err != nil {
 			return fmt.Errorf("node: close storage: %w", err)
@@ -549,10 +537,6 @@ const (
 	entropyName  = "entropy"
 	handoffName  = "handoff"
 )
-
-// userEventCommand names the serf user event that carries an operator's
-// ClusterCommand.
-const userEventCommand = "dht-command"
 
 // nodeActor supervises the vnodes, the topology actor and the gateway.
 type nodeActor struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dhtkv/dht/actors/ticker"
 	"github.com/dhtkv/dht/cluster/membership"
+	"github.com/dhtkv/dht/cluster/remoteguard"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
@@ -121,6 +122,8 @@ type topologyActor struct {
 	// replicas between the existing members too.
 	awaitingJoin bool
 	computed     bool
+	// refusedLogged is when a refused ring change was last logged.
+	refusedLogged time.Time
 }
 
 func (a *topologyActor) Receive(ctx actor.Context) {
@@ -141,7 +144,9 @@ func (a *topologyActor) Receive(ctx actor.Context) {
 		a.gossip(ctx)
 	case *messages.Envelope:
 		if g := msg.GetRingGossip(); g != nil {
-			a.receiveGossip(ctx, g)
+			// The remote guard stamps the node it authenticated; gossip
+			// without the stamp did not come through it.
+			a.receiveGossip(ctx, g, ctx.MessageHeader().Get(remoteguard.PeerHeader))
 		}
 	case JoinAlone:
 		if a.awaitingJoin {
@@ -357,7 +362,7 @@ func (a *topologyActor) gossip(ctx actor.Context) {
 	ctx.Request(a.cfg.PeerPID(peer.RemoteAddr), a.envelope())
 }
 
-func (a *topologyActor) receiveGossip(ctx actor.Context, g *messages.RingGossip) {
+func (a *topologyActor) receiveGossip(ctx actor.Context, g *messages.RingGossip, peer string) {
 	in := g.GetState()
 	if in.GetCluster() != a.cfg.Cluster || int(in.GetPartitions()) != a.cfg.Partitions || int(in.GetN()) != a.cfg.N {
 		a.cfg.Logger.Warn("ignoring ring gossip from another cluster or ring shape",
@@ -369,7 +374,15 @@ func (a *topologyActor) receiveGossip(ctx actor.Context, g *messages.RingGossip)
 		a.cfg.Logger.Warn("ignoring malformed ring gossip", "err", err)
 		return
 	}
-	merged := ring.Merge(a.state, theirs)
+	admitted := theirs
+	if a.state.Owner(a.cfg.Self.ID) {
+		// An owner merges only what the peer may change (ring.State.Admit);
+		// a node not yet an owner has no ring to protect and takes the
+		// cluster's as it comes.
+		admitted = a.state.Admit(peer, theirs)
+		a.logRefused(peer, theirs, admitted)
+	}
+	merged := ring.Merge(a.state, admitted)
 	changed := a.apply(merged, "gossip")
 	if a.awaitingJoin {
 		// The cluster's ring is here: join on top of it, unless it says
@@ -390,6 +403,22 @@ func (a *topologyActor) receiveGossip(ctx actor.Context, g *messages.RingGossip)
 	// exchange one message per interval, not two.
 	if merged.Digest() != theirs.Digest() && ctx.Sender() != nil {
 		ctx.Respond(a.envelope())
+	}
+}
+
+// logRefused logs, at most once per refusedLogInterval, ring changes a
+// peer sent that it may not make. A joining node's first gossip is one
+// (it relays the cluster's ring before it is a member), so this is not an
+// attack by itself.
+func (a *topologyActor) logRefused(peer string, theirs, admitted ring.State) {
+	const refusedLogInterval = 30 * time.Second
+	if ring.Merge(a.state, theirs).Digest() == ring.Merge(a.state, admitted).Digest() {
+		return
+	}
+	if now := time.Now(); now.Sub(a.refusedLogged) >= refusedLogInterval {
+		a.refusedLogged = now
+		a.cfg.Logger.Info("ignoring ring changes gossiped by a node that is not a member: it may announce only itself",
+			"peer", peer, "peer_addr_known", peer != "")
 	}
 }
 
