@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,13 +62,17 @@ type Client struct {
 	token string
 	// adminTok guards /admin separately from the key-value API's token.
 	adminTok string
+	// tls, set by WithTLS, is applied to hc's transport once all options
+	// are in, so that the order of WithTLS and WithHTTPClient is free.
+	tls *tls.Config
 }
 
 // Option configures a Client in New.
 type Option func(*Client)
 
 // WithHTTPClient makes the client send requests with hc instead of
-// http.DefaultClient, for example to set TLS or a transport-level timeout.
+// http.DefaultClient, for example to set a transport-level timeout (WithTLS
+// sets TLS).
 // Per-request deadlines are better set on the context passed to each call.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) {
@@ -107,6 +113,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	c := &Client{base: u, hc: http.DefaultClient}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.tls != nil {
+		if c.hc, err = withTLSTransport(c.hc, c.tls); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -486,8 +497,8 @@ func setInt(q url.Values, name string, v int) {
 }
 
 // mayHaveBeenSent reports whether a transport error could have happened after
-// the request reached the server. Only failures to connect are known not to
-// have sent anything.
+// the request reached the server. Failures to connect are known not to have
+// sent anything, and so are failed TLS handshakes (see tlsRefused).
 func mayHaveBeenSent(err error) bool {
 	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "dial" {
 		return false
@@ -495,7 +506,49 @@ func mayHaveBeenSent(err error) bool {
 	if _, ok := errors.AsType[*net.DNSError](err); ok {
 		return false
 	}
-	return true
+	return !tlsRefused(err)
+}
+
+// tlsRefused reports whether err is a TLS handshake that failed, so that
+// the server never read the request: this side did not accept the node's
+// certificate, the node answered the handshake in plain HTTP or not in TLS
+// at all, or the node refused this side's certificate. The node sends that
+// refusal as an alert only during the handshake; with TLS 1.3 the client
+// may have written the request by then, but the node discards it unread.
+func tlsRefused(err error) bool {
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+		return true
+	}
+	return IsCertificateRefused(err)
+}
+
+// IsCertificateRefused reports whether err says that the node refused the
+// TLS handshake over this side's certificate: none was sent to a node that
+// requires one (http.tls.client_ca_file), or the node does not trust the
+// one sent. The node sends its reason as a TLS alert, which crypto/tls
+// reports only as text.
+func IsCertificateRefused(err error) bool {
+	opErr, ok := errors.AsType[*net.OpError](err)
+	if !ok || opErr.Op != "remote error" || opErr.Err == nil {
+		return false
+	}
+	msg := opErr.Err.Error()
+	return strings.HasPrefix(msg, "tls: ") && strings.Contains(msg, "certificate")
 }
 
 // siblingsBody is the JSON body of a 300 Multiple Choices answer.

@@ -18,6 +18,19 @@
 //	}
 //	res, err := c.Put(ctx, "user/42", merged, &client.WriteOptions{Context: obj.Context})
 //
+// A node that serves HTTPS is reached with an https:// base URL. When its
+// certificate comes from a private CA, such as the one `dhtctl certs` makes,
+// or it requires client certificates (http.tls.client_ca_file), give the CA
+// and the client's certificate with WithTLS:
+//
+//	tlsCfg, err := client.TLSConfig("ca.crt", "client.crt", "client.key")
+//	c, err := client.New("https://127.0.0.1:8080", client.WithTLS(tlsCfg))
+//
+// A failed handshake is returned as crypto/tls and crypto/x509 report it
+// (IsCertificateRefused tells the node's refusal of the client's
+// certificate), and a write that failed its handshake is never
+// indeterminate: the node did not read it.
+//
 // A key that is not found is not an error: Get returns an Object with
 // Found == false, whose Context must still be sent with a later write so that
 // the write supersedes a delete. Failures from the server are *Error values;

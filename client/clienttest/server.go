@@ -2,6 +2,7 @@ package clienttest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -92,6 +93,23 @@ type Server struct {
 // NewServer starts a fake node. With a non-empty token, every request must
 // carry "Authorization: Bearer token". Close it when done.
 func NewServer(token string) *Server {
+	s := newServer(token)
+	s.Start()
+	return s
+}
+
+// NewTLSServer is NewServer serving HTTPS with cfg, which holds the
+// server's certificate and, to require client certificates, its ClientAuth
+// and ClientCAs: a node with http.tls set. Its URL is https://.
+func NewTLSServer(token string, cfg *tls.Config) *Server {
+	s := newServer(token)
+	s.TLS = cfg
+	s.StartTLS()
+	return s
+}
+
+// newServer returns a fake node that is not started yet.
+func newServer(token string) *Server {
 	s := &Server{token: token, closing: make(chan struct{})}
 	s.mu.keys = map[string][]sibling{}
 	s.mu.failures = map[string]Failure{}
@@ -106,7 +124,7 @@ func NewServer(token string) *Server {
 	s.adminRoutes(mux)
 	s.adminOps(mux)
 	mux.HandleFunc("/admin/events", s.serveEvents)
-	s.Server = httptest.NewServer(s.record(s.auth(mux)))
+	s.Server = httptest.NewUnstartedServer(s.record(s.auth(mux)))
 	return s
 }
 

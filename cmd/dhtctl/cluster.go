@@ -137,7 +137,12 @@ func addAdminTokenFlag(cmd *cobra.Command) {
 // --addr. Only the admin token is given to it: the admin API is guarded
 // separately from the key-value API, and the client token is not sent there.
 func (a *app) adminClient(cmd *cobra.Command, opts ...client.Option) (*client.Client, error) {
-	c, err := client.New(a.addr, append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, opts...)...)
+	tlsOpts, err := a.tlsOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, tlsOpts...), opts...)
+	c, err := client.New(a.addr, opts...)
 	if err != nil {
 		return nil, usageErrorf("--addr: %v", err)
 	}

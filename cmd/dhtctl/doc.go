@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	dhtctl [--addr URL] [--token TOKEN] [--timeout 10s] COMMAND [ARGS]
+//	dhtctl [--addr URL] [--token TOKEN] [--timeout 10s] [--cacert FILE] [--cert FILE --key FILE] COMMAND [ARGS]
 //
 // Key-value commands:
 //
@@ -24,8 +24,20 @@
 //	decommission NODE                   hand NODE's replicas over, then retire it
 //	force-remove NODE --yes             drop a node that is down for good (loses what only it held)
 //
+// Setup commands (local, talk to no node):
+//
+//	certs --dir DIR [--nodes ID,...] [--hosts H,...] [--client NAME] [--validity 8760h] [--force] [--json]
+//	                                    a development CA (DIR/ca.crt, ca.key, reused when
+//	                                    present) and a certificate per node and client
+//
 // --addr defaults to $DHTCTL_ADDR, else http://127.0.0.1:8080; --token
-// defaults to $DHTCTL_TOKEN. Errors are printed once, as "dhtctl: <error>" on
+// defaults to $DHTCTL_TOKEN. A node serving HTTPS is given as https://; the
+// CA its certificate chains to, when not one the system trusts, comes from
+// --cacert ($DHTCTL_CACERT), and a client certificate for a node that
+// requires one from --cert and --key ($DHTCTL_CERT, $DHTCTL_KEY). A failure
+// that comes from the scheme or the TLS material (plain HTTP to an HTTPS
+// port, an unknown CA, a missing client certificate) is printed with the
+// flag that fixes it. Errors are printed once, as "dhtctl: <error>" on
 // stderr. The exit code is 0 on success, 1 when a command fails (including a
 // key that is not found) and 2 for a usage error.
 //
@@ -33,6 +45,7 @@
 // root.go holds the global flags, exit codes, the list of command
 // constructors and the set-up commands share (withKV, withAdmin: a client
 // and a context bounded by --timeout), and each command group lives in a
-// file of its own (kv.go, cluster.go, status.go, events.go, ops.go). A new
+// file of its own (kv.go, cluster.go, status.go, events.go, ops.go,
+// certs.go); tls.go holds the advice on TLS failures. A new
 // group adds a file and one line to that list.
 package main

@@ -102,7 +102,7 @@ func (a *app) followEvents(cmd *cobra.Command, replay bool, printEvent func(even
 	case errors.Is(err, client.ErrEventsEnded):
 		return fmt.Errorf("%w; is it shutting down? Run the command again to reconnect (--replay fills the gap)", err)
 	}
-	return a.adminFailed(err)
+	return a.tlsFailed(a.adminFailed(err))
 }
 
 // kindFilter returns the set of kinds --kind names, nil for all, and

@@ -95,7 +95,8 @@ func TestRun_Help(t *testing.T) {
 	env := map[string]string{envToken: "top-secret"}
 	r := dhtctl(t, env, "", "--help")
 	r.want(t, exitOK)
-	for _, want := range []string{"Key-value commands:", "get", "put", "delete", "resolve", "--addr", "--timeout"} {
+	for _, want := range []string{"Key-value commands:", "get", "put", "delete", "resolve", "--addr", "--timeout",
+		"Setup commands:", "certs", "--cacert", "--cert", "--key", "$DHTCTL_CACERT"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("help lacks %q:\n%s", want, r.stdout)
 		}

@@ -24,6 +24,9 @@ const (
 	defaultTimeout = 10 * time.Second
 	envAddr        = "DHTCTL_ADDR"
 	envToken       = "DHTCTL_TOKEN"
+	envCACert      = "DHTCTL_CACERT"
+	envCert        = "DHTCTL_CERT"
+	envKey         = "DHTCTL_KEY"
 )
 
 // commands lists the constructors of the subcommands. Each command group
@@ -36,6 +39,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).resolveCmd,
 	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd,
 	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd,
+	(*app).certsCmd,
 }
 
 // app holds what all commands share: the global flags and the process
@@ -46,6 +50,17 @@ type app struct {
 	addr    string
 	token   string
 	timeout time.Duration
+	// caCert, cert and key are the PEM files of --cacert, --cert and
+	// --key: the CA that signs the nodes' HTTPS certificates, and a client
+	// certificate for nodes that require one.
+	caCert, cert, key string
+	// tls caches the TLS options built from them, for the commands that
+	// make several clients (status).
+	tls struct {
+		done bool
+		opts []client.Option
+		err  error
+	}
 
 	// ran is set when a command's RunE starts. Cobra reports flag, argument
 	// and unknown-command errors before that, so an error while ran is false
@@ -83,7 +98,12 @@ func (a *app) rootCmd() *cobra.Command {
 		Long: `dhtctl talks to any node of a dht cluster over its HTTP API.
 
 The node is chosen with --addr (default $` + envAddr + `, else ` + defaultAddr + `);
-a bearer token, if the cluster requires one, with --token (default $` + envToken + `).`,
+a bearer token, if the cluster requires one, with --token (default $` + envToken + `).
+
+A node that serves HTTPS is given as https://HOST:PORT. When its certificate
+comes from the cluster's own CA (such as the ca.crt of 'dhtctl certs'), pass
+that CA with --cacert (default $` + envCACert + `); when the node requires client
+certificates, pass one with --cert and --key (default $` + envCert + `, $` + envKey + `).`,
 		// Errors are printed once, by run, with the right exit code.
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -102,9 +122,13 @@ a bearer token, if the cluster requires one, with --token (default $` + envToken
 	// default, so that --help never prints a secret.
 	pf.StringVar(&a.token, "token", "", "bearer token for the node's API (default $"+envToken+")")
 	pf.DurationVar(&a.timeout, "timeout", defaultTimeout, "deadline for the whole command (events --follow: for connecting only); 0 means none")
+	pf.StringVar(&a.caCert, "cacert", a.getenv(envCACert), "PEM `FILE` of the CA that signs the nodes' HTTPS certificates; unset trusts the system's roots ($"+envCACert+")")
+	pf.StringVar(&a.cert, "cert", a.getenv(envCert), "PEM `FILE` of a client certificate, for nodes that require one ($"+envCert+")")
+	pf.StringVar(&a.key, "key", a.getenv(envKey), "PEM `FILE` of the client certificate's key ($"+envKey+")")
 
 	root.AddGroup(&cobra.Group{ID: groupKV, Title: "Key-value commands:"})
 	root.AddGroup(&cobra.Group{ID: groupCluster, Title: "Cluster commands:"})
+	root.AddGroup(&cobra.Group{ID: groupSetup, Title: "Setup commands:"})
 	for _, newCmd := range commands {
 		root.AddCommand(newCmd(a))
 	}
@@ -132,11 +156,35 @@ func (a *app) client(cmd *cobra.Command) (*client.Client, error) {
 	if !cmd.Flags().Changed("token") {
 		token = a.getenv(envToken)
 	}
-	c, err := client.New(a.addr, client.WithToken(token))
+	tlsOpts, err := a.tlsOptions()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(a.addr, append([]client.Option{client.WithToken(token)}, tlsOpts...)...)
 	if err != nil {
 		return nil, usageErrorf("--addr: %v", err)
 	}
 	return c, nil
+}
+
+// tlsOptions returns the client options for --cacert, --cert and --key:
+// none when all are empty. A file that cannot be used is a usage error, as
+// nothing was sent.
+func (a *app) tlsOptions() ([]client.Option, error) {
+	if a.tls.done {
+		return a.tls.opts, a.tls.err
+	}
+	a.tls.done = true
+	if a.caCert == "" && a.cert == "" && a.key == "" {
+		return nil, nil
+	}
+	cfg, err := client.TLSConfig(a.caCert, a.cert, a.key)
+	if err != nil {
+		a.tls.err = usageErrorf("--cacert, --cert, --key: %v", err)
+		return nil, a.tls.err
+	}
+	a.tls.opts = []client.Option{client.WithTLS(cfg)}
+	return a.tls.opts, nil
 }
 
 // withKV runs fn with a client for the key-value API of the node chosen by
@@ -168,7 +216,7 @@ func (a *app) withContext(cmd *cobra.Command, c *client.Client, fn func(context.
 		return err
 	}
 	defer cancel()
-	return fn(ctx, c)
+	return a.tlsFailed(fn(ctx, c))
 }
 
 // context returns the context for a command's requests, bounded by

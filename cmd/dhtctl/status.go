@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,14 +47,24 @@ with the error.`,
 				if err != nil {
 					return err
 				}
-				token := adminTokenOf(cmd, a)
+				// The peers are asked as --addr was: over HTTPS with the
+				// same CA and client certificate when it is https://.
+				tlsOpts, err := a.tlsOptions()
+				if err != nil {
+					return err
+				}
+				peerOpts := append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, tlsOpts...)
+				scheme := "http"
+				if u, err := url.Parse(a.addr); err == nil && u.Scheme == "https" {
+					scheme = "https"
+				}
 				var rows []statusRow
 				for _, m := range members {
 					if m.HTTPAddr == "" || m.Status == client.MemberRemoved {
 						continue
 					}
 					row := statusRow{id: m.ID, status: m.Status}
-					peer, err := client.New("http://"+m.HTTPAddr, client.WithAdminToken(token))
+					peer, err := client.New(scheme+"://"+m.HTTPAddr, peerOpts...)
 					if err == nil {
 						row.s, err = peer.Status(ctx)
 					}
