@@ -87,8 +87,6 @@ type Route struct {
 // Router tells a coordinator where a partition's replicas are. It is called
 // from coordinator actors concurrently and must be safe for that.
 type Router interface {
-	// LocalNode returns this node's id.
-	LocalNode() string
 	// Route returns where requests for partition p go.
 	Route(p uint32) Route
 	// VnodePID returns the PID of partition p's vnode on node.
@@ -185,7 +183,7 @@ func (c *coordinator) start(ctx actor.Context) {
 		c.applyGet(ctx, c.get.Start())
 		return
 	}
-	c.put = quorum.NewPut(c.req.Params, c.route.Targets, c.cfg.Router.LocalNode())
+	c.put = quorum.NewPut(c.req.Params, c.route.Targets)
 	c.applyPut(ctx, c.put.Start())
 }
 

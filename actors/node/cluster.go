@@ -27,8 +27,6 @@ type clusterRouter struct {
 	hints bool
 }
 
-func (r *clusterRouter) LocalNode() string { return r.self }
-
 // Route converts ring.Plan.Route (pure: live serving owners, a stand-in for
 // each down owner, the down owners left uncovered, the owners still
 // receiving a handoff) into quorum targets.

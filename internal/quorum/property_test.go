@@ -354,19 +354,12 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 	pool := newHistory(t).all()
 	for iter := range propertyIterations {
 		sc := randomScenario(rng, true)
-		local := "elsewhere"
-		if len(sc.targets) > 0 && rng.IntN(3) != 0 {
-			local = sc.targets[rng.IntN(len(sc.targets))].Node
-		}
-		// The coordinator is a primary: the local node if it is one, else
-		// the first primary.
+		// The coordinator is the first primary.
 		coord := ""
 		for _, t := range sc.targets {
-			if t.Primary && (coord == "" || t.Node == local) {
+			if t.Primary {
 				coord = t.Node
-				if t.Node == local {
-					break
-				}
+				break
 			}
 		}
 		var events []putEvent
@@ -409,7 +402,7 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 			events = slices.Insert(events, i, putEvent{kind: "timeout"})
 		}
 		events = append(events, putEvent{kind: "timeout"})
-		runPut(&checker{t: t, iter: iter, sc: sc}, local, coord, events)
+		runPut(&checker{t: t, iter: iter, sc: sc}, coord, events)
 	}
 }
 
@@ -480,11 +473,11 @@ func (r *putRef) impossible() bool {
 	return n < r.sc.p.W || p < r.sc.p.PW
 }
 
-func runPut(c *checker, local, coord string, events []putEvent) {
+func runPut(c *checker, coord string, events []putEvent) {
 	c.t.Helper()
 	sc := c.sc
 	ref := &putRef{sc: sc, coord: coord, acked: map[string]bool{}, failed: map[string]bool{}}
-	f := quorum.NewPut(sc.p, sc.targets, local)
+	f := quorum.NewPut(sc.p, sc.targets)
 	replies := 0
 
 	// check compares the reply of eff with the reference; refused is the
@@ -534,7 +527,7 @@ func runPut(c *checker, local, coord string, events []putEvent) {
 		}
 	}
 
-	c.step("Start() local=%s", local)
+	c.step("Start() coordinator=%s", coord)
 	eff := f.Start()
 	_, prim := counts(sc.targets, func(string) bool { return true })
 	if coord == "" || len(sc.targets) < sc.p.W || prim < sc.p.PW {

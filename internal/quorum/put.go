@@ -52,19 +52,22 @@ type Put struct {
 }
 
 // NewPut returns the machine for a write to targets, the reachable replicas
-// of the key in preference order. local is this node's id. The coordinator
-// is a primary — it mints the dot and stores the write as a replica, which a
-// fallback keeping a hint cannot — preferring the local node, which saves a
-// hop.
-func NewPut(p Params, targets []Target, local string) *Put {
+// of the key in preference order. The coordinator is the first primary, as
+// in Dynamo: a primary, because it mints the dot and stores the write as a
+// replica, which a fallback keeping a hint cannot; the first, so that every
+// node sends a key's writes to the same replica while it is up. That replica
+// then sees every concurrent write to the key before it stores the next,
+// which is what makes the sibling limit (and a conditional write) hold
+// across the cluster: the other replicas only ever merge objects it made,
+// so none holds more siblings than it. Preferring the local replica would
+// save a hop, but let three coordinators each admit max_siblings.
+func NewPut(p Params, targets []Target) *Put {
 	targets = uniqueNodes(targets)
 	f := &Put{params: p, targets: targets, acked: map[string]bool{}, failed: map[string]bool{}, coordinator: -1}
 	for i, t := range targets {
-		if t.Primary && (f.coordinator < 0 || t.Node == local) {
+		if t.Primary {
 			f.coordinator = i
-			if t.Node == local {
-				break
-			}
+			break
 		}
 	}
 	return f

@@ -2,6 +2,7 @@ package quorum_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -13,9 +14,9 @@ var abc = []quorum.Target{primary("a"), primary("b"), primary("c")}
 
 // startPut builds a write and starts it, failing the test unless Start asked
 // for the write to be coordinated.
-func startPut(t *testing.T, p quorum.Params, targets []quorum.Target, local string) *quorum.Put {
+func startPut(t *testing.T, p quorum.Params, targets []quorum.Target) *quorum.Put {
 	t.Helper()
-	f := quorum.NewPut(p, targets, local)
+	f := quorum.NewPut(p, targets)
 	eff := f.Start()
 	if eff.Coordinate == nil || eff.Reply != nil {
 		t.Fatalf("Start() = %+v, want a Coordinate and no Reply", eff)
@@ -76,7 +77,7 @@ func TestPut_StartUnavailable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := quorum.NewPut(tc.p, tc.targets, "a")
+			f := quorum.NewPut(tc.p, tc.targets)
 			eff := f.Start()
 			if eff.Coordinate != nil || len(eff.Replicate) != 0 {
 				t.Errorf("Start() sends %+v / %v, want nothing sent", eff.Coordinate, eff.Replicate)
@@ -98,25 +99,21 @@ func TestPut_StartUnavailable(t *testing.T) {
 	}
 }
 
-func TestPut_CoordinatorPreference(t *testing.T) {
+func TestPut_CoordinatorIsTheFirstPrimary(t *testing.T) {
 	tests := []struct {
 		name    string
 		targets []quorum.Target
-		local   string
 		want    quorum.Target
 	}{
-		{"local first", abc, "a", primary("a")},
-		{"local in the middle", abc, "b", primary("b")},
-		{"local last", abc, "c", primary("c")},
-		{"local absent takes the first", abc, "z", primary("a")},
+		{"the first owner", abc, primary("a")},
+		{"the first owner alive", []quorum.Target{primary("b"), primary("c")}, primary("b")},
 		// A fallback keeps hints, not replicas, so it never coordinates.
-		{"local absent, fallback first", []quorum.Target{fallback("d"), primary("b")}, "z", primary("b")},
-		{"local fallback", []quorum.Target{primary("a"), primary("b"), fallback("d")}, "d", primary("a")},
-		{"empty local id", abc, "", primary("a")},
+		{"a fallback first", []quorum.Target{fallback("d"), primary("b")}, primary("b")},
+		{"a fallback last", []quorum.Target{primary("a"), primary("b"), fallback("d")}, primary("a")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := quorum.NewPut(quorum.Params{N: 3, W: 1}, tc.targets, tc.local)
+			f := quorum.NewPut(quorum.Params{N: 3, W: 1}, tc.targets)
 			eff := f.Start()
 			if eff.Coordinate == nil {
 				t.Fatalf("Start() = %+v, want a Coordinate", eff)
@@ -136,10 +133,13 @@ func TestPut_CoordinatorPreference(t *testing.T) {
 
 func TestPut_ReplicateToAllButCoordinator(t *testing.T) {
 	h := newHistory(t)
-	targets := []quorum.Target{primary("a"), primary("b"), fallback("d"), primary("c")}
-	for _, local := range []string{"a", "b", "d", "c", "z"} {
-		t.Run("local="+local, func(t *testing.T) {
-			f := quorum.NewPut(quorum.Params{N: 3, W: 3}, targets, local)
+	for i, targets := range [][]quorum.Target{
+		{primary("a"), primary("b"), fallback("d"), primary("c")},
+		{fallback("d"), primary("b"), primary("a"), primary("c")},
+		{primary("c"), primary("a"), fallback("d"), primary("b")},
+	} {
+		t.Run(fmt.Sprint("order ", i), func(t *testing.T) {
+			f := quorum.NewPut(quorum.Params{N: 3, W: 3}, targets)
 			coord := *f.Start().Coordinate
 			eff := f.Coordinated(h.v23)
 			var want []quorum.Target
@@ -164,7 +164,7 @@ func TestPut_ReplicateToAllButCoordinator(t *testing.T) {
 
 func TestPut_SingleTargetW1(t *testing.T) {
 	h := newHistory(t)
-	f := startPut(t, quorum.Params{N: 1, W: 1}, abc[:1], "a")
+	f := startPut(t, quorum.Params{N: 1, W: 1}, abc[:1])
 	eff := f.Coordinated(h.v1)
 	if len(eff.Replicate) != 0 {
 		t.Errorf("Replicate = %v, want none with a single target", eff.Replicate)
@@ -180,7 +180,7 @@ func TestPut_ReplyAtW(t *testing.T) {
 	}{{"w=1", 1}, {"w=2", 2}, {"w=3", 3}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startPut(t, quorum.Params{N: 3, W: tc.w}, abc, "a")
+			f := startPut(t, quorum.Params{N: 3, W: tc.w}, abc)
 			eff := f.Coordinated(h.v2)
 			acks := 1
 			for _, node := range []string{"b", "c"} {
@@ -235,7 +235,7 @@ func TestPut_ReplyOnce(t *testing.T) {
 	for _, rp := range replies {
 		for _, l := range later {
 			t.Run(rp.name+"/"+l.name, func(t *testing.T) {
-				f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+				f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 				rp.run(t, f)
 				if !f.Done() {
 					t.Fatal("Done() = false after the reply")
@@ -253,7 +253,7 @@ func TestPut_ReplyOnce(t *testing.T) {
 
 func TestPut_Refused(t *testing.T) {
 	refusal := errors.New("sibling limit")
-	f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+	f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 	r := wantPutError(t, "Refused", f.Refused(refusal), refusal)
 	if errors.Is(r.Err, quorum.ErrIndeterminate) || errors.Is(r.Err, quorum.ErrUnavailable) {
 		t.Errorf("refusal reported as %v, want a definite error", r.Err)
@@ -267,9 +267,9 @@ func TestPut_Refused(t *testing.T) {
 }
 
 func TestPut_CoordinatorFailed(t *testing.T) {
-	for _, local := range []string{"a", "b", "z"} {
-		t.Run("local="+local, func(t *testing.T) {
-			f := quorum.NewPut(quorum.Params{N: 3, W: 1}, abc, local)
+	for i, targets := range [][]quorum.Target{abc, {primary("b"), primary("c"), primary("a")}} {
+		t.Run(fmt.Sprint("order ", i), func(t *testing.T) {
+			f := quorum.NewPut(quorum.Params{N: 3, W: 1}, targets)
 			coord := f.Start().Coordinate.Node
 			r := wantPutError(t, "Failed(coordinator)", f.Failed(coord), quorum.ErrIndeterminate)
 			if r.Acks != 0 {
@@ -285,7 +285,7 @@ func TestPut_CoordinatorFailed(t *testing.T) {
 func TestPut_ReplicaFailures(t *testing.T) {
 	h := newHistory(t)
 	t.Run("w unreachable after coordination", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
 		wantNoPutReply(t, "Coordinated", f.Coordinated(h.v1))
 		r := wantPutError(t, "Failed(b)", f.Failed("b"), quorum.ErrIndeterminate)
 		if r.Acks != 1 {
@@ -296,7 +296,7 @@ func TestPut_ReplicaFailures(t *testing.T) {
 		}
 	})
 	t.Run("w still reachable", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Failed(b)", f.Failed("b"))
 		wantPutError(t, "Failed(c)", f.Failed("c"), quorum.ErrIndeterminate)
@@ -304,35 +304,35 @@ func TestPut_ReplicaFailures(t *testing.T) {
 	t.Run("w unreachable before coordination", func(t *testing.T) {
 		// The write went to the coordinator, so even a failure before it
 		// answered leaves the outcome unknown.
-		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
 		r := wantPutError(t, "Failed(c)", f.Failed("c"), quorum.ErrIndeterminate)
 		if errors.Is(r.Err, quorum.ErrUnavailable) {
 			t.Errorf("error %v claims unavailability after the write was sent", r.Err)
 		}
 	})
 	t.Run("failure then ack of one node", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Failed(b)", f.Failed("b"))
 		wantNoPutReply(t, "Acked(b) after Failed(b)", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 	})
 	t.Run("ack then failure of one node", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantNoPutReply(t, "Failed(b) after Acked(b)", f.Failed("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 3)
 	})
 	t.Run("duplicate ack counts once", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantNoPutReply(t, "Acked(b) again", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 3)
 	})
 	t.Run("coordinator failure after coordination is ignored", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Failed(a)", f.Failed("a"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 2)
@@ -343,38 +343,38 @@ func TestPut_PrimaryWrites(t *testing.T) {
 	h := newHistory(t)
 	mixed := []quorum.Target{primary("a"), primary("b"), fallback("d"), fallback("e")}
 	t.Run("fallback acks do not satisfy pw", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
 		wantNoPutReply(t, "Coordinated", f.Coordinated(h.v1))
 		wantNoPutReply(t, "Acked(d)", f.Acked("d"))
 		wantNoPutReply(t, "Acked(e)", f.Acked("e"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 4)
 	})
 	t.Run("a fallback's ack counts toward w but not pw", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed, "d")
+		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
 		wantNoPutReply(t, "Coordinated at a", f.Coordinated(h.v1))
 		wantNoPutReply(t, "Acked(e)", f.Acked("e"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 3)
 	})
 	t.Run("only fallbacks reachable: nothing to coordinate", func(t *testing.T) {
-		f := quorum.NewPut(quorum.Params{N: 3, W: 1}, []quorum.Target{fallback("d"), fallback("e")}, "d")
+		f := quorum.NewPut(quorum.Params{N: 3, W: 1}, []quorum.Target{fallback("d"), fallback("e")})
 		eff := f.Start()
 		if eff.Reply == nil || !errors.Is(eff.Reply.Err, quorum.ErrUnavailable) || eff.Coordinate != nil {
 			t.Fatalf("Start() = %+v, want ErrUnavailable and nothing sent", eff)
 		}
 	})
 	t.Run("pw zero lets fallbacks complete w", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, mixed, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, mixed)
 		f.Coordinated(h.v1)
 		wantPutSuccess(t, "Acked(d)", f.Acked("d"), h.v1, 2)
 	})
 	t.Run("pw unreachable", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Acked(d)", f.Acked("d"))
 		wantPutError(t, "Failed(b)", f.Failed("b"), quorum.ErrIndeterminate)
 	})
 	t.Run("fallback failure leaves pw reachable", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
 		f.Coordinated(h.v1)
 		wantNoPutReply(t, "Failed(d)", f.Failed("d"))
 		wantNoPutReply(t, "Failed(e)", f.Failed("e"))
@@ -385,14 +385,14 @@ func TestPut_PrimaryWrites(t *testing.T) {
 func TestPut_Timeout(t *testing.T) {
 	h := newHistory(t)
 	t.Run("before start", func(t *testing.T) {
-		f := quorum.NewPut(quorum.Params{N: 3, W: 2}, abc, "a")
+		f := quorum.NewPut(quorum.Params{N: 3, W: 2}, abc)
 		r := wantPutError(t, "Timeout", f.Timeout(), quorum.ErrUnavailable)
 		if errors.Is(r.Err, quorum.ErrIndeterminate) {
 			t.Errorf("error %v is indeterminate, but nothing was sent", r.Err)
 		}
 	})
 	t.Run("before coordination", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		r := wantPutError(t, "Timeout", f.Timeout(), quorum.ErrIndeterminate)
 		if r.Acks != 0 {
 			t.Errorf("Acks = %d, want 0", r.Acks)
@@ -402,7 +402,7 @@ func TestPut_Timeout(t *testing.T) {
 		}
 	})
 	t.Run("short of w", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
 		f.Coordinated(h.v3)
 		f.Acked("b")
 		r := wantPutError(t, "Timeout", f.Timeout(), quorum.ErrIndeterminate)
@@ -419,7 +419,7 @@ func TestPut_OneMachineCountsOnce(t *testing.T) {
 	// "a" listed as a primary and again as a fallback is one machine: w=3
 	// cannot be met by two machines, so the write is refused up front.
 	targets := []quorum.Target{primary("a"), primary("b"), fallback("a")}
-	f := quorum.NewPut(quorum.Params{N: 3, W: 3}, targets, "a")
+	f := quorum.NewPut(quorum.Params{N: 3, W: 3}, targets)
 	eff := f.Start()
 	if eff.Reply == nil || !errors.Is(eff.Reply.Err, quorum.ErrUnavailable) || eff.Coordinate != nil {
 		t.Fatalf("Start() = %+v, want ErrUnavailable and nothing sent", eff)
@@ -427,13 +427,13 @@ func TestPut_OneMachineCountsOnce(t *testing.T) {
 }
 
 func TestPut_IgnoresAcksThatCannotBeOfThisWrite(t *testing.T) {
-	f := startPut(t, quorum.Params{N: 3, W: 1}, []quorum.Target{primary("a"), primary("b"), primary("c")}, "a")
+	f := startPut(t, quorum.Params{N: 3, W: 1}, []quorum.Target{primary("a"), primary("b"), primary("c")})
 	if eff := f.Acked("b"); eff.Reply != nil {
 		t.Fatalf("an ack before the coordinated object answered the client: %+v", *eff.Reply)
 	}
 	h := newHistory(t)
 	f.Coordinated(h.v1)
-	f2 := startPut(t, quorum.Params{N: 3, W: 2}, []quorum.Target{primary("a"), primary("b"), primary("c")}, "a")
+	f2 := startPut(t, quorum.Params{N: 3, W: 2}, []quorum.Target{primary("a"), primary("b"), primary("c")})
 	f2.Coordinated(h.v1)
 	if eff := f2.Acked("zz"); eff.Reply != nil {
 		t.Fatalf("an ack from a non-target met the quorum: %+v", *eff.Reply)
@@ -446,7 +446,7 @@ func TestPut_IgnoresAcksThatCannotBeOfThisWrite(t *testing.T) {
 func TestPut_Minted(t *testing.T) {
 	h := newHistory(t)
 	t.Run("replicates at once, without counting the coordinator", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		eff := f.Minted(h.v1)
 		if got := nodes(eff.Replicate); !slices.Equal(got, []string{"b", "c"}) || !eff.Object.Equal(h.v1) {
 			t.Fatalf("Minted: Replicate %v of %v, want [b c] of %v", got, eff.Object, h.v1)
@@ -460,13 +460,13 @@ func TestPut_Minted(t *testing.T) {
 		wantPutSuccess(t, "Coordinated after Minted", eff, h.v1, 2)
 	})
 	t.Run("the others reach w before the coordinator is durable", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		f.Minted(h.v1)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 	})
 	t.Run("a coordinator failing after it minted is one replica's failure", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		f.Minted(h.v1)
 		wantNoPutReply(t, "Failed(a)", f.Failed("a"))
 		wantNoPutReply(t, "Coordinated after Failed(a)", f.Coordinated(h.v1))
@@ -474,7 +474,7 @@ func TestPut_Minted(t *testing.T) {
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 	})
 	t.Run("and fails the write when w is out of reach", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 3}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
 		f.Minted(h.v1)
 		r := wantPutError(t, "Failed(a) at w=3", f.Failed("a"), quorum.ErrIndeterminate)
 		if !r.Object.Equal(h.v1) {
@@ -482,13 +482,13 @@ func TestPut_Minted(t *testing.T) {
 		}
 	})
 	t.Run("the coordinator's own ack counts only through Coordinated", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 1}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 1}, abc)
 		f.Minted(h.v1)
 		wantNoPutReply(t, "Acked(a)", f.Acked("a"))
 		wantPutSuccess(t, "Coordinated", f.Coordinated(h.v1), h.v1, 1)
 	})
 	t.Run("a second Minted is ignored", func(t *testing.T) {
-		f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 		f.Minted(h.v1)
 		if eff := f.Minted(h.v2); !isEmptyPut(eff) {
 			t.Errorf("second Minted: %+v, want nothing", eff)
@@ -500,7 +500,7 @@ func TestPut_Minted(t *testing.T) {
 // sent; once the object went to the others it is the coordinator's failure.
 func TestPut_RefusedAfterMinted(t *testing.T) {
 	h := newHistory(t)
-	f := startPut(t, quorum.Params{N: 3, W: 2}, abc, "a")
+	f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
 	f.Minted(h.v1)
 	wantNoPutReply(t, "Refused after Minted", f.Refused(dvv.ErrTooManySiblings))
 	wantNoPutReply(t, "Acked(b)", f.Acked("b"))
