@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/cluster/certs"
 	"github.com/dhtkv/dht/test/chaos/history"
 )
 
@@ -29,6 +30,10 @@ type Options struct {
 	Nodes int
 	// Args are extra dhtd flags for every node, after the harness's own.
 	Args []string
+	// TLS runs the nodes with mutual TLS between them (a CA of the run's
+	// own, one certificate per node for its address) and a context secret,
+	// as a production cluster runs.
+	TLS bool
 	// Logf prints progress; nil prints nothing.
 	Logf func(format string, args ...any)
 }
@@ -50,6 +55,8 @@ type Cluster struct {
 	opts Options
 	net  *Network
 	hc   *http.Client
+	// ca signs the nodes' certificates when opts.TLS is set.
+	ca *certs.Authority
 
 	mu struct {
 		sync.Mutex
@@ -78,6 +85,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
+	if opts.TLS {
+		if c.ca, err = certs.NewAuthority("dhtchaos", time.Now(), 24*time.Hour); err != nil {
+			return nil, err
+		}
+	}
 	for i := 1; i <= opts.Nodes; i++ {
 		if _, err := c.addNode(ctx, i); err != nil {
 			return nil, err
@@ -125,6 +137,14 @@ func (c *Cluster) addNode(ctx context.Context, i int) (*Node, error) {
 		seeds = append(seeds, net.JoinHostPort(Subnet+strconv.Itoa(10+j), GossipPort))
 	}
 	args := append(slices.Clone(BaseArgs), "--cluster.seeds", strings.Join(seeds, ","))
+	if c.ca != nil {
+		// Outside the data directory, which the wipe scenario deletes.
+		tlsArgs, err := c.issue(filepath.Join(dir, "tls"), id, h.IP)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, tlsArgs...)
+	}
 	args = append(args, c.opts.Args...)
 	n := &Node{ID: id, Host: h, bin: c.opts.Binary, dataDir: filepath.Join(dir, "data"), logDir: dir,
 		clockFile: filepath.Join(dir, "clock"), args: args}
@@ -466,4 +486,32 @@ func DecodeSibling(key string, s client.Sibling) history.FinalSibling {
 		fs.ID, fs.BadValue = fmt.Sprintf("%.60q", s.Value), true
 	}
 	return fs
+}
+
+// tlsContextSecret is the context secret of a TLS run's nodes.
+const tlsContextSecret = "dhtchaos-context-secret-0123456789"
+
+// issue writes the CA and a certificate for node id at ip into dir, and
+// returns the dhtd flags that use them.
+func (c *Cluster) issue(dir, id, ip string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	cert, key, err := c.ca.Issue(certs.Leaf{CommonName: id, Hosts: []string{ip}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), Client: true, Server: true})
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{"ca.crt": c.ca.CertPEM(), "node.crt": cert, "node.key": key}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return []string{
+		"--cluster.tls.ca_file", filepath.Join(dir, "ca.crt"),
+		"--cluster.tls.cert_file", filepath.Join(dir, "node.crt"),
+		"--cluster.tls.key_file", filepath.Join(dir, "node.key"),
+		"--security.context_secret", tlsContextSecret,
+	}, nil
 }

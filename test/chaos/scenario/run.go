@@ -37,6 +37,8 @@ type Options struct {
 	// NodeArgs are extra dhtd flags for every node, such as
 	// --storage.sync_writes=true to put the fsync path under the faults.
 	NodeArgs []string
+	// TLS runs the nodes with mutual TLS between them and a context secret.
+	TLS      bool
 	Workload workload.Config
 	Logf     func(format string, args ...any)
 }
@@ -102,7 +104,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 	rec := workload.NewRecorder(hf, started)
 
 	logf("seed %d: starting %d nodes", seed, o.Nodes)
-	c, err := harness.Start(ctx, harness.Options{Binary: o.Binary, Dir: o.Dir, Nodes: o.Nodes, Args: o.NodeArgs, Logf: logf})
+	c, err := harness.Start(ctx, harness.Options{Binary: o.Binary, Dir: o.Dir, Nodes: o.Nodes, Args: o.NodeArgs, TLS: o.TLS, Logf: logf})
 	if err != nil {
 		res.Err = err
 		return res

@@ -52,6 +52,7 @@ type flags struct {
 	scenarios string
 	resolver  string
 	nodeArgs  string
+	tls       bool
 	selftest  bool
 	dir       string
 	keep      bool
@@ -77,6 +78,7 @@ func parseFlags() flags {
 	flag.DurationVar(&f.faults, "faults", 0, "how long each scenario injects faults (default 20s with -short, 90s without)")
 	flag.IntVar(&f.clients, "clients", 8, "concurrent clients")
 	flag.StringVar(&f.nodeArgs, "dhtd-args", "", "extra dhtd flags for every node, space-separated (e.g. --storage.sync_writes=true)")
+	flag.BoolVar(&f.tls, "tls", false, "run the nodes with mutual TLS between them (a CA of the run's own) and a context secret")
 	flag.DurationVar(&f.settle, "settle", 3*time.Minute, "how long to wait for the healed cluster to converge")
 	flag.StringVar(&f.check, "check", "", "re-check the recorded run in this scenario directory (history.jsonl, final.json) and exit")
 	flag.Parse()
@@ -176,7 +178,7 @@ func run() int {
 		w := wl
 		w.Resolver = res
 		return scenario.Options{Binary: bin, Dir: filepath.Join(dir, name), Seed: f.seed, Faults: f.faults,
-			Warmup: 2 * time.Second, SettleTimeout: f.settle, Nodes: 5, Short: f.short, NodeArgs: strings.Fields(f.nodeArgs),
+			Warmup: 2 * time.Second, SettleTimeout: f.settle, Nodes: 5, Short: f.short, NodeArgs: strings.Fields(f.nodeArgs), TLS: f.tls,
 			Workload: w, Logf: logf}
 	}
 
@@ -233,7 +235,7 @@ func run() int {
 		logf("harness cleanup FAILED (not a verdict on the store): %v", cleanupErr)
 	}
 
-	fmt.Printf("\nseed %d, faults %v per scenario, resolver %s, dhtd args %q\n\n%s\n", f.seed, f.faults, f.resolver, f.nodeArgs, scenario.TableHeader)
+	fmt.Printf("\nseed %d, faults %v per scenario, resolver %s, dhtd args %q, tls %v\n\n%s\n", f.seed, f.faults, f.resolver, f.nodeArgs, f.tls, scenario.TableHeader)
 	for _, r := range results {
 		fmt.Println(scenario.Row(r))
 	}
