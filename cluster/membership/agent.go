@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
 			return nil, fmt.Errorf("membership: gossip key: %w", err)
 		}
 	}
-	stdLogger := log.New(slogWriter{logger: logger.With("component", "serf")}, "", 0)
+	stdLogger := log.New(newSlogWriter(logger.With("component", "serf")), "", 0)
 	ml.Logger = stdLogger
 	conf.Logger = stdLogger
 	conf.MemberlistConfig = ml
@@ -334,11 +335,38 @@ func splitHostPort(addr string) (string, int, error) {
 
 // slogWriter adapts serf's and memberlist's standard loggers to slog. They
 // prefix lines with a level in brackets; routine [DEBUG] and [INFO] lines
-// go to debug so a healthy cluster's log stays quiet.
-type slogWriter struct{ logger *slog.Logger }
+// go to debug so a healthy cluster's log stays quiet. Warnings and errors
+// about one peer (memberlist names it "from=ADDR") are logged at most once
+// per peer per junkLogInterval, with the count of those held back, so that
+// junk sent to the gossip port cannot flood the log.
+type slogWriter struct {
+	logger *slog.Logger
+	now    func() time.Time
+	mu     struct {
+		sync.Mutex
+		last map[string]junkLog // by peer host
+	}
+}
 
-func (w slogWriter) Write(p []byte) (int, error) {
-	msg := string(p)
+type junkLog struct {
+	at         time.Time
+	suppressed int
+}
+
+// junkLogInterval bounds the gossip library's warnings per peer.
+const junkLogInterval = 10 * time.Second
+
+func newSlogWriter(logger *slog.Logger) *slogWriter {
+	w := &slogWriter{logger: logger, now: time.Now}
+	w.mu.last = map[string]junkLog{}
+	return w
+}
+
+// fromPeer finds the peer a memberlist line is about: "from=10.0.0.1:7946".
+var fromPeer = regexp.MustCompile(`from=\[?([0-9A-Za-z.:-]+?)\]?:\d+`)
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	msg := trimNewline(string(p))
 	level := slog.LevelDebug
 	switch {
 	case containsAny(msg, "[ERR]", "[ERROR]"):
@@ -346,11 +374,42 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	case containsAny(msg, "[WARN]"):
 		level = slog.LevelWarn
 	}
-	w.logger.Log(context.Background(), level, trimNewline(msg))
+	if level > slog.LevelDebug {
+		if m := fromPeer.FindStringSubmatch(msg); m != nil {
+			held, ok := w.admit(m[1])
+			if !ok {
+				return len(p), nil
+			}
+			if held > 0 {
+				w.logger.Log(context.Background(), level, msg, "held_back_since_last_line", held)
+				return len(p), nil
+			}
+		}
+	}
+	w.logger.Log(context.Background(), level, msg)
 	return len(p), nil
 }
 
-var _ io.Writer = slogWriter{}
+// admit reports whether a line about peer may be logged now, and how many
+// were held back since the last one.
+func (w *slogWriter) admit(peer string) (held int, ok bool) {
+	now := w.now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l, seen := w.mu.last[peer]
+	if seen && now.Sub(l.at) < junkLogInterval {
+		l.suppressed++
+		w.mu.last[peer] = l
+		return 0, false
+	}
+	if len(w.mu.last) > 4096 {
+		clear(w.mu.last) // bounded against a sweep of source addresses
+	}
+	w.mu.last[peer] = junkLog{at: now}
+	return l.suppressed, true
+}
+
+var _ io.Writer = (*slogWriter)(nil)
 
 func containsAny(s string, subs ...string) bool {
 	for _, sub := range subs {
