@@ -229,6 +229,9 @@ func (v *vnode) put(req *messages.PutRequest, respond func(*messages.Envelope)) 
 	}
 	sib := wire.SiblingFromProto(req.GetValue())
 	sib.Timestamp = v.cfg.Now().UnixMilli()
+	// A client's context cannot grow the stored one without bound, however
+	// it was made (dvv.VersionVector.Bounded).
+	ctxVV = ctxVV.Bounded(stored.Context, dvv.MaxContextEntries)
 	updated, err := stored.Update(ctxVV, sib, dot, int(req.GetMaxSiblings()))
 	switch {
 	case errors.Is(err, dvv.ErrTooManySiblings):

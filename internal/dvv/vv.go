@@ -146,3 +146,29 @@ func (vv VersionVector) String() string {
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
+
+// MaxContextEntries bounds the entries a client write may bring into a
+// stored context beyond the actors it already knows (Bounded).
+const MaxContextEntries = 256
+
+// Bounded returns the part of a client's context vv that a write may merge
+// into stored, the key's stored context, so that what clients send cannot
+// grow a stored context without bound. A context a client read holds only
+// actors some replica stored (the replicas that coordinated the key's
+// writes), so while stored merged with vv stays within limit entries, vv
+// is taken whole. Past it, vv's entries for actors stored has never seen
+// are dropped: only an invented context has many of those, and dropping
+// them can make the write a sibling of values the client did see, never
+// lose one.
+func (vv VersionVector) Bounded(stored VersionVector, limit int) VersionVector {
+	if len(stored.Merge(vv)) <= limit {
+		return vv
+	}
+	out := make(VersionVector, 0, min(len(vv), len(stored)))
+	for _, e := range vv {
+		if stored.Get(e.Actor) != 0 {
+			out = append(out, e)
+		}
+	}
+	return out
+}
