@@ -371,11 +371,16 @@ func TestPut_RandomEventsMatchReference(t *testing.T) {
 			// The object first, then (or never) the coordinator's own
 			// durable write or its failure.
 			events = append(events, putEvent{kind: "minted", node: coord, obj: obj})
-			switch rng.IntN(3) {
+			switch rng.IntN(4) {
 			case 0:
 				events = append(events, putEvent{kind: "coordinated", node: coord, obj: obj})
 			case 1:
 				events = append(events, putEvent{kind: "fail", node: coord})
+			case 2:
+				// Its durable write refused after the object went out (a
+				// storage error): the coordinator's failure, not a definite
+				// refusal, since the others may store it.
+				events = append(events, putEvent{kind: "refused", node: coord})
 			}
 		case x < 8:
 			events = append(events, putEvent{kind: "refused", node: coord})
@@ -414,7 +419,7 @@ func mintedFirst(events []putEvent, coord string) []putEvent {
 		return events
 	}
 	ci := slices.IndexFunc(events, func(e putEvent) bool {
-		return e.node == coord && (e.kind == "coordinated" || e.kind == "fail")
+		return e.node == coord && (e.kind == "coordinated" || e.kind == "fail" || e.kind == "refused")
 	})
 	if ci >= 0 && ci < mi {
 		events[ci], events[mi] = events[mi], events[ci]
@@ -576,7 +581,14 @@ func runPut(c *checker, coord string, events []putEvent) {
 			}
 			check(what, eff, false, false)
 		case "refused":
-			check(what, f.Refused(fmt.Errorf("coordinator: %w", errRefusal)), false, !ref.replied)
+			// A refusal before the object exists is definite: nothing was
+			// stored anywhere. After it, the object has gone to the others,
+			// and the refusal is the coordinator's failure.
+			definite := !ref.replied && !ref.minted
+			if !ref.replied && ref.minted && !ref.acked[coord] {
+				ref.failed[coord] = true
+			}
+			check(what, f.Refused(fmt.Errorf("coordinator: %w", errRefusal)), false, definite)
 		case "fail":
 			if !ref.replied && !ref.acked[ev.node] {
 				ref.failed[ev.node] = true
