@@ -21,7 +21,7 @@ help: ## list the targets
 build: ## build dhtd and dhtctl into ./bin
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/dhtd ./cmd/dhtctl
 
-run: build ## run a local 3-node cluster with data under ./.run, and print how to use it
+run: build ## run a local 3-node cluster with data under ./.run (DHT_RUN_TLS=1: with TLS), and print how to use it
 	@scripts/run-local.sh
 
 # The in-process multi-node harness (test/cluster) runs without -race: several
