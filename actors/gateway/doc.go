@@ -16,6 +16,17 @@
 // value, corrupt context or impossible quorum is answered with a 4xx whose
 // JSON body names the problem (see errors.go for the codes).
 //
+// The causal contexts handed to clients are tokens of wire.ContextCodec:
+// MAC'd under the cluster's context secret when it has one, so that a
+// client cannot claim to have seen siblings it never read; a token this
+// cluster did not issue, or one altered, is a 400 bad_context.
+//
+// The listener is bounded: request bodies (MaxBodyBytes), header blocks
+// (MaxHeaderBytes, answered 431 by net/http), idle keep-alive connections
+// (IdleTimeout) and open connections (MaxConnections, limit.go). It serves
+// HTTPS when TLSConfig is set. /metrics may move to a plain-HTTP listener
+// of its own (MetricsListener), which serves the probes too.
+//
 // The admin API under /admin/ (admin.go) is guarded by its own token. It
 // shows the cluster through a ClusterView, carries out ownership changes
 // (join, decommission, force-remove) through a ClusterAdmin, and streams the

@@ -31,6 +31,7 @@ const (
 	codeBadKey          = "bad_key"
 	codeKeyTooLong      = "key_too_long"
 	codeValueTooLarge   = "value_too_large"
+	codeBodyTooLarge    = "body_too_large"
 	codeBadContext      = "bad_context"
 	codeBadQuorum       = "bad_quorum"
 	codeBadParameter    = "bad_parameter"

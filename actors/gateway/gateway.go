@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/metrics"
 	"github.com/dhtkv/dht/actors/resolve"
+	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/quorum"
 )
 
@@ -28,6 +30,50 @@ type Config struct {
 	RequestTimeout time.Duration
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
+	// MaxBodyBytes caps every request body (http.max_body_bytes): one
+	// whose declared length is over it is refused with 413 body_too_large
+	// before any of it is read, and one sent chunked stops being read at
+	// the cap. On PUT /v1/kv the body is the value, and the tighter
+	// Limits.MaxValueBytes applies (config validation keeps it at or under
+	// MaxBodyBytes): any value over it, however large, is 413
+	// value_too_large, as it always was. Zero means no cap but the value's.
+	MaxBodyBytes int64
+	// MaxHeaderBytes bounds a request's header block (http.max_header_bytes);
+	// net/http answers a larger one 431 itself, before any handler runs.
+	// Zero means net/http's default, 1 MiB.
+	MaxHeaderBytes int
+	// IdleTimeout closes a keep-alive connection idle this long
+	// (http.idle_timeout); zero means ReadTimeout, as in net/http.
+	IdleTimeout time.Duration
+	// MaxConnections bounds the connections open at once on Listener
+	// (http.max_connections). Past it, new connections wait in the
+	// kernel's listen backlog until one closes, rather than being accepted
+	// and starved. Zero means no bound. It does not apply to
+	// MetricsListener.
+	MaxConnections int
+	// MetricsListener, when set, serves /metrics, /healthz and /readyz on
+	// a listener of its own over plain HTTP (http.metrics_listen), and
+	// /metrics is then no longer served on Listener (the probes stay on
+	// both). The node opens it; the gateway serves it once its actor
+	// starts and closes it on Shutdown, as it does Listener.
+	MetricsListener net.Listener
+	// TLSConfig, when set, serves HTTPS on Listener: the client API, the
+	// admin API, the probes, and /metrics unless MetricsListener is set. It
+	// must carry the certificate (GetCertificate, Certificates or
+	// GetConfigForClient); the node sets it from the http.tls files with
+	// certs.Store.HTTPServerConfig, which also requires client
+	// certificates when http.tls.client_ca_file is set, and closes that
+	// store only after Shutdown has returned. HTTP/2 is offered alongside
+	// HTTP/1.1. A plain-HTTP request on the TLS port gets net/http's own
+	// 400 "Client sent an HTTP request to an HTTPS server".
+	TLSConfig *tls.Config
+	// ContextSecret keys the MAC of the causal-context tokens
+	// (security.context_secret); PreviousContextSecret is still accepted
+	// on tokens clients send back, for a rotation
+	// (security.previous_context_secret). Without ContextSecret, tokens are
+	// checksummed but forgeable. See wire.ContextCodec.
+	ContextSecret         []byte
+	PreviousContextSecret []byte
 	// ClientToken, when set, is required as a bearer token on /v1/kv.
 	ClientToken string
 	// AdminToken, when set, is required as a bearer token on /admin.
@@ -66,6 +112,16 @@ type Gateway struct {
 	pid  *actor.PID
 	root *actor.RootContext
 	srv  *http.Server
+	// metricsSrv serves cfg.MetricsListener; nil without one.
+	metricsSrv *http.Server
+	// listener is what srv serves: cfg.Listener, under the connection
+	// bound when there is one.
+	listener net.Listener
+	// limit is the connection bound on cfg.Listener; nil without one.
+	limit *limitListener
+	// contexts issues and checks the causal-context tokens.
+	contexts wire.ContextCodec
+	// done is closed when every server has stopped serving.
 	done chan struct{}
 	once sync.Once
 
@@ -87,17 +143,36 @@ func New(cfg Config) *Gateway {
 	if cfg.EventsKeepalive <= 0 {
 		cfg.EventsKeepalive = DefaultEventsKeepalive
 	}
-	g := &Gateway{cfg: cfg, done: make(chan struct{}), stopping: make(chan struct{}), eventsBuffer: eventsBuffer, conns: newConnTracker()}
-	g.srv = &http.Server{
-		ConnState:         g.conns.track,
-		Handler:           g.routes(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	g := &Gateway{cfg: cfg, done: make(chan struct{}), stopping: make(chan struct{}), eventsBuffer: eventsBuffer, conns: newConnTracker(),
+		listener: cfg.Listener,
+		contexts: wire.ContextCodec{Secret: cfg.ContextSecret, Previous: cfg.PreviousContextSecret}}
+	if cfg.MaxConnections > 0 && cfg.Listener != nil {
+		g.limit = newLimitListener(cfg.Listener, cfg.MaxConnections)
+		g.listener = g.limit
 	}
+	g.srv = g.newServer(g.routes())
+	g.srv.TLSConfig = cfg.TLSConfig
 	g.srv.RegisterOnShutdown(g.stopStreams)
+	if cfg.MetricsListener != nil {
+		g.metricsSrv = g.newServer(g.metricsRoutes())
+	}
 	return g
+}
+
+// newServer returns an HTTP server of h with the configured bounds. Both
+// servers share the connection tracker, so that Shutdown closes the unused
+// connections of either.
+func (g *Gateway) newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		ConnState:         g.conns.track,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       g.cfg.ReadTimeout,
+		WriteTimeout:      g.cfg.WriteTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(g.cfg.Logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // stopStreams ends the open event streams; it may be called more than once.
@@ -120,6 +195,10 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	var closer sync.WaitGroup
 	closer.Go(func() { g.closeUnusedUntil(stop) })
 	err := g.srv.Shutdown(ctx)
+	// The metrics listener stops last, so that the drain can be watched.
+	if g.metricsSrv != nil {
+		err = errors.Join(err, g.metricsSrv.Shutdown(ctx))
+	}
 	close(stop)
 	closer.Wait()
 	select {
@@ -150,11 +229,33 @@ func (a *gatewayActor) Receive(ctx actor.Context) {
 	}
 }
 
+// serve runs the servers until Shutdown; done is closed when both have
+// returned.
 func (a *gatewayActor) serve() {
-	defer close(a.g.done)
-	a.g.cfg.Logger.Info("http gateway listening", "addr", a.g.cfg.Listener.Addr().String())
-	if err := a.g.srv.Serve(a.g.cfg.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		a.g.cfg.Logger.Error("http gateway stopped", "err", err)
+	g := a.g
+	defer close(g.done)
+	var metrics sync.WaitGroup
+	if g.metricsSrv != nil {
+		metrics.Go(func() {
+			g.cfg.Logger.Info("metrics listening", "addr", g.cfg.MetricsListener.Addr().String())
+			if err := g.metricsSrv.Serve(g.cfg.MetricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				g.cfg.Logger.Error("metrics listener stopped", "err", err)
+			}
+		})
+	}
+	defer metrics.Wait()
+	var err error
+	if g.cfg.TLSConfig != nil {
+		g.cfg.Logger.Info("https gateway listening", "addr", g.listener.Addr().String(), "max_connections", g.cfg.MaxConnections)
+		// Empty file names: the certificate comes from TLSConfig. ServeTLS
+		// rather than tls.NewListener, so that HTTP/2 is offered too.
+		err = g.srv.ServeTLS(g.listener, "", "")
+	} else {
+		g.cfg.Logger.Info("http gateway listening", "addr", g.listener.Addr().String(), "max_connections", g.cfg.MaxConnections)
+		err = g.srv.Serve(g.listener)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		g.cfg.Logger.Error("http gateway stopped", "err", err)
 	}
 }
 

@@ -15,11 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dhtkv/dht/actors/coordinator"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/dvv"
 )
 
+// routes is the main listener's handler: the client API, the admin API,
+// the probes, and /metrics unless it has a listener of its own.
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(kvPrefix, g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV))))
@@ -27,7 +28,36 @@ func (g *Gateway) routes() http.Handler {
 	if g.cfg.Pprof {
 		g.pprofRoutes(mux)
 	}
-	mux.Handle("/metrics", promhttp.HandlerFor(g.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
+	if g.cfg.MetricsListener == nil {
+		mux.Handle(metricsPath, g.metricsHandler())
+	} else {
+		// Say where the metrics went rather than a bare 404, for whoever
+		// points a scraper at the old address.
+		mux.HandleFunc(metricsPath, func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, &apiError{status: http.StatusNotFound, code: codeNotFound,
+				msg: "/metrics is served on the metrics listener (http.metrics_listen), not on this one"})
+		})
+	}
+	g.probeRoutes(mux)
+	return g.limitBody(mux)
+}
+
+// metricsRoutes is the metrics listener's handler: /metrics and the
+// probes, so that a kubelet may probe either port.
+func (g *Gateway) metricsRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(metricsPath, g.metricsHandler())
+	g.probeRoutes(mux)
+	return g.limitBody(mux)
+}
+
+const metricsPath = "/metrics"
+
+func (g *Gateway) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(g.cfg.Metrics.Registry, promhttp.HandlerOpts{})
+}
+
+func (g *Gateway) probeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
@@ -43,7 +73,27 @@ func (g *Gateway) routes() http.Handler {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	return mux
+}
+
+// limitBody caps every request body at MaxBodyBytes. A body declared
+// larger is refused before a byte of it is read; one sent chunked is cut
+// off at the cap, and its handler sees an *http.MaxBytesError. The client
+// API is let through with its declared length unchecked: its PUT enforces
+// the tighter value limit itself (parse), answering value_too_large inside
+// the request metrics, and its GET and DELETE never read a body.
+func (g *Gateway) limitBody(h http.Handler) http.Handler {
+	limit := g.cfg.MaxBodyBytes
+	if limit <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit && !strings.HasPrefix(r.URL.Path, kvPrefix) {
+			writeError(w, bodyTooLarge(r.ContentLength, limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // requireToken guards h with a bearer token compared in constant time, so
@@ -119,7 +169,7 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, replyError(err))
 		return
 	}
-	w.Header().Set(ContextHeader, wire.EncodeContext(req.Key, reply.Object.Context))
+	w.Header().Set(ContextHeader, g.contexts.Encode(req.Key, reply.Object.Context))
 	if op == coordinator.OpGet {
 		writeObject(w, g.resolveRead(w, req.Key, reply.Object))
 		return
@@ -148,7 +198,7 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 	if op == coordinator.OpGet {
 		return req, nil
 	}
-	if req.Context, apiErr = parseContext(r.Header, req.Key); apiErr != nil {
+	if req.Context, apiErr = parseContext(g.contexts, r.Header, req.Key); apiErr != nil {
 		return req, apiErr
 	}
 	if op == coordinator.OpDelete {
@@ -157,10 +207,15 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 	if req.ContentType, apiErr = parseContentType(r.Header); apiErr != nil {
 		return req, apiErr
 	}
-	limit := g.cfg.Limits.MaxValueBytes
-	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)))
+	limit := int64(g.cfg.Limits.MaxValueBytes)
+	if r.ContentLength > limit {
+		// Refused before reading it: a client that announces 3 GB is
+		// told at once, and the connection is not held to drain it.
+		return req, valueTooLarge(limit)
+	}
+	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		if e := valueTooLarge(err, limit); e != nil {
+		if e := bodyLimitError(err, limit); e != nil {
 			return req, e
 		}
 		return req, badRequest(codeBadParameter, "reading the value: %v", err)

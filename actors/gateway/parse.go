@@ -97,9 +97,9 @@ func allowedNames(write bool) string {
 	return "r, pr"
 }
 
-// parseContext decodes the causal context a client sent back.
-func parseContext(h http.Header, key []byte) (dvv.VersionVector, *apiError) {
-	vv, err := wire.DecodeContext(key, h.Get(ContextHeader))
+// parseContext decodes the causal context a client sent back with codec.
+func parseContext(codec wire.ContextCodec, h http.Header, key []byte) (dvv.VersionVector, *apiError) {
+	vv, err := codec.Decode(key, h.Get(ContextHeader))
 	if err != nil {
 		return nil, badRequest(codeBadContext, "%s header: %v; send back the context exactly as a read of this key returned it, or none for a blind write", ContextHeader, strings.TrimPrefix(err.Error(), "wire: "))
 	}
@@ -122,12 +122,34 @@ func parseContentType(h http.Header) (string, *apiError) {
 	return ct, nil
 }
 
-// valueTooLarge reports whether err is http.MaxBytesReader's limit error.
-func valueTooLarge(err error, limit int) *apiError {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeValueTooLarge,
-			msg: fmt.Sprintf("value is larger than the limit (limits.max_value_bytes) of %d bytes", limit)}
+// bodyLimitError maps the error of reading a value under valueLimit to
+// the answer: value_too_large when the value limit cut it off, and
+// body_too_large when http.max_body_bytes did first (only when it is set
+// below the value limit, which config validation refuses). Nil when err
+// is not a limit's error.
+func bodyLimitError(err error, valueLimit int64) *apiError {
+	mbe, ok := errors.AsType[*http.MaxBytesError](err)
+	switch {
+	case !ok:
+		return nil
+	case mbe.Limit < valueLimit:
+		return bodyTooLarge(-1, mbe.Limit)
 	}
-	return nil
+	return valueTooLarge(valueLimit)
+}
+
+func valueTooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeValueTooLarge,
+		msg: fmt.Sprintf("value is larger than the limit (limits.max_value_bytes) of %d bytes", limit)}
+}
+
+// bodyTooLarge is the answer to a request body over http.max_body_bytes;
+// declared is its Content-Length, or -1 when it was sent chunked.
+func bodyTooLarge(declared, limit int64) *apiError {
+	size := "larger than"
+	if declared >= 0 {
+		size = fmt.Sprintf("%d bytes, over", declared)
+	}
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeBodyTooLarge,
+		msg: fmt.Sprintf("request body is %s the limit (http.max_body_bytes) of %d bytes", size, limit)}
 }

@@ -12,14 +12,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/internal/dvv"
 )
 
 // FuzzServeKV sends arbitrary requests to a real in-process node over a raw
 // TCP connection, so that net/http's client does not tidy the input first.
 // Every request must get an answer, never a 5xx other than 503, and no
-// handler may panic (startNode fails the test on a recovered panic).
+// handler may panic (startNode fails the test on a recovered panic). The
+// node has a context secret, so contexts go through v2 decoding; the seeds
+// hold a v2 token of it, a v1 token and one of another secret.
 func FuzzServeKV(f *testing.F) {
+	vv := dvv.NewVersionVector(dvv.Dot{Actor: 7, Counter: 3})
+	signed := wire.ContextCodec{Secret: []byte(contextSecret)}.Encode([]byte("a"), vv)
+	foreign := wire.ContextCodec{Secret: []byte(foreignSecret)}.Encode([]byte("a"), vv)
 	seeds := []struct {
 		method, path, query, ctx, contentType string
 		body                                  []byte
@@ -38,6 +45,11 @@ func FuzzServeKV(f *testing.F) {
 		{"CONNECT", "/v1/kv/a", "", "", "", nil},
 		{"GET", "/metrics", "", "", "", nil},
 		{"GET", "/readyz", "", "", "", nil},
+		{"PUT", "/v1/kv/a", "", signed, "text/plain", []byte("v")},
+		{"DELETE", "/v1/kv/a", "w=1", signed, "", nil},
+		{"PUT", "/v1/kv/b", "", signed, "text/plain", []byte("v")},
+		{"PUT", "/v1/kv/a", "", foreign, "text/plain", []byte("v")},
+		{"PUT", "/v1/kv/a", "", wire.EncodeContext([]byte("a"), vv), "text/plain", []byte("v")},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.query, s.ctx, s.contentType, s.body)
@@ -46,6 +58,7 @@ func FuzzServeKV(f *testing.F) {
 		c.Limits.MaxKeyBytes = 64
 		c.Limits.MaxValueBytes = 64
 		c.Limits.MaxSiblings = 4
+		c.Security.ContextSecret = contextSecret
 	})
 	addr := n.node.HTTPAddr()
 	f.Fuzz(func(t *testing.T, method, path, query, ctx, contentType string, body []byte) {
