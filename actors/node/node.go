@@ -81,7 +81,9 @@ type Node struct {
 	// peerTLS and apiTLS hold the certificates of mutual TLS between nodes
 	// and of the HTTP API (nil when not configured).
 	peerTLS, apiTLS *certs.Store
-	view            topology.View
+	// metricsLn serves /metrics apart from the API (http.metrics_listen).
+	metricsLn net.Listener
+	view      topology.View
 	// hintStats mirrors the hint queue for /admin/status, and roots each
 	// vnode's Merkle root.
 	hintStats hints.Stats
@@ -168,6 +170,11 @@ func Start(opts Options) (n *Node, err error) {
 	if n.peerTLS, n.apiTLS, err = openTLS(cfg, logger); err != nil {
 		return nil, err
 	}
+	if cfg.HTTP.MetricsListen != "" {
+		if n.metricsLn, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
+			return nil, fmt.Errorf("node: http.metrics_listen: %w", err)
+		}
+	}
 
 	n.httpLn = opts.HTTPListener
 	if n.httpLn == nil {
@@ -235,6 +242,8 @@ func Start(opts Options) (n *Node, err error) {
 		MaxConnections:        cfg.HTTP.MaxConnections,
 		ContextSecret:         []byte(cfg.Security.ContextSecret),
 		PreviousContextSecret: []byte(cfg.Security.PreviousContextSecret),
+		TLSConfig:             apiTLSConfig(n.apiTLS),
+		MetricsListener:       n.metricsLn,
 	})
 
 	started := make(chan struct{})
@@ -476,8 +485,10 @@ func (n *Node) closeAll() error {
 	if n.pool != nil {
 		n.pool.Close()
 	}
-	if n.httpLn != nil {
-		_ = n.httpLn.Close()
+	for _, ln := range []net.Listener{n.httpLn, n.metricsLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
 	}
 	for _, st := range []*certs.Store{n.peerTLS, n.apiTLS} {
 		if st != nil {

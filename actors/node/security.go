@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -148,6 +149,14 @@ func openTLS(cfg config.Config, logger *slog.Logger) (peer, api *certs.Store, er
 		logger.Warn("security.context_secret is empty: clients can forge causal contexts; set it to the same secret on every node (docs/security.md)")
 	}
 	return peer, api, nil
+}
+
+// apiTLSConfig is the HTTP API's TLS configuration, nil without one.
+func apiTLSConfig(st *certs.Store) *tls.Config {
+	if st == nil {
+		return nil
+	}
+	return st.HTTPServerConfig()
 }
 
 // Operators' commands travel to every node in a serf user event besides
