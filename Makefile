@@ -67,10 +67,13 @@ proto-check: tools
 	  diff -u messages/$$(basename $$f) $$f >/dev/null || { echo "messages/$$(basename $$f) is stale: run 'make proto'"; exit 1; }; \
 	done && echo "generated code is up to date"
 
-fuzz: ## run every fuzz target for FUZZTIME each
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+# Both modules: the server's, and bench/ (the YCSB record decoder).
+fuzz: ## run every fuzz target of the server and bench modules for FUZZTIME each
+	@set -e; for mod in . bench; do \
+	  for pkg in $$(cd $$mod && $(GO) list ./...); do \
+	    for f in $$(cd $$mod && $(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	      echo "== $$pkg $$f"; (cd $$mod && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg); \
+	    done; \
 	  done; \
 	done
 
