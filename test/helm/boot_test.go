@@ -38,6 +38,8 @@ package helm
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +65,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/dhtkv/dht/cluster/certs"
 	"github.com/dhtkv/dht/config"
 )
 
@@ -93,6 +96,7 @@ type hostFile struct {
 	path string
 	data []byte
 	mode os.FileMode
+	gid  int // group to own the file; -1 leaves it
 }
 
 // dockerRun is one pod of the StatefulSet as a docker container.
@@ -109,11 +113,13 @@ type dockerRun struct {
 	files []hostFile
 	// published are the container ports published on 127.0.0.1: the port
 	// the client Service targets and the readiness probe's.
-	published []int32
-	tcpPorts  []int32 // the container's declared TCP ports
-	apiPort   int32   // the client Service's target port
-	readyPath string  // the readiness probe's HTTP GET path
-	readyPort int32
+	published   []int32
+	tcpPorts    []int32 // the container's declared TCP ports
+	apiPort     int32   // the client Service's target port
+	remotePort  int32   // the container port named "remote"
+	readyPath   string  // the readiness probe's HTTP GET path
+	readyPort   int32
+	readyScheme corev1.URIScheme // HTTP or HTTPS
 }
 
 // dockerRunFor turns pod p of the rendered StatefulSet into a docker
@@ -218,11 +224,21 @@ func dockerRunFor(t *testing.T, ms []manifest, p pod, k kubelet) dockerRun {
 				opts += ",size=" + strconv.FormatInt(l.Value(), 10)
 			}
 			args = append(args, "--tmpfs", m.MountPath+":"+withRO(opts, m.ReadOnly))
-		case vol.ConfigMap != nil, vol.Secret != nil:
+		case vol.ConfigMap != nil, vol.Secret != nil, vol.Projected != nil:
 			dir := filepath.Join(k.hostDir, p.name, m.Name)
 			r.dirs = append(r.dirs, dir)
+			// The kubelet gives the files of a Secret or projected volume
+			// to the fsGroup, readable by it.
+			gid := -1
+			if fsGroup != nil && vol.ConfigMap == nil {
+				gid = int(*fsGroup)
+			}
 			for name, data := range volumeFiles(t, ms, vol) {
-				r.files = append(r.files, hostFile{path: filepath.Join(dir, name.path), data: data, mode: name.mode})
+				mode := name.mode
+				if gid >= 0 {
+					mode |= 0o440
+				}
+				r.files = append(r.files, hostFile{path: filepath.Join(dir, name.path), data: data, mode: mode, gid: gid})
 			}
 			mount := fmt.Sprintf("type=bind,source=%s,target=%s", dir, m.MountPath)
 			if m.ReadOnly {
@@ -230,7 +246,7 @@ func dockerRunFor(t *testing.T, ms []manifest, p pod, k kubelet) dockerRun {
 			}
 			args = append(args, "--mount", mount)
 		default:
-			t.Fatalf("volume %s: only configMap, secret, emptyDir and claim templates are simulated", m.Name)
+			t.Fatalf("volume %s: only configMap, secret, projected, emptyDir and claim templates are simulated", m.Name)
 		}
 	}
 	slices.SortFunc(r.files, func(a, b hostFile) int { return strings.Compare(a.path, b.path) })
@@ -243,12 +259,17 @@ func dockerRunFor(t *testing.T, ms []manifest, p pod, k kubelet) dockerRun {
 			r.tcpPorts = append(r.tcpPorts, p.ContainerPort)
 		}
 	}
+	r.remotePort = containerPort(t, c, intstr.FromString("remote"))
 	probe := c.ReadinessProbe
 	if probe == nil || probe.HTTPGet == nil {
 		t.Fatalf("container %s has no HTTP readiness probe", c.Name)
 	}
 	r.readyPath = probe.HTTPGet.Path
 	r.readyPort = containerPort(t, c, probe.HTTPGet.Port)
+	r.readyScheme = probe.HTTPGet.Scheme
+	if r.readyScheme == "" {
+		r.readyScheme = corev1.URISchemeHTTP
+	}
 	r.published = []int32{r.apiPort}
 	if r.readyPort != r.apiPort {
 		r.published = append(r.published, r.readyPort)
@@ -321,52 +342,79 @@ type volumeFile struct {
 	mode os.FileMode
 }
 
-// volumeFiles returns the files of a ConfigMap or Secret volume, as the
-// kubelet projects them: every key, or the items listed, with the volume's
-// default mode (0644).
+// volumeFiles returns the files of a ConfigMap, Secret or projected volume
+// as the kubelet projects them: every key, or the items listed, with the
+// volume's default mode (0644). A Secret or ConfigMap that is not in ms, or
+// an item that is not in its data, fails the test: the kubelet would not
+// start the pod.
 func volumeFiles(t *testing.T, ms []manifest, vol *corev1.Volume) map[volumeFile][]byte {
 	t.Helper()
-	data := map[string][]byte{}
-	var items []corev1.KeyToPath
-	var defaultMode *int32
-	switch {
-	case vol.ConfigMap != nil:
-		cm := named[*corev1.ConfigMap](t, ms, vol.ConfigMap.Name)
+	modeOf := func(m *int32) os.FileMode {
+		if m == nil {
+			return 0o644
+		}
+		return os.FileMode(*m)
+	}
+	out := map[volumeFile][]byte{}
+	seen := map[string]bool{}
+	project := func(source string, data map[string][]byte, items []corev1.KeyToPath, mode os.FileMode) {
+		add := func(p string, m os.FileMode, v []byte) {
+			p = path.Clean(p)
+			if seen[p] {
+				t.Fatalf("volume %s: two files at %s", vol.Name, p)
+			}
+			seen[p] = true
+			out[volumeFile{p, m}] = v
+		}
+		if len(items) == 0 {
+			for k, v := range data {
+				add(k, mode, v)
+			}
+			return
+		}
+		for _, it := range items {
+			v, ok := data[it.Key]
+			if !ok {
+				t.Fatalf("volume %s: key %s is not in %s", vol.Name, it.Key, source)
+			}
+			m := mode
+			if it.Mode != nil {
+				m = os.FileMode(*it.Mode)
+			}
+			add(it.Path, m, v)
+		}
+	}
+	configMap := func(name string) map[string][]byte {
+		cm := named[*corev1.ConfigMap](t, ms, name)
+		data := map[string][]byte{}
 		for k, v := range cm.Data {
 			data[k] = []byte(v)
 		}
-		for k, v := range cm.BinaryData {
-			data[k] = v
-		}
-		items, defaultMode = vol.ConfigMap.Items, vol.ConfigMap.DefaultMode
+		maps.Copy(data, cm.BinaryData)
+		return data
+	}
+	secret := func(name string) map[string][]byte {
+		return named[*corev1.Secret](t, ms, name).Data
+	}
+	switch {
+	case vol.ConfigMap != nil:
+		project("ConfigMap "+vol.ConfigMap.Name, configMap(vol.ConfigMap.Name), vol.ConfigMap.Items, modeOf(vol.ConfigMap.DefaultMode))
 	case vol.Secret != nil:
-		s := named[*corev1.Secret](t, ms, vol.Secret.SecretName)
-		for k, v := range s.Data {
-			data[k] = v
+		project("Secret "+vol.Secret.SecretName, secret(vol.Secret.SecretName), vol.Secret.Items, modeOf(vol.Secret.DefaultMode))
+	case vol.Projected != nil:
+		mode := modeOf(vol.Projected.DefaultMode)
+		for _, src := range vol.Projected.Sources {
+			switch {
+			case src.Secret != nil:
+				project("Secret "+src.Secret.Name, secret(src.Secret.Name), src.Secret.Items, mode)
+			case src.ConfigMap != nil:
+				project("ConfigMap "+src.ConfigMap.Name, configMap(src.ConfigMap.Name), src.ConfigMap.Items, mode)
+			default:
+				t.Fatalf("volume %s: only secret and configMap sources of a projected volume are simulated", vol.Name)
+			}
 		}
-		items, defaultMode = vol.Secret.Items, vol.Secret.DefaultMode
-	}
-	mode := os.FileMode(0o644)
-	if defaultMode != nil {
-		mode = os.FileMode(*defaultMode)
-	}
-	out := map[volumeFile][]byte{}
-	if len(items) == 0 {
-		for k, v := range data {
-			out[volumeFile{k, mode}] = v
-		}
-		return out
-	}
-	for _, it := range items {
-		v, ok := data[it.Key]
-		if !ok {
-			t.Fatalf("volume %s: item %s is not in the data", vol.Name, it.Key)
-		}
-		m := mode
-		if it.Mode != nil {
-			m = os.FileMode(*it.Mode)
-		}
-		out[volumeFile{path.Clean(it.Path), m}] = v
+	default:
+		t.Fatalf("volume %s: not a configMap, secret or projected volume", vol.Name)
 	}
 	return out
 }
@@ -602,21 +650,39 @@ func TestBoot_DockerRun(t *testing.T) {
 		string(r.files[0].data) != renderedConfig(t, ms) || r.files[0].mode != 0o644 {
 		t.Errorf("files = %+v, want the ConfigMap's config.yaml, mode 0644", r.files)
 	}
-	if r.apiPort != 8080 || r.readyPath != "/readyz" || r.readyPort != 8080 {
-		t.Errorf("api port %d, readiness %s on %d; want 8080, /readyz on 8080", r.apiPort, r.readyPath, r.readyPort)
+	if r.apiPort != 8080 || r.readyPath != "/readyz" || r.readyPort != 8080 || r.readyScheme != corev1.URISchemeHTTP || r.remotePort != 7070 {
+		t.Errorf("api port %d, readiness %s %s on %d, remote port %d; want 8080, /readyz HTTP on 8080, 7070", r.apiPort, r.readyScheme, r.readyPath, r.readyPort, r.remotePort)
 	}
 }
 
 // TestChart_Boots starts the rendered StatefulSet's pods as containers of
 // $DHT_BOOT_IMAGE and checks that they form one ring and serve a quorum
-// write and read.
+// write and read: with the chart's defaults ("plain"), and with TLS on
+// ("tls": mutual TLS between nodes and HTTPS on the API, from a
+// tls.existingSecret of node certificates the test issues). The two run
+// one after the other; -run 'TestChart_Boots/tls' picks one.
 func TestChart_Boots(t *testing.T) {
 	image := os.Getenv("DHT_BOOT_IMAGE")
 	if image == "" {
 		t.Skip("set DHT_BOOT_IMAGE to an image built by `make image` (or run `make helm-boot-test`)")
 	}
+	extra := strings.Fields(os.Getenv("DHT_BOOT_HELM_ARGS"))
+	t.Run("plain", func(t *testing.T) { bootChart(t, image, false, extra...) })
+	t.Run("tls", func(t *testing.T) { bootChart(t, image, true, extra...) })
+}
+
+// bootTLSSecret is the tls.existingSecret of the TLS boot: the Secret an
+// operator would create from `dhtctl certs`, which the test issues itself.
+const bootTLSSecret = "boot-dht-tls"
+
+// bootChart renders the chart (with tls.existingSecret when withTLS), boots
+// its pods and checks them.
+func bootChart(t *testing.T, image string, withTLS bool, extra ...string) {
 	start := time.Now()
-	ms := renderBoot(t, image, strings.Fields(os.Getenv("DHT_BOOT_HELM_ARGS"))...)
+	if withTLS {
+		extra = append([]string{"--set", "tls.existingSecret=" + bootTLSSecret}, extra...)
+	}
+	ms := renderBoot(t, image, extra...)
 	sts := one[*appsv1.StatefulSet](t, ms)
 	if got := sts.Spec.Template.Spec.Containers[0].Image; got != image {
 		t.Fatalf("the chart renders image %q, want %q", got, image)
@@ -648,6 +714,15 @@ func TestChart_Boots(t *testing.T) {
 	subnet := d.createNetwork(network)
 	k := kubelet{network: network, hostDir: t.TempDir(), imageUser: imageUser}
 	pods := bootPods(t, ms, subnet)
+
+	// With TLS, what the operator does before installing: a CA and one
+	// certificate per pod in the Secret that tls.existingSecret names.
+	var ca *certs.Authority
+	if withTLS {
+		var secret *corev1.Secret
+		ca, secret = nodeCertSecret(t, ms, bootTLSSecret, podNames(pods))
+		ms = append(ms, manifest{Source: "test: kubectl create secret generic " + bootTLSSecret, Obj: secret})
+	}
 	var runs []dockerRun
 	for _, p := range pods {
 		runs = append(runs, dockerRunFor(t, ms, p, k))
@@ -656,6 +731,9 @@ func TestChart_Boots(t *testing.T) {
 	// What dhtd will run with in each pod, by its own loader; the seeds must
 	// be the pods' DNS names, this pod's own among them.
 	cfg := loadPod(t, ms, pods[0], t.TempDir())
+	if withTLS != cfg.Cluster.TLS.Enabled() || withTLS != cfg.HTTP.TLS.Enabled() {
+		t.Fatalf("rendered with TLS %v, but dhtd's config has cluster.tls %+v, http.tls %+v", withTLS, cfg.Cluster.TLS, cfg.HTTP.TLS)
+	}
 	seeds := strings.Split(cfg.Cluster.Seeds, ",")
 	var seedPods []string
 	for _, r := range runs {
@@ -681,19 +759,29 @@ func TestChart_Boots(t *testing.T) {
 		started = append(started, r)
 	}
 	startedIn := time.Since(upAt)
+
+	// The test's client: plain HTTP, or HTTPS trusting the cluster CA only.
+	// The probes, like the kubelet's, verify no certificate.
+	scheme, client := "http", httpClient
+	if cfg.HTTP.TLS.Enabled() {
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Cert)
+		scheme = "https"
+		client = &http.Client{Timeout: httpClient.Timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
 	nodes := make([]*node, len(runs))
 	for i, r := range runs {
-		nodes[i] = &node{dockerRun: r, adminToken: cfg.HTTP.AdminToken, clientToken: cfg.HTTP.ClientToken}
+		nodes[i] = &node{dockerRun: r, client: client, adminToken: cfg.HTTP.AdminToken, clientToken: cfg.HTTP.ClientToken}
 		for _, port := range r.published {
 			hostPort, err := d.hostPort(r.container, port)
 			if err != nil {
 				t.Fatalf("%v (container %s)", err, d.state(r.container))
 			}
 			if port == r.apiPort {
-				nodes[i].api = "http://" + hostPort
+				nodes[i].api = scheme + "://" + hostPort
 			}
 			if port == r.readyPort {
-				nodes[i].ready = "http://" + hostPort + r.readyPath
+				nodes[i].ready = strings.ToLower(string(r.readyScheme)) + "://" + hostPort + r.readyPath
 			}
 		}
 	}
@@ -749,8 +837,12 @@ func TestChart_Boots(t *testing.T) {
 	if status, _, err := last.do(http.MethodGet, "/v1/kv/"+key, "", ""); err != nil || status != http.StatusUnauthorized {
 		t.Errorf("GET without the client token through %s: %d %v, want 401", last.name, status, err)
 	}
+	if withTLS {
+		checkTLSBoot(t, nodes, ca)
+	}
 	// `kubectl exec <pod> -- /dhtctl members` works as the chart's NOTES
-	// promise: the container's environment points dhtctl at its node.
+	// promise: the container's environment points dhtctl at its node (over
+	// HTTPS with the CA, when TLS is on).
 	out, err := d.run("exec", runs[0].container, "/dhtctl", "members")
 	if err != nil {
 		t.Errorf("/dhtctl members in %s: %v", runs[0].container, err)
@@ -762,15 +854,131 @@ func TestChart_Boots(t *testing.T) {
 	}
 
 	ms2 := func(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
-	t.Logf("chart boot: %d pods of %s from release %q", len(nodes), image, bootRelease)
+	t.Logf("chart boot: %d pods of %s from release %q, TLS %v", len(nodes), image, bootRelease, withTLS)
 	t.Logf("  containers started (docker run x%d)   %s", len(nodes), ms2(startedIn))
 	for i, n := range nodes {
 		t.Logf("  %-34s %s", n.name+" ready", ms2(readyAt[i]))
 	}
 	t.Logf("  %-34s %s", "all ready", ms2(allReady))
 	t.Logf("  %-34s %s", "one ring, all alive owners", ms2(formed))
-	t.Logf("  quorum write w=%d via %s, read r=%d via %s: ok", w, first.name, r, last.name)
+	t.Logf("  quorum write w=%d via %s, read r=%d via %s over %s: ok", w, first.name, r, last.name, scheme)
 	t.Logf("  total, render to checked            %s", ms2(time.Since(start)))
+}
+
+// checkTLSBoot checks what TLS promises on the booted pods: the API serves
+// each node's own certificate and refuses plain HTTP, and the remote port
+// refuses a peer without a certificate of the cluster CA. The remote port
+// is not published; it is dialled at the pod IP, when this host reaches
+// the docker network (it does on Linux).
+func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority) {
+	t.Helper()
+	for _, n := range nodes {
+		resp, err := n.client.Get(n.api + "/healthz")
+		if err != nil {
+			t.Errorf("%s: GET /healthz over HTTPS: %v", n.name, err)
+			continue
+		}
+		resp.Body.Close()
+		if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != n.name {
+			t.Errorf("%s: the API presents the certificate of %q", n.name, got)
+		}
+		plain := "http://" + strings.TrimPrefix(n.api, "https://") + "/healthz"
+		if resp, err := httpClient.Get(plain); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 400 {
+				t.Errorf("%s: plain HTTP on the HTTPS port answers %d", n.name, resp.StatusCode)
+			}
+		}
+	}
+
+	// The remote port: a handshake without a client certificate, and one
+	// with a certificate of another CA, must fail; one with a node
+	// certificate of the cluster CA succeeds.
+	n := nodes[0]
+	addr := net.JoinHostPort(n.ip, strconv.Itoa(int(n.remotePort)))
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Logf("the remote port %s is not reachable from this host (%v): not probed", addr, err)
+		return
+	}
+	c.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	other, err := certs.NewAuthority("not the cluster CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		issuer *certs.Authority // nil: no client certificate
+		ok     bool
+	}{
+		{"no client certificate", nil, false},
+		{"a certificate of another CA", other, false},
+		{"a node certificate of the cluster CA", ca, true},
+	} {
+		// As a node dials a peer: the chain checked against the cluster CA,
+		// no host name (a peer is known by its certificate's CN).
+		cfg := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: n.name, NextProtos: []string{"h2"},
+			InsecureSkipVerify: true, //nolint:gosec // checked by VerifyPeerCertificate
+			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+				_, err := certs.Verify(raw, pool, x509.ExtKeyUsageServerAuth, time.Now())
+				return err
+			}}
+		if tt.issuer != nil {
+			// Another pod's identity: the test holds the cluster CA.
+			certPEM, keyPEM, err := tt.issuer.Issue(certs.Leaf{CommonName: nodes[1].name, NotBefore: time.Now().Add(-time.Minute),
+				NotAfter: time.Now().Add(time.Hour), Client: true, Server: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := tls.X509KeyPair(certPEM, keyPEM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
+		err := remoteHandshake(addr, cfg)
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("remote port of %s with %s: %v, want a handshake", n.name, tt.name, err)
+		case !tt.ok && err == nil:
+			t.Errorf("remote port of %s with %s: handshake completed, want it refused", n.name, tt.name)
+		}
+	}
+}
+
+// remoteHandshake completes a TLS handshake with addr and reads once, since
+// under TLS 1.3 a server refuses the client's certificate only after the
+// client has finished its side of the handshake.
+func remoteHandshake(addr string, cfg *tls.Config) error {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if cn := c.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != cfg.ServerName {
+		return fmt.Errorf("the remote port presents the certificate of %q", cn)
+	}
+	// An HTTP/2 client preface gets a SETTINGS frame back from a gRPC
+	// server that accepted the certificate; a refusal is an alert instead.
+	if _, err := c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")); err != nil {
+		return err
+	}
+	if err := c.SetReadDeadline(time.Now().Add(3 * time.Second)); err != nil {
+		return err
+	}
+	_, err = c.Read(make([]byte, 64))
+	return err
+}
+
+// podNames returns the names of pods.
+func podNames(pods []pod) []string {
+	var names []string
+	for _, p := range pods {
+		names = append(names, p.name)
+	}
+	return names
 }
 
 func gossipPort(t *testing.T, cfg config.Config) string {
@@ -801,6 +1009,11 @@ func writeHostFiles(r dockerRun) error {
 		}
 		if err := os.Chmod(f.path, f.mode); err != nil {
 			return err
+		}
+		if f.gid >= 0 {
+			if err := os.Chown(f.path, -1, f.gid); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -910,16 +1123,23 @@ func (r dockerRun) declares(addr string) bool {
 // node is one running pod as the test talks to it, over its published ports.
 type node struct {
 	dockerRun
-	api, ready              string // base URL of the API, URL of the readiness probe
+	api, ready              string       // base URL of the API, URL of the readiness probe
+	client                  *http.Client // the API's client
 	adminToken, clientToken string
 }
 
 var httpClient = &http.Client{Timeout: 3 * time.Second}
 
+// probeClient gets as the kubelet's HTTP probes do: HTTPS without
+// verifying the certificate.
+var probeClient = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+	TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // as the kubelet
+}}
+
 func (n *node) isReady() bool { return n.readyErr() == nil }
 
 func (n *node) readyErr() error {
-	resp, err := httpClient.Get(n.ready)
+	resp, err := probeClient.Get(n.ready)
 	if err != nil {
 		return err
 	}
@@ -944,7 +1164,7 @@ func (n *node) do(method, path, token, body string) (int, string, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

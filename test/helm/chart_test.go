@@ -14,6 +14,7 @@ package helm
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -128,9 +130,75 @@ var scheme = func() *runtime.Scheme {
 	utilruntime.Must(appsv1.AddToScheme(s))
 	utilruntime.Must(policyv1.AddToScheme(s))
 	utilruntime.Must(rbacv1.AddToScheme(s))
+	utilruntime.Must(networkingv1.AddToScheme(s))
 	utilruntime.Must(monitoringv1.AddToScheme(s))
+	s.AddKnownTypeWithName(schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}, &certificate{})
 	return s
 }()
+
+// certificate is cert-manager's cert-manager.io/v1 Certificate, with the
+// spec fields of cert-manager's pkg/apis/certmanager/v1 (types_certificate.go)
+// that a chart may set; the strict decoding refuses any other. The test
+// module does without cert-manager's module and its dependencies.
+type certificate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              certificateSpec `json:"spec"`
+}
+
+type certificateSpec struct {
+	Subject        *certificateSubject `json:"subject,omitempty"`
+	CommonName     string              `json:"commonName,omitempty"`
+	Duration       *metav1.Duration    `json:"duration,omitempty"`
+	RenewBefore    *metav1.Duration    `json:"renewBefore,omitempty"`
+	DNSNames       []string            `json:"dnsNames,omitempty"`
+	IPAddresses    []string            `json:"ipAddresses,omitempty"`
+	URIs           []string            `json:"uris,omitempty"`
+	EmailAddresses []string            `json:"emailAddresses,omitempty"`
+	SecretName     string              `json:"secretName"`
+	SecretTemplate *struct {
+		Annotations map[string]string `json:"annotations,omitempty"`
+		Labels      map[string]string `json:"labels,omitempty"`
+	} `json:"secretTemplate,omitempty"`
+	IssuerRef struct {
+		Name  string `json:"name"`
+		Kind  string `json:"kind,omitempty"`
+		Group string `json:"group,omitempty"`
+	} `json:"issuerRef"`
+	IsCA       bool     `json:"isCA,omitempty"`
+	Usages     []string `json:"usages,omitempty"`
+	PrivateKey *struct {
+		RotationPolicy string `json:"rotationPolicy,omitempty"`
+		Encoding       string `json:"encoding,omitempty"`
+		Algorithm      string `json:"algorithm,omitempty"`
+		Size           int    `json:"size,omitempty"`
+	} `json:"privateKey,omitempty"`
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+}
+
+type certificateSubject struct {
+	Organizations       []string `json:"organizations,omitempty"`
+	Countries           []string `json:"countries,omitempty"`
+	OrganizationalUnits []string `json:"organizationalUnits,omitempty"`
+	Localities          []string `json:"localities,omitempty"`
+	Provinces           []string `json:"provinces,omitempty"`
+	StreetAddresses     []string `json:"streetAddresses,omitempty"`
+	PostalCodes         []string `json:"postalCodes,omitempty"`
+	SerialNumber        string   `json:"serialNumber,omitempty"`
+}
+
+// DeepCopyObject makes certificate a runtime.Object.
+func (c *certificate) DeepCopyObject() runtime.Object {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err)
+	}
+	var out certificate
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return &out
+}
 
 var sourceLine = regexp.MustCompile(`(?m)^# Source: (.*)$`)
 

@@ -151,29 +151,30 @@ func TestConfig_SameKeysAsConfigYAML(t *testing.T) {
 	t.Run("values.schema.json", func(t *testing.T) {
 		var s struct {
 			Properties struct {
-				Config struct {
-					AdditionalProperties *bool `json:"additionalProperties"`
-					Properties           map[string]struct {
-						AdditionalProperties *bool                     `json:"additionalProperties"`
-						Properties           map[string]map[string]any `json:"properties"`
-					} `json:"properties"`
-				} `json:"config"`
+				Config map[string]any `json:"config"`
 			} `json:"properties"`
 		}
 		if err := json.Unmarshal(readFile(t, filepath.Join(chartDir, "values.schema.json")), &s); err != nil {
 			t.Fatal(err)
 		}
-		c := s.Properties.Config
-		if c.AdditionalProperties == nil || *c.AdditionalProperties {
-			t.Error("schema: config allows additional properties")
-		}
+		// Every mapping, config's and its sections' (cluster.tls, http.tls
+		// too), refuses unknown keys; every leaf is a key of config.yaml, of
+		// its default's type.
 		var keys []string
-		for sec, p := range c.Properties {
-			if p.AdditionalProperties == nil || *p.AdditionalProperties {
-				t.Errorf("schema: config.%s allows additional properties", sec)
+		var walk func(prefix string, schema map[string]any)
+		walk = func(prefix string, schema map[string]any) {
+			if ap, ok := schema["additionalProperties"].(bool); !ok || ap {
+				t.Errorf("schema: %s allows additional properties", prefix)
 			}
-			for k, prop := range p.Properties {
-				key := sec + "." + k
+			props, _ := schema["properties"].(map[string]any)
+			for k, p := range props {
+				prop, _ := p.(map[string]any)
+				key := prefix + "." + k
+				if _, nested := prop["properties"]; nested {
+					walk(key, prop)
+					continue
+				}
+				key = strings.TrimPrefix(key, "config.")
 				keys = append(keys, key)
 				if def, ok := want[key]; ok {
 					if got, want := schemaKind(prop), valueKind(def); got != want {
@@ -182,6 +183,7 @@ func TestConfig_SameKeysAsConfigYAML(t *testing.T) {
 				}
 			}
 		}
+		walk("config", s.Properties.Config)
 		slices.Sort(keys)
 		compareKeys(t, "values.schema.json config", keys, wantKeys)
 	})
@@ -385,6 +387,7 @@ func chartDefaults(t *testing.T, ms []manifest, got config.Config) config.Config
 	want.HTTP.Listen = "0.0.0.0:8080"
 	want.HTTP.ClientToken = string(secret.Data["client-token"])
 	want.HTTP.AdminToken = string(secret.Data["admin-token"])
+	want.Security.ContextSecret = string(secret.Data["context-secret"])
 	return want
 }
 
@@ -512,6 +515,24 @@ func TestConfig_Overrides(t *testing.T) {
 		p:    pod{name: "dht-0", ip: "fd00:10:244::7", node: "node-1"},
 		check: func(c config.Config) string {
 			return expect(c.Cluster.GossipAdvertise == "[fd00:10:244::7]:7946" && c.Cluster.HTTPAdvertise == "[fd00:10:244::7]:8080", c.Cluster)
+		},
+	}, {
+		name: "metrics listener",
+		args: []string{"--set", "config.http.metrics_listen=127.0.0.1:9090"},
+		check: func(c config.Config) string {
+			return expect(c.HTTP.MetricsListen == "0.0.0.0:9090" && c.HTTP.Listen == "0.0.0.0:8080", c.HTTP)
+		},
+	}, {
+		name: "new HTTP bounds",
+		args: []string{"--set", "config.http.max_header_bytes=32768", "--set", "config.http.idle_timeout=30s", "--set", "config.http.max_connections=0"},
+		check: func(c config.Config) string {
+			return expect(c.HTTP.MaxHeaderBytes == 32768 && c.HTTP.IdleTimeout == 30*time.Second && c.HTTP.MaxConnections == 0, c.HTTP)
+		},
+	}, {
+		name: "context secrets from the Secret",
+		args: []string{"--set", "secret.contextSecret=0123456789abcdefXYZ", "--set", "config.security.previous_context_secret=previous-secret-0123"},
+		check: func(c config.Config) string {
+			return expect(c.Security.ContextSecret == "0123456789abcdefXYZ" && c.Security.PreviousContextSecret == "previous-secret-0123", c.Security)
 		},
 	}, {
 		name: "everything else",
@@ -667,6 +688,21 @@ func TestNotes(t *testing.T) {
 	}
 	if strings.Contains(text, "WARNING") {
 		t.Errorf("NOTES warn with the defaults:\n%s", text)
+	}
+	if !strings.Contains(text, "TLS: off") || !strings.Contains(text, "NetworkPolicy admits only this release's pods") {
+		t.Errorf("NOTES do not say that TLS is off and what guards the remote port:\n%s", text)
+	}
+	text = get("--set", "tls.existingSecret=dht-tls")
+	for _, want := range []string{
+		"https://dht.dht-test.svc.cluster.local:8080",
+		"export DHTCTL_ADDR=https://127.0.0.1:8080",
+		`kubectl -n dht-test get secret dht-tls -o jsonpath='{.data.ca\.crt}' | base64 -d > dht-ca.crt`,
+		"export DHTCTL_CACERT=",
+		"TLS: mutual TLS between nodes and HTTPS on the API",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("NOTES with TLS lack %q:\n%s", want, text)
+		}
 	}
 	text = get("--set", "replicaCount=2", "--set", "persistence.enabled=false", "--set", "secret.generate.clientToken=false")
 	if n := strings.Count(text, "WARNING"); n != 3 {

@@ -51,6 +51,21 @@ var valueSets = map[string][]string{
 		"--set", "extraEnv[0].value=900MiB",
 		"--set", "ipv6=true",
 		"--set", "replicaCount=5",
+		"--set", "tls.certManager.enabled=true",
+		"--set", "tls.certManager.issuerRef.name=dht-ca",
+		"--set", "tls.certManager.extraDnsNames[0]=kv.example.com",
+		"--set", "tls.certManager.extraIpAddresses[0]=192.0.2.10",
+		"--set", "tls.http.requireClientCert=true",
+		"--set", "config.http.metrics_listen=:9090",
+		"--set", "networkPolicy.httpFrom[0].namespaceSelector.matchLabels.team=apps",
+		"--set", "networkPolicy.metricsFrom[0].podSelector.matchLabels.app=prometheus",
+		"--set", "networkPolicy.peers[0].podSelector.matchLabels.app\\.kubernetes\\.io/instance=dht-zone-b",
+	},
+	"tls": {
+		"--set", "tls.existingSecret=dht-tls",
+		"--set", "metrics.serviceMonitor.enabled=true",
+		"--set", "secret.contextSecret=0123456789abcdef",
+		"--set", "secret.previousContextSecret=fedcba9876543210",
 	},
 	"minimal": {
 		"--set", "persistence.enabled=false",
@@ -61,6 +76,7 @@ var valueSets = map[string][]string{
 		"--set", "topologySpread.zone.enabled=false",
 		"--set", "topologySpread.hostname.enabled=false",
 		"--set", "secret.existingSecret=my-dht-secret",
+		"--set", "networkPolicy.enabled=false",
 		"--set", "replicaCount=1",
 	},
 }
@@ -81,9 +97,11 @@ func TestLint(t *testing.T) {
 // fails the test otherwise), then checks the kinds rendered.
 func TestTemplate_DecodesStrictly(t *testing.T) {
 	want := map[string][]string{
-		"defaults": {"ConfigMap", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"},
-		"everything": {"ClusterRole", "ClusterRoleBinding", "ConfigMap", "PodDisruptionBudget", "Secret", "Service",
-			"Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"},
+		"defaults": {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"},
+		"everything": {"Certificate", "Certificate", "Certificate", "Certificate", "Certificate", "ClusterRole", "ClusterRoleBinding",
+			"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"},
+		"tls": {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount",
+			"ServiceMonitor", "StatefulSet"},
 		"minimal": {"ConfigMap", "Service", "Service", "StatefulSet"},
 	}
 	for name, args := range valueSets {
@@ -192,8 +210,9 @@ func TestStatefulSet(t *testing.T) {
 		"/healthz startup": c.StartupProbe, "/healthz liveness": c.LivenessProbe, "/readyz readiness": c.ReadinessProbe,
 	} {
 		path, _, _ := strings.Cut(name, " ")
-		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port.String() != "http" {
-			t.Errorf("%s probe = %+v, want GET %s on port http", name, probe, path)
+		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port.String() != "http" ||
+			probe.HTTPGet.Scheme != corev1.URISchemeHTTP {
+			t.Errorf("%s probe = %+v, want GET %s on port http, HTTP", name, probe, path)
 		}
 	}
 
@@ -280,6 +299,7 @@ func TestStatefulSet(t *testing.T) {
 	secret := one[*corev1.Secret](t, ms)
 	for name, key := range map[string]string{
 		"DHT_CLUSTER_GOSSIP_KEY": "gossip-key", "DHT_HTTP_CLIENT_TOKEN": "client-token", "DHT_HTTP_ADMIN_TOKEN": "admin-token",
+		"DHT_SECURITY_CONTEXT_SECRET": "context-secret", "DHT_SECURITY_PREVIOUS_CONTEXT_SECRET": "previous-context-secret",
 	} {
 		ref := env[name].ValueFrom
 		if ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != secret.Name || ref.SecretKeyRef.Key != key {
@@ -364,7 +384,7 @@ func containerHasPort(spec corev1.PodSpec, name string) bool {
 func TestSecret_Generated(t *testing.T) {
 	secret := one[*corev1.Secret](t, render(t))
 	keys := slices.Sorted(maps.Keys(secret.Data))
-	if want := []string{"admin-token", "client-token", "gossip-key"}; !slices.Equal(keys, want) {
+	if want := []string{"admin-token", "client-token", "context-secret", "gossip-key", "previous-context-secret"}; !slices.Equal(keys, want) {
 		t.Fatalf("Secret keys = %v, want %v", keys, want)
 	}
 	// serf takes base64 of 16, 24 or 32 bytes.
@@ -372,13 +392,22 @@ func TestSecret_Generated(t *testing.T) {
 	if err != nil || len(raw) != 32 {
 		t.Errorf("generated gossip key %q: %d bytes, %v; want base64 of 32 bytes", secret.Data["gossip-key"], len(raw), err)
 	}
-	for _, k := range []string{"client-token", "admin-token"} {
+	for _, k := range []string{"client-token", "admin-token", "context-secret"} {
 		if v := string(secret.Data[k]); len(v) < 32 || strings.TrimSpace(v) != v {
 			t.Errorf("generated %s %q: want 32 characters without white space", k, v)
 		}
 	}
-	if string(secret.Data["client-token"]) == string(secret.Data["admin-token"]) {
-		t.Error("client and admin tokens are the same")
+	if string(secret.Data["client-token"]) == string(secret.Data["admin-token"]) ||
+		string(secret.Data["context-secret"]) == string(secret.Data["client-token"]) {
+		t.Error("two generated secrets are the same")
+	}
+	// The previous context secret exists only during a rotation.
+	if v := secret.Data["previous-context-secret"]; len(v) != 0 {
+		t.Errorf("previous-context-secret %q generated; want it empty", v)
+	}
+	// Each rendering without the cluster generates anew (no lookup).
+	if again := one[*corev1.Secret](t, render(t)); string(again.Data["context-secret"]) == string(secret.Data["context-secret"]) {
+		t.Error("two renderings generated the same context secret")
 	}
 }
 
@@ -388,8 +417,11 @@ func TestSecret_GivenAndNotGenerated(t *testing.T) {
 		"--set", "secret.gossipKey="+key,
 		"--set", "config.http.client_token=from-config", // moved into the Secret
 		"--set", "secret.generate.adminToken=false",
+		"--set", "secret.contextSecret=context-0123456789",
+		"--set", "config.security.previous_context_secret=previous-0123456789",
 	))
-	for k, want := range map[string]string{"gossip-key": key, "client-token": "from-config", "admin-token": ""} {
+	for k, want := range map[string]string{"gossip-key": key, "client-token": "from-config", "admin-token": "",
+		"context-secret": "context-0123456789", "previous-context-secret": "previous-0123456789"} {
 		if got := string(secret.Data[k]); got != want {
 			t.Errorf("Secret %s = %q, want %q", k, got, want)
 		}
@@ -550,6 +582,25 @@ func TestRefusedValues(t *testing.T) {
 		{[]string{"--set", "config.http.read_timeout=30"}, "read_timeout"},
 		{[]string{"--set", "config.log.level=verbose"}, "log/level"},
 		{[]string{"-f", valuesFile(t, "secret:\n  clientToken: \"tok \"\n")}, "white space"},
+		// TLS.
+		{[]string{"--set", "tls.existingSecret=a", "--set", "tls.certManager.enabled=true", "--set", "tls.certManager.issuerRef.name=ca"}, "set one"},
+		{[]string{"--set", "tls.certManager.enabled=true"}, "tls.certManager.issuerRef.name is required"},
+		{[]string{"--set", "tls.existingSecret=a", "--set", "tls.http.requireClientCert=true"}, "needs config.http.metrics_listen"},
+		{[]string{"--set", "tls.existingSecret=a", "--set", "tls.http.enabled=false", "--set", "tls.http.requireClientCert=true"}, "needs tls.http.enabled"},
+		{[]string{"--set", "config.cluster.tls.ca_file=/ca.crt"}, "config.cluster.tls.ca_file must stay empty"},
+		{[]string{"--set", "config.http.tls.cert_file=/tls.crt"}, "config.http.tls.cert_file must stay empty"},
+		{[]string{"--set", "tls.certManager.issuerRef.kind=Foo"}, "issuerRef/kind"},
+		{[]string{"--set", "tls.http.enabled=yes"}, "want boolean"},
+		{[]string{"--set", "config.cluster.tls.crt=x"}, "additional properties 'crt' not allowed"},
+		// The metrics listener.
+		{[]string{"--set", "config.http.metrics_listen=:8080"}, "another port than config.http.listen"},
+		{[]string{"--set", "config.http.metrics_listen=127.0.0.1:0"}, "fixed port"},
+		// The context secrets: dhtd's rules, before any pod starts.
+		{[]string{"--set", "secret.contextSecret=short"}, "at least 16 characters"},
+		{[]string{"--set", "config.security.context_secret=short"}, "at least 16 characters"},
+		{[]string{"--set", "secret.previousContextSecret=previous-0123456789"}, "without secret.contextSecret"},
+		{[]string{"--set", "secret.previousContextSecret=same-0123456789ab", "--set", "secret.contextSecret=same-0123456789ab"}, "must differ"},
+		{[]string{"--set", "networkPolicy.enabled=maybe"}, "want boolean"},
 		// A bare n is false in YAML 1.1, which is how Helm reads values files.
 		{[]string{"-f", valuesFile(t, "config:\n  replication:\n    n: 5\n")}, "additional properties 'false' not allowed"},
 	} {

@@ -85,6 +85,111 @@ publishes that port, so it must be fixed: port 0 (pick a free one) is refused.
 {{- define "dht.gossipPort" -}}{{ include "dht.port" (list . "cluster.gossip_listen") }}{{- end }}
 {{- define "dht.remotePort" -}}{{ include "dht.port" (list . "cluster.remote_listen") }}{{- end }}
 
+{{- /*
+dht.metricsPort: the port of http.metrics_listen, or nothing when it is
+empty (metrics and probes are then on the HTTP port).
+*/}}
+{{- define "dht.metricsPort" -}}
+{{- if ne (toString (default "" .Values.config.http.metrics_listen)) "" }}
+{{- $port := include "dht.port" (list . "http.metrics_listen") }}
+{{- if eq $port (include "dht.httpPort" .) }}
+{{- fail (printf "config.http.metrics_listen must have another port than config.http.listen (%s)" $port) }}
+{{- end }}
+{{- $port }}
+{{- end }}
+{{- end }}
+
+{{- /*
+dht.probePort: the container port name the probes, the scrape annotations
+and the ServiceMonitor use: "metrics" when http.metrics_listen is set, else
+"http".
+*/}}
+{{- define "dht.probePortName" -}}
+{{- if include "dht.metricsPort" . }}metrics{{ else }}http{{ end }}
+{{- end }}
+
+{{- /* dht.probeScheme: HTTPS when the port the probes use serves TLS. */}}
+{{- define "dht.probeScheme" -}}
+{{- if and (include "dht.httpTLS" .) (not (include "dht.metricsPort" .)) }}HTTPS{{ else }}HTTP{{ end }}
+{{- end }}
+
+{{/* TLS -------------------------------------------------------------------- */}}
+
+{{- /*
+dht.tlsMode: where the node certificates come from: "existingSecret",
+"certManager", or nothing (TLS off). Fails on values that cannot work.
+*/}}
+{{- define "dht.tlsMode" -}}
+{{- $t := .Values.tls }}
+{{- if and $t.existingSecret $t.certManager.enabled }}
+{{- fail "tls.existingSecret and tls.certManager.enabled are two sources of the node certificates: set one" }}
+{{- end }}
+{{- if and $t.http.requireClientCert (not $t.http.enabled) }}
+{{- fail "tls.http.requireClientCert needs tls.http.enabled: client certificates are asked for by the HTTPS listener" }}
+{{- end }}
+{{- if $t.existingSecret }}existingSecret
+{{- else if $t.certManager.enabled }}
+{{- if not $t.certManager.issuerRef.name }}
+{{- fail "tls.certManager.issuerRef.name is required with tls.certManager.enabled: the cert-manager Issuer or ClusterIssuer that signs the node certificates" }}
+{{- end }}certManager
+{{- end }}
+{{- end }}
+
+{{- /* dht.httpTLS: "true" when the HTTP API serves HTTPS. */}}
+{{- define "dht.httpTLS" -}}
+{{- if and (include "dht.tlsMode" .) .Values.tls.http.enabled }}true{{ end }}
+{{- end }}
+
+{{- /* dht.podNames: the pods' names, which are the node ids. */}}
+{{- define "dht.podNames" -}}
+{{- $names := list }}
+{{- range $i := until (int .Values.replicaCount) }}
+{{- $names = append $names (printf "%s-%d" (include "dht.fullname" $) $i) }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{- /* dht.tlsSecretName: the Secret cert-manager keeps a pod's certificate in. */}}
+{{- define "dht.tlsSecretName" -}}
+{{- printf "%s-tls-%s" (include "dht.fullname" .root) .pod }}
+{{- end }}
+
+{{- /*
+dht.tlsFiles: the paths of the CA, the node certificate and its key inside
+the dhtd container, as a JSON object {ca, cert, key}, with $(POD_NAME) for
+the pod's own name (the kubelet expands it in env values). The volume "tls"
+is mounted at /etc/dht-tls:
+  existingSecret: the whole Secret: ca.crt, <pod>.crt, <pod>.key;
+  certManager:    each pod's Secret under <pod>/: ca.crt, tls.crt, tls.key.
+*/}}
+{{- define "dht.tlsMountPath" -}}/etc/dht-tls{{- end }}
+{{- define "dht.tlsFiles" -}}
+{{- $dir := include "dht.tlsMountPath" . }}
+{{- $mode := include "dht.tlsMode" . }}
+{{- if eq $mode "existingSecret" }}
+{{- dict "ca" (printf "%s/ca.crt" $dir) "cert" (printf "%s/$(POD_NAME).crt" $dir) "key" (printf "%s/$(POD_NAME).key" $dir) | toJson }}
+{{- else if eq $mode "certManager" }}
+{{- dict "ca" (printf "%s/$(POD_NAME)/ca.crt" $dir) "cert" (printf "%s/$(POD_NAME)/tls.crt" $dir) "key" (printf "%s/$(POD_NAME)/tls.key" $dir) | toJson }}
+{{- else }}
+{{- dict | toJson }}
+{{- end }}
+{{- end }}
+
+{{- /*
+dht.tlsCASecret: the Secret and key holding the cluster CA, for consumers
+outside the pods (the ServiceMonitor), as JSON {name, key}.
+*/}}
+{{- define "dht.tlsCASecret" -}}
+{{- $mode := include "dht.tlsMode" . }}
+{{- if eq $mode "existingSecret" }}
+{{- dict "name" .Values.tls.existingSecret "key" "ca.crt" | toJson }}
+{{- else if eq $mode "certManager" }}
+{{- dict "name" (include "dht.tlsSecretName" (dict "root" . "pod" (printf "%s-0" (include "dht.fullname" .)))) "key" "ca.crt" | toJson }}
+{{- else }}
+{{- dict | toJson }}
+{{- end }}
+{{- end }}
+
 {{/* Durations -------------------------------------------------------------- */}}
 
 {{- /*
@@ -152,7 +257,20 @@ accepts it.
 {{- fail (printf "config.cluster.%s must stay empty: the chart sets each pod's own address (DHT_CLUSTER_%s from the pod IP)" $key (upper $key)) }}
 {{- end }}
 {{- end }}
+{{- range $key := list "ca_file" "cert_file" "key_file" }}
+{{- if ne (toString (default "" (index $cfg.cluster.tls $key))) "" }}
+{{- fail (printf "config.cluster.tls.%s must stay empty: set tls.existingSecret or tls.certManager, and the chart mounts each pod's certificate and sets DHT_CLUSTER_TLS_%s" $key (upper $key)) }}
+{{- end }}
+{{- end }}
+{{- range $key := list "cert_file" "key_file" "client_ca_file" }}
+{{- if ne (toString (default "" (index $cfg.http.tls $key))) "" }}
+{{- fail (printf "config.http.tls.%s must stay empty: with tls.existingSecret or tls.certManager set, tls.http.enabled serves the API with each pod's certificate (DHT_HTTP_TLS_%s)" $key (upper $key)) }}
+{{- end }}
+{{- end }}
 {{- $_ := set $cfg.http "listen" (printf "0.0.0.0:%s" (include "dht.httpPort" .)) }}
+{{- with include "dht.metricsPort" . }}
+{{- $_ = set $cfg.http "metrics_listen" (printf "0.0.0.0:%s" .) }}
+{{- end }}
 {{- $_ = set $cfg.cluster "gossip_listen" (printf "0.0.0.0:%s" (include "dht.gossipPort" .)) }}
 {{- $_ = set $cfg.cluster "remote_listen" (printf "0.0.0.0:%s" (include "dht.remotePort" .)) }}
 {{- $dataDir := toString (default "" $cfg.node.data_dir) }}
@@ -166,6 +284,8 @@ accepts it.
 {{- $_ = set $cfg.cluster "gossip_key" "" }}
 {{- $_ = set $cfg.http "client_token" "" }}
 {{- $_ = set $cfg.http "admin_token" "" }}
+{{- $_ = set $cfg.security "context_secret" "" }}
+{{- $_ = set $cfg.security "previous_context_secret" "" }}
 {{- toYaml $cfg }}
 {{- end }}
 
