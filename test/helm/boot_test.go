@@ -766,8 +766,13 @@ func bootChart(t *testing.T, image string, withTLS bool, extra ...string) {
 	if cfg.HTTP.TLS.Enabled() {
 		pool := x509.NewCertPool()
 		pool.AddCert(ca.Cert)
+		tc := &tls.Config{RootCAs: pool}
+		// tls.http.requireClientCert: a client certificate of the CA.
+		if cfg.HTTP.TLS.ClientCAFile != "" {
+			tc.Certificates = []tls.Certificate{clientCert(t, ca, "chartboot-client")}
+		}
 		scheme = "https"
-		client = &http.Client{Timeout: httpClient.Timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+		client = &http.Client{Timeout: httpClient.Timeout, Transport: &http.Transport{TLSClientConfig: tc}}
 	}
 	nodes := make([]*node, len(runs))
 	for i, r := range runs {
@@ -838,7 +843,7 @@ func bootChart(t *testing.T, image string, withTLS bool, extra ...string) {
 		t.Errorf("GET without the client token through %s: %d %v, want 401", last.name, status, err)
 	}
 	if withTLS {
-		checkTLSBoot(t, nodes, ca)
+		checkTLSBoot(t, nodes, ca, cfg.HTTP.TLS.ClientCAFile != "")
 	}
 	// `kubectl exec <pod> -- /dhtctl members` works as the chart's NOTES
 	// promise: the container's environment points dhtctl at its node (over
@@ -870,8 +875,10 @@ func bootChart(t *testing.T, image string, withTLS bool, extra ...string) {
 // refuses a peer without a certificate of the cluster CA. The remote port
 // is not published; it is dialled at the pod IP, when this host reaches
 // the docker network (it does on Linux).
-func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority) {
+func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority, clientCerts bool) {
 	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
 	for _, n := range nodes {
 		resp, err := n.client.Get(n.api + "/healthz")
 		if err != nil {
@@ -881,6 +888,14 @@ func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority) {
 		resp.Body.Close()
 		if got := resp.TLS.PeerCertificates[0].Subject.CommonName; got != n.name {
 			t.Errorf("%s: the API presents the certificate of %q", n.name, got)
+		}
+		// tls.http.requireClientCert: no client certificate, no HTTPS.
+		if clientCerts {
+			bare := &http.Client{Timeout: httpClient.Timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+			if resp, err := bare.Get(n.api + "/healthz"); err == nil {
+				resp.Body.Close()
+				t.Errorf("%s: HTTPS without a client certificate answers %d, want the handshake refused", n.name, resp.StatusCode)
+			}
 		}
 		plain := "http://" + strings.TrimPrefix(n.api, "https://") + "/healthz"
 		if resp, err := httpClient.Get(plain); err == nil {
@@ -902,8 +917,6 @@ func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority) {
 		return
 	}
 	c.Close()
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
 	other, err := certs.NewAuthority("not the cluster CA", time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -927,16 +940,7 @@ func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority) {
 			}}
 		if tt.issuer != nil {
 			// Another pod's identity: the test holds the cluster CA.
-			certPEM, keyPEM, err := tt.issuer.Issue(certs.Leaf{CommonName: nodes[1].name, NotBefore: time.Now().Add(-time.Minute),
-				NotAfter: time.Now().Add(time.Hour), Client: true, Server: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			pair, err := tls.X509KeyPair(certPEM, keyPEM)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.Certificates = []tls.Certificate{pair}
+			cfg.Certificates = []tls.Certificate{clientCert(t, tt.issuer, nodes[1].name)}
 		}
 		err := remoteHandshake(addr, cfg)
 		switch {
@@ -944,8 +948,27 @@ func checkTLSBoot(t *testing.T, nodes []*node, ca *certs.Authority) {
 			t.Errorf("remote port of %s with %s: %v, want a handshake", n.name, tt.name, err)
 		case !tt.ok && err == nil:
 			t.Errorf("remote port of %s with %s: handshake completed, want it refused", n.name, tt.name)
+		case err != nil:
+			t.Logf("remote port %s with %s: refused (%v)", addr, tt.name, err)
+		default:
+			t.Logf("remote port %s with %s: handshake and HTTP/2 settings", addr, tt.name)
 		}
 	}
+}
+
+// clientCert issues a certificate for client and server use named cn.
+func clientCert(t *testing.T, ca *certs.Authority, cn string) tls.Certificate {
+	t.Helper()
+	certPEM, keyPEM, err := ca.Issue(certs.Leaf{CommonName: cn, NotBefore: time.Now().Add(-time.Minute),
+		NotAfter: time.Now().Add(time.Hour), Client: true, Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair
 }
 
 // remoteHandshake completes a TLS handshake with addr and reads once, since
