@@ -258,17 +258,62 @@ var (
 
 // assertSameReplica compares the replica identity logged at start-up by two
 // runs of one node: the later must reuse the earlier's actor, not take a new
-// epoch. It checks nothing, saying so, if the log line has changed.
-func assertSameReplica(t *testing.T, before, after string) {
+// epoch. A log without the line (replica_actor=, new_epoch=) fails t: the
+// comparison is the point, and a changed log line must change this too.
+func assertSameReplica(t testing.TB, before, after string) {
 	t.Helper()
 	a, b := replicaActorRE.FindStringSubmatch(before), replicaActorRE.FindStringSubmatch(after)
 	e := newEpochRE.FindStringSubmatch(after)
 	if a == nil || b == nil || e == nil {
-		t.Logf("replica identity not found in the start-up log (replica_actor=, new_epoch=); not compared")
+		t.Errorf("replica identity not found in the start-up log (replica_actor=%v before, replica_actor=%v and new_epoch=%v after): cannot compare the replica across the restart",
+			a != nil, b != nil, e != nil)
 		return
 	}
 	if a[1] != b[1] || e[1] != "false" {
 		t.Errorf("replica identity changed across the restart: replica_actor %s, then %s with new_epoch=%s", a[1], b[1], e[1])
+	}
+}
+
+// errorsTB records what a check reports instead of failing the test.
+type errorsTB struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errorsTB) Helper() {}
+func (r *errorsTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestAssertSameReplica_FailsWhatItCannotCompare: the check fails on a
+// changed identity and on a start-up log it cannot read, and passes only
+// on the same actor without a new epoch.
+func TestAssertSameReplica_FailsWhatItCannotCompare(t *testing.T) {
+	const (
+		first   = `level=INFO msg="node started" sync_writes=true replica_actor=1a2b3c new_epoch=true`
+		same    = `level=INFO msg="node started" sync_writes=true replica_actor=1a2b3c new_epoch=false`
+		other   = `level=INFO msg="node started" sync_writes=true replica_actor=4d5e6f new_epoch=true`
+		changed = `level=INFO msg="node started" sync_writes=true replica=1a2b3c epoch=old`
+	)
+	for _, tc := range []struct {
+		name          string
+		before, after string
+		fails         bool
+	}{
+		{"same replica", first, same, false},
+		{"new actor", first, other, true},
+		{"new epoch", first, strings.Replace(same, "new_epoch=false", "new_epoch=true", 1), true},
+		{"line changed after", first, changed, true},
+		{"line changed before", changed, same, true},
+		{"no log", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &errorsTB{TB: t}
+			assertSameReplica(rec, tc.before, tc.after)
+			if got := len(rec.errs) > 0; got != tc.fails {
+				t.Fatalf("assertSameReplica(%q, %q) failed=%v, want %v (errors %q)", tc.before, tc.after, got, tc.fails, rec.errs)
+			}
+		})
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/test/process"
 )
 
@@ -19,9 +21,13 @@ import (
 // behind: (a) a node's data dir is wiped and it restarts empty; (b) keys are
 // written while a node is down, so they reach fewer than N replicas. Each
 // time every partition's replicas must reach equal Merkle roots within a
-// bounded time, and once in sync the repairs stop.
+// bounded time, and once in sync the repairs stop. Equal roots only say
+// that the replicas agree; at the end every node's data directory is read
+// and must hold every written key with its value, so that replicas agreeing
+// on less data fail.
 func TestEntropy_ReplicasConverge(t *testing.T) {
 	const keys = 300
+	written := map[string]string{}
 	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms")
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	for i := 0; i < keys; i++ {
@@ -31,6 +37,7 @@ func TestEntropy_ReplicasConverge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
+		written[fmt.Sprintf("ae-%d", i)] = fmt.Sprint(i)
 	}
 	waitRootsEqual(t, nodes, 60*time.Second)
 
@@ -56,6 +63,7 @@ func TestEntropy_ReplicasConverge(t *testing.T) {
 		if err != nil {
 			t.Fatalf("write with a node down: %v", err)
 		}
+		written[fmt.Sprintf("short-%d", i)] = "x"
 	}
 	start = time.Now()
 	down.Restart()
@@ -75,6 +83,82 @@ func TestEntropy_ReplicasConverge(t *testing.T) {
 	if aeInSync(t, nodes) < idleExchanges+10 {
 		t.Fatal("anti-entropy ran fewer than 10 exchanges in 10s while idle")
 	}
+
+	// Every node is a replica of every partition (N=3 of 3): each must
+	// hold every key with its value, read from its own data directory.
+	assertEveryReplicaHolds(t, nodes, written)
+}
+
+// assertEveryReplicaHolds stops the nodes and reads each one's data
+// directory: every node must store every key of want with exactly its
+// value as the only live sibling. It reports, per node, what is missing,
+// deleted or different.
+func assertEveryReplicaHolds(t *testing.T, nodes []*process.Node, want map[string]string) {
+	t.Helper()
+	for _, n := range nodes {
+		if code, err := n.Stop(30 * time.Second); err != nil || code != 0 {
+			t.Fatalf("stopping %s: exit %d, %v", n.ID(), code, err)
+		}
+	}
+	bad := 0
+	for _, n := range nodes {
+		stored := storedValues(t, n)
+		missing, wrong := 0, 0
+		for key, value := range want {
+			got, ok := stored[key]
+			switch {
+			case !ok:
+				missing++
+			case len(got) != 1 || got[0] != value:
+				wrong++
+			default:
+				continue
+			}
+			if missing+wrong <= 3 {
+				t.Errorf("%s's data: key %s holds live values %q, want [%q]", n.ID(), key, got, value)
+			}
+		}
+		t.Logf("%s's data: %d of %d keys with their value, %d missing, %d deleted or different", n.ID(), len(want)-missing-wrong, len(want), missing, wrong)
+		bad += missing + wrong
+	}
+	if bad > 0 {
+		t.Fatalf("%d replica copies missing or different, though every partition's replicas reported equal Merkle roots", bad)
+	}
+}
+
+// storedValues opens a stopped node's data directory and returns every
+// stored key's live values (none for a tombstone).
+func storedValues(t *testing.T, n *process.Node) map[string][]string {
+	t.Helper()
+	e, err := persistence.Open(persistence.Options{Engine: persistence.EngineBadger, Dir: n.DataDir()})
+	if err != nil {
+		t.Fatalf("open %s's data: %v", n.ID(), err)
+	}
+	out := map[string][]string{}
+	err = e.Scan(nil, nil, func(k, v []byte) bool {
+		_, key, ok := persistence.SplitDataKey(k)
+		if !ok {
+			return true
+		}
+		obj, derr := wire.DecodeObject(v)
+		if derr != nil {
+			t.Errorf("%s's data: key %s: %v", n.ID(), key, derr)
+			return true
+		}
+		values := []string{}
+		for _, s := range obj.Live() {
+			values = append(values, string(s.Value))
+		}
+		out[string(key)] = values
+		return true
+	})
+	if cerr := e.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("scan %s's data: %v", n.ID(), err)
+	}
+	return out
 }
 
 // waitRootsEqual retries until, for every partition, all the nodes holding

@@ -46,16 +46,25 @@ func TestReap_DeletedKeysStayDeleted(t *testing.T) {
 	}
 
 	// With a node away, no tombstone may be reaped: it may still hold, or
-	// keep hints of, the deleted values. Let many exchanges pass to be sure.
+	// keep hints of, the deleted values. Let many exchanges pass to be
+	// sure: reaping follows an exchange that found two replicas in sync,
+	// so without such exchanges "nothing reaped" would prove nothing.
 	live := nodes[:2]
+	const awayExchanges = 30
 	exchanges := aeInSync(t, live)
-	deadline := time.Now().Add(20 * time.Second)
-	for aeInSync(t, live) < exchanges+30 && time.Now().Before(deadline) {
+	deadline := time.Now().Add(60 * time.Second)
+	for aeInSync(t, live) < exchanges+awayExchanges && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
+	ran := aeInSync(t, live) - exchanges
 	if n := sumMetric(t, live, "dht_tombstones_reaped_total "); n != 0 {
 		t.Fatalf("%d tombstone copies reaped while a replica holding the old values was away", n)
 	}
+	if ran < awayExchanges {
+		t.Fatalf("only %d in-sync anti-entropy exchanges ran between the live nodes while %s was away, want %d: the check that none reaped saw too little",
+			ran, away.ID(), awayExchanges)
+	}
+	t.Logf("while %s was away: %d in-sync exchanges between the live nodes, 0 tombstone copies reaped", away.ID(), ran)
 
 	start := time.Now()
 	away.Restart()
