@@ -92,6 +92,13 @@ func TestHelperChildWriter(t *testing.T) {
 // TestDurability_KillNine checks the durability promise: a write
 // acknowledged before kill -9 of the process is there after a restart, with
 // and without SyncWrites, on every persistent engine.
+//
+// It cannot tell SyncWrites on from off: the kernel's page cache outlives
+// the killed process, so a write that reached it survives without any
+// fsync. What it proves is that Put returns only once the write has left
+// the process (badger's mmapped WAL, pebble's WAL write). That a SyncWrites
+// write is synced before it is acknowledged is shown on dhtd's system calls
+// by TestDhtd_SyncWritesFsyncBeforeAnswer in test/process (strace).
 func TestDurability_KillNine(t *testing.T) {
 	for _, te := range testEngines {
 		if !te.persistent || te.variant {
