@@ -1,12 +1,14 @@
 package security
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/client"
@@ -94,7 +96,108 @@ func TestSecurity_ForgedContexts(t *testing.T) {
 	t.Run("no_secret", func(t *testing.T) {
 		c := startCluster(t, clusterOptions{})
 		c.forgedContexts(t, false)
+		t.Run("next_owner_counter_inflated", func(t *testing.T) { c.inflatedNextOwner(t) })
 	})
+}
+
+// inflatedNextOwner forges, without a context secret, one v1 context for
+// a key that covers its value and claims a far-future counter for the
+// replica actor of the key's second owner: the actor that coordinates
+// the key's writes once its first owner is down. The write is accepted
+// (v1 tokens are only checksummed) and the claim lands in the stored
+// context, where dvv.VersionVector.Bounded keeps it, since that actor is
+// one the key knows. Then the first owner is killed and a legitimate
+// read-modify-write goes through the second owner: it must succeed.
+func (c *cluster) inflatedNextOwner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	r, err := c.client(c.nodes[0]).Ring(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "sec/ctx/inflated"
+	owners := r.Replicas[partitionOf(key)]
+	first, next := c.node(owners[0]), c.node(owners[1])
+
+	// The second owner's replica actor, from the context of a key it
+	// coordinates: anyone who can read some key learns it this way.
+	probe := ""
+	for i := range 10000 {
+		k := fmt.Sprintf("sec/ctx/actor-of/%d", i)
+		if r.Replicas[partitionOf(k)][0] == next.ID() {
+			probe = k
+			break
+		}
+	}
+	if probe == "" {
+		t.Fatalf("no key among 10,000 whose first owner is %s", next.ID())
+	}
+	if _, err := c.write(next, probe, "probe", "", 3); err != nil {
+		t.Fatal(err)
+	}
+	po, err := c.read(next, probe, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pvv, err := tokenVV(probe, po.Context)
+	if err != nil || len(pvv) != 1 {
+		t.Fatalf("the context of %s, coordinated by %s: %v, %v; want one actor", probe, next.ID(), pvv, err)
+	}
+	nextActor := pvv[0].Actor
+
+	if _, err := c.write(first, key, "v0", "", 3); err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.read(first, key, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vv, err := tokenVV(key, o.Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := wire.EncodeContext([]byte(key), vv.With(dvv.Dot{Actor: nextActor, Counter: 1 << 62}))
+	_, forgedErr := c.write(first, key, "forged", forged, 3)
+	stored, err := c.read(first, key, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svv, _ := tokenVV(key, stored.Context)
+
+	first.Kill()
+	if err := retry(60*time.Second, func() error {
+		ms, err := c.members(next)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.ID == first.ID() && m.Status == client.MemberAlive {
+				return fmt.Errorf("%s still sees %s alive", next.ID(), first.ID())
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rmwErr error
+	var before *client.Object
+	_ = retry(30*time.Second, func() error {
+		if before, rmwErr = c.read(next, key, 2); rmwErr != nil {
+			return rmwErr
+		}
+		_, rmwErr = c.write(next, key, "after the first owner died", before.Context, 2)
+		if apiErr, ok := errors.AsType[*client.Error](rmwErr); ok && apiErr.Status == 400 {
+			return stop(rmwErr)
+		}
+		return rmwErr
+	})
+	tb := newTable(fmt.Sprintf("one forged v1 context for %s claiming counter 2^62 for %s's actor %x (no context secret):", key, next.ID(), uint64(nextActor)),
+		"forged write", "stored context", "first owner", "RMW through "+next.ID())
+	tb.add(describe(forgedErr), svv.String(), first.ID()+" killed", describe(rmwErr))
+	tb.log(t)
+	if rmwErr != nil {
+		t.Errorf("with %s down, a read-modify-write of %s through %s fails after one forged context: %v", first.ID(), key, next.ID(), rmwErr)
+	}
 }
 
 func (c *cluster) forgedContexts(t *testing.T, signed bool) {

@@ -235,7 +235,7 @@ func (c *cluster) fuzzBatches(t *testing.T, peers []fuzzPeer, seed uint64, count
 
 	after := c.refusedTotals()
 	tb := newTable(fmt.Sprintf("%d mutated batches (seed %d) in %v:", count, seed, elapsed.Round(100*time.Millisecond)),
-		"node", "sent", "accepted", "refused (PermissionDenied)", "recovered panic (Internal)", "other", "raw mutation undecodable", "refused_total Δ", "running")
+		"node", "sent", "accepted", "refused (PermissionDenied)", "recovered panic (Internal)", "other (reader error)", "raw mutation undecodable", "refused_total Δ", "running")
 	for i, p := range peers {
 		o := outcomes[i]
 		sent := o.accepted + o.refused + o.recovered + o.other

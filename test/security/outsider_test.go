@@ -2,6 +2,7 @@ package security
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+
+	"github.com/dhtkv/dht/cluster/ring"
 )
 
 // TestSecurity_RemotePortRefusesOutsiders attacks a node's remote port in
@@ -25,8 +28,20 @@ import (
 // the key holds its value at r=3 and every node is still an owner. A
 // control stream with a member's own credentials and address shows the
 // same frames do land when the credentials are right, so the refusals
-// come from authentication, not from malformed frames.
+// come from authentication, not from malformed frames. A cluster-CA
+// certificate of a new id at an address of its own (a would-be joiner)
+// gets through the guard, and its gossip removing a member is ignored.
 func TestSecurity_RemotePortRefusesOutsiders(t *testing.T) {
+	// The forged gossip is one that matters: merged from a member, it
+	// would remove n3 from a ring of n1, n2 and n3.
+	var three ring.State
+	for _, id := range nodeIDs {
+		three = three.Join(ring.Member{ID: id})
+	}
+	if ring.Merge(three, three.Admit("n2", removalState("n3"))).Owner("n3") {
+		t.Fatal("the forged removal gossip would not remove n3 even from a member; the test below proves nothing")
+	}
+
 	c := startCluster(t, clusterOptions{mutualTLS: true, https: true, clientCA: true, contextSecret: true})
 	n1 := c.node("n1")
 	target := c.remote["n1"]
@@ -143,7 +158,6 @@ func TestSecurity_RemotePortRefusesOutsiders(t *testing.T) {
 		batchFrame(envelopeBatch(overwriteEnvelope(control, ctlVV, controlForged), c.remote["n2"], target, vnodeActorID(partitionOf(control)), false)))
 	_ = conn.Close()
 	tb.add("control: n2's own certificate", "n2", "ok", describe(ctl.err), "-")
-	tb.log(t)
 	if !ctl.connected || ctl.err != nil {
 		t.Fatalf("control stream with a member's own credentials: connected %v, ended with %v; the refusals above prove nothing", ctl.connected, ctl.err)
 	}
@@ -161,6 +175,34 @@ func TestSecurity_RemotePortRefusesOutsiders(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("control: the forged merge with member credentials did not land (%v): the attack frames are not ones a node acts on, so their refusal proves nothing", err)
 	}
+
+	// A would-be joiner: a cluster-CA certificate of a new id at an
+	// address of its own passes the guard (that is how a node joins), but
+	// the topology actor admits only its own entry from a non-member
+	// (ring.State.Admit), so its gossip removing n3 changes nothing. The
+	// barrier gossip behind it on the same stream shows it was handled.
+	const joinerAddr = "127.0.0.1:1"
+	conn, err = dialRemote(target, credentials.NewTLS(peerTLS(&mallory)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	joiner := sendFrames(conn, connectFrame(joinerAddr),
+		batchFrame(envelopeBatch(removalGossip("n3"), joinerAddr, target, topologyActorID, false)),
+		batchFrame(envelopeBatch(barrierGossip(), joinerAddr, target, topologyActorID, false)))
+	_ = conn.Close()
+	if !joiner.connected || joiner.err != nil {
+		t.Fatalf("a new id's certificate at its own address: connected %v, ended with %v; want the guard to let it in", joiner.connected, joiner.err)
+	}
+	if err := retry(60*time.Second, func() error {
+		if !strings.Contains(n1.Log(), "cluster="+barrierCluster) {
+			return errors.New("n1 has not logged the barrier gossip yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the gossip sent as a would-be joiner was not handled: %v", err)
+	}
+	tb.add("a would-be joiner (mallory) at its own address", "itself", "ok", "-", describe(joiner.err)+" (stream accepted; gossip handled)")
+	tb.log(t)
 
 	// What must not have changed.
 	after := newTable("after the attacks:", "node", "victim at r=3", "ring version before", "after", "refused_total Δ", "members (alive owners)")

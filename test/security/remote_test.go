@@ -152,19 +152,42 @@ func overwriteEnvelope(key string, context dvv.VersionVector, value string) *mes
 	}
 }
 
-// removalGossip is ring gossip that, if a node merged it, would end
-// victim's membership: a later span of it, already removed.
-func removalGossip(victim string) *messages.Envelope {
+// removalState is the ring state removalGossip carries: a later span of
+// victim, already ended by a removal.
+func removalState(victim string) ring.State {
 	const far = uint64(1) << 40
+	return ring.State{Members: []ring.MemberState{{ID: victim, JoinVersion: far, RemoveVersion: far + 1}}}
+}
+
+// removalGossip is ring gossip that, if a node merged it, would end
+// victim's membership (removalState).
+func removalGossip(victim string) *messages.Envelope {
+	st := &messages.RingState{Cluster: "dht", Partitions: partitions, N: 3}
+	for _, m := range removalState(victim).Members {
+		st.Members = append(st.Members, &messages.RingMember{Id: m.ID, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion})
+	}
 	return &messages.Envelope{
 		RequestId:      2,
 		DeadlineUnixMs: time.Now().Add(time.Minute).UnixMilli(),
+		Body:           &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{State: st}},
+	}
+}
+
+// barrierGossip is ring gossip of another cluster, which the topology
+// actor logs and ignores ("ignoring ring gossip from another cluster"
+// with cluster=barrierCluster): sent after other frames on the same
+// stream to the same actor, its log line proves those were handled.
+func barrierGossip() *messages.Envelope {
+	return &messages.Envelope{
+		RequestId:      3,
+		DeadlineUnixMs: time.Now().Add(time.Minute).UnixMilli(),
 		Body: &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{State: &messages.RingState{
-			Cluster: "dht", Partitions: partitions, N: 3,
-			Members: []*messages.RingMember{{Id: victim, JoinVersion: far, RemoveVersion: far + 1}},
+			Cluster: barrierCluster, Partitions: partitions, N: 3,
 		}}},
 	}
 }
+
+const barrierCluster = "security-suite-barrier"
 
 // tlsProbe makes a TLS connection to addr with cfg, and reads one byte
 // so that a refusal the server sends after the TLS 1.3 handshake (a

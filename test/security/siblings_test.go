@@ -31,7 +31,7 @@ func TestSecurity_BlindWritersBoundedSiblings(t *testing.T) {
 	var mu sync.Mutex
 	var ok, tooMany, indeterminate, other int
 	acked := map[string]bool{}
-	var lastOther error
+	var lastOther, lastIndeterminate error
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
@@ -53,6 +53,7 @@ func TestSecurity_BlindWritersBoundedSiblings(t *testing.T) {
 					tooMany++
 				case client.IsIndeterminate(err):
 					indeterminate++
+					lastIndeterminate = err
 				default:
 					other++
 					lastOther = err
@@ -71,6 +72,9 @@ func TestSecurity_BlindWritersBoundedSiblings(t *testing.T) {
 		"204", "409 too_many_siblings", "indeterminate", "other")
 	tb.add(ok, tooMany, indeterminate, other)
 	tb.log(t)
+	if lastIndeterminate != nil {
+		t.Logf("last indeterminate write (it may have landed): %v", lastIndeterminate)
+	}
 	if lastOther != nil {
 		t.Errorf("%d writes failed otherwise; the last: %v", other, lastOther)
 	}
