@@ -139,7 +139,7 @@ func Compare(ctx context.Context, cfg Config) (*report.Results, error) {
 						if d, ok := sys.(*dhtSystem); ok && !profiled && d.nodes > 1 {
 							profiled = true
 							path := filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-node1-workload-a.cpu.pprof", info.ID))
-							go func() { profileDone <- captureProfile(ctx, d.PprofURL(cfg.ProfileSeconds), path) }()
+							go func() { profileDone <- captureProfile(ctx, d.hc, d.PprofURL(cfg.ProfileSeconds), path) }()
 							fmt.Fprintf(out, "   capturing a %ds CPU profile of node1 into %s\n", cfg.ProfileSeconds, path)
 						} else {
 							profileDone <- nil
@@ -150,7 +150,9 @@ func Compare(ctx context.Context, cfg Config) (*report.Results, error) {
 					before := dhtStats(db)
 					limit := time.Duration(pr.MaxRunSeconds * float64(time.Second))
 					prog.Begin(label, total, limit)
+					meter := startCPU(sys.Procs())
 					run, err := RunWorkload(ctx, db, props, limit, dir, prog.Update)
+					run.ServerCPUSeconds, run.ClientCPUSeconds = meter.Stop()
 					prog.End()
 					if sampler != nil {
 						peaks := sampler.Stop()
@@ -200,6 +202,11 @@ func runLine(label string, run report.Run) string {
 		}
 		s := run.PerOp[op]
 		fmt.Fprintf(&b, "; %s p50 %s p99 %s", op, time.Duration(s.P50Us)*time.Microsecond, time.Duration(s.P99Us)*time.Microsecond)
+	}
+	if run.ServerCPUSeconds > 0 {
+		fmt.Fprintf(&b, "; CPU per op: servers %s, harness %s",
+			time.Duration(run.ServerCPUPerOp()*float64(time.Second)).Round(time.Microsecond),
+			time.Duration(run.ClientCPUPerOp()*float64(time.Second)).Round(time.Microsecond))
 	}
 	var errs int64
 	for _, n := range run.Errors {

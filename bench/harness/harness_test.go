@@ -5,8 +5,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/magiconair/properties"
 
@@ -141,5 +143,65 @@ func TestReadRSS(t *testing.T) {
 	// are of one /proc snapshot.
 	if r.anon+r.file != r.total {
 		t.Errorf("anonymous %d + file-backed %d != total %d", r.anon, r.file, r.total)
+	}
+}
+
+func TestNewSystem_Known(t *testing.T) {
+	ids := append(slices.Clone(SystemIDs), ExtraSystemIDs...)
+	labels := map[string]string{}
+	for _, id := range ids {
+		s, err := NewSystem(id, Binaries{}, 10, 100, false)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		info := s.Info()
+		if info.ID != id {
+			t.Errorf("%s: Info().ID = %q", id, info.ID)
+		}
+		if other, dup := labels[info.Label]; dup {
+			t.Errorf("%s and %s share the label %q", id, other, info.Label)
+		}
+		labels[info.Label] = id
+		if info.Baseline != "" && !slices.Contains(ids, info.Baseline) {
+			t.Errorf("%s: baseline %q is no system", id, info.Baseline)
+		}
+	}
+	// make bench says what TLS costs: the TLS cluster runs by default,
+	// with its baseline.
+	i, j := slices.Index(SystemIDs, "dht-n3"), slices.Index(SystemIDs, "dht-n3-tls")
+	if i < 0 || j != i+1 {
+		t.Errorf("SystemIDs %v: want dht-n3-tls right after dht-n3", SystemIDs)
+	}
+	if _, err := NewSystem("dht-n9", Binaries{}, 10, 100, false); err == nil {
+		t.Error("an unknown system was made")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// Fields 14 and 15 are utime and stime in USER_HZ ticks.
+	tail := " S 1 1 1 0 -1 4194560 500 0 0 0 250 130 0 0 20 0 12 0 100 1000000 200 18446744073709551615"
+	tests := []struct {
+		name, stat string
+		want       time.Duration
+		ok         bool
+	}{
+		{"plain", "4242 (dhtd)" + tail, 3800 * time.Millisecond, true},
+		{"name with spaces and parentheses", "4242 (a (b) c)" + tail, 3800 * time.Millisecond, true},
+		{"truncated", "4242 (dhtd) S 1 1 1", 0, false},
+		{"no name", "4242 dhtd" + tail, 0, false},
+		{"not a number", "4242 (dhtd) S 1 1 1 0 -1 4194560 500 0 0 0 x 130 0", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := parseStatCPU(tt.stat)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("parseStatCPU = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+	if _, err := os.Stat("/proc/self/stat"); err == nil {
+		if _, ok := procCPU(os.Getpid()); !ok {
+			t.Error("procCPU cannot read this process")
+		}
 	}
 }

@@ -108,14 +108,89 @@ func readRSS(pid int) (rss, bool) {
 	return r, found
 }
 
-// captureProfile fetches a CPU profile from url (a /debug/pprof/profile
-// endpoint, which blocks for its seconds parameter) into path.
-func captureProfile(ctx context.Context, url, path string) error {
+// userHZ is the unit of the CPU times in /proc/PID/stat: the kernel's
+// USER_HZ, 100 on every architecture Go runs Linux on.
+const userHZ = 100
+
+// procCPU returns the CPU time, user and system, that process pid and its
+// threads have used so far, from /proc/PID/stat; ok is false where that
+// cannot be read.
+func procCPU(pid int) (d time.Duration, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime, fields 14 and 15 of a
+// /proc/PID/stat line. The command name (field 2) is in parentheses and
+// may hold spaces and parentheses itself, so fields are counted from the
+// last ')'.
+func parseStatCPU(stat string) (time.Duration, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, false
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, true
+}
+
+// cpuMeter measures the CPU time the servers and the harness itself use
+// over an interval.
+type cpuMeter struct {
+	procs          []*Proc
+	server, client time.Duration
+	ok             bool
+}
+
+// startCPU reads the CPU times of procs and of this process.
+func startCPU(procs []*Proc) *cpuMeter {
+	m := &cpuMeter{procs: procs}
+	m.server, m.client, m.ok = m.read()
+	return m
+}
+
+func (m *cpuMeter) read() (server, client time.Duration, ok bool) {
+	client, ok = procCPU(os.Getpid())
+	for _, p := range m.procs {
+		d, pok := procCPU(p.Pid())
+		server += d
+		ok = ok && pok
+	}
+	return server, client, ok
+}
+
+// Stop returns the CPU seconds the servers and the harness used since
+// startCPU; zeros when some process could not be read at either end.
+func (m *cpuMeter) Stop() (server, client float64) {
+	s, c, ok := m.read()
+	if !ok || !m.ok {
+		return 0, 0
+	}
+	return (s - m.server).Seconds(), (c - m.client).Seconds()
+}
+
+// captureProfile fetches a CPU profile with hc from url (a
+// /debug/pprof/profile endpoint, which blocks for its seconds parameter)
+// into path.
+func captureProfile(ctx context.Context, hc *http.Client, url, path string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}

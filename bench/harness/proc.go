@@ -26,12 +26,21 @@ type Proc struct {
 
 // StartProc starts bin with args, output to logPath.
 func StartProc(name, logPath, bin string, args ...string) (*Proc, error) {
+	return StartProcEnv(name, logPath, bin, nil, args...)
+}
+
+// StartProcEnv is StartProc with env ("KEY=value") added to the harness's
+// environment: how a secret reaches a server without showing in ps.
+func StartProcEnv(name, logPath, bin string, env []string, args ...string) (*Proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {

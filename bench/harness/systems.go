@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -50,13 +51,15 @@ type Binaries struct {
 }
 
 // SystemIDs lists the systems a comparison runs by default, in the order
-// reports show them.
-var SystemIDs = []string{"dht-n3", "dht-n3-sync", "dht-n1", "etcd", "noop"}
+// reports show them. dht-n3-tls follows dht-n3, its baseline, so that
+// every run says what TLS costs.
+var SystemIDs = []string{"dht-n3", "dht-n3-tls", "dht-n3-sync", "dht-n1", "etcd", "noop"}
 
 // ExtraSystemIDs are systems run only when asked for (-systems): the
 // 3-node cluster on the pebble engine, for the engine comparison of
-// docs/engines.md and the memory figures of docs/benchmarks.md.
-var ExtraSystemIDs = []string{"dht-n3-pebble", "dht-n3-pebble-sync"}
+// docs/engines.md and the memory figures of docs/benchmarks.md, and the
+// TLS cluster with its clients on HTTP/2.
+var ExtraSystemIDs = []string{"dht-n3-pebble", "dht-n3-pebble-sync", "dht-n3-tls-h2"}
 
 // NewSystem returns the system with the given id. pprof makes dhtd serve
 // /debug/pprof/ (http.pprof, in dhtd builds that have it).
@@ -64,6 +67,10 @@ func NewSystem(id string, bin Binaries, fieldCount, fieldLength int, pprof bool)
 	switch id {
 	case "dht-n3":
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, pprof: pprof}, nil
+	case "dht-n3-tls":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, tls: true, baseline: "dht-n3", pprof: pprof}, nil
+	case "dht-n3-tls-h2":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, tls: true, http2: true, baseline: "dht-n3", pprof: pprof}, nil
 	case "dht-n3-sync":
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: true, pprof: pprof}, nil
 	case "dht-n3-pebble":
@@ -88,8 +95,20 @@ type dhtSystem struct {
 	sync, pprof    bool
 	// engine is storage.engine; empty means the default, badger.
 	engine string
-	procs  []*Proc
-	urls   []string
+	// tls runs the cluster with mutual TLS between nodes, HTTPS on the
+	// API and a context secret, from material made at Start; http2 lets
+	// the binding speak HTTP/2 to it (ycsbdb.DHTHTTP2).
+	tls, http2 bool
+	// baseline is the system this one differs from by one setting, for
+	// the report's comparison.
+	baseline string
+
+	procs []*Proc
+	urls  []string
+	// mat is the TLS material of the running system, nil without tls.
+	mat *tlsMaterial
+	// hc is the harness's own client for readiness checks and profiles.
+	hc *http.Client
 }
 
 func (s *dhtSystem) Info() report.System {
@@ -105,21 +124,50 @@ func (s *dhtSystem) Info() report.System {
 	if s.engine != "" {
 		engine, label = s.engine, "dht N=3 "+s.engine+", sync "+sync
 	}
-	return report.System{ID: s.id, Label: label, Kind: report.KindOurs,
-		Setup: fmt.Sprintf("%d dhtd processes on loopback, N=%d R=%d W=%d, %s with `storage.sync_writes` %s, default config otherwise (256 partitions, anti-entropy on); YCSB thread i talks to node i mod %d", s.nodes, s.n, s.r, s.w, engine, sync, s.nodes)}
+	setup := fmt.Sprintf("%d dhtd processes on loopback, N=%d R=%d W=%d, %s with `storage.sync_writes` %s, default config otherwise (256 partitions, anti-entropy on); YCSB thread i talks to node i mod %d", s.nodes, s.n, s.r, s.w, engine, sync, s.nodes)
+	if s.tls {
+		label += ", TLS"
+		api := "HTTP/1.1, each YCSB thread on its own kept-alive connection as over plain HTTP"
+		if s.http2 {
+			label += ", HTTP/2"
+			api = "HTTP/2, the threads of a node sharing one connection"
+		}
+		setup += "; with mutual TLS between nodes (`cluster.tls.*`, TLS 1.3 on the remote port), HTTPS on the API (`http.tls.*`, " + api +
+			") and a context secret (`security.context_secret`), from a CA and ECDSA P-256 node certificates the harness makes at start"
+	}
+	return report.System{ID: s.id, Label: label, Kind: report.KindOurs, Baseline: s.baseline, Setup: setup}
 }
 
 func (s *dhtSystem) Binding() (string, map[string]string) {
-	return "dht", map[string]string{ycsbdb.DHTEndpoints: strings.Join(s.urls, ",")}
+	props := map[string]string{ycsbdb.DHTEndpoints: strings.Join(s.urls, ",")}
+	if s.mat != nil {
+		props[ycsbdb.DHTCACert] = s.mat.caFile
+		props[ycsbdb.DHTHTTP2] = strconv.FormatBool(s.http2)
+	}
+	return "dht", props
 }
 
 func (s *dhtSystem) Procs() []*Proc { return s.procs }
 
 func (s *dhtSystem) Start(ctx context.Context, dir string) error {
-	s.procs, s.urls = nil, nil
+	s.procs, s.urls, s.mat = nil, nil, nil
+	ids := make([]string, s.nodes)
+	for i := range ids {
+		ids[i] = "node" + strconv.Itoa(i+1)
+	}
+	scheme, env := "http", []string(nil)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if s.tls {
+		mat, err := makeTLS(filepath.Join(dir, "tls"), ids, time.Now())
+		if err != nil {
+			return err
+		}
+		s.mat, scheme, env = mat, "https", mat.nodeEnv()
+		tr.TLSClientConfig = mat.client.Clone()
+	}
+	s.hc = &http.Client{Transport: tr}
 	seed := ""
-	for i := range s.nodes {
-		id := "node" + strconv.Itoa(i+1)
+	for _, id := range ids {
 		httpPort, err := freePort()
 		if err != nil {
 			return err
@@ -137,6 +185,9 @@ func (s *dhtSystem) Start(ctx context.Context, dir string) error {
 		}
 		if s.engine != "" {
 			args = append(args, "--storage.engine", s.engine)
+		}
+		if s.mat != nil {
+			args = append(args, s.mat.nodeArgs(id)...)
 		}
 		if s.nodes == 1 {
 			args = append(args, "--cluster.gossip_listen", "", "--cluster.remote_listen", "")
@@ -157,15 +208,15 @@ func (s *dhtSystem) Start(ctx context.Context, dir string) error {
 				seed = loopback(gossip)
 			}
 		}
-		p, err := StartProc(id, filepath.Join(dir, id+".log"), s.bin, args...)
+		p, err := StartProcEnv(id, filepath.Join(dir, id+".log"), s.bin, env, args...)
 		if err != nil {
 			return err
 		}
 		s.procs = append(s.procs, p)
-		s.urls = append(s.urls, "http://"+loopback(httpPort))
+		s.urls = append(s.urls, scheme+"://"+loopback(httpPort))
 	}
 	for i, p := range s.procs {
-		if err := waitHTTP(ctx, p, s.urls[i]+"/readyz", nil); err != nil {
+		if err := waitHTTP(ctx, p, s.urls[i]+"/readyz", s.tlsClient(), nil); err != nil {
 			return err
 		}
 	}
@@ -197,7 +248,7 @@ func (s *dhtSystem) settled(ctx context.Context) error {
 	defer cancel()
 	var first *client.Ring
 	for i, u := range s.urls {
-		c, err := client.New(u)
+		c, err := client.New(u, client.WithHTTPClient(s.hc))
 		if err != nil {
 			return err
 		}
@@ -234,7 +285,21 @@ func (s *dhtSystem) settled(ctx context.Context) error {
 	return nil
 }
 
-func (s *dhtSystem) Stop() error { return stopAll(s.procs) }
+func (s *dhtSystem) Stop() error {
+	if s.hc != nil {
+		s.hc.CloseIdleConnections()
+	}
+	return stopAll(s.procs)
+}
+
+// tlsClient is the TLS configuration that verifies the nodes' HTTPS
+// certificates, nil over plain HTTP.
+func (s *dhtSystem) tlsClient() *tls.Config {
+	if s.mat == nil {
+		return nil
+	}
+	return s.mat.client
+}
 
 // PprofURL returns the CPU profile URL of the first node.
 func (s *dhtSystem) PprofURL(seconds int) string {
@@ -301,7 +366,7 @@ func (s *etcdSystem) Start(ctx context.Context, dir string) error {
 	}
 	for i, p := range s.procs {
 		healthy := func(body []byte) bool { return strings.Contains(string(body), `"health":"true"`) }
-		if err := waitHTTP(ctx, p, s.endpoints[i]+"/health", healthy); err != nil {
+		if err := waitHTTP(ctx, p, s.endpoints[i]+"/health", nil, healthy); err != nil {
 			return err
 		}
 	}
@@ -340,15 +405,16 @@ func (s *noopSystem) Start(ctx context.Context, dir string) error {
 		return err
 	}
 	s.procs, s.url = []*Proc{p}, "http://"+loopback(port)
-	return waitHTTP(ctx, p, s.url+"/readyz", nil)
+	return waitHTTP(ctx, p, s.url+"/readyz", nil, nil)
 }
 
 func (s *noopSystem) Stop() error { return stopAll(s.procs) }
 
 // waitHTTP polls url until it answers 200 (and ok accepts the body, when
-// set), the process exits, or readyTimeout passes.
-func waitHTTP(ctx context.Context, p *Proc, url string, ok func([]byte) bool) error {
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+// set), the process exits, or readyTimeout passes. tlsCfg verifies an
+// https:// url; nil trusts the system's roots.
+func waitHTTP(ctx context.Context, p *Proc, url string, tlsCfg *tls.Config, ok func([]byte) bool) error {
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: tlsCfg}}
 	deadline := time.Now().Add(readyTimeout)
 	last := "no answer yet"
 	for {

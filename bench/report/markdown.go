@@ -94,7 +94,9 @@ func Markdown(r *Results, chart string) string {
 	p("\n")
 
 	ratios(&b, r)
+	baselines(&b, r)
 	latency(&b, r)
+	cpu(&b, r)
 	memory(&b, r)
 
 	if chart != "" {
@@ -177,6 +179,85 @@ func ratios(b *strings.Builder, r *Results) {
 				continue
 			}
 			fmt.Fprintf(b, " %.2f |", a.OpsPerSec/o.OpsPerSec)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+// baselines renders, for each system whose baseline also ran, its figures
+// over the baseline's: what the one setting between them costs.
+func baselines(b *strings.Builder, r *Results) {
+	var pairs [][2]System
+	for _, s := range r.Systems {
+		if base, ok := r.System(s.Baseline); ok && s.Baseline != "" {
+			pairs = append(pairs, [2]System{s, base})
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	b.WriteString("#### Against a baseline\n\nA system that differs from another by one setting, over that other: median throughput (below 1: slower), " +
+		"the medians of p50 and p99 of every operation (go-ycsb's TOTAL; above 1: slower), and CPU time per operation of the servers and of the load generator (above 1: more). " +
+		"Both ran in the same run, interleaved.\n\n")
+	type measure struct {
+		label string
+		of    func(Cell) float64
+	}
+	measures := []measure{
+		{"throughput", func(c Cell) float64 { return c.OpsPerSec }},
+		{"p50, every operation", func(c Cell) float64 { return float64(c.PerOp[TotalOp].P50Us) }},
+		{"p99, every operation", func(c Cell) float64 { return float64(c.PerOp[TotalOp].P99Us) }},
+		{"server CPU per operation", func(c Cell) float64 { return c.ServerCPUPerOp }},
+		{"load generator CPU per operation", func(c Cell) float64 { return c.ClientCPUPerOp }},
+	}
+	for _, pair := range pairs {
+		fmt.Fprintf(b, "**%s ÷ %s**\n\n", pair[0].Label, pair[1].Label)
+		header(b, "measure", r.Workloads, func(w Workload) string { return w.Label })
+		for _, m := range measures {
+			var row strings.Builder
+			some := false
+			for _, w := range r.Workloads {
+				c, ok1 := r.Cell(pair[0].ID, w.ID)
+				base, ok2 := r.Cell(pair[1].ID, w.ID)
+				if !ok1 || !ok2 || m.of(c) == 0 || m.of(base) == 0 {
+					row.WriteString(" — |")
+					continue
+				}
+				some = true
+				fmt.Fprintf(&row, " %.2f |", m.of(c)/m.of(base))
+			}
+			if some {
+				fmt.Fprintf(b, "| %s |%s\n", m.label, row.String())
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+// cpu renders the CPU time per operation of each system, where the runs
+// recorded it.
+func cpu(b *strings.Builder, r *Results) {
+	recorded := false
+	for _, run := range r.Runs {
+		recorded = recorded || run.ServerCPUSeconds > 0
+	}
+	if !recorded {
+		return
+	}
+	b.WriteString("#### CPU per operation\n\nMicroseconds of CPU time (user and system) per YCSB operation, median over repetitions: " +
+		"the system's server processes together / the load generator (the harness process: go-ycsb, the binding, the client). " +
+		"Where all of them share the machine's cores, this is what throughput is made of.\n\n")
+	header(b, "system", r.Workloads, func(w Workload) string { return w.Label })
+	for _, s := range r.Systems {
+		fmt.Fprintf(b, "| %s |", s.Label)
+		for _, w := range r.Workloads {
+			c, ok := r.Cell(s.ID, w.ID)
+			if !ok || c.ServerCPUPerOp == 0 {
+				b.WriteString(" — |")
+				continue
+			}
+			fmt.Fprintf(b, " %.0f / %.0f |", c.ServerCPUPerOp*1e6, c.ClientCPUPerOp*1e6)
 		}
 		b.WriteString("\n")
 	}

@@ -156,3 +156,66 @@ func TestWriteChart(t *testing.T) {
 		t.Fatalf("%s is not a PNG", path)
 	}
 }
+
+// withVariant adds to sample a system that differs from "ours" by one
+// setting, and CPU times to both.
+func withVariant() *Results {
+	r := sample()
+	r.Systems = append(r.Systems, System{ID: "ours-tls", Label: "ours, TLS", Kind: KindOurs, Baseline: "ours"})
+	total := func(p50, p99 int64) map[string]OpStats {
+		return map[string]OpStats{"READ": {Count: 100, P50Us: p50, P99Us: p99}, TotalOp: {Count: 100, P50Us: p50, P99Us: p99}}
+	}
+	// ours: 200 ops/s, p50 2000, p99 7000 (medians); CPU 1 ms, 2 ms, 3 ms
+	// per op of the servers (median 2 ms), half that of the harness.
+	for i, cpu := range []float64{0.1, 0.6, 0.6} {
+		r.Runs[i].ServerCPUSeconds, r.Runs[i].ClientCPUSeconds = cpu, cpu/2
+	}
+	r.Runs = append(r.Runs,
+		Run{System: "ours-tls", Workload: "c", Rep: 1, Ops: 150, Seconds: 1, PerOp: total(2200, 7700), ServerCPUSeconds: 0.375, ClientCPUSeconds: 0.225},
+		Run{System: "ours-tls", Workload: "c", Rep: 2, Ops: 170, Seconds: 1, PerOp: total(2500, 8400), ServerCPUSeconds: 0.425, ClientCPUSeconds: 0.255},
+		Run{System: "ours-tls", Workload: "c", Rep: 3, Ops: 160, Seconds: 1, PerOp: total(2400, 8400), ServerCPUSeconds: 0.4, ClientCPUSeconds: 0.24},
+	)
+	return r
+}
+
+func TestResults_CellCPU(t *testing.T) {
+	r := withVariant()
+	c, _ := r.Cell("ours", "c")
+	// Per run: 0.1/100, 0.6/300, 0.6/200 s per op.
+	if c.ServerCPUPerOp != 0.002 || c.ClientCPUPerOp != 0.001 {
+		t.Errorf("CPU per op: server %v, client %v, want the medians 0.002 and 0.001", c.ServerCPUPerOp, c.ClientCPUPerOp)
+	}
+	// Runs without CPU times (older results) give none.
+	if c, _ := sample().Cell("ours", "c"); c.ServerCPUPerOp != 0 || c.ClientCPUPerOp != 0 {
+		t.Errorf("CPU per op without CPU times: %+v", c)
+	}
+}
+
+func TestMarkdown_Baseline(t *testing.T) {
+	md := Markdown(withVariant(), "")
+	for _, want := range []string{
+		"#### Against a baseline",
+		"**ours, TLS ÷ ours**",
+		"| throughput | 0.80 |",                       // 160 / 200
+		"| p50, every operation | 1.20 |",             // 2400 / 2000
+		"| p99, every operation | 1.20 |",             // 8400 / 7000
+		"| server CPU per operation | 1.25 |",         // 2.5 ms / 2 ms
+		"| load generator CPU per operation | 1.50 |", // 1.5 ms / 1 ms
+		"#### CPU per operation",
+		"| ours | 2000 / 1000 |",
+		"| ours, TLS | 2500 / 1500 |",
+		"| ref | — |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+	// Without the baseline's runs, or without CPU times, those parts are
+	// left out rather than shown empty.
+	md = Markdown(sample(), "")
+	for _, unwanted := range []string{"Against a baseline", "CPU per operation"} {
+		if strings.Contains(md, unwanted) {
+			t.Errorf("a report without variants or CPU times has %q:\n%s", unwanted, md)
+		}
+	}
+}

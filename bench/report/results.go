@@ -67,6 +67,10 @@ type System struct {
 	Kind  string `json:"kind"`
 	// Setup says how it was configured, for the docs.
 	Setup string `json:"setup"`
+	// Baseline, when set, is the id of the system this one differs from by
+	// one setting (TLS against none): the report then shows what that
+	// setting costs, when both ran.
+	Baseline string `json:"baseline,omitempty"`
 }
 
 // Workload is one YCSB workload, or the load phase (ID "load").
@@ -97,6 +101,25 @@ type Run struct {
 	SiblingWrites int64 `json:"sibling_writes,omitempty"`
 	// TimedOut is set when the run hit Profile.MaxRunSeconds.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// ServerCPUSeconds is the CPU time (user and system) the system's
+	// server processes used during the run, all of them together;
+	// ClientCPUSeconds is the harness's own (the load generator and the
+	// binding). Zero in results from before they were recorded, and
+	// where /proc is missing.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	ClientCPUSeconds float64 `json:"client_cpu_seconds,omitempty"`
+}
+
+// ServerCPUPerOp and ClientCPUPerOp are the run's CPU seconds per
+// operation; 0 when not recorded.
+func (r Run) ServerCPUPerOp() float64 { return perOp(r.ServerCPUSeconds, r.Ops) }
+func (r Run) ClientCPUPerOp() float64 { return perOp(r.ClientCPUSeconds, r.Ops) }
+
+func perOp(seconds float64, ops int64) float64 {
+	if ops <= 0 {
+		return 0
+	}
+	return seconds / float64(ops)
 }
 
 // OpsPerSec is the run's throughput.
@@ -177,6 +200,11 @@ type Cell struct {
 	SiblingReads  int64
 	SiblingWrites int64
 	TimedOut      bool
+	// ServerCPUPerOp and ClientCPUPerOp are the medians of the runs' CPU
+	// seconds per operation, over the runs that recorded it; 0 when none
+	// did.
+	ServerCPUPerOp float64
+	ClientCPUPerOp float64
 }
 
 // Cell reduces the runs of system on workload; ok is false when there are
@@ -194,8 +222,15 @@ func (r *Results) Cell(system, workload string) (c Cell, ok bool) {
 	c.Reps = len(runs)
 	tput := make([]float64, len(runs))
 	ops := map[string]bool{}
+	var serverCPU, clientCPU []float64
 	for i, run := range runs {
 		tput[i] = run.OpsPerSec()
+		if v := run.ServerCPUPerOp(); v > 0 {
+			serverCPU = append(serverCPU, v)
+		}
+		if v := run.ClientCPUPerOp(); v > 0 {
+			clientCPU = append(clientCPU, v)
+		}
 		for op := range run.PerOp {
 			ops[op] = true
 		}
@@ -207,6 +242,7 @@ func (r *Results) Cell(system, workload string) (c Cell, ok bool) {
 		c.TimedOut = c.TimedOut || run.TimedOut
 	}
 	c.OpsPerSec = median(tput)
+	c.ServerCPUPerOp, c.ClientCPUPerOp = median(serverCPU), median(clientCPU)
 	c.MinOpsPerSec, c.MaxOpsPerSec = slices.Min(tput), slices.Max(tput)
 	c.PerOp = map[string]OpStats{}
 	for op := range ops {

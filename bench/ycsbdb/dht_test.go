@@ -2,18 +2,25 @@ package ycsbdb
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/magiconair/properties"
 
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/cluster/certs"
 )
 
 // fakeNode is a node holding one key with siblings until a write with the
@@ -171,5 +178,116 @@ func TestDHT_ThreadsSpreadOverEndpoints(t *testing.T) {
 	}
 	if hits != [3]int{2, 2, 2} {
 		t.Fatalf("hits per endpoint %v, want 2 each", hits)
+	}
+}
+
+// newTLSNode serves h over HTTPS with HTTP/2 offered, and returns its URL
+// and a file holding the certificate that verifies it.
+func newTLSNode(t *testing.T, h http.Handler) (url, caFile string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(caFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, caFile
+}
+
+func TestDHT_HTTPS(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		protos []int
+	)
+	f := &fakeNode{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos = append(protos, r.ProtoMajor)
+		mu.Unlock()
+		f.ServeHTTP(w, r)
+	})
+	url, ca := newTLSNode(t, h)
+	for _, tc := range []struct {
+		name  string
+		http2 string
+		want  int
+	}{
+		{"default HTTP/1.1", "", 1},
+		{"http2", "true", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			props := map[string]string{DHTEndpoints: url, DHTCACert: ca}
+			if tc.http2 != "" {
+				props[DHTHTTP2] = tc.http2
+			}
+			db, err := NewDHT(properties.LoadMap(props))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			mu.Lock()
+			protos = nil
+			mu.Unlock()
+			ctx := db.InitThread(context.Background(), 0, 1)
+			if err := db.Insert(ctx, "t", "k", map[string][]byte{"field0": []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := db.Read(ctx, "t", "k", nil)
+			if err != nil || string(rec["field0"]) != "x" {
+				t.Fatalf("read after insert over https: %q, %v", rec, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, p := range protos {
+				if p != tc.want {
+					t.Fatalf("requests went over HTTP/%v, want HTTP/%d", protos, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestDHT_HTTPSUnknownCA(t *testing.T) {
+	url, _ := newTLSNode(t, &fakeNode{})
+	ca, err := certs.NewAuthority("another CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(otherCA, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, ca string }{
+		{"system roots", ""},
+		{"another CA", otherCA},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := NewDHT(properties.LoadMap(map[string]string{DHTEndpoints: url, DHTCACert: tc.ca}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			err = db.Insert(db.InitThread(context.Background(), 0, 1), "t", "k", map[string][]byte{"field0": []byte("x")})
+			var unknown x509.UnknownAuthorityError
+			if !errors.As(err, &unknown) {
+				t.Fatalf("err = %v, want the node's certificate refused as signed by an unknown authority", err)
+			}
+		})
+	}
+}
+
+func TestNewDHT_BadCACert(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.pem")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ca := range []string{filepath.Join(t.TempDir(), "missing.pem"), empty} {
+		_, err := NewDHT(properties.LoadMap(map[string]string{DHTEndpoints: "https://127.0.0.1:1", DHTCACert: ca}))
+		if err == nil || !strings.Contains(err.Error(), DHTCACert) {
+			t.Errorf("CA file %s: err = %v, want one naming %s", ca, err, DHTCACert)
+		}
 	}
 }

@@ -29,6 +29,11 @@
 // binding drives a 3-node cluster, a single standalone node, and the no-op
 // server that measures the harness's own ceiling (package noop).
 //
+// Over https:// endpoints (dht.cacert names the CA of the nodes'
+// certificates) each thread keeps its own HTTP/1.1 connection, as over
+// plain HTTP, so that the two differ only by TLS; dht.http2 lets the
+// transport negotiate HTTP/2 instead, one connection per node.
+//
 // # The etcd binding
 //
 // Read is a Get (linearizable unless etcd.serializable_reads is set),
