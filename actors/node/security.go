@@ -97,7 +97,9 @@ func startRemote(system *actor.ActorSystem, listen, advertise string, sec remote
 	defer remoteLifecycle.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("node: cluster.remote_listen %s: %v", listen, p)
+			// The remote never started: nothing to shut down (its Shutdown
+			// would stop a nil gRPC server).
+			r, err = nil, fmt.Errorf("node: cluster.remote_listen %s: %v", listen, p)
 		}
 	}()
 	r.Start()

@@ -86,11 +86,34 @@ func OpenMinter(engine persistence.Engine, now time.Time) (m *Minter, fresh bool
 // Actor returns this replica's actor id.
 func (m *Minter) Actor() dvv.Actor { return m.actor }
 
+// counterSkew is how far ahead of this node's clock another replica's
+// clock may run and its counters still be believed (PlausibleCounter).
+const counterSkew = 24 * time.Hour
+
+// PlausibleCounter bounds the counter of any dot a replica can have minted
+// by now: counters start at wall-clock milliseconds × counterPerMilli and
+// grow by one per write, so a counter far above that, allowing counterSkew
+// for clocks ahead of this one, was invented (a forged context on a cluster
+// without a context secret).
+func PlausibleCounter(now time.Time) uint64 {
+	return uint64(now.Add(counterSkew).UnixMilli()) * counterPerMilli
+}
+
 // Next returns a dot never returned before by this actor, persisting a new
 // lease first when the current one is used up.
 func (m *Minter) Next() (dvv.Dot, error) {
+	return m.NextAfter(0)
+}
+
+// NextAfter returns a dot never returned before by this actor whose counter
+// is above floor. A key's context can name this actor beyond the minter's
+// next counter (a backup restored over newer data, or a context forged
+// within PlausibleCounter): minting past it keeps the key writable, where
+// a dot at or below it would be refused as stale.
+func (m *Minter) NextAfter(floor uint64) (dvv.Dot, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.mu.next = max(m.mu.next, floor+1)
 	if m.mu.next > m.mu.limit {
 		limit := m.mu.next + leaseBlock - 1
 		var b [8]byte

@@ -25,7 +25,9 @@ const (
 	CodeTooManySiblings = "too_many_siblings"
 	CodeStorage         = "storage"
 	CodeBadRequest      = "bad_request"
-	CodeUnknown         = "unknown_message"
+	// CodeBadContext refuses a client context no replica can have issued.
+	CodeBadContext = "bad_context"
+	CodeUnknown    = "unknown_message"
 )
 
 // Config is what a vnode needs. All fields are required except Metrics,
@@ -223,7 +225,14 @@ func (v *vnode) put(req *messages.PutRequest, respond func(*messages.Envelope)) 
 	if err != nil {
 		return v.count("put", errorReply(CodeStorage, err.Error()))
 	}
-	dot, err := v.cfg.Minter.Next()
+	if limit := PlausibleCounter(v.cfg.Now()); ctxVV.MaxCounter() > limit {
+		return v.count("put", errorReply(CodeBadContext, fmt.Sprintf(
+			"vnode: the context names a dot (counter %d) beyond any a replica can have minted by now (%d): it was not issued by this cluster", ctxVV.MaxCounter(), limit)))
+	}
+	// Mint above whatever the key's contexts say of this replica, so that
+	// a context naming it ahead of its minter cannot make the key
+	// unwritable here.
+	dot, err := v.cfg.Minter.NextAfter(max(stored.Context.Get(v.cfg.Minter.Actor()), ctxVV.Get(v.cfg.Minter.Actor())))
 	if err != nil {
 		return v.count("put", errorReply(CodeStorage, err.Error()))
 	}

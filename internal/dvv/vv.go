@@ -172,3 +172,12 @@ func (vv VersionVector) Bounded(stored VersionVector, limit int) VersionVector {
 	}
 	return out
 }
+
+// MaxCounter returns the highest counter in vv, 0 for the empty vector.
+func (vv VersionVector) MaxCounter() uint64 {
+	var m uint64
+	for _, e := range vv {
+		m = max(m, e.Counter)
+	}
+	return m
+}
