@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -65,6 +67,9 @@ type Client struct {
 	// tls, set by WithTLS, is applied to hc's transport once all options
 	// are in, so that the order of WithTLS and WithHTTPClient is free.
 	tls *tls.Config
+	// certMissing is set once a node asked this client for a certificate
+	// in a handshake and it had none to give (WithTLS).
+	certMissing *atomic.Bool
 }
 
 // Option configures a Client in New.
@@ -115,7 +120,8 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		o(c)
 	}
 	if c.tls != nil {
-		if c.hc, err = withTLSTransport(c.hc, c.tls); err != nil {
+		c.certMissing = new(atomic.Bool)
+		if c.hc, err = withTLSTransport(c.hc, c.tls, c.certMissing); err != nil {
 			return nil, err
 		}
 	}
@@ -456,6 +462,14 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 func (c *Client) send(req *http.Request) (*http.Response, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if c.certMissing != nil && c.certMissing.Load() && connectionLost(err) {
+			// With TLS 1.3 a node refuses a missing client certificate only
+			// after this side's handshake is done, so the refusal shows as
+			// a lost connection (a broken pipe, a reset, HTTP/2 failing to
+			// start), not as its TLS alert. The node asked for a
+			// certificate this client does not have: that is why.
+			err = &certificateRequiredError{err: err}
+		}
 		return nil, err
 	}
 	if resp.Request != nil && resp.Request.Method != req.Method {
@@ -537,12 +551,33 @@ func tlsRefused(err error) bool {
 	return IsCertificateRefused(err)
 }
 
+// certificateRequiredError is a request that failed after a node asked this
+// client for a certificate it does not have.
+type certificateRequiredError struct{ err error }
+
+func (e *certificateRequiredError) Error() string {
+	return "the node requires a client certificate and none is configured (WithTLS, TLSConfig): " + e.err.Error()
+}
+
+func (e *certificateRequiredError) Unwrap() error { return e.err }
+
+// connectionLost reports whether err is a connection that ended under a
+// request: what a TLS 1.3 server's refusal of the client's certificate
+// looks like from the client.
+func connectionLost(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "http2: client conn could not be established")
+}
+
 // IsCertificateRefused reports whether err says that the node refused the
 // TLS handshake over this side's certificate: none was sent to a node that
 // requires one (http.tls.client_ca_file), or the node does not trust the
 // one sent. The node sends its reason as a TLS alert, which crypto/tls
 // reports only as text.
 func IsCertificateRefused(err error) bool {
+	if _, ok := errors.AsType[*certificateRequiredError](err); ok {
+		return true
+	}
 	opErr, ok := errors.AsType[*net.OpError](err)
 	if !ok || opErr.Op != "remote error" || opErr.Err == nil {
 		return false

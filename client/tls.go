@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync/atomic"
 )
 
 // WithTLS makes the client verify https:// nodes with cfg and present the
@@ -64,7 +65,11 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 
 // withTLSTransport returns a copy of hc whose transport, a clone of hc's,
 // uses cfg. hc itself, which the caller may share, is left as it is.
-func withTLSTransport(hc *http.Client, cfg *tls.Config) (*http.Client, error) {
+//
+// certMissing is set when a node asks for a client certificate in a
+// handshake and cfg has none to offer, which send uses to explain the lost
+// connection that follows.
+func withTLSTransport(hc *http.Client, cfg *tls.Config, certMissing *atomic.Bool) (*http.Client, error) {
 	var tr *http.Transport
 	switch t := hc.Transport.(type) {
 	case nil:
@@ -79,7 +84,36 @@ func withTLSTransport(hc *http.Client, cfg *tls.Config) (*http.Client, error) {
 		return nil, fmt.Errorf("client: WithTLS: the HTTP client's transport is a %T, not an *http.Transport; set TLS on that transport instead", t)
 	}
 	tr.TLSClientConfig = cfg.Clone()
+	tr.TLSClientConfig.GetClientCertificate = clientCertificate(cfg, certMissing)
 	out := *hc
 	out.Transport = tr
 	return &out, nil
+}
+
+// clientCertificate chooses the certificate to answer a node's request for
+// one, as crypto/tls does without a callback (cfg's own callback, else the
+// first of cfg.Certificates the node accepts), and notes in missing when
+// there is none.
+func clientCertificate(cfg *tls.Config, missing *atomic.Bool) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if cfg.GetClientCertificate != nil {
+			c, err := cfg.GetClientCertificate(cri)
+			if err == nil && (c == nil || len(c.Certificate) == 0) {
+				missing.Store(true)
+			}
+			return c, err
+		}
+		for i := range cfg.Certificates {
+			if cri.SupportsCertificate(&cfg.Certificates[i]) == nil {
+				return &cfg.Certificates[i], nil
+			}
+		}
+		if len(cfg.Certificates) > 0 {
+			// None matches what the node asked for; send the first, as
+			// crypto/tls does, and let the node decide.
+			return &cfg.Certificates[0], nil
+		}
+		missing.Store(true)
+		return &tls.Certificate{}, nil
+	}
 }
