@@ -84,6 +84,31 @@ func (r Report) OK() bool {
 		len(r.Divergent) == 0 && len(r.SiblingExcess) == 0 && r.Converged && r.Malformed == 0
 }
 
+// LostByKind splits the lost findings by the kind of their key: set
+// elements and register writes. The two are lost by different rules (an
+// element missing from the final union; a write neither a final sibling
+// nor in the causal past of one).
+func (r Report) LostByKind() (sets, registers int) {
+	for _, f := range r.Lost {
+		switch history.KindOf(f.Key) {
+		case history.KindSet:
+			sets++
+		case history.KindRegister:
+			registers++
+		}
+	}
+	return sets, registers
+}
+
+// CleanButLost reports whether the run's only findings are lost writes:
+// nothing unexpected, stale or divergent, sibling counts within
+// concurrency, converged and well formed. A self-test whose clients lose
+// writes must look like that, so that its losses are the clients' own.
+func (r Report) CleanButLost() bool {
+	r.Lost = nil
+	return r.OK()
+}
+
 // Availability is the share of all operations (writes and reads) that were
 // acknowledged, in percent.
 func (r Report) Availability() float64 {
@@ -477,8 +502,18 @@ func (c *run) checkFinal(ks *keyState, reads map[string]history.FinalRead) {
 	}
 }
 
-// checkRoots compares the Merkle roots of every partition's replicas.
+// checkRoots compares the Merkle roots of every partition's replicas. A
+// final state without the ring cannot be compared, and says so as a
+// finding: a comparison that did not run must not pass.
 func (c *run) checkRoots(final history.Final) {
+	if len(final.Replicas) == 0 {
+		why := "no node answered with the ring"
+		if final.RootsErr != "" {
+			why += ": " + final.RootsErr
+		}
+		c.r.Divergent = append(c.r.Divergent, Finding{Key: "merkle roots", Op: -1, Reason: "not compared: " + why})
+		return
+	}
 	for p, nodes := range final.Replicas {
 		var first uint64
 		var parts []string

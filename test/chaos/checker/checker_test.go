@@ -51,8 +51,12 @@ func (h *hist) read(client int, key string, ids []string, ctx string) {
 // final is a final state in which every node answers the same.
 type final struct{ f history.Final }
 
+// newFinal returns a converged final state with a one-partition ring
+// whose three replicas agree on its root.
 func newFinal() *final {
-	return &final{f: history.Final{Reads: map[string]map[string]history.FinalRead{}, Converged: true}}
+	return &final{f: history.Final{Reads: map[string]map[string]history.FinalRead{}, Converged: true,
+		Replicas: [][]string{{"n1", "n2", "n3"}},
+		Roots:    map[string]map[uint32]uint64{"n1": {0: 7}, "n2": {0: 7}, "n3": {0: 7}}}}
 }
 
 func (f *final) same(key string, sibs ...history.FinalSibling) *final {
@@ -266,6 +270,15 @@ func TestCheck_Divergent(t *testing.T) {
 		{"merkle roots differ", func(f *history.Final) { f.Roots["n2"] = map[uint32]uint64{0: 8} }, "roots differ"},
 		{"merkle root missing", func(f *history.Final) { f.Roots["n3"] = map[uint32]uint64{} }, "no Merkle root"},
 		{"key never read", func(f *history.Final) { delete(f.Reads, k) }, "no final read"},
+		// Status failed on every node: no roots, and the ring is unknown.
+		// The comparison cannot run, and that fails the run.
+		{"no ring, no roots", func(f *history.Final) {
+			f.Replicas, f.Roots = nil, map[string]map[uint32]uint64{}
+			f.RootsErr = "n1 status: connection refused; n1 ring: connection refused"
+		}, "not compared: no node answered with the ring: n1 status: connection refused"},
+		{"status failed everywhere, ring known", func(f *history.Final) {
+			f.Roots = map[string]map[uint32]uint64{}
+		}, "no Merkle root"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -357,7 +370,7 @@ func TestLWW_LosesConcurrentAdds(t *testing.T) {
 	if r := Check(h.ops, fin.f); !r.OK() {
 		t.Fatalf("siblings kept: %+v", r)
 	}
-	r := Check(h.ops, LWW(fin.f))
+	r := Check(h.ops, lwwFinal(fin.f))
 	if got, want := items(r.Lost), []string{k + " b"}; !slices.Equal(got, want) {
 		t.Fatalf("last-write-wins: lost = %v, want %v", got, want)
 	}
@@ -367,6 +380,63 @@ func TestLWW_LosesConcurrentAdds(t *testing.T) {
 	// LWW must not change its input.
 	if len(fin.f.Reads[k]["n1"].Siblings) != 2 {
 		t.Fatal("LWW changed the final state it was given")
+	}
+}
+
+// TestCheck_RegisterLostByAResolvingClient: the register rule on shared
+// registers. Clients 0 and 1 write A and B concurrently; client 2 reads
+// (the server's context covers both) and writes C with that context. If
+// its read handed it both, C superseded both and nothing is lost. If its
+// client library resolved the read to the latest value only (B), the
+// history shows C superseding B alone: A is lost, unless it survives.
+func TestCheck_RegisterLostByAResolvingClient(t *testing.T) {
+	const k = "reg/shared/0"
+	base := func(seen ...string) *hist {
+		h := &hist{}
+		h.read(0, k, nil, "")
+		h.write(0, k, "A", "", ok, "cA")
+		h.read(1, k, nil, "")
+		h.write(1, k, "B", "", ok, "cB")
+		h.read(2, k, seen, "cAB")
+		h.write(2, k, "C", "cAB", ok, "cC")
+		return h
+	}
+	tests := []struct {
+		name  string
+		hist  *hist
+		final *final
+		lost  []string
+	}{
+		{"read saw both, C supersedes them", base("A", "B"), newFinal().same(k, reg("C")), nil},
+		{"read resolved to B, A overwritten unseen", base("B"), newFinal().same(k, reg("C")), []string{k + " A"}},
+		{"read resolved to B, A survives as a sibling", base("B"), newFinal().same(k, reg("A"), reg("C")), nil},
+		{"supersession is transitive", func() *hist {
+			h := base("A", "B")
+			h.read(0, k, []string{"C"}, "cC2")
+			h.write(0, k, "D", "cC2", ok, "cD")
+			return h
+		}(), newFinal().same(k, reg("D")), nil},
+		{"a resolved read breaks the chain", func() *hist {
+			h := base("B")
+			h.read(0, k, []string{"C"}, "cC2")
+			h.write(0, k, "D", "cC2", ok, "cD")
+			return h
+		}(), newFinal().same(k, reg("D")), []string{k + " A"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Check(tc.hist.ops, tc.final.f)
+			if got := items(r.Lost); !slices.Equal(got, tc.lost) {
+				t.Fatalf("lost = %v, want %v", got, tc.lost)
+			}
+			if !r.CleanButLost() {
+				t.Fatalf("findings besides lost: %+v", r)
+			}
+			sets, regs := r.LostByKind()
+			if sets != 0 || regs != len(tc.lost) {
+				t.Fatalf("LostByKind = %d sets, %d registers; want 0, %d", sets, regs, len(tc.lost))
+			}
+		})
 	}
 }
 

@@ -15,7 +15,8 @@
 //     where one's causal past holds the other, or a final sibling in the
 //     past of an acknowledged write;
 //   - divergent: nodes whose final reads of a key differ, partitions whose
-//     replicas' Merkle roots differ or are missing, keys no node could read;
+//     replicas' Merkle roots differ or are missing, keys no node could read,
+//     roots that could not be compared at all;
 //   - siblings: the most siblings any answer held, against the key's true
 //     concurrency, the width of its writes' causal order (the most writes
 //     none of which saw another). More siblings than that is a finding too.
@@ -26,8 +27,17 @@
 // what it infers is a subset of what the server knows; every finding it
 // makes on that basis is sound.
 //
-// LWW reduces every final read to its latest sibling, the deliberately lossy
-// resolver the checker must catch (its tests and `dhtchaos -resolver lww`).
+// The final state keeps every sibling the nodes returned; nothing resolves
+// it before the checker sees it, so a loss it reports is the clients' or
+// the store's. Latest is the last-write-wins choice of one sibling, which
+// the workload's deliberately lossy clients make (`dhtchaos -resolver lww`
+// and the self-test): on an add they keep the latest sibling's elements,
+// and on a read of a register they hand the application only the latest
+// value, so that the next write, sent with the read's context, overwrites
+// values the history shows no client saw. The checker must report both.
+//
+// A final state without the ring (Final.Replicas) cannot have its Merkle
+// roots compared; that is a divergent finding, not a skipped check.
 //
 // The package is pure: no goroutines, locks, clocks, randomness or I/O
 // (purity_test.go enforces it). It is not safe for concurrent use of one

@@ -12,10 +12,13 @@ import (
 )
 
 // load reads a run that dhtchaos recorded: testdata/<name> holds its
-// history.jsonl and final.json, gzipped. Both runs are 8 seconds of the
-// partition scenario with 4 clients (-seed 42 -scenarios partition
+// history.jsonl and final.json, gzipped. union and lww are 8 seconds of
+// the partition scenario with 4 clients (-seed 42 -scenarios partition
 // -faults 8s -clients 4 -keep), one with the clients merging siblings by
 // union, one with the lossy last-write-wins resolver (-resolver lww).
+// lww-registers is the self-test of a `make chaos-short` run (seed
+// 576710523236286056, selftest-lww): 20 s of partitions, 8 clients
+// resolving by last-write-wins, 2 shared registers.
 func load(t *testing.T, name string) ([]history.Op, history.Final) {
 	t.Helper()
 	open := func(file string) *gzip.Reader {
@@ -77,10 +80,12 @@ func TestRecorded_UnionRunPasses(t *testing.T) {
 
 // TestRecorded_LWWRunLosesSetElements: in a real run whose clients
 // resolved siblings by last-write-wins, the checker reports lost set
-// elements, and nothing it should not.
+// elements, and nothing it should not. The final state is checked as
+// recorded, every sibling kept: the losses are the clients' own writes
+// that dropped elements.
 func TestRecorded_LWWRunLosesSetElements(t *testing.T) {
 	ops, final := load(t, "lww")
-	r := Check(ops, LWW(final))
+	r := Check(ops, final)
 	if len(r.Lost) == 0 {
 		t.Fatal("the last-write-wins run passed the checker")
 	}
@@ -93,4 +98,44 @@ func TestRecorded_LWWRunLosesSetElements(t *testing.T) {
 		t.Errorf("unexpected=%v stale=%v divergent=%v", r.Unexpected, r.Stale, r.Divergent)
 	}
 	t.Logf("last-write-wins lost %d of %d acknowledged writes, e.g. %v", len(r.Lost), r.Acknowledged, r.Lost[0])
+}
+
+// TestRecorded_LWWSelfTestLosesRegisterWrites: in the self-test of a real
+// run, whose clients resolved reads by last-write-wins and overwrote shared
+// registers with the resolved read's context, the checker reports lost
+// register writes by the register rule, as well as lost set elements, and
+// nothing else. The final state keeps every sibling: the losses are the
+// clients'.
+func TestRecorded_LWWSelfTestLosesRegisterWrites(t *testing.T) {
+	ops, final := load(t, "lww-registers")
+	r := Check(ops, final)
+	sets, regs := r.LostByKind()
+	if sets == 0 || regs == 0 {
+		t.Fatalf("lost set elements %d, lost register writes %d; want both > 0", sets, regs)
+	}
+	if !r.CleanButLost() {
+		t.Fatalf("findings besides lost: unexpected=%v stale=%v divergent=%v excess=%v", r.Unexpected, r.Stale, r.Divergent, r.SiblingExcess)
+	}
+	for _, f := range r.Lost {
+		if history.KindOf(f.Key) == history.KindRegister && !strings.Contains(f.Reason, "neither a final sibling nor superseded") {
+			t.Errorf("register loss for another reason: %v", f)
+		}
+	}
+	// Every final sibling was kept: more than one on some register, which
+	// a last-write-wins reduction of the final state would have hidden.
+	multi := 0
+	for key, byNode := range final.Reads {
+		if history.KindOf(key) == history.KindRegister && len(byNode["n1"].Siblings) > 1 {
+			multi++
+		}
+	}
+	var example Finding
+	for _, f := range r.Lost {
+		if history.KindOf(f.Key) == history.KindRegister {
+			example = f
+			break
+		}
+	}
+	t.Logf("%d acknowledged writes: lost %d set elements and %d register writes, e.g. %v; registers with several final siblings: %d",
+		r.Acknowledged, sets, regs, example, multi)
 }

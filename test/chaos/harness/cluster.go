@@ -425,19 +425,28 @@ func (c *Cluster) FinalState(ctx context.Context, keys []string, converged error
 			f.Reads[key][n.ID] = reads[i][key]
 		}
 	}
+	// The roots and the ring: a node that cannot answer is named in
+	// RootsErr, and a final state without a ring fails the checker, so a
+	// comparison that could not run is never taken for one that passed.
+	var rootsErrs []string
 	for _, n := range members {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		st, err := c.Client(n).Status(rctx)
-		if err == nil && f.Replicas == nil {
+		if err != nil {
+			rootsErrs = append(rootsErrs, fmt.Sprintf("%s status: %v", n.ID, err))
+		} else {
+			f.Roots[n.ID] = maps.Clone(st.MerkleRoots)
+		}
+		if f.Replicas == nil {
 			if r, rerr := c.Client(n).Ring(rctx); rerr == nil {
 				f.Replicas = r.Replicas
+			} else {
+				rootsErrs = append(rootsErrs, fmt.Sprintf("%s ring: %v", n.ID, rerr))
 			}
 		}
 		cancel()
-		if err == nil {
-			f.Roots[n.ID] = maps.Clone(st.MerkleRoots)
-		}
 	}
+	f.RootsErr = strings.Join(rootsErrs, "; ")
 	return f
 }
 

@@ -16,7 +16,12 @@ type Final struct {
 	// holds (GET /admin/status).
 	Roots map[string]map[uint32]uint64 `json:"roots"`
 	// Replicas is the ring the nodes agreed on: partition -> replica ids.
+	// Without it the roots cannot be compared, and the checker fails the
+	// run.
 	Replicas [][]string `json:"replicas"`
+	// RootsErr says why nodes' roots or the ring could not be read (each
+	// node's status or ring error), empty when every node answered.
+	RootsErr string `json:"roots_err,omitempty"`
 	// Converged is set when the cluster settled before the deadline: every
 	// node alive, no hint pending, no handoff running, every partition's
 	// replicas with equal Merkle roots. ConvergeErr says what was still

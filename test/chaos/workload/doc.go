@@ -11,8 +11,12 @@
 //     element, and write the result back with the read's context;
 //   - write: the next value of one of the client's own register keys, with
 //     the context of its previous acknowledged write, or of a fresh read
-//     after a write whose outcome it does not know;
-//   - read: any key.
+//     after a write whose outcome it does not know; or, when the workload
+//     has shared registers, half the time a read-modify-write of a shared
+//     register: read it, write a new value with the read's context;
+//   - read: any key. With the lossy LWW resolver, a read of a register
+//     records only the latest sibling: what a client library that
+//     resolves by last-write-wins hands the application.
 //
 // Every operation is recorded before it is sent (invoke) and when it ends:
 // ok, fail (known not to have taken effect) or indeterminate (a

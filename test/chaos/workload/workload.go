@@ -16,15 +16,21 @@ import (
 	"github.com/dhtkv/dht/test/chaos/history"
 )
 
-// Resolver is how a client merges the siblings it read before adding.
+// Resolver is how a client merges the siblings it reads.
 type Resolver string
 
 // Resolvers.
 const (
-	// Union keeps every sibling's elements: nothing is lost.
+	// Union keeps every sibling: an add writes back the union of their
+	// elements, and a read of a register hands the application all of
+	// them. Nothing is lost.
 	Union Resolver = "union"
-	// LWW keeps only the latest sibling's elements, by timestamp: the
-	// deliberately lossy resolver the checker must catch.
+	// LWW keeps only the latest sibling, by timestamp, as a client library
+	// with a last-write-wins resolver does: an add writes back its
+	// elements only, and a read of a register hands the application that
+	// one value, so the next write, sent with the read's context,
+	// overwrites the siblings the application never saw. The deliberately
+	// lossy resolver the checker must catch.
 	LWW Resolver = "lww"
 )
 
@@ -35,6 +41,12 @@ type Config struct {
 	SetKeys int
 	// Registers is how many register keys each client owns.
 	Registers int
+	// SharedRegisters is how many register keys all clients write, each
+	// write a read-modify-write: read the key, then write a new value with
+	// the read's context. Concurrent writers leave siblings, which the
+	// next read resolves (see Resolver). 0 leaves them out, and the
+	// clients' choices are then those of a workload without them.
+	SharedRegisters int
 	// Think is the longest pause between two operations of one client.
 	Think time.Duration
 	// OpTimeout bounds each request (an add's read and write each).
@@ -57,11 +69,15 @@ func (c Config) Keys() []string {
 			keys = append(keys, regKey(cl, j))
 		}
 	}
+	for j := range c.SharedRegisters {
+		keys = append(keys, sharedKey(j))
+	}
 	return keys
 }
 
 func setKey(i int) string         { return fmt.Sprintf("%s%d", history.SetPrefix, i) }
 func regKey(client, j int) string { return fmt.Sprintf("%s%d/%d", history.RegisterPrefix, client, j) }
+func sharedKey(j int) string      { return fmt.Sprintf("%sshared/%d", history.RegisterPrefix, j) }
 
 // Recorder keeps the history in memory and streams it as JSON lines.
 type Recorder struct {
@@ -149,6 +165,9 @@ type worker struct {
 	targets func() []harness.Target
 	regs    []register
 	adds    int
+	// shared counts the client's writes to shared registers, for their
+	// values' IDs.
+	shared int
 }
 
 // register is a client's state of one of its register keys.
@@ -173,7 +192,13 @@ func (w *worker) run(stop context.Context) {
 		case p < 0.45:
 			w.add(t)
 		case p < 0.8:
-			w.write(t)
+			// Without shared registers no extra choice is drawn, so a
+			// seed replays as before they existed.
+			if w.cfg.SharedRegisters > 0 && w.rng.IntN(2) == 0 {
+				w.writeShared(t)
+			} else {
+				w.write(t)
+			}
 		default:
 			keys := w.cfg.Keys()
 			w.read(t, keys[w.rng.IntN(len(keys))])
@@ -269,6 +294,31 @@ func (w *worker) write(t harness.Target) {
 	}
 }
 
+// writeShared reads a shared register and writes a new value with the
+// read's context: it supersedes what the read handed the application.
+func (w *worker) writeShared(t harness.Target) {
+	j := w.rng.IntN(w.cfg.SharedRegisters)
+	key := sharedKey(j)
+	obj, ok := w.read(t, key)
+	if !ok {
+		return
+	}
+	w.shared++
+	value := fmt.Sprintf("c%d-s%d-%d", w.id, j, w.shared)
+	base := history.Op{Client: w.id, Node: t.ID, F: history.Write, Key: key, Value: value, CtxIn: obj.Context}
+	w.rec.Record(with(base, history.Invoke))
+	ctx, cancel := w.op()
+	res, err := t.Client.Put(ctx, key, []byte(value), &client.WriteOptions{Context: obj.Context, ContentType: "text/plain"})
+	cancel()
+	done := outcome(base, res, err)
+	done.CtxIn = ""
+	w.rec.Record(done)
+}
+
+// read reads key and records what the application saw: every sibling, or,
+// for a register with the LWW resolver, only the latest one (the client
+// library resolved the others away; a write with the read's context then
+// overwrites them unseen).
 func (w *worker) read(t harness.Target, key string) (*client.Object, bool) {
 	base := history.Op{Client: w.id, Node: t.ID, F: history.Read, Key: key}
 	w.rec.Record(with(base, history.Invoke))
@@ -282,8 +332,12 @@ func (w *worker) read(t harness.Target, key string) (*client.Object, bool) {
 		return nil, false
 	}
 	done := with(base, history.Ok)
-	done.Read, _ = decode(key, obj)
-	done.Ctx, done.Siblings = obj.Context, len(obj.Siblings)
+	ids, sibs := decode(key, obj)
+	if w.cfg.Resolver == LWW && history.KindOf(key) == history.KindRegister && len(sibs) > 1 {
+		ids = []string{checker.Latest(sibs).ID}
+	}
+	done.Read = ids
+	done.Ctx, done.Siblings = obj.Context, len(ids)
 	w.rec.Record(done)
 	return obj, true
 }

@@ -10,11 +10,14 @@
 //
 //	dhtchaos [-short] [-seed N] [-scenarios partition,kill,…] [-dir DIR] [-keep]
 //	dhtchaos -resolver lww -scenarios partition   # the checker must catch the lossy resolver
-//	dhtchaos -check DIR [-resolver lww]            # re-check a recorded run; no root needed
+//	dhtchaos -check DIR                            # re-check a recorded run; no root needed
 //
 // By default a last-write-wins self-test runs after the scenarios: the
-// same workload with clients that resolve siblings by keeping only the
-// latest one. It passes only if the checker reports lost elements.
+// partition scenario with clients that resolve siblings by keeping only the
+// latest one, and shared registers that all clients read and overwrite. It
+// passes only if the checker reports both lost set elements and lost
+// register writes, and nothing else: the final reads keep every sibling, so
+// what is lost is what the clients lost.
 //
 // SIGINT or SIGTERM stops the run early; the cluster is still torn down
 // (processes, namespaces, bridge, iptables rules). Whatever a crashed run
@@ -47,21 +50,22 @@ func main() {
 }
 
 type flags struct {
-	seed      uint64
-	short     bool
-	scenarios string
-	resolver  string
-	nodeArgs  string
-	tls       bool
-	selftest  bool
-	dir       string
-	keep      bool
-	dhtd      string
-	race      bool
-	faults    time.Duration
-	clients   int
-	settle    time.Duration
-	check     string
+	seed       uint64
+	short      bool
+	scenarios  string
+	resolver   string
+	nodeArgs   string
+	tls        bool
+	selftest   bool
+	dir        string
+	keep       bool
+	dhtd       string
+	race       bool
+	faults     time.Duration
+	clients    int
+	sharedRegs int
+	settle     time.Duration
+	check      string
 }
 
 func parseFlags() flags {
@@ -70,13 +74,14 @@ func parseFlags() flags {
 	flag.BoolVar(&f.short, "short", false, "the short version (CI): shorter fault phases")
 	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated scenarios to run (default: all; -short skips the long-only ones)")
 	flag.StringVar(&f.resolver, "resolver", "union", "how clients merge siblings: union, or lww (lossy; the run passes only if the checker reports losses)")
-	flag.BoolVar(&f.selftest, "selftest", true, "after the scenarios, run the partition scenario with the lww resolver and require the checker to report losses")
+	flag.BoolVar(&f.selftest, "selftest", true, "after the scenarios, run the partition scenario with the lww resolver and shared registers, and require the checker to report lost set elements and lost register writes")
 	flag.StringVar(&f.dir, "dir", "", "directory for data, logs and histories (default: a new temporary one)")
 	flag.BoolVar(&f.keep, "keep", false, "keep the directory even when every scenario passes")
 	flag.StringVar(&f.dhtd, "dhtd", "", "dhtd binary built with -tags chaos (default: build one)")
 	flag.BoolVar(&f.race, "race", false, "build dhtd with the race detector")
 	flag.DurationVar(&f.faults, "faults", 0, "how long each scenario injects faults (default 20s with -short, 90s without)")
 	flag.IntVar(&f.clients, "clients", 8, "concurrent clients")
+	flag.IntVar(&f.sharedRegs, "shared-registers", 0, "register keys every client reads and overwrites (read-modify-write), besides its own; the self-test uses at least 2")
 	flag.StringVar(&f.nodeArgs, "dhtd-args", "", "extra dhtd flags for every node, space-separated (e.g. --storage.sync_writes=true)")
 	flag.BoolVar(&f.tls, "tls", false, "run the nodes with mutual TLS between them (a CA of the run's own) and a context secret")
 	flag.DurationVar(&f.settle, "settle", 3*time.Minute, "how long to wait for the healed cluster to converge")
@@ -88,7 +93,7 @@ func parseFlags() flags {
 func run() int {
 	f := parseFlags()
 	if f.check != "" {
-		return recheck(f.check, f.resolver)
+		return recheck(f.check)
 	}
 	if f.resolver != string(workload.Union) && f.resolver != string(workload.LWW) {
 		fmt.Fprintf(os.Stderr, "dhtchaos: -resolver must be union or lww, not %q\n", f.resolver)
@@ -172,7 +177,7 @@ func run() int {
 		}
 	}
 
-	wl := workload.Config{Clients: f.clients, SetKeys: 6, Registers: 3, Think: 40 * time.Millisecond,
+	wl := workload.Config{Clients: f.clients, SetKeys: 6, Registers: 3, SharedRegisters: f.sharedRegs, Think: 40 * time.Millisecond,
 		OpTimeout: 5 * time.Second, Resolver: workload.Resolver(f.resolver), MaxOps: 1_000_000}
 	opts := func(name string, res workload.Resolver) scenario.Options {
 		w := wl
@@ -212,16 +217,19 @@ func run() int {
 		sc.Name = "selftest-lww"
 		o := opts(sc.Name, workload.LWW)
 		o.Faults = min(f.faults, 20*time.Second)
-		logf("self-test: the partition scenario with clients resolving by last-write-wins; the checker must report losses")
+		o.Workload.SharedRegisters = max(o.Workload.SharedRegisters, 2)
+		logf("self-test: the partition scenario with clients resolving by last-write-wins and %d shared registers; the checker must report lost set elements and lost register writes",
+			o.Workload.SharedRegisters)
 		res := scenario.Run(ctx, sc, o)
 		self = &res
-		if res.Err != nil || len(res.Crashes) > 0 || len(res.Report.Lost) == 0 {
+		if err := selftestVerdict(res); err != nil {
 			failed = true
 			explain(res)
-			logf("self-test FAILED: the checker did not catch the lossy resolver (lost=%d, err=%v)", len(res.Report.Lost), res.Err)
+			logf("self-test FAILED: %v", err)
 		} else {
-			logf("self-test passed: last-write-wins lost %d acknowledged elements, and the checker caught them, e.g. %s",
-				len(res.Report.Lost), res.Report.Lost[0])
+			sets, regs := res.Report.LostByKind()
+			logf("self-test passed: last-write-wins lost %d acknowledged set elements and %d acknowledged register writes, and the checker caught them, e.g. %s and %s",
+				sets, regs, firstLost(res.Report, history.KindSet), firstLost(res.Report, history.KindRegister))
 		}
 		reportTeardown(logf, res)
 	}
@@ -263,6 +271,36 @@ func run() int {
 	return 0
 }
 
+// selftestVerdict says why the self-test failed, or nil. Its clients lose
+// writes on purpose; the checker must report lost set elements and lost
+// register writes, each kind by its own rule, and nothing else, since the
+// final reads keep every sibling: a loss is the clients'.
+func selftestVerdict(res scenario.Result) error {
+	sets, regs := res.Report.LostByKind()
+	switch {
+	case res.Err != nil:
+		return fmt.Errorf("the harness failed: %w", res.Err)
+	case len(res.Crashes) > 0:
+		return fmt.Errorf("%d crashes in the nodes' logs", len(res.Crashes))
+	case sets == 0 || regs == 0:
+		return fmt.Errorf("the checker did not catch the lossy resolver: lost set elements %d, lost register writes %d (want both > 0)", sets, regs)
+	case !res.Report.CleanButLost():
+		return fmt.Errorf("findings besides the clients' losses: unexpected %d, stale %d, divergent %d, sibling excess %d, converged %v",
+			len(res.Report.Unexpected), len(res.Report.Stale), len(res.Report.Divergent), len(res.Report.SiblingExcess), res.Report.Converged)
+	}
+	return nil
+}
+
+// firstLost returns the first lost finding on a key of kind k.
+func firstLost(r checker.Report, k history.Kind) string {
+	for _, f := range r.Lost {
+		if history.KindOf(f.Key) == k {
+			return f.String()
+		}
+	}
+	return "none"
+}
+
 // reportTeardown prints a scenario's teardown failure, apart from its
 // verdict: it says nothing about the store.
 func reportTeardown(logf func(string, ...any), res scenario.Result) {
@@ -301,8 +339,10 @@ func tail(path string, lines int) string {
 	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
-// recheck runs the checker on a recorded scenario directory.
-func recheck(dir, resolver string) int {
+// recheck runs the checker on a recorded scenario directory. The final
+// reads hold every sibling, so no resolver is applied: what the clients
+// lost shows as lost.
+func recheck(dir string) int {
 	ops, err := readHistory(filepath.Join(dir, "history.jsonl"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dhtchaos:", err)
@@ -318,9 +358,6 @@ func recheck(dir, resolver string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dhtchaos: final.json:", err)
 		return 2
-	}
-	if resolver == string(workload.LWW) {
-		final = checker.LWW(final)
 	}
 	res := scenario.Result{Name: filepath.Base(dir), Dir: dir, Report: checker.Check(ops, final)}
 	fmt.Printf("%s\n%s\n", scenario.TableHeader, scenario.Row(res))
