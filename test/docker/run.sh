@@ -7,22 +7,34 @@
 #   2. a quorum write (w=3) through one node reads back (r=3) through others;
 #   3. `docker kill` of one node: every live node shows it "down", and once
 #      it does, writes at w=2 through the others all succeed. Writes during
-#      the failure-detection window are counted and reported; some time out
-#      (503, indeterminate) when the killed node was their coordinating
-#      replica. DHT_DOCKER_STRICT=1 makes those fatal too;
-#   4. `docker start` of it: it rejoins (alive on every node, ready), the ring
-#      is unchanged, no acknowledged write is lost (r=3 reads), and the hints
-#      kept for it drain.
+#      the failure-detection window are counted and always reported (how
+#      many failed, how many of those timed out, 503 indeterminate, and how
+#      many of those landed); some time out when the killed node was their
+#      coordinating replica. DHT_DOCKER_STRICT=1 makes them fatal too;
+#   4. `docker start` of it: it rejoins (alive on every node, ready) and the
+#      ring is unchanged. Every acknowledged write is then read once at r=3
+#      (DHT_DOCKER_FIRST_R), through every node in turn, while the hints
+#      kept for the returned node may still be pending: a read that does not
+#      return the value on this first try is a first-try miss (404 or
+#      another value: what a client would have seen as a false not-found)
+#      or a first-try error (no answer), counted and reported, not fatal
+#      unless DHT_DOCKER_STRICT=1. Then the hints must drain, and only a
+#      write still missing after that, read at r=3 up to 5 times a second
+#      apart, is lost: one lost write fails the suite.
 #
-# It prints the numbers (acknowledged, failed, lost, time to detect, time to
-# rejoin) and always tears the cluster down with its volumes. On failure it
-# prints the containers' logs and exits non-zero. Every wait is bounded; all
-# traffic goes to 127.0.0.1 ports or the containers.
+# It prints the numbers (acknowledged, failed, first-try misses, lost, time
+# to detect, time to rejoin) and always tears the cluster down with its
+# volumes. On failure it prints the containers' logs and exits non-zero.
+# Every wait is bounded; all traffic goes to 127.0.0.1 ports or the
+# containers.
 #
 #   test/docker/run.sh                           # `make docker-test`
 #   DHT_DOCKER_SKIP_BUILD=1 test/docker/run.sh   # reuse the dht:dev image
 #   DHT_PORT_PREFIX=1809 DHT_NET=172.29.0 test/docker/run.sh
 #                                  # beside a running `docker-compose up`
+#   DHT_DOCKER_FIRST_R=1 test/docker/run.sh     # first tries at r=1: what a
+#                                  # client reading at r=1 sees (misses
+#                                  # through the returned node)
 #
 # Needs docker, docker-compose (or `docker compose`), curl and jq.
 set -euo pipefail
@@ -33,6 +45,7 @@ export DHT_IMAGE=${DHT_IMAGE:-dht:dev}
 export DHT_PORT_PREFIX=${DHT_PORT_PREFIX:-1808}
 export DHT_NET=${DHT_NET:-172.28.0}
 writes=${DHT_DOCKER_WRITES:-100} # writes in each phase of the outage
+first_r=${DHT_DOCKER_FIRST_R:-3}  # r of the first-try reads after the rejoin
 victim=dht3                      # the node that is killed
 nodes=(dht1 dht2 dht3 dht4 dht5)
 
@@ -167,7 +180,6 @@ put() {
   curl -s -o /dev/null -m 10 -w '%{http_code}' -X PUT -H 'Content-Type: text/plain' \
     --data-binary "$3" "$(url "$1" "/v1/kv/$2?$4")" || true
 }
-# read_is NODE KEY VALUE QUERY: the read answers 200 with exactly VALUE.
 # read_is NODE KEY VALUE QUERY: the key reads back as VALUE. A read that
 # fails (a 503 while a just-returned node is slow, say) is tried again, up
 # to 5 times a second apart: a failed read is not a lost write, but a value
@@ -179,6 +191,20 @@ read_is() {
     [ "$attempt" -lt 5 ] && sleep 1
   done
   return 1
+}
+# read_once NODE KEY VALUE QUERY: one read, no retry. Prints "hit" (200 with
+# exactly VALUE), "miss" (404, or 200 with another value: a false
+# not-found) or "error:CODE" (no answer, a 503, siblings...).
+read_once() {
+  local out code body
+  out=$(curl -s -m 10 -w '\n%{http_code}' "$(url "$1" "/v1/kv/$2?$4")") || { echo "error:curl"; return; }
+  code=${out##*$'\n'}
+  body=${out%$'\n'*}
+  case $code in
+  200) if [ "$body" = "$3" ]; then echo hit; else echo miss; fi ;;
+  404) echo miss ;;
+  *) echo "error:$code" ;;
+  esac
 }
 
 run_id=$(date +%s)-$$
@@ -271,19 +297,6 @@ done
 version_after=$(get dht1 /admin/ring | jq .version)
 say "ring unchanged on all 5 nodes ($ring_before, version $version_before -> $version_after)"
 
-# Every acknowledged write reads back at r=3, through every node in turn
-# (the returned one included).
-lost=0
-for i in "${!acked[@]}"; do
-  key=${acked[$i]}
-  read_is "${nodes[i % 5]}" "$key" "v-$key-$run_id" r=3 || { lost=$((lost + 1)); say "lost: $key"; }
-done
-read_is "$victim" greeting "$value" r=3 || { lost=$((lost + 1)); say "lost: greeting"; }
-landed=0
-for key in "${unsure[@]}"; do
-  if read_is dht1 "$key" "v-$key-$run_id" r=3; then landed=$((landed + 1)); fi
-done
-
 hints_left() {
   local n total=0 h
   for n in "${nodes[@]}"; do
@@ -293,21 +306,75 @@ hints_left() {
   echo "$total"
 }
 drained() { [ "$(hints_left)" = 0 ]; }
+
+# First try: every acknowledged write read once (r=$first_r, 3 by default),
+# through every node in turn (the returned one included), right after the
+# node's return, while its hints may still be pending (the count when the
+# pass begins is printed): what a client would see then.
+first_reads=0
+first_miss=0
+first_err=0
+missed=()
+first_try() { # first_try NODE KEY VALUE
+  local r
+  r=$(read_once "$1" "$2" "$3" "r=$first_r")
+  first_reads=$((first_reads + 1))
+  case $r in
+  hit) ;;
+  miss)
+    first_miss=$((first_miss + 1))
+    missed+=("$2")
+    say "first-try miss: $2 (r=$first_r through $1)"
+    ;;
+  *)
+    first_err=$((first_err + 1))
+    say "first-try read error: $2 (r=$first_r through $1): $r"
+    ;;
+  esac
+}
+first_hints=$(hints_left) || first_hints="?"
+for i in "${!acked[@]}"; do
+  key=${acked[$i]}
+  first_try "${nodes[i % 5]}" "$key" "v-$key-$run_id"
+done
+first_try "$victim" greeting "$value"
+say "first try after the rejoin ($first_hints hints pending when it began): $first_reads reads at r=$first_r, $first_miss misses, $first_err errors"
+
 wait_until 90 "hints for $victim delivered" drained
 drain_ms=$(($(now_ms) - start_ms))
 
+# Lost: still missing once the hints have drained, after 5 tries at r=3.
+lost=0
+for i in "${!acked[@]}"; do
+  key=${acked[$i]}
+  read_is "${nodes[i % 5]}" "$key" "v-$key-$run_id" r=3 || { lost=$((lost + 1)); say "lost: $key"; }
+done
+read_is "$victim" greeting "$value" r=3 || { lost=$((lost + 1)); say "lost: greeting"; }
+missed_found=0
+for key in "${missed[@]}"; do
+  if read_is dht1 "$key" "v-$key-$run_id" r=3; then missed_found=$((missed_found + 1)); fi
+done
+landed=0
+for key in "${unsure[@]}"; do
+  if read_is dht1 "$key" "v-$key-$run_id" r=3; then landed=$((landed + 1)); fi
+done
+
 echo
 echo "=== docker suite: results"
-printf '  %-44s %s\n' \
+printf '  %-50s %s\n' \
   "image build (s)" "$build_s" \
   "cluster formed: 5 ready, 5 alive, one ring (ms)" "$form_ms" \
   "$victim killed: down on every live node (ms)" "$down_ms" \
   "writes w=2 before detection" "$window" \
   "  acknowledged" "$((window - window_failed))" \
-  "  failed (indeterminate 503 timeout)" "$window_failed (${#unsure[@]}, of which landed: $landed)" \
+  "  failed (reported; fatal with DHT_DOCKER_STRICT)" "$window_failed" \
+  "    of which timed out (503, indeterminate)" "${#unsure[@]}, of which landed: $landed" \
   "writes w=2 with $victim known down" "$writes" \
   "  acknowledged" "$((writes - late_failed))" \
-  "acknowledged writes lost (not read back r=3)" "$lost of ${#acked[@]}" \
+  "first-try reads r=$first_r after rejoin" "$first_reads ($first_hints hints pending at the start)" \
+  "  misses (404 or another value; reported)" "$first_miss (found after the drain: $missed_found)" \
+  "  errors (no answer; reported)" "$first_err" \
+  "acknowledged writes lost (after drain, 5 tries)" "$lost of $((${#acked[@]} + 1))" \
   "hints kept for $victim" "$hints" \
   "time to rejoin: ready, alive on all (ms)" "$rejoin_ms" \
   "hints drained after start (ms)" "$drain_ms" \
@@ -315,8 +382,16 @@ printf '  %-44s %s\n' \
   "suite so far (s)" "$((SECONDS - suite_start))"
 if ((window_failed > 0)); then
   echo
-  echo "  note: writes whose coordinating replica (the gateway node if it owns the key, else the"
-  echo "  first owner) was the killed node timed out (503, indeterminate) until gossip marked it down."
+  echo "  note: writes whose coordinating replica (the key's first live owner) was the killed node"
+  echo "  timed out (503, indeterminate) until gossip marked it down."
+fi
+if ((first_miss > 0)); then
+  echo
+  echo "  note: $first_miss acknowledged writes did not read back on the first r=$first_r try after the node's return"
+  echo "  (before its hints drained); $missed_found of them read back after the drain."
 fi
 echo
 ((lost == 0)) || fail "$lost acknowledged writes lost"
+if [ -n "${DHT_DOCKER_STRICT:-}" ] && ((first_miss > 0)); then
+  fail "$first_miss first-try misses at r=$first_r after the rejoin (DHT_DOCKER_STRICT)"
+fi
