@@ -29,7 +29,7 @@ run: build ## run a local 3-node cluster with data under ./.run (DHT_RUN_TLS=1: 
 # library (docs/design-notes.md). test/process covers the same paths with
 # -race, one node per process.
 test: ## unit, property, in-process and multi-process tests, with the race detector
-	$(GO) test -race -count=1 -timeout 15m $$($(GO) list ./... | grep -v /test/cluster)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /test/cluster)
 	$(GO) test -count=1 -timeout 10m ./test/cluster/...
 
 test-short: ## the tests without the race detector (faster while editing)
