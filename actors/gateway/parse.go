@@ -58,11 +58,19 @@ func parseKey(escapedPath string, limits Limits) ([]byte, *apiError) {
 // parseParams applies the per-request quorum overrides in query to the
 // defaults and validates the result for the operation. Unknown parameters are
 // refused: a mistyped "?W=3" must not silently fall back to the default.
+//
+// As in Riak, a primary count given alone raises its quorum to match: with
+// the default w=2, "?pw=3" means w=3 as well, since the three primaries are
+// counted among the w acknowledgements. An explicit contradiction
+// ("?w=2&pw=3") is still refused.
 func parseParams(query url.Values, defaults quorum.Params, write bool) (quorum.Params, *apiError) {
 	p := defaults
 	allowed := map[string]*int{"r": &p.R, "pr": &p.PR}
+	count, primaries := &p.R, &p.PR
+	countName := "r"
 	if write {
 		allowed = map[string]*int{"w": &p.W, "pw": &p.PW}
+		count, primaries, countName = &p.W, &p.PW, "w"
 	}
 	for name, values := range query {
 		dst, ok := allowed[name]
@@ -78,6 +86,11 @@ func parseParams(query url.Values, defaults quorum.Params, write bool) (quorum.P
 		}
 		*dst = n
 	}
+	raised := ""
+	if _, given := query[countName]; !given && *primaries > *count {
+		*count = *primaries
+		raised = fmt.Sprintf("p%s=%d raises %s to %d: ", countName, *primaries, countName, *count)
+	}
 	var err error
 	if write {
 		err = p.ValidateWrite()
@@ -85,7 +98,7 @@ func parseParams(query url.Values, defaults quorum.Params, write bool) (quorum.P
 		err = p.ValidateRead()
 	}
 	if err != nil {
-		return p, badRequest(codeBadQuorum, "impossible quorum: %v", err)
+		return p, badRequest(codeBadQuorum, "impossible quorum: %s%v", raised, err)
 	}
 	return p, nil
 }

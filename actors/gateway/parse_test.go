@@ -95,7 +95,13 @@ func TestParseParams_Table(t *testing.T) {
 		{name: "r>n", query: "r=4", wantCode: codeBadQuorum, wantMsg: []string{"r=4", "n=3"}},
 		{name: "negative r", query: "r=-1", wantCode: codeBadQuorum, wantMsg: []string{"r=-1"}},
 		{name: "pr>r", query: "r=1&pr=2", wantCode: codeBadQuorum, wantMsg: []string{"pr=2", "r=1"}},
-		{name: "pr>default r", query: "pr=3", wantCode: codeBadQuorum, wantMsg: []string{"pr=3"}},
+		// A primary count alone raises its quorum (as Riak does); given
+		// with a smaller quorum it is a contradiction.
+		{name: "pr alone raises r", query: "pr=3", want: quorum.Params{N: 3, R: 3, W: 2, PR: 3}},
+		{name: "pw alone raises w", query: "pw=3", write: true, want: quorum.Params{N: 3, R: 2, W: 3, PW: 3}},
+		{name: "pw alone below w keeps w", query: "pw=1", write: true, want: quorum.Params{N: 3, R: 2, W: 2, PW: 1}},
+		{name: "pr alone beyond n", query: "pr=4", wantCode: codeBadQuorum, wantMsg: []string{"r=4", "n=3"}},
+		{name: "w=2&pw=3 contradicts", query: "w=2&pw=3", write: true, wantCode: codeBadQuorum, wantMsg: []string{"pw=3", "w=2"}},
 		{name: "negative pr", query: "pr=-1", wantCode: codeBadQuorum, wantMsg: []string{"pr=-1"}},
 		{name: "w=0", query: "w=0", write: true, wantCode: codeBadQuorum, wantMsg: []string{"w=0"}},
 		{name: "w>n", query: "w=4", write: true, wantCode: codeBadQuorum, wantMsg: []string{"w=4", "n=3"}},
