@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dhtkv/dht/actors/events"
+	"github.com/dhtkv/dht/events"
 )
 
 // ErrEventsEnded is returned by Events when the node ended the stream, as it

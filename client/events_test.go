@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/client/clienttest"
+	"github.com/dhtkv/dht/events"
 )
 
 var eventTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

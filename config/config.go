@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/dhtkv/dht/actors/resolve"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // Config is the whole configuration of one node. It is a plain value: copy
@@ -273,7 +273,7 @@ type Security struct {
 const minSecretLen = 16
 
 // Resolution configures server-side resolution of siblings (package
-// actors/resolve): which resolver applies to which keys, and whether it also
+// resolve): which resolver applies to which keys, and whether it also
 // runs on write. Resolvers are named: "siblings" and "lww" are built in;
 // others are registered in Go by a program that embeds the node
 // (node.Options.Resolvers), and naming an unregistered one stops the node at

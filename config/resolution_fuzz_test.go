@@ -7,7 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/dhtkv/dht/actors/resolve"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // FuzzResolutionBuckets checks the resolution.buckets parser on arbitrary

@@ -31,6 +31,74 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ErrorReply answers a request that failed at the receiver.
+// ErrorCode says why a replica refused a request. The gateway maps each to
+// an HTTP answer; the coordinator treats ERROR_CODE_STORAGE (and an
+// unspecified code, as an older node sends) as a failure to retry elsewhere,
+// and every other code as a definite refusal: nothing was stored.
+type ErrorCode int32
+
+const (
+	ErrorCode_ERROR_CODE_UNSPECIFIED ErrorCode = 0
+	// The local engine failed: the request may succeed on another replica.
+	ErrorCode_ERROR_CODE_STORAGE ErrorCode = 1
+	// The request is malformed (empty key, bad limits, undecodable object).
+	ErrorCode_ERROR_CODE_BAD_REQUEST ErrorCode = 2
+	// A client context names a dot no replica can have minted.
+	ErrorCode_ERROR_CODE_BAD_CONTEXT ErrorCode = 3
+	// The write would leave more live siblings than limits.max_siblings.
+	ErrorCode_ERROR_CODE_TOO_MANY_SIBLINGS ErrorCode = 4
+	// The receiver does not know the request's kind (a newer sender).
+	ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE ErrorCode = 5
+)
+
+// Enum value maps for ErrorCode.
+var (
+	ErrorCode_name = map[int32]string{
+		0: "ERROR_CODE_UNSPECIFIED",
+		1: "ERROR_CODE_STORAGE",
+		2: "ERROR_CODE_BAD_REQUEST",
+		3: "ERROR_CODE_BAD_CONTEXT",
+		4: "ERROR_CODE_TOO_MANY_SIBLINGS",
+		5: "ERROR_CODE_UNKNOWN_MESSAGE",
+	}
+	ErrorCode_value = map[string]int32{
+		"ERROR_CODE_UNSPECIFIED":       0,
+		"ERROR_CODE_STORAGE":           1,
+		"ERROR_CODE_BAD_REQUEST":       2,
+		"ERROR_CODE_BAD_CONTEXT":       3,
+		"ERROR_CODE_TOO_MANY_SIBLINGS": 4,
+		"ERROR_CODE_UNKNOWN_MESSAGE":   5,
+	}
+)
+
+func (x ErrorCode) Enum() *ErrorCode {
+	p := new(ErrorCode)
+	*p = x
+	return p
+}
+
+func (x ErrorCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ErrorCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_dht_proto_enumTypes[0].Descriptor()
+}
+
+func (ErrorCode) Type() protoreflect.EnumType {
+	return &file_dht_proto_enumTypes[0]
+}
+
+func (x ErrorCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ErrorCode.Descriptor instead.
+func (ErrorCode) EnumDescriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{0}
+}
+
 // Dot names one write event: the counter-th event minted by replica actor.
 // Actors are replica identities (a node's storage lifetime), never clients.
 type Dot struct {
@@ -1078,12 +1146,10 @@ func (*MergeReply) Descriptor() ([]byte, []int) {
 	return file_dht_proto_rawDescGZIP(), []int{10}
 }
 
-// ErrorReply answers a request that failed at the receiver.
 type ErrorReply struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// A short, stable code, e.g. "too_many_siblings", "storage", "unknown".
-	Code          string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
-	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ErrorCode              `protobuf:"varint,3,opt,name=code,proto3,enum=dht.v1.ErrorCode" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1118,11 +1184,11 @@ func (*ErrorReply) Descriptor() ([]byte, []int) {
 	return file_dht_proto_rawDescGZIP(), []int{11}
 }
 
-func (x *ErrorReply) GetCode() string {
+func (x *ErrorReply) GetCode() ErrorCode {
 	if x != nil {
 		return x.Code
 	}
-	return ""
+	return ErrorCode_ERROR_CODE_UNSPECIFIED
 }
 
 func (x *ErrorReply) GetMessage() string {
@@ -2715,11 +2781,11 @@ const file_dht_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12&\n" +
 	"\x06object\x18\x03 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"\f\n" +
 	"\n" +
-	"MergeReply\":\n" +
+	"MergeReply\"S\n" +
 	"\n" +
-	"ErrorReply\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xa0\x01\n" +
+	"ErrorReply\x12%\n" +
+	"\x04code\x18\x03 \x01(\x0e2\x11.dht.v1.ErrorCodeR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessageJ\x04\b\x01\x10\x02\"\xa0\x01\n" +
 	"\n" +
 	"RingMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -2822,7 +2888,14 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"%\n" +
 	"\rHintsForReply\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\rR\x05countB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\x05count\x18\x01 \x01(\rR\x05count*\xb9\x01\n" +
+	"\tErrorCode\x12\x1a\n" +
+	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12ERROR_CODE_STORAGE\x10\x01\x12\x1a\n" +
+	"\x16ERROR_CODE_BAD_REQUEST\x10\x02\x12\x1a\n" +
+	"\x16ERROR_CODE_BAD_CONTEXT\x10\x03\x12 \n" +
+	"\x1cERROR_CODE_TOO_MANY_SIBLINGS\x10\x04\x12\x1e\n" +
+	"\x1aERROR_CODE_UNKNOWN_MESSAGE\x10\x05B\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once
@@ -2836,96 +2909,99 @@ func file_dht_proto_rawDescGZIP() []byte {
 	return file_dht_proto_rawDescData
 }
 
+var file_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_dht_proto_goTypes = []any{
-	(*Dot)(nil),                // 0: dht.v1.Dot
-	(*Sibling)(nil),            // 1: dht.v1.Sibling
-	(*Object)(nil),             // 2: dht.v1.Object
-	(*ClientContext)(nil),      // 3: dht.v1.ClientContext
-	(*Envelope)(nil),           // 4: dht.v1.Envelope
-	(*PutRequest)(nil),         // 5: dht.v1.PutRequest
-	(*PutReply)(nil),           // 6: dht.v1.PutReply
-	(*GetRequest)(nil),         // 7: dht.v1.GetRequest
-	(*GetReply)(nil),           // 8: dht.v1.GetReply
-	(*MergeRequest)(nil),       // 9: dht.v1.MergeRequest
-	(*MergeReply)(nil),         // 10: dht.v1.MergeReply
-	(*ErrorReply)(nil),         // 11: dht.v1.ErrorReply
-	(*RingMember)(nil),         // 12: dht.v1.RingMember
-	(*RingSpan)(nil),           // 13: dht.v1.RingSpan
-	(*RingState)(nil),          // 14: dht.v1.RingState
-	(*HandoffRecord)(nil),      // 15: dht.v1.HandoffRecord
-	(*HandoffPullRequest)(nil), // 16: dht.v1.HandoffPullRequest
-	(*KeyObject)(nil),          // 17: dht.v1.KeyObject
-	(*HandoffPullReply)(nil),   // 18: dht.v1.HandoffPullReply
-	(*MergeBatchRequest)(nil),  // 19: dht.v1.MergeBatchRequest
-	(*MergeBatchReply)(nil),    // 20: dht.v1.MergeBatchReply
-	(*ClusterCommand)(nil),     // 21: dht.v1.ClusterCommand
-	(*RingGossip)(nil),         // 22: dht.v1.RingGossip
-	(*HintRequest)(nil),        // 23: dht.v1.HintRequest
-	(*HintReply)(nil),          // 24: dht.v1.HintReply
-	(*Hint)(nil),               // 25: dht.v1.Hint
-	(*MerkleRequest)(nil),      // 26: dht.v1.MerkleRequest
-	(*MerkleReply)(nil),        // 27: dht.v1.MerkleReply
-	(*BucketKeysRequest)(nil),  // 28: dht.v1.BucketKeysRequest
-	(*BucketKeysReply)(nil),    // 29: dht.v1.BucketKeysReply
-	(*KeyVersion)(nil),         // 30: dht.v1.KeyVersion
-	(*TombstonesRequest)(nil),  // 31: dht.v1.TombstonesRequest
-	(*TombstonesReply)(nil),    // 32: dht.v1.TombstonesReply
-	(*ReapRequest)(nil),        // 33: dht.v1.ReapRequest
-	(*ReapReply)(nil),          // 34: dht.v1.ReapReply
-	(*HintsForRequest)(nil),    // 35: dht.v1.HintsForRequest
-	(*HintsForReply)(nil),      // 36: dht.v1.HintsForReply
+	(ErrorCode)(0),             // 0: dht.v1.ErrorCode
+	(*Dot)(nil),                // 1: dht.v1.Dot
+	(*Sibling)(nil),            // 2: dht.v1.Sibling
+	(*Object)(nil),             // 3: dht.v1.Object
+	(*ClientContext)(nil),      // 4: dht.v1.ClientContext
+	(*Envelope)(nil),           // 5: dht.v1.Envelope
+	(*PutRequest)(nil),         // 6: dht.v1.PutRequest
+	(*PutReply)(nil),           // 7: dht.v1.PutReply
+	(*GetRequest)(nil),         // 8: dht.v1.GetRequest
+	(*GetReply)(nil),           // 9: dht.v1.GetReply
+	(*MergeRequest)(nil),       // 10: dht.v1.MergeRequest
+	(*MergeReply)(nil),         // 11: dht.v1.MergeReply
+	(*ErrorReply)(nil),         // 12: dht.v1.ErrorReply
+	(*RingMember)(nil),         // 13: dht.v1.RingMember
+	(*RingSpan)(nil),           // 14: dht.v1.RingSpan
+	(*RingState)(nil),          // 15: dht.v1.RingState
+	(*HandoffRecord)(nil),      // 16: dht.v1.HandoffRecord
+	(*HandoffPullRequest)(nil), // 17: dht.v1.HandoffPullRequest
+	(*KeyObject)(nil),          // 18: dht.v1.KeyObject
+	(*HandoffPullReply)(nil),   // 19: dht.v1.HandoffPullReply
+	(*MergeBatchRequest)(nil),  // 20: dht.v1.MergeBatchRequest
+	(*MergeBatchReply)(nil),    // 21: dht.v1.MergeBatchReply
+	(*ClusterCommand)(nil),     // 22: dht.v1.ClusterCommand
+	(*RingGossip)(nil),         // 23: dht.v1.RingGossip
+	(*HintRequest)(nil),        // 24: dht.v1.HintRequest
+	(*HintReply)(nil),          // 25: dht.v1.HintReply
+	(*Hint)(nil),               // 26: dht.v1.Hint
+	(*MerkleRequest)(nil),      // 27: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),        // 28: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil),  // 29: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),    // 30: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),         // 31: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil),  // 32: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),    // 33: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),        // 34: dht.v1.ReapRequest
+	(*ReapReply)(nil),          // 35: dht.v1.ReapReply
+	(*HintsForRequest)(nil),    // 36: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),      // 37: dht.v1.HintsForReply
 }
 var file_dht_proto_depIdxs = []int32{
-	0,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
-	0,  // 1: dht.v1.Object.context:type_name -> dht.v1.Dot
-	1,  // 2: dht.v1.Object.siblings:type_name -> dht.v1.Sibling
-	0,  // 3: dht.v1.ClientContext.entries:type_name -> dht.v1.Dot
-	5,  // 4: dht.v1.Envelope.put_request:type_name -> dht.v1.PutRequest
-	6,  // 5: dht.v1.Envelope.put_reply:type_name -> dht.v1.PutReply
-	7,  // 6: dht.v1.Envelope.get_request:type_name -> dht.v1.GetRequest
-	8,  // 7: dht.v1.Envelope.get_reply:type_name -> dht.v1.GetReply
-	9,  // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
-	10, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
-	11, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	22, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	23, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
-	24, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	26, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
-	27, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
-	28, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
-	29, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	31, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
-	32, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
-	33, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
-	34, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
-	35, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
-	36, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
-	16, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
-	18, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
-	19, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
-	20, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
-	0,  // 28: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	1,  // 29: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	2,  // 30: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	2,  // 31: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	2,  // 32: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	13, // 33: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
-	12, // 34: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	15, // 35: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
-	2,  // 36: dht.v1.KeyObject.object:type_name -> dht.v1.Object
-	17, // 37: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
-	17, // 38: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
-	14, // 39: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	2,  // 40: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	2,  // 41: dht.v1.Hint.object:type_name -> dht.v1.Object
-	30, // 42: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	2,  // 43: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	1,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
+	1,  // 1: dht.v1.Object.context:type_name -> dht.v1.Dot
+	2,  // 2: dht.v1.Object.siblings:type_name -> dht.v1.Sibling
+	1,  // 3: dht.v1.ClientContext.entries:type_name -> dht.v1.Dot
+	6,  // 4: dht.v1.Envelope.put_request:type_name -> dht.v1.PutRequest
+	7,  // 5: dht.v1.Envelope.put_reply:type_name -> dht.v1.PutReply
+	8,  // 6: dht.v1.Envelope.get_request:type_name -> dht.v1.GetRequest
+	9,  // 7: dht.v1.Envelope.get_reply:type_name -> dht.v1.GetReply
+	10, // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
+	11, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
+	12, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
+	23, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	24, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	25, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	27, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	28, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	29, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	30, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	32, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	33, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	34, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	35, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	36, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	37, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	17, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
+	19, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
+	20, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
+	21, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
+	1,  // 28: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	2,  // 29: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	3,  // 30: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	3,  // 31: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	3,  // 32: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	0,  // 33: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
+	14, // 34: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
+	13, // 35: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	16, // 36: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	3,  // 37: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	18, // 38: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	18, // 39: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	15, // 40: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	3,  // 41: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	3,  // 42: dht.v1.Hint.object:type_name -> dht.v1.Object
+	31, // 43: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	3,  // 44: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -2964,13 +3040,14 @@ func file_dht_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_dht_proto_goTypes,
 		DependencyIndexes: file_dht_proto_depIdxs,
+		EnumInfos:         file_dht_proto_enumTypes,
 		MessageInfos:      file_dht_proto_msgTypes,
 	}.Build()
 	File_dht_proto = out.File

@@ -6,5 +6,5 @@
 // names the request or reply: protoactor-go crashes a receiver that meets a
 // top-level proto type it does not know, whereas an unknown oneof case
 // decodes cleanly, so nodes of different versions can meet during a rolling
-// upgrade. Conversion to the domain types lives in actors/wire.
+// upgrade. Conversion to the domain types lives in wire.
 package messages

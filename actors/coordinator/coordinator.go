@@ -8,11 +8,11 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/actors/metrics"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/metrics"
+	"github.com/dhtkv/dht/wire"
 )
 
 // Op is a client operation.
@@ -64,7 +64,8 @@ type Reply struct {
 // RefusedError is a replica's definite refusal of a write: nothing was
 // stored.
 type RefusedError struct {
-	Code, Message string
+	Code    messages.ErrorCode
+	Message string
 }
 
 func (e *RefusedError) Error() string { return e.Message }
@@ -237,7 +238,7 @@ func (c *coordinator) onReply(ctx actor.Context, env *messages.Envelope) {
 func (c *coordinator) onCoordinated(ctx actor.Context, p pending, env *messages.Envelope) {
 	errReply, putReply := env.GetErrorReply(), env.GetPutReply()
 	switch {
-	case errReply != nil && errReply.GetCode() != "storage":
+	case errReply != nil && !storageFailure(errReply.GetCode()):
 		// A refusal (too many siblings, a bad request); the machine
 		// decides whether it is definite.
 		c.applyPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
@@ -404,4 +405,11 @@ func (c *coordinator) reply(ctx actor.Context, r *Reply) {
 	}
 	c.replied = true
 	ctx.Send(c.replyTo, r)
+}
+
+// storageFailure reports whether a replica's error is its own engine's
+// failure (or a code an older node leaves unset), which another replica may
+// not share, rather than a definite refusal of the request itself.
+func storageFailure(code messages.ErrorCode) bool {
+	return code == messages.ErrorCode_ERROR_CODE_STORAGE || code == messages.ErrorCode_ERROR_CODE_UNSPECIFIED
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dhtkv/dht/actors/ticker"
 	"github.com/dhtkv/dht/actors/topology"
-	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/actorsys/ticker"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/merkle"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
 )
 
 // Config configures the scheduler.

@@ -3,10 +3,10 @@ package entropy
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
 )
 
 // reapLimit bounds the tombstones one phase examines.

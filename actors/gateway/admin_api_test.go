@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/metrics"
 )
 
 // fakeView is a ClusterView with fixed contents. It hands out its own slices

@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/gateway"
-	"github.com/dhtkv/dht/actors/metrics"
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/events"
+	"github.com/dhtkv/dht/metrics"
 )
 
 // adminNode is a ClusterView and ClusterAdmin of a two-node cluster in

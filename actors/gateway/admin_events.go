@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dhtkv/dht/actors/events"
+	"github.com/dhtkv/dht/events"
 )
 
 // DefaultEventsKeepalive is how often an idle event stream sends a comment

@@ -16,7 +16,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/actors/events"
+	"github.com/dhtkv/dht/events"
 )
 
 // streamBound bounds every wait of these tests, so that a stream that never

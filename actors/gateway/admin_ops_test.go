@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/metrics"
+	"github.com/dhtkv/dht/metrics"
 )
 
 // fakeAdmin is a ClusterAdmin that records its calls and answers each with

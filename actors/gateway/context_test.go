@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/wire"
 )
 
 // Secrets of the context tests: the cluster's, the one it rotated from,

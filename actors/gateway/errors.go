@@ -7,8 +7,8 @@ import (
 	"net/http"
 
 	"github.com/dhtkv/dht/actors/coordinator"
-	"github.com/dhtkv/dht/actors/vnode"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
 )
 
 // apiError is an error with the HTTP status and stable code it is answered
@@ -33,6 +33,7 @@ const (
 	codeValueTooLarge   = "value_too_large"
 	codeBodyTooLarge    = "body_too_large"
 	codeBadContext      = "bad_context"
+	codeBadRequest      = "bad_request"
 	codeBadQuorum       = "bad_quorum"
 	codeBadParameter    = "bad_parameter"
 	codeBadContentType  = "bad_content_type"
@@ -53,11 +54,13 @@ const (
 func replyError(err error) *apiError {
 	var refused *coordinator.RefusedError
 	switch {
-	case errors.As(err, &refused) && refused.Code == vnode.CodeTooManySiblings:
+	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_TOO_MANY_SIBLINGS:
 		return &apiError{status: http.StatusConflict, code: codeTooManySiblings,
 			msg: refused.Message + "; read the key and write back a resolved value with its context"}
+	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_BAD_CONTEXT:
+		return &apiError{status: http.StatusBadRequest, code: codeBadContext, msg: refused.Message}
 	case errors.As(err, &refused):
-		return &apiError{status: http.StatusBadRequest, code: refused.Code, msg: refused.Message}
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: refused.Message}
 	case errors.Is(err, quorum.ErrIndeterminate):
 		return &apiError{status: http.StatusServiceUnavailable, code: codeTimeout, msg: err.Error(), indeterminate: true}
 	case errors.Is(err, quorum.ErrTimeout):

@@ -13,11 +13,11 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/coordinator"
-	"github.com/dhtkv/dht/actors/events"
-	"github.com/dhtkv/dht/actors/metrics"
-	"github.com/dhtkv/dht/actors/resolve"
-	"github.com/dhtkv/dht/actors/wire"
+	"github.com/dhtkv/dht/events"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/metrics"
+	"github.com/dhtkv/dht/resolve"
+	"github.com/dhtkv/dht/wire"
 )
 
 // Config configures the gateway. Listener, Coordinator, Metrics and Logger

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/wire"
 )
 
 // kvPrefix is the path of the client API; the key is the rest of the path.

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dhtkv/dht/actors/resolve"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/resolve"
+	"github.com/dhtkv/dht/wire"
 )
 
 // Headers of a read that met a server-side resolver (package resolve).

@@ -15,8 +15,8 @@ import (
 
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/node"
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/resolve"
 	"github.com/dhtkv/dht/test/nodetest"
 )
 

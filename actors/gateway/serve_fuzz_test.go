@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/wire"
 )
 
 // FuzzServeKV sends arbitrary requests to a real in-process node over a raw

@@ -11,9 +11,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/actors/ticker"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/actorsys/ticker"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
 )

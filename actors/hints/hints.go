@@ -11,9 +11,9 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dhtkv/dht/actors/metrics"
-	"github.com/dhtkv/dht/actors/ticker"
+	"github.com/dhtkv/dht/actorsys/ticker"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/persistence"
 )
 
@@ -160,7 +160,7 @@ func (q *queue) Receive(ctx actor.Context) {
 			reply := &messages.Envelope{RequestId: msg.GetRequestId()}
 			if n, err := q.hintsFor(body.HintsForRequest); err != nil {
 				// Unknown is not zero: the reaper must not act on it.
-				reply.Body = &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: "storage", Message: err.Error()}}
+				reply.Body = &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: messages.ErrorCode_ERROR_CODE_STORAGE, Message: err.Error()}}
 			} else {
 				reply.Body = &messages.Envelope_HintsForReply{HintsForReply: &messages.HintsForReply{Count: n}}
 			}

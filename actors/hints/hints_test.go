@@ -58,7 +58,7 @@ func (f *fakeVnode) Receive(ctx actor.Context) {
 	req := env.GetMergeRequest()
 	if req == nil {
 		ctx.Respond(&messages.Envelope{RequestId: env.GetRequestId(), Body: &messages.Envelope_ErrorReply{
-			ErrorReply: &messages.ErrorReply{Code: "unknown", Message: fmt.Sprintf("fake vnode: unexpected %T", env.GetBody())}}})
+			ErrorReply: &messages.ErrorReply{Code: messages.ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE, Message: fmt.Sprintf("fake vnode: unexpected %T", env.GetBody())}}})
 		return
 	}
 	f.mu.Lock()
@@ -76,7 +76,7 @@ func (f *fakeVnode) Receive(ctx actor.Context) {
 	case drop:
 	case fail:
 		ctx.Respond(&messages.Envelope{RequestId: env.GetRequestId(), Body: &messages.Envelope_ErrorReply{
-			ErrorReply: &messages.ErrorReply{Code: "storage", Message: "fake vnode: disk on fire"}}})
+			ErrorReply: &messages.ErrorReply{Code: messages.ErrorCode_ERROR_CODE_STORAGE, Message: "fake vnode: disk on fire"}}})
 	default:
 		ctx.Respond(&messages.Envelope{RequestId: env.GetRequestId(), Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}})
 	}

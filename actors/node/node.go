@@ -15,22 +15,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dhtkv/dht/actors/coordinator"
-	"github.com/dhtkv/dht/actors/dispatch"
 	"github.com/dhtkv/dht/actors/entropy"
-	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/handoff"
 	"github.com/dhtkv/dht/actors/hints"
-	"github.com/dhtkv/dht/actors/metrics"
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/actorsys/dispatch"
 	"github.com/dhtkv/dht/cluster/certs"
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/events"
 	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/persistence"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // nodeActorName is the node actor's name; vnodes are its children, so a

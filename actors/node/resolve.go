@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // resolvers builds the selector of server-side resolvers from the

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/actors/node"
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/resolve"
 	"github.com/dhtkv/dht/test/nodetest"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dhtkv/dht/actors/ticker"
+	"github.com/dhtkv/dht/actorsys/ticker"
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/cluster/remoteguard"
 	"github.com/dhtkv/dht/cluster/ring"

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/dhtkv/dht/actors/resolve"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/resolve"
+	"github.com/dhtkv/dht/wire"
 )
 
 // resolveOnWrite resolves the live siblings a client write left in s with

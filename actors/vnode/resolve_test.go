@@ -8,12 +8,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/actors/vnode"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
+	"github.com/dhtkv/dht/resolve"
+	"github.com/dhtkv/dht/wire"
 )
 
 // startResolvingVnode runs one vnode over the memory engine that resolves

@@ -11,23 +11,23 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/actors/metrics"
-	"github.com/dhtkv/dht/actors/resolve"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/merkle"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/persistence"
+	"github.com/dhtkv/dht/resolve"
+	"github.com/dhtkv/dht/wire"
 )
 
-// Error codes a vnode answers with in an ErrorReply.
+// Error codes a vnode answers with in an ErrorReply (messages.ErrorCode).
 const (
-	CodeTooManySiblings = "too_many_siblings"
-	CodeStorage         = "storage"
-	CodeBadRequest      = "bad_request"
+	CodeTooManySiblings = messages.ErrorCode_ERROR_CODE_TOO_MANY_SIBLINGS
+	CodeStorage         = messages.ErrorCode_ERROR_CODE_STORAGE
+	CodeBadRequest      = messages.ErrorCode_ERROR_CODE_BAD_REQUEST
 	// CodeBadContext refuses a client context no replica can have issued.
-	CodeBadContext = "bad_context"
-	CodeUnknown    = "unknown_message"
+	CodeBadContext = messages.ErrorCode_ERROR_CODE_BAD_CONTEXT
+	CodeUnknown    = messages.ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE
 )
 
 // Config is what a vnode needs. All fields are required except Metrics,
@@ -629,14 +629,14 @@ func (v *vnode) count(kind string, reply *messages.Envelope) *messages.Envelope 
 	if v.cfg.Metrics != nil {
 		result := "ok"
 		if e := reply.GetErrorReply(); e != nil {
-			result = e.GetCode()
+			result = e.GetCode().String()
 		}
 		v.cfg.Metrics.VnodeOps.WithLabelValues(kind, result).Inc()
 	}
 	return reply
 }
 
-func errorReply(code, msg string) *messages.Envelope {
+func errorReply(code messages.ErrorCode, msg string) *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: code, Message: msg}}}
 }
 

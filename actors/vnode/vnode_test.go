@@ -12,10 +12,10 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/vnode"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
+	"github.com/dhtkv/dht/wire"
 )
 
 const partition = 7

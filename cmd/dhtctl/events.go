@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dhtkv/dht/actors/events"
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/events"
 )
 
 func (a *app) eventsCmd() *cobra.Command {

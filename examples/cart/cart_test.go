@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/actors/node"
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // startCart starts the example's node with cfg adjusted by mutate and the

@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/actors/node"
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // Cart is the stored value of a key under carts/: JSON, with the items in

@@ -30,7 +30,7 @@ var forbiddenImports = map[string]string{
 	"github.com/cockroachdb/pebble":       "storage is an effect the actor carries out",
 	"github.com/hashicorp/serf":           "membership arrives as values",
 	"github.com/hashicorp/memberlist":     "membership arrives as values",
-	"github.com/dhtkv/dht/messages":       "convert protos in actors/wire; pure code takes domain types",
+	"github.com/dhtkv/dht/messages":       "convert protos in wire; pure code takes domain types",
 	"github.com/dhtkv/dht/actors":         "pure code must not depend on actors",
 	"github.com/dhtkv/dht/persistence":    "storage is an effect the actor carries out",
 	"github.com/prometheus/client_golang": "metrics are recorded by the actors",

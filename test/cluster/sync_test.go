@@ -5,12 +5,12 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/test/cluster"
+	"github.com/dhtkv/dht/wire"
 )
 
 // TestCluster_SyncWritesReachEveryReplica runs the durable write path: with

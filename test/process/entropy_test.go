@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/test/process"
+	"github.com/dhtkv/dht/wire"
 )
 
 // TestEntropy_ReplicasConverge runs three nodes with hinted handoff off, so

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/wire"
 )
 
 // forgedWrites is how many forged writes each case sends.

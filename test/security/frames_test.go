@@ -379,7 +379,7 @@ func mutate(rng *rand.Rand, b *remote.MessageBatch, p fuzzPeer, peers []fuzzPeer
 			{Body: &messages.Envelope_BucketKeysRequest{BucketKeysRequest: &messages.BucketKeysRequest{Partition: rng.Uint32N(partitions), Buckets: []uint32{rng.Uint32()}}}},
 			{Body: &messages.Envelope_TombstonesRequest{TombstonesRequest: &messages.TombstonesRequest{Partition: rng.Uint32N(partitions), Limit: rng.Uint32N(10)}}},
 			{Body: &messages.Envelope_HintsForRequest{HintsForRequest: &messages.HintsForRequest{Partition: rng.Uint32N(partitions), Key: []byte("sec/fuzz/probe")}}},
-			{Body: &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: "x", Message: randomString(rng)}}},
+			{Body: &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{Code: messages.ErrorCode(rng.Int32()), Message: randomString(rng)}}},
 			{Body: &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{State: &messages.RingState{Cluster: "other", Partitions: 7}}}},
 			{},
 		}

@@ -17,11 +17,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dhtkv/dht/actors/vnode"
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/cluster/remoteguard"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
 )
 
 // Actor ids peers address on a node (actors/node: the node actor "node"

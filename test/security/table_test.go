@@ -11,11 +11,11 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dhtkv/dht/actors/wire"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/test/process"
+	"github.com/dhtkv/dht/wire"
 )
 
 // table collects rows and logs them aligned, as the suite's figures.

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // concurrentSet holds two live siblings and a tombstone, all concurrent.

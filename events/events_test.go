@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dhtkv/dht/actors/events"
+	"github.com/dhtkv/dht/events"
 )
 
 var seedFlag = flag.Uint64("seed", 0, "seed of the randomised tests (0: pick one)")

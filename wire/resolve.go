@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"time"
 
-	"github.com/dhtkv/dht/actors/resolve"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/resolve"
 )
 
 // Resolve runs the resolver sel chooses for key over the live siblings of s.
