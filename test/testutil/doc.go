@@ -1,0 +1,14 @@
+// Package testutil holds the helpers every test package shares: the seed of
+// randomised tests, and waiting for a condition by retrying it until a
+// deadline (never a fixed sleep).
+//
+// A randomised test takes its seed from Seed, which reads the -seed flag,
+// then $DHT_TEST_SEED, then the clock, and on failure logs the command that
+// replays the run:
+//
+//	rng := testutil.Rand(t)
+//
+// It is imported only from _test.go files and test harnesses; production
+// code never depends on it. Its functions are safe to call from parallel
+// tests.
+package testutil

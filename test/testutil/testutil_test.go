@@ -1,0 +1,51 @@
+package testutil
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestSeed_FlagReplaysTheRun(t *testing.T) {
+	old := *seedFlag
+	t.Cleanup(func() { *seedFlag = old })
+	*seedFlag = 42
+	if got := Seed(t); got != 42 {
+		t.Fatalf("Seed with -seed=42 = %d", got)
+	}
+	a, b := Rand(t).Uint64(), Rand(t).Uint64()
+	if a != b {
+		t.Fatalf("two sources from the same seed differ: %d, %d", a, b)
+	}
+}
+
+func TestSeed_EnvWhenNoFlag(t *testing.T) {
+	old := *seedFlag
+	t.Cleanup(func() { *seedFlag = old })
+	*seedFlag = 0
+	t.Setenv(SeedEnv, "7")
+	if got := Seed(t); got != 7 {
+		t.Fatalf("Seed with $%s=7 = %d", SeedEnv, got)
+	}
+}
+
+func TestWait_RetriesUntilNil(t *testing.T) {
+	calls := 0
+	err := Wait(time.Minute, time.Millisecond, func() error {
+		calls++
+		if calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("Wait = %v after %d calls, want nil after 3", err, calls)
+	}
+}
+
+func TestWait_ReturnsTheLastError(t *testing.T) {
+	want := errors.New("never")
+	if err := Wait(5*time.Millisecond, time.Millisecond, func() error { return want }); !errors.Is(err, want) {
+		t.Fatalf("Wait = %v, want %v", err, want)
+	}
+}
