@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint clean image docker-test helm-test helm-boot-test chaos chaos-short
+.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint clean image docker-test helm-test helm-boot-test chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,13 @@ test: ## unit, property, in-process and multi-process tests, with the race detec
 test-short: ## the tests without the race detector (faster while editing)
 	$(GO) test -count=1 ./...
 
-lint: fmt vet tidy-check proto-check ## gofmt, go vet, go mod tidy, stale generated code
+lint: fmt vet tidy-check proto-check layers ## gofmt, go vet, go mod tidy, stale generated code, the purity and layering rules
+
+# internal/lint: pure packages import no actor, I/O, storage or generated
+# code and read no clock; imports run down the floors; only actors/node is
+# imported from outside actors/.
+layers:
+	$(GO) test -count=1 ./internal/lint
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
