@@ -40,7 +40,9 @@
 // list the keys of those buckets with their value hashes, using one scan
 // filtered by Tree.KeyFilter. The peer sends its listing, and DiffBuckets
 // says which keys to pull, which to push, and which to send both ways for a
-// DVV merge. With 10 differences among 100k keys, the descent and the
+// DVV merge. The scheduler itself owns neither tree: it asks both vnodes
+// each Request and passes the two answers to Exchange.ReceiveBoth of a
+// NewRemoteExchange (internal/antientropy does). With 10 differences among 100k keys, the descent and the
 // listings cost about 10 KB, against about 100 MB of data.
 //
 // # Determinism

@@ -15,6 +15,9 @@ var (
 	ErrBadResponse = errors.New("merkle: response does not match the request")
 	// ErrExchangeDone reports a response given to a finished exchange.
 	ErrExchangeDone = errors.New("merkle: exchange already finished")
+	// ErrNoLocalTree reports Receive on a descent between two remote trees,
+	// which takes both answers with ReceiveBoth.
+	ErrNoLocalTree = errors.New("merkle: exchange has no local tree")
 )
 
 // Request asks the peer for the hashes of some nodes at Level, in the same
@@ -53,7 +56,8 @@ type ExchangeStats struct {
 // hides or creates mid-exchange is found, or turns out harmless, in the next
 // exchange: merging is idempotent.
 type Exchange struct {
-	tree    *Tree
+	tree    *Tree // nil for a descent between two remote trees
+	shape   Shape
 	req     Request
 	done    bool
 	buckets []int
@@ -67,7 +71,19 @@ func NewExchange(t *Tree, peer Shape) (*Exchange, error) {
 		return nil, fmt.Errorf("%w: local %d^%d, peer %d^%d", ErrShapeMismatch,
 			t.shape.Fanout, t.shape.Depth, peer.Fanout, peer.Depth)
 	}
-	return &Exchange{tree: t, req: Request{Level: 0}}, nil
+	return &Exchange{tree: t, shape: t.shape, req: Request{Level: 0}}, nil
+}
+
+// NewRemoteExchange starts a descent between two trees of shape s, neither
+// of which the caller holds: the anti-entropy scheduler owns no tree, and
+// asks both replicas' vnodes each Request. Their answers go to ReceiveBoth;
+// Receive, which reads a local tree, is refused. The caller checks that both
+// trees have shape s (the vnodes say so in their answers).
+func NewRemoteExchange(s Shape) (*Exchange, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &Exchange{shape: s, req: Request{Level: 0}}, nil
 }
 
 // Done reports whether the descent has finished.
@@ -90,21 +106,41 @@ func (e *Exchange) Receive(theirs []uint64) error {
 	if e.done {
 		return ErrExchangeDone
 	}
+	if e.tree == nil {
+		return ErrNoLocalTree
+	}
 	mine, err := e.tree.Level(e.req.Level, e.req.Parents)
 	if err != nil {
 		return err // cannot happen: the exchange only asks for nodes it has
 	}
-	if len(theirs) != len(mine) {
-		return fmt.Errorf("%w: %d hashes for %d nodes at level %d", ErrBadResponse, len(theirs), len(mine), e.req.Level)
+	return e.ReceiveBoth(mine, theirs)
+}
+
+// ReceiveBoth takes both sides' answers to Request, mine and theirs, and
+// moves to the next round as Receive does. It is how a descent between two
+// remote trees (NewRemoteExchange) is driven; which side is "mine" only
+// matters to the caller. On error the exchange is unchanged.
+func (e *Exchange) ReceiveBoth(mine, theirs []uint64) error {
+	if e.done {
+		return ErrExchangeDone
+	}
+	want := 1
+	if e.req.Level > 0 {
+		want = len(e.req.Parents) * e.shape.Fanout
+	}
+	for _, got := range [][]uint64{mine, theirs} {
+		if len(got) != want {
+			return fmt.Errorf("%w: %d hashes for %d nodes at level %d", ErrBadResponse, len(got), want, e.req.Level)
+		}
 	}
 	e.stats.Rounds++
 	e.stats.ParentsSent += len(e.req.Parents)
 	e.stats.HashesReceived += len(theirs)
-	differ := DiffChildren(e.req.Parents, mine, theirs, e.tree.shape.Fanout)
+	differ := DiffChildren(e.req.Parents, mine, theirs, e.shape.Fanout)
 	switch {
 	case len(differ) == 0:
 		e.done, e.req = true, Request{}
-	case e.req.Level == e.tree.shape.Depth:
+	case e.req.Level == e.shape.Depth:
 		e.done, e.req, e.buckets = true, Request{}, differ
 	default:
 		e.req = Request{Level: e.req.Level + 1, Parents: differ}

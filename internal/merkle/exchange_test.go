@@ -6,13 +6,15 @@ import (
 	"maps"
 	"slices"
 	"testing"
+
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 // TestExchange_FindsExactlyTheDifferences runs whole exchanges between
 // random replicas of every shape and checks the result against the reference
 // diff of the two datasets, in both directions.
 func TestExchange_FindsExactlyTheDifferences(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	perturb := []struct {
 		name string
 		rate int // one key in rate differs; 0 leaves the data equal
@@ -77,7 +79,7 @@ func TestExchange_CostFollowsTheDifference(t *testing.T) {
 		keys      = 100_000
 		valueSize = 1024
 	)
-	r := testRand(t)
+	r := testutil.Rand(t)
 	s := DefaultShape()
 	a := make(dataset, keys)
 	datasetBytes := 0

@@ -1,32 +1,12 @@
 package merkle
 
 import (
-	"flag"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 )
-
-var seedFlag = flag.Uint64("merkle.seed", 0, "seed for randomised merkle tests (0 = from the clock)")
-
-// testRand returns a generator for a randomised test and logs its seed on
-// failure so that the run can be repeated with -merkle.seed.
-func testRand(t *testing.T) *rand.Rand {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("reproduce with: go test ./internal/merkle -run '%s' -merkle.seed=%d", t.Name(), seed)
-		}
-	})
-	return rand.New(rand.NewPCG(seed, seed^0x5eed))
-}
 
 // shapes covers the extremes of every bound and the default.
 var shapes = []Shape{

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 func TestShape_Validate(t *testing.T) {
@@ -81,7 +83,7 @@ func TestHash_Golden(t *testing.T) {
 // library's FNV-1a and CRC-64, so that another implementation (another
 // language, a future rewrite) can reproduce them from their names.
 func TestHash_MatchesStandardAlgorithms(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	for range 200 {
 		b := make([]byte, r.IntN(100))
 		for i := range b {
@@ -166,7 +168,7 @@ func TestTree_PutSemantics(t *testing.T) {
 }
 
 func TestTree_OrderIndependent(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	for _, s := range shapes {
 		t.Run(fmt.Sprintf("%dx%d", s.Fanout, s.Depth), func(t *testing.T) {
 			d := randomDataset(r, 500)
@@ -194,7 +196,7 @@ func TestTree_OrderIndependent(t *testing.T) {
 }
 
 func TestTree_DeleteRestoresPreviousTree(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	for _, s := range shapes {
 		d := randomDataset(r, 300)
 		tr := buildTree(t, s, d)
@@ -221,7 +223,7 @@ func TestTree_DeleteRestoresPreviousTree(t *testing.T) {
 // TestTree_MatchesReference applies random operation sequences and checks
 // every node against a from-scratch recomputation.
 func TestTree_MatchesReference(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	for _, s := range shapes {
 		t.Run(fmt.Sprintf("%dx%d", s.Fanout, s.Depth), func(t *testing.T) {
 			tr := mustTree(t, s)
@@ -255,7 +257,7 @@ func TestTree_MatchesReference(t *testing.T) {
 // relies on, against a reference that shares no hashing with Tree: two nodes
 // at the same position are equal iff the same (key, value) pairs lie below.
 func TestTree_NodesEqualExactlyWhenContentsEqual(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	for _, s := range shapes {
 		a := randomDataset(r, 200)
 		b := maps.Clone(a)
@@ -299,7 +301,7 @@ func TestTree_NodesEqualExactlyWhenContentsEqual(t *testing.T) {
 }
 
 func TestBuild_EqualsPuts(t *testing.T) {
-	r := testRand(t)
+	r := testutil.Rand(t)
 	d := randomDataset(r, 1000)
 	s := DefaultShape()
 	built, err := Build(s.Fanout, s.Depth, func(yield func([]byte, uint64) bool) {
