@@ -155,8 +155,8 @@ func (c *clusterAdmin) ForceRemove(node string) error {
 		return err
 	}
 	// Serf would otherwise keep reporting the node as failed for a day.
-	if c.n.agent != nil {
-		if err := c.n.agent.RemoveFailed(node); err != nil {
+	if agent := c.n.agent.Load(); agent != nil {
+		if err := agent.RemoveFailed(node); err != nil {
 			c.n.logger.Warn("telling gossip a force-removed node is gone", "node", node, "err", err)
 		}
 	}

@@ -1,6 +1,22 @@
-// Package node assembles one store node: it opens storage, loads the replica
-// identity, starts the actor system, and spawns the node actor, which
-// supervises one vnode actor per partition and the HTTP gateway actor.
+// Package node assembles one store node and orders its lifecycle. Start
+// runs the steps in the order a node comes up, each a method of its own:
+//
+//  1. openStorage (storage.go): the engine under node.data_dir, and the dot
+//     minter whose replica identity lives in it;
+//  2. openListeners (node.go): the certificates, the API and metrics ports;
+//  3. startActorSystem (spawn.go): the actor system, its dispatcher pool,
+//     and the remote port behind the remote guard;
+//  4. spawnActors (spawn.go): every actor's config, then the node actor
+//     (nodeactor.go), which spawns one vnode per partition, the topology,
+//     hint-queue, anti-entropy and handoff actors and the gateway; Start
+//     waits for the first ring;
+//  5. startMembership (membership.go): serf gossip, whose events one
+//     goroutine turns into messages to the topology actor, and the join.
+//
+// cluster.go adapts the topology snapshot for the coordinator (routes) and
+// the admin API; security.go holds the remote guard's wiring, TLS and the
+// MAC of cluster commands; lifecycle.go stops the node and reports
+// readiness.
 //
 // Start and Stop are the node's lifecycle for cmd/dhtd and for the
 // in-process test harness; both are called from one goroutine. Stop drains

@@ -12,10 +12,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dhtkv/dht/actors/coordinator"
-	"github.com/dhtkv/dht/actors/entropy"
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/handoff"
 	"github.com/dhtkv/dht/actors/hints"
@@ -26,8 +23,6 @@ import (
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/events"
-	"github.com/dhtkv/dht/internal/quorum"
-	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/resolve"
@@ -66,18 +61,28 @@ func (o Options) gossipInterval() time.Duration {
 	return time.Second
 }
 
+func (o Options) now() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
+
 // Node is a running store node.
 type Node struct {
 	cfg     config.Config
 	logger  *slog.Logger
 	engine  persistence.Engine
+	minter  *vnode.Minter
 	system  *actor.ActorSystem
 	gw      *gateway.Gateway
 	pid     *actor.PID
 	metrics *metrics.Metrics
 	httpLn  net.Listener
 	remote  *remote.Remote
-	agent   *membership.Agent
+	// agent is the node's gossip membership, set once it runs; the remote
+	// guard and the topology actor read it from their own goroutines.
+	agent atomic.Pointer[membership.Agent]
 	// peerTLS and apiTLS hold the certificates of mutual TLS between nodes
 	// and of the HTTP API (nil when not configured).
 	peerTLS, apiTLS *certs.Store
@@ -104,14 +109,10 @@ type Node struct {
 	joining    sync.WaitGroup
 }
 
-// objectCacheBytes is the node's budget for its vnodes' caches of decoded
-// hot objects, split evenly between the partitions: small next to the
-// engine's memtables and block cache (about 100 MiB in the small profile),
-// and enough for the hot keys of a skewed load.
-const objectCacheBytes = 32 << 20
-
-// Start opens storage and starts every actor of the node. On error nothing
-// is left running.
+// Start opens storage and starts every actor of the node, in the order a
+// node comes up: storage, listeners, the actor system and its remote, the
+// actors (waiting for the first ring), then gossip and the join. Each step
+// is a method of its own; on error nothing is left running.
 func Start(opts Options) (n *Node, err error) {
 	cfg := opts.Config
 	if err := cfg.Validate(); err != nil {
@@ -126,15 +127,6 @@ func Start(opts Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	// A selector that resolves nothing anywhere is left out of the request
-	// path altogether.
-	var readResolver, writeResolver *resolve.Selector
-	if sel.Active() {
-		readResolver = sel
-		if cfg.Resolution.OnWrite {
-			writeResolver = sel
-		}
-	}
 	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
 		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{})}
 	// Every error return sets n to nil; the cleanup keeps its own pointer.
@@ -145,222 +137,18 @@ func Start(opts Options) (n *Node, err error) {
 		}
 	}()
 
-	n.engine, err = persistence.Open(persistence.Options{
-		Engine:             cfg.Storage.Engine,
-		Dir:                cfg.Node.DataDir,
-		SyncWrites:         cfg.Storage.SyncWrites,
-		Profile:            cfg.Storage.Profile,
-		ValueLogGCInterval: cfg.Storage.ValueLogGCInterval,
-		Logger:             logger.With("component", "storage"),
-	})
-	if err != nil {
+	if err := n.openStorage(opts.now()); err != nil {
 		return nil, err
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	minter, fresh, err := vnode.OpenMinter(n.engine, now())
-	if err != nil {
+	if err := n.openListeners(opts.HTTPListener); err != nil {
 		return nil, err
 	}
-	logger.Info("storage open", "engine", cfg.Storage.Engine, "dir", cfg.Node.DataDir,
-		"sync_writes", cfg.Storage.SyncWrites, "replica_actor", fmt.Sprintf("%x", uint64(minter.Actor())), "new_epoch", fresh)
-
-	if n.peerTLS, n.apiTLS, err = openTLS(cfg, logger); err != nil {
+	if err := n.startActorSystem(); err != nil {
 		return nil, err
 	}
-	if cfg.HTTP.MetricsListen != "" {
-		if n.metricsLn, err = net.Listen("tcp", cfg.HTTP.MetricsListen); err != nil {
-			return nil, fmt.Errorf("node: http.metrics_listen: %w", err)
-		}
+	if err := n.spawnActors(opts, sel); err != nil {
+		return nil, err
 	}
-
-	n.httpLn = opts.HTTPListener
-	if n.httpLn == nil {
-		if n.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
-			return nil, fmt.Errorf("node: http.listen: %w", err)
-		}
-	}
-
-	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		// protoactor logs routine events (dead letters, restarts) at info;
-		// only its warnings matter to an operator.
-		return slog.New(levelFloor{Handler: logger.With("component", "protoactor").Handler(), min: slog.LevelWarn})
-	}))
-	var agent atomic.Pointer[membership.Agent]
-	if !cfg.Standalone() {
-		refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "dht_remote_refused_total",
-			Help: "Streams and frames the remote port refused (malformed, unauthenticated, or speaking for another node)."})
-		n.metrics.Registry.MustRegister(refused)
-		sec := remoteSecurity{tls: n.peerTLS, agent: &agent, cluster: cfg.Cluster.Name, refused: refused, logger: logger}
-		if n.remote, err = startRemote(n.system, cfg.Cluster.RemoteListen, cfg.Cluster.RemoteAdvertise, sec); err != nil {
-			return nil, err
-		}
-	}
-	self := membership.Member{
-		ID: cfg.Node.ID, Zone: cfg.Cluster.Zone, RemoteAddr: n.system.Address(),
-		HTTPAddr: advertised(cfg.Cluster.HTTPAdvertise, n.httpLn.Addr().String()),
-		Cluster:  cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
-	}
-	// Sized for the request path's concurrency: a request occupies a
-	// gateway hand-off, a coordinator and a vnode or two at once, and
-	// vnodes block on storage; beyond the pool, work runs on new
-	// goroutines.
-	n.pool = dispatch.New(256, dispatch.DefaultThroughput)
-	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
-	coordCfg := coordinator.Config{Hints: cfg.Handoff.Hints, Router: router, Metrics: n.metrics, Dispatcher: n.pool,
-		Logger: logger.With("component", "coordinator")}
-	n.gw = gateway.New(gateway.Config{
-		Listener: n.httpLn,
-		Limits: gateway.Limits{
-			MaxKeyBytes: cfg.Limits.MaxKeyBytes, MaxValueBytes: cfg.Limits.MaxValueBytes, MaxSiblings: cfg.Limits.MaxSiblings,
-		},
-		Defaults: quorum.Params{
-			N: cfg.Replication.N, R: cfg.Replication.R, W: cfg.Replication.W, PR: cfg.Replication.PR, PW: cfg.Replication.PW,
-		},
-		Partitions:     cfg.Ring.Partitions,
-		RequestTimeout: cfg.Replication.RequestTimeout,
-		ReadTimeout:    cfg.HTTP.ReadTimeout,
-		WriteTimeout:   cfg.HTTP.WriteTimeout,
-		ClientToken:    cfg.HTTP.ClientToken,
-		AdminToken:     cfg.HTTP.AdminToken,
-		Pprof:          cfg.HTTP.Pprof,
-		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff},
-		Admin:          &clusterAdmin{n: n},
-		Events:         n.events,
-		Ready:          n.readiness,
-		Coordinator:    coordCfg,
-		Resolver:       readResolver,
-		Metrics:        n.metrics,
-		Logger:         logger.With("component", "gateway"),
-
-		// The HTTP listener's bounds and the context tokens' secrets.
-		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
-		MaxHeaderBytes:        cfg.HTTP.MaxHeaderBytes,
-		IdleTimeout:           cfg.HTTP.IdleTimeout,
-		MaxConnections:        cfg.HTTP.MaxConnections,
-		ContextSecret:         []byte(cfg.Security.ContextSecret),
-		PreviousContextSecret: []byte(cfg.Security.PreviousContextSecret),
-		TLSConfig:             apiTLSConfig(n.apiTLS),
-		MetricsListener:       n.metricsLn,
-	})
-
-	started := make(chan struct{})
-	topoCfg := topology.Config{
-		Self: self, Cluster: cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
-		Engine: n.engine, View: &n.view, GossipInterval: opts.gossipInterval(),
-		Members: func() topology.MembersSource {
-			if a := agent.Load(); a != nil {
-				return a
-			}
-			return nil
-		},
-		PeerPID: func(addr string) *actor.PID { return actor.NewPID(addr, nodeActorName+"/"+topologyName) },
-		Seeded:  len(cfg.SeedList()) > 0,
-		Broadcast: func(c *messages.ClusterCommand) error {
-			a := agent.Load()
-			if a == nil {
-				return errors.New("membership is not running")
-			}
-			name, payload, err := commandEvent(cfg, c)
-			if err != nil || name == "" {
-				return err
-			}
-			return a.UserEvent(name, payload)
-		},
-		OnEvent: func(kind, subject, detail string) {
-			n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
-		},
-		Logger: logger.With("component", "topology"),
-	}
-	var entropyProps *actor.Props
-	if cfg.Entropy.Enabled && !cfg.Standalone() {
-		entropyProps = entropy.Props(entropy.Config{
-			Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID,
-			Interval: cfg.Entropy.Interval, MaxKeys: cfg.Entropy.MaxKeysPerExchange,
-			Timeout: max(30*time.Second, 3*cfg.Entropy.Interval),
-			Grace:   cfg.Entropy.TombstoneGrace, HintsPID: router.HintsPID, Now: now,
-			Metrics: entropy.NewMetrics(n.metrics.Registry), Logger: logger.With("component", "entropy"),
-			OnRepair: func(p uint32, peer string, copies int) {
-				n.events.Publish(events.Event{Kind: events.AERepair, Subject: peer, Partition: &p,
-					Detail: fmt.Sprintf("%d replica copies repaired with %s", copies, peer)})
-			},
-		})
-	}
-	topologyPID := actor.NewPID(n.system.Address(), nodeActorName+"/"+topologyName)
-	var handoffProps *actor.Props
-	if !cfg.Standalone() {
-		handoffProps = handoff.Props(handoff.Config{
-			Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID, TopologyPID: topologyPID,
-			Engine: n.engine, Keys: n.keys,
-			Concurrency: cfg.Handoff.TransferConcurrency, BatchKeys: cfg.Handoff.TransferBatchKeys,
-			BatchBytes: cfg.Handoff.TransferBatchBytes, DropDelay: cfg.Handoff.DropDelay,
-			Interval: opts.gossipInterval(), Timeout: 30 * time.Second,
-			Status: &n.handoff, Metrics: handoff.NewMetrics(n.metrics.Registry),
-			OnEvent: func(kind, subject string, p uint32, detail string) {
-				n.events.Publish(events.Event{Kind: kind, Subject: subject, Partition: &p, Detail: detail})
-			},
-			OnRetired: n.onRetired,
-			Logger:    logger.With("component", "handoff"),
-		})
-	}
-	props := actor.PropsFromProducer(func() actor.Actor {
-		return &nodeActor{
-			partitions: cfg.Ring.Partitions,
-			vnodeProps: func(p uint32) *actor.Props {
-				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: minter, Metrics: n.metrics, Now: now,
-					Root: &n.roots[p], Keys: &n.keys[p], Dispatcher: n.pool, CacheBytes: objectCacheBytes / cfg.Ring.Partitions,
-					ResolveOnWrite: writeResolver, Logger: logger.With("component", "vnode")})
-			},
-			topologyProps: topology.Props(topoCfg),
-			hintsProps: hints.Props(hints.Config{
-				Stats: &n.hintStats, Now: now,
-				Engine: n.engine, MaxHints: cfg.Handoff.MaxHints, MaxBytes: cfg.Handoff.MaxHintBytes,
-				Interval: cfg.Handoff.DeliverInterval,
-				Alive: func(node string) bool {
-					snap := n.view.Load()
-					return snap != nil && node != cfg.Node.ID && snap.Alive(node)
-				},
-				VnodePID: router.VnodePID, Metrics: n.metrics, Logger: logger.With("component", "hints"),
-				Redirect: func(target string, p uint32) (string, bool) {
-					snap := n.view.Load()
-					if snap == nil || !snap.Plan.Removed(target) {
-						return "", false
-					}
-					serving, _ := snap.Plan.Serving(p, snap.Alive)
-					for _, id := range serving {
-						if snap.Alive(id) {
-							return id, true
-						}
-					}
-					return "", true
-				},
-			}),
-			entropyProps: entropyProps,
-			handoffProps: handoffProps,
-			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective)),
-				actor.WithDispatcher(n.pool)),
-			started: started,
-		}
-	}, actor.WithSupervisor(logAndDecide(logger, "vnode, topology or gateway", actor.RestartDirective)))
-	if n.pid, err = n.system.Root.SpawnNamed(props, nodeActorName); err != nil {
-		return nil, fmt.Errorf("node: spawn node actor: %w", err)
-	}
-	// Spawning returns before the children have handled Started; wait for
-	// the topology actor's first snapshot, or the first requests would find
-	// no route.
-	select {
-	case <-started:
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("node: actors did not start within 30s")
-	}
-	select {
-	case <-n.view.Published():
-	case <-time.After(30 * time.Second):
-		return nil, errors.New("node: no ring published within 30s")
-	}
-
 	n.joinCtx, n.cancelJoin = context.WithCancel(context.Background())
 	if cfg.Standalone() {
 		n.joined.Store(true)
@@ -368,52 +156,50 @@ func Start(opts Options) (n *Node, err error) {
 		logger.Info("node started standalone", "http", n.httpLn.Addr().String(), "partitions", cfg.Ring.Partitions)
 		return n, nil
 	}
-	n.agent, err = membership.Start(membership.Config{
-		NodeID: cfg.Node.ID, BindAddr: cfg.Cluster.GossipListen, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
-		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: self, Fast: opts.FastGossip, Logger: logger,
-	}, func(e membership.Event) {
-		if e.Members != nil {
-			n.system.Root.Send(topologyPID, &topology.MembersChanged{Members: e.Members})
-		}
-		if c := e.Change; c != nil {
-			for _, id := range c.IDs {
-				n.events.Publish(events.Event{Kind: "member-" + c.Kind, Subject: id})
-			}
-		}
-		if u := e.UserEvent; u != nil {
-			cmd, err := commandFromEvent(cfg, u.Name, u.Payload)
-			switch {
-			case err != nil:
-				logger.Warn("ignoring a cluster command from gossip", "event", u.Name, "err", err)
-			case cmd != nil:
-				n.system.Root.Send(topologyPID, &topology.RemoteCommand{Command: cmd})
-			}
-		}
-	})
-	if err != nil {
+	if err := n.startMembership(opts.FastGossip); err != nil {
 		return nil, err
-	}
-	agent.Store(n.agent)
-	if seeds := cfg.SeedList(); len(seeds) > 0 {
-		n.joining.Add(1)
-		go func() {
-			defer n.joining.Done()
-			if _, err := n.agent.Join(n.joinCtx, seeds, 2*time.Second); err == nil {
-				n.joined.Store(true)
-				logger.Info("joined the cluster", "seeds", seeds)
-				if !n.hasAlivePeer() {
-					// The seeds were only this node: start the ring alone.
-					n.system.Root.Send(topologyPID, topology.JoinAlone{})
-				}
-			}
-		}()
-	} else {
-		n.joined.Store(true)
 	}
 	n.ready.Store(true)
 	logger.Info("node started", "http", n.httpLn.Addr().String(), "remote", n.system.Address(),
 		"gossip", cfg.Cluster.GossipListen, "partitions", cfg.Ring.Partitions)
 	return n, nil
+}
+
+// openListeners loads the certificates (cluster.tls, http.tls) and opens
+// the metrics listener (http.metrics_listen) and the
+// API's, unless the caller passed one in.
+func (n *Node) openListeners(httpLn net.Listener) (err error) {
+	if n.peerTLS, n.apiTLS, err = openTLS(n.cfg, n.logger); err != nil {
+		return err
+	}
+	if n.cfg.HTTP.MetricsListen != "" {
+		if n.metricsLn, err = net.Listen("tcp", n.cfg.HTTP.MetricsListen); err != nil {
+			return fmt.Errorf("node: http.metrics_listen: %w", err)
+		}
+	}
+	n.httpLn = httpLn
+	if n.httpLn == nil {
+		if n.httpLn, err = net.Listen("tcp", n.cfg.HTTP.Listen); err != nil {
+			return fmt.Errorf("node: http.listen: %w", err)
+		}
+	}
+	return nil
+}
+
+// awaitRing waits for the actors to have started and the topology actor to
+// have published its first ring: before that a request would find no route.
+func (n *Node) awaitRing(started <-chan struct{}) error {
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		return errors.New("node: actors did not start within 30s")
+	}
+	select {
+	case <-n.view.Published():
+	case <-time.After(30 * time.Second):
+		return errors.New("node: no ring published within 30s")
+	}
+	return nil
 }
 
 func advertised(advertise, listen string) string {
@@ -423,201 +209,8 @@ func advertised(advertise, listen string) string {
 	return listen
 }
 
-// Retired is closed once this node was removed from the ring (dhtctl
-// decommission) and has handed all its data over; it has then left gossip,
-// and the daemon exits.
-func (n *Node) Retired() <-chan struct{} { return n.retired }
-
-func (n *Node) onRetired() {
-	n.retire.Do(func() {
-		n.logger.Info("decommissioned: every partition is with its new owners; leaving the cluster")
-		n.events.Publish(events.Event{Kind: events.MemberLeave, Subject: n.cfg.Node.ID, Detail: "decommissioned and handed over"})
-		if n.agent != nil {
-			if err := n.agent.Leave(); err != nil {
-				n.logger.Warn("leaving gossip", "err", err)
-			}
-		}
-		close(n.retired)
-	})
-}
-
 // HTTPAddr returns the address the gateway listens on.
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
 // Metrics returns the node's metrics.
 func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
-
-// Stop drains HTTP until ctx ends, stops the actors, and closes storage.
-func (n *Node) Stop(ctx context.Context) error {
-	n.ready.Store(false)
-	var errs []error
-	if n.gw != nil {
-		if err := n.gw.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("node: drain http: %w", err))
-		}
-	}
-	return errors.Join(append(errs, n.closeAll())...)
-}
-
-// closeAll stops whatever Start got running. Gossip stops without leaving:
-// a stopped node keeps its place in the ring, and peers mark it down.
-func (n *Node) closeAll() error {
-	if n.cancelJoin != nil {
-		n.cancelJoin()
-		n.joining.Wait()
-	}
-	if n.agent != nil {
-		_ = n.agent.Shutdown()
-	}
-	if n.remote != nil {
-		remoteLifecycle.Lock()
-		n.remote.Shutdown(false)
-		remoteLifecycle.Unlock()
-	}
-	if n.system != nil {
-		if n.pid != nil {
-			// StopFuture returns once the node actor and all its children
-			// have stopped, so no vnode is mid-write when storage closes.
-			_ = n.system.Root.StopFuture(n.pid).Wait()
-		}
-		n.system.Shutdown()
-	}
-	if n.pool != nil {
-		n.pool.Close()
-	}
-	for _, ln := range []net.Listener{n.httpLn, n.metricsLn} {
-		if ln != nil {
-			_ = ln.Close()
-		}
-	}
-	for _, st := range []*certs.Store{n.peerTLS, n.apiTLS} {
-		if st != nil {
-			st.Close()
-		}
-	}
-	if n.engine != nil {
-		if err := n.engine.Close(); err != nil {
-			return fmt.Errorf("node: close storage: %w", err)
-		}
-	}
-	return nil
-}
-
-// readiness is what /readyz reports: storage open and actors running, the
-// node has joined (a seed answered, or it started a new cluster), and it
-// knows a ring in which it owns replicas.
-func (n *Node) readiness() error {
-	if !n.ready.Load() {
-		return errors.New("starting or stopping")
-	}
-	if !n.joined.Load() {
-		return errors.New("not joined: no seed has answered yet")
-	}
-	snap := n.view.Load()
-	if snap == nil || len(snap.Table.Replicas) == 0 || !snap.State.Owner(n.cfg.Node.ID) {
-		return errors.New("no ring known yet")
-	}
-	if !snap.Synced && n.hasAlivePeer() {
-		return errors.New("the cluster's ring has not reached this node yet")
-	}
-	if !n.cfg.Standalone() && !n.handoff.Checked() {
-		return errors.New("handoff has not yet compared this node's data with the ring")
-	}
-	return nil
-}
-
-// hasAlivePeer reports whether gossip sees another live node of this
-// cluster: then the ring must come from the peers, not from this node alone.
-func (n *Node) hasAlivePeer() bool {
-	if n.agent == nil {
-		return false
-	}
-	for _, m := range n.agent.Members() {
-		if m.ID != n.cfg.Node.ID && m.Status == membership.StatusAlive && m.Cluster == n.cfg.Cluster.Name {
-			return true
-		}
-	}
-	return false
-}
-
-// Names of the node actor's singleton children; peers address them by
-// these names.
-const (
-	topologyName = "topology"
-	hintsName    = "hints"
-	entropyName  = "entropy"
-	handoffName  = "handoff"
-)
-
-// nodeActor supervises the vnodes, the topology actor and the gateway.
-type nodeActor struct {
-	partitions    int
-	vnodeProps    func(p uint32) *actor.Props
-	topologyProps *actor.Props
-	hintsProps    *actor.Props
-	entropyProps  *actor.Props // nil when anti-entropy is off
-	handoffProps  *actor.Props // nil on a standalone node
-	gatewayProps  *actor.Props
-	started       chan struct{}
-}
-
-func (a *nodeActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); !ok {
-		return
-	}
-	for p := 0; p < a.partitions; p++ {
-		if _, err := ctx.SpawnNamed(a.vnodeProps(uint32(p)), vnode.Name(uint32(p))); err != nil {
-			ctx.Logger().Error("spawn vnode", "partition", p, "err", err)
-		}
-	}
-	if _, err := ctx.SpawnNamed(a.topologyProps, topologyName); err != nil {
-		ctx.Logger().Error("spawn topology", "err", err)
-	}
-	if _, err := ctx.SpawnNamed(a.hintsProps, hintsName); err != nil {
-		ctx.Logger().Error("spawn hints", "err", err)
-	}
-	if a.entropyProps != nil {
-		if _, err := ctx.SpawnNamed(a.entropyProps, entropyName); err != nil {
-			ctx.Logger().Error("spawn entropy", "err", err)
-		}
-	}
-	if a.handoffProps != nil {
-		if _, err := ctx.SpawnNamed(a.handoffProps, handoffName); err != nil {
-			ctx.Logger().Error("spawn handoff", "err", err)
-		}
-	}
-	if _, err := ctx.SpawnNamed(a.gatewayProps, "gateway"); err != nil {
-		ctx.Logger().Error("spawn gateway", "err", err)
-	}
-	close(a.started)
-}
-
-// logAndDecide returns a supervisor strategy that logs a child's failure at
-// error level — protoactor itself reports it only at info — and then applies
-// directive: vnodes, the topology actor and the gateway restart (they rebuild
-// their state from storage), a failed coordinator stops and its client sees
-// a timeout.
-func logAndDecide(logger *slog.Logger, what string, directive actor.Directive) actor.SupervisorStrategy {
-	return actor.NewOneForOneStrategy(10, time.Minute, func(reason interface{}) actor.Directive {
-		logger.Error("actor failed", "actor", what, "reason", fmt.Sprint(reason), "directive", directive.String())
-		return directive
-	})
-}
-
-// levelFloor drops records below min, to quiet a library's routine logging.
-type levelFloor struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (h levelFloor) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFloor) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return levelFloor{Handler: h.Handler.WithAttrs(attrs), min: h.min}
-}
-
-func (h levelFloor) WithGroup(name string) slog.Handler {
-	return levelFloor{Handler: h.Handler.WithGroup(name), min: h.min}
-}

@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/dhtkv/dht/cluster/certs"
+	"github.com/dhtkv/dht/events"
+)
+
+// Retired is closed once this node was removed from the ring (dhtctl
+// decommission) and has handed all its data over; it has then left gossip,
+// and the daemon exits.
+func (n *Node) Retired() <-chan struct{} { return n.retired }
+
+func (n *Node) onRetired() {
+	n.retire.Do(func() {
+		n.logger.Info("decommissioned: every partition is with its new owners; leaving the cluster")
+		n.events.Publish(events.Event{Kind: events.MemberLeave, Subject: n.cfg.Node.ID, Detail: "decommissioned and handed over"})
+		if agent := n.agent.Load(); agent != nil {
+			if err := agent.Leave(); err != nil {
+				n.logger.Warn("leaving gossip", "err", err)
+			}
+		}
+		close(n.retired)
+	})
+}
+
+// Stop drains HTTP until ctx ends, stops the actors, and closes storage.
+func (n *Node) Stop(ctx context.Context) error {
+	n.ready.Store(false)
+	var errs []error
+	if n.gw != nil {
+		if err := n.gw.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("node: drain http: %w", err))
+		}
+	}
+	return errors.Join(append(errs, n.closeAll())...)
+}
+
+// closeAll stops whatever Start got running. Gossip stops without leaving:
+// a stopped node keeps its place in the ring, and peers mark it down.
+func (n *Node) closeAll() error {
+	if n.cancelJoin != nil {
+		n.cancelJoin()
+		n.joining.Wait()
+	}
+	if agent := n.agent.Load(); agent != nil {
+		_ = agent.Shutdown()
+	}
+	if n.remote != nil {
+		remoteLifecycle.Lock()
+		n.remote.Shutdown(false)
+		remoteLifecycle.Unlock()
+	}
+	if n.system != nil {
+		if n.pid != nil {
+			// StopFuture returns once the node actor and all its children
+			// have stopped, so no vnode is mid-write when storage closes.
+			_ = n.system.Root.StopFuture(n.pid).Wait()
+		}
+		n.system.Shutdown()
+	}
+	if n.pool != nil {
+		n.pool.Close()
+	}
+	for _, ln := range []net.Listener{n.httpLn, n.metricsLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	for _, st := range []*certs.Store{n.peerTLS, n.apiTLS} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	if n.engine != nil {
+		if err := n.engine.Close(); err != nil {
+			return fmt.Errorf("node: close storage: %w", err)
+		}
+	}
+	return nil
+}
+
+// readiness is what /readyz reports: storage open and actors running, the
+// node has joined (a seed answered, or it started a new cluster), and it
+// knows a ring in which it owns replicas.
+func (n *Node) readiness() error {
+	if !n.ready.Load() {
+		return errors.New("starting or stopping")
+	}
+	if !n.joined.Load() {
+		return errors.New("not joined: no seed has answered yet")
+	}
+	snap := n.view.Load()
+	if snap == nil || len(snap.Table.Replicas) == 0 || !snap.State.Owner(n.cfg.Node.ID) {
+		return errors.New("no ring known yet")
+	}
+	if !snap.Synced && n.hasAlivePeer() {
+		return errors.New("the cluster's ring has not reached this node yet")
+	}
+	if !n.cfg.Standalone() && !n.handoff.Checked() {
+		return errors.New("handoff has not yet compared this node's data with the ring")
+	}
+	return nil
+}

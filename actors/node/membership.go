@@ -1,0 +1,80 @@
+package node
+
+import (
+	"time"
+
+	"github.com/dhtkv/dht/actors/topology"
+	"github.com/dhtkv/dht/cluster/membership"
+	"github.com/dhtkv/dht/events"
+)
+
+// startMembership starts gossip and, when seeds are configured, joins them
+// in the background: the node serves while it looks for its cluster.
+func (n *Node) startMembership(fast bool) error {
+	cfg := n.cfg
+	agent, err := membership.Start(membership.Config{
+		NodeID: cfg.Node.ID, BindAddr: cfg.Cluster.GossipListen, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
+		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: n.self(), Fast: fast, Logger: n.logger,
+	}, n.onMembershipEvent)
+	if err != nil {
+		return err
+	}
+	n.agent.Store(agent)
+	seeds := cfg.SeedList()
+	if len(seeds) == 0 {
+		n.joined.Store(true)
+		return nil
+	}
+	n.joining.Add(1)
+	go func() {
+		defer n.joining.Done()
+		if _, err := agent.Join(n.joinCtx, seeds, 2*time.Second); err == nil {
+			n.joined.Store(true)
+			n.logger.Info("joined the cluster", "seeds", seeds)
+			if !n.hasAlivePeer() {
+				// The seeds were only this node: start the ring alone.
+				n.system.Root.Send(n.topologyPID(), topology.JoinAlone{})
+			}
+		}
+	}()
+	return nil
+}
+
+// onMembershipEvent turns one gossip event into actor messages and events.
+// It runs on membership's single event goroutine and touches no actor state:
+// members go to the topology actor, changes to the event stream, and a
+// cluster command (checked against the command MAC) to the topology actor.
+func (n *Node) onMembershipEvent(e membership.Event) {
+	if e.Members != nil {
+		n.system.Root.Send(n.topologyPID(), &topology.MembersChanged{Members: e.Members})
+	}
+	if c := e.Change; c != nil {
+		for _, id := range c.IDs {
+			n.events.Publish(events.Event{Kind: "member-" + c.Kind, Subject: id})
+		}
+	}
+	if u := e.UserEvent; u != nil {
+		cmd, err := commandFromEvent(n.cfg, u.Name, u.Payload)
+		switch {
+		case err != nil:
+			n.logger.Warn("ignoring a cluster command from gossip", "event", u.Name, "err", err)
+		case cmd != nil:
+			n.system.Root.Send(n.topologyPID(), &topology.RemoteCommand{Command: cmd})
+		}
+	}
+}
+
+// hasAlivePeer reports whether gossip sees another live node of this
+// cluster: then the ring must come from the peers, not from this node alone.
+func (n *Node) hasAlivePeer() bool {
+	agent := n.agent.Load()
+	if agent == nil {
+		return false
+	}
+	for _, m := range agent.Members() {
+		if m.ID != n.cfg.Node.ID && m.Status == membership.StatusAlive && m.Cluster == n.cfg.Cluster.Name {
+			return true
+		}
+	}
+	return false
+}
