@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/dhtkv/dht/api"
 )
 
 // Header names and paths of the node's HTTP API.
@@ -586,21 +588,12 @@ func IsCertificateRefused(err error) bool {
 	return strings.HasPrefix(msg, "tls: ") && strings.Contains(msg, "certificate")
 }
 
-// siblingsBody is the JSON body of a 300 Multiple Choices answer.
-type siblingsBody struct {
-	Siblings []struct {
-		Value       []byte    `json:"value"` // base64 (std) in JSON
-		ContentType string    `json:"content_type"`
-		Timestamp   time.Time `json:"timestamp"`
-	} `json:"siblings"`
-}
-
 func decodeSiblings(resp *http.Response) ([]Sibling, error) {
 	data, err := readAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("reading siblings: %w", err)
 	}
-	var body siblingsBody
+	var body api.Siblings
 	if err := json.Unmarshal(data, &body); err != nil {
 		return nil, fmt.Errorf("malformed sibling list: %w", err)
 	}
@@ -629,22 +622,15 @@ func isKeyNotFound(resp *http.Response) bool {
 	return mt == "application/json"
 }
 
-// errorBody is the JSON body of an error answer.
-type errorBody struct {
-	Error         string `json:"error"`
-	Code          string `json:"code"`
-	Indeterminate bool   `json:"indeterminate"`
-}
-
 // decodeError turns a failed answer into an *Error. A body that is not the
 // API's JSON (from a proxy, say) is quoted in the message; for a write, a
 // gateway failure without a node's verdict leaves the outcome unknown.
 func decodeError(resp *http.Response, isWrite bool) error {
 	e := &Error{Status: resp.StatusCode}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var body errorBody
+	var body api.Error
 	if err := json.Unmarshal(data, &body); err == nil && (body.Error != "" || body.Code != "") {
-		e.Code, e.Message, e.Indeterminate = body.Code, body.Error, body.Indeterminate
+		e.Code, e.Message, e.Indeterminate = string(body.Code), body.Error, body.Indeterminate
 		return e
 	}
 	msg := strings.TrimSpace(strings.ToValidUTF8(string(data), "\uFFFD"))

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/events"
 )
 
@@ -72,7 +73,7 @@ func (c *Client) streamEvents(ctx context.Context, rawQuery string, fn func(even
 	if fn == nil {
 		return errors.New("client: events: nil callback")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.urlFor(adminEventsPath, rawQuery), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.urlFor(api.EventsPath, rawQuery), nil)
 	if err != nil {
 		return fmt.Errorf("client: events: %w", err)
 	}

@@ -7,30 +7,26 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"time"
+
+	"github.com/dhtkv/dht/api"
 )
 
-// Member is a node as the fake's admin API reports it. Its JSON tags are
-// written out here rather than shared with package client, so that tests
-// against the fake catch a client that decodes the wire format wrongly.
-type Member struct {
-	ID         string `json:"id"`
-	Zone       string `json:"zone,omitempty"`
-	Status     string `json:"status"`
-	Owner      bool   `json:"owner"`
-	HTTPAddr   string `json:"http_addr,omitempty"`
-	RemoteAddr string `json:"remote_addr,omitempty"`
-	Replicas   int    `json:"replicas"`
-	Self       bool   `json:"self,omitempty"`
-}
-
-// Ring is the ring as the fake's admin API reports it.
-type Ring struct {
-	Partitions int        `json:"partitions"`
-	N          int        `json:"n"`
-	Version    uint64     `json:"version"`
-	Replicas   [][]string `json:"replicas"`
-}
+// The fake answers with package api's JSON shapes, the ones a node
+// encodes. It shares no code with the node's handlers, so tests against it
+// still check how the client reads the wire, not how the node writes it.
+type (
+	// Member is a node as the fake's admin API reports it.
+	Member = api.Member
+	// Ring is the ring as the fake's admin API reports it.
+	Ring = api.Ring
+	// Transfer is a running partition transfer as the fake's status
+	// reports it.
+	Transfer = api.Transfer
+	// Handoff is a node's handoff work as the fake's status reports it.
+	Handoff = api.Handoff
+	// Status is what GET /admin/status answers.
+	Status = api.Status
+)
 
 // Cluster is what GET /admin/members and GET /admin/ring answer. The fake
 // sends it as given (members sorted by id, as a node does), without checking
@@ -68,15 +64,15 @@ func (s *Server) SetAdminToken(token string) {
 }
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
-	mux.Handle("/admin/members", s.adminGet(func(c *Cluster) any {
+	mux.Handle(api.MembersPath, s.adminGet(func(c *Cluster) any {
 		members := slices.Clone(c.Members)
 		if members == nil {
 			members = []Member{}
 		}
 		slices.SortFunc(members, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
-		return map[string]any{"members": members}
+		return api.Members{Members: members}
 	}))
-	mux.Handle("/admin/ring", s.adminGet(func(c *Cluster) any {
+	mux.Handle(api.RingPath, s.adminGet(func(c *Cluster) any {
 		ring := c.Ring
 		ring.Replicas = slices.Clone(ring.Replicas)
 		if ring.Replicas == nil {
@@ -113,35 +109,6 @@ func (s *Server) adminGet(render func(*Cluster) any) http.Handler {
 	})
 }
 
-// Transfer is a running partition transfer as the fake's status reports it.
-type Transfer struct {
-	Partition uint32    `json:"partition"`
-	Kind      string    `json:"kind"`
-	Peer      string    `json:"peer"`
-	Keys      int64     `json:"keys"`
-	TotalKeys int64     `json:"total_keys"`
-	Bytes     int64     `json:"bytes"`
-	StartedAt time.Time `json:"started_at"`
-}
-
-// Handoff is a node's handoff work as the fake's status reports it.
-type Handoff struct {
-	Pending    int        `json:"pending"`
-	Draining   int        `json:"draining"`
-	Active     []Transfer `json:"active"`
-	Completed  uint64     `json:"completed"`
-	ETASeconds float64    `json:"eta_seconds"`
-}
-
-// Status is what GET /admin/status answers.
-type Status struct {
-	Node         string            `json:"node"`
-	HintsPending map[string]int    `json:"hints_pending"`
-	HintsBytes   int64             `json:"hints_bytes"`
-	MerkleRoots  map[uint32]uint64 `json:"merkle_roots"`
-	Handoff      Handoff           `json:"handoff"`
-}
-
 // SetStatus sets what GET /admin/status answers; until it is called, or
 // after it is called with nil, the endpoint answers 503 unavailable.
 func (s *Server) SetStatus(st *Status) {
@@ -164,7 +131,7 @@ func (s *Server) SetStatus(st *Status) {
 // 409 conflict for force-removing a member whose status is "alive", else
 // 202. Tests see what was asked in Requests.
 func (s *Server) adminOps(mux *http.ServeMux) {
-	mux.Handle("/admin/status", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle(api.StatusPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" not allowed; use GET", false)
@@ -193,9 +160,7 @@ func (s *Server) serveAdminOp(w http.ResponseWriter, r *http.Request, action str
 		return
 	}
 	node := r.URL.Query().Get("node")
-	var body struct {
-		Node string `json:"node"`
-	}
+	var body api.NodeRequest
 	if data, _ := io.ReadAll(r.Body); len(data) > 0 {
 		if err := json.Unmarshal(data, &body); err != nil {
 			writeError(w, http.StatusBadRequest, "bad_parameter", "request body is not {\"node\":\"ID\"}: "+err.Error(), false)
@@ -235,9 +200,5 @@ func (s *Server) serveAdminOp(w http.ResponseWriter, r *http.Request, action str
 		writeError(w, http.StatusConflict, "conflict", "node "+node+" is alive; decommission it instead: conflict", false)
 		return
 	}
-	answer := map[string]any{"accepted": true, "action": action}
-	if node != "" {
-		answer["node"] = node
-	}
-	writeJSON(w, http.StatusAccepted, answer)
+	writeJSON(w, http.StatusAccepted, api.Accepted{Accepted: true, Node: node, Action: action})
 }

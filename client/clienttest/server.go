@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dhtkv/dht/api"
 )
 
 // N is the replication factor the fake pretends to have; quorum parameters
@@ -223,7 +225,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	sibs := slices.Clone(s.mu.keys[key])
 	s.mu.Unlock()
 	if failing {
-		writeError(w, f.Status, f.Code, f.Message, f.Indeterminate)
+		writeError(w, f.Status, api.Code(f.Code), f.Message, f.Indeterminate)
 		return
 	}
 
@@ -242,16 +244,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(live[0].value)
 	default:
-		type jsonSibling struct {
-			Value       []byte    `json:"value"`
-			ContentType string    `json:"content_type"`
-			Timestamp   time.Time `json:"timestamp"`
-		}
-		body := struct {
-			Siblings []jsonSibling `json:"siblings"`
-		}{}
+		var body api.Siblings
 		for _, sb := range live {
-			body.Siblings = append(body.Siblings, jsonSibling{sb.value, sb.contentType, sb.timestamp})
+			body.Siblings = append(body.Siblings, api.Sibling{Value: sb.value, ContentType: sb.contentType, Timestamp: sb.timestamp})
 		}
 		writeJSON(w, http.StatusMultipleChoices, body)
 	}
@@ -277,7 +272,7 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	f, failing := s.failure(key, r.Method)
 	if failing && !f.Apply {
-		writeError(w, f.Status, f.Code, f.Message, f.Indeterminate)
+		writeError(w, f.Status, api.Code(f.Code), f.Message, f.Indeterminate)
 		return
 	}
 	s.mu.lastID++
@@ -291,7 +286,7 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	kept := slices.DeleteFunc(s.mu.keys[key], func(sb sibling) bool { return covered[sb.id] })
 	s.mu.keys[key] = append(kept, next)
 	if failing {
-		writeError(w, f.Status, f.Code, f.Message, f.Indeterminate)
+		writeError(w, f.Status, api.Code(f.Code), f.Message, f.Indeterminate)
 		return
 	}
 	// The new context covers only what this write replaced plus itself:
@@ -361,12 +356,8 @@ func decodeContext(token string) (map[uint64]bool, bool) {
 	return covered, true
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string, indeterminate bool) {
-	body := map[string]any{"error": msg, "code": code}
-	if indeterminate {
-		body["indeterminate"] = true
-	}
-	writeJSON(w, status, body)
+func writeError(w http.ResponseWriter, status int, code api.Code, msg string, indeterminate bool) {
+	writeJSON(w, status, api.Error{Error: msg, Code: code, Indeterminate: indeterminate})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/client"
 )
 
@@ -124,7 +125,7 @@ func opFailed(err error, action, node string) error {
 	switch {
 	case !ok:
 		return err
-	case e.Status == http.StatusNotFound && e.Code == "unknown_node":
+	case e.Status == http.StatusNotFound && e.Code == string(api.CodeUnknownNode):
 		return fmt.Errorf("%w; 'dhtctl members' lists the nodes", err)
 	case e.Status == http.StatusConflict && action == "force-remove":
 		return fmt.Errorf("%w; force-remove is only for a node that is down for good: run 'dhtctl decommission %s' to retire a live node", err, node)
