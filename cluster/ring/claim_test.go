@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 func TestClaim_Deterministic(t *testing.T) {
@@ -40,7 +42,7 @@ func TestClaim_Deterministic(t *testing.T) {
 		{"uneven zones", 128, 3, zonedJoins("aaabcaad")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rng := newRand(t)
+			rng := testutil.Rand(t)
 			want := Claim(tt.q, tt.n, tt.history)
 			requireTable(t, want)
 			for range 5 {
@@ -209,7 +211,7 @@ func TestClaim_RemoveMovesOnlyItsReplicas(t *testing.T) {
 		{"n=2", 128, 2, joins(7, 2)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rng := newRand(t)
+			rng := testutil.Rand(t)
 			h := slices.Clone(tt.history)
 			before := Claim(tt.q, tt.n, h)
 			relaxed := false
@@ -291,7 +293,7 @@ func checkNearFair(t *testing.T, tab Table, when string) {
 // invariants, what the step may move, and (without zones) balance.
 func TestClaim_RandomHistories(t *testing.T) {
 	t.Parallel()
-	rng := newRand(t)
+	rng := testutil.Rand(t)
 	for trial := range 12 {
 		q := []int{8, 32, 64, 128}[rng.IntN(4)]
 		n := 1 + rng.IntN(4)

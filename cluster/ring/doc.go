@@ -21,6 +21,19 @@
 // changes to equal states, which Digest lets them compare cheaply.
 // State.Validate checks a state decoded from the network.
 //
+// # Commands
+//
+// An operator's ownership changes are ring commands that return the next
+// state or a refusal: State.JoinSelf (a node joins only itself),
+// State.Decommission and State.ForceRemove (never a node the ring does not
+// know, one already removed, or the last owner; a force-removal never of the
+// node running it nor of one that gossip sees alive). A refusal is a
+// *CommandError wrapping the rule (ErrLastOwner, ErrAlive, ...), with the
+// operator's explanation in its Reason. Shape.Compatible is the one check of
+// whether a peer shares this ring (cluster name, Q and N), and
+// Plan.HintRedirect decides where the hints of a removed replica go.
+// testdata/commands holds the commands' stories.
+//
 // # Claim
 //
 // The partition table is Claim(q, n, state.History()) (or state.Table(q, n)):

@@ -3,35 +3,14 @@ package ring
 import (
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Shared helpers of the claim and state tests.
 
-var (
-	seedFlag   = flag.Uint64("ring.seed", 0, "seed of the randomised tests (0: a new one each run, logged on failure)")
-	updateFlag = flag.Bool("ring.update", false, "rewrite testdata/claim.golden")
-)
-
-// newRand returns the test's random source. A failing test logs the seed,
-// and -ring.seed replays it.
-func newRand(t *testing.T) *rand.Rand {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("random seed %d: rerun with -ring.seed=%d", seed, seed)
-		}
-	})
-	return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
-}
+var updateFlag = flag.Bool("ring.update", false, "rewrite testdata/claim.golden")
 
 // joins returns the history of s members node-00, node-01, … joining one
 // after another, zones assigned round-robin from zones (none when 0).

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 func TestState_JoinRemove(t *testing.T) {
@@ -77,7 +79,7 @@ func randomState(rng *rand.Rand, ancestor State) State {
 }
 
 func TestMerge_Laws(t *testing.T) {
-	rng := newRand(t)
+	rng := testutil.Rand(t)
 	for range 300 {
 		root := randomState(rng, State{})
 		a, b, c := randomState(rng, root), randomState(rng, root), randomState(rng, root)
@@ -162,7 +164,7 @@ func TestMerge_CanonicalisesOddInput(t *testing.T) {
 // until all agree: the states, digests and tables must be equal, and the
 // table valid.
 func TestState_ConcurrentJoinsConverge(t *testing.T) {
-	rng := newRand(t)
+	rng := testutil.Rand(t)
 	seed := State{}.Join(Member{ID: "seed-0", Zone: "a"}).Join(Member{ID: "seed-1", Zone: "b"})
 	nodes := make([]State, 6)
 	for i := range nodes {
@@ -203,7 +205,7 @@ func TestState_ConcurrentJoinsConverge(t *testing.T) {
 // TestState_HistoryRoundTrip rebuilds each state from its history, the
 // reference reading of what History means.
 func TestState_HistoryRoundTrip(t *testing.T) {
-	rng := newRand(t)
+	rng := testutil.Rand(t)
 	for range 200 {
 		s := randomState(rng, randomState(rng, State{}))
 		h := s.History()
