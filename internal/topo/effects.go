@@ -1,0 +1,65 @@
+package topo
+
+import (
+	"log/slog"
+
+	"github.com/dhtkv/dht/cluster/ring"
+)
+
+// Effects is what the actor must do after one event, in this order:
+// persist, log, publish, emit events, broadcast, answer, gossip.
+type Effects struct {
+	// Persist: the ring state changed; store Machine.State before anything
+	// else, so a restart keeps it.
+	Persist bool
+	// Logs are the lines to log, in order.
+	Logs []Log
+	// Publish: publish a new snapshot (state, plan, members, synced).
+	Publish bool
+	// Events are the node's event stream entries, in order.
+	Events []Event
+	// Broadcast, when set, is an operator's command to carry to every node
+	// at once; ring gossip carries it anyway.
+	Broadcast *Broadcast
+	// Respond: answer the gossip's sender with this node's ring state (it
+	// lacks something this node has).
+	Respond bool
+	// GossipTo, when set, is the remote address of the peer to send this
+	// node's ring state to.
+	GossipTo string
+}
+
+// Log is one log line: slog's level, message and key-value pairs.
+type Log struct {
+	Level slog.Level
+	Msg   string
+	Args  []any
+}
+
+// Event kinds of the node's event stream.
+const (
+	// KindRingChange: the ring's ownership changed.
+	KindRingChange = "ring-change"
+	// KindClusterEvent: an operator's command was applied.
+	KindClusterEvent = "cluster-event"
+)
+
+// Event is an entry of the node's event stream.
+type Event struct {
+	Kind, Subject, Detail string
+}
+
+// Broadcast is a command's outcome for the other nodes: the entry of the
+// member it changed, which every node merges, so they agree at once.
+type Broadcast struct {
+	Action string
+	Entry  ring.MemberState
+}
+
+func (e *Effects) log(level slog.Level, msg string, args ...any) {
+	e.Logs = append(e.Logs, Log{Level: level, Msg: msg, Args: args})
+}
+
+func (e *Effects) event(kind, subject, detail string) {
+	e.Events = append(e.Events, Event{Kind: kind, Subject: subject, Detail: detail})
+}

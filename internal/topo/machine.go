@@ -1,0 +1,355 @@
+package topo
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dhtkv/dht/cluster/ring"
+)
+
+// refusedLogInterval bounds how often a refused ring change is logged: a
+// joining node's first gossips are refused changes by design.
+const refusedLogInterval = 30 * time.Second
+
+// Operators' commands, as the admin API and the broadcast name them.
+const (
+	ActionJoin         = "join"
+	ActionDecommission = "decommission"
+	ActionForceRemove  = "force-remove"
+)
+
+// ErrUnknownAction is returned by Command for an action it does not know.
+var ErrUnknownAction = errors.New("topo: unknown action")
+
+// Config is what a Machine knows of its node.
+type Config struct {
+	// Self is this node as the ring knows it.
+	Self ring.Member
+	// Shape is this node's cluster name, Q and N; peers of another shape
+	// are ignored.
+	Shape ring.Shape
+	// Seeded is set when the node has seeds to join through: a node that
+	// never owned replicas then waits for the cluster's ring before it
+	// joins (JoinAlone ends the wait). Without seeds it starts a cluster of
+	// its own at once.
+	Seeded bool
+}
+
+// Peer is a node as gossip (serf) reports it.
+type Peer struct {
+	ID         string
+	RemoteAddr string
+	Shape      ring.Shape
+	Alive      bool
+}
+
+// Gossip is a ring state a peer sent. Err is set when it could not be
+// decoded; Peer is the node the transport authenticated ("" when none).
+type Gossip struct {
+	Peer  string
+	Shape ring.Shape
+	State ring.State
+	Err   error
+}
+
+// RemoteCommand is a command another node broadcast: the entry it changed.
+type RemoteCommand struct {
+	Cluster string
+	Action  string
+	Entry   ring.MemberState
+}
+
+// Machine is a node's topology decisions; see the package doc.
+type Machine struct {
+	cfg   Config
+	state ring.State
+	plan  ring.Plan
+	// peers are the compatible peers gossip reports, by id.
+	peers  []Peer
+	synced bool
+	// awaitingJoin is set while a node that never owned replicas waits for
+	// the cluster's ring before it joins: joining on an empty state would
+	// stamp its join with an early version, and replay would then move
+	// replicas between the existing members too.
+	awaitingJoin bool
+	computed     bool
+	// refusedLogged is when a refused ring change was last logged.
+	refusedLogged time.Time
+}
+
+// New returns the machine of a node that has not started.
+func New(cfg Config) *Machine { return &Machine{cfg: cfg} }
+
+// State is the node's ring state.
+func (m *Machine) State() ring.State { return m.state }
+
+// Plan is the plan of State.
+func (m *Machine) Plan() ring.Plan { return m.plan }
+
+// Synced reports whether the node has merged a peer's ring state since it
+// started: before that, State may be only what it knew alone.
+func (m *Machine) Synced() bool { return m.synced }
+
+// AwaitingJoin reports whether the node waits for the cluster's ring
+// before it joins.
+func (m *Machine) AwaitingJoin() bool { return m.awaitingJoin }
+
+// Known reports whether id is a compatible peer gossip reports.
+func (m *Machine) Known(id string) bool { _, ok := m.peer(id); return ok }
+
+func (m *Machine) peer(id string) (Peer, bool) {
+	i, ok := slices.BinarySearchFunc(m.peers, id, func(p Peer, id string) int { return strings.Compare(p.ID, id) })
+	if !ok {
+		return Peer{}, false
+	}
+	return m.peers[i], true
+}
+
+func (m *Machine) alive(id string) bool { p, ok := m.peer(id); return ok && p.Alive }
+
+// Start begins with loaded, the state the node stored (empty when none or
+// unreadable). An owner keeps its ownership (the join changes nothing
+// unless its zone changed) and a node without seeds starts a cluster; a
+// removed node stays removed; any other waits for the cluster's ring.
+func (m *Machine) Start(loaded ring.State) Effects {
+	var eff Effects
+	m.state = loaded
+	switch {
+	case loaded.Owner(m.cfg.Self.ID) || !m.cfg.Seeded:
+		m.joinSelf(&eff)
+	case m.removed(loaded):
+		m.warnRemoved(&eff)
+		m.apply(&eff, loaded, "load")
+	default:
+		m.awaitingJoin = true
+		m.apply(&eff, loaded, "load")
+	}
+	eff.Publish = true
+	return eff
+}
+
+// JoinAlone ends a seeded node's wait when no peer answered: it starts the
+// ring on its own.
+func (m *Machine) JoinAlone() Effects {
+	var eff Effects
+	if m.awaitingJoin {
+		eff.log(slog.LevelInfo, "no peer answered; starting the ring alone")
+		m.joinSelf(&eff)
+		eff.Publish = true
+	}
+	return eff
+}
+
+// HandoffDone records that this node received partition p for its
+// placement at ring version since; gossip carries the record.
+func (m *Machine) HandoffDone(p uint32, since uint64) Effects {
+	var eff Effects
+	if m.apply(&eff, m.state.CompleteHandoff(m.cfg.Self.ID, p, since), "handoff") {
+		eff.Publish = true
+	}
+	return eff
+}
+
+// SetMembers records what gossip reports, keeping only peers of this
+// node's shape: the others must never be routed to.
+func (m *Machine) SetMembers(peers []Peer) Effects {
+	eff := Effects{Publish: true}
+	m.peers = m.peers[:0:0]
+	// One entry per id, the last reported, as a map keyed by id keeps.
+	index := make(map[string]int, len(peers))
+	for _, p := range peers {
+		if !m.cfg.Shape.Compatible(p.Shape) {
+			if p.Alive {
+				eff.log(slog.LevelWarn, "ignoring a peer with another cluster name or ring shape",
+					"peer", p.ID, "cluster", p.Shape.Cluster, "partitions", p.Shape.Partitions, "n", p.Shape.N)
+			}
+			continue
+		}
+		if i, ok := index[p.ID]; ok {
+			m.peers[i] = p
+			continue
+		}
+		index[p.ID] = len(m.peers)
+		m.peers = append(m.peers, p)
+	}
+	slices.SortFunc(m.peers, func(a, b Peer) int { return strings.Compare(a.ID, b.ID) })
+	return eff
+}
+
+// Rand is the randomness Tick chooses with: a *math/rand/v2.Rand, passed
+// in so that the machine holds no hidden source and a test replays a seed.
+type Rand interface {
+	IntN(n int) int
+}
+
+// Tick picks the peer to gossip with this interval: one live compatible
+// peer with a remote address, chosen by rng, so that state spreads
+// epidemically. GossipTo stays empty when there is none.
+func (m *Machine) Tick(rng Rand) Effects {
+	var eff Effects
+	var candidates []Peer
+	for _, p := range m.peers {
+		if p.ID != m.cfg.Self.ID && p.Alive && p.RemoteAddr != "" {
+			candidates = append(candidates, p)
+		}
+	}
+	if len(candidates) > 0 {
+		eff.GossipTo = candidates[rng.IntN(len(candidates))].RemoteAddr
+	}
+	return eff
+}
+
+// Gossip merges a peer's ring state. An owner merges only what the peer
+// may change (ring.State.Admit); a node not yet an owner has no ring to
+// protect and takes the cluster's as it comes, then joins on top of it
+// when it was waiting to. now times the refused-change log.
+func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
+	var eff Effects
+	if !m.cfg.Shape.Compatible(g.Shape) {
+		eff.log(slog.LevelWarn, "ignoring ring gossip from another cluster or ring shape",
+			"cluster", g.Shape.Cluster, "partitions", g.Shape.Partitions, "n", g.Shape.N)
+		return eff
+	}
+	if g.Err != nil {
+		eff.log(slog.LevelWarn, "ignoring malformed ring gossip", "err", g.Err)
+		return eff
+	}
+	theirs, admitted := g.State, g.State
+	if m.state.Owner(m.cfg.Self.ID) {
+		admitted = m.state.Admit(g.Peer, theirs)
+		m.logRefused(&eff, g.Peer, theirs, admitted, now)
+	}
+	merged := ring.Merge(m.state, admitted)
+	changed := m.apply(&eff, merged, "gossip")
+	if m.awaitingJoin {
+		// The cluster's ring is here: join on top of it, unless it says
+		// this node was removed.
+		if m.removed(merged) {
+			m.awaitingJoin = false
+			m.warnRemoved(&eff)
+		} else {
+			m.joinSelf(&eff)
+		}
+		changed = true
+	}
+	if changed || !m.synced {
+		m.synced = true
+		eff.Publish = true
+	}
+	// Answer only when the sender lacks something, so two converged nodes
+	// exchange one message per interval, not two.
+	eff.Respond = merged.Digest() != theirs.Digest()
+	return eff
+}
+
+// logRefused logs, at most once per refusedLogInterval, ring changes a
+// peer sent that it may not make. A joining node's first gossip is one (it
+// relays the cluster's ring before it is a member), so this is not an
+// attack by itself.
+func (m *Machine) logRefused(eff *Effects, peer string, theirs, admitted ring.State, now time.Time) {
+	if ring.Merge(m.state, theirs).Digest() == ring.Merge(m.state, admitted).Digest() {
+		return
+	}
+	if now.Sub(m.refusedLogged) >= refusedLogInterval {
+		m.refusedLogged = now
+		eff.log(slog.LevelInfo, "ignoring ring changes gossiped by a node that is not a member: it may announce only itself",
+			"peer", peer, "peer_addr_known", peer != "")
+	}
+}
+
+// Command applies an operator's command on this node: ring's rules decide
+// (State.JoinSelf, Decommission, ForceRemove, where alive is what gossip
+// sees), and a change is published, reported and broadcast. A refusal
+// returns ring's *CommandError, or ErrUnknownAction.
+func (m *Machine) Command(action, node string) (Effects, error) {
+	var eff Effects
+	var next ring.State
+	var err error
+	switch action {
+	case ActionJoin:
+		next, err = m.state.JoinSelf(m.cfg.Self, node)
+		if err == nil {
+			m.awaitingJoin = false
+		}
+	case ActionDecommission:
+		next, err = m.state.Decommission(node)
+	case ActionForceRemove:
+		next, err = m.state.ForceRemove(node, m.cfg.Self.ID, m.alive)
+	default:
+		err = fmt.Errorf("%w %q", ErrUnknownAction, action)
+	}
+	if err != nil || !m.apply(&eff, next, action) {
+		return eff, err
+	}
+	eff.Publish = true
+	eff.event(KindClusterEvent, node, action+" (from this node)")
+	entry, ok := m.state.Entry(node)
+	if !ok {
+		entry.ID = node
+	}
+	eff.Broadcast = &Broadcast{Action: action, Entry: entry}
+	return eff, nil
+}
+
+// RemoteCommand merges the entry another node's command produced: every
+// node merges the same entry, so they agree at once. Commands of another
+// cluster and malformed entries are ignored.
+func (m *Machine) RemoteCommand(c RemoteCommand) Effects {
+	var eff Effects
+	if c.Cluster != m.cfg.Shape.Cluster {
+		return eff
+	}
+	entry := ring.State{Members: []ring.MemberState{c.Entry}}
+	if err := entry.Validate(); err != nil {
+		eff.log(slog.LevelWarn, "ignoring a malformed cluster command", "action", c.Action, "err", err)
+		return eff
+	}
+	if m.apply(&eff, ring.Merge(m.state, entry), c.Action) {
+		eff.Publish = true
+		eff.event(KindClusterEvent, c.Entry.ID, c.Action)
+	}
+	if c.Entry.ID == m.cfg.Self.ID && m.removed(m.state) {
+		eff.log(slog.LevelInfo, "this node was removed from the ring; it keeps serving while it hands its partitions over, then leaves", "action", c.Action)
+	}
+	return eff
+}
+
+// joinSelf joins this node to the ring: its own announcement, which peers
+// learn by gossip.
+func (m *Machine) joinSelf(eff *Effects) {
+	m.awaitingJoin = false
+	m.apply(eff, m.state.Join(m.cfg.Self), "join")
+}
+
+func (m *Machine) removed(s ring.State) bool {
+	e, ok := s.Entry(m.cfg.Self.ID)
+	return ok && e.Removed()
+}
+
+func (m *Machine) warnRemoved(eff *Effects) {
+	eff.log(slog.LevelWarn, "this node was removed from the ring (decommissioned or force-removed); it owns nothing until `dhtctl join` asks it to rejoin")
+}
+
+// apply adopts next as the ring state; when it changed, it asks for it to
+// be persisted and recomputes the plan, and an ownership change is logged
+// and reported. It reports whether anything changed.
+func (m *Machine) apply(eff *Effects, next ring.State, why string) bool {
+	if m.computed && m.state.Digest() == next.Digest() {
+		return false
+	}
+	ownershipChanged := !m.computed || m.state.Version() != next.Version()
+	m.state = next
+	m.plan = ring.NewPlan(m.cfg.Shape.Partitions, m.cfg.Shape.N, m.state)
+	m.computed = true
+	eff.Persist = true
+	if ownershipChanged {
+		owners := len(m.state.Owners())
+		eff.log(slog.LevelInfo, "ring changed", "why", why, "owners", owners, "version", m.state.Clock())
+		eff.event(KindRingChange, "", fmt.Sprintf("%s: %d owners, version %d", why, owners, m.state.Clock()))
+	}
+	return true
+}

@@ -1,0 +1,208 @@
+package topo
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/test/testutil"
+)
+
+func started(t *testing.T, self string, seeded bool, stored string) *Machine {
+	t.Helper()
+	m := New(Config{Self: ring.Member{ID: self}, Shape: testShape, Seeded: seeded})
+	var loaded ring.State
+	if stored != "" {
+		loaded = parseState(t, stored)
+	}
+	m.Start(loaded)
+	return m
+}
+
+func TestMachine_Start(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		seeded   bool
+		stored   string
+		owner    bool
+		awaiting bool
+		warned   bool
+	}{
+		{name: "no seeds: a cluster of its own", owner: true},
+		{name: "seeded, never owned: waits", seeded: true, awaiting: true},
+		{name: "seeded owner: keeps its place", seeded: true, stored: "a join=1\nb join=2", owner: true},
+		{name: "seeded, removed: stays removed", seeded: true, stored: "a join=1 removed=3\nb join=2", warned: true},
+		{name: "no seeds, removed: rejoins", stored: "a join=1 removed=3\nb join=2", owner: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape, Seeded: tc.seeded})
+			var loaded ring.State
+			if tc.stored != "" {
+				loaded = parseState(t, tc.stored)
+			}
+			eff := m.Start(loaded)
+			if !eff.Persist || !eff.Publish {
+				t.Errorf("Start must persist and publish its first state: %+v", eff)
+			}
+			if got := m.State().Owner("a"); got != tc.owner {
+				t.Errorf("owner = %v, want %v", got, tc.owner)
+			}
+			if m.AwaitingJoin() != tc.awaiting {
+				t.Errorf("awaiting join = %v, want %v", m.AwaitingJoin(), tc.awaiting)
+			}
+			if got := hasLog(eff, slog.LevelWarn, "this node was removed from the ring (decommissioned or force-removed); it owns nothing until `dhtctl join` asks it to rejoin"); got != tc.warned {
+				t.Errorf("warned removed = %v, want %v", got, tc.warned)
+			}
+			if m.Synced() {
+				t.Error("synced before any gossip")
+			}
+		})
+	}
+}
+
+func TestMachine_Command(t *testing.T) {
+	const ring4 = "a join=1\nb join=2\nc join=3\nd join=4"
+	for _, tc := range []struct {
+		name, action, node string
+		rule               error
+	}{
+		{"decommission", ActionDecommission, "b", nil},
+		{"force-remove a down node", ActionForceRemove, "d", nil},
+		{"force-remove a live node", ActionForceRemove, "c", ring.ErrAlive},
+		{"force-remove itself", ActionForceRemove, "a", ring.ErrRemoveSelf},
+		{"unknown member", ActionDecommission, "x", ring.ErrNotMember},
+		{"join another", ActionJoin, "b", ring.ErrJoinOther},
+		{"unknown action", "rename", "b", ErrUnknownAction},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := started(t, "a", false, ring4)
+			m.SetMembers([]Peer{{ID: "c", Alive: true, Shape: testShape}, {ID: "d", Shape: testShape}})
+			before := m.State()
+			eff, err := m.Command(tc.action, tc.node)
+			if tc.rule != nil {
+				if !errors.Is(err, tc.rule) {
+					t.Fatalf("err = %v, want %v", err, tc.rule)
+				}
+				if !reflect.DeepEqual(eff, Effects{}) || m.State().Digest() != before.Digest() {
+					t.Errorf("a refused command had effects %+v", eff)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.State().Owner(tc.node) {
+				t.Errorf("%s still owns replicas", tc.node)
+			}
+			want := &Broadcast{Action: tc.action, Entry: ring.MemberState{ID: tc.node, JoinVersion: before.Members[indexOf(before, tc.node)].JoinVersion, RemoveVersion: 5}}
+			if !eff.Persist || !eff.Publish || !reflect.DeepEqual(eff.Broadcast, want) {
+				t.Errorf("effects %+v, want persist, publish and broadcast %+v", eff, want)
+			}
+		})
+	}
+}
+
+func indexOf(s ring.State, id string) int {
+	for i, m := range s.Members {
+		if m.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestMachine_Gossip(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		self    string
+		seeded  bool
+		stored  string
+		g       Gossip
+		owners  []string
+		respond bool
+	}{
+		{name: "a member's news is merged", self: "a", stored: "a join=1\nb join=2",
+			g:      Gossip{Peer: "b", Shape: testShape, State: parseState(t, "a join=1\nb join=2\nc join=3")},
+			owners: []string{"a", "b", "c"}},
+		{name: "a sender that lacks something is answered", self: "a", stored: "a join=1\nb join=2\nc join=3",
+			g:      Gossip{Peer: "b", Shape: testShape, State: parseState(t, "a join=1\nb join=2")},
+			owners: []string{"a", "b", "c"}, respond: true},
+		{name: "an outsider announces only itself", self: "a", stored: "a join=1\nb join=2",
+			g:      Gossip{Peer: "x", Shape: testShape, State: parseState(t, "a join=1 removed=4\nb join=2\nx join=3")},
+			owners: []string{"a", "b", "x"}, respond: true},
+		{name: "a node that owns nothing takes the ring whole", self: "c", seeded: true,
+			g:      Gossip{Peer: "x", Shape: testShape, State: parseState(t, "a join=1 removed=4\nb join=2\nx join=3")},
+			owners: []string{"b", "c", "x"}},
+		{name: "another cluster is ignored", self: "a", stored: "a join=1",
+			g:      Gossip{Peer: "b", Shape: ring.Shape{Cluster: "d", Partitions: 8, N: 3}, State: parseState(t, "a join=1\nb join=2")},
+			owners: []string{"a"}},
+		{name: "a malformed state is ignored", self: "a", stored: "a join=1",
+			g:      Gossip{Peer: "b", Shape: testShape, Err: errors.New("bad")},
+			owners: []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := started(t, tc.self, tc.seeded, tc.stored)
+			eff := m.Gossip(tc.g, time.Unix(0, 0))
+			var owners []string
+			for _, o := range m.State().Owners() {
+				owners = append(owners, o.ID)
+			}
+			if !reflect.DeepEqual(owners, tc.owners) {
+				t.Errorf("owners = %v, want %v", owners, tc.owners)
+			}
+			if eff.Respond != tc.respond {
+				t.Errorf("respond = %v, want %v", eff.Respond, tc.respond)
+			}
+		})
+	}
+}
+
+func TestMachine_SetMembers(t *testing.T) {
+	m := started(t, "a", false, "")
+	eff := m.SetMembers([]Peer{
+		{ID: "b", Alive: true, RemoteAddr: "b:1", Shape: testShape},
+		{ID: "b", Alive: false, RemoteAddr: "b:2", Shape: testShape},
+		{ID: "e", Alive: true, Shape: ring.Shape{Cluster: "other", Partitions: 8, N: 3}},
+		{ID: "f", Shape: ring.Shape{Cluster: "c", Partitions: 8, N: 5}},
+	})
+	if !eff.Publish || len(eff.Logs) != 1 {
+		t.Errorf("effects %+v: want publish and one warning (the live incompatible peer)", eff)
+	}
+	if !m.Known("b") || m.Known("e") || m.Known("f") {
+		t.Errorf("known: b=%v e=%v f=%v; want only b", m.Known("b"), m.Known("e"), m.Known("f"))
+	}
+	if m.alive("b") {
+		t.Error("the last report of b (down) must win")
+	}
+}
+
+// TestMachine_TickPicksALiveCompatiblePeer draws many ticks with a seeded
+// source: every pick is a candidate, and every candidate is picked.
+func TestMachine_TickPicksALiveCompatiblePeer(t *testing.T) {
+	m := started(t, "a", false, "")
+	var peers []Peer
+	for i := range 6 {
+		id := fmt.Sprintf("n%d", i)
+		peers = append(peers, Peer{ID: id, RemoteAddr: id + ":1", Alive: i%2 == 0, Shape: testShape})
+	}
+	peers = append(peers, Peer{ID: "a", RemoteAddr: "a:1", Alive: true, Shape: testShape})
+	m.SetMembers(peers)
+	rng := testutil.Rand(t)
+	seen := map[string]int{}
+	for range 300 {
+		seen[m.Tick(rng).GossipTo]++
+	}
+	want := []string{"n0:1", "n2:1", "n4:1"}
+	if len(seen) != len(want) {
+		t.Fatalf("picked %v, want each of %v", seen, want)
+	}
+	for _, addr := range want {
+		if seen[addr] == 0 {
+			t.Errorf("never picked %s: %v", addr, seen)
+		}
+	}
+}
