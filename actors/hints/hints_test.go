@@ -708,7 +708,7 @@ func TestQueue_SupervisorRestartStopsItsTicker(t *testing.T) {
 func tickerGoroutines() int {
 	var b strings.Builder
 	_ = pprof.Lookup("goroutine").WriteTo(&b, 2)
-	return strings.Count(b.String(), "hints.(*queue).startTicker.func")
+	return strings.Count(b.String(), "actorsys/ticker.Start.func")
 }
 
 // syncBuffer is a log sink for many goroutines.
