@@ -1,0 +1,178 @@
+package antientropy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/merkle"
+)
+
+// DefaultReapLimit bounds the tombstones one reap phase examines.
+const DefaultReapLimit = 100
+
+// Config is what the machine is told once.
+type Config struct {
+	// Self is this node's id.
+	Self string
+	// MaxKeys bounds the keys one round repairs, which bounds its load on
+	// foreground traffic.
+	MaxKeys int
+	// Timeout bounds one round, from its start.
+	Timeout time.Duration
+	// Grace is the least age of a tombstone before it may be reaped; 0
+	// turns reaping off.
+	Grace time.Duration
+	// ReapLimit bounds the tombstones one reap phase examines; 0 means
+	// DefaultReapLimit.
+	ReapLimit int
+	// MergeSize, when set, gives the wire size of a merge request, which
+	// ae_bytes_total counts (the machine knows no encoding).
+	MergeSize func(partition uint32, key []byte, obj dvv.Set) int
+}
+
+// side names one of the two replicas in a round.
+type side int
+
+const (
+	local side = iota
+	remote
+)
+
+// pending is what an outstanding request was for.
+type pending struct {
+	kind Kind
+	side side
+	key  string
+	node string
+	// reap is set for the requests of the reap phase.
+	reap bool
+}
+
+// round is the state of the running round.
+type round struct {
+	partition uint32
+	peer      string
+	deadline  time.Time
+	ex        *merkle.Exchange // nil until both roots are in
+	shapes    [2]merkle.Shape
+	hashes    [2][]uint64
+	keys      [2][]merkle.KeyVersion
+	answered  [2]bool
+	objects   map[string]*[2]*dvv.Set
+	pending   map[uint64]pending
+	// wantView is set between the descent finding the replicas in sync
+	// and Reap.
+	wantView bool
+	reap     *reapPhase
+	repaired int
+	reaped   int
+	bytes    int
+}
+
+// Rand is the random source a round's pair is picked with: a *rand.Rand of
+// math/rand/v2, seeded by the caller (pure packages may not import the
+// package, which also offers the hidden global source).
+type Rand interface {
+	IntN(n int) int
+}
+
+// Machine runs one anti-entropy round at a time. See the package doc.
+type Machine struct {
+	cfg    Config
+	r      *round
+	nextID uint64
+}
+
+// New returns an idle machine.
+func New(cfg Config) *Machine {
+	if cfg.ReapLimit <= 0 {
+		cfg.ReapLimit = DefaultReapLimit
+	}
+	return &Machine{cfg: cfg}
+}
+
+// Running reports whether a round is in progress.
+func (m *Machine) Running() bool { return m.r != nil }
+
+// Tick is the scheduler's interval: it aborts a round past its deadline,
+// then, when idle, starts a round for a random partition this node takes
+// part in, with a random live peer taking part too. A nil view (no ring
+// yet) or no such pair starts nothing.
+func (m *Machine) Tick(now time.Time, view *View, rng Rand) Effects {
+	var eff Effects
+	if m.r != nil && now.After(m.r.deadline) {
+		eff.add(m.finish(Aborted, ErrTimeout))
+	}
+	if m.r != nil || view == nil {
+		return eff
+	}
+	pairs := view.pairs(m.cfg.Self)
+	if len(pairs) == 0 {
+		return eff
+	}
+	pick := pairs[rng.IntN(len(pairs))]
+	m.r = &round{partition: pick.partition, peer: pick.peer, deadline: now.Add(m.cfg.Timeout),
+		objects: map[string]*[2]*dvv.Set{}, pending: map[uint64]pending{}}
+	eff.add(m.askLevel(merkle.Request{Level: 0}))
+	return eff
+}
+
+// node is the node of side sd in the running round.
+func (m *Machine) node(sd side) string {
+	if sd == local {
+		return m.cfg.Self
+	}
+	return m.r.peer
+}
+
+// send records req as pending and returns it stamped with an id and the
+// round's deadline.
+func (m *Machine) send(p pending, req Request) Request {
+	m.nextID++
+	m.r.pending[m.nextID] = p
+	req.ID, req.Node, req.Partition, req.Deadline = m.nextID, p.node, m.r.partition, m.r.deadline
+	req.Kind = p.kind
+	return req
+}
+
+// take returns the pending request id, removing it; ok is false for a
+// reply of no running round's request (a straggler of an ended round).
+func (m *Machine) take(id uint64) (pending, bool) {
+	if m.r == nil {
+		return pending{}, false
+	}
+	p, ok := m.r.pending[id]
+	delete(m.r.pending, id)
+	return p, ok
+}
+
+// finish ends the round and returns its result.
+func (m *Machine) finish(o Outcome, err error) Effects {
+	r := m.r
+	m.r = nil
+	if r == nil {
+		return Effects{}
+	}
+	return Effects{Done: &Result{Outcome: o, Partition: r.partition, Peer: r.peer,
+		Repaired: r.repaired, Reaped: r.reaped, Bytes: r.bytes, Err: err}}
+}
+
+// Failed records that the request id was answered with an error. A round
+// aborts on it, except that a primary that cannot say what it holds for a
+// tombstone ends only the reap phase: unknown is not reapable.
+func (m *Machine) Failed(id uint64, msg string) Effects {
+	p, ok := m.take(id)
+	if !ok {
+		return Effects{}
+	}
+	if p.kind == Get && p.reap {
+		return m.finish(InSync, ErrNotReapable)
+	}
+	return m.finish(Aborted, wrap(ErrPeerFailed, p, msg))
+}
+
+// wrap says which request failed, and how.
+func wrap(base error, p pending, msg string) error {
+	return fmt.Errorf("%w: %s to %s: %s", base, p.kind, p.node, msg)
+}
