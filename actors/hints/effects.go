@@ -9,8 +9,18 @@ import (
 
 	"github.com/dhtkv/dht/internal/hintq"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/persistence"
 )
+
+// hintResults names the machine's results in the metrics' vocabulary; the
+// labels are the same words (TestHintResults_SameLabels).
+var hintResults = map[hintq.Result]metrics.HintResult{
+	hintq.ResultStored:         metrics.HintStored,
+	hintq.ResultRefusedFull:    metrics.HintRefusedFull,
+	hintq.ResultRefusedStorage: metrics.HintRefusedStorage,
+	hintq.ResultDelivered:      metrics.HintDelivered,
+}
 
 // load feeds the machine every hint stored by an earlier life of the queue.
 func (a *queue) load() error {
@@ -111,7 +121,7 @@ func (a *queue) carry(ctx actor.Context, eff hintq.Effects, h *messages.Hint) {
 		})
 	}
 	if eff.Count != "" && a.cfg.Metrics != nil {
-		a.cfg.Metrics.Hints.WithLabelValues(string(eff.Count)).Inc()
+		a.cfg.Metrics.CountHint(hintResults[eff.Count])
 	}
 	for _, g := range eff.Gauges {
 		if a.cfg.Stats != nil {
