@@ -1,0 +1,83 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dhtkv/dht/internal/dvv"
+)
+
+// PutRequest is a client write this replica coordinates.
+type PutRequest struct {
+	Key     []byte
+	Context dvv.VersionVector
+	// Value is the new sibling; its dot and timestamp are set here.
+	Value       dvv.Sibling
+	MaxSiblings int
+	// Early asks for the object as soon as it is merged, its durability
+	// later (honoured only with Config.Async).
+	Early bool
+}
+
+// Put coordinates a client write at now: check the context is plausible,
+// mint a dot above what the key's contexts say of this replica, apply
+// dvv.Update within the sibling limit, resolve on write, and persist.
+//
+// The answer is a ReplyPut with the object once the write is stored. An
+// early put on an async machine is answered twice: the object at once
+// (Minted), then a bare ReplyPut, or a storage error, once it is durable.
+func (m *Machine[A]) Put(to A, req PutRequest, now time.Time) Effects[A] {
+	if m.barrier {
+		return Effects[A]{Defer: true}
+	}
+	stored, prev, err := m.load(req.Key)
+	if err != nil {
+		return Effects[A]{Reply: errorReply(to, OpPut, CodeStorage, err.Error())}
+	}
+	if limit := PlausibleCounter(now); req.Context.MaxCounter() > limit {
+		return Effects[A]{Reply: errorReply(to, OpPut, CodeBadContext, fmt.Sprintf(
+			"vnode: the context names a dot (counter %d) beyond any a replica can have minted by now (%d): it was not issued by this cluster", req.Context.MaxCounter(), limit))}
+	}
+	dot, err := m.cfg.Minter.NextAfter(mintFloor(m.cfg.Minter.Actor(), stored.Context, req.Context))
+	if err != nil {
+		return Effects[A]{Reply: errorReply(to, OpPut, CodeStorage, err.Error())}
+	}
+	sib := req.Value
+	sib.Timestamp = now.UnixMilli()
+	// A client's context cannot grow the stored one without bound, however
+	// it was made (dvv.VersionVector.Bounded).
+	ctx := req.Context.Bounded(stored.Context, dvv.MaxContextEntries)
+	updated, err := stored.Update(ctx, sib, dot, req.MaxSiblings)
+	switch {
+	case errors.Is(err, dvv.ErrTooManySiblings):
+		return Effects[A]{Reply: errorReply(to, OpPut, CodeTooManySiblings, err.Error())}
+	case err != nil:
+		return Effects[A]{Reply: errorReply(to, OpPut, CodeBadRequest, err.Error())}
+	}
+	if m.cfg.Resolve != nil {
+		updated = m.cfg.Resolve(req.Key, updated, now)
+	}
+	early := req.Early && m.cfg.Async
+	eff := m.persist(to, OpPut, ReplyPut, req.Key, updated, prev, !early, false)
+	eff.Siblings = len(updated.Siblings)
+	if early && eff.Write.Kind != WriteNone {
+		// The object now, its durability later: the confirmation then
+		// carries no object.
+		eff.Reply = Reply[A]{To: to, Kind: ReplyPut, Object: updated, HasObject: true, Minted: true}
+	}
+	return eff
+}
+
+// Get answers a read with the stored object, which includes a write still
+// in flight.
+func (m *Machine[A]) Get(to A, key []byte) Effects[A] {
+	if m.barrier {
+		return Effects[A]{Defer: true}
+	}
+	s, _, err := m.load(key)
+	if err != nil {
+		return Effects[A]{Reply: errorReply(to, OpGet, CodeStorage, err.Error())}
+	}
+	return Effects[A]{Reply: Reply[A]{To: to, Op: OpGet, Kind: ReplyGet, Object: s, HasObject: true}}
+}
