@@ -1,16 +1,58 @@
 // Package coordinator holds the request coordinator: one short-lived actor
-// per client request that drives a quorum state machine (package quorum) to
-// its answer.
+// per client request that drives a quorum machine (package quorum) to its
+// answer. The actor decides nothing itself: the machine (quorum.Put or
+// quorum.Get) says what to send and when to answer, and the machine's
+// ledger (quorum.Ledger) says which answer is whose and which misses are
+// hinted; the actor turns messages into their events and carries out the
+// effects they return (send, reply, repair).
 //
-// The gateway spawns a coordinator with a Request and the PID to answer. The
-// coordinator resolves the key's replicas through a Router, sends each
-// request to a vnode in a messages.Envelope (the same path whether the vnode
-// is local or on another node), feeds every reply and its deadline to the
-// state machine, and carries out what it returns: send, reply, repair. A
-// write asks its coordinating vnode for the object early: with sync_writes
-// the object reaches the other replicas while the coordinator's own fsync
-// runs, so a durable write waits for one fsync, not two in turn. It
-// lingers after replying only to collect stragglers — for read repair and so
-// late acknowledgements do not land in dead letters — and stops at the
-// request's deadline at the latest.
+// # A PUT, step by step
+//
+// Steps 1-2 and 7 are in package gateway (see its doc).
+//
+//  3. The gateway actor spawns Props(cfg, req, replyTo): replyTo is the
+//     future the HTTP handler waits on.
+//  4. start arms the deadline timer, asks the Router for the partition's
+//     Route, and starts quorum.NewPut; carryPut sends the coordinating
+//     replica (the first live primary) a PutRequest marked Early (send,
+//     quorum.KindCoordinate).
+//  5. That vnode answers twice under one request id: first the object it
+//     minted, not yet durable (onAnswer → onCoordinated → Put.Minted), which
+//     carryPut sends to the other replicas at once as MergeRequests
+//     (KindReplicate) or, to a fallback, as a HintRequest to its hint queue
+//     (KindHint); sendAlongside also hints down owners no fallback covers
+//     and sends pending owners the object. Then the confirmation that its
+//     write is durable (Put.Coordinated). A vnode that writes synchronously
+//     answers once with both.
+//  6. Each replica's answer arrives at onAnswer (onReplicated, onHintAnswer)
+//     and steps the machine (Put.Acked, Put.Failed). Once W replicas (PW of
+//     them primaries) hold the write, the machine's Reply is carried out by
+//     reply: a *Reply to replyTo. A refusal arrives as a *RefusedError; a
+//     write that may or may not have landed as quorum.ErrIndeterminate.
+//  8. The actor lingers for the stragglers' answers, so late
+//     acknowledgements do not land in dead letters; at the deadline
+//     (onDeadline) it hints every replica that never answered (hintLate)
+//     and stops.
+//
+// # A GET, step by step
+//
+//  3. As for a PUT.
+//  4. start runs quorum.NewGet on quorum.ReadTargets (the live owners:
+//     fallbacks hold hints, not replicas); carryGet sends each a GetRequest
+//     (KindRead).
+//  5. Each answer arrives at onAnswer → onRead and steps the machine
+//     (Get.Answered, Get.Failed). After R answers (PR from primaries) the
+//     machine's Reply carries the merge of the answers to replyTo.
+//  6. Once every owner answered or the deadline passed, the machine names
+//     the replicas whose copy differs from the merge; carryGet sends each
+//     the merge as a MergeRequest (KindRepair), not awaited, and counts it
+//     in dht_read_repairs_total. The actor then stops.
+//
+// Every request to a replica travels in a messages.Envelope, whether the
+// vnode is local or on another node, with its own request id and the
+// request's deadline.
+//
+// Concurrency: a coordinator is an actor; its machine and ledger are touched
+// only from its Receive. The Router is shared by every coordinator of a node
+// and must be safe for concurrent use.
 package coordinator

@@ -1,0 +1,56 @@
+package coordinator
+
+import (
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/metrics"
+)
+
+// Route is where a request for one partition goes.
+type Route struct {
+	// Targets are the reachable replicas in preference order: live owners
+	// (primaries), then fallbacks standing in for down owners.
+	Targets []quorum.Target
+	// Uncovered lists down owners no fallback stands in for (a cluster no
+	// larger than N). A live primary keeps their hints, which do not count
+	// toward W: one machine never counts twice.
+	Uncovered []string
+	// Pending are new owners still receiving the partition in a handoff:
+	// they take every write, so they miss nothing meanwhile, but are not
+	// read from and do not count toward W.
+	Pending []string
+}
+
+// Router tells a coordinator where a partition's replicas are. It is called
+// from coordinator actors concurrently and must be safe for that.
+type Router interface {
+	// Route returns where requests for partition p go.
+	Route(p uint32) Route
+	// VnodePID returns the PID of partition p's vnode on node.
+	VnodePID(node string, p uint32) *actor.PID
+	// HintsPID returns the PID of node's hint queue.
+	HintsPID(node string) *actor.PID
+}
+
+// Config is shared by all coordinators of a node.
+type Config struct {
+	// Hints turns on hinted handoff for replicas that miss the deadline.
+	Hints   bool
+	Router  Router
+	Metrics *metrics.Metrics
+	// Dispatcher, when set, runs coordinators' mailboxes (the node's
+	// worker pool); nil means protoactor's default.
+	Dispatcher actor.Dispatcher
+	Logger     *slog.Logger
+}
+
+// FromConfig returns the coordinators' settings that come from the node's
+// config (handoff.hints). The node fills in the rest: Router, Metrics,
+// Dispatcher and Logger.
+func FromConfig(c config.Config) Config {
+	return Config{Hints: c.Handoff.Hints}
+}

@@ -1,0 +1,41 @@
+package coordinator
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
+)
+
+// onRead feeds a replica's copy, or its failure, to the read machine.
+func (c *coordinator) onRead(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+	obj, err := wire.ObjectFromProto(env.GetGetReply().GetObject())
+	if env.GetErrorReply() != nil || err != nil {
+		c.carryGet(ctx, c.get.Failed(out.Node))
+		return
+	}
+	c.carryGet(ctx, c.get.Answered(out.Node, obj))
+}
+
+// carryGet carries out a read machine's effects, in order: ask the owners,
+// answer the client, repair the stale replicas (fire and forget).
+func (c *coordinator) carryGet(ctx actor.Context, eff quorum.GetEffects) {
+	for _, t := range eff.Ask {
+		c.send(ctx, t, quorum.KindRead, &messages.Envelope{Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{
+			Partition: c.req.Partition, Key: c.req.Key,
+		}}})
+	}
+	if r := eff.Reply; r != nil {
+		c.reply(ctx, &Reply{Object: r.Object, Err: r.Err})
+	}
+	if len(eff.Repair) > 0 {
+		repair := c.mergeRequest(eff.Merged)
+		for _, t := range eff.Repair {
+			c.send(ctx, t, quorum.KindRepair, repair)
+		}
+		if c.cfg.Metrics != nil {
+			c.cfg.Metrics.ReadRepairs.Add(float64(len(eff.Repair)))
+		}
+	}
+}

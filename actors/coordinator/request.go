@@ -1,0 +1,73 @@
+package coordinator
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
+)
+
+// Op is a client operation.
+type Op int
+
+// The client operations.
+const (
+	OpGet Op = iota
+	OpPut
+	OpDelete
+)
+
+// String returns the operation's name: "get", "put" or "delete".
+func (o Op) String() string {
+	switch o {
+	case OpGet:
+		return "get"
+	case OpPut:
+		return "put"
+	case OpDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("op(%d)", int(o))
+}
+
+// Request is one validated client request.
+type Request struct {
+	Op        Op
+	Key       []byte
+	Partition uint32
+	// Context is the client's causal context (writes only).
+	Context     dvv.VersionVector
+	Value       []byte
+	ContentType string
+	Params      quorum.Params
+	// MaxSiblings refuses a write that would leave more siblings (0 = none).
+	MaxSiblings int
+	Deadline    time.Time
+}
+
+// Reply is the answer to a Request.
+type Reply struct {
+	// Object is the key's merged state: for a read what the quorum returned,
+	// for a write the state at the coordinating replica.
+	Object dvv.Set
+	Acks   int
+	Err    error
+}
+
+// RefusedError is a replica's definite refusal of a write: nothing was
+// stored.
+type RefusedError struct {
+	Code    messages.ErrorCode
+	Message string
+}
+
+func (e *RefusedError) Error() string { return e.Message }
+
+// storageFailure reports whether a replica's error is its own engine's
+// failure (or a code an older node leaves unset), which another replica may
+// not share, rather than a definite refusal of the request itself.
+func storageFailure(code messages.ErrorCode) bool {
+	return code == messages.ErrorCode_ERROR_CODE_STORAGE || code == messages.ErrorCode_ERROR_CODE_UNSPECIFIED
+}

@@ -1,0 +1,49 @@
+package coordinator
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
+)
+
+// send addresses one envelope to a replica: its vnode, or for a hint its
+// node's hint queue. The ledger gives each message its own request id,
+// which the answer carries back and which tells which replica answered; a
+// message whose answer is not awaited (a repair) is sent without a sender.
+func (c *coordinator) send(ctx actor.Context, t quorum.Target, kind quorum.Kind, env *messages.Envelope) {
+	id, awaited := c.ledger.Send(t.Node, kind)
+	out := &messages.Envelope{RequestId: id, DeadlineUnixMs: c.req.Deadline.UnixMilli(), Body: env.GetBody()}
+	pid := c.cfg.Router.VnodePID(t.Node, c.req.Partition)
+	if kind == quorum.KindHint {
+		pid = c.cfg.Router.HintsPID(t.Node)
+	}
+	if !awaited {
+		ctx.Send(pid, out)
+		return
+	}
+	ctx.Request(pid, out)
+}
+
+// reply answers the client, once.
+func (c *coordinator) reply(ctx actor.Context, r *Reply) {
+	if c.replied {
+		return
+	}
+	c.replied = true
+	ctx.Send(c.replyTo, r)
+}
+
+func (c *coordinator) hintRequest(target string, obj dvv.Set) *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_HintRequest{HintRequest: &messages.HintRequest{
+		Target: target, Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
+	}}}
+}
+
+func (c *coordinator) mergeRequest(obj dvv.Set) *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_MergeRequest{MergeRequest: &messages.MergeRequest{
+		Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
+	}}}
+}

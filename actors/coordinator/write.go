@@ -1,0 +1,140 @@
+package coordinator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
+)
+
+// onCoordinated handles the coordinating vnode's answers: the object,
+// minted and not yet durable, then the confirmation of its write; or one
+// answer with both (a vnode that writes synchronously); or an error.
+func (c *coordinator) onCoordinated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+	errReply, putReply := env.GetErrorReply(), env.GetPutReply()
+	switch {
+	case errReply != nil && !storageFailure(errReply.GetCode()):
+		// A refusal (too many siblings, a bad request); the machine
+		// decides whether it is definite.
+		c.carryPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
+	case errReply != nil:
+		c.carryPut(ctx, c.put.Failed(out.Node))
+	case putReply.GetMinted():
+		obj, err := wire.ObjectFromProto(putReply.GetObject())
+		if err != nil {
+			c.carryPut(ctx, c.put.Failed(out.Node))
+			return
+		}
+		// The confirmation comes under the same request id.
+		c.ledger.AwaitAgain(env.GetRequestId(), out)
+		c.carryPut(ctx, c.put.Minted(obj))
+		c.sendAlongside(ctx, obj)
+	case c.coordinated != nil:
+		c.carryPut(ctx, c.put.Coordinated(*c.coordinated))
+	default:
+		obj, err := wire.ObjectFromProto(putReply.GetObject())
+		if err != nil {
+			c.carryPut(ctx, c.put.Failed(out.Node))
+			return
+		}
+		c.carryPut(ctx, c.put.Coordinated(obj))
+		c.sendAlongside(ctx, obj)
+	}
+}
+
+// onReplicated counts a replica's answer to the coordinated object.
+func (c *coordinator) onReplicated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+	if env.GetErrorReply() != nil {
+		c.carryPut(ctx, c.put.Failed(out.Node))
+		return
+	}
+	c.carryPut(ctx, c.put.Acked(out.Node))
+}
+
+// onHintAnswer counts a fallback's answer to a hint: stored, it counts
+// toward W like a replica's; refused (a full queue, a storage error), it is
+// a failure whose reason the client is told if W is then missed.
+func (c *coordinator) onHintAnswer(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+	if h := env.GetHintReply(); h != nil && h.GetStored() {
+		c.carryPut(ctx, c.put.Acked(out.Node))
+		return
+	}
+	reason := env.GetHintReply().GetReason()
+	if e := env.GetErrorReply(); e != nil {
+		reason = e.GetMessage()
+	}
+	c.cfg.Logger.Warn("hint refused; not counted toward w", "node", out.Node, "reason", reason)
+	c.hintRefusals = append(c.hintRefusals, out.Node+": "+reason)
+	c.carryPut(ctx, c.put.Failed(out.Node))
+}
+
+// sendAlongside records the coordinated object and sends it where it goes
+// besides the replicas counted toward W.
+func (c *coordinator) sendAlongside(ctx actor.Context, obj dvv.Set) {
+	if c.coordinated != nil {
+		return
+	}
+	c.coordinated = &obj
+	// No fallback exists for these owners: the coordinating replica keeps
+	// their hints. Not counted toward W, so fire and forget.
+	for _, down := range c.route.Uncovered {
+		ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(down, obj))
+	}
+	// New owners mid-handoff get the write too; a miss is hinted at the
+	// deadline like any straggler's.
+	if len(c.route.Pending) > 0 {
+		merge := c.mergeRequest(obj)
+		for _, node := range c.route.Pending {
+			c.send(ctx, quorum.Target{Node: node}, quorum.KindPending, merge)
+		}
+	}
+}
+
+// hintLate hands the coordinating replica's hint queue a copy of the write
+// for every replica that missed the deadline (the ledger's Late): gossip
+// may not have noticed yet that it is down, and without a hint it would stay
+// stale until a read repairs it.
+func (c *coordinator) hintLate(ctx actor.Context) {
+	if !c.cfg.Hints || c.coordinated == nil {
+		return
+	}
+	for _, node := range c.ledger.Late() {
+		ctx.Send(c.cfg.Router.HintsPID(c.coordNode), c.hintRequest(node, *c.coordinated))
+	}
+}
+
+// carryPut carries out a write machine's effects, in order: ask the
+// coordinating replica to write, send its object to the other replicas (a
+// fallback keeps it as a hint), answer the client.
+func (c *coordinator) carryPut(ctx actor.Context, eff quorum.PutEffects) {
+	if t := eff.Coordinate; t != nil {
+		c.coordNode = t.Node
+		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
+		c.send(ctx, *t, quorum.KindCoordinate, &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
+			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings), Early: true,
+		}}})
+	}
+	if len(eff.Replicate) > 0 {
+		obj := c.mergeRequest(eff.Object)
+		for _, t := range eff.Replicate {
+			if t.HintFor != "" {
+				c.send(ctx, t, quorum.KindHint, c.hintRequest(t.HintFor, eff.Object))
+				continue
+			}
+			c.send(ctx, t, quorum.KindReplicate, obj)
+		}
+	}
+	if r := eff.Reply; r != nil {
+		err := r.Err
+		if err != nil && len(c.hintRefusals) > 0 {
+			err = fmt.Errorf("%w; hints refused, not counted toward w: %s", err, strings.Join(c.hintRefusals, "; "))
+		}
+		c.reply(ctx, &Reply{Object: r.Object, Acks: r.Acks, Err: err})
+	}
+}
