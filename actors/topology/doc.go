@@ -14,4 +14,18 @@
 //
 // Everything it knows is published as an immutable Snapshot through a View,
 // which request coordinators read concurrently without messaging the actor.
+//
+// # Shell and machine
+//
+// The actor decides nothing itself. Every decision (when to join, what of a
+// peer's gossip to merge, whether an operator's command is allowed, whom to
+// gossip to) belongs to internal/topo's Machine and to ring's commands. The
+// actor's Receive converts a message into a call on the machine (wire.go
+// converts protos to ring values and back) and carries out the Effects it
+// returns (effects.go): persist the state, log, report ring changes,
+// publish the snapshot, report commands, broadcast, answer the sender,
+// gossip. FromConfig (config.go) fills what the node's config decides.
+//
+// The actor is the machine's only caller; the View is the only state
+// shared with other goroutines.
 package topology

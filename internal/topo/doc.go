@@ -11,9 +11,9 @@
 // gossip from a peer is filtered by ring.Shape.Compatible and State.Admit.
 //
 // Use: the actor converts each message into a call, then carries out the
-// returned Effects in order: persist the state (Machine.State), log, publish
-// a snapshot, emit events, broadcast a command, answer the gossip's sender,
-// send gossip to GossipTo.
+// returned Effects in order: persist the state (Machine.State), log, report
+// ring changes, publish a snapshot, report commands, broadcast a command,
+// answer the gossip's sender, send gossip to GossipTo.
 //
 //	m := topo.New(topo.Config{Self: self, Shape: shape, Seeded: seeded})
 //	eff := m.Start(loaded)          // after reading the stored state

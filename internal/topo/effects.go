@@ -7,7 +7,10 @@ import (
 )
 
 // Effects is what the actor must do after one event, in this order:
-// persist, log, publish, emit events, broadcast, answer, gossip.
+// persist, log, report the ring changes (events of KindRingChange), publish,
+// report the rest of the events, broadcast, answer, gossip. A ring change
+// is reported before the snapshot that shows it is published, and an
+// operator's command after, as the node's event stream always had them.
 type Effects struct {
 	// Persist: the ring state changed; store Machine.State before anything
 	// else, so a restart keeps it.
@@ -16,7 +19,8 @@ type Effects struct {
 	Logs []Log
 	// Publish: publish a new snapshot (state, plan, members, synced).
 	Publish bool
-	// Events are the node's event stream entries, in order.
+	// Events are the node's event stream entries, in order; see above for
+	// where they fall around Publish.
 	Events []Event
 	// Broadcast, when set, is an operator's command to carry to every node
 	// at once; ring gossip carries it anyway.

@@ -1,0 +1,76 @@
+package topology
+
+import (
+	"context"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/cluster/membership"
+	"github.com/dhtkv/dht/internal/topo"
+	"github.com/dhtkv/dht/messages"
+)
+
+// carry carries out the machine's effects, in the order topo.Effects
+// gives: persist, log, ring changes, publish, other events, broadcast,
+// answer, gossip.
+func (a *topologyActor) carry(ctx actor.Context, eff topo.Effects) {
+	if eff.Persist {
+		if err := a.persist(); err != nil {
+			a.cfg.Logger.Error("persist ring state", "err", err)
+		}
+	}
+	for _, l := range eff.Logs {
+		a.cfg.Logger.Log(context.Background(), l.Level, l.Msg, l.Args...)
+	}
+	a.report(eff.Events, true)
+	if eff.Publish {
+		a.publish()
+	}
+	a.report(eff.Events, false)
+	if b := eff.Broadcast; b != nil && a.cfg.Broadcast != nil {
+		if err := a.cfg.Broadcast(a.commandMessage(b)); err != nil {
+			// Gossip still carries the change; the broadcast only speeds it.
+			a.cfg.Logger.Warn("broadcasting a cluster command", "action", b.Action, "node", b.Entry.ID, "err", err)
+		}
+	}
+	if eff.Respond && ctx.Sender() != nil {
+		ctx.Respond(a.envelope())
+	}
+	if eff.GossipTo != "" {
+		ctx.Request(a.cfg.PeerPID(eff.GossipTo), a.envelope())
+	}
+}
+
+// report emits the events that are ring changes (or, with ringChanges
+// false, the others) to the node's event stream.
+func (a *topologyActor) report(events []topo.Event, ringChanges bool) {
+	if a.cfg.OnEvent == nil {
+		return
+	}
+	for _, e := range events {
+		if (e.Kind == topo.KindRingChange) == ringChanges {
+			a.cfg.OnEvent(e.Kind, e.Subject, e.Detail)
+		}
+	}
+}
+
+// publish stores a new snapshot in the View for request coordinators.
+func (a *topologyActor) publish() {
+	members := make(map[string]membership.Member, len(a.members))
+	for id, m := range a.members {
+		members[id] = m
+	}
+	plan := a.m.Plan()
+	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.m.State(), Table: plan.Table, Plan: plan, Members: members, Synced: a.m.Synced()})
+}
+
+func (a *topologyActor) envelope() *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{State: stateToProto(a.cfg, a.m.State())}}}
+}
+
+func (a *topologyActor) commandMessage(b *topo.Broadcast) *messages.ClusterCommand {
+	return &messages.ClusterCommand{
+		Cluster: a.cfg.Cluster, Action: b.Action, Node: b.Entry.ID,
+		Zone: b.Entry.Zone, JoinVersion: b.Entry.JoinVersion, RemoveVersion: b.Entry.RemoveVersion,
+	}
+}
