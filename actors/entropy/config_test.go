@@ -1,0 +1,45 @@
+package entropy
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dhtkv/dht/config"
+)
+
+func TestFromConfig_FillsWhatTheConfigDecides(t *testing.T) {
+	tests := []struct {
+		name        string
+		interval    time.Duration
+		wantTimeout time.Duration
+	}{
+		{"a short interval keeps the 30 s floor", time.Second, 30 * time.Second},
+		{"a long interval gives three of them", time.Minute, 3 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			c.Node.ID = "n1"
+			c.Entropy.Interval = tc.interval
+			c.Entropy.MaxKeysPerExchange = 77
+			c.Entropy.TombstoneGrace = 5 * time.Hour
+			got := FromConfig(c)
+			if got.Self != "n1" || got.Interval != tc.interval || got.MaxKeys != 77 ||
+				got.Timeout != tc.wantTimeout || got.Grace != 5*time.Hour {
+				t.Fatalf("FromConfig = %+v", got)
+			}
+			if got.View != nil || got.VnodePID != nil || got.HintsPID != nil || got.Metrics != nil ||
+				got.Now != nil || got.OnRepair != nil || got.Logger != nil {
+				t.Fatal("FromConfig filled a runtime dependency, which is the node's to fill")
+			}
+		})
+	}
+}
+
+func TestMachineConfig_CarriesTheDecidingFields(t *testing.T) {
+	cfg := Config{Self: "a", MaxKeys: 5, Timeout: time.Minute, Grace: time.Hour}
+	m := machineConfig(cfg)
+	if m.Self != "a" || m.MaxKeys != 5 || m.Timeout != time.Minute || m.Grace != time.Hour || m.MergeSize == nil {
+		t.Fatalf("machineConfig = %+v", m)
+	}
+}
