@@ -1,27 +1,33 @@
 // Package handoff holds the ownership handoff actor: it moves partitions
 // when a join, decommission or force-remove changes who owns them.
 //
-// The ring's Plan (cluster/ring) says what to do; this actor only carries it
-// out. On every tick it reads the latest topology snapshot and
+// The ring's Plan (cluster/ring) says what should hold what; the transfer
+// machine (internal/transfer) decides what to do about it: which
+// partitions to receive and from whom, which to drain and drop after
+// handoff.drop_delay, how many run at once (handoff.transfer_concurrency),
+// when a transfer stops (a peer down, a timeout, an error reply, the ring
+// changed), and when a decommissioned node has handed everything over and
+// retires. Its testdata/ tells each of these as a story.
 //
-//   - receives: for each placement of this node that no handoff record
-//     covers, it pulls the partition in batches from a replica that has it
-//     (HandoffPullRequest), merges each batch into its own vnode, and
-//     persists the last key merged, so a transfer cut by a restart of either
-//     side resumes there. When the last batch is in, it tells the topology
-//     actor (HandoffDone), whose record reaches every node by gossip: routing
-//     then reads from this node and stops standing in for it. While it runs,
-//     the node already takes the partition's writes (Plan's pending members),
-//     so nothing written meanwhile is missed;
-//   - drains: for each partition this node holds data of but no longer has a
-//     part in, it waits handoff.drop_delay (for every node to route by the
-//     new ring), pushes its copy to the serving replicas in batches, and then
-//     asks its vnode to drop it — only if no write arrived since the push
-//     began (the vnode's generation), else it drains again later;
-//   - retires: a decommissioned node that has no part in any partition and
-//     holds no data calls OnRetired, and the node leaves the cluster.
+// This actor is the machine's shell, and decides nothing. Receive:
 //
-// At most handoff.transfer_concurrency transfers run at once. Progress is
-// shared through Status (the admin API's /admin/status, dhtctl status) and
-// metrics.
+//  1. takes a tick (every Interval, and whenever the machine asks for a
+//     recheck), a vnode's reply (HandoffPullReply, MergeBatchReply,
+//     ErrorReply) or a vnode's Dropped;
+//  2. converts it to the machine's plain values (snapshot.go: the topology
+//     snapshot and the vnodes' key counts become a transfer.Snapshot);
+//  3. steps the machine with time.Now();
+//  4. carries out the effects (effects.go), in order: persist the receives'
+//     cursors (cursor.go), so a transfer cut by a restart of either side
+//     resumes after the last key merged; send the pulls, merges, Drop
+//     requests, HandoffDone records (to the topology actor, whose record
+//     reaches every node by gossip) and rechecks; report to the metrics,
+//     Status, the log, the node's event stream (OnEvent) and OnRetired.
+//
+// While a receive runs the node already takes the partition's writes
+// (Plan's pending members), so nothing written meanwhile is missed. Status
+// shares progress with the admin API (/admin/status, dhtctl status).
+//
+// Concurrency: the actor owns its machine and steps it from Receive only.
+// Status is safe for concurrent use; Config.View is read on every tick.
 package handoff

@@ -6,12 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/internal/transfer"
 )
-
-type ringTransfer = ring.Transfer
 
 // Progress is one running transfer as Status shows it.
 type Progress struct {
@@ -38,20 +34,15 @@ type View struct {
 	ETASeconds        float64
 }
 
-// Status shares the actor's progress with the admin API. Safe for
-// concurrent use.
+// Status shares the actor's progress with the admin API (/admin/status,
+// dhtctl status) and the node's readiness. Safe for concurrent use: the
+// actor writes, any goroutine reads.
 type Status struct {
 	completed atomic.Uint64
 	checked   atomic.Bool
-	movedKeys atomic.Int64
 
 	mu   sync.Mutex
 	view View
-	// rate is a moving average of keys moved per second.
-	rate      float64
-	lastMoved int64
-	lastTick  time.Time
-	avgKeys   float64
 }
 
 // Checked reports whether the actor has compared the node's data with the
@@ -69,89 +60,28 @@ func (s *Status) Snapshot() View {
 	return v
 }
 
-func (s *Status) moved(keys int64) { s.movedKeys.Add(keys) }
-
-// update records the actor's state at now and estimates the time left: the
-// keys left of the running transfers plus, for each waiting partition, the
-// mean size of the ones seen, at the recent rate.
-func (s *Status) update(version uint64, settled bool, pending, draining int, active map[uint32]*transfer, now time.Time) {
+// update records a tick's report.
+func (s *Status) update(r *transfer.Report) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	moved := s.movedKeys.Load()
-	if !s.lastTick.IsZero() {
-		if dt := now.Sub(s.lastTick).Seconds(); dt > 0 {
-			instant := float64(moved-s.lastMoved) / dt
-			s.rate = 0.7*s.rate + 0.3*instant
-		}
-	}
-	s.lastMoved, s.lastTick = moved, now
-
-	view := View{RingVersion: version, Settled: settled, Pending: pending, Draining: draining, Active: progressOf(active)}
-	var left float64
-	running := 0
-	for _, t := range active {
-		if t.total > 0 {
-			s.avgKeys = 0.8*s.avgKeys + 0.2*float64(t.total)
-			left += float64(max(t.total-t.keys, 0))
-		}
-		running++
-	}
-	waiting := max(pending+draining-running, 0)
-	left += float64(waiting) * s.avgKeys
-	if s.rate > 0.5 && left > 0 {
-		view.ETASeconds = left / s.rate
-	}
-	s.view = view
+	s.view = View{RingVersion: r.Version, Settled: r.Settled, Pending: r.Pending, Draining: r.Draining,
+		Active: progressOf(r.Active), ETASeconds: r.ETASeconds}
 	s.checked.Store(true)
 }
 
 // refresh updates the running transfers' progress between two ticks.
-func (s *Status) refresh(active map[uint32]*transfer) {
+func (s *Status) refresh(active []transfer.Progress) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.view.Active = progressOf(active)
 }
 
-func progressOf(active map[uint32]*transfer) []Progress {
+// progressOf converts the machine's progress, in partition order.
+func progressOf(active []transfer.Progress) []Progress {
 	out := make([]Progress, 0, len(active))
 	for _, t := range active {
-		out = append(out, Progress{
-			Partition: t.p, Kind: t.kind, Peer: t.peerOrTargets(), Keys: t.keys, TotalKeys: t.total, Bytes: t.bytes, StartedAt: t.started,
-		})
+		out = append(out, Progress{Partition: t.Partition, Kind: string(t.Kind), Peer: t.Peer,
+			Keys: t.Keys, TotalKeys: t.TotalKeys, Bytes: t.Bytes, StartedAt: t.StartedAt})
 	}
-	slices.SortFunc(out, func(a, b Progress) int { return int(a.Partition) - int(b.Partition) })
 	return out
-}
-
-// Metrics are the handoff instruments.
-type Metrics struct {
-	Pending   prometheus.Gauge
-	Draining  prometheus.Gauge
-	Active    prometheus.Gauge
-	ETA       prometheus.Gauge
-	Keys      *prometheus.CounterVec
-	Bytes     *prometheus.CounterVec
-	Transfers *prometheus.CounterVec
-}
-
-// NewMetrics registers the handoff metrics in reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		Pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_pending_partitions",
-			Help: "Partitions this node still has to receive after an ownership change."}),
-		Draining: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_draining_partitions",
-			Help: "Partitions this node holds data of but no longer has a part in; it hands them back and drops them."}),
-		Active: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_active_transfers",
-			Help: "Transfers running now (at most handoff.transfer_concurrency)."}),
-		ETA: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_eta_seconds",
-			Help: "Estimated seconds until this node's handoff work is done at the recent rate; 0 when idle or unknown."}),
-		Keys: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_keys_total",
-			Help: "Keys moved by handoff transfers, by kind: receive or drain."}, []string{"kind"}),
-		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_bytes_total",
-			Help: "Bytes of objects moved by handoff transfers, by kind."}, []string{"kind"}),
-		Transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_transfers_total",
-			Help: "Handoff transfers ended, by kind and result: done, aborted (resumes later), retry (a drain that saw a new write)."}, []string{"kind", "result"}),
-	}
-	reg.MustRegister(m.Pending, m.Draining, m.Active, m.ETA, m.Keys, m.Bytes, m.Transfers)
-	return m
 }

@@ -1,0 +1,107 @@
+package handoff
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/topology"
+	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/events"
+	"github.com/dhtkv/dht/internal/transfer"
+	"github.com/dhtkv/dht/messages"
+)
+
+// apply carries out the machine's effects in order: persist, send, report.
+// entries is the batch of the pull reply that produced eff, which its
+// Merges send on.
+func (a *handoffActor) apply(ctx actor.Context, eff transfer.Effects, entries []*messages.KeyObject) {
+	for _, c := range eff.Cursors {
+		a.persist(c)
+	}
+	a.send(ctx, eff, entries)
+	a.report(eff)
+}
+
+func (a *handoffActor) send(ctx actor.Context, eff transfer.Effects, entries []*messages.KeyObject) {
+	for _, p := range eff.Pulls {
+		ctx.Request(a.cfg.VnodePID(p.Node, p.Partition), &messages.Envelope{
+			RequestId: p.ID, DeadlineUnixMs: p.Deadline.UnixMilli(),
+			Body: &messages.Envelope_HandoffPullRequest{HandoffPullRequest: &messages.HandoffPullRequest{
+				Partition: p.Partition, AfterKey: p.After, MaxKeys: uint32(p.MaxKeys), MaxBytes: uint32(p.MaxBytes),
+			}},
+		})
+	}
+	for _, m := range eff.Merges {
+		ctx.Request(a.cfg.VnodePID(m.Node, m.Partition), &messages.Envelope{
+			RequestId: m.ID, DeadlineUnixMs: m.Deadline.UnixMilli(),
+			Body: &messages.Envelope_MergeBatchRequest{MergeBatchRequest: &messages.MergeBatchRequest{Partition: m.Partition, Entries: entries}},
+		})
+	}
+	for _, d := range eff.Drops {
+		ctx.Request(a.cfg.VnodePID(a.cfg.Self, d.Partition), &vnode.Drop{Generation: d.Generation})
+	}
+	for _, pl := range eff.Done {
+		ctx.Send(a.cfg.TopologyPID, &topology.HandoffDone{Partition: pl.Partition, Since: pl.Since})
+	}
+	if eff.Recheck {
+		ctx.Send(ctx.Self(), tick{})
+	}
+}
+
+// report shares progress: metrics, Status, the log, the event stream, and
+// the node's retirement.
+func (a *handoffActor) report(eff transfer.Effects) {
+	m := a.cfg.Metrics
+	for _, mv := range eff.Moved {
+		if m != nil {
+			m.Keys.WithLabelValues(string(mv.Kind)).Add(float64(mv.Keys))
+			m.Bytes.WithLabelValues(string(mv.Kind)).Add(float64(mv.Bytes))
+		}
+	}
+	if eff.Active != nil {
+		a.cfg.Status.refresh(eff.Active)
+	}
+	for _, e := range eff.Ended {
+		if m != nil {
+			m.Transfers.WithLabelValues(string(e.Kind), string(e.Result)).Inc()
+		}
+		switch e.Result {
+		case transfer.Done:
+			a.cfg.Status.completed.Add(1)
+		case transfer.Aborted:
+			a.cfg.Logger.Info("handoff transfer stopped; it resumes on a later tick",
+				"kind", string(e.Kind), "partition", e.Partition, "peer", e.Peer, "reason", e.Reason, "keys", e.Keys)
+		}
+	}
+	for _, e := range eff.Events {
+		if a.cfg.OnEvent != nil {
+			a.cfg.OnEvent(eventKind(e.Kind), e.Subject, e.Partition, e.Detail)
+		}
+	}
+	if r := eff.Report; r != nil {
+		a.cfg.Status.update(r)
+		if m != nil {
+			m.Pending.Set(float64(r.Pending))
+			m.Draining.Set(float64(r.Draining))
+			m.Active.Set(float64(len(r.Active)))
+			m.ETA.Set(r.ETASeconds)
+		}
+	}
+	if eff.Retire {
+		a.cfg.Logger.Info("this node was removed from the ring and has handed over all its data")
+		if a.cfg.OnRetired != nil {
+			a.cfg.OnRetired()
+		}
+	}
+}
+
+// eventKind names a machine's event as the node's event stream does.
+func eventKind(k transfer.EventKind) string {
+	switch k {
+	case transfer.Started:
+		return events.HandoffStart
+	case transfer.Finished:
+		return events.HandoffFinish
+	default:
+		return events.HandoffDrop
+	}
+}

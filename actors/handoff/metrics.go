@@ -1,0 +1,36 @@
+package handoff
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the handoff instruments.
+type Metrics struct {
+	Pending   prometheus.Gauge
+	Draining  prometheus.Gauge
+	Active    prometheus.Gauge
+	ETA       prometheus.Gauge
+	Keys      *prometheus.CounterVec
+	Bytes     *prometheus.CounterVec
+	Transfers *prometheus.CounterVec
+}
+
+// NewMetrics registers the handoff metrics in reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_pending_partitions",
+			Help: "Partitions this node still has to receive after an ownership change."}),
+		Draining: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_draining_partitions",
+			Help: "Partitions this node holds data of but no longer has a part in; it hands them back and drops them."}),
+		Active: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_active_transfers",
+			Help: "Transfers running now (at most handoff.transfer_concurrency)."}),
+		ETA: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_eta_seconds",
+			Help: "Estimated seconds until this node's handoff work is done at the recent rate; 0 when idle or unknown."}),
+		Keys: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_keys_total",
+			Help: "Keys moved by handoff transfers, by kind: receive or drain."}, []string{"kind"}),
+		Bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_bytes_total",
+			Help: "Bytes of objects moved by handoff transfers, by kind."}, []string{"kind"}),
+		Transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_transfers_total",
+			Help: "Handoff transfers ended, by kind and result: done, aborted (resumes later), retry (a drain that saw a new write)."}, []string{"kind", "result"}),
+	}
+	reg.MustRegister(m.Pending, m.Draining, m.Active, m.ETA, m.Keys, m.Bytes, m.Transfers)
+	return m
+}
