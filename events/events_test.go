@@ -1,7 +1,6 @@
 package events_test
 
 import (
-	"flag"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
@@ -10,9 +9,8 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/events"
+	"github.com/dhtkv/dht/test/testutil"
 )
-
-var seedFlag = flag.Uint64("seed", 0, "seed of the randomised tests (0: pick one)")
 
 // epoch is the fake clock's reading.
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -118,10 +116,7 @@ func TestBus_Recent(t *testing.T) {
 // with the obvious implementation: the tail of everything published.
 func TestBus_RecentMatchesReference(t *testing.T) {
 	t.Parallel()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = rand.Uint64()
-	}
+	seed := testutil.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for range 200 {
 		history := rng.IntN(10)

@@ -2,31 +2,13 @@ package dvv
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
+
+	"github.com/dhtkv/dht/test/testutil"
 )
-
-var seedFlag = flag.Uint64("dvv.seed", 0, "seed for randomised dvv tests (0 = from the clock)")
-
-// testSeed returns the seed for a randomised test and logs it on failure so
-// that the run can be repeated with -dvv.seed.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("reproduce with: go test ./internal/dvv -run '%s' -dvv.seed=%d", t.Name(), seed)
-		}
-	})
-	return seed
-}
 
 func val(s string) Sibling { return Sibling{Value: []byte(s), ContentType: "text/plain"} }
 
@@ -169,7 +151,7 @@ func TestSet_UpdateSiblingLimit(t *testing.T) {
 // that every read overlaps every acknowledged write. The sibling count stays
 // within the number of truly concurrent writers.
 func TestSet_TwoInterleavedClientsBoundSiblings(t *testing.T) {
-	rng := rand.New(rand.NewPCG(testSeed(t), 1))
+	rng := rand.New(rand.NewPCG(testutil.Seed(t), 1))
 	for trial := 0; trial < 50; trial++ {
 		c := newCluster(3)
 		// Each client alternates: read (GET with context), then write (PUT
@@ -291,7 +273,7 @@ func (r refState) union(o refState) refState {
 // replicas and checks after every step that each replica's siblings and
 // context equal the reference model's.
 func TestSet_MatchesReference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(testSeed(t), 2))
+	rng := rand.New(rand.NewPCG(testutil.Seed(t), 2))
 	for trial := 0; trial < 200; trial++ {
 		c := newCluster(3)
 		events := refEvents{}
@@ -385,7 +367,7 @@ func randomStates(t *testing.T, rng *rand.Rand, n int) []Set {
 }
 
 func TestMerge_Laws(t *testing.T) {
-	rng := rand.New(rand.NewPCG(testSeed(t), 3))
+	rng := rand.New(rand.NewPCG(testutil.Seed(t), 3))
 	states := randomStates(t, rng, 300)
 	pick := func() Set { return states[rng.IntN(len(states))] }
 	for i := 0; i < 2000; i++ {
@@ -406,7 +388,7 @@ func TestMerge_Laws(t *testing.T) {
 }
 
 func TestMerge_EmptyIsIdentity(t *testing.T) {
-	rng := rand.New(rand.NewPCG(testSeed(t), 4))
+	rng := rand.New(rand.NewPCG(testutil.Seed(t), 4))
 	for _, s := range randomStates(t, rng, 100) {
 		if m := Merge(s, Set{}); !m.Equal(s) {
 			t.Fatalf("Merge(s, empty) = %+v, want %+v", m, s)

@@ -1,31 +1,11 @@
 package quorum_test
 
 import (
-	"flag"
 	"testing"
-	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
 )
-
-var seedFlag = flag.Uint64("quorum.seed", 0, "seed for randomised quorum tests (0 = from the clock)")
-
-// testSeed returns the seed for a randomised test and logs it on failure so
-// that the run can be repeated with -quorum.seed.
-func testSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("reproduce with: go test ./internal/quorum -run '%s' -quorum.seed=%d", t.Name(), seed)
-		}
-	})
-	return seed
-}
 
 // primary and fallback build targets.
 func primary(node string) quorum.Target  { return quorum.Target{Node: node, Primary: true} }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 // The randomised tests below drive the machines with random parameters,
@@ -161,7 +162,7 @@ func (r *getRef) repair() []string {
 }
 
 func TestGet_RandomEventsMatchReference(t *testing.T) {
-	seed := testSeed(t)
+	seed := testutil.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	pool := newHistory(t).all()
 	for iter := range propertyIterations {
@@ -349,7 +350,7 @@ func (e putEvent) String() string {
 var errRefusal = errors.New("test refusal")
 
 func TestPut_RandomEventsMatchReference(t *testing.T) {
-	seed := testSeed(t)
+	seed := testutil.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
 	pool := newHistory(t).all()
 	for iter := range propertyIterations {

@@ -3,9 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,21 +12,8 @@ import (
 
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/test/cluster"
+	"github.com/dhtkv/dht/test/testutil"
 )
-
-var seedFlag = flag.Uint64("seed", 0, "seed of the randomised choices (0 picks one and logs it)")
-
-// newRand returns the test's random source, logging its seed so a failure
-// can be replayed with -seed.
-func newRand(t *testing.T) *rand.Rand {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (replay with -seed=%d)", seed, seed)
-	return rand.New(rand.NewPCG(seed, seed))
-}
 
 // ctxFor returns a context bounded like the test's requests.
 func ctxFor(t *testing.T) context.Context {
@@ -44,7 +29,7 @@ func TestCluster_QuorumWriteIsReadableEverywhere(t *testing.T) {
 	const keys = 100
 	c := cluster.Start(t, 3)
 	ctx := ctxFor(t)
-	rng := newRand(t)
+	rng := testutil.Rand(t)
 
 	through := make([]int, c.N()+1)
 	begin := time.Now()

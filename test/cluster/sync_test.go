@@ -10,6 +10,7 @@ import (
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/test/cluster"
+	"github.com/dhtkv/dht/test/testutil"
 	"github.com/dhtkv/dht/wire"
 )
 
@@ -27,7 +28,7 @@ func TestCluster_SyncWritesReachEveryReplica(t *testing.T) {
 		cfg.Entropy.Enabled = false
 	}))
 	ctx := ctxFor(t)
-	rng := newRand(t)
+	rng := testutil.Rand(t)
 
 	acked := map[string]string{}
 	for k := range keys {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/test/testutil"
 	"github.com/dhtkv/dht/wire"
 )
 
@@ -201,7 +202,7 @@ func (c *cluster) inflatedNextOwner(t *testing.T) {
 }
 
 func (c *cluster) forgedContexts(t *testing.T, signed bool) {
-	seed := suiteSeed(t)
+	seed := testutil.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	const key, other = "sec/ctx/key", "sec/ctx/other"
 	n1 := c.nodes[0]
@@ -243,7 +244,7 @@ func (c *cluster) forgedContexts(t *testing.T, signed bool) {
 			lastOther = err
 		}
 	}
-	tb := newTable(fmt.Sprintf("%d forged-context writes to %s (signed contexts: %v):", forgedWrites, key, signed),
+	tb := newTable(fmt.Sprintf("%d forged-context writes to %s (signed contexts: %v, seed %d):", forgedWrites, key, signed, seed),
 		"forgery", "400 bad_context", "accepted", "other error")
 	for k, f := range forgeries {
 		tb.add(f.name, counts[k].badContext, counts[k].accepted, counts[k].otherErr)

@@ -23,6 +23,6 @@
 // Every test logs its figures as a small table. The package has no
 // non-test code besides this comment; its tests live in *_test.go files.
 //
-// Randomised parts take a seed, log it, and accept it back through the
-// -security.seed flag or the SECURITY_SEED environment variable.
+// Randomised parts take a seed from test/testutil, log it in their tables,
+// and accept it back through the shared -seed flag or $DHT_TEST_SEED.
 package security

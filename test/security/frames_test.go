@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,37 +20,12 @@ import (
 
 	"github.com/dhtkv/dht/cluster/remoteguard"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/test/testutil"
 )
 
-// SeedEnv names the environment variable that sets the suite's seed, as
-// -security.seed does (the flag wins).
-const SeedEnv = "SECURITY_SEED"
-
-var (
-	seedFlag    = flag.Uint64("security.seed", 0, "seed of the suite's randomised tests (0: from "+SeedEnv+", else the clock)")
-	batchesFlag = flag.Int("security.batches", 10000, "mutated message batches TestSecurity_RemotePortSurvivesMalformedFrames sends per cluster")
-)
-
-// suiteSeed returns the seed of a randomised test and logs it with how to
-// run it again.
-func suiteSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := *seedFlag
-	if seed == 0 {
-		if s := os.Getenv(SeedEnv); s != "" {
-			v, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				t.Fatalf("%s=%q: %v", SeedEnv, s, err)
-			}
-			seed = v
-		}
-	}
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	t.Logf("seed %d (rerun with -security.seed=%d or %s=%d)", seed, seed, SeedEnv, seed)
-	return seed
-}
+// batchesFlag sizes the fuzzing; the seed comes from the shared -seed flag
+// (test/testutil).
+var batchesFlag = flag.Int("security.batches", 10000, "mutated message batches TestSecurity_RemotePortSurvivesMalformedFrames sends per cluster")
 
 // fuzzWorkers is how many mutated batches are in flight at once.
 const fuzzWorkers = 8
@@ -78,7 +51,7 @@ func TestSecurity_RemotePortSurvivesMalformedFrames(t *testing.T) {
 			peers := c.fuzzPeers(t)
 			c.crashShapes(t, peers)
 			c.checkAllServing("shapes")
-			c.fuzzBatches(t, peers, suiteSeed(t), *batchesFlag)
+			c.fuzzBatches(t, peers, testutil.Seed(t), *batchesFlag)
 			c.checkAllServing("fuzz")
 		})
 	}
