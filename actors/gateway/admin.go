@@ -6,18 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"time"
-)
 
-// Paths of the admin API.
-const (
-	adminMembersPath      = "/admin/members"
-	adminRingPath         = "/admin/ring"
-	adminStatusPath       = "/admin/status"
-	adminJoinPath         = "/admin/join"
-	adminDecommissionPath = "/admin/decommission"
-	adminForceRemovePath  = "/admin/force-remove"
-	adminEventsPath       = "/admin/events"
+	"github.com/dhtkv/dht/api"
 )
 
 // ClusterView is what the admin API shows; implemented by the node. Safe for
@@ -35,64 +25,26 @@ type ClusterView interface {
 	Status() StatusInfo
 }
 
-// StatusInfo is what GET /admin/status shows of one node.
-type StatusInfo struct {
-	Node string `json:"node"`
-	// HintsPending maps each target node to the hints kept for it here.
-	HintsPending map[string]int `json:"hints_pending"`
-	HintsBytes   int64          `json:"hints_bytes"`
-	// MerkleRoots maps each partition this node holds to the root of its
-	// Merkle tree: replicas that agree have equal roots.
-	MerkleRoots map[uint32]uint64 `json:"merkle_roots"`
-	// Handoff is this node's part in ownership changes.
-	Handoff HandoffStatus `json:"handoff"`
-}
-
-// HandoffStatus is a node's ownership handoff work: partitions it must
-// receive because claim gave it a replica, and partitions it no longer owns
-// and hands back (drains) before dropping its copy.
-type HandoffStatus struct {
-	// Pending counts the partitions this node still has to receive,
-	// running or waiting for a transfer slot.
-	Pending int `json:"pending"`
-	// Draining counts the partitions this node no longer owns but still
-	// holds data of.
-	Draining int `json:"draining"`
-	// Active lists the running transfers, at most handoff.concurrency.
-	Active []TransferInfo `json:"active"`
-	// Completed counts transfers finished since the node started.
-	Completed uint64 `json:"completed"`
-	// ETASeconds estimates the time until Pending and Draining reach zero
-	// at the current rate; 0 when idle or unknown.
-	ETASeconds float64 `json:"eta_seconds"`
-	// RingVersion is the version of the ring (RingInfo.Version) these
-	// figures were computed against: a node whose figures lag its ring has
-	// not looked at the latest change yet.
-	RingVersion uint64 `json:"ring_version"`
-	// Settled is set when, as far as this node knows, every replica of
-	// every partition has its data: no transfer is left anywhere.
-	Settled bool `json:"settled"`
-}
+// The admin API's answers are package api's types; these names are kept
+// for the node, which fills them in its ClusterView.
+type (
+	// StatusInfo is what GET /admin/status shows of one node.
+	StatusInfo = api.Status
+	// HandoffStatus is a node's ownership handoff work.
+	HandoffStatus = api.Handoff
+	// TransferInfo is one running transfer.
+	TransferInfo = api.Transfer
+	// MemberInfo describes one node of the cluster as the admin API shows it.
+	MemberInfo = api.Member
+	// RingInfo describes the ring as the admin API shows it.
+	RingInfo = api.Ring
+)
 
 // Transfer kinds, as TransferInfo.Kind reports them.
 const (
-	TransferReceive = "receive" // pulling a partition from a replica
-	TransferDrain   = "drain"   // pushing a partition to its new owners before dropping it
+	TransferReceive = api.TransferReceive
+	TransferDrain   = api.TransferDrain
 )
-
-// TransferInfo is one running transfer.
-type TransferInfo struct {
-	Partition uint32 `json:"partition"`
-	Kind      string `json:"kind"`
-	// Peer is the source of a receive, the target of a drain.
-	Peer string `json:"peer"`
-	// Keys and Bytes count what has moved so far; TotalKeys is the
-	// source's key count when the transfer began (0 when unknown).
-	Keys      int64     `json:"keys"`
-	TotalKeys int64     `json:"total_keys"`
-	Bytes     int64     `json:"bytes"`
-	StartedAt time.Time `json:"started_at"`
-}
 
 // ClusterAdmin carries out the operator's ownership changes; implemented by
 // the node. Each call changes the ring state on this node, which gossip then
@@ -120,34 +72,14 @@ var (
 
 // Member statuses, as MemberInfo.Status reports them.
 const (
-	MemberAlive = "alive"
+	MemberAlive = api.MemberAlive
 	// MemberDown is a node that failed: it stays an owner, and its replicas
 	// are covered by fallbacks, until it returns or is force-removed.
-	MemberDown    = "down"
-	MemberLeaving = "leaving"
-	MemberLeft    = "left"
-	MemberRemoved = "removed"
+	MemberDown    = api.MemberDown
+	MemberLeaving = api.MemberLeaving
+	MemberLeft    = api.MemberLeft
+	MemberRemoved = api.MemberRemoved
 )
-
-// MemberInfo describes one node of the cluster as the admin API shows it.
-type MemberInfo struct {
-	ID         string `json:"id"`
-	Zone       string `json:"zone,omitempty"`
-	Status     string `json:"status"` // "alive", "down" (failed: still an owner), "leaving", "left", "removed"
-	Owner      bool   `json:"owner"`  // holds replicas in the ring
-	HTTPAddr   string `json:"http_addr,omitempty"`
-	RemoteAddr string `json:"remote_addr,omitempty"`
-	Replicas   int    `json:"replicas"` // partition replicas it holds
-	Self       bool   `json:"self,omitempty"`
-}
-
-// RingInfo describes the ring as the admin API shows it.
-type RingInfo struct {
-	Partitions int        `json:"partitions"`
-	N          int        `json:"n"`
-	Version    uint64     `json:"version"`  // ring state clock
-	Replicas   [][]string `json:"replicas"` // per partition, preference order
-}
 
 // adminRoutes registers the admin endpoints on mux, all guarded by
 // Config.AdminToken (none when empty):
@@ -166,13 +98,13 @@ type RingInfo struct {
 // traffic only.
 func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	guard := func(h http.Handler) http.Handler { return g.requireToken(g.cfg.AdminToken, h) }
-	mux.Handle(adminMembersPath, guard(adminGet(g.cfg.Cluster, membersBody)))
-	mux.Handle(adminRingPath, guard(adminGet(g.cfg.Cluster, ringBody)))
-	mux.Handle(adminStatusPath, guard(adminGet(g.cfg.Cluster, statusBody)))
-	mux.Handle(adminJoinPath, guard(g.adminPost(actionJoin, false, func(a ClusterAdmin, _ string) error { return a.Join() })))
-	mux.Handle(adminDecommissionPath, guard(g.adminPost(actionDecommission, true, ClusterAdmin.Decommission)))
-	mux.Handle(adminForceRemovePath, guard(g.adminPost(actionForceRemove, true, ClusterAdmin.ForceRemove)))
-	mux.Handle(adminEventsPath, guard(http.HandlerFunc(g.serveEvents)))
+	mux.Handle(api.MembersPath, guard(adminGet(g.cfg.Cluster, membersBody)))
+	mux.Handle(api.RingPath, guard(adminGet(g.cfg.Cluster, ringBody)))
+	mux.Handle(api.StatusPath, guard(adminGet(g.cfg.Cluster, statusBody)))
+	mux.Handle(api.JoinPath, guard(g.adminPost(api.ActionJoin, false, func(a ClusterAdmin, _ string) error { return a.Join() })))
+	mux.Handle(api.DecommissionPath, guard(g.adminPost(api.ActionDecommission, true, ClusterAdmin.Decommission)))
+	mux.Handle(api.ForceRemovePath, guard(g.adminPost(api.ActionForceRemove, true, ClusterAdmin.ForceRemove)))
+	mux.Handle(api.EventsPath, guard(http.HandlerFunc(g.serveEvents)))
 }
 
 // adminGet serves one read-only admin endpoint: render builds the JSON body
@@ -227,9 +159,7 @@ func membersBody(view ClusterView) any {
 		members = []MemberInfo{} // "members":[] rather than null
 	}
 	slices.SortFunc(members, func(a, b MemberInfo) int { return cmp.Compare(a.ID, b.ID) })
-	return struct {
-		Members []MemberInfo `json:"members"`
-	}{members}
+	return api.Members{Members: members}
 }
 
 // ringBody renders the ring with empty lists as [] rather than null, so that

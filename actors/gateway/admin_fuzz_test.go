@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/dhtkv/dht/api"
 )
 
 // FuzzAdminOps sends arbitrary queries and bodies to the ownership changes.
@@ -22,7 +24,7 @@ func FuzzAdminOps(f *testing.F) {
 	f.Add("/admin/force-remove", "", "{\"node\":\"\\u0000\"}")
 	f.Fuzz(func(t *testing.T, path, query, body string) {
 		switch path {
-		case adminJoinPath, adminDecommissionPath, adminForceRemovePath:
+		case api.JoinPath, api.DecommissionPath, api.ForceRemovePath:
 		default:
 			return // other paths are other handlers
 		}
@@ -35,14 +37,14 @@ func FuzzAdminOps(f *testing.F) {
 		calls := admin.calls()
 		switch {
 		case rec.Code == http.StatusAccepted:
-			var a acceptedBody
+			var a api.Accepted
 			if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil || !a.Accepted || a.Action == "" {
 				t.Fatalf("202 with body %q", rec.Body)
 			}
 			if len(calls) != 1 {
 				t.Fatalf("202 after %d admin calls %q, want 1", len(calls), calls)
 			}
-			if path != adminJoinPath {
+			if path != api.JoinPath {
 				if err := checkNodeID(a.Node); err != nil {
 					t.Fatalf("accepted node id %q: %v", a.Node, err)
 				}

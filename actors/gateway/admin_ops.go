@@ -11,14 +11,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Actions of the admin API's ownership changes, as the 202 answer names
-// them.
-const (
-	actionJoin         = "join"
-	actionDecommission = "decommission"
-	actionForceRemove  = "force-remove"
+	"github.com/dhtkv/dht/api"
 )
 
 // maxNodeIDBytes bounds a node id in an admin request. Real ids are host
@@ -29,14 +23,6 @@ const maxNodeIDBytes = 256
 // maxAdminBodyBytes bounds the JSON body of an admin request: {"node":ID}
 // with the longest id fits many times over.
 const maxAdminBodyBytes = 4 << 10
-
-// acceptedBody is the 202 answer of an ownership change: the change is
-// recorded in the ring state and gossip carries it on; the data moves later.
-type acceptedBody struct {
-	Accepted bool   `json:"accepted"`
-	Node     string `json:"node,omitempty"`
-	Action   string `json:"action"`
-}
 
 // adminPost serves one ownership change: action names it in the answer,
 // takesNode says whether it needs the target node's id, and call carries it
@@ -69,7 +55,7 @@ func (g *Gateway) adminPost(action string, takesNode bool, call func(ClusterAdmi
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusAccepted)
-		_ = json.NewEncoder(w).Encode(acceptedBody{Accepted: true, Node: node, Action: action})
+		_ = json.NewEncoder(w).Encode(api.Accepted{Accepted: true, Node: node, Action: action})
 	})
 }
 
@@ -130,6 +116,7 @@ func parseNodeRequest(w http.ResponseWriter, r *http.Request, action string, tak
 	fromBody, inBody := "", false
 	if len(bytes.TrimSpace(data)) > 0 {
 		var body struct {
+			// A pointer, to tell {"node":""} from a body without it.
 			Node *string `json:"node"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(data))

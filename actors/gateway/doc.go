@@ -1,10 +1,46 @@
 // Package gateway holds the HTTP gateway actor: the node's front door.
 //
 // The actor owns the HTTP server. It serves the client API under /v1/kv/,
-// /metrics, /healthz and /readyz. Each client request is parsed and validated
-// at the edge (parse.go, pure functions), then handed to the gateway actor,
-// which spawns one coordinator actor per request as its child; the HTTP
-// handler waits on a future for the coordinator's answer and renders it.
+// /metrics, /healthz and /readyz, and spawns one coordinator actor (package
+// coordinator) per client request as its child.
+//
+// # A PUT, step by step
+//
+//  1. serveKV (http.go) runs on net/http's goroutine, behind instrument
+//     (the request metrics) and requireToken. It maps the method to
+//     coordinator.OpPut and calls parse, which validates the key, the quorum
+//     parameters, the causal context and the value at the edge (pure
+//     functions in parse.go) and builds a coordinator.Request with its
+//     deadline (replication.request_timeout).
+//  2. coordinate (gateway.go) sends the gateway actor a spawnRequest with
+//     a future (RequestFuture): the future's PID is the sender.
+//  3. gatewayActor.Receive spawns coordinator.Props(cfg.Coordinator, req,
+//     sender) as its child. The coordinator then steps a quorum.Put to its
+//     answer (steps 4-6 in the coordinator's doc): it reaches the replicas'
+//     vnodes through the Router the node hands in, which builds their PIDs
+//     (actors/node), and answers the future with a *coordinator.Reply.
+//  7. coordinate returns the reply to serveKV, which renders it: 204 with
+//     the new context token (ContextHeader, wire.ContextCodec) and the
+//     sibling count (SiblingsHeader); or replyError and writeError turn the
+//     error into a status and an api.Error body (409 too_many_siblings, 503
+//     timeout with "indeterminate": true, ...).
+//
+// A DELETE is a PUT of a tombstone (coordinator.OpDelete).
+//
+// # A GET, step by step
+//
+//  1. serveKV maps GET to coordinator.OpGet; parse validates the key and
+//     the quorum parameters.
+//  2. and 3. As for a PUT; the coordinator steps a quorum.Get.
+//  7. serveKV sets the context token and renders the merged object through
+//     resolveRead (the server-side resolver, when one applies) and
+//     writeObject: 404 when nothing live remains, the value for one
+//     sibling, 300 with an api.Siblings body for several. The coordinator
+//     repairs stale replicas after the answer.
+//
+// Should the coordinator not answer by a second past the deadline, the
+// future fails and coordinate answers for it: a timeout for a read, an
+// indeterminate outcome for a write.
 //
 // A read whose merged object holds several live siblings passes through the
 // node's server-side resolver, when one is configured for the key (package
@@ -14,7 +50,7 @@
 //
 // Bad input never reaches the coordinator: every malformed key, oversized
 // value, corrupt context or impossible quorum is answered with a 4xx whose
-// JSON body names the problem (see errors.go for the codes).
+// JSON body (api.Error) names the problem; the codes are package api's.
 //
 // The causal contexts handed to clients are tokens of wire.ContextCodec:
 // MAC'd under the cluster's context secret when it has one, so that a
@@ -27,7 +63,8 @@
 // HTTPS when TLSConfig is set. /metrics may move to a plain-HTTP listener
 // of its own (MetricsListener), which serves the probes too.
 //
-// The admin API under /admin/ (admin.go) is guarded by its own token. It
+// The admin API under /admin/ (admin.go) is guarded by its own token; its
+// answers are package api's types, shared with the client. It
 // shows the cluster through a ClusterView, carries out ownership changes
 // (join, decommission, force-remove) through a ClusterAdmin, and streams the
 // node's events from an events.Bus as server-sent events (admin_events.go).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/messages"
 )
@@ -15,39 +16,39 @@ import (
 // with. Codes are part of the API: clients may switch on them.
 type apiError struct {
 	status        int
-	code          string
+	code          api.Code
 	msg           string
 	indeterminate bool
 }
 
 func (e *apiError) Error() string { return e.msg }
 
-func badRequest(code, format string, args ...any) *apiError {
+func badRequest(code api.Code, format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: code, msg: fmt.Sprintf(format, args...)}
 }
 
-// The error codes of the client and admin APIs.
+// The error codes of the client and admin APIs, as package api names them;
+// short local names keep the handlers readable.
 const (
-	codeBadKey          = "bad_key"
-	codeKeyTooLong      = "key_too_long"
-	codeValueTooLarge   = "value_too_large"
-	codeBodyTooLarge    = "body_too_large"
-	codeBadContext      = "bad_context"
-	codeBadRequest      = "bad_request"
-	codeBadQuorum       = "bad_quorum"
-	codeBadParameter    = "bad_parameter"
-	codeBadContentType  = "bad_content_type"
-	codeMethod          = "method_not_allowed"
-	codeUnauthorized    = "unauthorized"
-	codeTooManySiblings = "too_many_siblings"
-	codeUnavailable     = "unavailable"
-	codeTimeout         = "timeout"
-	codeNotFound        = "not_found"
-	codeInternal        = "internal"
-	// Codes of the admin API's ownership changes.
-	codeBadNode     = "bad_node"
-	codeUnknownNode = "unknown_node"
-	codeConflict    = "conflict"
+	codeBadKey          = api.CodeBadKey
+	codeKeyTooLong      = api.CodeKeyTooLong
+	codeValueTooLarge   = api.CodeValueTooLarge
+	codeBodyTooLarge    = api.CodeBodyTooLarge
+	codeBadContext      = api.CodeBadContext
+	codeBadRequest      = api.CodeBadRequest
+	codeBadQuorum       = api.CodeBadQuorum
+	codeBadParameter    = api.CodeBadParameter
+	codeBadContentType  = api.CodeBadContentType
+	codeMethod          = api.CodeMethod
+	codeUnauthorized    = api.CodeUnauthorized
+	codeTooManySiblings = api.CodeTooManySiblings
+	codeUnavailable     = api.CodeUnavailable
+	codeTimeout         = api.CodeTimeout
+	codeNotFound        = api.CodeNotFound
+	codeInternal        = api.CodeInternal
+	codeBadNode         = api.CodeBadNode
+	codeUnknownNode     = api.CodeUnknownNode
+	codeConflict        = api.CodeConflict
 )
 
 // replyError maps a coordinator's error to the client's answer.
@@ -75,9 +76,5 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(e.status)
-	_ = json.NewEncoder(w).Encode(struct {
-		Error         string `json:"error"`
-		Code          string `json:"code"`
-		Indeterminate bool   `json:"indeterminate,omitempty"`
-	}{e.msg, e.code, e.indeterminate})
+	_ = json.NewEncoder(w).Encode(api.Error{Error: e.msg, Code: e.code, Indeterminate: e.indeterminate})
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,8 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dhtkv/dht/actors/coordinator"
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/metrics"
 )
 
 // routes is the main listener's handler: the client API, the admin API,
@@ -131,14 +132,7 @@ func (g *Gateway) instrument(h http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
-		op := strings.ToLower(r.Method)
-		switch r.Method {
-		case http.MethodGet, http.MethodPut, http.MethodDelete:
-		default:
-			op = "other"
-		}
-		g.cfg.Metrics.Requests.WithLabelValues(op, strconv.Itoa(rec.status)).Inc()
-		g.cfg.Metrics.RequestDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+		g.cfg.Metrics.ObserveRequest(metrics.OpOfMethod(r.Method), rec.status, time.Since(start))
 	})
 }
 
@@ -224,13 +218,6 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 	return req, nil
 }
 
-// siblingJSON is one sibling in a 300 Multiple Choices body.
-type siblingJSON struct {
-	Value       string    `json:"value"` // base64, standard encoding
-	ContentType string    `json:"content_type"`
-	Timestamp   time.Time `json:"timestamp"`
-}
-
 // writeObject renders a read: 404 for absent or deleted keys, the value for
 // one live sibling, 300 with every live sibling otherwise. Tombstones
 // concurrent with live values are not shown; the context covers them, so a
@@ -246,12 +233,14 @@ func writeObject(w http.ResponseWriter, obj dvv.Set) {
 		_, _ = w.Write(live[0].Value)
 	default:
 		slices.SortStableFunc(live, func(a, b dvv.Sibling) int { return int(a.Timestamp - b.Timestamp) })
-		body := struct {
-			Siblings []siblingJSON `json:"siblings"`
-		}{}
+		var body api.Siblings
 		for _, s := range live {
-			body.Siblings = append(body.Siblings, siblingJSON{
-				Value:       base64.StdEncoding.EncodeToString(s.Value),
+			value := s.Value
+			if value == nil {
+				value = []byte{} // "" as before, not null
+			}
+			body.Siblings = append(body.Siblings, api.Sibling{
+				Value:       value,
 				ContentType: s.ContentType,
 				Timestamp:   time.UnixMilli(s.Timestamp).UTC(),
 			})

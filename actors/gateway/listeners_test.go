@@ -60,7 +60,7 @@ func TestGateway_MetricsListener(t *testing.T) {
 		{name: "metrics on the metrics listener", url: metrics + "/metrics", wantStatus: 200, wantInBody: "go_goroutines"},
 		{name: "healthz on the metrics listener", url: metrics + "/healthz", wantStatus: 200, wantInBody: "ok"},
 		{name: "readyz on the metrics listener", url: metrics + "/readyz", wantStatus: 200, wantInBody: "ready"},
-		{name: "metrics gone from the main listener", url: main + "/metrics", wantStatus: 404, wantCode: codeNotFound, wantInBody: "http.metrics_listen"},
+		{name: "metrics gone from the main listener", url: main + "/metrics", wantStatus: 404, wantCode: string(codeNotFound), wantInBody: "http.metrics_listen"},
 		{name: "healthz on the main listener", url: main + "/healthz", wantStatus: 200, wantInBody: "ok"},
 		{name: "readyz on the main listener", url: main + "/readyz", wantStatus: 200, wantInBody: "ready"},
 		{name: "no client API on the metrics listener", url: metrics + "/v1/kv/k", wantStatus: 404},

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/internal/quorum"
 )
 
 var testLimits = Limits{MaxKeyBytes: 8, MaxValueBytes: 16, MaxSiblings: 4}
 
 // knownCodes are the error codes of the client API (errors.go).
-var knownCodes = []string{
+var knownCodes = []api.Code{
 	codeBadKey, codeKeyTooLong, codeValueTooLarge, codeBadContext, codeBadQuorum,
 	codeBadParameter, codeBadContentType, codeMethod, codeUnauthorized,
 	codeTooManySiblings, codeUnavailable, codeTimeout, codeNotFound, codeInternal,
@@ -26,7 +27,7 @@ func TestParseKey_Table(t *testing.T) {
 		path       string
 		want       string
 		wantStatus int // 0: no error
-		wantCode   string
+		wantCode   api.Code
 	}{
 		{name: "plain", path: "/v1/kv/abc", want: "abc"},
 		{name: "escaped slash", path: "/v1/kv/a%2Fb", want: "a/b"},
@@ -80,7 +81,7 @@ func TestParseParams_Table(t *testing.T) {
 		query    string
 		write    bool
 		want     quorum.Params
-		wantCode string // "" means no error
+		wantCode api.Code // "" means no error
 		wantMsg  []string
 	}{
 		{name: "read defaults", query: "", want: defaults},
