@@ -4,23 +4,36 @@
 // A vnode owns its partition's keys in the node's engine (under the
 // partition's key prefix) and is the only writer of them, so each key's
 // read-merge-write happens one message at a time without locks. It answers
-// three requests, all carried in a messages.Envelope:
+// requests carried in a messages.Envelope (put, get, merge, merge batch,
+// handoff pull, Merkle level, bucket keys, tombstones, reap) and the node's
+// Drop.
 //
-//   - PutRequest: coordinate a client write — mint a dot, apply dvv.Update,
-//     persist, reply with the resulting object. When the engine makes writes
-//     durable later (storage.sync_writes, persistence.AsyncPutter) and the
-//     request is early, the vnode answers twice: the object as soon as it is
-//     merged (PutReply.minted), and a bare PutReply once it is durable, so
-//     that the coordinator can send it on while the fsync runs. With
-//     Config.ResolveOnWrite
-//     (resolution.on_write), a write that leaves several live siblings is
-//     followed by their resolution, stored as a second update with a fresh
-//     dot (resolve.go); merges never resolve;
-//   - GetRequest: reply with the stored object;
-//   - MergeRequest: dvv.Merge a peer's object into the stored one (replication,
-//     read repair), persisting only when something changed.
+// The actor is a thin shell around internal/replica's Machine, which makes
+// every decision (see that package for the rules: the bad_context verdict,
+// the mint floor, sibling limits, reap and drop verdicts, the cache, the
+// Merkle tree, which scans wait for writes in flight). Receive converts a
+// message with package wire (receive.go), steps the machine, and carries
+// out the effects in order: persist, publish the Merkle root, reply
+// (effects.go). The machine reads the engine through partitionStore
+// (store.go).
 //
-// The actor is a thin shell: it converts messages with package wire, calls
-// package dvv for every decision, persists, then replies. Handoff and repair
-// traffic is exempt from client size limits so replicas can always converge.
+// When the engine makes writes durable later (storage.sync_writes,
+// persistence.AsyncPutter), a client write or a merge is handed to the
+// engine and the vnode goes on to its next request. The engine's goroutine
+// only sends the vnode a writeDone; the vnode then steps the machine, which
+// answers the write. An early PutRequest is answered twice: the object as
+// soon as it is merged (PutReply.minted), and a bare PutReply (or a storage
+// error) once it is durable, so that the coordinator can send it on while
+// the fsync runs. A request the machine defers (a scan while writes are in
+// flight, and everything after it) waits in the vnode's queue, not in a
+// blocked mailbox.
+//
+// With Config.ResolveOnWrite (resolution.on_write), a write that leaves
+// several live siblings is followed by their resolution, stored as a second
+// update with a fresh dot (resolve.go); merges never resolve. Handoff and
+// repair traffic is exempt from client size limits so replicas can always
+// converge.
+//
+// A vnode is an actor: one goroutine at a time runs Receive; the Minter is
+// safe for concurrent use by every vnode of the node.
 package vnode

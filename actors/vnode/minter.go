@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
+	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/persistence"
 )
 
@@ -18,16 +19,13 @@ var (
 	metaLease = persistence.MetaKey("dot_lease")
 )
 
+// Fresh counters are floored at wall-clock milliseconds ×
+// replica.CounterPerMilli (see there), and replica.PlausibleCounter bounds
+// what any replica can have minted by now.
+
 // leaseBlock is how many dots one persisted lease covers. Larger blocks mean
 // fewer metadata writes; the cost of a crash is only a gap in counters.
 const leaseBlock = 1 << 16
-
-// counterPerMilli floors a fresh counter at wall-clock milliseconds × this.
-// If storage is rolled back (a restored backup, or unsynced writes lost in a
-// machine crash) the persisted lease may be older than dots already handed
-// out; the floor still starts above them unless the node had sustained more
-// than a million writes per second.
-const counterPerMilli = 1000
 
 // Minter mints the dots of one replica actor, shared by all vnodes of a node.
 // A dot's counter is unique across all keys, which keeps dots unique even
@@ -78,26 +76,13 @@ func OpenMinter(engine persistence.Engine, now time.Time) (m *Minter, fresh bool
 	default:
 		lease = binary.BigEndian.Uint64(raw)
 	}
-	m.mu.next = max(lease, uint64(now.UnixMilli())*counterPerMilli) + 1
+	m.mu.next = max(lease, uint64(now.UnixMilli())*replica.CounterPerMilli) + 1
 	m.mu.limit = m.mu.next - 1 // nothing leased yet: the first Next persists a lease
 	return m, fresh, nil
 }
 
 // Actor returns this replica's actor id.
 func (m *Minter) Actor() dvv.Actor { return m.actor }
-
-// counterSkew is how far ahead of this node's clock another replica's
-// clock may run and its counters still be believed (PlausibleCounter).
-const counterSkew = 24 * time.Hour
-
-// PlausibleCounter bounds the counter of any dot a replica can have minted
-// by now: counters start at wall-clock milliseconds × counterPerMilli and
-// grow by one per write, so a counter far above that, allowing counterSkew
-// for clocks ahead of this one, was invented (a forged context on a cluster
-// without a context secret).
-func PlausibleCounter(now time.Time) uint64 {
-	return uint64(now.Add(counterSkew).UnixMilli()) * counterPerMilli
-}
 
 // Next returns a dot never returned before by this actor, persisting a new
 // lease first when the current one is used up.
@@ -108,7 +93,7 @@ func (m *Minter) Next() (dvv.Dot, error) {
 // NextAfter returns a dot never returned before by this actor whose counter
 // is above floor. A key's context can name this actor beyond the minter's
 // next counter (a backup restored over newer data, or a context forged
-// within PlausibleCounter): minting past it keeps the key writable, where
+// within replica.PlausibleCounter): minting past it keeps the key writable, where
 // a dot at or below it would be refused as stale.
 func (m *Minter) NextAfter(floor uint64) (dvv.Dot, error) {
 	m.mu.Lock()

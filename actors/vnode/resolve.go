@@ -3,13 +3,15 @@ package vnode
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/resolve"
 	"github.com/dhtkv/dht/wire"
 )
 
-// resolveOnWrite resolves the live siblings a client write left in s with
+// resolveOnWrite, the replica machine's Config.Resolve when
+// Config.ResolveOnWrite is set, resolves the live siblings a client write left in s with
 // the key's resolver (resolution.on_write), and returns the set to store.
 //
 // It runs only here, where a client write is coordinated, never on a merge:
@@ -22,10 +24,7 @@ import (
 // Whatever fails (the resolver, or minting its dot), s comes back as it
 // is: the siblings are stored unresolved, and the client write still
 // succeeds.
-func (v *vnode) resolveOnWrite(key []byte, s dvv.Set) dvv.Set {
-	if v.cfg.ResolveOnWrite == nil {
-		return s
-	}
+func (v *vnode) resolveOnWrite(key []byte, s dvv.Set, now time.Time) dvv.Set {
 	sib, choice, ok, err := wire.Resolve(v.cfg.ResolveOnWrite, key, s)
 	if err != nil {
 		v.resolverFailed(key, choice, err)
@@ -36,7 +35,7 @@ func (v *vnode) resolveOnWrite(key []byte, s dvv.Set) dvv.Set {
 	}
 	dot, err := v.cfg.Minter.Next()
 	if err == nil {
-		sib.Timestamp = v.cfg.Now().UnixMilli()
+		sib.Timestamp = now.UnixMilli()
 		var out dvv.Set
 		if out, err = s.Update(s.Context, sib, dot, 0); err == nil {
 			if v.cfg.Metrics != nil {

@@ -1,0 +1,173 @@
+package vnode
+
+import (
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/internal/replica"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/persistence"
+	"github.com/dhtkv/dht/wire"
+)
+
+// vnode is the actor around one partition's replica.Machine: it converts
+// each message to a machine call and carries out the effects. It holds no
+// lock: the engine's goroutine only sends it a writeDone.
+type vnode struct {
+	cfg Config
+	m   *replica.Machine[addr]
+	// async is the engine's non-blocking durable put, if it has one. With
+	// it, a client write or a replica merge is handed to the engine and
+	// answered when the engine confirms it, while the vnode goes on to
+	// its next request: with sync_writes on, a vnode waiting on every
+	// fsync in turn could take one write per fsync.
+	async persistence.AsyncPutter
+	// deferred holds, in arrival order, the requests the machine did not
+	// take yet (replica.Effects.Defer), until it resumes.
+	deferred []deferred
+	self     *actor.PID
+	root     *actor.RootContext
+}
+
+// addr is where a reply goes: the requester, and the envelope's request id
+// (or a Dropped, for a Drop).
+type addr struct {
+	pid  *actor.PID
+	id   uint64
+	drop bool
+}
+
+type deferred struct {
+	msg    any
+	sender *actor.PID
+}
+
+// writeDone reports the engine's answer to an asynchronous write. owner
+// tells a restarted vnode's writes from those of the instance before it,
+// whose write ids mean nothing to the new machine.
+type writeDone struct {
+	owner *vnode
+	id    uint64
+	err   error
+}
+
+func newVnode(cfg Config, async persistence.AsyncPutter) *vnode {
+	v := &vnode{cfg: cfg, async: async}
+	rc := replica.Config{
+		Partition: cfg.Partition, Store: partitionStore{engine: cfg.Engine, partition: cfg.Partition},
+		Codec: codec{}, Minter: cfg.Minter, Logger: cfg.Logger, Async: async != nil, CacheBytes: cfg.CacheBytes,
+	}
+	if cfg.ResolveOnWrite != nil {
+		rc.Resolve = v.resolveOnWrite
+	}
+	v.m = replica.New[addr](rc)
+	return v
+}
+
+// Receive handles one message. Requests always get an answer, even a
+// malformed one, so the coordinator never waits out its deadline for a reply
+// that will not come.
+func (v *vnode) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		v.self, v.root = ctx.Self(), ctx.ActorSystem().Root
+		v.carry(v.m.Start())
+	case *writeDone:
+		if msg.owner == v {
+			v.carry(v.m.WriteDone(msg.id, msg.err))
+		}
+	case *Drop, *messages.Envelope:
+		v.request(msg, ctx.Sender())
+	}
+}
+
+// request steps the machine with one request, or keeps it for later.
+func (v *vnode) request(msg any, sender *actor.PID) {
+	eff := v.step(msg, sender)
+	if eff.Defer {
+		v.deferred = append(v.deferred, deferred{msg: msg, sender: sender})
+		return
+	}
+	v.carry(eff)
+}
+
+// resume hands the machine again what it deferred, in order; what it
+// defers again goes back in the queue, still in order.
+func (v *vnode) resume() {
+	queued := v.deferred
+	v.deferred = nil
+	for _, d := range queued {
+		v.request(d.msg, d.sender)
+	}
+}
+
+// step converts one request to its machine call.
+func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
+	if d, ok := msg.(*Drop); ok {
+		return v.m.Drop(addr{pid: sender, drop: true}, d.Generation)
+	}
+	env := msg.(*messages.Envelope)
+	to := addr{pid: sender, id: env.GetRequestId()}
+	switch body := env.GetBody().(type) {
+	case *messages.Envelope_PutRequest:
+		req := body.PutRequest
+		ctxVV, err := wire.VVFromProto(req.GetContext())
+		if err != nil {
+			return refuse(to, replica.OpPut, fmt.Sprintf("vnode: client context: %v", err))
+		}
+		return v.m.Put(to, replica.PutRequest{Key: req.GetKey(), Context: ctxVV, Value: wire.SiblingFromProto(req.GetValue()),
+			MaxSiblings: int(req.GetMaxSiblings()), Early: req.GetEarly()}, v.cfg.Now())
+	case *messages.Envelope_GetRequest:
+		return v.m.Get(to, body.GetRequest.GetKey())
+	case *messages.Envelope_MergeRequest:
+		req := body.MergeRequest
+		incoming, err := wire.ObjectFromProto(req.GetObject())
+		if err != nil {
+			return refuse(to, replica.OpMerge, fmt.Sprintf("vnode: merge %q: %v", req.GetKey(), err))
+		}
+		return v.m.Merge(to, req.GetKey(), incoming)
+	case *messages.Envelope_MergeBatchRequest:
+		entries := make([]replica.Entry, len(body.MergeBatchRequest.GetEntries()))
+		for i, e := range body.MergeBatchRequest.GetEntries() {
+			entries[i].Key = e.GetKey()
+			if len(entries[i].Key) > 0 {
+				entries[i].Object, entries[i].Err = wire.ObjectFromProto(e.GetObject())
+			}
+		}
+		return v.m.MergeBatch(to, entries)
+	case *messages.Envelope_ReapRequest:
+		want, err := wire.ObjectFromProto(body.ReapRequest.GetObject())
+		if err != nil {
+			return refuse(to, replica.OpReap, fmt.Sprintf("vnode: reap: %v", err))
+		}
+		return v.m.Reap(to, body.ReapRequest.GetKey(), want)
+	case *messages.Envelope_HandoffPullRequest:
+		req := body.HandoffPullRequest
+		return v.m.HandoffPull(to, req.GetAfterKey(), int(req.GetMaxKeys()), int(req.GetMaxBytes()))
+	case *messages.Envelope_MerkleRequest:
+		return v.m.MerkleLevel(to, int(body.MerkleRequest.GetLevel()), ints(body.MerkleRequest.GetParents()))
+	case *messages.Envelope_BucketKeysRequest:
+		return v.m.BucketKeys(to, ints(body.BucketKeysRequest.GetBuckets()))
+	case *messages.Envelope_TombstonesRequest:
+		req := body.TombstonesRequest
+		return v.m.Tombstones(to, req.GetOlderThanUnixMs(), int(req.GetLimit()))
+	default:
+		// A newer peer may send a request this version does not know.
+		return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Kind: replica.ReplyError,
+			Code: replica.CodeUnknownRequest, Message: fmt.Sprintf("vnode: unsupported request %T", body)}}
+	}
+}
+
+// refuse answers a request that could not be read off the wire.
+func refuse(to addr, op replica.Op, msg string) replica.Effects[addr] {
+	return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: op, Kind: replica.ReplyError, Code: replica.CodeBadRequest, Message: msg}}
+}
+
+func ints(in []uint32) []int {
+	out := make([]int, len(in))
+	for i, x := range in {
+		out[i] = int(x)
+	}
+	return out
+}
