@@ -41,6 +41,9 @@
 // cluster; Join, Decommission and ForceRemove change who owns partitions;
 // Events and RecentEvents stream what the node saw happen (server-sent
 // events, best effort: a reader that falls behind is told how many it lost).
+// Their answers are package api's types, the ones the node encodes (Member,
+// Ring, Status, Handoff and Transfer here are aliases of them), and
+// Error.Code holds one of api's Code values.
 //
 // Concurrency: a Client is immutable after New and safe for concurrent use by
 // multiple goroutines.

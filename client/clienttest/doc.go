@@ -17,7 +17,9 @@
 // answer by the node's contract against that cluster without changing it,
 // and GET /admin/events streams what SetEvents was given. They are guarded
 // by the token set with SetAdminToken rather than the client token, as on a
-// node.
+// node. Every JSON body it sends is one of package api's types, the shapes a
+// node sends; the handlers that fill them are its own, written apart from the
+// node's.
 //
 // It is test-only infrastructure, not a reference for the server's
 // implementation: there are no replicas, so R, W, PR and PW are only
