@@ -27,9 +27,12 @@ import (
 )
 
 // remoteLifecycle serialises starting and stopping protoactor remotes in
-// this process. Remote.Start sets gRPC's global logger every time, which
-// races with gRPC logging inside another remote's Stop. One node per process
-// never meets this; the in-process test harness, with many nodes, would.
+// this process. Remote.Start sets gRPC's global logger every time, so two
+// starts must not run at once. gRPC goroutines of remotes already running
+// still read that logger unordered with the write, and no lock here can
+// come before their read: one node per process never meets this, and the
+// in-process harness, with many nodes, leaves exactly that race out of its
+// -race runs (test/cluster/race.supp, docs/design-notes.md).
 var remoteLifecycle sync.Mutex
 
 // remoteSecurity is what startRemote needs to guard the remote port.

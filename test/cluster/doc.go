@@ -29,6 +29,11 @@
 // per-node t.TempDir() (WithMemoryStorage for the memory engine), and
 // node.Options.FastGossip, which makes failure detection sub-second.
 //
+// Under -race, a package that starts clusters runs its tests through Main,
+// from its TestMain: each node's protoactor remote writes gRPC's global
+// logger as it starts, a race inside the libraries that Main's suppressions
+// (race.supp) leave out; every other race is reported.
+//
 // Every wait retries a check until a deadline and fails the test with the
 // last reason the check gave; nothing sleeps for a fixed time. Each node
 // logs to its own in-memory buffer; when the test has failed, every buffer

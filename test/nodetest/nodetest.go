@@ -16,7 +16,8 @@ import (
 //
 // Standalone matters beyond port clashes: protoactor's remote sets gRPC's
 // global logger on every start, which the race detector flags when several
-// nodes run in one test process. Multi-node tests live in test/cluster.
+// nodes run in one test process. Multi-node tests live in test/cluster,
+// whose Main leaves that one race out.
 func Config(t testing.TB, id string) config.Config {
 	t.Helper()
 	cfg := config.Default()

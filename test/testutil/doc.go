@@ -8,6 +8,10 @@
 //
 //	rng := testutil.Rand(t)
 //
+// RunWithRaceSuppressions runs a package's tests under the race detector
+// with named races left out, for a race inside a library that cannot be
+// ordered from outside it (test/cluster uses it for gRPC's global logger).
+//
 // It is imported only from _test.go files and test harnesses; production
 // code never depends on it. Its functions are safe to call from parallel
 // tests.
