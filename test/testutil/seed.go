@@ -2,8 +2,11 @@ package testutil
 
 import (
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -31,10 +34,39 @@ func Seed(t testing.TB) uint64 {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("random seed %d: replay with go test -run '^%s$' -seed=%d", seed, t.Name(), seed)
+			t.Logf("random seed %d: %s", seed, replayCommand(t.Name(), seed))
 		}
 	})
 	return seed
+}
+
+// replayCommand is the go test command, run from the module's root, that
+// replays test name with seed. The package comes first: go test takes
+// everything after an unknown flag such as -seed as the test binary's.
+func replayCommand(name string, seed uint64) string {
+	pkg := "."
+	if dir, err := os.Getwd(); err == nil {
+		if rel, ok := fromModuleRoot(dir); ok {
+			pkg = "./" + filepath.ToSlash(rel)
+		}
+	}
+	return fmt.Sprintf("replay with go test %s -run '^%s$' -seed=%d", pkg, regexp.QuoteMeta(name), seed)
+}
+
+// fromModuleRoot returns dir relative to the nearest directory above it
+// that holds a go.mod: go test runs a test in its package's directory.
+func fromModuleRoot(dir string) (string, bool) {
+	for root := dir; ; {
+		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+			rel, err := filepath.Rel(root, dir)
+			return rel, err == nil
+		}
+		up := filepath.Dir(root)
+		if up == root {
+			return "", false
+		}
+		root = up
+	}
 }
 
 // Rand returns a random source seeded by Seed.

@@ -29,6 +29,15 @@ func TestSeed_EnvWhenNoFlag(t *testing.T) {
 	}
 }
 
+func TestReplayCommand_NamesThePackageAndTheTest(t *testing.T) {
+	// Tests run in their package's directory: test/testutil.
+	got := replayCommand("TestX/sub_(a)", 42)
+	want := "replay with go test ./test/testutil -run '^TestX/sub_\\(a\\)$' -seed=42"
+	if got != want {
+		t.Fatalf("replayCommand = %s\nwant            %s", got, want)
+	}
+}
+
 func TestWait_RetriesUntilNil(t *testing.T) {
 	calls := 0
 	err := Wait(time.Minute, time.Millisecond, func() error {
