@@ -36,6 +36,9 @@
 // an Effects with Resume. The type parameter A is the owner's reply
 // address, carried opaquely to the Reply.
 //
+// Error messages keep the "vnode:" prefix they have always had: peers,
+// clients and tests see them in replies.
+//
 // A Machine is not safe for concurrent use: it is single-threaded, owned
 // and stepped by one actor, one message at a time. It reads no clock (now
 // is an argument) and does no I/O but Store's reads and Minter's lease.
