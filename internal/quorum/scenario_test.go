@@ -250,4 +250,3 @@ func orNone(nodes []string) string {
 	}
 	return strings.Join(nodes, " ")
 }
-
