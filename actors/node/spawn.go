@@ -9,7 +9,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/actors/entropy"
 	"github.com/dhtkv/dht/actors/gateway"
 	"github.com/dhtkv/dht/actors/handoff"
@@ -19,16 +18,9 @@ import (
 	"github.com/dhtkv/dht/actorsys/dispatch"
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/events"
-	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/resolve"
 )
-
-// objectCacheBytes is the node's budget for its vnodes' caches of decoded
-// hot objects, split evenly between the partitions: small next to the
-// engine's memtables and block cache (about 100 MiB in the small profile),
-// and enough for the hot keys of a skewed load.
-const objectCacheBytes = 32 << 20
 
 // startActorSystem creates the actor system and, unless the node runs
 // alone, its remote port behind the remote guard (cluster/remoteguard).
@@ -89,12 +81,8 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 	started := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &nodeActor{
-			partitions: cfg.Ring.Partitions,
-			vnodeProps: func(p uint32) *actor.Props {
-				return vnode.Props(vnode.Config{Partition: p, Engine: n.engine, Minter: n.minter, Metrics: n.metrics, Now: now,
-					Root: &n.roots[p], Keys: &n.keys[p], Dispatcher: n.pool, CacheBytes: objectCacheBytes / cfg.Ring.Partitions,
-					ResolveOnWrite: writeResolver, Logger: logger.With("component", "vnode")})
-			},
+			partitions:    cfg.Ring.Partitions,
+			vnodeProps:    n.vnodeProps(writeResolver, now),
 			topologyProps: topology.Props(n.topologyConfig(opts.gossipInterval())),
 			hintsProps:    hints.Props(n.hintsConfig(router, now)),
 			entropyProps:  n.entropyProps(router, now),
@@ -112,139 +100,110 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 	return n.awaitRing(started)
 }
 
-func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector) gateway.Config {
-	cfg := n.cfg
-	return gateway.Config{
-		Listener: n.httpLn,
-		Limits: gateway.Limits{
-			MaxKeyBytes: cfg.Limits.MaxKeyBytes, MaxValueBytes: cfg.Limits.MaxValueBytes, MaxSiblings: cfg.Limits.MaxSiblings,
-		},
-		Defaults: quorum.Params{
-			N: cfg.Replication.N, R: cfg.Replication.R, W: cfg.Replication.W, PR: cfg.Replication.PR, PW: cfg.Replication.PW,
-		},
-		Partitions:     cfg.Ring.Partitions,
-		RequestTimeout: cfg.Replication.RequestTimeout,
-		ReadTimeout:    cfg.HTTP.ReadTimeout,
-		WriteTimeout:   cfg.HTTP.WriteTimeout,
-		ClientToken:    cfg.HTTP.ClientToken,
-		AdminToken:     cfg.HTTP.AdminToken,
-		Pprof:          cfg.HTTP.Pprof,
-		Cluster:        &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff},
-		Admin:          &clusterAdmin{n: n},
-		Events:         n.events,
-		Ready:          n.readiness,
-		Coordinator: coordinator.Config{Hints: cfg.Handoff.Hints, Router: router, Metrics: n.metrics, Dispatcher: n.pool,
-			Logger: n.logger.With("component", "coordinator")},
-		Resolver: resolver,
-		Metrics:  n.metrics,
-		Logger:   n.logger.With("component", "gateway"),
+// Each actor's config starts from its package's FromConfig, which derives
+// every field config.Config decides next to the code that reads it; the node
+// adds only what it shares with the actor (listeners, engine, views, PIDs,
+// metrics, callbacks).
 
-		// The HTTP listener's bounds and the context tokens' secrets.
-		MaxBodyBytes:          cfg.HTTP.MaxBodyBytes,
-		MaxHeaderBytes:        cfg.HTTP.MaxHeaderBytes,
-		IdleTimeout:           cfg.HTTP.IdleTimeout,
-		MaxConnections:        cfg.HTTP.MaxConnections,
-		ContextSecret:         []byte(cfg.Security.ContextSecret),
-		PreviousContextSecret: []byte(cfg.Security.PreviousContextSecret),
-		TLSConfig:             apiTLSConfig(n.apiTLS),
-		MetricsListener:       n.metricsLn,
+// vnodeProps returns the props of partition p's vnode.
+func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time) func(p uint32) *actor.Props {
+	base := vnode.FromConfig(n.cfg)
+	base.Engine, base.Minter, base.Metrics, base.Now = n.engine, n.minter, n.metrics, now
+	base.Dispatcher, base.ResolveOnWrite = n.pool, writeResolver
+	base.Logger = n.logger.With("component", "vnode")
+	return func(p uint32) *actor.Props {
+		c := base
+		c.Partition, c.Root, c.Keys = p, &n.roots[p], &n.keys[p]
+		return vnode.Props(c)
 	}
+}
+
+func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector) gateway.Config {
+	c := gateway.FromConfig(n.cfg)
+	c.Listener, c.MetricsListener, c.TLSConfig = n.httpLn, n.metricsLn, apiTLSConfig(n.apiTLS)
+	c.Cluster = &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff}
+	c.Admin, c.Events, c.Ready = &clusterAdmin{n: n}, n.events, n.readiness
+	c.Coordinator.Router, c.Coordinator.Metrics, c.Coordinator.Dispatcher = router, n.metrics, n.pool
+	c.Coordinator.Logger = n.logger.With("component", "coordinator")
+	c.Resolver, c.Metrics, c.Logger = resolver, n.metrics, n.logger.With("component", "gateway")
+	return c
 }
 
 func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 	cfg := n.cfg
-	return topology.Config{
-		Self: n.self(), Cluster: cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
-		Engine: n.engine, View: &n.view, GossipInterval: gossipInterval,
-		Members: func() topology.MembersSource {
-			if a := n.agent.Load(); a != nil {
-				return a
-			}
-			return nil
-		},
-		PeerPID: func(addr string) *actor.PID { return actor.NewPID(addr, nodeActorName+"/"+topologyName) },
-		Seeded:  len(cfg.SeedList()) > 0,
-		Broadcast: func(c *messages.ClusterCommand) error {
-			a := n.agent.Load()
-			if a == nil {
-				return errors.New("membership is not running")
-			}
-			name, payload, err := commandEvent(cfg, c)
-			if err != nil || name == "" {
-				return err
-			}
-			return a.UserEvent(name, payload)
-		},
-		OnEvent: func(kind, subject, detail string) {
-			n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
-		},
-		Logger: n.logger.With("component", "topology"),
+	c := topology.FromConfig(cfg)
+	// FromConfig's Self lacks the addresses, known once the listeners are.
+	c.Self, c.Engine, c.View, c.GossipInterval = n.self(), n.engine, &n.view, gossipInterval
+	c.Members = func() topology.MembersSource {
+		if a := n.agent.Load(); a != nil {
+			return a
+		}
+		return nil
 	}
+	c.PeerPID = func(addr string) *actor.PID { return actor.NewPID(addr, nodeActorName+"/"+topologyName) }
+	c.Broadcast = func(cmd *messages.ClusterCommand) error {
+		a := n.agent.Load()
+		if a == nil {
+			return errors.New("membership is not running")
+		}
+		name, payload, err := commandEvent(cfg, cmd)
+		if err != nil || name == "" {
+			return err
+		}
+		return a.UserEvent(name, payload)
+	}
+	c.OnEvent = func(kind, subject, detail string) {
+		n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
+	}
+	c.Logger = n.logger.With("component", "topology")
+	return c
 }
 
 func (n *Node) hintsConfig(router *clusterRouter, now func() time.Time) hints.Config {
-	cfg := n.cfg
-	return hints.Config{
-		Stats: &n.hintStats, Now: now,
-		Engine: n.engine, MaxHints: cfg.Handoff.MaxHints, MaxBytes: cfg.Handoff.MaxHintBytes,
-		Interval: cfg.Handoff.DeliverInterval,
-		Alive: func(node string) bool {
-			snap := n.view.Load()
-			return snap != nil && node != cfg.Node.ID && snap.Alive(node)
-		},
-		VnodePID: router.VnodePID, Metrics: n.metrics, Logger: n.logger.With("component", "hints"),
-		Redirect: func(target string, p uint32) (string, bool) {
-			snap := n.view.Load()
-			if snap == nil || !snap.Plan.Removed(target) {
-				return "", false
-			}
-			serving, _ := snap.Plan.Serving(p, snap.Alive)
-			for _, id := range serving {
-				if snap.Alive(id) {
-					return id, true
-				}
-			}
-			return "", true
-		},
+	self := n.cfg.Node.ID
+	c := hints.FromConfig(n.cfg)
+	c.Stats, c.Now, c.Engine, c.VnodePID, c.Metrics = &n.hintStats, now, n.engine, router.VnodePID, n.metrics
+	c.Logger = n.logger.With("component", "hints")
+	c.Alive = func(node string) bool {
+		snap := n.view.Load()
+		return snap != nil && node != self && snap.Alive(node)
 	}
+	c.Redirect = func(target string, p uint32) (string, bool) {
+		snap := n.view.Load()
+		if snap == nil {
+			return "", false
+		}
+		return snap.Plan.HintRedirect(target, p, snap.Alive)
+	}
+	return c
 }
 
 // entropyProps is nil when anti-entropy is off or the node runs alone.
 func (n *Node) entropyProps(router *clusterRouter, now func() time.Time) *actor.Props {
-	cfg := n.cfg
-	if !cfg.Entropy.Enabled || cfg.Standalone() {
+	if !n.cfg.Entropy.Enabled || n.cfg.Standalone() {
 		return nil
 	}
-	return entropy.Props(entropy.Config{
-		Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID,
-		Interval: cfg.Entropy.Interval, MaxKeys: cfg.Entropy.MaxKeysPerExchange,
-		Timeout: max(30*time.Second, 3*cfg.Entropy.Interval),
-		Grace:   cfg.Entropy.TombstoneGrace, HintsPID: router.HintsPID, Now: now,
-		Metrics: entropy.NewMetrics(n.metrics.Registry), Logger: n.logger.With("component", "entropy"),
-		OnRepair: func(p uint32, peer string, copies int) {
-			n.events.Publish(events.Event{Kind: events.AERepair, Subject: peer, Partition: &p,
-				Detail: fmt.Sprintf("%d replica copies repaired with %s", copies, peer)})
-		},
-	})
+	c := entropy.FromConfig(n.cfg)
+	c.View, c.VnodePID, c.HintsPID, c.Now = &n.view, router.VnodePID, router.HintsPID, now
+	c.Metrics, c.Logger = entropy.NewMetrics(n.metrics.Registry), n.logger.With("component", "entropy")
+	c.OnRepair = func(p uint32, peer string, copies int) {
+		n.events.Publish(events.Event{Kind: events.AERepair, Subject: peer, Partition: &p,
+			Detail: fmt.Sprintf("%d replica copies repaired with %s", copies, peer)})
+	}
+	return entropy.Props(c)
 }
 
 // handoffProps is nil on a standalone node: it has no one to hand off to.
 func (n *Node) handoffProps(router *clusterRouter, interval time.Duration) *actor.Props {
-	cfg := n.cfg
-	if cfg.Standalone() {
+	if n.cfg.Standalone() {
 		return nil
 	}
-	return handoff.Props(handoff.Config{
-		Self: cfg.Node.ID, View: &n.view, VnodePID: router.VnodePID, TopologyPID: n.topologyPID(),
-		Engine: n.engine, Keys: n.keys,
-		Concurrency: cfg.Handoff.TransferConcurrency, BatchKeys: cfg.Handoff.TransferBatchKeys,
-		BatchBytes: cfg.Handoff.TransferBatchBytes, DropDelay: cfg.Handoff.DropDelay,
-		Interval: interval, Timeout: 30 * time.Second,
-		Status: &n.handoff, Metrics: handoff.NewMetrics(n.metrics.Registry),
-		OnEvent: func(kind, subject string, p uint32, detail string) {
-			n.events.Publish(events.Event{Kind: kind, Subject: subject, Partition: &p, Detail: detail})
-		},
-		OnRetired: n.onRetired,
-		Logger:    n.logger.With("component", "handoff"),
-	})
+	c := handoff.FromConfig(n.cfg)
+	c.View, c.VnodePID, c.TopologyPID, c.Engine, c.Keys = &n.view, router.VnodePID, n.topologyPID(), n.engine, n.keys
+	c.Interval, c.Status, c.Metrics = interval, &n.handoff, handoff.NewMetrics(n.metrics.Registry)
+	c.OnEvent = func(kind, subject string, p uint32, detail string) {
+		n.events.Publish(events.Event{Kind: kind, Subject: subject, Partition: &p, Detail: detail})
+	}
+	c.OnRetired, c.Logger = n.onRetired, n.logger.With("component", "handoff")
+	return handoff.Props(c)
 }
