@@ -28,6 +28,8 @@ var layerRules = []layerRule{
 	{dir: "config", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "wire", "events", "metrics", "client", "test"},
 		why: "config is read by everything; it depends on nothing of the store"},
 	{dir: "messages", forbidden: []string{""}, why: "generated code depends on no package of the module"},
+	{dir: "api", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "wire", "messages", "config", "client", "test"},
+		why: "the HTTP API's JSON shapes are shared by the gateway and the client; they link no server code"},
 	{dir: "wire", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "client", "test"},
 		why: "the codec sits below the actors that use it"},
 	{dir: "resolve", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "client", "test"},
