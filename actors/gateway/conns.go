@@ -22,17 +22,20 @@ const (
 )
 
 // connTracker follows the server's connections that have not begun a
-// request yet. http.Server calls track from its connection goroutines.
+// request yet, and those serving one. http.Server calls track from its
+// connection goroutines.
 type connTracker struct {
 	mu struct {
 		sync.Mutex
 		unused map[net.Conn]time.Time // when each was accepted
+		active map[net.Conn]struct{}  // serving a request now
 	}
 }
 
 func newConnTracker() *connTracker {
 	c := &connTracker{}
 	c.mu.unused = map[net.Conn]time.Time{}
+	c.mu.active = map[net.Conn]struct{}{}
 	return c
 }
 
@@ -46,6 +49,11 @@ func (c *connTracker) track(conn net.Conn, state http.ConnState) {
 	}
 	// Active, idle, hijacked or closed: it has been used, or is gone.
 	delete(c.mu.unused, conn)
+	if state == http.StateActive {
+		c.mu.active[conn] = struct{}{}
+	} else {
+		delete(c.mu.active, conn)
+	}
 }
 
 // closeUnused closes the connections accepted at least grace before now

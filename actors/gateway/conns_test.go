@@ -43,12 +43,18 @@ func TestShutdown_ClosesConnectionsThatSentNoRequest(t *testing.T) {
 	if _, err := pw.Write([]byte("par")); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the server counts the unused connection and no longer
-	// counts the request's (it has read its header).
+	// Wait until the server counts the unused connection as unused and the
+	// request's as active (it has read its header). Both are needed: the
+	// request's connection may be accepted after the unused one is counted,
+	// and a connection still new when Shutdown starts is not a request.
 	waitUntil(t, func() bool {
 		g.conns.mu.Lock()
 		defer g.conns.mu.Unlock()
-		return len(g.conns.mu.unused) == 1
+		ours := false
+		for conn := range g.conns.mu.unused {
+			ours = ours || conn.RemoteAddr().String() == unused.LocalAddr().String()
+		}
+		return len(g.conns.mu.unused) == 1 && ours && len(g.conns.mu.active) == 1
 	})
 
 	// Less than net/http's 5 s for a new connection, more than the grace.
