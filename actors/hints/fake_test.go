@@ -1,7 +1,6 @@
 package hints
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"sync"
@@ -127,22 +126,4 @@ func wantMerged(t *testing.T, fake *fakeVnode, want map[string]uint32) {
 			t.Errorf("key %s reached the target as %v, want %v", key, req.GetObject(), object("value-"+key))
 		}
 	}
-}
-
-// syncBuffer is a log sink for many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -23,7 +23,7 @@ type fixture struct {
 	t      *testing.T
 	sys    *actor.ActorSystem
 	engine persistence.Engine
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	fakes  map[string]*fakeVnode
 	pids   map[string]*actor.PID
 	// clock is added to the wall clock the queue sees.
@@ -49,7 +49,7 @@ func newFixture(t *testing.T, targets []string, tune func(*Config)) *fixture {
 	if err != nil {
 		t.Fatalf("open the memory engine: %v", err)
 	}
-	f := &fixture{t: t, sys: actor.NewActorSystem(), engine: engine, logs: &syncBuffer{},
+	f := &fixture{t: t, sys: actor.NewActorSystem(), engine: engine, logs: &testutil.SyncBuffer{},
 		fakes: map[string]*fakeVnode{}, pids: map[string]*actor.PID{}}
 	f.mu.alive, f.mu.aliveCalls, f.mu.vnodeCalls = map[string]bool{}, map[string]int{}, map[string]int{}
 	for _, id := range targets {

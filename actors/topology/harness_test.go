@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -27,7 +26,7 @@ type node struct {
 	view   *View
 	engine persistence.Engine
 	pid    *actor.PID
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 
 	mu         sync.Mutex
 	events     []string
@@ -44,7 +43,7 @@ func newNode(t *testing.T, id string, seeded bool, stored *ring.State) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.Close() })
-	n := &node{id: id, view: &View{}, engine: engine, logs: &syncBuffer{}}
+	n := &node{id: id, view: &View{}, engine: engine, logs: &testutil.SyncBuffer{}}
 	n.cfg = Config{
 		Self:    membership.Member{ID: id, RemoteAddr: id, Cluster: "c", Partitions: 8, N: 3, Status: membership.StatusAlive},
 		Cluster: "c", Partitions: 8, N: 3,
@@ -190,23 +189,6 @@ func joined(ids ...string) ring.State {
 		s = s.Join(ring.Member{ID: id})
 	}
 	return s
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func mustMarshal(t *testing.T, m proto.Message) []byte {

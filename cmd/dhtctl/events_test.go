@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dhtkv/dht/client/clienttest"
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 var eventTime = time.Date(2026, 3, 1, 12, 0, 0, 123e6, time.UTC)
@@ -127,24 +126,6 @@ func TestEvents_FollowUntilTheNodeEnds(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe to read while dhtctl writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestEvents_FollowUntilInterrupted follows a stream that stays open, as a
 // live node's does, and interrupts dhtctl once it printed everything: the
 // interruption is the normal end, so the exit code is 0.
@@ -153,7 +134,7 @@ func TestEvents_FollowUntilInterrupted(t *testing.T) {
 	srv.SetEvents(testEvents(false))
 	ctx, interrupt := context.WithCancel(t.Context())
 	defer interrupt()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run(ctx, []string{"events", "--follow"}, strings.NewReader(""), &stdout, &stderr, func(k string) string { return env[k] })

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +57,30 @@ func TestWait_ReturnsTheLastError(t *testing.T) {
 	want := errors.New("never")
 	if err := Wait(5*time.Millisecond, time.Millisecond, func() error { return want }); !errors.Is(err, want) {
 		t.Fatalf("Wait = %v, want %v", err, want)
+	}
+}
+
+// TestSyncBuffer: concurrent writes all land, whole, and String sees them.
+func TestSyncBuffer(t *testing.T) {
+	var b SyncBuffer
+	const writers, each = 8, 100
+	done := make(chan struct{})
+	for range writers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range each {
+				_, _ = b.Write([]byte("ab"))
+				_ = b.String()
+			}
+		}()
+	}
+	for range writers {
+		<-done
+	}
+	if got, want := len(b.String()), writers*each*2; got != want {
+		t.Fatalf("len(String()) = %d, want %d", got, want)
+	}
+	if strings.Count(b.String(), "ab") != writers*each {
+		t.Fatalf("writes interleaved inside each other: %q...", b.String()[:20])
 	}
 }
