@@ -1,19 +1,27 @@
-// Package coordinator holds the request coordinator: one short-lived actor
-// per client request that drives a quorum machine (package quorum) to its
-// answer. The actor decides nothing itself: the machine (quorum.Put or
-// quorum.Get) says what to send and when to answer, and the machine's
-// ledger (quorum.Ledger) says which answer is whose and which misses are
-// hinted; the actor turns messages into their events and carries out the
-// effects they return (send, reply, repair).
+// Package coordinator holds the request coordinator: a long-lived actor
+// that runs many client requests at once, each driven by its own quorum
+// machine (package quorum) to its answer. A node's gateway runs a few per
+// CPU and hands each request to the next. The actor decides nothing itself:
+// a request's machine (quorum.Put or quorum.Get) says what to send and when
+// to answer, and its ledger (quorum.Ledger) says which answer is whose and
+// which misses are hinted; the actor turns messages into their events and
+// carries out the effects they return (send, reply, repair).
+//
+// Requests are numbered. A request's ledger numbers its messages under the
+// request's number (quorum.MessageBits), so that a replica's answer, which
+// carries the message's id back, finds its request without a lookup table.
+// No actor is spawned and no future registered per request: a spawn, its
+// stop and a future cost more than a quorum step.
 //
 // # A PUT, step by step
 //
 // Steps 1-2 and 7 are in package gateway (see its doc).
 //
-//  3. The gateway actor spawns Props(cfg, req, replyTo): replyTo is the
-//     future the HTTP handler waits on.
-//  4. start arms the deadline timer, asks the Router for the partition's
-//     Route, and starts quorum.NewPut; carryPut sends the coordinating
+//  3. The HTTP handler sends a coordinator a *Start with the request and
+//     the channel it waits on (Done).
+//  4. start numbers the request, arms its deadline timer, asks the Router
+//     for the partition's Route, and starts quorum.NewPut; carryPut sends
+//     the coordinating
 //     replica (the first live primary) a PutRequest marked Early (send,
 //     quorum.KindCoordinate).
 //  5. That vnode answers twice under one request id: first the object it
@@ -27,12 +35,12 @@
 //  6. Each replica's answer arrives at onAnswer (onReplicated, onHintAnswer)
 //     and steps the machine (Put.Acked, Put.Failed). Once W replicas (PW of
 //     them primaries) hold the write, the machine's Reply is carried out by
-//     reply: a *Reply to replyTo. A refusal arrives as a *RefusedError; a
+//     reply: a *Reply on Done. A refusal arrives as a *RefusedError; a
 //     write that may or may not have landed as quorum.ErrIndeterminate.
-//  8. The actor lingers for the stragglers' answers, so late
-//     acknowledgements do not land in dead letters; at the deadline
+//  8. The request lingers for the stragglers' answers; at the deadline
 //     (onDeadline) it hints every replica that never answered (hintLate)
-//     and stops.
+//     and is forgotten. An answer after that names no request and is
+//     ignored.
 //
 // # A GET, step by step
 //
@@ -46,13 +54,18 @@
 //  6. Once every owner answered or the deadline passed, the machine names
 //     the replicas whose copy differs from the merge; carryGet sends each
 //     the merge as a MergeRequest (KindRepair), not awaited, and counts it
-//     in dht_read_repairs_total. The actor then stops.
+//     in dht_read_repairs_total. The request is then forgotten.
 //
 // Every request to a replica travels in a messages.Envelope, whether the
 // vnode is local or on another node, with its own request id and the
 // request's deadline.
 //
-// Concurrency: a coordinator is an actor; its machine and ledger are touched
-// only from its Receive. The Router is shared by every coordinator of a node
-// and must be safe for concurrent use.
+// A coordinator that stops or restarts (a panic) loses its requests' state;
+// it first answers every request still unanswered, a write as
+// indeterminate and a read as timed out (abandon), so that no caller waits
+// out its deadline for nothing.
+//
+// Concurrency: a coordinator is an actor; its requests' machines and
+// ledgers are touched only from its Receive. The Router is shared by every
+// coordinator of a node and must be safe for concurrent use.
 package coordinator

@@ -37,7 +37,7 @@ func TestCoordinator_GetMergesAndRepairs(t *testing.T) {
 	if n := len(reply.Object.Live()); n != 2 {
 		t.Fatalf("answered %d siblings, want the 2 concurrent ones", n)
 	}
-	cl.awaitStopped(pid)
+	cl.awaitForgotten(pid)
 	testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		for name, r := range map[string]*fakeReplica{"a": a, "b": b, "c": c} {
 			if r.merges() != 1 {
@@ -56,7 +56,7 @@ func TestCoordinator_GetFailures(t *testing.T) {
 		if !errors.Is(reply.Err, quorum.ErrUnavailable) {
 			t.Fatalf("err = %v, want unavailable", reply.Err)
 		}
-		cl.awaitStopped(pid)
+		cl.awaitForgotten(pid)
 	})
 	t.Run("silent owners time out at the deadline", func(t *testing.T) {
 		cl := newCluster(t, map[string]*fakeReplica{"a": {}, "b": {silent: true}, "c": {silent: true}})
@@ -66,6 +66,6 @@ func TestCoordinator_GetFailures(t *testing.T) {
 		if !errors.Is(reply.Err, quorum.ErrTimeout) {
 			t.Fatalf("err = %v, want a timeout", reply.Err)
 		}
-		cl.awaitStopped(pid)
+		cl.awaitForgotten(pid)
 	})
 }

@@ -1,7 +1,7 @@
 package coordinator
 
 import (
-	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -169,32 +169,37 @@ func (c *cluster) Route(uint32) Route                        { return c.route }
 func (c *cluster) VnodePID(node string, _ uint32) *actor.PID { return c.vnodes[node] }
 func (c *cluster) HintsPID(node string) *actor.PID           { return c.queues[node] }
 
-// run spawns a coordinator for req and returns its answer and PID.
+// run spawns a coordinator, starts req on it, and returns the answer and
+// the coordinator's PID.
 func (c *cluster) run(req Request, hints bool) (*Reply, *actor.PID) {
 	c.t.Helper()
 	if req.Deadline.IsZero() {
 		req.Deadline = time.Now().Add(5 * time.Second)
 	}
 	cfg := Config{Hints: hints, Router: c, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	answer := actor.NewFuture(c.system, time.Until(req.Deadline)+5*time.Second)
-	pid := c.system.Root.Spawn(Props(cfg, req, answer.PID()))
-	res, err := answer.Result()
-	if err != nil {
-		c.t.Fatalf("no answer from the coordinator: %v", err)
+	pid := c.system.Root.Spawn(Props(cfg))
+	done := make(chan *Reply, 1)
+	c.system.Root.Send(pid, &Start{Request: req, Done: done})
+	select {
+	case reply := <-done:
+		return reply, pid
+	case <-time.After(time.Until(req.Deadline) + 5*time.Second):
+		c.t.Fatal("no answer from the coordinator")
+		return nil, nil
 	}
-	reply, ok := res.(*Reply)
-	if !ok {
-		c.t.Fatalf("answer %T, want *Reply", res)
-	}
-	return reply, pid
 }
 
-// awaitStopped waits until the coordinator has stopped.
-func (c *cluster) awaitStopped(pid *actor.PID) {
+// awaitForgotten waits until the coordinator runs no request: it has
+// heard every answer it awaits, or given up on them at the deadline.
+func (c *cluster) awaitForgotten(pid *actor.PID) {
 	c.t.Helper()
 	testutil.Eventually(c.t, 10*time.Second, 10*time.Millisecond, func() error {
-		if _, alive := c.system.ProcessRegistry.GetLocal(pid.Id); alive {
-			return errors.New("coordinator still running")
+		n, err := c.system.Root.RequestFuture(pid, &inflightQuery{}, time.Second).Result()
+		if err != nil {
+			return err
+		}
+		if n != 0 {
+			return fmt.Errorf("%v requests still running", n)
 		}
 		return nil
 	})

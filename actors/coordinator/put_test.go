@@ -33,7 +33,7 @@ func TestCoordinator_PutReachesW(t *testing.T) {
 			}
 			// The coordinator waits out the third replica, then stops; both
 			// others were sent the coordinated object.
-			cl.awaitStopped(pid)
+			cl.awaitForgotten(pid)
 			if b.merges() != 1 || c.merges() != 1 {
 				t.Fatalf("merges sent: b %d, c %d; want 1 each", b.merges(), c.merges())
 			}
@@ -113,7 +113,7 @@ func TestCoordinator_PutFailures(t *testing.T) {
 			cl.route = Route{Targets: primaries(nodes...)}
 			reply, pid := cl.run(putRequest("v", tt.w), false)
 			tt.check(t, reply.Err)
-			cl.awaitStopped(pid)
+			cl.awaitForgotten(pid)
 		})
 	}
 }
@@ -134,7 +134,7 @@ func TestCoordinator_PutHints(t *testing.T) {
 		if got := d.hintsFor(); !slices.Equal(got, []string{"c"}) {
 			t.Fatalf("d's queue got hints for %q, want [c]", got)
 		}
-		cl.awaitStopped(pid)
+		cl.awaitForgotten(pid)
 	})
 	t.Run("refused hint is named when w is missed", func(t *testing.T) {
 		a, b, d := &fakeReplica{}, &fakeReplica{}, &fakeReplica{hintRefusal: "queue full"}
@@ -155,7 +155,7 @@ func TestCoordinator_PutHints(t *testing.T) {
 		if reply.Err != nil {
 			t.Fatalf("put failed: %v", reply.Err)
 		}
-		cl.awaitStopped(pid)
+		cl.awaitForgotten(pid)
 		// a coordinated: its queue keeps the uncovered owner's hint at once
 		// and the silent replica's at the deadline.
 		testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {

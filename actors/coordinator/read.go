@@ -9,7 +9,7 @@ import (
 )
 
 // onRead feeds a replica's copy, or its failure, to the read machine.
-func (c *coordinator) onRead(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+func (c *request) onRead(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
 	obj, err := wire.ObjectFromProto(env.GetGetReply().GetObject())
 	if env.GetErrorReply() != nil || err != nil {
 		c.carryGet(ctx, c.get.Failed(out.Node))
@@ -20,14 +20,14 @@ func (c *coordinator) onRead(ctx actor.Context, out quorum.Outstanding, env *mes
 
 // carryGet carries out a read machine's effects, in order: ask the owners,
 // answer the client, repair the stale replicas (fire and forget).
-func (c *coordinator) carryGet(ctx actor.Context, eff quorum.GetEffects) {
+func (c *request) carryGet(ctx actor.Context, eff quorum.GetEffects) {
 	for _, t := range eff.Ask {
 		c.send(ctx, t, quorum.KindRead, &messages.Envelope{Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{
 			Partition: c.req.Partition, Key: c.req.Key,
 		}}})
 	}
 	if r := eff.Reply; r != nil {
-		c.reply(ctx, &Reply{Object: r.Object, Err: r.Err})
+		c.reply(&Reply{Object: r.Object, Err: r.Err})
 	}
 	if len(eff.Repair) > 0 {
 		repair := c.mergeRequest(eff.Merged)

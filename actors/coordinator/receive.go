@@ -10,29 +10,47 @@ import (
 	"github.com/dhtkv/dht/messages"
 )
 
-// Props returns the props of a coordinator for req, which answers replyTo
-// with a *Reply.
-func Props(cfg Config, req Request, replyTo *actor.PID) *actor.Props {
+// Props returns the props of a coordinator: a long-lived actor that runs
+// every request sent to it (Start) at once, each through its own quorum
+// machine. A node runs a few of them side by side (the gateway's), rather
+// than one actor per request: spawning and stopping an actor, and the
+// future a caller would wait on, cost more than the request's own work.
+func Props(cfg Config) *actor.Props {
 	var opts []actor.PropsOption
 	if cfg.Dispatcher != nil {
 		opts = append(opts, actor.WithDispatcher(cfg.Dispatcher))
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &coordinator{cfg: cfg, req: req, replyTo: replyTo}
+		return &coordinator{cfg: &cfg, requests: map[uint64]*request{}}
 	}, opts...)
 }
 
-// deadlineExpired is the timer's message: the request's deadline passed.
-type deadlineExpired struct{}
+// deadlineExpired is a request's timer's message: its deadline passed.
+type deadlineExpired struct{ seq uint64 }
 
-// coordinator is one request's actor. Every decision is its machine's (put
-// or get) or its ledger's; the actor converts messages to their events and
-// carries out what they return.
+// inflightQuery asks how many requests the coordinator still runs; it
+// answers with an int (for tests and debugging).
+type inflightQuery struct{}
+
+// coordinator runs many requests. Each request has a number, seq, and its
+// ledger numbers its messages under it (quorum.MessageBits), so a replica's
+// answer finds its request by the id it carries back.
 type coordinator struct {
-	cfg     Config
-	req     Request
-	replyTo *actor.PID
-	route   Route
+	cfg      *Config
+	requests map[uint64]*request
+	seq      uint64
+}
+
+// request is one request's state. Every decision is its machine's (put or
+// get) or its ledger's; the coordinator converts messages to their events
+// and carries out what they return.
+type request struct {
+	cfg  *Config
+	seq  uint64
+	req  Request
+	done chan<- *Reply
+	// route is where the partition's replicas are, asked once at start.
+	route Route
 	// coordNode is the replica that coordinates a write, and coordinated
 	// the object it produced (nil until then).
 	coordNode   string
@@ -49,64 +67,92 @@ type coordinator struct {
 	replied bool
 }
 
-// Receive steps the request's machine with each message and stops the
-// actor once the machine is done and no answer is awaited.
+// Receive starts requests, steps the one each answer or deadline belongs
+// to, and forgets a request once its machine is done and no answer is
+// awaited.
 func (c *coordinator) Receive(ctx actor.Context) {
+	var r *request
 	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		c.start(ctx)
+	case *Start:
+		r = c.start(ctx, msg)
 	case *messages.Envelope:
-		c.onAnswer(ctx, msg)
-	case deadlineExpired:
-		c.onDeadline(ctx)
-	case *actor.Stopping:
-		if c.timer != nil {
-			c.timer.Stop()
+		// An id naming no request is a straggler's answer after its
+		// request was forgotten: ignored.
+		if r = c.requests[msg.GetRequestId()>>quorum.MessageBits]; r != nil {
+			r.onAnswer(ctx, msg)
 		}
-		return
-	default:
-		return
+	case deadlineExpired:
+		if r = c.requests[msg.seq]; r != nil {
+			r.onDeadline(ctx)
+		}
+	case *inflightQuery:
+		ctx.Respond(len(c.requests))
+	case *actor.Stopping, *actor.Restarting:
+		c.abandon()
 	}
-	if c.finished() {
-		ctx.Stop(ctx.Self())
+	if r != nil && r.finished() {
+		r.timer.Stop()
+		delete(c.requests, r.seq)
 	}
 }
 
-// start arms the deadline, looks up the partition's route, and starts the
-// machine: a read asks the owners, a write its coordinating replica.
-func (c *coordinator) start(ctx actor.Context) {
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	c.timer = time.AfterFunc(time.Until(c.req.Deadline), func() { root.Send(self, deadlineExpired{}) })
-	c.route = c.cfg.Router.Route(c.req.Partition)
-	if c.req.Op == OpGet {
-		c.get = quorum.NewGet(c.req.Params, quorum.ReadTargets(c.route.Targets))
-		c.carryGet(ctx, c.get.Start())
-		return
+// start numbers a new request, arms its deadline, looks up the partition's
+// route, and starts its machine: a read asks the owners, a write its
+// coordinating replica.
+func (c *coordinator) start(ctx actor.Context, msg *Start) *request {
+	c.seq++
+	r := &request{cfg: c.cfg, seq: c.seq, req: msg.Request, done: msg.Done,
+		ledger: quorum.Ledger{Base: c.seq << quorum.MessageBits}}
+	c.requests[r.seq] = r
+	self, root, seq := ctx.Self(), ctx.ActorSystem().Root, r.seq
+	r.timer = time.AfterFunc(time.Until(r.req.Deadline), func() { root.Send(self, deadlineExpired{seq: seq}) })
+	r.route = c.cfg.Router.Route(r.req.Partition)
+	if r.req.Op == OpGet {
+		r.get = quorum.NewGet(r.req.Params, quorum.ReadTargets(r.route.Targets))
+		r.carryGet(ctx, r.get.Start())
+		return r
 	}
-	c.put = quorum.NewPut(c.req.Params, c.route.Targets)
-	c.carryPut(ctx, c.put.Start())
+	r.put = quorum.NewPut(r.req.Params, r.route.Targets)
+	r.carryPut(ctx, r.put.Start())
+	return r
+}
+
+// abandon answers every request not yet answered, when the actor stops or
+// restarts (a panic): its requests' state is lost, and a caller should not
+// wait out the deadline for an answer that cannot come. A write's outcome
+// is then unknown; a read simply failed.
+func (c *coordinator) abandon() {
+	for seq, r := range c.requests {
+		r.timer.Stop()
+		if r.get != nil {
+			r.reply(&Reply{Err: quorum.ErrTimeout})
+		} else {
+			r.reply(&Reply{Err: quorum.ErrIndeterminate})
+		}
+		delete(c.requests, seq)
+	}
 }
 
 // onAnswer routes a replica's answer, found by its request id in the
 // ledger, to the handler of what it answers. An id the ledger does not
 // await is a straggler's answer after the deadline, or a repair's: ignored.
-func (c *coordinator) onAnswer(ctx actor.Context, env *messages.Envelope) {
-	out, ok := c.ledger.Answer(env.GetRequestId())
+func (r *request) onAnswer(ctx actor.Context, env *messages.Envelope) {
+	out, ok := r.ledger.Answer(env.GetRequestId())
 	if !ok {
 		return
 	}
 	if e := env.GetErrorReply(); e != nil {
-		c.cfg.Logger.Debug("replica error", "node", out.Node, "kind", out.Kind.String(), "code", e.GetCode(), "err", e.GetMessage())
+		r.cfg.Logger.Debug("replica error", "node", out.Node, "kind", out.Kind.String(), "code", e.GetCode(), "err", e.GetMessage())
 	}
 	switch out.Kind {
 	case quorum.KindCoordinate:
-		c.onCoordinated(ctx, out, env)
+		r.onCoordinated(ctx, out, env)
 	case quorum.KindHint:
-		c.onHintAnswer(ctx, out, env)
+		r.onHintAnswer(ctx, out, env)
 	case quorum.KindReplicate:
-		c.onReplicated(ctx, out, env)
+		r.onReplicated(ctx, out, env)
 	case quorum.KindRead:
-		c.onRead(ctx, out, env)
+		r.onRead(ctx, out, env)
 	case quorum.KindPending, quorum.KindRepair:
 		// Not counted: a pending owner's miss is hinted at the deadline; a
 		// repair is never awaited.
@@ -115,21 +161,21 @@ func (c *coordinator) onAnswer(ctx actor.Context, env *messages.Envelope) {
 
 // onDeadline tells the machine the deadline passed, hints the write to the
 // replicas that missed it, and gives up on every answer still out.
-func (c *coordinator) onDeadline(ctx actor.Context) {
-	if c.get != nil {
-		c.carryGet(ctx, c.get.Timeout())
+func (r *request) onDeadline(ctx actor.Context) {
+	if r.get != nil {
+		r.carryGet(ctx, r.get.Timeout())
 	} else {
-		c.carryPut(ctx, c.put.Timeout())
-		c.hintLate(ctx)
+		r.carryPut(ctx, r.put.Timeout())
+		r.hintLate(ctx)
 	}
-	c.ledger.GiveUp()
+	r.ledger.GiveUp()
 }
 
-// finished reports whether the actor may stop: the machine has nothing left
-// to do and no answer is awaited.
-func (c *coordinator) finished() bool {
-	if c.get != nil {
-		return c.get.Done() && c.ledger.Awaiting() == 0
+// finished reports whether the request may be forgotten: the machine has
+// nothing left to do and no answer is awaited.
+func (r *request) finished() bool {
+	if r.get != nil {
+		return r.get.Done() && r.ledger.Awaiting() == 0
 	}
-	return c.put.Done() && c.ledger.Awaiting() == 0
+	return r.put.Done() && r.ledger.Awaiting() == 0
 }

@@ -47,6 +47,14 @@ type Request struct {
 	Deadline    time.Time
 }
 
+// Start asks a coordinator to run Request. The coordinator sends its one
+// Reply on Done, which must have room for it (a buffer of one): the
+// coordinator never waits for its caller.
+type Start struct {
+	Request Request
+	Done    chan<- *Reply
+}
+
 // Reply is the answer to a Request.
 type Reply struct {
 	// Object is the key's merged state: for a read what the quorum returned,

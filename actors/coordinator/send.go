@@ -13,7 +13,7 @@ import (
 // node's hint queue. The ledger gives each message its own request id,
 // which the answer carries back and which tells which replica answered; a
 // message whose answer is not awaited (a repair) is sent without a sender.
-func (c *coordinator) send(ctx actor.Context, t quorum.Target, kind quorum.Kind, env *messages.Envelope) {
+func (c *request) send(ctx actor.Context, t quorum.Target, kind quorum.Kind, env *messages.Envelope) {
 	id, awaited := c.ledger.Send(t.Node, kind)
 	out := &messages.Envelope{RequestId: id, DeadlineUnixMs: c.req.Deadline.UnixMilli(), Body: env.GetBody()}
 	pid := c.cfg.Router.VnodePID(t.Node, c.req.Partition)
@@ -27,22 +27,26 @@ func (c *coordinator) send(ctx actor.Context, t quorum.Target, kind quorum.Kind,
 	ctx.Request(pid, out)
 }
 
-// reply answers the client, once.
-func (c *coordinator) reply(ctx actor.Context, r *Reply) {
+// reply answers the client, once. Done has room for the one answer, so
+// the send never blocks; a caller that gave up has simply stopped reading.
+func (c *request) reply(r *Reply) {
 	if c.replied {
 		return
 	}
 	c.replied = true
-	ctx.Send(c.replyTo, r)
+	select {
+	case c.done <- r:
+	default:
+	}
 }
 
-func (c *coordinator) hintRequest(target string, obj dvv.Set) *messages.Envelope {
+func (c *request) hintRequest(target string, obj dvv.Set) *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_HintRequest{HintRequest: &messages.HintRequest{
 		Target: target, Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
 	}}}
 }
 
-func (c *coordinator) mergeRequest(obj dvv.Set) *messages.Envelope {
+func (c *request) mergeRequest(obj dvv.Set) *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_MergeRequest{MergeRequest: &messages.MergeRequest{
 		Partition: c.req.Partition, Key: c.req.Key, Object: wire.ObjectToProto(obj),
 	}}}

@@ -15,7 +15,7 @@ import (
 // onCoordinated handles the coordinating vnode's answers: the object,
 // minted and not yet durable, then the confirmation of its write; or one
 // answer with both (a vnode that writes synchronously); or an error.
-func (c *coordinator) onCoordinated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+func (c *request) onCoordinated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
 	errReply, putReply := env.GetErrorReply(), env.GetPutReply()
 	switch {
 	case errReply != nil && !storageFailure(errReply.GetCode()):
@@ -48,7 +48,7 @@ func (c *coordinator) onCoordinated(ctx actor.Context, out quorum.Outstanding, e
 }
 
 // onReplicated counts a replica's answer to the coordinated object.
-func (c *coordinator) onReplicated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+func (c *request) onReplicated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
 	if env.GetErrorReply() != nil {
 		c.carryPut(ctx, c.put.Failed(out.Node))
 		return
@@ -59,7 +59,7 @@ func (c *coordinator) onReplicated(ctx actor.Context, out quorum.Outstanding, en
 // onHintAnswer counts a fallback's answer to a hint: stored, it counts
 // toward W like a replica's; refused (a full queue, a storage error), it is
 // a failure whose reason the client is told if W is then missed.
-func (c *coordinator) onHintAnswer(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
+func (c *request) onHintAnswer(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
 	if h := env.GetHintReply(); h != nil && h.GetStored() {
 		c.carryPut(ctx, c.put.Acked(out.Node))
 		return
@@ -75,7 +75,7 @@ func (c *coordinator) onHintAnswer(ctx actor.Context, out quorum.Outstanding, en
 
 // sendAlongside records the coordinated object and sends it where it goes
 // besides the replicas counted toward W.
-func (c *coordinator) sendAlongside(ctx actor.Context, obj dvv.Set) {
+func (c *request) sendAlongside(ctx actor.Context, obj dvv.Set) {
 	if c.coordinated != nil {
 		return
 	}
@@ -99,7 +99,7 @@ func (c *coordinator) sendAlongside(ctx actor.Context, obj dvv.Set) {
 // for every replica that missed the deadline (the ledger's Late): gossip
 // may not have noticed yet that it is down, and without a hint it would stay
 // stale until a read repairs it.
-func (c *coordinator) hintLate(ctx actor.Context) {
+func (c *request) hintLate(ctx actor.Context) {
 	if !c.cfg.Hints || c.coordinated == nil {
 		return
 	}
@@ -111,7 +111,7 @@ func (c *coordinator) hintLate(ctx actor.Context) {
 // carryPut carries out a write machine's effects, in order: ask the
 // coordinating replica to write, send its object to the other replicas (a
 // fallback keeps it as a hint), answer the client.
-func (c *coordinator) carryPut(ctx actor.Context, eff quorum.PutEffects) {
+func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 	if t := eff.Coordinate; t != nil {
 		c.coordNode = t.Node
 		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
@@ -135,6 +135,6 @@ func (c *coordinator) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 		if err != nil && len(c.hintRefusals) > 0 {
 			err = fmt.Errorf("%w; hints refused, not counted toward w: %s", err, strings.Join(c.hintRefusals, "; "))
 		}
-		c.reply(ctx, &Reply{Object: r.Object, Acks: r.Acks, Err: err})
+		c.reply(&Reply{Object: r.Object, Acks: r.Acks, Err: err})
 	}
 }

@@ -1,8 +1,8 @@
 // Package gateway holds the HTTP gateway actor: the node's front door.
 //
 // The actor owns the HTTP server. It serves the client API under /v1/kv/,
-// /metrics, /healthz and /readyz, and spawns one coordinator actor (package
-// coordinator) per client request as its child.
+// /metrics, /healthz and /readyz, and supervises the coordinator actors
+// (package coordinator), a few per CPU, that run the client requests.
 //
 // # A PUT, step by step
 //
@@ -12,13 +12,13 @@
 //     parameters, the causal context and the value at the edge (pure
 //     functions in parse.go) and builds a coordinator.Request with its
 //     deadline (replication.request_timeout).
-//  2. coordinate (gateway.go) sends the gateway actor a spawnRequest with
-//     a future (RequestFuture): the future's PID is the sender.
-//  3. gatewayActor.Receive spawns coordinator.Props(cfg.Coordinator, req,
-//     sender) as its child. The coordinator then steps a quorum.Put to its
-//     answer (steps 4-6 in the coordinator's doc): it reaches the replicas'
-//     vnodes through the Router the node hands in, which builds their PIDs
-//     (actors/node), and answers the future with a *coordinator.Reply.
+//  2. and 3. coordinate (gateway.go) sends the next coordinator a
+//     *coordinator.Start with the request and a channel, and waits on the
+//     channel: no actor is spawned and no future registered per request.
+//     The coordinator steps a quorum.Put to its answer (steps 4-6 in the
+//     coordinator's doc): it reaches the replicas' vnodes through the
+//     Router the node hands in, which builds their PIDs (actors/node), and
+//     sends a *coordinator.Reply on the channel.
 //  7. coordinate returns the reply to serveKV, which renders it: 204 with
 //     the new context token (ContextHeader, wire.ContextCodec) and the
 //     sibling count (SiblingsHeader); or replyError and writeError turn the
@@ -38,8 +38,8 @@
 //     sibling, 300 with an api.Siblings body for several. The coordinator
 //     repairs stale replicas after the answer.
 //
-// Should the coordinator not answer by a second past the deadline, the
-// future fails and coordinate answers for it: a timeout for a read, an
+// Should the coordinator not answer by a second past the deadline,
+// coordinate answers for it: a timeout for a read, an
 // indeterminate outcome for a write.
 //
 // A read whose merged object holds several live siblings passes through the

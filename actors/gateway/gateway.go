@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,9 +22,13 @@ import (
 // moment it starts; Shutdown drains open requests before the actor stops.
 type Gateway struct {
 	cfg  Config
-	pid  *actor.PID
 	root *actor.RootContext
-	srv  *http.Server
+	// coordinators are the gateway actor's children that run the client
+	// requests, spawned anew whenever the actor (re)starts; next picks
+	// one in turn.
+	coordinators atomic.Pointer[[]*actor.PID]
+	next         atomic.Uint64
+	srv          *http.Server
 	// metricsSrv serves cfg.MetricsListener; nil without one.
 	metricsSrv *http.Server
 	// listener is what srv serves: cfg.Listener, under the connection
@@ -123,21 +129,29 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // listener.
 func (g *Gateway) Handler() http.Handler { return g.srv.Handler }
 
-// spawnRequest asks the gateway actor to start a coordinator for req.
-type spawnRequest struct{ req coordinator.Request }
+// coordinatorsPerCPU is how many coordinators the gateway runs per CPU.
+// A coordinator's work per message is small (a quorum step, a merge), so a
+// few per CPU keep every core busy without one becoming a queue.
+const coordinatorsPerCPU = 4
 
 type gatewayActor struct{ g *Gateway }
 
+// Receive spawns the coordinators when the actor starts (again, after a
+// restart, which stops its children), and starts serving HTTP the first
+// time.
 func (a *gatewayActor) Receive(ctx actor.Context) {
-	switch msg := ctx.Message().(type) {
-	case *actor.Started:
-		a.g.once.Do(func() {
-			a.g.pid, a.g.root = ctx.Self(), ctx.ActorSystem().Root
-			go a.serve()
-		})
-	case *spawnRequest:
-		ctx.Spawn(coordinator.Props(a.g.cfg.Coordinator, msg.req, ctx.Sender()))
+	if _, ok := ctx.Message().(*actor.Started); !ok {
+		return
 	}
+	pids := make([]*actor.PID, coordinatorsPerCPU*runtime.GOMAXPROCS(0))
+	for i := range pids {
+		pids[i] = ctx.Spawn(coordinator.Props(a.g.cfg.Coordinator))
+	}
+	a.g.coordinators.Store(&pids)
+	a.g.once.Do(func() {
+		a.g.root = ctx.ActorSystem().Root
+		go a.serve()
+	})
 }
 
 // serve runs the servers until Shutdown; done is closed when both have
@@ -170,24 +184,27 @@ func (a *gatewayActor) serve() {
 	}
 }
 
-// coordinate runs req through a coordinator and waits for its answer. The
-// future outlives the request deadline slightly so that the coordinator's
-// own timeout answer, which says what happened, normally wins the race.
+// coordinate runs req on the next coordinator and waits for its answer,
+// on a channel of its own rather than a future: nothing is spawned or
+// registered per request. The wait outlives the request deadline slightly
+// so that the coordinator's own timeout answer, which says what happened,
+// normally wins the race.
 func (g *Gateway) coordinate(req coordinator.Request) (*coordinator.Reply, error) {
-	if g.root == nil {
+	pids := g.coordinators.Load()
+	if g.root == nil || pids == nil {
 		return nil, errors.New("gateway: not started")
 	}
-	wait := time.Until(req.Deadline) + time.Second
-	res, err := g.root.RequestFuture(g.pid, &spawnRequest{req: req}, wait).Result()
-	if err != nil {
+	done := make(chan *coordinator.Reply, 1)
+	g.root.Send((*pids)[g.next.Add(1)%uint64(len(*pids))], &coordinator.Start{Request: req, Done: done})
+	wait := time.NewTimer(time.Until(req.Deadline) + time.Second)
+	defer wait.Stop()
+	select {
+	case reply := <-done:
+		return reply, nil
+	case <-wait.C:
 		if req.Op == coordinator.OpGet {
 			return nil, quorum.ErrTimeout
 		}
 		return nil, quorum.ErrIndeterminate
 	}
-	reply, ok := res.(*coordinator.Reply)
-	if !ok {
-		return nil, errors.New("gateway: unexpected coordinator answer")
-	}
-	return reply, nil
 }

@@ -87,7 +87,9 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 			hintsProps:    hints.Props(n.hintsConfig(router, now)),
 			entropyProps:  n.entropyProps(router, now),
 			handoffProps:  n.handoffProps(router, opts.gossipInterval()),
-			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.StopDirective)),
+			// A coordinator that fails is restarted: it answers the
+			// requests it ran (coordinator.abandon) and takes new ones.
+			gatewayProps: n.gw.Props().Configure(actor.WithSupervisor(logAndDecide(logger, "coordinator", actor.RestartDirective)),
 				actor.WithDispatcher(n.pool)),
 			started: started,
 		}

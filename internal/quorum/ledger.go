@@ -67,12 +67,22 @@ type Outstanding struct {
 	Kind Kind
 }
 
+// MessageBits is how many low bits of a request id number the messages of
+// one request: a Ledger's Base fills the bits above, so that one actor
+// running many requests at once tells from an answer's id alone which
+// request it belongs to (id >> MessageBits). A request sends a few messages
+// per replica; 2^16 is far beyond any.
+const MessageBits = 16
+
 // Ledger numbers a coordinator's messages to replicas and remembers the
 // ones it awaits, so that an answer, which carries its request id back,
 // tells which replica answered and to what. The zero Ledger is ready to use.
 // Like the machines, it is owned by one coordinator and not safe for
 // concurrent use.
 type Ledger struct {
+	// Base is ORed into every id Send returns: a request's number shifted
+	// left by MessageBits, or zero when one ledger is all there is.
+	Base uint64
 	last uint64
 	out  map[uint64]Outstanding
 	// order lists awaited ids in the order they were sent, so that what
@@ -84,11 +94,12 @@ type Ledger struct {
 // whether its answer is awaited (Kind.AwaitsAnswer).
 func (l *Ledger) Send(node string, k Kind) (id uint64, awaited bool) {
 	l.last++
+	id = l.Base | l.last&(1<<MessageBits-1)
 	if !k.AwaitsAnswer() {
-		return l.last, false
+		return id, false
 	}
-	l.keep(l.last, Outstanding{Node: node, Kind: k})
-	return l.last, true
+	l.keep(id, Outstanding{Node: node, Kind: k})
+	return id, true
 }
 
 // Answer takes the message id off the ledger and returns what it was. An id

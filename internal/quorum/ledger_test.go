@@ -1,6 +1,7 @@
 package quorum_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -51,6 +52,26 @@ func TestLedger_Behavior(t *testing.T) {
 		}
 		if l.Awaiting() != 1 {
 			t.Fatalf("awaiting %d, want 1", l.Awaiting())
+		}
+	})
+	t.Run("ids carry the ledger's base, so ledgers sharing an actor never collide", func(t *testing.T) {
+		a := quorum.Ledger{Base: 7 << quorum.MessageBits}
+		b := quorum.Ledger{Base: 8 << quorum.MessageBits}
+		seen := map[uint64]string{}
+		for i := range 100 {
+			for name, l := range map[string]*quorum.Ledger{"a": &a, "b": &b} {
+				id, _ := l.Send(fmt.Sprint(i), quorum.KindRead)
+				if other, dup := seen[id]; dup {
+					t.Fatalf("id %d sent by ledger %s and %s", id, other, name)
+				}
+				seen[id] = name
+				if want := l.Base >> quorum.MessageBits; id>>quorum.MessageBits != want {
+					t.Fatalf("id %d of ledger %s names request %d, want %d", id, name, id>>quorum.MessageBits, want)
+				}
+				if _, ok := l.Answer(id); !ok {
+					t.Fatalf("ledger %s does not await its own id %d", name, id)
+				}
+			}
 		}
 	})
 	t.Run("a repair is not awaited", func(t *testing.T) {
