@@ -12,33 +12,63 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// Chart size.
+// Chart size: the width, and the height of one panel.
 const (
 	chartWidth  = 26 * vg.Centimeter
-	chartHeight = 22 * vg.Centimeter
+	panelHeight = 11 * vg.Centimeter
 )
 
-// WriteChart draws two panels of grouped bars into a PNG at path: median
-// throughput, and the median p99 latency of every database operation
-// (go-ycsb's TOTAL), per workload and system.
-func WriteChart(r *Results, path string) error {
+// panel is one panel of the chart: a value of each system's Cell on each
+// workload.
+type panel struct {
+	title, unit string
+	value       func(Cell) float64
+}
+
+// chartPanels are the chart's panels, top to bottom: median throughput,
+// the median p99 latency of every database operation (go-ycsb's TOTAL),
+// and, where the runs recorded it, the servers' median CPU time per
+// operation.
+func chartPanels(r *Results) []panel {
 	of := fmt.Sprintf("median of %d, %s profile", r.Profile.Reps, r.Profile.Name)
-	tput, err := bars(r, "Throughput ("+of+")", "operations per second", func(c Cell) float64 { return c.OpsPerSec })
-	if err != nil {
-		return err
+	ps := []panel{
+		{"Throughput (" + of + ")", "operations per second", func(c Cell) float64 { return c.OpsPerSec }},
+		{"p99 latency of every operation (" + of + ")", "milliseconds", func(c Cell) float64 { return float64(c.PerOp[TotalOp].P99Us) / 1000 }},
 	}
-	p99, err := bars(r, "p99 latency of every operation ("+of+")", "milliseconds", func(c Cell) float64 {
-		return float64(c.PerOp[TotalOp].P99Us) / 1000
-	})
-	if err != nil {
-		return err
+	if cpuRecorded(r) {
+		ps = append(ps, panel{"Server CPU time per operation, all server processes (" + of + ")", "microseconds",
+			func(c Cell) float64 { return c.ServerCPUPerOp * 1e6 }})
 	}
-	img := vgimg.New(chartWidth, chartHeight)
+	return ps
+}
+
+// chartAlt is the chart's alternative text in the report.
+func chartAlt(r *Results) string {
+	if cpuRecorded(r) {
+		return "Throughput, p99 latency of every operation and server CPU time per operation, per system and workload"
+	}
+	return "Throughput and p99 latency of every operation, per system and workload"
+}
+
+// WriteChart draws the panels of chartPanels, each of grouped bars (a
+// group per workload, a bar per system), into a PNG at path.
+func WriteChart(r *Results, path string) error {
+	ps := chartPanels(r)
+	var plots [][]*plot.Plot
+	for _, pn := range ps {
+		p, err := bars(r, pn.title, pn.unit, pn.value)
+		if err != nil {
+			return err
+		}
+		plots = append(plots, []*plot.Plot{p})
+	}
+	img := vgimg.New(chartWidth, panelHeight*vg.Length(len(ps)))
 	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 2, Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(10), PadY: vg.Points(18)}
-	canvases := plot.Align([][]*plot.Plot{{tput}, {p99}}, tiles, dc)
-	tput.Draw(canvases[0][0])
-	p99.Draw(canvases[1][0])
+	tiles := draw.Tiles{Rows: len(ps), Cols: 1, PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(10), PadY: vg.Points(18)}
+	canvases := plot.Align(plots, tiles, dc)
+	for i, row := range plots {
+		row[0].Draw(canvases[i][0])
+	}
 
 	f, err := os.Create(path)
 	if err != nil {

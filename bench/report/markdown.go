@@ -100,7 +100,7 @@ func Markdown(r *Results, chart string) string {
 	memory(&b, r)
 
 	if chart != "" {
-		p("![Throughput and p99 latency of every operation, per system and workload](%s)\n", chart)
+		p("![%s](%s)\n", chartAlt(r), chart)
 	}
 	return b.String()
 }
@@ -149,21 +149,10 @@ func throughputCell(c Cell) string {
 }
 
 // ratios renders the throughput of each of our systems over each reference
-// and ceiling system.
+// and ceiling system, and the servers' CPU time per operation over each
+// reference's.
 func ratios(b *strings.Builder, r *Results) {
-	var rows [][2]System
-	for _, ours := range r.Systems {
-		if ours.Kind != KindOurs {
-			continue
-		}
-		for _, kind := range []string{KindReference, KindCeiling} {
-			for _, other := range r.Systems {
-				if other.Kind == kind {
-					rows = append(rows, [2]System{ours, other})
-				}
-			}
-		}
-	}
+	rows := r.pairs(KindReference, KindCeiling)
 	if len(rows) == 0 {
 		return
 	}
@@ -183,10 +172,34 @@ func ratios(b *strings.Builder, r *Results) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+
+	refs := r.pairs(KindReference)
+	if len(refs) == 0 || !cpuRecorded(r) {
+		return
+	}
+	b.WriteString("**Server CPU per operation.** The median CPU time (user and system) that ours spent on an operation, all its server processes together, over etcd's " +
+		"(below 1: cheaper than etcd, above: dearer). Unlike throughput, it does not depend on how the load generator shares the cores; " +
+		"the microseconds, and the load generator's, are in *CPU per operation* below.\n\n")
+	header(b, "server CPU ratio", r.Workloads, func(w Workload) string { return w.Label })
+	for _, row := range refs {
+		fmt.Fprintf(b, "| %s ÷ %s |", row[0].Label, row[1].Label)
+		for _, w := range r.Workloads {
+			a, ok1 := r.Cell(row[0].ID, w.ID)
+			o, ok2 := r.Cell(row[1].ID, w.ID)
+			v, ok := ratio(a.ServerCPUPerOp, o.ServerCPUPerOp)
+			if !ok1 || !ok2 || !ok {
+				b.WriteString(" — |")
+				continue
+			}
+			fmt.Fprintf(b, " %.2f |", v)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
 }
 
 // baselines renders, for each system whose baseline also ran, its figures
-// over the baseline's: what the one setting between them costs.
+// over the baseline's: what the one difference between them costs.
 func baselines(b *strings.Builder, r *Results) {
 	var pairs [][2]System
 	for _, s := range r.Systems {
@@ -197,7 +210,7 @@ func baselines(b *strings.Builder, r *Results) {
 	if len(pairs) == 0 {
 		return
 	}
-	b.WriteString("#### Against a baseline\n\nA system that differs from another by one setting, over that other: median throughput (below 1: slower), " +
+	b.WriteString("#### Against a baseline\n\nA system that differs from another in one respect, over that other: median throughput (below 1: slower), " +
 		"the medians of p50 and p99 of every operation (go-ycsb's TOTAL; above 1: slower), and CPU time per operation of the servers and of the load generator (above 1: more). " +
 		"Both ran in the same run, interleaved.\n\n")
 	type measure struct {
@@ -238,11 +251,7 @@ func baselines(b *strings.Builder, r *Results) {
 // cpu renders the CPU time per operation of each system, where the runs
 // recorded it.
 func cpu(b *strings.Builder, r *Results) {
-	recorded := false
-	for _, run := range r.Runs {
-		recorded = recorded || run.ServerCPUSeconds > 0
-	}
-	if !recorded {
+	if !cpuRecorded(r) {
 		return
 	}
 	b.WriteString("#### CPU per operation\n\nMicroseconds of CPU time (user and system) per YCSB operation, median over repetitions: " +
@@ -264,10 +273,20 @@ func cpu(b *strings.Builder, r *Results) {
 	b.WriteString("\n")
 }
 
+// cpuRecorded reports whether any run recorded its servers' CPU time.
+func cpuRecorded(r *Results) bool {
+	for _, run := range r.Runs {
+		if run.ServerCPUSeconds > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // latency renders one table per workload: per system, the throughput and
 // each operation's p50 / p99 / p99.9.
 func latency(b *strings.Builder, r *Results) {
-	b.WriteString("#### Latency\n\nMilliseconds, p50 / p99 / p99.9 of each operation, each the median over repetitions. An update of this store is a read and a write with the read's context (see above).\n\n")
+	b.WriteString("#### Latency\n\nMilliseconds, p50 / p99 / p99.9 of each operation, each the median over repetitions. An update of this store is a read and a write with the read's context, unless its set-up above says its updates are blind: then it is one write, as etcd's is.\n\n")
 	for _, w := range r.Workloads {
 		fmt.Fprintf(b, "**%s**: %s", w.Label, w.Mix)
 		if w.Distribution != "" {

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"time"
@@ -31,6 +32,97 @@ type Results struct {
 	// Notes are printed under the tables: how busy the machine was, what
 	// could not be measured.
 	Notes []string `json:"notes,omitempty"`
+	// Comparisons are derived from Runs by Save (Compare), for readers of
+	// the JSON; nothing here reads them back. Absent in results from
+	// before they were written.
+	Comparisons []Comparison `json:"comparisons,omitempty"`
+}
+
+// Comparison is one of our systems over a reference or ceiling system on
+// one workload, from the medians of Cell.
+type Comparison struct {
+	System    string `json:"system"`
+	Reference string `json:"reference"`
+	Workload  string `json:"workload"`
+	// OpsPerSec and ReferenceOpsPerSec are the median throughputs, and
+	// ThroughputRatio the first over the second: above 1, ours is faster.
+	OpsPerSec          float64 `json:"ops_per_sec"`
+	ReferenceOpsPerSec float64 `json:"reference_ops_per_sec"`
+	ThroughputRatio    float64 `json:"throughput_ratio,omitempty"`
+	// ServerCPUUsPerOp and ReferenceServerCPUUsPerOp are the median
+	// microseconds of the servers' CPU time per operation, and
+	// ServerCPURatio the first over the second: below 1, ours spends less
+	// CPU on an operation. ClientCPURatio is the same ratio for the load
+	// generator (the binding and its client library). Each is absent where
+	// either side's runs did not record CPU times.
+	ServerCPUUsPerOp          float64 `json:"server_cpu_us_per_op,omitempty"`
+	ReferenceServerCPUUsPerOp float64 `json:"reference_server_cpu_us_per_op,omitempty"`
+	ServerCPURatio            float64 `json:"server_cpu_ratio,omitempty"`
+	ClientCPURatio            float64 `json:"client_cpu_ratio,omitempty"`
+}
+
+// Compare returns, for each of our systems, each reference and ceiling
+// system, and each workload both ran, how the first compares with the
+// second. Ratios are rounded to three decimals, microseconds to one.
+func (r *Results) Compare() []Comparison {
+	var out []Comparison
+	for _, pair := range r.pairs(KindReference, KindCeiling) {
+		for _, w := range r.Workloads {
+			a, ok1 := r.Cell(pair[0].ID, w.ID)
+			b, ok2 := r.Cell(pair[1].ID, w.ID)
+			if !ok1 || !ok2 {
+				continue
+			}
+			c := Comparison{System: pair[0].ID, Reference: pair[1].ID, Workload: w.ID,
+				OpsPerSec: round(a.OpsPerSec, 1), ReferenceOpsPerSec: round(b.OpsPerSec, 1),
+				ServerCPUUsPerOp: round(a.ServerCPUPerOp*1e6, 1), ReferenceServerCPUUsPerOp: round(b.ServerCPUPerOp*1e6, 1)}
+			if v, ok := ratio(a.OpsPerSec, b.OpsPerSec); ok {
+				c.ThroughputRatio = round(v, 3)
+			}
+			if v, ok := ratio(a.ServerCPUPerOp, b.ServerCPUPerOp); ok {
+				c.ServerCPURatio = round(v, 3)
+			}
+			if v, ok := ratio(a.ClientCPUPerOp, b.ClientCPUPerOp); ok {
+				c.ClientCPURatio = round(v, 3)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// pairs returns each of our systems with each system of the given kinds,
+// in the order of r.Systems: ours first, then kinds in the order given.
+func (r *Results) pairs(kinds ...string) [][2]System {
+	var rows [][2]System
+	for _, ours := range r.Systems {
+		if ours.Kind != KindOurs {
+			continue
+		}
+		for _, kind := range kinds {
+			for _, other := range r.Systems {
+				if other.Kind == kind {
+					rows = append(rows, [2]System{ours, other})
+				}
+			}
+		}
+	}
+	return rows
+}
+
+// ratio is a over b, where both were measured (a zero is a figure the runs
+// did not record).
+func ratio(a, b float64) (float64, bool) {
+	if a <= 0 || b <= 0 {
+		return 0, false
+	}
+	return a / b, true
+}
+
+// round rounds x to the given decimals.
+func round(x float64, decimals int) float64 {
+	p := math.Pow10(decimals)
+	return math.Round(x*p) / p
 }
 
 // Profile is the run's parameters, the same for every system.
@@ -67,9 +159,10 @@ type System struct {
 	Kind  string `json:"kind"`
 	// Setup says how it was configured, for the docs.
 	Setup string `json:"setup"`
-	// Baseline, when set, is the id of the system this one differs from by
-	// one setting (TLS against none): the report then shows what that
-	// setting costs, when both ran.
+	// Baseline, when set, is the id of the system this one differs from in
+	// one respect (TLS against none; blind updates to an lww bucket against
+	// a read for the context and a write): the report then shows what that
+	// difference costs, when both ran.
 	Baseline string `json:"baseline,omitempty"`
 }
 
@@ -168,8 +261,9 @@ func Load(path string) (*Results, error) {
 	return &r, nil
 }
 
-// Save writes r as indented JSON.
+// Save writes r as indented JSON, with Comparisons derived afresh.
 func (r *Results) Save(path string) error {
+	r.Comparisons = r.Compare()
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
