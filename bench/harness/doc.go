@@ -10,6 +10,11 @@
 // context secret under its data directory at Start, and the harness's
 // readiness checks and the binding verify the nodes with that CA.
 //
+// dht-n3-lww is the dht-n3 cluster started with the YCSB table as a bucket
+// resolved by lww on write (--resolution.buckets, --resolution.on_write),
+// driven with the dht binding's blind updates: its update is one write, as
+// etcd's is, where dht-n3's is a read for the context and a write.
+//
 // Process model: every server is a child process in its own process group,
 // killed with SIGKILL if the harness dies (Linux); Stop sends SIGTERM and
 // waits. One Compare runs at a time: go-ycsb's measurement package is

@@ -5,8 +5,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,14 +168,45 @@ func TestNewSystem_Known(t *testing.T) {
 			t.Errorf("%s: baseline %q is no system", id, info.Baseline)
 		}
 	}
-	// make bench says what TLS costs: the TLS cluster runs by default,
-	// with its baseline.
-	i, j := slices.Index(SystemIDs, "dht-n3"), slices.Index(SystemIDs, "dht-n3-tls")
-	if i < 0 || j != i+1 {
-		t.Errorf("SystemIDs %v: want dht-n3-tls right after dht-n3", SystemIDs)
+	// make bench says what a blind update and TLS cost: both variants run
+	// by default, right after their baseline.
+	i := slices.Index(SystemIDs, "dht-n3")
+	if i < 0 || i+2 >= len(SystemIDs) || SystemIDs[i+1] != "dht-n3-lww" || SystemIDs[i+2] != "dht-n3-tls" {
+		t.Errorf("SystemIDs %v: want dht-n3-lww and dht-n3-tls right after dht-n3", SystemIDs)
 	}
 	if _, err := NewSystem("dht-n9", Binaries{}, 10, 100, false); err == nil {
 		t.Error("an unknown system was made")
+	}
+}
+
+// TestDHTSystem_LWW checks what the lww variant changes against its
+// baseline: the servers' resolution of the YCSB table and the binding's
+// blind updates, and nothing else.
+func TestDHTSystem_LWW(t *testing.T) {
+	mk := func(id string) *dhtSystem {
+		s, err := NewSystem(id, Binaries{}, 10, 100, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.(*dhtSystem)
+	}
+	lww, base := mk("dht-n3-lww"), mk("dht-n3")
+	if lww.Info().Baseline != "dht-n3" {
+		t.Errorf("baseline %q, want dht-n3", lww.Info().Baseline)
+	}
+	if !strings.HasPrefix(lwwBucket, table+":=") || !strings.HasSuffix(lwwBucket, "=lww") {
+		t.Errorf("bucket %q: want the YCSB table's row keys (%q) resolved by lww", lwwBucket, table+":")
+	}
+	_, props := lww.Binding()
+	if props[ycsbdb.DHTBlindUpdates] != "true" {
+		t.Errorf("binding properties %v: want %s=true", props, ycsbdb.DHTBlindUpdates)
+	}
+	if _, props := base.Binding(); props[ycsbdb.DHTBlindUpdates] != "" {
+		t.Errorf("dht-n3's binding has %s", ycsbdb.DHTBlindUpdates)
+	}
+	lww.id, lww.lww, lww.baseline = base.id, false, ""
+	if !reflect.DeepEqual(lww, base) {
+		t.Errorf("dht-n3-lww differs from dht-n3 by more than lww:\n%+v\n%+v", *lww, *base)
 	}
 }
 

@@ -51,9 +51,10 @@ type Binaries struct {
 }
 
 // SystemIDs lists the systems a comparison runs by default, in the order
-// reports show them. dht-n3-tls follows dht-n3, its baseline, so that
-// every run says what TLS costs.
-var SystemIDs = []string{"dht-n3", "dht-n3-tls", "dht-n3-sync", "dht-n1", "etcd", "noop"}
+// reports show them. dht-n3-lww and dht-n3-tls follow dht-n3, their
+// baseline, so that every run says what an update costs when it is one
+// blind write, as etcd's is, and what TLS costs.
+var SystemIDs = []string{"dht-n3", "dht-n3-lww", "dht-n3-tls", "dht-n3-sync", "dht-n1", "etcd", "noop"}
 
 // ExtraSystemIDs are systems run only when asked for (-systems): the
 // 3-node cluster on the pebble engine, for the engine comparison of
@@ -67,6 +68,8 @@ func NewSystem(id string, bin Binaries, fieldCount, fieldLength int, pprof bool)
 	switch id {
 	case "dht-n3":
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, pprof: pprof}, nil
+	case "dht-n3-lww":
+		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, lww: true, baseline: "dht-n3", pprof: pprof}, nil
 	case "dht-n3-tls":
 		return &dhtSystem{id: id, bin: bin.DHTD, nodes: 3, n: 3, r: 2, w: 2, sync: false, tls: true, baseline: "dht-n3", pprof: pprof}, nil
 	case "dht-n3-tls-h2":
@@ -87,6 +90,11 @@ func NewSystem(id string, bin Binaries, fieldCount, fieldLength int, pprof bool)
 	return nil, fmt.Errorf("harness: unknown system %q (known: %s)", id, strings.Join(append(slices.Clone(SystemIDs), ExtraSystemIDs...), ", "))
 }
 
+// lwwBucket is the resolution.buckets of a dhtSystem with lww: every key
+// of the YCSB table, which the bindings store as "usertable:<key>", is
+// resolved by last write wins.
+const lwwBucket = table + ":=lww"
+
 // dhtSystem is a cluster of dhtd processes, or one standalone node.
 type dhtSystem struct {
 	id             string
@@ -99,7 +107,11 @@ type dhtSystem struct {
 	// API and a context secret, from material made at Start; http2 lets
 	// the binding speak HTTP/2 to it (ycsbdb.DHTHTTP2).
 	tls, http2 bool
-	// baseline is the system this one differs from by one setting, for
+	// lww makes the YCSB table's keys a bucket resolved by lww on write
+	// (lwwBucket) and the binding's updates blind
+	// (ycsbdb.DHTBlindUpdates).
+	lww bool
+	// baseline is the system this one differs from in one respect, for
 	// the report's comparison.
 	baseline string
 
@@ -125,6 +137,13 @@ func (s *dhtSystem) Info() report.System {
 		engine, label = s.engine, "dht N=3 "+s.engine+", sync "+sync
 	}
 	setup := fmt.Sprintf("%d dhtd processes on loopback, N=%d R=%d W=%d, %s with `storage.sync_writes` %s, default config otherwise (256 partitions, anti-entropy on); YCSB thread i talks to node i mod %d", s.nodes, s.n, s.r, s.w, engine, sync, s.nodes)
+	if s.lww {
+		label = "dht N=3, lww bucket, blind updates"
+		setup += "; the YCSB table is a bucket resolved by `lww` on write (`resolution.buckets: \"" + lwwBucket + "\"`, `resolution.on_write: true`: " +
+			"the vnode coordinating a write resolves the siblings it leaves, keeping the latest by the node's clock) and an update is one blind PUT of the whole record, " +
+			"no read and no context (`dht.blind_updates`), reads as in dht N=3. This is the row to compare with etcd's update, one blind Put; " +
+			"dht N=3 is what a client pays that keeps concurrent writes as siblings: a read for the context, then the write"
+	}
 	if s.tls {
 		label += ", TLS"
 		api := "HTTP/1.1, each YCSB thread on its own kept-alive connection as over plain HTTP"
@@ -143,6 +162,9 @@ func (s *dhtSystem) Binding() (string, map[string]string) {
 	if s.mat != nil {
 		props[ycsbdb.DHTCACert] = s.mat.caFile
 		props[ycsbdb.DHTHTTP2] = strconv.FormatBool(s.http2)
+	}
+	if s.lww {
+		props[ycsbdb.DHTBlindUpdates] = "true"
 	}
 	return "dht", props
 }
@@ -185,6 +207,9 @@ func (s *dhtSystem) Start(ctx context.Context, dir string) error {
 		}
 		if s.engine != "" {
 			args = append(args, "--storage.engine", s.engine)
+		}
+		if s.lww {
+			args = append(args, "--resolution.on_write=true", "--resolution.buckets", lwwBucket)
 		}
 		if s.mat != nil {
 			args = append(args, s.mat.nodeArgs(id)...)

@@ -11,6 +11,10 @@ import (
 // LoadID is the id of the load phase, which runs before the workloads.
 const LoadID = "load"
 
+// table is the YCSB table every workload uses; the bindings store its
+// records under "table:key".
+const table = "usertable"
+
 // workloadDef is a YCSB core workload: its report entry and the properties
 // that make it. go-ycsb's shipped workload files say
 // requestdistribution=uniform; these set zipfian (latest for D) explicitly,
@@ -64,7 +68,7 @@ func Props(id string, p report.Profile) (map[string]string, error) {
 	}
 	props := map[string]string{
 		"workload":                "core",
-		"table":                   "usertable",
+		"table":                   table,
 		"recordcount":             strconv.FormatInt(p.Records, 10),
 		"operationcount":          strconv.FormatInt(p.Operations, 10),
 		"threadcount":             strconv.Itoa(p.Threads),

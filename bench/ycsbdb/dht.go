@@ -37,6 +37,14 @@ const (
 	// own HTTP/1.1 connection, as over plain HTTP, and a comparison of the
 	// two measures TLS alone.
 	DHTHTTP2 = "dht.http2"
+	// DHTBlindUpdates makes an Update that carries the whole record one
+	// blind PUT, with no read before it and no context, as etcd's binding
+	// updates with one Put. Meant for keys in a bucket the servers resolve
+	// by lww on write (resolution.buckets, resolution.on_write), where the
+	// blind write's sibling is resolved away at once; against a bucket
+	// that keeps siblings each blind update would leave one more. Off by
+	// default: an update reads for the context.
+	DHTBlindUpdates = "dht.blind_updates"
 )
 
 // contentType is what the binding writes: records are EncodeRecord bytes.
@@ -56,6 +64,11 @@ type DHT struct {
 	hc      *http.Client
 	ro      client.ReadOptions
 	w       int
+	// blind is DHTBlindUpdates; fieldCount, go-ycsb's fieldcount, tells
+	// an update of the whole record, which blind makes one PUT, from a
+	// partial one, which still reads and merges (as etcd's binding does).
+	blind      bool
+	fieldCount int
 
 	siblingReads   atomic.Int64
 	siblingUpdates atomic.Int64
@@ -65,8 +78,9 @@ type DHT struct {
 var _ ycsb.DB = (*DHT)(nil)
 
 // NewDHT builds the binding from go-ycsb properties (DHTEndpoints, DHTR,
-// DHTW, DHTTimeout, DHTCACert, DHTHTTP2, and threadcount to size the
-// connection pools).
+// DHTW, DHTTimeout, DHTCACert, DHTHTTP2, DHTBlindUpdates, threadcount to
+// size the connection pools, and fieldcount to tell a whole record's
+// update from a partial one).
 func NewDHT(p *properties.Properties) (*DHT, error) {
 	raw := p.GetString(DHTEndpoints, "http://127.0.0.1:8080")
 	threads := p.GetInt(prop.ThreadCount, 16)
@@ -90,7 +104,8 @@ func NewDHT(p *properties.Properties) (*DHT, error) {
 	protos.SetHTTP2(p.GetBool(DHTHTTP2, false))
 	tr.Protocols = &protos
 	hc := &http.Client{Transport: tr, Timeout: p.GetDuration(DHTTimeout, 30*time.Second)}
-	db := &DHT{hc: hc, ro: client.ReadOptions{R: p.GetInt(DHTR, 0)}, w: p.GetInt(DHTW, 0)}
+	db := &DHT{hc: hc, ro: client.ReadOptions{R: p.GetInt(DHTR, 0)}, w: p.GetInt(DHTW, 0),
+		blind: p.GetBool(DHTBlindUpdates, false), fieldCount: p.GetInt(prop.FieldCount, int(prop.FieldCountDefault))}
 	for _, ep := range strings.Split(raw, ",") {
 		ep = strings.TrimSpace(ep)
 		if ep == "" {
@@ -113,8 +128,10 @@ type DHTStats struct {
 	// SiblingReads counts reads (including an update's own read) that found
 	// more than one sibling.
 	SiblingReads int64
-	// SiblingUpdates counts acknowledged writes after which the key had more
-	// than one sibling: a concurrent writer used the same context.
+	// SiblingUpdates counts acknowledged updates after which the key had
+	// more than one sibling: a concurrent writer used the same context, or
+	// a blind update (DHTBlindUpdates) was stored beside the record instead
+	// of resolved away.
 	SiblingUpdates int64
 	// CachedContexts counts updates that used the context of the thread's
 	// preceding read instead of reading again.
@@ -211,9 +228,19 @@ func (db *DHT) Scan(context.Context, string, string, int, []string) ([]map[strin
 // Update merges values into the record and writes it back with the context
 // of the read it is based on: the thread's preceding read of the same key,
 // or a read made now.
+//
+// With DHTBlindUpdates, an update that carries every field is instead one
+// PUT of those fields with no context and no read, even right after a
+// read of the key (workload F): what etcd's binding writes, one Put of the
+// whole record, so that the two compare like for like. A partial update
+// still reads and merges, as etcd's does in a transaction.
 func (db *DHT) Update(ctx context.Context, table, key string, values map[string][]byte) error {
 	t := db.thread(ctx)
 	k := rowKey(table, key)
+	if db.blind && len(values) >= db.fieldCount {
+		t.last.ok = false
+		return db.put(ctx, t, k, values, "")
+	}
 	var (
 		rec  map[string][]byte
 		cctx string
@@ -232,7 +259,13 @@ func (db *DHT) Update(ctx context.Context, table, key string, values map[string]
 	merged := make(map[string][]byte, len(rec)+len(values))
 	maps.Copy(merged, rec)
 	maps.Copy(merged, values)
-	res, err := t.c.Put(ctx, k, EncodeRecord(merged), &client.WriteOptions{W: db.w, ContentType: contentType, Context: cctx})
+	return db.put(ctx, t, k, merged, cctx)
+}
+
+// put writes rec with the context cctx (empty: none) and counts a write
+// that left siblings.
+func (db *DHT) put(ctx context.Context, t *dhtThread, k string, rec map[string][]byte, cctx string) error {
+	res, err := t.c.Put(ctx, k, EncodeRecord(rec), &client.WriteOptions{W: db.w, ContentType: contentType, Context: cctx})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package ycsbdb
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -289,5 +291,66 @@ func TestNewDHT_BadCACert(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), DHTCACert) {
 			t.Errorf("CA file %s: err = %v, want one naming %s", ca, err, DHTCACert)
 		}
+	}
+}
+
+func TestDHT_BlindUpdates(t *testing.T) {
+	whole := map[string][]byte{"field0": []byte("x"), "field1": []byte("y")}
+	for _, tc := range []struct {
+		name string
+		// readFirst makes the update follow a read of its key, as in
+		// workload F's read-modify-write.
+		readFirst bool
+		values    map[string][]byte
+		blind     string
+		wantGets  int
+		wantCtx   string
+	}{
+		{"whole record", false, whole, "true", 0, ""},
+		{"whole record after a read", true, whole, "true", 1, ""},
+		{"partial record reads and merges", false, map[string][]byte{"field0": []byte("x")}, "true", 1, "ctx-1"},
+		{"off by default", false, whole, "", 1, "ctx-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeNode{siblings: [][]byte{EncodeRecord(map[string][]byte{"field0": []byte("a"), "field1": []byte("b")})}}
+			srv := httptest.NewServer(f)
+			defer srv.Close()
+			props := map[string]string{DHTEndpoints: srv.URL, "fieldcount": "2"}
+			if tc.blind != "" {
+				props[DHTBlindUpdates] = tc.blind
+			}
+			db, err := NewDHT(properties.LoadMap(props))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ctx := db.InitThread(context.Background(), 0, 1)
+			if tc.readFirst {
+				if _, err := db.Read(ctx, "t", "k", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Update(ctx, "t", "k", tc.values); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.gets != tc.wantGets {
+				t.Errorf("%d GETs, want %d", f.gets, tc.wantGets)
+			}
+			if len(f.puts) != 1 {
+				t.Fatalf("%d PUTs, want exactly 1", len(f.puts))
+			}
+			if got := f.puts[0].Get(client.HeaderContext); got != tc.wantCtx {
+				t.Errorf("the PUT's context header is %q, want %q", got, tc.wantCtx)
+			}
+			// Either way the record written is the old one with the new
+			// fields over it: the whole record, or the merge.
+			want := map[string][]byte{"field0": []byte("a"), "field1": []byte("b")}
+			maps.Copy(want, tc.values)
+			if got := f.siblings[len(f.siblings)-1]; !bytes.Equal(got, EncodeRecord(want)) {
+				t.Errorf("the PUT wrote %q, want %q", got, EncodeRecord(want))
+			}
+		})
 	}
 }

@@ -21,6 +21,11 @@
 //     operation was a Read of the same key (as in workload F's
 //     read-modify-write), that read's context is used and the GET is
 //     skipped.
+//   - With dht.blind_updates, an Update that carries the whole record (as
+//     the harness's always do) is one blind PUT, no read and no context,
+//     like etcd's Put: for a bucket the servers resolve by lww on write,
+//     where that write supersedes the record instead of standing beside it
+//     as a sibling. The comparison's dht-n3-lww system runs so.
 //   - Insert is a blind PUT (no context): the key is new.
 //   - Delete reads the context first, as dhtctl does.
 //   - Scan is not supported: the store has no range reads.
