@@ -27,10 +27,18 @@ var membershipArgs = []string{"--entropy.enabled=false", "--handoff.drop_delay=2
 // what the issue asks for: acknowledged writes, and false not-found reads
 // (an acknowledged key answered 404).
 type load struct {
+	// gate is held shared by each operation from picking its node to its
+	// answer, and exclusively by setTargets: once setTargets returns, no
+	// operation still runs against a node it took out (one picked just
+	// before would otherwise reach a node the test is stopping, and fail
+	// for the test's own reason).
+	gate    sync.RWMutex
 	mu      sync.Mutex
 	targets []target
 	acked   map[string]string
 	ackKeys []string
+	// errs keeps the first failures' words, for the report.
+	errs []string
 
 	attempted, indeterminate, failed atomic.Int64
 	reads, falseNotFound, readErrors atomic.Int64
@@ -92,9 +100,20 @@ func startLoad(t *testing.T, workers int, nodes []*process.Node) *load {
 // taken out first, as an operator's load balancer would).
 func (l *load) setTargets(nodes []*process.Node) {
 	ts := targetsOf(nodes)
+	l.gate.Lock()
+	defer l.gate.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.targets = ts
+}
+
+// noteError keeps the first few failures' words for the report.
+func (l *load) noteError(what string, n target, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) < 10 {
+		l.errs = append(l.errs, fmt.Sprintf("%s through %s: %v", what, n.id, err))
+	}
 }
 
 func (l *load) pick(r *rand.Rand) (target, string, bool) {
@@ -116,41 +135,54 @@ func (l *load) run(worker int) {
 			return
 		default:
 		}
-		n, readKey, canRead := l.pick(r)
-		c := l.pool.of(l.t, n)
-		if c == nil {
+		l.gate.RLock()
+		ok := l.op(r, worker, i)
+		l.gate.RUnlock()
+		if !ok {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if canRead && i%2 == 1 {
-			l.reads.Add(1)
-			obj, err := c.Get(ctx, readKey, &client.ReadOptions{R: 2})
-			switch {
-			case err != nil:
-				l.readErrors.Add(1)
-			case !obj.Found:
-				l.falseNotFound.Add(1)
-				l.t.Errorf("false not-found: acknowledged key %s read through %s", readKey, n.id)
-			}
-			cancel()
-			continue
-		}
-		key, value := fmt.Sprintf("m%d-%d", worker, i), fmt.Sprintf("v%d-%d", worker, i)
-		l.attempted.Add(1)
-		_, err := c.Put(ctx, key, []byte(value), &client.WriteOptions{W: 2})
-		cancel()
-		switch {
-		case err == nil:
-			l.mu.Lock()
-			l.acked[key] = value
-			l.ackKeys = append(l.ackKeys, key)
-			l.mu.Unlock()
-		case client.IsIndeterminate(err):
-			l.indeterminate.Add(1)
-		default:
-			l.failed.Add(1)
-		}
 	}
+}
+
+// op runs one operation, a read of an acknowledged key or a write of a new
+// one, through a node of the target list; false when the load must end.
+func (l *load) op(r *rand.Rand, worker, i int) bool {
+	n, readKey, canRead := l.pick(r)
+	c := l.pool.of(l.t, n)
+	if c == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if canRead && i%2 == 1 {
+		l.reads.Add(1)
+		obj, err := c.Get(ctx, readKey, &client.ReadOptions{R: 2})
+		switch {
+		case err != nil:
+			l.readErrors.Add(1)
+			l.noteError("read "+readKey, n, err)
+		case !obj.Found:
+			l.falseNotFound.Add(1)
+			l.t.Errorf("false not-found: acknowledged key %s read through %s", readKey, n.id)
+		}
+		return true
+	}
+	key, value := fmt.Sprintf("m%d-%d", worker, i), fmt.Sprintf("v%d-%d", worker, i)
+	l.attempted.Add(1)
+	_, err := c.Put(ctx, key, []byte(value), &client.WriteOptions{W: 2})
+	switch {
+	case err == nil:
+		l.mu.Lock()
+		l.acked[key] = value
+		l.ackKeys = append(l.ackKeys, key)
+		l.mu.Unlock()
+	case client.IsIndeterminate(err):
+		l.indeterminate.Add(1)
+	default:
+		l.failed.Add(1)
+		l.noteError("write "+key, n, err)
+	}
+	return true
 }
 
 func (l *load) halt() map[string]string {
@@ -162,6 +194,9 @@ func (l *load) halt() map[string]string {
 func (l *load) report(t *testing.T) {
 	t.Logf("load: attempted=%d acknowledged=%d indeterminate=%d failed=%d reads=%d false_not_found=%d read_errors=%d",
 		l.attempted.Load(), len(l.acked), l.indeterminate.Load(), l.failed.Load(), l.reads.Load(), l.falseNotFound.Load(), l.readErrors.Load())
+	for _, e := range l.errs {
+		t.Logf("load: %s", e)
+	}
 }
 
 // waitSettled retries until every node reports no handoff work left and
