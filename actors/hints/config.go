@@ -74,8 +74,13 @@ func Props(cfg Config) *actor.Props {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return actor.PropsFromProducer(func() actor.Actor {
+		// Each incarnation numbers its deliveries from the clock, in
+		// nanoseconds: after a restart, answers still on their way to the
+		// previous one carry ids the new one never uses (ids grow by one
+		// per delivery, far slower than the clock).
 		return &queue{cfg: cfg, q: hintq.New(hintq.Config{
 			MaxHints: cfg.MaxHints, MaxBytes: cfg.MaxBytes, BatchSize: cfg.BatchSize, Interval: cfg.Interval,
+			FirstRequest: uint64(cfg.Now().UnixNano()),
 		})}
 	})
 }

@@ -132,4 +132,10 @@ type Config struct {
 	// Interval is the delivery interval; a batch unanswered for LostAfter
 	// of them is lost.
 	Interval time.Duration
+	// FirstRequest is where deliveries' request ids start (the first is
+	// FirstRequest+1). A shell that restarts loses the queue's state but
+	// not the answers still on their way to its previous incarnation: were
+	// ids to start again at 1, a late answer would acknowledge, and delete,
+	// a different hint. The shell gives each incarnation a start of its own.
+	FirstRequest uint64
 }

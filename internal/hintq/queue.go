@@ -33,7 +33,7 @@ type target struct {
 // able to send something.
 func New(cfg Config) *Queue {
 	cfg.BatchSize = max(cfg.BatchSize, 1)
-	return &Queue{cfg: cfg, targets: map[string]*target{}, inflight: map[uint64]Delivery{}}
+	return &Queue{cfg: cfg, targets: map[string]*target{}, inflight: map[uint64]Delivery{}, nextReq: cfg.FirstRequest}
 }
 
 func (q *Queue) target(id string) *target {

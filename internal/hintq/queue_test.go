@@ -166,3 +166,32 @@ func TestQueue_Consider(t *testing.T) {
 		t.Errorf("a refusal of an unknown request: %+v, want nothing", eff)
 	}
 }
+
+// TestQueue_FirstRequest: deliveries are numbered after FirstRequest, so two
+// incarnations given different starts never share an id, and an answer to
+// the old one's id is not taken for the new one's delivery.
+func TestQueue_FirstRequest(t *testing.T) {
+	send := func(q *Queue) uint64 {
+		t.Helper()
+		ref := offerAndStore(t, q, "a", 10)
+		r := q.Tick(time.Unix(0, 0), map[string]Reach{"a": {Alive: true}})[0]
+		eff, _ := q.Consider(r, Hint{Ref: ref, Readable: true}, "")
+		if eff.Send == nil {
+			t.Fatalf("no delivery: %+v", eff)
+		}
+		return eff.Send.Req
+	}
+	old := New(Config{MaxHints: 10, MaxBytes: 100, BatchSize: 1, Interval: time.Second, FirstRequest: 1000})
+	oldReq := send(old)
+	if oldReq != 1001 {
+		t.Fatalf("first delivery's id = %d, want 1001", oldReq)
+	}
+	restarted := New(Config{MaxHints: 10, MaxBytes: 100, BatchSize: 1, Interval: time.Second, FirstRequest: 5000})
+	newReq := send(restarted)
+	if newReq == oldReq {
+		t.Fatalf("the restarted queue reused id %d", newReq)
+	}
+	if eff := restarted.Acked(oldReq); eff.Delete != nil {
+		t.Fatalf("a late answer to the old incarnation's id %d deleted %+v", oldReq, eff.Delete)
+	}
+}
