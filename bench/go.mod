@@ -6,6 +6,7 @@ replace github.com/dhtkv/dht => ../
 
 require (
 	github.com/dhtkv/dht v0.0.0-00010101000000-000000000000
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/magiconair/properties v1.8.0
 	github.com/pingcap/go-ycsb v1.0.3
 	go.etcd.io/etcd/client/v3 v3.6.16

@@ -3,7 +3,8 @@
 # sync_writes off) while YCSB workload A (50 % read, 50 % update, zipfian)
 # runs for longer than the profile. dhtd serves Go's profiler with
 # --http.pprof; the profile lands in BENCH_PROFILE_DIR (default
-# ./bin/profile) and its top functions are printed. Used by
+# ./bin/profile), its top functions are printed, and `dhtbench flame`
+# draws it as a flame graph beside it (.svg for .pprof). Used by
 # `make bench-profile`; extra arguments go to `dhtbench compare`.
 #
 #   scripts/bench-profile.sh
@@ -28,8 +29,20 @@ if [ ${#profiles[@]} -eq 0 ]; then
   echo "scripts/bench-profile.sh: no profile was taken (does this dhtd have http.pprof?)" >&2
   exit 1
 fi
+# What the flame graphs' titles name: the commit, as scripts/bench.sh says it.
+revision=unknown
+if rev=$(git rev-parse --short HEAD 2>/dev/null); then
+  revision="commit $rev"
+  if [ -n "$(git status --porcelain --untracked-files=no -- . ':(exclude)docs' ':(exclude)bench' 2>/dev/null)" ]; then
+    revision+=" + uncommitted changes"
+  fi
+fi
 for p in "${profiles[@]}"; do
   echo
   echo "== $p (go tool pprof -http :6060 bin/dhtd $p)"
   go tool pprof -top -nodecount 25 bin/dhtd "$p" 2>/dev/null | sed -n 1,35p
+  # scripts/bench.sh built bin/dhtbench; it prints the SVG's path.
+  name=$(basename "$p" .cpu.pprof) # dht-n3-node1-workload-a
+  bin/dhtbench flame -title "CPU of ${name%-node1-workload-a} node1 under YCSB workload A ($revision)" \
+    -o "${p%.pprof}.svg" "$p"
 done

@@ -5,6 +5,7 @@
 //	dhtbench compare [flags]     start each system, run the workloads, write the report (make bench)
 //	dhtbench ycsb [flags]        one phase of one workload against servers already running
 //	dhtbench render [flags]      rewrite the report and chart from a results file
+//	dhtbench flame [flags] PROF  draw a pprof profile as a flame graph (SVG)
 //	dhtbench noop-server [flags] the no-op HTTP server behind the harness's ceiling
 //
 // Run `dhtbench <command> -h` for a command's flags.
@@ -25,9 +26,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/pprof/profile"
 	"github.com/magiconair/properties"
 	"github.com/pingcap/go-ycsb/pkg/ycsb"
 
+	"github.com/dhtkv/dht/bench/flame"
 	"github.com/dhtkv/dht/bench/harness"
 	"github.com/dhtkv/dht/bench/noop"
 	"github.com/dhtkv/dht/bench/report"
@@ -49,6 +52,8 @@ func main() {
 		err = runYCSB(ctx, os.Args[2:])
 	case "render":
 		err = render(os.Args[2:])
+	case "flame":
+		err = flameGraph(os.Args[2:])
 	case "noop-server":
 		err = noopServer(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
@@ -70,6 +75,7 @@ func usage() {
   compare      start each system, run YCSB load, A, B, C, F, D on it, write the report (make bench)
   ycsb         one phase of one workload against servers already running
   render       rewrite the report and chart from a results file
+  flame        draw a pprof profile as a flame graph (SVG), e.g. make bench-profile's
   noop-server  the no-op HTTP server that measures the harness's ceiling
 `)
 }
@@ -266,6 +272,64 @@ func render(args []string) error {
 	}
 	out.json = "" // it is the input
 	return out.write(r)
+}
+
+// flameGraph draws a profile, such as the one make bench-profile takes of
+// a node, as a flame graph.
+func flameGraph(args []string) error {
+	fs := flag.NewFlagSet("flame", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: dhtbench flame [flags] profile.pprof")
+		fs.PrintDefaults()
+	}
+	title := fs.String("title", "", "the title line (empty: the profile's file name)")
+	out := fs.String("o", "", "write the SVG here (empty: beside the profile, its .pprof replaced by .svg; -: standard output)")
+	var o flame.Options
+	fs.IntVar(&o.Width, "width", 1200, "width in pixels")
+	fs.Float64Var(&o.MinWidth, "minwidth", 1, "leave out frames narrower than this many pixels")
+	fs.StringVar(&o.Module, "module", flame.DefaultModule, "the module whose packages are coloured as the project's own")
+	_ = fs.Parse(args)
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("flame: want one profile")
+	}
+	in := fs.Arg(0)
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	o.Title = *title
+	if o.Title == "" {
+		o.Title = filepath.Base(in)
+	}
+	var svg strings.Builder
+	if err := flame.WriteSVG(&svg, p, o); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	switch *out {
+	case "-":
+		_, err := os.Stdout.WriteString(svg.String())
+		return err
+	case "":
+		*out = in
+		for _, ext := range []string{".pprof", ".pb.gz", ".prof"} {
+			if strings.HasSuffix(in, ext) {
+				*out = strings.TrimSuffix(in, ext)
+				break
+			}
+		}
+		*out += ".svg"
+	}
+	if err := os.WriteFile(*out, []byte(svg.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("flame graph:", *out)
+	return nil
 }
 
 func runYCSB(ctx context.Context, args []string) error {
