@@ -238,7 +238,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 	switch len(live) {
 	case 0:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "not found", false)
 	case 1:
 		w.Header().Set("Content-Type", live[0].contentType)
 		w.WriteHeader(http.StatusOK)

@@ -1,8 +1,11 @@
 package clienttest_test
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/client/clienttest"
 )
@@ -49,5 +52,25 @@ func TestServer_FailAndClear(t *testing.T) {
 	srv.Fail("k", clienttest.Failure{})
 	if _, err := c.Put(t.Context(), "k", []byte("v"), &client.WriteOptions{Context: obj.Context}); err != nil {
 		t.Fatalf("Put after clearing the failure: %v", err)
+	}
+}
+
+// TestServer_NotFoundBodyIsTheGateways: a missing key is a 404 whose body is
+// api.Error with code not_found, as the gateway answers, so that clients
+// tested against the fake decode what the store sends.
+func TestServer_NotFoundBodyIsTheGateways(t *testing.T) {
+	srv := clienttest.NewServer("")
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/v1/kv/missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body api.Error
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusNotFound || body.Code != api.CodeNotFound || body.Error == "" {
+		t.Fatalf("GET of a missing key: %d %+v, want 404 with code %q", resp.StatusCode, body, api.CodeNotFound)
 	}
 }
