@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,6 @@ type Gateway struct {
 	contexts wire.ContextCodec
 	// done is closed when every server has stopped serving.
 	done chan struct{}
-	once sync.Once
 
 	// stopping is closed when Shutdown begins. Long-lived handlers (event
 	// streams) return on it: http.Server.Shutdown waits for every active
@@ -134,24 +134,49 @@ func (g *Gateway) Handler() http.Handler { return g.srv.Handler }
 // few per CPU keep every core busy without one becoming a queue.
 const coordinatorsPerCPU = 4
 
-type gatewayActor struct{ g *Gateway }
+type gatewayActor struct {
+	g *Gateway
+	// closing is set once the actor stops or restarts: its coordinators
+	// then stop with it and are not replaced.
+	closing bool
+}
 
 // Receive spawns the coordinators when the actor starts (again, after a
-// restart, which stops its children), and starts serving HTTP the first
-// time.
+// restart, which stops its children) and starts serving HTTP the first
+// time. A coordinator that terminates while the actor runs (its
+// supervisor gave up on it after repeated failures) is replaced, so that no
+// request is sent to a stopped one.
 func (a *gatewayActor) Receive(ctx actor.Context) {
-	if _, ok := ctx.Message().(*actor.Started); !ok {
-		return
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		// The root context is set before the coordinators are published:
+		// whoever sees them sees it too.
+		first := a.g.coordinators.Load() == nil
+		if first {
+			a.g.root = ctx.ActorSystem().Root
+		}
+		pids := make([]*actor.PID, coordinatorsPerCPU*runtime.GOMAXPROCS(0))
+		for i := range pids {
+			pids[i] = ctx.Spawn(coordinator.Props(a.g.cfg.Coordinator))
+		}
+		a.g.coordinators.Store(&pids)
+		if first {
+			go a.serve()
+		}
+	case *actor.Stopping, *actor.Restarting:
+		a.closing = true
+	case *actor.Terminated:
+		if a.closing {
+			return
+		}
+		old := *a.g.coordinators.Load()
+		if i := slices.IndexFunc(old, msg.Who.Equal); i >= 0 {
+			pids := slices.Clone(old)
+			pids[i] = ctx.Spawn(coordinator.Props(a.g.cfg.Coordinator))
+			a.g.coordinators.Store(&pids)
+			a.g.cfg.Logger.Warn("a coordinator stopped; replaced", "pid", msg.Who.String())
+		}
 	}
-	pids := make([]*actor.PID, coordinatorsPerCPU*runtime.GOMAXPROCS(0))
-	for i := range pids {
-		pids[i] = ctx.Spawn(coordinator.Props(a.g.cfg.Coordinator))
-	}
-	a.g.coordinators.Store(&pids)
-	a.g.once.Do(func() {
-		a.g.root = ctx.ActorSystem().Root
-		go a.serve()
-	})
 }
 
 // serve runs the servers until Shutdown; done is closed when both have
@@ -191,7 +216,7 @@ func (a *gatewayActor) serve() {
 // normally wins the race.
 func (g *Gateway) coordinate(req coordinator.Request) (*coordinator.Reply, error) {
 	pids := g.coordinators.Load()
-	if g.root == nil || pids == nil {
+	if pids == nil {
 		return nil, errors.New("gateway: not started")
 	}
 	done := make(chan *coordinator.Reply, 1)
