@@ -343,7 +343,7 @@ func runYCSB(ctx context.Context, args []string) error {
 	fs.IntVar(&pr.Threads, "threads", pr.Threads, "YCSB threads")
 	maxRun := fs.Duration("max-run", 0, "stop after this long (0: when done)")
 	var extra repeatFlag
-	fs.Var(&extra, "p", "a go-ycsb property key=value (repeatable), e.g. -p dht.endpoints=http://127.0.0.1:8080,http://127.0.0.1:8081, -p dht.cacert=ca.pem for https:// endpoints, or -p etcd.endpoints=http://127.0.0.1:2379")
+	fs.Var(&extra, "p", "a go-ycsb property key=value (repeatable), e.g. -p dht.endpoints=http://127.0.0.1:8080,http://127.0.0.1:8081, -p dht.cacert=ca.pem for https:// endpoints, -p dht.blind_updates=true for updates that are one blind PUT (an lww bucket), or -p etcd.endpoints=http://127.0.0.1:2379")
 	_ = fs.Parse(args)
 
 	id := *workload
