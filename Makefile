@@ -86,7 +86,7 @@ fuzz: ## run every fuzz target of the server and bench modules for FUZZTIME each
 # go.mod. scripts/bench.sh fetches etcd from Debian's etcd-server package
 # into ./bin. BENCH_FLAGS adds flags of `dhtbench compare`, e.g.
 # BENCH_FLAGS='-note "quiet machine"' or '-systems dht-n3,etcd'.
-bench: build ## YCSB against etcd, full profile (7 to 15 min on 2 cores): writes docs/benchmarks.md and docs/ycsb/
+bench: build ## YCSB against etcd, full profile (about 30 min on 2 cores): writes docs/benchmarks.md and docs/ycsb/
 	scripts/bench.sh -profile full $(BENCH_FLAGS)
 
 bench-short: build ## the same comparison, short profile (about 5 min), for CI-like runs
