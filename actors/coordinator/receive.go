@@ -119,16 +119,11 @@ func (c *coordinator) start(ctx actor.Context, msg *Start) *request {
 
 // abandon answers every request not yet answered, when the actor stops or
 // restarts (a panic): its requests' state is lost, and a caller should not
-// wait out the deadline for an answer that cannot come. A write's outcome
-// is then unknown; a read simply failed.
+// wait out the deadline for an answer that cannot come (Request.Unanswered).
 func (c *coordinator) abandon() {
 	for seq, r := range c.requests {
 		r.timer.Stop()
-		if r.get != nil {
-			r.reply(&Reply{Err: quorum.ErrTimeout})
-		} else {
-			r.reply(&Reply{Err: quorum.ErrIndeterminate})
-		}
+		r.reply(&Reply{Err: r.req.Unanswered()})
 		delete(c.requests, seq)
 	}
 }

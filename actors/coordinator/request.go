@@ -47,6 +47,17 @@ type Request struct {
 	Deadline    time.Time
 }
 
+// Unanswered is the error a request gets when no answer can come from its
+// coordinator (it stopped, or did not answer by the deadline): a write may
+// or may not have landed, so its outcome is indeterminate; a read simply
+// timed out.
+func (r Request) Unanswered() error {
+	if r.Op == OpGet {
+		return quorum.ErrTimeout
+	}
+	return quorum.ErrIndeterminate
+}
+
 // Start asks a coordinator to run Request. The coordinator sends its one
 // Reply on Done, which must have room for it (a buffer of one): the
 // coordinator never waits for its caller.

@@ -15,7 +15,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/coordinator"
-	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/wire"
 )
 
@@ -227,9 +226,6 @@ func (g *Gateway) coordinate(req coordinator.Request) (*coordinator.Reply, error
 	case reply := <-done:
 		return reply, nil
 	case <-wait.C:
-		if req.Op == coordinator.OpGet {
-			return nil, quorum.ErrTimeout
-		}
-		return nil, quorum.ErrIndeterminate
+		return nil, req.Unanswered()
 	}
 }
