@@ -52,6 +52,16 @@ type Report struct {
 	// SiblingExcess lists keys whose answers held more siblings than the
 	// key had concurrent writes.
 	SiblingExcess []Finding
+	// FoundNothing lists the reads that answered not-found for a key one
+	// of whose writes had been acknowledged before the read was invoked: a
+	// false not-found, the answer a replica that lost its data gives. An
+	// add's read counts too, once its completion shows that the read
+	// answered. It is not part of OK: at R=2 under partitions, kills and
+	// pauses, a read may meet only replicas a sloppy quorum's write has
+	// not reached yet, and nothing the store promises rules that out. A
+	// run whose faults do rule it out requires it empty (the scenario
+	// package decides which; see Scenario.NoFalseNotFound).
+	FoundNothing []Finding
 
 	// MaxSiblings is the most siblings one answer held (a read, a write's
 	// acknowledgement, a final read), on MaxSiblingsKey, whose true
@@ -159,11 +169,14 @@ type keyState struct {
 	busyTok  map[string]bool
 	observed []observation
 	siblings int // most siblings seen in one answer
+	// firstAck is the version whose acknowledgement came first in the
+	// history, -1 before any: a read invoked after it must find something.
+	firstAck int
 }
 
 func newKeyState(key string) *keyState {
 	return &keyState{key: key, kind: history.KindOf(key), byID: map[string]int{},
-		sources: map[string][]source{}, covers: map[string]bitset{}, busyTok: map[string]bool{}}
+		sources: map[string][]source{}, covers: map[string]bitset{}, busyTok: map[string]bool{}, firstAck: -1}
 }
 
 // Check decides on a history and the final state read after it.
@@ -240,6 +253,7 @@ func (c *run) apply(op history.Op) {
 		}
 		delete(c.open, op.Client)
 		c.complete(inv, op)
+		c.checkFoundNothing(inv, op)
 	default:
 		c.r.Malformed++
 	}
@@ -281,7 +295,59 @@ func (c *run) complete(inv, op history.Op) {
 	if op.Type == history.Ok {
 		ks.sources[op.Ctx] = append(ks.sources[op.Ctx], source{own: vi})
 		ks.siblings = max(ks.siblings, op.Siblings)
+		if ks.firstAck < 0 {
+			ks.firstAck = vi
+		}
 	}
+}
+
+// checkFoundNothing records a false not-found: the read of inv, completed
+// by op, found nothing although a write of its key had been acknowledged
+// before inv. Only completions the history recorded come here, never the
+// checker's own stand-ins for operations that did not complete, which say
+// nothing of what a read saw.
+//
+// The order is the history's: the recorder numbers an invoke before the
+// request is sent and a completion after the answer came, so an
+// acknowledgement numbered before a read's invoke came before the read
+// began, in real time. The workload never deletes, so every acknowledged
+// write leaves a value to find; a delete, were one added, would have to
+// end that obligation.
+func (c *run) checkFoundNothing(inv, op history.Op) {
+	if len(op.Read) > 0 || !readAnswered(op) {
+		return
+	}
+	ks := c.key(inv.Key)
+	if ks.firstAck < 0 {
+		return
+	}
+	v := ks.versions[ks.firstAck]
+	if v.complete >= inv.Index {
+		return
+	}
+	what := "a read"
+	if inv.F == history.Add {
+		what = "the read of an add"
+	}
+	c.r.FoundNothing = append(c.r.FoundNothing, Finding{Key: inv.Key, Item: v.id, Op: op.Index,
+		Reason: fmt.Sprintf("%s through %s (invoked at op %d) found nothing, though this write of the key was acknowledged at op %d", what, op.Node, inv.Index, v.complete)})
+}
+
+// readAnswered reports whether the completion op shows that its read
+// answered, so that an empty op.Read means not-found. A plain read says so
+// by succeeding. An add writes only after its read answered, so an add
+// that was acknowledged or indeterminate read first; a refused add read
+// first only if its completion carries the read's context (a not-found
+// answer may carry none, and is then not counted: the count errs low,
+// never high).
+func readAnswered(op history.Op) bool {
+	switch op.F {
+	case history.Read:
+		return op.Type == history.Ok
+	case history.Add:
+		return op.Type == history.Ok || op.Type == history.Indeterminate || op.CtxIn != ""
+	}
+	return false
 }
 
 func (c *run) observe(ks *keyState, op int64, node string, ids []string) {

@@ -528,3 +528,115 @@ func TestHistory_RoundTrip(t *testing.T) {
 		t.Fatal("a cut last line decoded without error")
 	}
 }
+
+// TestCheck_FoundNothing counts the reads that answered not-found for a
+// key a write of which was acknowledged before the read was invoked, and
+// only those: a read that began before the acknowledgement, a write never
+// acknowledged, a read that failed or found something, and an add whose
+// read may not have answered are not counted. The count is reported, not
+// judged: the run stays OK.
+func TestCheck_FoundNothing(t *testing.T) {
+	const k, other = "reg/0/0", "reg/1/0"
+	const s = "set/0"
+	tests := []struct {
+		name string
+		hist func() *hist
+		// want lists each counted read as "key item op", op being the
+		// read's completion.
+		want []string
+	}{
+		{name: "read before any write", hist: func() *hist {
+			h := &hist{}
+			h.read(1, k, nil, "")              // ops 0-1
+			h.write(0, k, "v1", "", ok, "c1")  // ops 2-3
+			h.read(1, k, []string{"v1"}, "r1") // ops 4-5
+			return h
+		}},
+		{name: "read after the acknowledgement", hist: func() *hist {
+			h := &hist{}
+			h.write(0, k, "v1", "", ok, "c1") // ops 0-1
+			h.read(1, k, nil, "")             // ops 2-3
+			h.read(2, k, nil, "")             // ops 4-5
+			return h
+		}, want: []string{k + " v1 3", k + " v1 5"}},
+		{name: "the first acknowledgement is named", hist: func() *hist {
+			h := &hist{}
+			h.write(0, k, "v1", "", ok, "c1")   // ops 0-1
+			h.write(0, k, "v2", "c1", ok, "c2") // ops 2-3
+			h.read(1, k, nil, "")               // ops 4-5
+			return h
+		}, want: []string{k + " v1 5"}},
+		{name: "read invoked before the acknowledgement", hist: func() *hist {
+			h := &hist{}
+			h.op(history.Op{Type: history.Invoke, Client: 1, Node: "n2", F: history.Read, Key: k})
+			h.op(history.Op{Type: history.Invoke, Client: 0, Node: "n1", F: history.Write, Key: k, Value: "v1"})
+			h.op(history.Op{Type: history.Ok, Client: 0, Node: "n1", F: history.Write, Key: k, Value: "v1", Ctx: "c1", Siblings: 1})
+			h.op(history.Op{Type: history.Ok, Client: 1, Node: "n2", F: history.Read, Key: k})
+			return h
+		}},
+		{name: "writes not acknowledged", hist: func() *hist {
+			h := &hist{}
+			h.write(0, k, "v1", "", unknown, "")
+			h.write(0, k, "v2", "", fail, "")
+			h.read(1, k, nil, "")
+			return h
+		}},
+		{name: "another key's acknowledgement", hist: func() *hist {
+			h := &hist{}
+			h.write(0, other, "w1", "", ok, "c1")
+			h.read(1, k, nil, "")
+			return h
+		}},
+		{name: "read that found something or failed", hist: func() *hist {
+			h := &hist{}
+			h.write(0, k, "v1", "", ok, "c1")
+			h.read(1, k, []string{"v1"}, "r1")
+			h.op(history.Op{Type: history.Invoke, Client: 1, Node: "n2", F: history.Read, Key: k})
+			h.op(history.Op{Type: history.Fail, Client: 1, Node: "n2", F: history.Read, Key: k, Error: "503"})
+			return h
+		}},
+		{name: "adds whose read found nothing", hist: func() *hist {
+			h := &hist{}
+			h.add(0, s, "a", nil, "", ok, "ca")              // ops 0-1: nothing acknowledged yet
+			h.add(1, s, "b", nil, "", ok, "cb")              // ops 2-3: acknowledged, so it answered
+			h.add(2, s, "c", nil, "", unknown, "")           // ops 4-5: the write was sent, so the read answered
+			h.add(3, s, "d", nil, "ctx-empty", fail, "")     // ops 6-7: refused, the read's context shows it answered
+			h.add(4, s, "e", []string{"a"}, "ca2", ok, "ce") // ops 8-9: found a
+			return h
+		}, want: []string{s + " a 3", s + " a 5", s + " a 7"}},
+		{name: "adds whose read may not have answered", hist: func() *hist {
+			h := &hist{}
+			h.add(0, s, "a", nil, "", ok, "ca")
+			// The read failed: nothing was written, nothing seen.
+			h.op(history.Op{Type: history.Invoke, Client: 1, Node: "n1", F: history.Add, Key: s, Value: "b"})
+			h.op(history.Op{Type: history.Fail, Client: 1, Node: "n1", F: history.Add, Key: s, Value: "b", Error: "read: 503"})
+			// Never completed: the checker's stand-in completion says
+			// nothing of what the read saw.
+			h.op(history.Op{Type: history.Invoke, Client: 2, Node: "n1", F: history.Add, Key: s, Value: "c"})
+			return h
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.hist()
+			r := Check(h.ops, newFinal().f)
+			var got []string
+			for _, f := range r.FoundNothing {
+				got = append(got, fmt.Sprintf("%s %s %d", f.Key, f.Item, f.Op))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("found nothing = %v, want %v; findings %v", got, tc.want, r.FoundNothing)
+			}
+		})
+	}
+
+	// A run with a false not-found and nothing else wrong passes OK: the
+	// scenario, not the checker, says whether its faults allow one.
+	h := &hist{}
+	h.write(0, k, "v1", "", ok, "c1")
+	h.read(1, k, nil, "")
+	r := Check(h.ops, newFinal().same(k, reg("v1")).f)
+	if len(r.FoundNothing) != 1 || !r.OK() {
+		t.Fatalf("found nothing %v, OK %v: want one finding and OK; report %+v", r.FoundNothing, r.OK(), r)
+	}
+}

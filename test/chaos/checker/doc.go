@@ -20,6 +20,12 @@
 //   - siblings: the most siblings any answer held, against the key's true
 //     concurrency, the width of its writes' causal order (the most writes
 //     none of which saw another). More siblings than that is a finding too.
+//   - found nothing: reads (an add's read too) that answered not-found for
+//     a key a write of which had been acknowledged before the read was
+//     invoked. Counted in every run, but not part of OK: whether a run's
+//     faults allow such a read is the scenario's to say (a sloppy quorum
+//     under partitions may answer it; a node rebuilding after a wipe must
+//     not).
 //
 // Causality comes from the contexts: an acknowledged write's context covers
 // its own value and what its sent context covered; a read's context covers

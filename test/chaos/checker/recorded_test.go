@@ -78,6 +78,41 @@ func TestRecorded_UnionRunPasses(t *testing.T) {
 	}
 }
 
+// TestRecorded_FoundNothingCountsExactlyTheEmptiedRead: the recorded union
+// run has no read that found nothing after an acknowledgement; empty the
+// answer of one read that came after one, and the checker counts that read
+// and no other.
+func TestRecorded_FoundNothingCountsExactlyTheEmptiedRead(t *testing.T) {
+	ops, final := load(t, "union")
+	if r := Check(ops, final); len(r.FoundNothing) != 0 {
+		t.Fatalf("recorded union run: found nothing %d, e.g. %v", len(r.FoundNothing), r.FoundNothing[0])
+	}
+	acked := map[string]bool{}
+	invokedAfterAck := map[int]bool{} // client -> its open read began after an ack of its key
+	victim := -1
+	for i, op := range ops {
+		switch {
+		case op.Type == history.Ok && op.IsWrite():
+			acked[op.Key] = true
+		case op.Type == history.Invoke && op.F == history.Read:
+			invokedAfterAck[op.Client] = acked[op.Key]
+		case op.Type == history.Ok && op.F == history.Read && len(op.Read) > 0 && invokedAfterAck[op.Client]:
+			victim = i
+		}
+		if victim >= 0 {
+			break
+		}
+	}
+	if victim < 0 {
+		t.Fatal("no read after an acknowledgement in the recorded run")
+	}
+	ops[victim].Read, ops[victim].Siblings = nil, 0
+	r := Check(ops, final)
+	if len(r.FoundNothing) != 1 || r.FoundNothing[0].Op != ops[victim].Index || r.FoundNothing[0].Key != ops[victim].Key {
+		t.Fatalf("after emptying read op %d of %s: found nothing = %v", ops[victim].Index, ops[victim].Key, r.FoundNothing)
+	}
+}
+
 // TestRecorded_LWWRunLosesSetElements: in a real run whose clients
 // resolved siblings by last-write-wins, the checker reports lost set
 // elements, and nothing it should not. The final state is checked as

@@ -16,6 +16,8 @@
 //	defer c.Close()                        // kills every process, removes the network
 //	c.Partition(ctx, harness.Drops{…})     // DROP rules inside the namespaces
 //	c.Node("n2").Kill(); c.Node("n2").Start()
+//	c.Node("n3").WipeAndStart(ctx, time.Second) // a lost disk, same identity
+//	c.WaitRebuilt(ctx, c.Node("n3"), 2*time.Minute) // its status shows nothing left to receive
 //	c.Restore(ctx)                         // heal, resume, restart
 //	took, err := c.Settle(ctx, 3*time.Minute)
 //	final := c.FinalState(ctx, keys, err, took)

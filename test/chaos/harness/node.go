@@ -279,6 +279,25 @@ func (n *Node) Wipe() error {
 	return os.RemoveAll(n.dataDir)
 }
 
+// WipeAndStart is a lost disk: SIGKILL, the data directory deleted, down
+// for down (or until ctx is done), then a new process with the same id,
+// address, seeds, certificates and clock file, on an empty data directory.
+// It does not wait for readiness (WaitReady does), nor for the rebuild
+// (Cluster.WaitRebuilt).
+func (n *Node) WipeAndStart(ctx context.Context, down time.Duration) error {
+	if err := n.Kill(); err != nil {
+		return err
+	}
+	if err := n.Wipe(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(down):
+	}
+	return n.Start()
+}
+
 // SetClock skews the clock the node stamps data with by d (a chaos build
 // re-reads the file every 100ms). The file is replaced atomically, so the
 // node never reads half of it.

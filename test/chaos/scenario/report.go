@@ -12,8 +12,8 @@ import (
 
 // TableHeader and Row format results as a Markdown table, readable in a
 // terminal and pasted as is into the README.
-const TableHeader = "| scenario | attempted | acknowledged | lost | unexpected | indeterminate | availability | converged in | max siblings (concurrency) | stale | divergent | verdict |\n" +
-	"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+const TableHeader = "| scenario | attempted | acknowledged | lost | unexpected | indeterminate | availability | converged in | max siblings (concurrency) | stale | divergent | found nothing | verdict |\n" +
+	"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 // Row is one result's line of the table.
 func Row(r Result) string {
@@ -26,20 +26,26 @@ func Row(r Result) string {
 	if rep.Approximate {
 		approx = "≤"
 	}
-	return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %.1f%% | %s | %d (%s%d) | %d | %d | %s |",
+	// The found-nothing count is marked where it decides the verdict.
+	found := fmt.Sprint(len(rep.FoundNothing))
+	if r.NoFalseNotFound {
+		found += " (must be 0)"
+	}
+	return fmt.Sprintf("| %s | %d | %d | %d | %d | %d | %.1f%% | %s | %d (%s%d) | %d | %d | %s | %s |",
 		r.Name, rep.Attempted, rep.Acknowledged, len(rep.Lost), len(rep.Unexpected), rep.Indeterminate,
-		rep.Availability(), conv, rep.MaxSiblings, approx, rep.KeyConcurrency, len(rep.Stale), len(rep.Divergent), Verdict(r))
+		rep.Availability(), conv, rep.MaxSiblings, approx, rep.KeyConcurrency, len(rep.Stale), len(rep.Divergent), found, Verdict(r))
 }
 
-// Verdict is "ok", "FAIL" (the checker found something) or "ERROR" (the
-// harness failed).
+// Verdict is "ok", "FAIL" (the checker found something, or a read found
+// nothing where the scenario allows none), "CRASH" (a node's log shows a
+// panic or a race) or "ERROR" (the harness failed).
 func Verdict(r Result) string {
 	switch {
 	case r.Err != nil:
 		return "ERROR"
 	case len(r.Crashes) > 0:
 		return "CRASH"
-	case !r.Report.OK():
+	case !r.Report.OK(), r.NoFalseNotFound && len(r.Report.FoundNothing) > 0:
 		return "FAIL"
 	}
 	return "ok"
@@ -68,7 +74,8 @@ func Explain(w io.Writer, r Result, ops []history.Op) {
 	for _, cat := range []struct {
 		name string
 		fs   []checker.Finding
-	}{{"lost", rep.Lost}, {"unexpected", rep.Unexpected}, {"stale", rep.Stale}, {"divergent", rep.Divergent}, {"sibling excess", rep.SiblingExcess}} {
+	}{{"lost", rep.Lost}, {"unexpected", rep.Unexpected}, {"stale", rep.Stale}, {"divergent", rep.Divergent}, {"sibling excess", rep.SiblingExcess},
+		{"found nothing (reads of a key acknowledged before they began)", rep.FoundNothing}} {
 		if len(cat.fs) == 0 {
 			continue
 		}
@@ -94,7 +101,31 @@ func Explain(w io.Writer, r Result, ops []history.Op) {
 			}
 		}
 	}
+	if r.NoFalseNotFound && len(rep.FoundNothing) > 0 {
+		// The read itself wrote or saw nothing, so Excerpt, which follows
+		// an item, would miss it: show what led up to it instead.
+		f := rep.FoundNothing[0]
+		fmt.Fprintf(w, "history of %s up to the first read that found nothing (op %d):\n", f.Key, f.Op)
+		for _, line := range ExcerptBefore(ops, f.Key, f.Op, 40) {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
 	fmt.Fprintf(w, "files: %s (history.jsonl, final.json, node logs)\n", r.Dir)
+}
+
+// ExcerptBefore returns the last n history lines about key, or faults, up
+// to and including the op with index last.
+func ExcerptBefore(ops []history.Op, key string, last int64, n int) []string {
+	var out []string
+	for _, op := range ops {
+		if op.Index > last {
+			break
+		}
+		if op.Key == key || op.Type == history.Nemesis {
+			out = append(out, Format(op))
+		}
+	}
+	return out[max(0, len(out)-n):]
 }
 
 // Excerpt returns up to n history lines about key: the ops that wrote or

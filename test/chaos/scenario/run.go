@@ -49,6 +49,9 @@ type Result struct {
 	Seed   uint64
 	Dir    string
 	Report checker.Report
+	// NoFalseNotFound is the scenario's: a read that found nothing for an
+	// acknowledged key fails it (Verdict).
+	NoFalseNotFound bool
 	// Err is a failure of the harness itself (the cluster did not start, a
 	// fault could not be injected); the report may then be partial.
 	Err error
@@ -86,7 +89,7 @@ func ScenarioSeed(seed uint64, name string) uint64 {
 func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 	started := time.Now()
 	seed := ScenarioSeed(o.Seed, sc.Name)
-	res = Result{Name: sc.Name, Seed: seed, Dir: o.Dir, Logs: map[string][]string{}}
+	res = Result{Name: sc.Name, Seed: seed, Dir: o.Dir, Logs: map[string][]string{}, NoFalseNotFound: sc.NoFalseNotFound}
 	defer func() { res.Elapsed = time.Since(started) }()
 	logf := func(format string, args ...any) {
 		o.Logf("[%s %6.1fs] "+format, append([]any{sc.Name, time.Since(started).Seconds()}, args...)...)
@@ -126,6 +129,12 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 
 	wl := o.Workload
 	wl.Seed = seed
+	if sc.ReadR != 0 {
+		wl.ReadR = sc.ReadR
+	}
+	if sc.ColdKeys != 0 {
+		wl.ColdKeys = sc.ColdKeys
+	}
 	stop, stopWorkload := context.WithCancel(context.Background())
 	defer stopWorkload()
 	done := make(chan struct{})

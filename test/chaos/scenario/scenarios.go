@@ -19,6 +19,17 @@ type Scenario struct {
 	About string
 	// LongOnly keeps the scenario out of the short version (CI).
 	LongOnly bool
+	// ReadR is the R of the clients' reads (workload.Config.ReadR); 0
+	// leaves the nodes' default, R=2.
+	ReadR int
+	// ColdKeys adds keys written once and then only read
+	// (workload.Config.ColdKeys).
+	ColdKeys int
+	// NoFalseNotFound fails the scenario on any read that found nothing
+	// for a key acknowledged before the read began (the checker's
+	// Report.FoundNothing). Every scenario reports the count; All says
+	// which require it to be 0, and why the others do not.
+	NoFalseNotFound bool
 	// Faults injects faults until ctx is done and returns soon after. It
 	// need not undo them: the runner restores the cluster afterwards. Every
 	// loop in it is bounded in count as well as by ctx.
@@ -348,6 +359,65 @@ func wipes(ctx context.Context, e *Env) error {
 	return nil
 }
 
+// wipeRebuildColdKeys is how many keys wipe-rebuild writes once and then
+// only reads: 8 per partition of the chaos ring. Its other keys are
+// rewritten many times a second, and each write carries the whole object
+// to every replica, so a wiped node has them back within moments of its
+// restart whether or not it rebuilds; only data at rest shows whether a
+// node that has not received it yet answers reads.
+const wipeRebuildColdKeys = 256
+
+// wipeRebuildTimeout bounds the wait for one wiped node's rebuild. It is a
+// guard against a hang, far above what a few hundred keys take to stream;
+// the fault phase, shorter still, usually ends the wait first.
+const wipeRebuildTimeout = 2 * time.Minute
+
+// wipeRebuild: nodes lose their disks one at a time (kill -9, data
+// directory deleted, started empty with the same identity), in a shuffled
+// order so that every node is wiped once before any is wiped twice, while
+// the clients read at R=1 and no packet is dropped. The next wipe waits
+// until the wiped node reports its rebuild done (nothing pending or
+// rebuilding, handoffs settled), so at most one replica of a partition is
+// ever without its data, and then a few seconds more, so that the clients
+// read from the rebuilt node too. A rebuilding node must not answer for
+// data it has not received yet: at R=1 its answer would be the client's.
+func wipeRebuild(ctx context.Context, e *Env) error {
+	hold := [2]time.Duration{5 * time.Second, 10 * time.Second}
+	if e.Short {
+		hold = [2]time.Duration{3 * time.Second, 5 * time.Second}
+	}
+	wait(ctx, e.between(time.Second, 3*time.Second))
+	order := e.shuffled(e.C.Members())
+	for step := 0; step < maxSteps && ctx.Err() == nil; step++ {
+		n := order[step%len(order)]
+		e.note(n.ID, "wipe %s: kill -9, delete its data directory, start it empty with the same identity", n.ID)
+		if err := n.WipeAndStart(ctx, e.between(500*time.Millisecond, 2*time.Second)); err != nil {
+			return err
+		}
+		e.note(n.ID, "restart %s (wiped)", n.ID)
+		if err := n.WaitReady(ctx, 60*time.Second); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		took, err := e.C.WaitRebuilt(ctx, n, wipeRebuildTimeout)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			// Another wipe now could lose data legitimately (two replicas
+			// without it). Stop wiping; the runner's settle then says
+			// whether the rebuild ever finished.
+			e.note(n.ID, "%v; no more wipes", err)
+			return nil
+		}
+		e.note(n.ID, "%s rebuilt: nothing pending or rebuilding %v after it was ready", n.ID, took.Round(time.Millisecond))
+		wait(ctx, e.between(hold[0], hold[1]))
+	}
+	return nil
+}
+
 // membership: a sixth node joins and an original one is decommissioned,
 // both while the cluster is partitioned; partitions go on around them.
 func membership(ctx context.Context, e *Env) error {
@@ -468,6 +538,27 @@ func mixed(ctx context.Context, e *Env) error {
 }
 
 // All returns every scenario, in the order `make chaos` runs them.
+//
+// Which require no false not-found (NoFalseNotFound)? Only wipe-rebuild.
+// A read finds nothing for an acknowledged key only if every replica that
+// answered it lacks the key. The other scenarios read at the nodes' R=2
+// and stop or cut off primaries: partition, membership and mixed cut them
+// off; kill, kill-replicas, pause, clock, clock-hints and wipe stop them
+// (kill-replicas and pause two at once). A write is then acknowledged by
+// W=2 that may include a fallback keeping a hint, so the acknowledgement
+// no longer names two primaries, and a read of the two primaries the hint
+// has not reached yet finds nothing: a sloppy quorum promises no more,
+// and the checker counts such a read neither lost nor stale, which only
+// the final state decides. The wipe scenario adds to that wipes on a
+// timer, not after the last rebuild. wipe-rebuild drops no packet and
+// waits for each rebuild, so at most one replica of a key lacks its data
+// at any time, and that one is rebuilding, which must not answer for
+// data it has not received. Its reads at R=1 with W=2 of N=3 do not
+// overlap the write's replicas by quorum either, but a replica the write
+// has not reached yet answers the key's previous version, not nothing,
+// once the key has one: the cold keys are written before the clients'
+// loops, and the warmup (seconds of ops on 30 keys) writes the others
+// before the first wipe.
 func All() []Scenario {
 	return []Scenario{
 		{Name: "partition", About: "random partitions: one node isolated, minority/majority, a bridge, one-way", Faults: partitions},
@@ -478,6 +569,8 @@ func All() []Scenario {
 		// It found hint retries timed by the data clock (fixed in b3be2f2).
 		{Name: "clock-hints", About: "a paused node collects hints, the others' clocks jump back by minutes, the node is killed and restarted", Faults: clockHints},
 		{Name: "wipe", About: "a node's data directory deleted (kill, rm, start), one at a time", Faults: wipes},
+		{Name: "wipe-rebuild", About: "a node's data directory deleted (kill, rm, start), one at a time, each rebuilt before the next; clients read at R=1; no partitions",
+			Faults: wipeRebuild, ReadR: 1, ColdKeys: wipeRebuildColdKeys, NoFalseNotFound: true},
 		{Name: "membership", About: "a sixth node joins and one is decommissioned, both during partitions", Faults: membership},
 		{Name: "mixed", About: "partitions, kills, pauses and clock bumps at random, overlapping", Faults: mixed, LongOnly: true},
 	}

@@ -18,6 +18,12 @@
 //     records only the latest sibling: what a client library that
 //     resolves by last-write-wins hands the application.
 //
+// With Config.ColdKeys, each client first writes its share of the cold
+// keys, once each; from then on they are only read, like data at rest.
+//
+// Every read (a plain one, or an add's) asks for Config.ReadR replies, or
+// the nodes' default R when it is 0.
+//
 // Every operation is recorded before it is sent (invoke) and when it ends:
 // ok, fail (known not to have taken effect) or indeterminate (a
 // timeout or a connection lost after sending; client.IsIndeterminate).

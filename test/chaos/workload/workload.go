@@ -47,11 +47,25 @@ type Config struct {
 	// next read resolves (see Resolver). 0 leaves them out, and the
 	// clients' choices are then those of a workload without them.
 	SharedRegisters int
+	// ColdKeys is how many register keys are written once, before the
+	// clients' loops, and from then on only read. The other keys are
+	// written many times a second, so a replica that lost them has them
+	// back from the next write within moments; a cold key comes back only
+	// by a rebuild, anti-entropy or read repair, so a read that meets a
+	// replica without it shows. 0 leaves them out, and the clients'
+	// choices are then those of a workload without them.
+	ColdKeys int
 	// Think is the longest pause between two operations of one client.
 	Think time.Duration
 	// OpTimeout bounds each request (an add's read and write each).
 	OpTimeout time.Duration
 	Resolver  Resolver
+	// ReadR is the R of every read the clients make: plain reads and the
+	// reads of adds and of read-modify-writes. 0 leaves it to the nodes'
+	// default. At R=1 one replica's answer is the client's, so a replica
+	// that lost its data and still counts toward R shows up as a read that
+	// found nothing.
+	ReadR int
 	// Seed seeds every client's choices (client i uses Seed and i).
 	Seed uint64
 	// MaxOps bounds each client's operations.
@@ -72,12 +86,16 @@ func (c Config) Keys() []string {
 	for j := range c.SharedRegisters {
 		keys = append(keys, sharedKey(j))
 	}
+	for j := range c.ColdKeys {
+		keys = append(keys, coldKey(j))
+	}
 	return keys
 }
 
 func setKey(i int) string         { return fmt.Sprintf("%s%d", history.SetPrefix, i) }
 func regKey(client, j int) string { return fmt.Sprintf("%s%d/%d", history.RegisterPrefix, client, j) }
 func sharedKey(j int) string      { return fmt.Sprintf("%sshared/%d", history.RegisterPrefix, j) }
+func coldKey(j int) string        { return fmt.Sprintf("%scold/%d", history.RegisterPrefix, j) }
 
 // Recorder keeps the history in memory and streams it as JSON lines.
 type Recorder struct {
@@ -181,6 +199,7 @@ type register struct {
 }
 
 func (w *worker) run(stop context.Context) {
+	w.writeCold(stop)
 	for i := 0; i < w.cfg.MaxOps && stop.Err() == nil; i++ {
 		ts := w.targets()
 		if len(ts) == 0 {
@@ -216,6 +235,11 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
+// readOptions are every read's: the configured R, or the nodes' default.
+func (w *worker) readOptions() *client.ReadOptions {
+	return &client.ReadOptions{R: w.cfg.ReadR}
+}
+
 // op is a request's own deadline, independent of the run's.
 func (w *worker) op() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), w.cfg.OpTimeout)
@@ -229,7 +253,7 @@ func (w *worker) add(t harness.Target) {
 	w.rec.Record(with(base, history.Invoke))
 
 	ctx, cancel := w.op()
-	obj, err := t.Client.Get(ctx, key, nil)
+	obj, err := t.Client.Get(ctx, key, w.readOptions())
 	cancel()
 	if err != nil {
 		// Nothing was written.
@@ -294,6 +318,27 @@ func (w *worker) write(t harness.Target) {
 	}
 }
 
+// writeCold writes the client's share of the cold keys (every Clients-th,
+// from its own number), once each, with no context: nothing was there.
+// It draws nothing from the client's rng, so the loop after it replays as
+// it would without cold keys.
+func (w *worker) writeCold(stop context.Context) {
+	for j := w.id; j < w.cfg.ColdKeys && stop.Err() == nil; j += w.cfg.Clients {
+		ts := w.targets()
+		if len(ts) == 0 {
+			return
+		}
+		t := ts[j%len(ts)]
+		key, value := coldKey(j), fmt.Sprintf("c%d-cold%d", w.id, j)
+		base := history.Op{Client: w.id, Node: t.ID, F: history.Write, Key: key, Value: value}
+		w.rec.Record(with(base, history.Invoke))
+		ctx, cancel := w.op()
+		res, err := t.Client.Put(ctx, key, []byte(value), &client.WriteOptions{ContentType: "text/plain"})
+		cancel()
+		w.rec.Record(outcome(base, res, err))
+	}
+}
+
 // writeShared reads a shared register and writes a new value with the
 // read's context: it supersedes what the read handed the application.
 func (w *worker) writeShared(t harness.Target) {
@@ -323,7 +368,7 @@ func (w *worker) read(t harness.Target, key string) (*client.Object, bool) {
 	base := history.Op{Client: w.id, Node: t.ID, F: history.Read, Key: key}
 	w.rec.Record(with(base, history.Invoke))
 	ctx, cancel := w.op()
-	obj, err := t.Client.Get(ctx, key, nil)
+	obj, err := t.Client.Get(ctx, key, w.readOptions())
 	cancel()
 	if err != nil {
 		done := with(base, history.Fail)
