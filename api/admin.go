@@ -89,6 +89,11 @@ type Handoff struct {
 	// Pending counts the partitions still to receive, running or waiting
 	// for a transfer slot.
 	Pending int `json:"pending"`
+	// Rebuilding counts the partitions of Pending that Node receives again
+	// because it lost its data (it started with empty storage while it
+	// owned replicas). Until a partition is received, Node takes its
+	// writes but the other replicas serve its reads.
+	Rebuilding int `json:"rebuilding"`
 	// Draining counts the partitions the node no longer owns but still
 	// holds data of.
 	Draining int `json:"draining"`

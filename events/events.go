@@ -45,6 +45,12 @@ const (
 	HandoffDrop   = "handoff-drop"
 	// AERepair is anti-entropy mending a partition's replica.
 	AERepair = "ae-repair"
+	// RebuildStart: this node lost its data (it started with empty storage
+	// while the ring said it owned replicas) and receives every partition
+	// it holds again; Detail says how many. RebuildFinish: it has all of
+	// them back and serves their reads again.
+	RebuildStart  = "rebuild-start"
+	RebuildFinish = "rebuild-finish"
 	// ClusterEvent is an operator's command (join, decommission,
 	// force-remove) as a serf user event carried it to this node.
 	ClusterEvent = "cluster-event"
@@ -60,7 +66,7 @@ const StreamDropped = "dropped"
 func Kinds() []string {
 	return []string{
 		MemberJoin, MemberLeave, MemberFail, MemberUpdate, MemberReap,
-		RingChange, HandoffStart, HandoffFinish, HandoffDrop, AERepair, ClusterEvent,
+		RingChange, HandoffStart, HandoffFinish, HandoffDrop, AERepair, ClusterEvent, RebuildStart, RebuildFinish,
 	}
 }
 

@@ -381,7 +381,7 @@ func TestKinds_Distinct(t *testing.T) {
 		}
 		seen[k] = true
 	}
-	if len(events.Kinds()) != 11 {
-		t.Errorf("Kinds lists %d kinds, want the 11 constants", len(events.Kinds()))
+	if len(events.Kinds()) != 13 {
+		t.Errorf("Kinds lists %d kinds, want the 13 constants", len(events.Kinds()))
 	}
 }

@@ -1210,9 +1210,13 @@ type RingMember struct {
 	RemoveVersion uint64 `protobuf:"varint,4,opt,name=remove_version,json=removeVersion,proto3" json:"remove_version,omitempty"`
 	// The node's earlier spans of membership, by join version: a node that
 	// was removed and joined again replays its whole history.
-	Past          []*RingSpan `protobuf:"bytes,5,rep,name=past,proto3" json:"past,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Past []*RingSpan `protobuf:"bytes,5,rep,name=past,proto3" json:"past,omitempty"`
+	// Lamport time at which the node announced it lost its data (it started
+	// with empty storage while it owned replicas); 0 when it never did. Every
+	// placement made before must be received again.
+	RebuildVersion uint64 `protobuf:"varint,6,opt,name=rebuild_version,json=rebuildVersion,proto3" json:"rebuild_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RingMember) Reset() {
@@ -1278,6 +1282,13 @@ func (x *RingMember) GetPast() []*RingSpan {
 		return x.Past
 	}
 	return nil
+}
+
+func (x *RingMember) GetRebuildVersion() uint64 {
+	if x != nil {
+		return x.RebuildVersion
+	}
+	return 0
 }
 
 // RingSpan is one earlier span of a node's membership.
@@ -2785,14 +2796,15 @@ const file_dht_proto_rawDesc = "" +
 	"\n" +
 	"ErrorReply\x12%\n" +
 	"\x04code\x18\x03 \x01(\x0e2\x11.dht.v1.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessageJ\x04\b\x01\x10\x02\"\xa0\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessageJ\x04\b\x01\x10\x02\"\xc9\x01\n" +
 	"\n" +
 	"RingMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04zone\x18\x02 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x03 \x01(\x04R\vjoinVersion\x12%\n" +
 	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\x12$\n" +
-	"\x04past\x18\x05 \x03(\v2\x10.dht.v1.RingSpanR\x04past\"h\n" +
+	"\x04past\x18\x05 \x03(\v2\x10.dht.v1.RingSpanR\x04past\x12'\n" +
+	"\x0frebuild_version\x18\x06 \x01(\x04R\x0erebuildVersion\"h\n" +
 	"\bRingSpan\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x02 \x01(\x04R\vjoinVersion\x12%\n" +

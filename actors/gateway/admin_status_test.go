@@ -42,7 +42,7 @@ func TestAdmin_Status(t *testing.T) {
 				},
 			},
 			want: `{"node":"node-a","hints_pending":{"node-c":2},"hints_bytes":10,"merkle_roots":{"3":99},` +
-				`"handoff":{"pending":3,"draining":1,"active":[` +
+				`"handoff":{"pending":3,"rebuilding":0,"draining":1,"active":[` +
 				`{"partition":4,"kind":"receive","peer":"node-b","keys":50,"total_keys":200,"bytes":4096,"started_at":"2026-03-01T12:00:00Z"},` +
 				`{"partition":0,"kind":"drain","peer":"node-c","keys":7,"total_keys":0,"bytes":70,"started_at":"2026-03-01T12:00:00Z"}],` +
 				`"completed":12,"eta_seconds":90.5,"ring_version":0,"settled":false}}`,
@@ -51,7 +51,7 @@ func TestAdmin_Status(t *testing.T) {
 			name:   "idle node",
 			status: StatusInfo{Node: "node-a"},
 			want: `{"node":"node-a","hints_pending":{},"hints_bytes":0,"merkle_roots":{},` +
-				`"handoff":{"pending":0,"draining":0,"active":[],"completed":0,"eta_seconds":0,"ring_version":0,"settled":false}}`,
+				`"handoff":{"pending":0,"rebuilding":0,"draining":0,"active":[],"completed":0,"eta_seconds":0,"ring_version":0,"settled":false}}`,
 		},
 	}
 	for _, tt := range tests {

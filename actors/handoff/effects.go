@@ -81,6 +81,7 @@ func (a *handoffActor) report(eff transfer.Effects) {
 		a.cfg.Status.update(r)
 		if m != nil {
 			m.Pending.Set(float64(r.Pending))
+			m.Rebuilding.Set(float64(r.Rebuilding))
 			m.Draining.Set(float64(r.Draining))
 			m.Active.Set(float64(len(r.Active)))
 			m.ETA.Set(r.ETASeconds)

@@ -4,13 +4,16 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the handoff instruments.
 type Metrics struct {
-	Pending   prometheus.Gauge
-	Draining  prometheus.Gauge
-	Active    prometheus.Gauge
-	ETA       prometheus.Gauge
-	Keys      *prometheus.CounterVec
-	Bytes     *prometheus.CounterVec
-	Transfers *prometheus.CounterVec
+	Pending  prometheus.Gauge
+	Draining prometheus.Gauge
+	// Rebuilding counts the pending partitions this node receives again
+	// after losing its data (a wiped disk).
+	Rebuilding prometheus.Gauge
+	Active     prometheus.Gauge
+	ETA        prometheus.Gauge
+	Keys       *prometheus.CounterVec
+	Bytes      *prometheus.CounterVec
+	Transfers  *prometheus.CounterVec
 }
 
 // NewMetrics registers the handoff metrics in reg.
@@ -18,6 +21,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Pending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_pending_partitions",
 			Help: "Partitions this node still has to receive after an ownership change."}),
+		Rebuilding: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_rebuilding_partitions",
+			Help: "Partitions this node receives again because it lost its data (it started with empty storage while owning replicas); not read from until received."}),
 		Draining: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_draining_partitions",
 			Help: "Partitions this node holds data of but no longer has a part in; it hands them back and drops them."}),
 		Active: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "handoff_active_transfers",
@@ -31,6 +36,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_transfers_total",
 			Help: "Handoff transfers ended, by kind and result: done, aborted (resumes later), retry (a drain that saw a new write)."}, []string{"kind", "result"}),
 	}
-	reg.MustRegister(m.Pending, m.Draining, m.Active, m.ETA, m.Keys, m.Bytes, m.Transfers)
+	reg.MustRegister(m.Pending, m.Rebuilding, m.Draining, m.Active, m.ETA, m.Keys, m.Bytes, m.Transfers)
 	return m
 }

@@ -25,7 +25,7 @@ func snapshotOf(self string, snap *topology.Snapshot, keys []atomic.Int64) trans
 		}
 	}
 	for _, w := range plan.Transfers(self) {
-		s.Wanted = append(s.Wanted, transfer.Want{Partition: w.Partition, Since: w.Since, Sources: w.Sources})
+		s.Wanted = append(s.Wanted, transfer.Want{Partition: w.Partition, Since: w.Since, Sources: w.Sources, Rebuild: w.Rebuild})
 	}
 	for p := range min(len(keys), len(plan.Slots)) {
 		if keys[p].Load() == 0 {

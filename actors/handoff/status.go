@@ -29,9 +29,12 @@ type View struct {
 	// Settled is ring.Plan.Settled of the same ring.
 	Settled           bool
 	Pending, Draining int
-	Active            []Progress
-	Completed         uint64
-	ETASeconds        float64
+	// Rebuilding counts the partitions of Pending this node receives
+	// again because it lost its data.
+	Rebuilding int
+	Active     []Progress
+	Completed  uint64
+	ETASeconds float64
 }
 
 // Status shares the actor's progress with the admin API (/admin/status,
@@ -65,7 +68,7 @@ func (s *Status) update(r *transfer.Report) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.view = View{RingVersion: r.Version, Settled: r.Settled, Pending: r.Pending, Draining: r.Draining,
-		Active: progressOf(r.Active), ETASeconds: r.ETASeconds}
+		Rebuilding: r.Rebuilding, Active: progressOf(r.Active), ETASeconds: r.ETASeconds}
 	s.checked.Store(true)
 }
 

@@ -27,9 +27,10 @@ type clusterRouter struct {
 	hints bool
 }
 
-// Route converts ring.Plan.Route (pure: live serving owners, a stand-in for
-// each down owner, the down owners left uncovered, the owners still
-// receiving a handoff) into quorum targets.
+// Route converts ring.Plan.Route (pure: live serving owners, the owners
+// rebuilding after a data loss, a stand-in for each down owner, the down
+// owners left uncovered, the owners still receiving a handoff) into quorum
+// targets.
 func (r *clusterRouter) Route(p uint32) coordinator.Route {
 	snap := r.view.Load()
 	if snap == nil || int(p) >= len(snap.Plan.Slots) {
@@ -39,6 +40,9 @@ func (r *clusterRouter) Route(p uint32) coordinator.Route {
 	out := coordinator.Route{Uncovered: route.Uncovered, Pending: route.Pending}
 	for _, id := range route.Owners {
 		out.Targets = append(out.Targets, quorum.Target{Node: id, Primary: true})
+	}
+	for _, id := range route.Rebuilding {
+		out.Targets = append(out.Targets, quorum.Target{Node: id, Primary: true, WriteOnly: true})
 	}
 	for _, s := range route.StandIns {
 		out.Targets = append(out.Targets, quorum.Target{Node: s.Node, HintFor: s.For})
@@ -77,7 +81,7 @@ func (c *clusterView) Status() gateway.StatusInfo {
 	pending, bytes := c.hints.Pending()
 	info := gateway.StatusInfo{HintsPending: pending, HintsBytes: bytes, MerkleRoots: map[uint32]uint64{}}
 	h := c.handoff.Snapshot()
-	info.Handoff = gateway.HandoffStatus{Pending: h.Pending, Draining: h.Draining, Completed: h.Completed, ETASeconds: h.ETASeconds,
+	info.Handoff = gateway.HandoffStatus{Pending: h.Pending, Rebuilding: h.Rebuilding, Draining: h.Draining, Completed: h.Completed, ETASeconds: h.ETASeconds,
 		RingVersion: h.RingVersion, Settled: h.Settled,
 		Active: []gateway.TransferInfo{}}
 	for _, t := range h.Active {

@@ -70,16 +70,19 @@ func (o Options) now() func() time.Time {
 
 // Node is a running store node.
 type Node struct {
-	cfg     config.Config
-	logger  *slog.Logger
-	engine  persistence.Engine
-	minter  *vnode.Minter
-	system  *actor.ActorSystem
-	gw      *gateway.Gateway
-	pid     *actor.PID
-	metrics *metrics.Metrics
-	httpLn  net.Listener
-	remote  *remote.Remote
+	cfg    config.Config
+	logger *slog.Logger
+	engine persistence.Engine
+	minter *vnode.Minter
+	// newEpoch is set when the storage started empty in this run; the
+	// topology actor clears it once it has looked for lost data.
+	newEpoch atomic.Bool
+	system   *actor.ActorSystem
+	gw       *gateway.Gateway
+	pid      *actor.PID
+	metrics  *metrics.Metrics
+	httpLn   net.Listener
+	remote   *remote.Remote
 	// agent is the node's gossip membership, set once it runs; the remote
 	// guard and the topology actor read it from their own goroutines.
 	agent atomic.Pointer[membership.Agent]

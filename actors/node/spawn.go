@@ -136,6 +136,7 @@ func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 	c := topology.FromConfig(cfg)
 	// FromConfig's Self lacks the addresses, known once the listeners are.
 	c.Self, c.Engine, c.View, c.GossipInterval = n.self(), n.engine, &n.view, gossipInterval
+	c.NewEpoch = &n.newEpoch
 	c.Members = func() topology.MembersSource {
 		if a := n.agent.Load(); a != nil {
 			return a

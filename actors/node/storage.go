@@ -29,6 +29,7 @@ func (n *Node) openStorage(now func() time.Time) (err error) {
 		return err
 	}
 	n.minter = minter
+	n.newEpoch.Store(fresh)
 	n.logger.Info("storage open", "engine", cfg.Storage.Engine, "dir", cfg.Node.DataDir,
 		"sync_writes", cfg.Storage.SyncWrites, "replica_actor", fmt.Sprintf("%x", uint64(minter.Actor())), "new_epoch", fresh)
 	return nil

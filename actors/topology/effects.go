@@ -19,6 +19,9 @@ func (a *topologyActor) carry(ctx actor.Context, eff topo.Effects) {
 			a.cfg.Logger.Error("persist ring state", "err", err)
 		}
 	}
+	if eff.LossAnnounced && a.cfg.NewEpoch != nil {
+		a.cfg.NewEpoch.Store(false)
+	}
 	for _, l := range eff.Logs {
 		a.cfg.Logger.Log(context.Background(), l.Level, l.Msg, l.Args...)
 	}

@@ -22,9 +22,10 @@ func Props(cfg Config) *actor.Props {
 		return &topologyActor{
 			cfg: cfg,
 			m: topo.New(topo.Config{
-				Self:   ring.Member{ID: cfg.Self.ID, Zone: cfg.Self.Zone},
-				Shape:  cfg.shape(),
-				Seeded: cfg.Seeded,
+				Self:     ring.Member{ID: cfg.Self.ID, Zone: cfg.Self.Zone},
+				Shape:    cfg.shape(),
+				Seeded:   cfg.Seeded,
+				NewEpoch: cfg.NewEpoch != nil && cfg.NewEpoch.Load(),
 			}),
 			members: map[string]membership.Member{},
 			// Whom to gossip to next is the machine's choice; the actor

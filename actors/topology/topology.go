@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -37,11 +38,18 @@ type Config struct {
 	// (JoinAlone ends the wait when no peer answers). Without seeds it
 	// starts a cluster of its own at once.
 	Seeded bool
+	// NewEpoch, when set and true, says the node's storage started empty
+	// in this run. If the ring says the node owned replicas, their data is
+	// gone, and the actor records that in the ring once (topo.Config
+	// NewEpoch), then sets it false: a restarted actor must not announce
+	// the loss again and restart every partition's rebuild.
+	NewEpoch *atomic.Bool
 	// Broadcast, when set, carries an operator's command to every node at
 	// once (a serf user event); ring gossip carries it anyway.
 	Broadcast func(*messages.ClusterCommand) error
 	// OnEvent, when set, hears of ring changes and operators' commands for
-	// the node's event stream: kind is "ring-change" or "cluster-event".
+	// the node's event stream: kind is "ring-change", "cluster-event",
+	// "rebuild-start" or "rebuild-finish".
 	OnEvent func(kind, subject, detail string)
 	Logger  *slog.Logger
 }

@@ -73,7 +73,8 @@ func remoteCommandFromProto(c *messages.ClusterCommand) topo.RemoteCommand {
 func stateToProto(cfg Config, s ring.State) *messages.RingState {
 	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N)}
 	for _, m := range s.Members {
-		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion}
+		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion,
+			RebuildVersion: m.RebuildVersion}
 		for _, sp := range m.Past {
 			rm.Past = append(rm.Past, &messages.RingSpan{Zone: sp.Zone, JoinVersion: sp.Join, RemoveVersion: sp.Remove})
 		}
@@ -88,7 +89,8 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 func stateFromProto(rs *messages.RingState) (ring.State, error) {
 	var s ring.State
 	for _, m := range rs.GetMembers() {
-		ms := ring.MemberState{ID: m.GetId(), Zone: m.GetZone(), JoinVersion: m.GetJoinVersion(), RemoveVersion: m.GetRemoveVersion()}
+		ms := ring.MemberState{ID: m.GetId(), Zone: m.GetZone(), JoinVersion: m.GetJoinVersion(), RemoveVersion: m.GetRemoveVersion(),
+			RebuildVersion: m.GetRebuildVersion()}
 		for _, sp := range m.GetPast() {
 			ms.Past = append(ms.Past, ring.Span{Zone: sp.GetZone(), Join: sp.GetJoinVersion(), Remove: sp.GetRemoveVersion()})
 		}

@@ -728,6 +728,12 @@ type Route struct {
 	// their handoff runs, but neither serve reads nor count toward W (see
 	// Plan).
 	Pending []string
+	// Rebuilding are live members of the partition receiving it again
+	// after they lost their data (see Plan): they take its writes, which
+	// count toward W since they store them in their own slot, but serve no
+	// reads until the partition is theirs again. Preference order, after
+	// Owners.
+	Rebuilding []string
 }
 
 // Route computes where requests for partition p go, given which nodes are

@@ -19,8 +19,14 @@ type Slot struct {
 	Since uint64
 	// Received is set when Node holds the partition's data: a handoff
 	// record covers the placement, or the partition had no replicas at all
-	// when Node was placed (the cluster's first member).
+	// when Node was placed (the cluster's first member). Either way, only
+	// since Node last lost its data (see Lost).
 	Received bool
+	// Lost is Node's RebuildVersion when Node announced after this
+	// placement that it had lost its data, 0 otherwise. Whatever the
+	// placement received before is gone: the slot must be received again,
+	// and its handoff record must be at least as recent as Lost.
+	Lost uint64
 	// Replaces lists the earlier holders of the slot, most recent first: the
 	// member Node took it from, the one that member took it from, and so on
 	// back to the first that had received the partition. Empty when Node
@@ -37,8 +43,18 @@ type Holder struct {
 
 // Ready reports whether the slot's own member serves reads: it has
 // received the data, or it was an addition (the members it joins still hold
-// every key it lacks, and read quorums overlap them).
-func (s Slot) Ready() bool { return s.Received || len(s.Replaces) == 0 }
+// every key it lacks, and read quorums overlap them). A member that lost
+// its data is not ready until it has received it again: its empty answers
+// would otherwise count toward R as if they were the key's state.
+func (s Slot) Ready() bool { return s.Received || (len(s.Replaces) == 0 && s.Lost == 0) }
+
+// Rebuilding reports whether the slot's member lost its data and is
+// receiving the partition again.
+func (s Slot) Rebuilding() bool { return s.Lost != 0 && !s.Received }
+
+// need is the least handoff version that covers the slot: the placement's,
+// or the member's data loss when that came after.
+func (s Slot) need() uint64 { return max(s.Since, s.Lost) }
 
 // Plan is the ownership picture of a State while handoffs are in flight:
 // the claimed table, and for each replica whether its member has received
@@ -76,7 +92,10 @@ func NewPlan(q, n int, s State) Plan {
 		row := make([]Slot, len(ids))
 		for i, id := range ids {
 			pm := w.find(p, c.byID[id])
-			slot := Slot{Node: id, Since: pm.since, Received: pm.root || w.received(p, pm.node, pm.since)}
+			slot := Slot{Node: id, Since: pm.since, Received: w.holds(p, pm)}
+			if lost := s.RebuildVersion(id); lost > pm.since {
+				slot.Lost = lost
+			}
 			for _, l := range pm.chain {
 				slot.Replaces = append(slot.Replaces, Holder{Node: c.nodes[l.node].id, Received: l.received})
 			}
@@ -108,8 +127,17 @@ type planWatcher struct {
 	parts   [][]placement
 }
 
-func (w *planWatcher) received(p int, v int32, since uint64) bool {
-	return w.state.handoffSince(w.c.nodes[v].id, uint32(p)) >= since
+// holds reports whether pm's member holds partition p's data now: the
+// placement was a root (the partition's first replica) or a handoff record
+// covers it, and in either case the member has not lost its data since, or
+// has received the partition again after the loss.
+func (w *planWatcher) holds(p int, pm placement) bool {
+	id := w.c.nodes[pm.node].id
+	lost := w.state.RebuildVersion(id)
+	if lost > pm.since {
+		return w.state.handoffSince(id, uint32(p)) >= lost
+	}
+	return pm.root || w.state.handoffSince(id, uint32(p)) >= pm.since
 }
 
 func (w *planWatcher) find(p int, v int32) placement {
@@ -137,7 +165,7 @@ func (w *planWatcher) added(p int, v int32) {
 
 func (w *planWatcher) moved(p int, from, to int32) {
 	prev := w.take(p, from)
-	got := prev.root || w.received(p, from, prev.since)
+	got := w.holds(p, prev)
 	chain := []link{{node: from, received: got}}
 	if !got {
 		// from never got the data: whoever it replaced still holds it.
@@ -208,10 +236,13 @@ func (pl Plan) Route(p uint32, alive func(string) bool, sloppy bool) Route {
 	var r Route
 	var down []string
 	for _, id := range serving {
-		if alive(id) {
-			r.Owners = append(r.Owners, id)
-		} else {
+		switch {
+		case !alive(id):
 			down = append(down, id)
+		case pl.rebuilding(p, id):
+			r.Rebuilding = append(r.Rebuilding, id)
+		default:
+			r.Owners = append(r.Owners, id)
 		}
 	}
 	for _, id := range pending {
@@ -232,12 +263,45 @@ func (pl Plan) Route(p uint32, alive func(string) bool, sloppy bool) Route {
 	return r
 }
 
+// rebuilding reports whether node's slot of partition p is being received
+// again after node lost its data. Route asks it of the serving members: one
+// that serves its own slot while rebuilding has no stand-in (a stand-in
+// never lost its data, or it would not hold any), so the other replicas
+// serve the reads, and it takes the writes so that it misses nothing
+// meanwhile.
+func (pl Plan) rebuilding(p uint32, node string) bool {
+	for _, s := range pl.Slots[p] {
+		if s.Node == node {
+			return s.Rebuilding()
+		}
+	}
+	return false
+}
+
+// Rebuilding counts the slots node is receiving again after losing its
+// data.
+func (pl Plan) Rebuilding(node string) int {
+	n := 0
+	for _, slots := range pl.Slots {
+		for _, s := range slots {
+			if s.Node == node && s.Rebuilding() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Transfer is a partition a member must receive.
 type Transfer struct {
 	Partition uint32
-	// Since is the version of the placement; the member records it with
-	// State.CompleteHandoff once the transfer is done.
+	// Since is the version the member records with State.CompleteHandoff
+	// once the transfer is done: the placement's, or the member's data loss
+	// when that came after.
 	Since uint64
+	// Rebuild is set when the member receives the partition again because
+	// it lost its data.
+	Rebuild bool
 	// Sources are the members that hold the data, best first: the holders
 	// the member replaces, then the partition's other received replicas.
 	// Empty when nobody does (the member has every key there is).
@@ -253,7 +317,7 @@ func (pl Plan) Transfers(node string) []Transfer {
 			if s.Node != node || s.Received {
 				continue
 			}
-			t := Transfer{Partition: uint32(p), Since: s.Since}
+			t := Transfer{Partition: uint32(p), Since: s.need(), Rebuild: s.Rebuilding()}
 			for _, h := range s.Replaces {
 				if h.Received && !slices.Contains(t.Sources, h.Node) {
 					t.Sources = append(t.Sources, h.Node)

@@ -325,3 +325,141 @@ func TestPlan_RejoinMovesOnlyTheRejoiner(t *testing.T) {
 	}
 	t.Logf("rejoin of c moved %d replicas (fair share %d)", moved, n*q/5)
 }
+
+// A member that lost its data (a wiped disk) must receive every partition it
+// holds again before it serves reads: until then the other replicas serve
+// them, it takes the writes, and the transfers it needs are recorded at the
+// loss's version, so older handoff records do not cover them.
+func TestPlan_RebuildAfterDataLoss(t *testing.T) {
+	const q, n = 32, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c"))
+	settled := NewPlan(q, n, s)
+	if !settled.Settled() || len(settled.Transfers("b")) != 0 {
+		t.Fatal("the starting ring is not settled")
+	}
+
+	s = s.MarkRebuild("b")
+	lost := s.RebuildVersion("b")
+	for p, slots := range settled.Slots {
+		for _, sl := range slots {
+			if sl.Since >= lost {
+				t.Fatalf("partition %d: rebuild version %d is not after %s's placement at %d", p, lost, sl.Node, sl.Since)
+			}
+		}
+	}
+	pl := NewPlan(q, n, s)
+	if pl.Settled() {
+		t.Fatal("a ring with a member rebuilding reports itself settled")
+	}
+	if got := pl.Rebuilding("b"); got != q {
+		t.Fatalf("b rebuilds %d partitions, want every one of the %d it holds", got, q)
+	}
+	if pl.Rebuilding("a") != 0 || len(pl.Transfers("a")) != 0 {
+		t.Fatal("a lost nothing but has something to receive")
+	}
+	ts := pl.Transfers("b")
+	if len(ts) != q {
+		t.Fatalf("b has %d transfers, want %d", len(ts), q)
+	}
+	for _, tr := range ts {
+		if !tr.Rebuild || tr.Since != lost {
+			t.Fatalf("partition %d: transfer %+v, want a rebuild recorded at the loss's version %d", tr.Partition, tr, lost)
+		}
+		if slices.Contains(tr.Sources, "b") || len(tr.Sources) != 2 {
+			t.Fatalf("partition %d: sources %v, want the two other replicas", tr.Partition, tr.Sources)
+		}
+		r := pl.Route(tr.Partition, everyoneAlive, true)
+		if slices.Contains(r.Owners, "b") || !slices.Equal(r.Rebuilding, []string{"b"}) || len(r.Pending) != 0 {
+			t.Fatalf("partition %d: route %+v, want b rebuilding: no owner for reads, not pending", tr.Partition, r)
+		}
+		if len(r.Owners) != 2 || len(r.StandIns) != 0 {
+			t.Fatalf("partition %d: route %+v, want the two other replicas as owners and no fallback", tr.Partition, r)
+		}
+		if !pl.Needs("b", tr.Partition) {
+			t.Fatalf("partition %d: b is not needed while it rebuilds it", tr.Partition)
+		}
+	}
+
+	// A handoff record at the placement's old version does not cover the
+	// loss; one at the loss's version does, partition by partition.
+	first := ts[0]
+	old := settled.Slots[first.Partition]
+	for _, sl := range old {
+		if sl.Node == "b" {
+			if NewPlan(q, n, s.CompleteHandoff("b", first.Partition, sl.Since)).Rebuilding("b") != q {
+				t.Fatal("a handoff record older than the loss ended the rebuild")
+			}
+		}
+	}
+	s = s.CompleteHandoff("b", first.Partition, first.Since)
+	pl = NewPlan(q, n, s)
+	if got := pl.Rebuilding("b"); got != q-1 {
+		t.Fatalf("after one partition is received again b rebuilds %d, want %d", got, q-1)
+	}
+	if r := pl.Route(first.Partition, everyoneAlive, true); !slices.Contains(r.Owners, "b") || len(r.Rebuilding) != 0 {
+		t.Fatalf("route %+v after the rebuild of partition %d: want b an owner again", r, first.Partition)
+	}
+	for _, tr := range ts[1:] {
+		s = s.CompleteHandoff("b", tr.Partition, tr.Since)
+	}
+	if pl = NewPlan(q, n, s); !pl.Settled() || pl.Rebuilding("b") != 0 {
+		t.Fatal("every partition received again, but the ring is not settled")
+	}
+	// The ownership itself never moved.
+	if !slices.EqualFunc(pl.Table.Replicas, settled.Table.Replicas, slices.Equal) {
+		t.Fatal("a rebuild changed the partition table")
+	}
+}
+
+// A member that lost its data is no source for another member's transfer:
+// it holds nothing it received before the loss.
+func TestPlan_RebuildingMemberIsNoSource(t *testing.T) {
+	const q, n = 32, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c", "d"))
+	s = s.MarkRebuild("b")
+	s = s.Join(Member{ID: "e"})
+	pl := NewPlan(q, n, s)
+	for _, tr := range pl.Transfers("e") {
+		if slices.Contains(tr.Sources, "b") {
+			t.Fatalf("partition %d: e would pull from b, which lost its data: sources %v", tr.Partition, tr.Sources)
+		}
+	}
+	checkServing(t, pl, everyoneAlive)
+}
+
+// The rebuild mark is part of the CRDT: it merges as a max-register, a join
+// keeps it, and it changes the digest (nodes that differ in it gossip).
+func TestState_RebuildMarkMerges(t *testing.T) {
+	s := joinAll(State{}, "a", "b", "c")
+	marked := s.MarkRebuild("b")
+	if marked.RebuildVersion("b") == 0 || s.RebuildVersion("b") != 0 {
+		t.Fatal("MarkRebuild did not mark b, or changed its receiver")
+	}
+	if marked.Digest() == s.Digest() {
+		t.Fatal("the rebuild mark does not change the digest")
+	}
+	if marked.Version() <= s.Version() {
+		t.Fatalf("version %d after the mark, %d before: the mark must raise it", marked.Version(), s.Version())
+	}
+	for _, m := range []State{Merge(s, marked), Merge(marked, s), Merge(marked, Merge(s, marked))} {
+		if !reflect.DeepEqual(m, marked) {
+			t.Fatalf("merge %+v, want %+v", m, marked)
+		}
+	}
+	again := marked.MarkRebuild("b")
+	if again.RebuildVersion("b") <= marked.RebuildVersion("b") || Merge(marked, again).RebuildVersion("b") != again.RebuildVersion("b") {
+		t.Fatal("a second loss does not supersede the first")
+	}
+	if moved := marked.Join(Member{ID: "b", Zone: "z2"}); moved.RebuildVersion("b") != marked.RebuildVersion("b") {
+		t.Fatal("a zone change dropped the rebuild mark")
+	}
+	if err := marked.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if removed := s.Remove("c").MarkRebuild("c"); removed.RebuildVersion("c") != 0 {
+		t.Fatal("a removed member was marked to rebuild")
+	}
+	if got := s.MarkRebuild("zz"); !reflect.DeepEqual(got, s) {
+		t.Fatal("marking an unknown member changed the state")
+	}
+}

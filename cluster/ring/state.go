@@ -32,6 +32,13 @@ type MemberState struct {
 	// Past lists the member's earlier spans, by join version; each ended
 	// by a removal or by a join in another zone.
 	Past []Span
+	// RebuildVersion is 0 unless the member announced that it lost its
+	// data: it started with empty storage (a wiped disk, a replaced volume)
+	// while the ring said it owned replicas. It is the Lamport time of that
+	// announcement, and every placement made before it must be received
+	// again (see Plan): a max-register, so a second loss supersedes the
+	// first.
+	RebuildVersion uint64
 }
 
 // Span is one stretch of a member's membership: joined at Join in Zone,
@@ -51,7 +58,7 @@ func (m MemberState) spans() []Span { return append(slices.Clone(m.Past), m.late
 
 // version is the entry's latest change.
 func (m MemberState) version() uint64 {
-	v := max(m.JoinVersion, m.RemoveVersion)
+	v := max(m.JoinVersion, m.RemoveVersion, m.RebuildVersion)
 	for _, sp := range m.Past {
 		v = max(v, sp.Remove)
 	}
@@ -183,6 +190,7 @@ func (s State) Join(m Member) State {
 	out := slices.Clone(s.Members)
 	if found {
 		entry = fromSpans(m.ID, append(s.Members[i].spans(), entry.latest()))
+		entry.RebuildVersion = s.Members[i].RebuildVersion
 		out[i] = entry
 	} else {
 		out = slices.Insert(out, i, entry)
@@ -200,6 +208,28 @@ func (s State) Remove(id string) State {
 	out := slices.Clone(s.Members)
 	out[i].RemoveVersion = s.Clock() + 1
 	return State{Members: out, Handoffs: s.Handoffs}
+}
+
+// MarkRebuild returns s recording, at version Clock()+1, that owner id lost
+// its data and must receive every partition it holds again. A member that
+// is absent or removed owns nothing to rebuild: s is returned unchanged.
+func (s State) MarkRebuild(id string) State {
+	i, found := s.find(id)
+	if !found || s.Members[i].removed() {
+		return s
+	}
+	out := slices.Clone(s.Members)
+	out[i].RebuildVersion = s.Clock() + 1
+	return State{Members: out, Handoffs: s.Handoffs}
+}
+
+// RebuildVersion returns the version at which id announced it lost its
+// data, 0 when it never did.
+func (s State) RebuildVersion(id string) uint64 {
+	if i, found := s.find(id); found {
+		return s.Members[i].RebuildVersion
+	}
+	return 0
 }
 
 // Merge returns the union of what a and b know: per id, the entry with the
@@ -287,7 +317,9 @@ func mergeEntries(a, b MemberState) MemberState {
 	if reflect.DeepEqual(a, b) {
 		return a
 	}
-	return fromSpans(a.ID, append(a.spans(), b.spans()...))
+	m := fromSpans(a.ID, append(a.spans(), b.spans()...))
+	m.RebuildVersion = max(a.RebuildVersion, b.RebuildVersion)
+	return m
 }
 
 // canonical returns ms sorted by id with one entry per id, each in
@@ -308,10 +340,12 @@ func canonical(ms []MemberState) []MemberState {
 	merged := out[:0]
 	for _, m := range out {
 		if n := len(merged); n > 0 && merged[n-1].ID == m.ID {
-			merged[n-1] = fromSpans(m.ID, append(merged[n-1].spans(), m.spans()...))
+			merged[n-1] = mergeEntries(merged[n-1], m)
 			continue
 		}
-		merged = append(merged, fromSpans(m.ID, m.spans()))
+		entry := fromSpans(m.ID, m.spans())
+		entry.RebuildVersion = m.RebuildVersion
+		merged = append(merged, entry)
 	}
 	return merged
 }
@@ -384,7 +418,10 @@ func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
 // RemoveVersion as big-endian uint64s, the uvarint count of past spans and
 // each span's zone (as above), join and removal; then each handoff record: its
 // member as above, Partition as a big-endian uint32 and Since as a
-// big-endian uint64. The encoding is fixed: nodes of
+// big-endian uint64; then, for each member with a RebuildVersion, in
+// order, its id as above and the version as a big-endian uint64 (nothing
+// when no member has one, so a state without rebuilds hashes as it did
+// before the field existed). The encoding is fixed: nodes of
 // different versions compare digests. Equal canonical states have equal
 // digests.
 func (s State) Digest() uint64 {
@@ -410,6 +447,12 @@ func (s State) Digest() uint64 {
 		str(r.Member)
 		h.Write(binary.BigEndian.AppendUint32(buf[:0], r.Partition))
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], r.Since))
+	}
+	for _, m := range s.Members {
+		if m.RebuildVersion != 0 {
+			str(m.ID)
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], m.RebuildVersion))
+		}
 	}
 	return h.Sum64()
 }

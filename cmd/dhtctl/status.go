@@ -86,10 +86,11 @@ type statusRow struct {
 }
 
 // writeStatus prints one line per node, then the running transfers of all
-// nodes, if any.
+// nodes, if any. REBUILDING counts the pending partitions a node receives
+// again after it lost its data; other replicas serve their reads meanwhile.
 func writeStatus(w io.Writer, rows []statusRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSTATUS\tHINTS\tBYTES\tFOR\tPENDING\tDRAINING\tCOMPLETED\tETA")
+	fmt.Fprintln(tw, "NODE\tSTATUS\tHINTS\tBYTES\tFOR\tPENDING\tREBUILDING\tDRAINING\tCOMPLETED\tETA")
 	type transferRow struct {
 		node string
 		t    client.Transfer
@@ -108,8 +109,8 @@ func writeStatus(w io.Writer, rows []statusRow) error {
 		}
 		slices.Sort(targets)
 		h := r.s.Handoff
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%s\n", r.id, r.status, total, r.s.HintsBytes,
-			dashIfEmpty(strings.Join(targets, ",")), h.Pending, h.Draining, h.Completed, formatETA(h.ETA()))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.id, r.status, total, r.s.HintsBytes,
+			dashIfEmpty(strings.Join(targets, ",")), h.Pending, h.Rebuilding, h.Draining, h.Completed, formatETA(h.ETA()))
 		for _, t := range h.Active {
 			transfers = append(transfers, transferRow{node: r.id, t: t})
 		}

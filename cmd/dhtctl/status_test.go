@@ -47,9 +47,9 @@ func TestStatus(t *testing.T) {
 			name: "idle",
 			a:    &clienttest.Status{Node: "node-a"},
 			b:    &clienttest.Status{Node: "node-b", HintsPending: map[string]int{}},
-			want: `NODE    STATUS  HINTS  BYTES  FOR  PENDING  DRAINING  COMPLETED  ETA
-node-a  alive   0      0      -    0        0         0          -
-node-b  alive   0      0      -    0        0         0          -
+			want: `NODE    STATUS  HINTS  BYTES  FOR  PENDING  REBUILDING  DRAINING  COMPLETED  ETA
+node-a  alive   0      0      -    0        0           0         0          -
+node-b  alive   0      0      -    0        0           0         0          -
 node-c  down    -      -      unreachable: client: status: Get "http://ADDR-C/admin/status": `,
 		},
 		{
@@ -65,13 +65,13 @@ node-c  down    -      -      unreachable: client: status: Get "http://ADDR-C/ad
 			},
 			b: &clienttest.Status{
 				Node: "node-b",
-				Handoff: clienttest.Handoff{Pending: 1, Completed: 2, ETASeconds: 3600, Active: []clienttest.Transfer{
+				Handoff: clienttest.Handoff{Pending: 1, Rebuilding: 1, Completed: 2, ETASeconds: 3600, Active: []clienttest.Transfer{
 					{Partition: 1, Kind: "receive", Peer: "node-a", Keys: 1999, TotalKeys: 2000, Bytes: 1 << 20, StartedAt: started.Add(time.Minute)},
 				}},
 			},
-			want: `NODE    STATUS  HINTS  BYTES  FOR                PENDING  DRAINING  COMPLETED  ETA
-node-a  alive   3      300    node-b=1,node-c=2  3        1         12         1m30s
-node-b  alive   0      0      -                  1        0         2          1h0m0s
+			want: `NODE    STATUS  HINTS  BYTES  FOR                PENDING  REBUILDING  DRAINING  COMPLETED  ETA
+node-a  alive   3      300    node-b=1,node-c=2  3        0           1         12         1m30s
+node-b  alive   0      0      -                  1        1           0         2          1h0m0s
 node-c  down    -      -      unreachable: client: status: Get "http://ADDR-C/admin/status": `,
 		},
 	}

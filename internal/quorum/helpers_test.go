@@ -11,6 +11,11 @@ import (
 func primary(node string) quorum.Target  { return quorum.Target{Node: node, Primary: true} }
 func fallback(node string) quorum.Target { return quorum.Target{Node: node, Primary: false} }
 
+// rebuilding builds a primary that lost its data and receives it again.
+func rebuilding(node string) quorum.Target {
+	return quorum.Target{Node: node, Primary: true, WriteOnly: true}
+}
+
 // history is a small causal history of one key, built with dvv's own Update
 // and Merge so that every value is a valid Set:
 //

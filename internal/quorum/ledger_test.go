@@ -104,7 +104,10 @@ func TestLedger_Behavior(t *testing.T) {
 }
 
 func TestReadTargets_Table(t *testing.T) {
-	in := []quorum.Target{{Node: "a", Primary: true}, {Node: "d", HintFor: "b"}, {Node: "c", Primary: true}}
+	// Neither a fallback (it keeps hints) nor a primary rebuilding after a
+	// data loss (its answers are not the key's state) is read from.
+	in := []quorum.Target{{Node: "a", Primary: true}, {Node: "d", HintFor: "b"}, {Node: "c", Primary: true},
+		{Node: "e", Primary: true, WriteOnly: true}}
 	if got := quorum.ReadTargets(in); !slices.Equal(got, []quorum.Target{in[0], in[2]}) {
 		t.Fatalf("ReadTargets = %+v", got)
 	}

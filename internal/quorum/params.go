@@ -69,6 +69,11 @@ type Target struct {
 	// HintFor names the down owner a fallback stands in for: the fallback
 	// keeps the write as a hint for it instead of storing it as a replica.
 	HintFor string
+	// WriteOnly marks a primary receiving the partition again after it
+	// lost its data: it stores writes, which count toward W and PW, but
+	// is not read from (its empty answers are not the key's state) and
+	// coordinates a write only when no other primary is reachable.
+	WriteOnly bool
 }
 
 // uniqueNodes drops repeated nodes, keeping each node's first (most

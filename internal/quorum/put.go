@@ -60,14 +60,20 @@ type Put struct {
 // which is what makes the sibling limit (and a conditional write) hold
 // across the cluster: the other replicas only ever merge objects it made,
 // so none holds more siblings than it. Preferring the local replica would
-// save a hop, but let three coordinators each admit max_siblings.
+// save a hop, but let three coordinators each admit max_siblings. A
+// primary rebuilding after a data loss (WriteOnly) coordinates only when no
+// other primary is reachable: it would mint on an object that lacks what
+// it has not received yet, and answer the client a state that lacks the
+// other replicas' siblings (they are merged in later, never lost).
 func NewPut(p Params, targets []Target) *Put {
 	targets = uniqueNodes(targets)
 	f := &Put{params: p, targets: targets, acked: map[string]bool{}, failed: map[string]bool{}, coordinator: -1}
 	for i, t := range targets {
-		if t.Primary {
+		if t.Primary && (f.coordinator < 0 || targets[f.coordinator].WriteOnly) {
 			f.coordinator = i
-			break
+			if !t.WriteOnly {
+				break
+			}
 		}
 	}
 	return f

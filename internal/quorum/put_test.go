@@ -110,6 +110,10 @@ func TestPut_CoordinatorIsTheFirstPrimary(t *testing.T) {
 		// A fallback keeps hints, not replicas, so it never coordinates.
 		{"a fallback first", []quorum.Target{fallback("d"), primary("b")}, primary("b")},
 		{"a fallback last", []quorum.Target{primary("a"), primary("b"), fallback("d")}, primary("a")},
+		// A primary rebuilding after a data loss coordinates only when no
+		// other primary is there: it lacks what it has not received yet.
+		{"a rebuilding primary first", []quorum.Target{rebuilding("a"), primary("b"), primary("c")}, primary("b")},
+		{"only a rebuilding primary", []quorum.Target{fallback("d"), rebuilding("a")}, rebuilding("a")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -505,4 +509,17 @@ func TestPut_RefusedAfterMinted(t *testing.T) {
 	wantNoPutReply(t, "Refused after Minted", f.Refused(dvv.ErrTooManySiblings))
 	wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 	wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
+}
+
+// A rebuilding primary's ack counts toward W and PW: it stores the write
+// in its own slot, as any replica does.
+func TestPut_RebuildingPrimaryCountsTowardW(t *testing.T) {
+	h := newHistory(t)
+	targets := []quorum.Target{primary("b"), rebuilding("a"), primary("c")}
+	f := startPut(t, quorum.Params{N: 3, W: 3, PW: 3}, targets)
+	eff := f.Coordinated(h.v2)
+	eff = f.Acked("a")
+	wantNoPutReply(t, "two of w=3", eff)
+	eff = f.Acked("c")
+	wantPutSuccess(t, "three of w=3", eff, h.v2, 3)
 }

@@ -31,6 +31,11 @@ type Effects struct {
 	// GossipTo, when set, is the remote address of the peer to send this
 	// node's ring state to.
 	GossipTo string
+	// LossAnnounced: the machine recorded in the ring that this node lost
+	// its data (Config.NewEpoch). The node must not let another machine of
+	// this run announce it again: a second announcement would restart
+	// every partition's rebuild.
+	LossAnnounced bool
 }
 
 // Log is one log line: slog's level, message and key-value pairs.
@@ -46,6 +51,11 @@ const (
 	KindRingChange = "ring-change"
 	// KindClusterEvent: an operator's command was applied.
 	KindClusterEvent = "cluster-event"
+	// KindRebuildStart and KindRebuildFinish: this node began receiving
+	// every partition it holds again after losing its data, and has them
+	// all back.
+	KindRebuildStart  = "rebuild-start"
+	KindRebuildFinish = "rebuild-finish"
 )
 
 // Event is an entry of the node's event stream.

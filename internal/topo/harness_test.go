@@ -39,7 +39,8 @@ func parseState(t testing.TB, input string) ring.State {
 			s.Handoffs = append(s.Handoffs, ring.Handoff{Member: f[1], Partition: uint32(num("p")), Since: num("since")})
 			continue
 		}
-		s.Members = append(s.Members, ring.MemberState{ID: f[0], Zone: kv["zone"], JoinVersion: num("join"), RemoveVersion: num("removed")})
+		s.Members = append(s.Members, ring.MemberState{ID: f[0], Zone: kv["zone"], JoinVersion: num("join"), RemoveVersion: num("removed"),
+			RebuildVersion: num("rebuild")})
 	}
 	if err := s.Validate(); err != nil {
 		t.Fatalf("state: %v", err)
@@ -85,6 +86,9 @@ func printEffects(eff Effects) string {
 	if eff.GossipTo != "" {
 		fmt.Fprintf(&b, "gossip-to %s\n", eff.GossipTo)
 	}
+	if eff.LossAnnounced {
+		b.WriteString("loss-announced\n")
+	}
 	if b.Len() == 0 {
 		return "(nothing)\n"
 	}
@@ -103,6 +107,9 @@ func printState(m *Machine) string {
 		if e.RemoveVersion != 0 {
 			fmt.Fprintf(&b, " removed=%d", e.RemoveVersion)
 		}
+		if e.RebuildVersion != 0 {
+			fmt.Fprintf(&b, " rebuild=%d", e.RebuildVersion)
+		}
 		if e.Removed() {
 			b.WriteString(" (owns nothing)")
 		}
@@ -112,6 +119,9 @@ func printState(m *Machine) string {
 		fmt.Fprintf(&b, "handoff %s p=%d since=%d\n", h.Member, h.Partition, h.Since)
 	}
 	fmt.Fprintf(&b, "synced=%v awaiting-join=%v\n", m.Synced(), m.AwaitingJoin())
+	if n := m.Plan().Rebuilding(m.cfg.Self.ID); n > 0 {
+		fmt.Fprintf(&b, "rebuilding=%d\n", n)
+	}
 	return b.String()
 }
 

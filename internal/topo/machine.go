@@ -37,6 +37,13 @@ type Config struct {
 	// joins (JoinAlone ends the wait). Without seeds it starts a cluster of
 	// its own at once.
 	Seeded bool
+	// NewEpoch is set when the node's storage started empty in this run
+	// (a first start, a wiped disk, a replaced volume) and no machine of
+	// this run has announced a loss yet. If the ring then says this node
+	// already owned replicas, their data is gone: the machine records that
+	// in the ring (ring.State.MarkRebuild), so that every node stops
+	// reading from it until it has received each partition again.
+	NewEpoch bool
 }
 
 // Peer is a node as gossip (serf) reports it.
@@ -79,6 +86,13 @@ type Machine struct {
 	computed     bool
 	// refusedLogged is when a refused ring change was last logged.
 	refusedLogged time.Time
+	// lossChecked is set once the machine has looked, with a ring that
+	// knows this node's ownership, for data this node lost: it looks once.
+	lossChecked bool
+	// rebuilding counts the partitions this node receives again after a
+	// loss, as of the last plan, so that the start and the end of a
+	// rebuild are reported once each.
+	rebuilding int
 }
 
 // New returns the machine of a node that has not started.
@@ -119,7 +133,14 @@ func (m *Machine) Start(loaded ring.State) Effects {
 	var eff Effects
 	m.state = loaded
 	switch {
-	case loaded.Owner(m.cfg.Self.ID) || !m.cfg.Seeded:
+	case loaded.Owner(m.cfg.Self.ID):
+		// The stored ring says this node owns replicas; if its storage
+		// is new all the same, the data went and the ring stayed (the
+		// data directory's contents were replaced but for the ring).
+		m.checkLoss(&eff, loaded)
+		m.joinSelf(&eff)
+	case !m.cfg.Seeded:
+		m.lossChecked = true // it starts a cluster: nothing to have lost
 		m.joinSelf(&eff)
 	case m.removed(loaded):
 		m.warnRemoved(&eff)
@@ -227,11 +248,15 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 	changed := m.apply(&eff, merged, "gossip")
 	if m.awaitingJoin {
 		// The cluster's ring is here: join on top of it, unless it says
-		// this node was removed.
-		if m.removed(merged) {
+		// this node was removed. A node that waited to join but is an
+		// owner already lost the ring it stored, and with it, when its
+		// storage is new, the data.
+		switch {
+		case m.removed(merged):
 			m.awaitingJoin = false
 			m.warnRemoved(&eff)
-		} else {
+		default:
+			m.checkLoss(&eff, merged)
 			m.joinSelf(&eff)
 		}
 		changed = true
@@ -322,7 +347,26 @@ func (m *Machine) RemoteCommand(c RemoteCommand) Effects {
 // learn by gossip.
 func (m *Machine) joinSelf(eff *Effects) {
 	m.awaitingJoin = false
+	m.lossChecked = true
 	m.apply(eff, m.state.Join(m.cfg.Self), "join")
+}
+
+// checkLoss records in the ring that this node lost its data when its
+// storage is new (Config.NewEpoch) but s, a ring that knows this node's
+// ownership, says it owned replicas. It looks once per machine: by the
+// time this node joins, whatever it stores is its own.
+func (m *Machine) checkLoss(eff *Effects, s ring.State) {
+	if m.lossChecked {
+		return
+	}
+	m.lossChecked = true
+	if !m.cfg.NewEpoch || !s.Owner(m.cfg.Self.ID) {
+		return
+	}
+	eff.log(slog.LevelWarn, "this node's storage is new but the ring says it owns replicas: its data is gone; "+
+		"it takes writes at once, and reads go to the other replicas until it has received every partition again")
+	eff.LossAnnounced = true
+	m.apply(eff, s.MarkRebuild(m.cfg.Self.ID), "rebuild")
 }
 
 func (m *Machine) removed(s ring.State) bool {
@@ -351,5 +395,21 @@ func (m *Machine) apply(eff *Effects, next ring.State, why string) bool {
 		eff.log(slog.LevelInfo, "ring changed", "why", why, "owners", owners, "version", m.state.Clock())
 		eff.event(KindRingChange, "", fmt.Sprintf("%s: %d owners, version %d", why, owners, m.state.Clock()))
 	}
+	m.reportRebuild(eff)
 	return true
+}
+
+// reportRebuild reports the start and the end of this node's rebuild: the
+// plans in which it first has partitions to receive again after a loss,
+// and then none.
+func (m *Machine) reportRebuild(eff *Effects) {
+	was, now := m.rebuilding, m.plan.Rebuilding(m.cfg.Self.ID)
+	m.rebuilding = now
+	switch {
+	case was == 0 && now > 0:
+		eff.event(KindRebuildStart, m.cfg.Self.ID, fmt.Sprintf("receiving %d partitions again after losing its data", now))
+	case was > 0 && now == 0:
+		eff.log(slog.LevelInfo, "rebuild finished: every partition this node holds is received again; it serves reads")
+		eff.event(KindRebuildFinish, m.cfg.Self.ID, "every partition received again")
+	}
 }

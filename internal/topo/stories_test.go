@@ -17,7 +17,9 @@ import (
 //
 // The language (cluster c, Q=8, N=3 unless a line says otherwise):
 //
-//	new self=a [zone=z] [seeded]        the node, before it starts
+//	new self=a [zone=z] [seeded] [new-epoch]
+//	                                    the node, before it starts; new-epoch:
+//	                                    its storage started empty
 //	start                               it starts; the input is its stored state
 //	members                             gossip's member list, a peer a line:
 //	                                    `id [alive] [addr=host:port] [cluster=c q=8 n=3]`
@@ -39,7 +41,8 @@ func TestMachine_Stories(t *testing.T) {
 				var self, zone string
 				d.ScanArgs(t, "self", &self)
 				d.MaybeScanArgs(t, "zone", &zone)
-				m = New(Config{Self: ring.Member{ID: self, Zone: zone}, Shape: testShape, Seeded: d.HasArg("seeded")})
+				m = New(Config{Self: ring.Member{ID: self, Zone: zone}, Shape: testShape, Seeded: d.HasArg("seeded"),
+					NewEpoch: d.HasArg("new-epoch")})
 				return "ok"
 			case "start":
 				var loaded ring.State

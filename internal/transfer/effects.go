@@ -169,7 +169,10 @@ type Report struct {
 	// Pending counts the placements left to receive; Draining the
 	// partitions held but no longer needed.
 	Pending, Draining int
-	Active            []Progress
+	// Rebuilding counts the placements of Pending this node receives again
+	// because it lost its data.
+	Rebuilding int
+	Active     []Progress
 	// ETASeconds estimates the time left at the recent rate; 0 when idle
 	// or unknown.
 	ETASeconds float64

@@ -239,6 +239,12 @@ func (m *Machine) progress() []Progress {
 
 func (m *Machine) report(now time.Time, s Snapshot, draining int) *Report {
 	active := m.progress()
-	return &Report{Version: s.Version, Settled: s.Settled, Pending: len(s.Wanted), Draining: draining, Active: active,
-		ETASeconds: m.eta.update(now, m.moved, active, len(s.Wanted), draining)}
+	rebuilding := 0
+	for _, w := range s.Wanted {
+		if w.Rebuild {
+			rebuilding++
+		}
+	}
+	return &Report{Version: s.Version, Settled: s.Settled, Pending: len(s.Wanted), Draining: draining, Rebuilding: rebuilding,
+		Active: active, ETASeconds: m.eta.update(now, m.moved, active, len(s.Wanted), draining)}
 }

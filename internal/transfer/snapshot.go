@@ -60,6 +60,9 @@ type Want struct {
 	// Sources hold the data, best first. Empty when nobody does: then this
 	// node has every key there is, and the placement is done at once.
 	Sources []string
+	// Rebuild is set when this node receives the partition again because
+	// it lost its data (ring.Transfer.Rebuild); the Report counts them.
+	Rebuild bool
 }
 
 // Held is a partition this node holds data of.
