@@ -135,7 +135,14 @@ type Drops map[*Host][]*Host
 // drop nothing). The root namespace, where the clients are, is never cut
 // off. Each host's chain is replaced in one iptables-restore, so a host
 // never drops half of a partition.
+//
+// The rules are applied whole even when ctx ends meanwhile: a scenario's
+// fault window can close between its check and this call, and a deadline
+// that cut the loop over hosts short would leave some hosts partitioned
+// and report a harness failure for what is only the window's end. Each
+// command is still bounded by cmdTimeout.
 func (n *Network) Partition(ctx context.Context, drops Drops) error {
+	ctx = context.WithoutCancel(ctx)
 	n.mu.Lock()
 	hosts := slices.Clone(n.mu.hosts)
 	n.mu.Unlock()
