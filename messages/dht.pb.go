@@ -50,6 +50,11 @@ const (
 	ErrorCode_ERROR_CODE_TOO_MANY_SIBLINGS ErrorCode = 4
 	// The receiver does not know the request's kind (a newer sender).
 	ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE ErrorCode = 5
+	// The replica does not hold the partition's data yet and will not
+	// answer reads for it: it lost its data and is being rebuilt, or its
+	// storage is new and the node has not yet learnt from the ring whether
+	// it owned replicas. The reader asks the other replicas.
+	ErrorCode_ERROR_CODE_NOT_READY ErrorCode = 6
 )
 
 // Enum value maps for ErrorCode.
@@ -61,6 +66,7 @@ var (
 		3: "ERROR_CODE_BAD_CONTEXT",
 		4: "ERROR_CODE_TOO_MANY_SIBLINGS",
 		5: "ERROR_CODE_UNKNOWN_MESSAGE",
+		6: "ERROR_CODE_NOT_READY",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":       0,
@@ -69,6 +75,7 @@ var (
 		"ERROR_CODE_BAD_CONTEXT":       3,
 		"ERROR_CODE_TOO_MANY_SIBLINGS": 4,
 		"ERROR_CODE_UNKNOWN_MESSAGE":   5,
+		"ERROR_CODE_NOT_READY":         6,
 	}
 )
 
@@ -2900,14 +2907,15 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"%\n" +
 	"\rHintsForReply\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\rR\x05count*\xb9\x01\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count*\xd3\x01\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ERROR_CODE_STORAGE\x10\x01\x12\x1a\n" +
 	"\x16ERROR_CODE_BAD_REQUEST\x10\x02\x12\x1a\n" +
 	"\x16ERROR_CODE_BAD_CONTEXT\x10\x03\x12 \n" +
 	"\x1cERROR_CODE_TOO_MANY_SIBLINGS\x10\x04\x12\x1e\n" +
-	"\x1aERROR_CODE_UNKNOWN_MESSAGE\x10\x05B\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\x1aERROR_CODE_UNKNOWN_MESSAGE\x10\x05\x12\x18\n" +
+	"\x14ERROR_CODE_NOT_READY\x10\x06B\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once

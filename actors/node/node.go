@@ -75,7 +75,8 @@ type Node struct {
 	engine persistence.Engine
 	minter *vnode.Minter
 	// newEpoch is set when the storage started empty in this run; the
-	// topology actor clears it once it has looked for lost data.
+	// topology actor clears it once it has looked for lost data. Until
+	// then the vnodes answer no replica reads (replicaReadGate).
 	newEpoch atomic.Bool
 	system   *actor.ActorSystem
 	gw       *gateway.Gateway

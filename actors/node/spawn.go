@@ -113,11 +113,29 @@ func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time)
 	base.Engine, base.Minter, base.Metrics, base.Now = n.engine, n.minter, n.metrics, now
 	base.Dispatcher, base.ResolveOnWrite = n.pool, writeResolver
 	base.Logger = n.logger.With("component", "vnode")
+	base.ReadGate = n.replicaReadGate
 	return func(p uint32) *actor.Props {
 		c := base
 		c.Partition, c.Root, c.Keys = p, &n.roots[p], &n.keys[p]
 		return vnode.Props(c)
 	}
+}
+
+// replicaReadGate says why this node's copy of partition p must not answer
+// replica reads now, or "". Its peers route by their own rings, which learn
+// of this node's data loss only by gossip, a round or more after this node
+// does; until then they would count its empty answers toward R. So the
+// node refuses them itself: while its storage is new and topology has not
+// yet decided whether that is a loss, and, once decided, while its plan
+// says its copy is not ready.
+func (n *Node) replicaReadGate(p uint32) string {
+	if n.newEpoch.Load() {
+		return "this node's storage is new and it has not yet learnt from the ring whether it owned replicas"
+	}
+	if snap := n.view.Load(); snap != nil && !snap.Ready(p) {
+		return "this node is receiving the partition (rebuilt after a data loss, or taken over in a join)"
+	}
+	return ""
 }
 
 func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector) gateway.Config {

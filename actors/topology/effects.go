@@ -19,15 +19,18 @@ func (a *topologyActor) carry(ctx actor.Context, eff topo.Effects) {
 			a.cfg.Logger.Error("persist ring state", "err", err)
 		}
 	}
-	if eff.LossAnnounced && a.cfg.NewEpoch != nil {
-		a.cfg.NewEpoch.Store(false)
-	}
 	for _, l := range eff.Logs {
 		a.cfg.Logger.Log(context.Background(), l.Level, l.Msg, l.Args...)
 	}
 	a.report(eff.Events, true)
 	if eff.Publish {
 		a.publish()
+	}
+	if eff.LossChecked && a.cfg.NewEpoch != nil {
+		// After the publish: the node's read gate opens when NewEpoch
+		// clears and then asks the snapshot, which must already show the
+		// loss.
+		a.cfg.NewEpoch.Store(false)
 	}
 	a.report(eff.Events, false)
 	if b := eff.Broadcast; b != nil && a.cfg.Broadcast != nil {

@@ -41,8 +41,10 @@ type Config struct {
 	// NewEpoch, when set and true, says the node's storage started empty
 	// in this run. If the ring says the node owned replicas, their data is
 	// gone, and the actor records that in the ring once (topo.Config
-	// NewEpoch), then sets it false: a restarted actor must not announce
-	// the loss again and restart every partition's rebuild.
+	// NewEpoch). Once it has looked, loss or not, and published the
+	// result, it sets it false: the node answers replica reads again (by
+	// the plan), and a restarted actor must not take the data received
+	// since for a loss and restart every partition's rebuild.
 	NewEpoch *atomic.Bool
 	// Broadcast, when set, carries an operator's command to every node at
 	// once (a serf user event); ring gossip carries it anyway.

@@ -35,6 +35,24 @@ func (s *Snapshot) Alive(node string) bool {
 	return ok && m.Status == membership.StatusAlive
 }
 
+// Ready reports whether this node's own copy of partition p holds the
+// partition's data, by the plan: false while the node receives p (it took
+// the partition over in a join, or lost its data and is rebuilt), true
+// when it is not one of p's replicas. This node records its own handoffs,
+// so its plan is the first to know when a copy becomes ready, and it knows
+// of its own loss before any peer does.
+func (s *Snapshot) Ready(p uint32) bool {
+	if int(p) >= len(s.Plan.Slots) {
+		return true
+	}
+	for _, slot := range s.Plan.Slots[p] {
+		if slot.Node == s.Self {
+			return slot.Ready()
+		}
+	}
+	return true
+}
+
 // View publishes the latest Snapshot. Safe for concurrent use; readers never
 // block the topology actor.
 type View struct {

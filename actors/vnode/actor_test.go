@@ -1,7 +1,10 @@
 package vnode_test
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,5 +133,42 @@ func TestFromConfig(t *testing.T) {
 	c.Ring.Partitions = 64
 	if got := vnode.FromConfig(c); got.CacheBytes != vnode.ObjectCacheBytes/64 {
 		t.Errorf("CacheBytes = %d, want %d", got.CacheBytes, vnode.ObjectCacheBytes/64)
+	}
+}
+
+// A closed read gate refuses replica reads with CodeNotReady, naming the
+// partition and the reason, and takes writes all the same: a node that
+// lost its data is written to at once but not read from. Once the gate
+// opens the vnode answers with what it has received meanwhile.
+func TestVnode_ReadGateRefusesReadsButTakesWrites(t *testing.T) {
+	engine := openMemory(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed atomic.Bool
+	closed.Store(true)
+	h := startVnodeWith(t, engine, vnode.Config{Partition: partition, Engine: engine, Minter: minter,
+		ReadGate: func(p uint32) string {
+			if p != partition {
+				t.Errorf("the gate was asked about partition %d, want %d", p, partition)
+			}
+			if closed.Load() {
+				return "rebuilding"
+			}
+			return ""
+		}})
+	if r := h.put("k", "v", nil); r.GetPutReply() == nil {
+		t.Fatalf("a write through a closed read gate: %v, want stored", r)
+	}
+	reply := h.ask(&messages.Envelope{Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{Partition: partition, Key: []byte("k")}}})
+	e := reply.GetErrorReply()
+	if e.GetCode() != vnode.CodeNotReady || !strings.Contains(e.GetMessage(), "rebuilding") ||
+		!strings.Contains(e.GetMessage(), fmt.Sprintf("partition %d", partition)) {
+		t.Fatalf("a read through a closed gate: %v, want %s naming the partition and the reason", reply, vnode.CodeNotReady)
+	}
+	closed.Store(false)
+	if got := values(h.get("k")); !got["v"] || len(got) != 1 {
+		t.Fatalf("a read once the gate opened: %v, want the write taken while it was closed", got)
 	}
 }

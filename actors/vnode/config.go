@@ -23,6 +23,8 @@ const (
 	// CodeBadContext refuses a client context no replica can have issued.
 	CodeBadContext = messages.ErrorCode_ERROR_CODE_BAD_CONTEXT
 	CodeUnknown    = messages.ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE
+	// CodeNotReady refuses a replica read the ReadGate closes.
+	CodeNotReady = messages.ErrorCode_ERROR_CODE_NOT_READY
 )
 
 // ObjectCacheBytes is the node's budget for its vnodes' caches of decoded
@@ -58,6 +60,13 @@ type Config struct {
 	// (resolution.on_write; see resolveOnWrite); nil stores them as they
 	// are.
 	ResolveOnWrite *resolve.Selector
+	// ReadGate, when set, says whether the vnode may answer a replica
+	// read now: "" when it may, otherwise why not, and the read is refused
+	// with CodeNotReady so that the reader asks the other replicas. A node
+	// that lost its data must not have its empty answers counted toward R
+	// as the keys' state, even by peers that have not yet heard of the
+	// loss. Nil answers every read.
+	ReadGate func(p uint32) string
 }
 
 // FromConfig returns the part of a vnode's Config the node's configuration

@@ -138,6 +138,7 @@ var errorCodes = [...]messages.ErrorCode{
 	replica.CodeTooManySiblings: CodeTooManySiblings,
 	replica.CodeBadContext:      CodeBadContext,
 	replica.CodeUnknownRequest:  CodeUnknown,
+	replica.CodeNotReady:        CodeNotReady,
 }
 
 // envelope converts a machine's reply to the message that carries it.

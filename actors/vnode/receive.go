@@ -119,6 +119,12 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 		return v.m.Put(to, replica.PutRequest{Key: req.GetKey(), Context: ctxVV, Value: wire.SiblingFromProto(req.GetValue()),
 			MaxSiblings: int(req.GetMaxSiblings()), Early: req.GetEarly()}, v.cfg.Now())
 	case *messages.Envelope_GetRequest:
+		if v.cfg.ReadGate != nil {
+			if why := v.cfg.ReadGate(v.cfg.Partition); why != "" {
+				return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: replica.OpGet, Kind: replica.ReplyError,
+					Code: replica.CodeNotReady, Message: fmt.Sprintf("vnode: partition %d does not answer reads yet: %s", v.cfg.Partition, why)}}
+			}
+		}
 		return v.m.Get(to, body.GetRequest.GetKey())
 	case *messages.Envelope_MergeRequest:
 		req := body.MergeRequest

@@ -79,6 +79,11 @@ const (
 	// CodeUnknownRequest: the owner does not know the request's kind (a
 	// newer peer's). The machine never answers it; owners refuse with it.
 	CodeUnknownRequest
+	// CodeNotReady: the owner does not hold the partition's data yet (it
+	// is rebuilt after a data loss, or its storage is new and the node
+	// has not yet learnt whether it owned replicas), so it answers no
+	// reads. The machine never answers it; owners refuse with it.
+	CodeNotReady
 )
 
 // Op names a request for the per-operation counter; OpNone is not counted.

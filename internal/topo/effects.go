@@ -31,11 +31,16 @@ type Effects struct {
 	// GossipTo, when set, is the remote address of the peer to send this
 	// node's ring state to.
 	GossipTo string
-	// LossAnnounced: the machine recorded in the ring that this node lost
-	// its data (Config.NewEpoch). The node must not let another machine of
-	// this run announce it again: a second announcement would restart
-	// every partition's rebuild.
-	LossAnnounced bool
+	// LossChecked: the node's storage is new (Config.NewEpoch), and the
+	// machine has now decided whether that means lost data, recording the
+	// loss in the ring when it does. Until then the node must not answer
+	// replica reads: its empty storage may be a wiped disk that the other
+	// nodes do not know of yet, and its answers would count toward R as
+	// the keys' state. After it, the node must clear NewEpoch, so that no
+	// later machine of this run looks again: it would take the data the
+	// node has received since for a fresh loss and restart every
+	// partition's rebuild.
+	LossChecked bool
 }
 
 // Log is one log line: slog's level, message and key-value pairs.

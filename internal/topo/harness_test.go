@@ -86,8 +86,8 @@ func printEffects(eff Effects) string {
 	if eff.GossipTo != "" {
 		fmt.Fprintf(&b, "gossip-to %s\n", eff.GossipTo)
 	}
-	if eff.LossAnnounced {
-		b.WriteString("loss-announced\n")
+	if eff.LossChecked {
+		b.WriteString("loss-checked\n")
 	}
 	if b.Len() == 0 {
 		return "(nothing)\n"

@@ -140,9 +140,10 @@ func (m *Machine) Start(loaded ring.State) Effects {
 		m.checkLoss(&eff, loaded)
 		m.joinSelf(&eff)
 	case !m.cfg.Seeded:
-		m.lossChecked = true // it starts a cluster: nothing to have lost
+		m.lossDecided(&eff) // it starts a cluster: nothing to have lost
 		m.joinSelf(&eff)
 	case m.removed(loaded):
+		m.lossDecided(&eff) // it owns nothing: no replica to have lost
 		m.warnRemoved(&eff)
 		m.apply(&eff, loaded, "load")
 	default:
@@ -254,6 +255,7 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 		switch {
 		case m.removed(merged):
 			m.awaitingJoin = false
+			m.lossDecided(&eff)
 			m.warnRemoved(&eff)
 		default:
 			m.checkLoss(&eff, merged)
@@ -347,7 +349,7 @@ func (m *Machine) RemoteCommand(c RemoteCommand) Effects {
 // learn by gossip.
 func (m *Machine) joinSelf(eff *Effects) {
 	m.awaitingJoin = false
-	m.lossChecked = true
+	m.lossDecided(eff)
 	m.apply(eff, m.state.Join(m.cfg.Self), "join")
 }
 
@@ -359,14 +361,25 @@ func (m *Machine) checkLoss(eff *Effects, s ring.State) {
 	if m.lossChecked {
 		return
 	}
-	m.lossChecked = true
+	m.lossDecided(eff)
 	if !m.cfg.NewEpoch || !s.Owner(m.cfg.Self.ID) {
 		return
 	}
 	eff.log(slog.LevelWarn, "this node's storage is new but the ring says it owns replicas: its data is gone; "+
 		"it takes writes at once, and reads go to the other replicas until it has received every partition again")
-	eff.LossAnnounced = true
 	m.apply(eff, s.MarkRebuild(m.cfg.Self.ID), "rebuild")
+}
+
+// lossDecided records that the machine has looked for a data loss (and
+// found one or not): it tells the node, when its storage is new, so that
+// the node serves replica reads again, subject to the plan, and no later
+// machine of this run looks again.
+func (m *Machine) lossDecided(eff *Effects) {
+	if m.lossChecked {
+		return
+	}
+	m.lossChecked = true
+	eff.LossChecked = m.cfg.NewEpoch
 }
 
 func (m *Machine) removed(s ring.State) bool {
