@@ -22,9 +22,10 @@ func TestFromConfig_FillsWhatTheConfigDecides(t *testing.T) {
 			c.Node.ID = "n1"
 			c.Entropy.Interval = tc.interval
 			c.Entropy.MaxKeysPerExchange = 77
+			c.Entropy.SweepInterval = 20 * time.Minute
 			c.Entropy.TombstoneGrace = 5 * time.Hour
 			got := FromConfig(c)
-			if got.Self != "n1" || got.Interval != tc.interval || got.MaxKeys != 77 ||
+			if got.Self != "n1" || got.Interval != tc.interval || got.SweepInterval != 20*time.Minute || got.MaxKeys != 77 ||
 				got.Timeout != tc.wantTimeout || got.Grace != 5*time.Hour {
 				t.Fatalf("FromConfig = %+v", got)
 			}
@@ -37,9 +38,15 @@ func TestFromConfig_FillsWhatTheConfigDecides(t *testing.T) {
 }
 
 func TestMachineConfig_CarriesTheDecidingFields(t *testing.T) {
-	cfg := Config{Self: "a", MaxKeys: 5, Timeout: time.Minute, Grace: time.Hour}
+	cfg := Config{Self: "a", MaxKeys: 5, Timeout: time.Minute, Grace: time.Hour,
+		Interval: 200 * time.Millisecond, SweepInterval: 10 * time.Minute}
 	m := machineConfig(cfg)
-	if m.Self != "a" || m.MaxKeys != 5 || m.Timeout != time.Minute || m.Grace != time.Hour || m.MergeSize == nil {
+	if m.Self != "a" || m.MaxKeys != 5 || m.Timeout != time.Minute || m.Grace != time.Hour || m.MergeSize == nil ||
+		m.SweepInterval != 10*time.Minute || m.MinGap != 200*time.Millisecond {
 		t.Fatalf("machineConfig = %+v", m)
+	}
+	// A failing peer backs off from a second, up to a quarter sweep.
+	if m.RetryMin != time.Second || m.RetryMax != 150*time.Second {
+		t.Fatalf("backoff %v..%v, want 1s..2m30s", m.RetryMin, m.RetryMax)
 	}
 }
