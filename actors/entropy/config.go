@@ -47,8 +47,7 @@ type Config struct {
 
 // FromConfig returns the fields of Config that follow from the node's
 // configuration: its id, the rate limit, the sweep bound, the repair
-// bound, the round's timeout (three intervals, at least 30 s) and the
-// tombstone grace. The node fills the runtime dependencies (view, PIDs,
+// bound, the round's timeout (roundTimeout) and the tombstone grace. The node fills the runtime dependencies (view, PIDs,
 // clock, metrics, the repair callback, logger).
 func FromConfig(c config.Config) Config {
 	return Config{
@@ -56,9 +55,21 @@ func FromConfig(c config.Config) Config {
 		Interval:      c.Entropy.Interval,
 		SweepInterval: c.Entropy.SweepInterval,
 		MaxKeys:       c.Entropy.MaxKeysPerExchange,
-		Timeout:       max(minTimeout, 3*c.Entropy.Interval),
+		Timeout:       roundTimeout(c.Entropy.Interval, c.Entropy.SweepInterval),
 		Grace:         c.Entropy.TombstoneGrace,
 	}
+}
+
+// roundTimeout bounds one round: three intervals, at least 30 s (a round
+// that lists and repairs MaxKeys keys on a busy node needs that), but no
+// more than a quarter of a short sweep interval, so that a round waiting
+// on a peer that will not answer cannot spend the slack the sweep keeps.
+func roundTimeout(interval, sweep time.Duration) time.Duration {
+	t := max(minTimeout, 3*interval)
+	if sweep > 0 {
+		t = max(3*interval, min(t, sweep/4))
+	}
+	return t
 }
 
 // Props returns the props of the scheduler actor.

@@ -14,7 +14,7 @@ func TestFromConfig_FillsWhatTheConfigDecides(t *testing.T) {
 		wantTimeout time.Duration
 	}{
 		{"a short interval keeps the 30 s floor", time.Second, 30 * time.Second},
-		{"a long interval gives three of them", time.Minute, 3 * time.Minute},
+		{"a long interval gives three of them", 20 * time.Second, time.Minute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,6 +34,20 @@ func TestFromConfig_FillsWhatTheConfigDecides(t *testing.T) {
 				t.Fatal("FromConfig filled a runtime dependency, which is the node's to fill")
 			}
 		})
+	}
+}
+
+func TestRoundTimeout_FitsTheSweep(t *testing.T) {
+	for _, tc := range []struct{ interval, sweep, want time.Duration }{
+		{200 * time.Millisecond, 10 * time.Minute, 30 * time.Second},
+		{20 * time.Second, time.Hour, time.Minute},
+		{10 * time.Millisecond, 4 * time.Second, time.Second},
+		{time.Second, 4 * time.Second, 3 * time.Second},
+		{time.Second, 0, 30 * time.Second},
+	} {
+		if got := roundTimeout(tc.interval, tc.sweep); got != tc.want {
+			t.Errorf("roundTimeout(%v, %v) = %v, want %v", tc.interval, tc.sweep, got, tc.want)
+		}
 	}
 }
 

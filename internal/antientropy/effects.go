@@ -76,6 +76,9 @@ const (
 var (
 	// ErrTimeout: the round's deadline passed before it ended.
 	ErrTimeout = errors.New("antientropy: exchange timed out")
+	// ErrPeerGone: the round's pair left the view (its peer is down or
+	// no longer holds the partition) while the round ran.
+	ErrPeerGone = errors.New("antientropy: the peer left the exchange's partition or went down")
 	// ErrPeerFailed: a vnode or hint queue answered an error.
 	ErrPeerFailed = errors.New("antientropy: a replica answered an error")
 	// ErrUnreadable: an object read for repair could not be decoded.

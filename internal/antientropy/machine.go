@@ -126,6 +126,12 @@ func (m *Machine) Tick(now time.Time, view *View, rng Rand) Effects {
 		return eff
 	}
 	m.sched.refresh(now, view, m.cfg.Self)
+	if m.r != nil && m.sched.pairs[pair{m.r.partition, m.r.peer}] == nil {
+		// The peer is down or no longer holds the partition: its answers
+		// may never come, and waiting out the deadline would stall the
+		// sweep.
+		eff.add(m.finishAt(Aborted, ErrPeerGone, now))
+	}
 	m.sched.turnSweep(now)
 	if m.r != nil {
 		return eff

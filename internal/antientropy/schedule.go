@@ -2,7 +2,6 @@ package antientropy
 
 import (
 	"cmp"
-	"slices"
 	"time"
 )
 
@@ -42,6 +41,8 @@ type pairState struct {
 	// failed is set when the last round was aborted, at failedAt (its start).
 	failed   bool
 	failedAt time.Time
+	// gen is the refresh that last found the pair in the view.
+	gen uint64
 }
 
 // since is the time the pair's age counts from.
@@ -67,9 +68,13 @@ type sweep struct {
 
 // schedule is the machine's part that picks rounds.
 type schedule struct {
-	pairs map[pair]*pairState
-	order []pair // the pairs in the view's order, for reproducible picks
-	peers map[string]*peerState
+	pairs  map[pair]*pairState
+	order  []pair       // the pairs in the view's order, for reproducible picks
+	states []*pairState // order's states
+	gen    uint64
+	peers  map[string]*peerState
+	// eligible and ties are next's scratch space.
+	eligible, ties []int
 
 	started     bool
 	lastStart   time.Time
@@ -102,8 +107,8 @@ type Stats struct {
 func (m *Machine) Stats(now time.Time) Stats {
 	s := &m.sched
 	st := Stats{Pairs: len(s.order), LastSweep: s.lastSweep, Sweeps: s.sweeps}
-	for _, p := range s.order {
-		st.MaxAge = max(st.MaxAge, now.Sub(s.pairs[p].since()))
+	for _, ps := range s.states {
+		st.MaxAge = max(st.MaxAge, now.Sub(ps.since()))
 	}
 	for _, ps := range s.peers {
 		if ps.retryAt.After(now) {
@@ -120,16 +125,26 @@ func (s *schedule) refresh(now time.Time, view *View, self string) {
 		s.pairs, s.peers = map[pair]*pairState{}, map[string]*peerState{}
 	}
 	s.order = view.pairs(self)
-	present := make(map[pair]bool, len(s.order))
+	s.states = s.states[:0]
+	s.gen++
+	for _, p := range s.order {
+		ps := s.pairs[p]
+		if ps == nil {
+			ps = &pairState{seen: now}
+			s.pairs[p] = ps
+		}
+		ps.gen = s.gen
+		s.states = append(s.states, ps)
+	}
+	if len(s.pairs) == len(s.order) {
+		return
+	}
 	peers := map[string]bool{}
 	for _, p := range s.order {
-		present[p], peers[p.peer] = true, true
-		if s.pairs[p] == nil {
-			s.pairs[p] = &pairState{seen: now}
-		}
+		peers[p.peer] = true
 	}
-	for p := range s.pairs {
-		if !present[p] {
+	for p, ps := range s.pairs {
+		if ps.gen != s.gen {
 			delete(s.pairs, p)
 			delete(s.sweep.left, p)
 		}
@@ -169,62 +184,65 @@ func (m *Machine) next(now time.Time, rng Rand) (p pair, why string, ok bool) {
 	if len(s.order) == 0 || (s.started && now.Sub(s.lastStart) < m.cfg.MinGap) {
 		return pair{}, "", false
 	}
-	var eligible []pair
-	for _, p := range s.order {
+	// The indexes into s.order of the pairs whose peer is not backed off.
+	eligible := s.eligible[:0]
+	for i, p := range s.order {
 		if !s.backingOff(p.peer, now) {
-			eligible = append(eligible, p)
+			eligible = append(eligible, i)
 		}
 	}
+	s.eligible = eligible
 	target := m.cfg.SweepInterval / 2
 	// A due pair goes before repairs: the bound is what the schedule
 	// promises, and a repair loop resumes right after.
-	if due := m.lowest(eligible, func(ps *pairState) (bool, time.Time) { return false, ps.since() }); target > 0 &&
-		len(due) > 0 && now.Sub(s.pairs[due[0]].since()) >= target {
+	if due := s.lowest(eligible, func(ps *pairState) (bool, time.Time) { return false, ps.since() }); target > 0 &&
+		len(due) > 0 && now.Sub(s.states[due[0]].since()) >= target {
 		s.lastRoutine = now
-		return due[rng.IntN(len(due))], "due", true
+		return s.order[due[rng.IntN(len(due))]], "due", true
 	}
-	var dirty, failed []pair
-	for _, p := range eligible {
-		switch ps := s.pairs[p]; {
-		case ps.dirty:
-			dirty = append(dirty, p)
-		case ps.failed:
-			failed = append(failed, p)
+	// The dirty pair most recently exchanged (the one whose repair just
+	// ran), else the failed pair that failed first.
+	dirty, failed := -1, -1
+	for _, i := range eligible {
+		switch ps := s.states[i]; {
+		case ps.dirty && (dirty < 0 || ps.last.After(s.states[dirty].last)):
+			dirty = i
+		case !ps.dirty && ps.failed && (failed < 0 || ps.failedAt.Before(s.states[failed].failedAt)):
+			failed = i
 		}
 	}
-	if len(dirty) > 0 {
-		// The most recently exchanged: the one whose repair just ran.
-		return slices.MaxFunc(dirty, func(a, b pair) int { return s.pairs[a].last.Compare(s.pairs[b].last) }), "repeat", true
+	if dirty >= 0 {
+		return s.order[dirty], "repeat", true
 	}
-	if len(failed) > 0 {
-		return slices.MinFunc(failed, func(a, b pair) int { return s.pairs[a].failedAt.Compare(s.pairs[b].failedAt) }), "retry", true
+	if failed >= 0 {
+		return s.order[failed], "retry", true
 	}
 	if len(eligible) == 0 || (target > 0 && now.Sub(s.lastRoutine) < target/time.Duration(len(s.order))) {
 		return pair{}, "", false
 	}
 	// Never-exchanged pairs first, then the one exchanged longest ago.
-	oldest := m.lowest(eligible, func(ps *pairState) (bool, time.Time) { return !ps.last.IsZero(), ps.since() })
+	oldest := s.lowest(eligible, func(ps *pairState) (bool, time.Time) { return !ps.last.IsZero(), ps.since() })
 	s.lastRoutine = now
-	return oldest[rng.IntN(len(oldest))], "routine", true
+	return s.order[oldest[rng.IntN(len(oldest))]], "routine", true
 }
 
-// lowest lists the pairs of eligible whose key is least (false before
-// true, then the earlier time), in eligible's order.
-func (m *Machine) lowest(eligible []pair, key func(*pairState) (bool, time.Time)) []pair {
-	s := &m.sched
-	var out []pair
+// lowest lists the indexes of eligible whose pair's key is least (false
+// before true, then the earlier time), in order.
+func (s *schedule) lowest(eligible []int, key func(*pairState) (bool, time.Time)) []int {
+	out := s.ties[:0]
 	var b0 bool
 	var t0 time.Time
-	for _, p := range eligible {
-		b1, t1 := key(s.pairs[p])
+	for _, i := range eligible {
+		b1, t1 := key(s.states[i])
 		c := cmp.Or(compareBool(b1, b0), t1.Compare(t0))
 		switch {
 		case len(out) == 0 || c < 0:
-			out, b0, t0 = append(out[:0], p), b1, t1
+			out, b0, t0 = append(out[:0], i), b1, t1
 		case c == 0:
-			out = append(out, p)
+			out = append(out, i)
 		}
 	}
+	s.ties = out
 	return out
 }
 
