@@ -29,7 +29,7 @@ import (
 //	replica node=b [clear] [silent] [shape=2x2] [fail=(kind,msg)] [broken=key] [hint=(key,count)]
 //	  key=value@ts#actor.counter ...                   keys it stores ("del" is a tombstone);
 //	                                                   the flags last until its next replica command
-//	tick now=10s pick=0                                the interval; pick indexes the pairs
+//	tick now=10s pick=0                                the clock; pick breaks ties between equally old pairs
 //	deliver [n=3]                                      replicas answer what they were sent (n of them)
 //	stores                                             what each replica holds now
 //	stats now=10s                                      the schedule's Stats at now
@@ -50,7 +50,7 @@ type scenario struct {
 	now      time.Time
 }
 
-// pick is a Rand that always picks the n-th pair.
+// pick is a Rand that always picks the n-th of the tied pairs.
 type pick int
 
 func (p pick) IntN(n int) int { return int(p) % n }
