@@ -231,9 +231,17 @@ type Handoff struct {
 type Entropy struct {
 	// Enabled turns the exchange scheduler on.
 	Enabled bool `koanf:"enabled"`
-	// Interval is the pause between two exchanges started by this node; one
-	// runs at a time, which bounds the load on foreground traffic.
+	// Interval is the rate limit: the least pause between the starts of
+	// two exchanges this node runs, back-to-back repairs included. One runs
+	// at a time, which bounds the load on foreground traffic.
 	Interval time.Duration `koanf:"interval"`
+	// SweepInterval is the bound: every partition this node holds is
+	// exchanged with each live co-owner at least once per SweepInterval.
+	// Interval must fit the pairs a node may hold, ring.partitions ×
+	// (replication.n − 1), in it; routine exchanges are paced to sweep in
+	// half of it, leaving the rest for repairs and retries, which needs an
+	// Interval of at most half that.
+	SweepInterval time.Duration `koanf:"sweep_interval"`
 	// MaxKeysPerExchange bounds the keys one exchange repairs; the rest wait
 	// for the next.
 	MaxKeysPerExchange int `koanf:"max_keys_per_exchange"`
@@ -373,7 +381,8 @@ func Default() Config {
 		},
 		Entropy: Entropy{
 			Enabled:            true,
-			Interval:           10 * time.Second,
+			Interval:           200 * time.Millisecond,
+			SweepInterval:      10 * time.Minute,
 			MaxKeysPerExchange: 1000,
 			TombstoneGrace:     time.Hour,
 		},
@@ -601,6 +610,17 @@ func (c Config) Validate() error {
 
 	// entropy
 	positive("entropy.interval", c.Entropy.Interval)
+	positive("entropy.sweep_interval", c.Entropy.SweepInterval)
+	if e, q := c.Entropy, c.Ring.Partitions; e.Enabled && e.Interval > 0 && e.SweepInterval > 0 && r.N > 1 &&
+		q >= minPartitions && q <= maxPartitions && q&(q-1) == 0 {
+		// The worst case: the node holds every partition (a cluster of N
+		// nodes or fewer), each with N-1 peers.
+		pairs := q * (r.N - 1)
+		if need := time.Duration(pairs) * e.Interval; need > e.SweepInterval {
+			bad("entropy.sweep_interval", "must be at least entropy.interval (%s) × %d (partition, peer) pairs (ring.partitions %d × (replication.n %d − 1)) = %s, got %s: lower entropy.interval to %s or less, or raise entropy.sweep_interval",
+				e.Interval, pairs, q, r.N, need, e.SweepInterval, e.SweepInterval/time.Duration(pairs))
+		}
+	}
 	positive("entropy.tombstone_grace", c.Entropy.TombstoneGrace)
 	if c.Entropy.MaxKeysPerExchange < 1 {
 		bad("entropy.max_keys_per_exchange", "must be at least 1, got %d", c.Entropy.MaxKeysPerExchange)

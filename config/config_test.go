@@ -37,7 +37,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"storage.engine", "storage.sync_writes", "storage.profile", "storage.value_log_gc_interval",
 		"handoff.hints", "handoff.max_hints", "handoff.max_hint_bytes", "handoff.deliver_interval",
 		"handoff.transfer_concurrency", "handoff.transfer_batch_keys", "handoff.transfer_batch_bytes", "handoff.drop_delay",
-		"entropy.enabled", "entropy.interval", "entropy.max_keys_per_exchange", "entropy.tombstone_grace",
+		"entropy.enabled", "entropy.interval", "entropy.sweep_interval", "entropy.max_keys_per_exchange", "entropy.tombstone_grace",
 		"limits.max_key_bytes", "limits.max_value_bytes", "limits.max_siblings",
 		"security.context_secret", "security.previous_context_secret",
 		"resolution.default", "resolution.on_write", "resolution.buckets",
@@ -128,6 +128,10 @@ func TestValidate_InvalidValues(t *testing.T) {
 		{"client_token trailing newline", func(c *Config) { c.HTTP.ClientToken = "s3cret\n" }, []string{"http.client_token"}},
 		{"admin_token leading space", func(c *Config) { c.HTTP.AdminToken = " s3cret" }, []string{"http.admin_token"}},
 
+		{"entropy sweep zero", func(c *Config) { c.Entropy.SweepInterval = 0 }, []string{"entropy.sweep_interval"}},
+		{"entropy interval too slow for the sweep", func(c *Config) { c.Entropy.Interval = 2 * time.Second }, []string{"entropy.sweep_interval"}},
+		{"entropy sweep too short for the pairs", func(c *Config) { c.Ring.Partitions = 4096 }, []string{"entropy.sweep_interval"}},
+
 		{"partitions zero", func(c *Config) { c.Ring.Partitions = 0 }, []string{"ring.partitions"}},
 		{"partitions below 8", func(c *Config) { c.Ring.Partitions = 4 }, []string{"ring.partitions"}},
 		{"partitions not power of two", func(c *Config) { c.Ring.Partitions = 100 }, []string{"ring.partitions"}},
@@ -211,7 +215,8 @@ func TestValidate_ValidEdges(t *testing.T) {
 		{"smallest limits", func(c *Config) { c.Limits = Limits{MaxKeyBytes: 1, MaxValueBytes: 1, MaxSiblings: 1} }},
 		{"largest key", func(c *Config) { c.Limits.MaxKeyBytes = 65535 }},
 		{"partitions 8", func(c *Config) { c.Ring.Partitions = 8 }},
-		{"partitions 65536", func(c *Config) { c.Ring.Partitions = 65536 }},
+		{"partitions 65536, with a sweep that fits them", func(c *Config) { c.Ring.Partitions = 65536; c.Entropy.SweepInterval = 8 * time.Hour }},
+		{"sweep just fits the rate limit", func(c *Config) { c.Entropy.Interval = 1171875 * time.Microsecond }},
 		{"single replica", func(c *Config) {
 			c.Replication = Replication{N: 1, R: 1, W: 1, PR: 1, PW: 1, RequestTimeout: time.Second}
 		}},
@@ -253,6 +258,8 @@ func TestValidate_MessageFormat(t *testing.T) {
 			`node.data_dir: must not be empty when storage.engine is "pebble"`},
 		{"data_dir names badger", func(c *Config) { c.Node.DataDir = "" },
 			`node.data_dir: must not be empty when storage.engine is "badger"`},
+		{"sweep names the rate limit and the pairs", func(c *Config) { c.Entropy.Interval = 2 * time.Second },
+			"entropy.sweep_interval: must be at least entropy.interval (2s) × 512 (partition, peer) pairs (ring.partitions 256 × (replication.n 3 − 1)) = 17m4s, got 10m0s: lower entropy.interval to 1.171875s or less, or raise entropy.sweep_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

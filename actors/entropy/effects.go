@@ -18,6 +18,13 @@ import (
 func (s *scheduler) carry(ctx actor.Context, eff antientropy.Effects) {
 	if eff.Done != nil {
 		s.record(eff.Done)
+		// The next round may start now (a repair goes again back to
+		// back), as far as the rate limit allows; the ticker covers the
+		// rest of the gap.
+		ctx.Send(ctx.Self(), tick{})
+	}
+	if st := eff.Started; st != nil {
+		s.cfg.Logger.Debug("anti-entropy exchange", "partition", st.Partition, "peer", st.Peer, "why", st.Why)
 	}
 	for _, req := range eff.Send {
 		pid := s.cfg.VnodePID(req.Node, req.Partition)

@@ -26,6 +26,8 @@ type scheduler struct {
 	view   func() *antientropy.View
 	rng    *rand.Rand
 	ticker *ticker.Ticker
+	// sweeps is the machine's count of sweeps already counted in metrics.
+	sweeps int
 }
 
 // Receive converts each message into a machine event and carries out the
@@ -38,9 +40,13 @@ func (s *scheduler) Receive(ctx actor.Context) {
 		// A restart builds a new actor with its own ticker.
 		s.ticker.Stop()
 	case tick:
-		// Deadlines are on the local monotonic clock; only tombstone ages
-		// use cfg.Now.
-		s.carry(ctx, s.m.Tick(time.Now(), s.view(), s.rng))
+		// Deadlines and the schedule are on the local monotonic clock;
+		// only tombstone ages use cfg.Now.
+		now := time.Now()
+		s.carry(ctx, s.m.Tick(now, s.view(), s.rng))
+		st := s.m.Stats(now)
+		s.cfg.Metrics.schedule(st, st.Sweeps-s.sweeps)
+		s.sweeps = st.Sweeps
 	case *messages.Envelope:
 		s.carry(ctx, s.step(msg))
 	}

@@ -22,15 +22,17 @@ import (
 //
 // Commands:
 //
-//	machine self=a grace=1s timeout=30s max-keys=10   a fresh machine and cluster
+//	machine self=a grace=1s timeout=30s max-keys=10   a fresh machine and cluster;
+//	  [sweep=10m gap=1s retry=(1s,1m)]                 the schedule's bound, rate limit, backoff
 //	view                                               the cluster, one fact a line:
 //	  owners a b c | alive a b | down c | left d | p0 replicas=a,b primaries=a,b [handoff]
 //	replica node=b [clear] [silent] [shape=2x2] [fail=(kind,msg)] [broken=key] [hint=(key,count)]
 //	  key=value@ts#actor.counter ...                   keys it stores ("del" is a tombstone);
 //	                                                   the flags last until its next replica command
-//	tick now=10s pick=0                                the interval; pick indexes the pairs
+//	tick now=10s pick=0                                the clock; pick breaks ties between equally old pairs
 //	deliver [n=3]                                      replicas answer what they were sent (n of them)
 //	stores                                             what each replica holds now
+//	stats now=10s                                      the schedule's Stats at now
 func TestMachine_Scenarios(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		s := &scenario{}
@@ -48,7 +50,7 @@ type scenario struct {
 	now      time.Time
 }
 
-// pick is a Rand that always picks the n-th pair.
+// pick is a Rand that always picks the n-th of the tied pairs.
 type pick int
 
 func (p pick) IntN(n int) int { return int(p) % n }
@@ -61,9 +63,19 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 			MergeSize: func(_ uint32, key []byte, obj dvv.Set) int { return len(key) + len(formatSet(obj)) }}
 		td.MaybeScanArgs(t, "self", &cfg.Self)
 		td.MaybeScanArgs(t, "max-keys", &cfg.MaxKeys)
-		var grace, timeout string
+		var grace, timeout, sweep, gap string
 		if td.MaybeScanArgs(t, "grace", &grace) {
 			cfg.Grace = duration(t, grace)
+		}
+		if td.MaybeScanArgs(t, "sweep", &sweep) {
+			cfg.SweepInterval = duration(t, sweep)
+		}
+		if td.MaybeScanArgs(t, "gap", &gap) {
+			cfg.MinGap = duration(t, gap)
+		}
+		if arg, ok := td.Arg("retry"); ok {
+			lo, hi := arg.TwoVals(t)
+			cfg.RetryMin, cfg.RetryMax = duration(t, lo), duration(t, hi)
 		}
 		if td.MaybeScanArgs(t, "timeout", &timeout) {
 			cfg.Timeout = duration(t, timeout)
@@ -87,6 +99,12 @@ func (s *scenario) run(t *testing.T, td *datadriven.TestData) string {
 		n := -1
 		td.MaybeScanArgs(t, "n", &n)
 		out = s.deliver(t, n)
+	case "stats":
+		var now string
+		td.ScanArgs(t, "now", &now)
+		st := s.m.Stats(time.Unix(0, 0).Add(duration(t, now)))
+		out = append(out, fmt.Sprintf("pairs=%d max-age=%s last-sweep=%s sweeps=%d backoff=%d",
+			st.Pairs, st.MaxAge, st.LastSweep, st.Sweeps, st.Backoff))
 	case "stores":
 		for _, node := range slices.Sorted(maps.Keys(s.replicas)) {
 			r := s.replicas[node]

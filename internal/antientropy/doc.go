@@ -22,10 +22,29 @@
 // Only then does the machine ask each primary to reap the key, and a vnode
 // reaps only if what it stores is still exactly that set.
 //
+// # The schedule
+//
+// The machine also decides which pair the next round takes, and when, so
+// that every pair is exchanged at least once per Config.SweepInterval (the
+// bound; schedule.go). It keeps, per (partition, peer) pair, when its last
+// completed exchange started. On each Tick when idle, and never sooner than
+// Config.MinGap (the rate limit) after the last round started, it starts,
+// in this order: a pair due (no exchange for half the sweep interval); the
+// pair whose last round repaired, back to back until a round finds it in
+// sync; a pair whose last round was aborted, once its peer's backoff
+// (RetryMin doubling up to RetryMax) has passed; and, paced so that every
+// pair fits in half the sweep interval, the pair exchanged longest ago
+// (never-exchanged first, ties broken by the caller's Rand). The other half
+// of the interval is slack for repairs, retries and slow rounds. Pairs that
+// leave the view are forgotten. Stats gives what the metrics show: the
+// oldest pair's age (a pair never exchanged counts from when the machine
+// first saw it) and how long the last full sweep took.
+//
 // # How to use it
 //
 //	m := antientropy.New(cfg)
-//	eff := m.Tick(now, view, rng)      // every interval: abort a late round, start one
+//	eff := m.Tick(now, view, rng)      // every MinGap and after each round: abort a late round, start one
+//	st := m.Stats(now)                 // the schedule's ages and sweeps, for metrics
 //	eff = m.Hashes(id, hashes, shape)  // and the other events, as replies arrive
 //	eff = m.Reap(view, wall)           // when eff.NeedView: the reap phase's inputs
 //

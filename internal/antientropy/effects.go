@@ -76,6 +76,9 @@ const (
 var (
 	// ErrTimeout: the round's deadline passed before it ended.
 	ErrTimeout = errors.New("antientropy: exchange timed out")
+	// ErrPeerGone: the round's pair left the view (its peer is down or
+	// no longer holds the partition) while the round ran.
+	ErrPeerGone = errors.New("antientropy: the peer left the exchange's partition or went down")
 	// ErrPeerFailed: a vnode or hint queue answered an error.
 	ErrPeerFailed = errors.New("antientropy: a replica answered an error")
 	// ErrUnreadable: an object read for repair could not be decoded.
@@ -104,6 +107,15 @@ type Result struct {
 	Err error
 }
 
+// Start is the pair a round was started for, and why the schedule picked
+// it: "due" (its age reached half the sweep interval), "repeat" (its last
+// round repaired), "retry" (its last round was aborted) or "routine".
+type Start struct {
+	Partition uint32
+	Peer      string
+	Why       string
+}
+
 // Verdict is the reap decision on one tombstoned key, for tests and logs.
 type Verdict struct {
 	Key  string
@@ -116,7 +128,9 @@ type Verdict struct {
 // Done (the round ended), then send Send. NeedView asks for the reap phase's
 // inputs: call Reap with the current view and the wall clock.
 type Effects struct {
-	Done     *Result
+	Done *Result
+	// Started is the round Tick started, for logs and stories.
+	Started  *Start
 	Send     []Request
 	NeedView bool
 	// Skipped says why an in-sync round reaps nothing (a reap rule that
@@ -128,6 +142,9 @@ type Effects struct {
 func (e *Effects) add(o Effects) {
 	if o.Done != nil {
 		e.Done = o.Done
+	}
+	if o.Started != nil {
+		e.Started = o.Started
 	}
 	e.Send = append(e.Send, o.Send...)
 	e.NeedView = e.NeedView || o.NeedView

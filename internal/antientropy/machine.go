@@ -29,6 +29,18 @@ type Config struct {
 	// MergeSize, when set, gives the wire size of a merge request, which
 	// ae_bytes_total counts (the machine knows no encoding).
 	MergeSize func(partition uint32, key []byte, obj dvv.Set) int
+	// SweepInterval is the bound: every pair is exchanged at least once
+	// per SweepInterval, while MinGap lets the rounds fit. Routine rounds
+	// are paced to sweep all the pairs in half of it. Zero paces nothing:
+	// a round starts at every idle Tick MinGap allows.
+	SweepInterval time.Duration
+	// MinGap is the rate limit: the least time between the starts of two
+	// rounds, repairs and retries included.
+	MinGap time.Duration
+	// RetryMin and RetryMax bound the backoff of a peer after an aborted
+	// round: RetryMin, doubled with each failure in a row, at most
+	// RetryMax. Zero RetryMin retries at once.
+	RetryMin, RetryMax time.Duration
 }
 
 // side names one of the two replicas in a round.
@@ -53,6 +65,7 @@ type pending struct {
 type round struct {
 	partition uint32
 	peer      string
+	start     time.Time
 	deadline  time.Time
 	ex        *merkle.Exchange // nil until both roots are in
 	shapes    [2]merkle.Shape
@@ -82,6 +95,7 @@ type Machine struct {
 	cfg    Config
 	r      *round
 	nextID uint64
+	sched  schedule
 }
 
 // New returns an idle machine.
@@ -95,25 +109,41 @@ func New(cfg Config) *Machine {
 // Running reports whether a round is in progress.
 func (m *Machine) Running() bool { return m.r != nil }
 
-// Tick is the scheduler's interval: it aborts a round past its deadline,
-// then, when idle, starts a round for a random partition this node takes
-// part in, with a random live peer taking part too. A nil view (no ring
-// yet) or no such pair starts nothing.
+// Tick is the scheduler's clock: it aborts a round past its deadline,
+// brings the schedule up to date with view, then, when idle, starts the
+// round the schedule picks (see schedule.go): a due pair, a repair again, a
+// retry, or the pair exchanged longest ago, never sooner than MinGap after
+// the last start. rng breaks ties between equally old pairs. A nil view (no
+// ring yet) or no pair starts nothing. The caller ticks at least every
+// MinGap, and again as soon as a round ends, so that repairs run back to
+// back.
 func (m *Machine) Tick(now time.Time, view *View, rng Rand) Effects {
 	var eff Effects
 	if m.r != nil && now.After(m.r.deadline) {
-		eff.add(m.finish(Aborted, ErrTimeout))
+		eff.add(m.finishAt(Aborted, ErrTimeout, now))
 	}
-	if m.r != nil || view == nil {
+	if view == nil {
 		return eff
 	}
-	pairs := view.pairs(m.cfg.Self)
-	if len(pairs) == 0 {
+	m.sched.refresh(now, view, m.cfg.Self)
+	if m.r != nil && m.sched.pairs[pair{m.r.partition, m.r.peer}] == nil {
+		// The peer is down or no longer holds the partition: its answers
+		// may never come, and waiting out the deadline would stall the
+		// sweep.
+		eff.add(m.finishAt(Aborted, ErrPeerGone, now))
+	}
+	m.sched.turnSweep(now)
+	if m.r != nil {
 		return eff
 	}
-	pick := pairs[rng.IntN(len(pairs))]
-	m.r = &round{partition: pick.partition, peer: pick.peer, deadline: now.Add(m.cfg.Timeout),
+	pick, why, ok := m.next(now, rng)
+	if !ok {
+		return eff
+	}
+	m.sched.started, m.sched.lastStart = true, now
+	m.r = &round{partition: pick.partition, peer: pick.peer, start: now, deadline: now.Add(m.cfg.Timeout),
 		objects: map[string]*[2]*dvv.Set{}, pending: map[uint64]pending{}}
+	eff.Started = &Start{Partition: pick.partition, Peer: pick.peer, Why: why}
 	eff.add(m.askLevel(merkle.Request{Level: 0}))
 	return eff
 }
@@ -147,13 +177,23 @@ func (m *Machine) take(id uint64) (pending, bool) {
 	return p, ok
 }
 
-// finish ends the round and returns its result.
+// finish ends the round on a reply and returns its result. The round's
+// start stands for its end in the schedule: replies come soon after.
 func (m *Machine) finish(o Outcome, err error) Effects {
+	if m.r == nil {
+		return Effects{}
+	}
+	return m.finishAt(o, err, m.r.start)
+}
+
+// finishAt ends the round at end and returns its result.
+func (m *Machine) finishAt(o Outcome, err error, end time.Time) Effects {
 	r := m.r
 	m.r = nil
 	if r == nil {
 		return Effects{}
 	}
+	m.sched.ended(r, o, end, m.cfg)
 	return Effects{Done: &Result{Outcome: o, Partition: r.partition, Peer: r.peer,
 		Repaired: r.repaired, Reaped: r.reaped, Bytes: r.bytes, Err: err}}
 }

@@ -155,6 +155,13 @@ func TestMachine_Aborts(t *testing.T) {
 		{"deadline", func(m *antientropy.Machine, _ []antientropy.Request) antientropy.Effects {
 			return m.Tick(epoch.Add(time.Minute+time.Millisecond), nil, pick(0))
 		}, antientropy.ErrTimeout},
+		{"peer left the view", func(m *antientropy.Machine, s []antientropy.Request) antientropy.Effects {
+			// b, the round's peer, is down; so is c, so no other round
+			// starts.
+			v := threeNodes()
+			v.Members["b"], v.Members["c"] = antientropy.Down, antientropy.Down
+			return m.Tick(epoch.Add(time.Second), v, pick(0))
+		}, antientropy.ErrPeerGone},
 		{"wrong kind of reply", func(m *antientropy.Machine, s []antientropy.Request) antientropy.Effects {
 			return m.Keys(s[0].ID, nil)
 		}, antientropy.ErrBadReply},

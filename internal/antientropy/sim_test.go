@@ -194,6 +194,9 @@ func formatEffects(eff antientropy.Effects) []string {
 		}
 		out = append(out, line)
 	}
+	if st := eff.Started; st != nil {
+		out = append(out, fmt.Sprintf("start p%d peer=%s (%s)", st.Partition, st.Peer, st.Why))
+	}
 	for _, req := range eff.Send {
 		out = append(out, formatRequest(req))
 	}

@@ -28,7 +28,7 @@ import (
 func TestEntropy_ReplicasConverge(t *testing.T) {
 	const keys = 300
 	written := map[string]string{}
-	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms")
+	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms", "--entropy.sweep_interval", "20s")
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	for i := 0; i < keys; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

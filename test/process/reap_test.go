@@ -16,7 +16,7 @@ import (
 // bring a deleted value back.
 func TestReap_DeletedKeysStayDeleted(t *testing.T) {
 	const keys = 30
-	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms", "--entropy.tombstone_grace", "1s")
+	nodes := startCluster(t, 3, "--handoff.hints=false", "--entropy.interval", "100ms", "--entropy.sweep_interval", "20s", "--entropy.tombstone_grace", "1s")
 	waitSameRing(t, nodes, 3, 30*time.Second)
 	ctx := func() (context.Context, context.CancelFunc) {
 		return context.WithTimeout(context.Background(), 10*time.Second)

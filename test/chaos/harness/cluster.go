@@ -46,7 +46,7 @@ var BaseArgs = []string{
 	"--replication.request_timeout", "3s",
 	"--ring.partitions", "32",
 	"--handoff.drop_delay", "2s",
-	"--entropy.interval", "200ms",
+	"--entropy.interval", "200ms", "--entropy.sweep_interval", "20s",
 }
 
 // Cluster is a set of dhtd nodes, each in its namespace on one bridge. Its

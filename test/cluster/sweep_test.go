@@ -1,0 +1,135 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/test/cluster"
+)
+
+// TestEntropy_EveryPairWithinTheSweep runs three full nodes (64
+// partitions, N=3: each node exchanges 64 partitions with 2 peers, 128
+// pairs) with a short entropy.sweep_interval (4s) and a rate limit of 10ms.
+// Hinted handoff is off and keys are written while n3 is down, so only
+// anti-entropy brings n3 up to date. Within a bounded wait every node must
+// complete two sweeps; afterwards, sampled over one more sweep interval,
+// every node's oldest pair (dht_ae_max_seconds_since_exchange) and last
+// sweep (dht_ae_sweep_seconds) stay within the interval, and every
+// partition's replicas report the same Merkle root.
+func TestEntropy_EveryPairWithinTheSweep(t *testing.T) {
+	const sweep = 4 * time.Second
+	c := cluster.Start(t, 3, cluster.WithConfig(func(_ int, cfg *config.Config) {
+		cfg.Handoff.Hints = false
+		cfg.Entropy.Interval = 10 * time.Millisecond
+		cfg.Entropy.SweepInterval = sweep
+	}))
+	c.Kill(3)
+	c.WaitStatus(t, 3, client.MemberDown, 30*time.Second)
+	for i := range 100 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Client(1).Put(ctx, fmt.Sprintf("sweep-%d", i), []byte("v"), &client.WriteOptions{W: 2})
+		cancel()
+		if err != nil {
+			t.Fatalf("write %d with n3 down: %v", i, err)
+		}
+	}
+	c.Restart(3)
+	c.WaitConverged(t, 30*time.Second)
+
+	c.Retry(t, 6*sweep, "every node completes two sweeps", func(ctx context.Context) error {
+		for i := 1; i <= 3; i++ {
+			m, err := aeMetrics(ctx, c.HTTPAddr(i))
+			if err != nil {
+				return err
+			}
+			if m["dht_ae_sweeps_total"] < 2 {
+				return fmt.Errorf("n%d has completed %v sweeps: %v", i, m["dht_ae_sweeps_total"], m)
+			}
+		}
+		return nil
+	})
+	for end := time.Now().Add(sweep); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for i := 1; i <= 3; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			m, err := aeMetrics(ctx, c.HTTPAddr(i))
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			age, last, pairs := m["dht_ae_max_seconds_since_exchange"], m["dht_ae_sweep_seconds"], m["dht_ae_pairs"]
+			if pairs != 128 || age > sweep.Seconds() || last <= 0 || last > sweep.Seconds() {
+				t.Fatalf("n%d: %v pairs (want 128), oldest pair %.3fs, last sweep %.3fs: want both within the %v sweep interval",
+					i, pairs, age, last, sweep)
+			}
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		m, err := aeMetrics(context.Background(), c.HTTPAddr(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("n%d: sweeps=%v last_sweep=%.3fs max_since_exchange=%.3fs exchanges in_sync=%v repaired=%v aborted=%v copies_repaired=%v",
+			i, m["dht_ae_sweeps_total"], m["dht_ae_sweep_seconds"], m["dht_ae_max_seconds_since_exchange"],
+			m[`dht_ae_exchanges_total{result="in_sync"}`], m[`dht_ae_exchanges_total{result="repaired"}`],
+			m[`dht_ae_exchanges_total{result="aborted"}`], m["dht_ae_keys_repaired_total"])
+	}
+	c.Retry(t, 10*time.Second, "every partition's replicas report the same Merkle root", func(ctx context.Context) error {
+		roots := map[uint32]map[uint64]bool{}
+		for i := 1; i <= 3; i++ {
+			st, err := c.Client(i).Status(ctx)
+			if err != nil {
+				return err
+			}
+			for p, r := range st.MerkleRoots {
+				if roots[p] == nil {
+					roots[p] = map[uint64]bool{}
+				}
+				roots[p][r] = true
+			}
+		}
+		if len(roots) != 64 {
+			return fmt.Errorf("roots reported for %d partitions, want 64", len(roots))
+		}
+		for p, rs := range roots {
+			if len(rs) != 1 {
+				return fmt.Errorf("partition %d's replicas have %d different roots", p, len(rs))
+			}
+		}
+		return nil
+	})
+}
+
+// aeMetrics reads a node's dht_ae_* samples, by name with labels.
+func aeMetrics(ctx context.Context, addr string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !strings.HasPrefix(name, "dht_ae_") {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sc.Text(), err)
+		}
+		out[name] = f
+	}
+	return out, sc.Err()
+}
