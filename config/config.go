@@ -79,6 +79,11 @@ type Cluster struct {
 	// HTTPAdvertise is the host:port of this node's HTTP API that peers and
 	// dhtctl are told ("" = http.listen).
 	HTTPAdvertise string `koanf:"http_advertise"`
+	// ReadyAgreementWait bounds how long /readyz waits, once the node is
+	// otherwise ready, for every live peer to announce the ring this node
+	// routes by. After it the node is ready all the same, and logs which
+	// peers announce another ring.
+	ReadyAgreementWait time.Duration `koanf:"ready_agreement_wait"`
 	// TLS is mutual TLS between nodes on the remote port. Off when unset,
 	// which is safe only on a network no one else can reach.
 	TLS ClusterTLS `koanf:"tls"`
@@ -340,9 +345,10 @@ func Default() Config {
 			DataDir: "./data",
 		},
 		Cluster: Cluster{
-			Name:         "dht",
-			GossipListen: "127.0.0.1:7946",
-			RemoteListen: "127.0.0.1:7070",
+			Name:               "dht",
+			GossipListen:       "127.0.0.1:7946",
+			RemoteListen:       "127.0.0.1:7070",
+			ReadyAgreementWait: 10 * time.Second,
 		},
 		HTTP: HTTP{
 			Listen:          "127.0.0.1:8080",
@@ -466,6 +472,7 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	positive("cluster.ready_agreement_wait", c.Cluster.ReadyAgreementWait)
 	if c.Standalone() && len(c.SeedList()) > 0 {
 		bad("cluster.seeds", "must be empty for a standalone node (cluster.gossip_listen and cluster.remote_listen empty)")
 	}

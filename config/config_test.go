@@ -26,6 +26,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"node.id", "node.data_dir", "node.memory_limit_mib",
 		"cluster.name", "cluster.zone", "cluster.seeds", "cluster.gossip_listen", "cluster.gossip_advertise",
 		"cluster.gossip_key", "cluster.remote_listen", "cluster.remote_advertise", "cluster.http_advertise",
+		"cluster.ready_agreement_wait",
 		"cluster.tls.ca_file", "cluster.tls.cert_file", "cluster.tls.key_file",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
 		"http.shutdown_timeout", "http.client_token", "http.admin_token", "http.pprof",

@@ -18,6 +18,17 @@
 // MAC of cluster commands; lifecycle.go stops the node and reports
 // readiness.
 //
+// Readiness (/readyz) means the node can serve and agrees with its peers:
+// storage open and actors running, joined, a ring in which it owns
+// replicas, merged from a peer when a peer is alive, its data compared
+// with that ring by handoff, and every peer gossip sees alive announcing
+// the ring this node routes by. The topology actor announces each new
+// ring's mark (topo.RingMark) in gossip's tags after publishing it
+// (announceRing); readiness asks topo.Agreement, under a mutex since
+// probes come on many goroutines, whether the peers' marks match, waiting
+// at most cluster.ready_agreement_wait before it reports ready anyway and
+// logs which peers disagree. Once agreed, a node stays so for its run.
+//
 // Start and Stop are the node's lifecycle for cmd/dhtd and for the
 // in-process test harness; both are called from one goroutine. Stop drains
 // HTTP first, so requests in flight complete, then stops the actors, then

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/cluster/certs"
+	"github.com/dhtkv/dht/cluster/membership"
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/events"
+	"github.com/dhtkv/dht/internal/topo"
 )
 
 // Retired is closed once this node was removed from the ring (dhtctl
@@ -85,8 +89,9 @@ func (n *Node) closeAll() error {
 }
 
 // readiness is what /readyz reports: storage open and actors running, the
-// node has joined (a seed answered, or it started a new cluster), and it
-// knows a ring in which it owns replicas.
+// node has joined (a seed answered, or it started a new cluster), it knows
+// a ring in which it owns replicas, and the live peers gossip reports route
+// by that ring (see agreed).
 func (n *Node) readiness() error {
 	if !n.ready.Load() {
 		return errors.New("starting or stopping")
@@ -104,5 +109,29 @@ func (n *Node) readiness() error {
 	if !n.cfg.Standalone() && !n.handoff.Checked() {
 		return errors.New("handoff has not yet compared this node's data with the ring")
 	}
-	return nil
+	return n.agreed(snap)
+}
+
+// agreed asks topo.Agreement whether the live peers gossip reports announce
+// the ring of snap, the one this node routes by: a client that waits for
+// every node's readiness must find every node sending writes to the same
+// owners. The agreement waits a bounded time, then lets the node be ready
+// and logs why it was not; once reached it stays for the run.
+func (n *Node) agreed(snap *topology.Snapshot) error {
+	var peers []topo.Peer
+	if agent := n.agent.Load(); agent != nil {
+		for _, m := range agent.Members() {
+			peers = append(peers, topo.Peer{
+				ID: m.ID, RemoteAddr: m.RemoteAddr, Alive: m.Status == membership.StatusAlive, Ring: m.Ring,
+				Shape: ring.Shape{Cluster: m.Cluster, Partitions: m.Partitions, N: m.N},
+			})
+		}
+	}
+	n.agreement.Lock()
+	logs, err := n.agreement.a.Check(n.now(), topo.MarkOf(snap.State), peers)
+	n.agreement.Unlock()
+	for _, l := range logs {
+		n.logger.Log(context.Background(), l.Level, l.Msg, l.Args...)
+	}
+	return err
 }

@@ -12,14 +12,24 @@ import (
 // in the background: the node serves while it looks for its cluster.
 func (n *Node) startMembership(fast bool) error {
 	cfg := n.cfg
+	self := n.self()
+	if mark := n.ringMark.Load(); mark != nil {
+		self.Ring = *mark
+	}
 	agent, err := membership.Start(membership.Config{
 		NodeID: cfg.Node.ID, BindAddr: cfg.Cluster.GossipListen, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
-		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: n.self(), Fast: fast, Logger: n.logger,
+		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: self, Fast: fast, Logger: n.logger,
 	}, n.onMembershipEvent)
 	if err != nil {
 		return err
 	}
 	n.agent.Store(agent)
+	// The topology actor may have announced a newer ring between the
+	// tags above and the Store; announceRing stores the mark before it
+	// loads the agent, so one of the two sees the other's.
+	if mark := n.ringMark.Load(); mark != nil {
+		n.announceRing(*mark)
+	}
 	seeds := cfg.SeedList()
 	if len(seeds) == 0 {
 		n.joined.Store(true)
@@ -38,6 +48,21 @@ func (n *Node) startMembership(fast bool) error {
 		}
 	}()
 	return nil
+}
+
+// announceRing tells the peers, in gossip's tags, the mark of the ring this
+// node now routes by. The topology actor calls it after it published that
+// ring; before membership runs, the mark waits in ringMark for the first
+// tags.
+func (n *Node) announceRing(mark string) {
+	n.ringMark.Store(&mark)
+	if agent := n.agent.Load(); agent != nil {
+		if err := agent.SetRing(mark); err != nil {
+			// Peers' readiness waits for the mark (at most their
+			// agreement wait); the next ring change announces again.
+			n.logger.Warn("announcing the ring to gossip", "err", err)
+		}
+	}
 }
 
 // onMembershipEvent turns one gossip event into actor messages and events.

@@ -21,8 +21,10 @@ import (
 	"github.com/dhtkv/dht/actorsys/dispatch"
 	"github.com/dhtkv/dht/cluster/certs"
 	"github.com/dhtkv/dht/cluster/membership"
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/events"
+	"github.com/dhtkv/dht/internal/topo"
 	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/resolve"
@@ -106,6 +108,17 @@ type Node struct {
 	// pool runs the mailboxes of the actors on the request path.
 	pool  *dispatch.Pool
 	ready atomic.Bool
+	// ringMark is the mark of the ring the topology actor last announced
+	// (nil before the first): gossip's tags carry it once membership runs.
+	ringMark atomic.Pointer[string]
+	// agreement decides when readiness stops waiting for the live peers
+	// to announce this node's ring; /readyz probes come on many
+	// goroutines.
+	agreement struct {
+		sync.Mutex
+		a *topo.Agreement
+	}
+	now func() time.Time
 	// joined is set once a seed answered (or there were none).
 	joined     atomic.Bool
 	joinCtx    context.Context
@@ -132,7 +145,10 @@ func Start(opts Options) (n *Node, err error) {
 		return nil, err
 	}
 	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
-		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{})}
+		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{}),
+		now: opts.now()}
+	n.agreement.a = topo.NewAgreement(cfg.Node.ID,
+		ring.Shape{Cluster: cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N}, cfg.Cluster.ReadyAgreementWait)
 	// Every error return sets n to nil; the cleanup keeps its own pointer.
 	created := n
 	defer func() {

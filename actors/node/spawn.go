@@ -173,6 +173,7 @@ func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 		}
 		return a.UserEvent(name, payload)
 	}
+	c.Announce = n.announceRing
 	c.OnEvent = func(kind, subject, detail string) {
 		n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
 	}

@@ -11,8 +11,8 @@ import (
 )
 
 // carry carries out the machine's effects, in the order topo.Effects
-// gives: persist, log, ring changes, publish, other events, broadcast,
-// answer, gossip.
+// gives: persist, log, ring changes, publish, announce, other events,
+// broadcast, answer, gossip.
 func (a *topologyActor) carry(ctx actor.Context, eff topo.Effects) {
 	if eff.Persist {
 		if err := a.persist(); err != nil {
@@ -25,6 +25,9 @@ func (a *topologyActor) carry(ctx actor.Context, eff topo.Effects) {
 	a.report(eff.Events, true)
 	if eff.Publish {
 		a.publish()
+	}
+	if eff.Announce != nil && a.cfg.Announce != nil {
+		a.cfg.Announce(eff.Announce.String())
 	}
 	if eff.LossChecked && a.cfg.NewEpoch != nil {
 		// After the publish: the node's read gate opens when NewEpoch

@@ -14,6 +14,7 @@ import (
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/cluster/remoteguard"
 	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/internal/topo"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/test/testutil"
@@ -32,7 +33,12 @@ type node struct {
 	events     []string
 	broadcasts []*messages.ClusterCommand
 	members    []membership.Member
+	// announces are the ring marks announced, each with the mark of the
+	// snapshot published when it was.
+	announces []announce
 }
+
+type announce struct{ mark, published string }
 
 // newNode returns a node of cluster c (Q=8, N=3) whose stored ring state
 // is stored (nil: none); spawn starts it.
@@ -55,6 +61,15 @@ func newNode(t *testing.T, id string, seeded bool, stored *ring.State) *node {
 			defer n.mu.Unlock()
 			n.broadcasts = append(n.broadcasts, c)
 			return nil
+		},
+		Announce: func(mark string) {
+			published := ""
+			if s := n.view.Load(); s != nil {
+				published = topo.MarkOf(s.State).String()
+			}
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			n.announces = append(n.announces, announce{mark: mark, published: published})
 		},
 		OnEvent: func(kind, subject, detail string) {
 			n.mu.Lock()

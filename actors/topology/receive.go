@@ -98,7 +98,7 @@ func (a *topologyActor) setMembers(members []membership.Member) topo.Effects {
 	for i, m := range members {
 		peers[i] = topo.Peer{
 			ID: m.ID, RemoteAddr: m.RemoteAddr, Alive: m.Status == membership.StatusAlive,
-			Shape: ring.Shape{Cluster: m.Cluster, Partitions: m.Partitions, N: m.N},
+			Shape: ring.Shape{Cluster: m.Cluster, Partitions: m.Partitions, N: m.N}, Ring: m.Ring,
 		}
 	}
 	eff := a.m.SetMembers(peers)

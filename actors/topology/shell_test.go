@@ -2,16 +2,20 @@ package topology
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/internal/topo"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/test/testutil"
 )
 
 func TestTopology_StartsAloneWithoutSeeds(t *testing.T) {
@@ -151,4 +155,27 @@ func TestTopology_CommandsAnswerWithTheirRules(t *testing.T) {
 	if got.GetCluster() != "c" || got.GetAction() != ActionForceRemove || got.GetNode() != "c" || got.GetJoinVersion() != 3 || got.GetRemoveVersion() != 4 {
 		t.Errorf("broadcast %v, want force-remove of c joined at 3, removed at 4", got)
 	}
+}
+
+// The ring mark reaches gossip's tags after the snapshot with that ring is
+// published, so that a peer reading it can count on this node routing by
+// it; a finished handoff, which moves no owner, announces nothing.
+func TestTopology_AnnouncesTheRingAfterPublishingIt(t *testing.T) {
+	sys := actor.NewActorSystem()
+	stored := joined("a", "b")
+	a := newNode(t, "a", false, &stored)
+	a.spawn(t, sys)
+	sys.Root.Send(a.pid, &HandoffDone{Partition: 3, Since: 2})
+	sys.Root.Send(a.pid, &RemoteCommand{Command: &messages.ClusterCommand{Cluster: "c", Action: ActionDecommission, Node: "b", JoinVersion: 2, RemoveVersion: 3}})
+	s := a.waitFor(t, "b removed", func(s *Snapshot) bool { return !s.State.Owner("b") })
+	removed := topo.MarkOf(s.State).String()
+	want := []announce{{topo.MarkOf(stored).String(), topo.MarkOf(stored).String()}, {removed, removed}}
+	testutil.Eventually(t, 10*time.Second, 5*time.Millisecond, func() error {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !slices.Equal(a.announces, want) {
+			return fmt.Errorf("announced (mark, published) %v, want %v", a.announces, want)
+		}
+		return nil
+	})
 }

@@ -49,6 +49,12 @@ type Config struct {
 	// Broadcast, when set, carries an operator's command to every node at
 	// once (a serf user event); ring gossip carries it anyway.
 	Broadcast func(*messages.ClusterCommand) error
+	// Announce, when set, tells the peers the mark of the ring this node
+	// now routes by (topo.RingMark's text, as a gossip tag). It is called
+	// from the actor's goroutine after the snapshot with that ring is
+	// published, each time the ownership changes; peers' readiness waits
+	// until they have the same.
+	Announce func(mark string)
 	// OnEvent, when set, hears of ring changes and operators' commands for
 	// the node's event stream: kind is "ring-change", "cluster-event",
 	// "rebuild-start" or "rebuild-finish".

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,6 +32,10 @@ const (
 	tagCluster    = "cl"
 	tagPartitions = "q"
 	tagN          = "n"
+	// tagRing is the mark of the ring the node routes by (topo.RingMark's
+	// text, at most 37 bytes), so that peers' readiness can wait until it
+	// is theirs.
+	tagRing = "rg"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -53,7 +58,11 @@ type Member struct {
 	Cluster    string
 	Partitions int
 	N          int
-	Status     Status
+	// Ring is the mark of the ring the node announces it routes by
+	// (topo.RingMark.String); "" when it announces none (it has not
+	// started its ring, or runs a release without the tag).
+	Ring   string
+	Status Status
 }
 
 // Config configures an Agent.
@@ -100,7 +109,13 @@ type UserEvent struct {
 
 // Agent is a running serf instance.
 type Agent struct {
-	serf   *serf.Serf
+	serf *serf.Serf
+	// tags are this node's tags as last set; SetRing changes them from the
+	// topology actor's goroutine while Start's caller may read them.
+	tags struct {
+		sync.Mutex
+		m map[string]string
+	}
 	self   Member
 	logger *slog.Logger
 	events chan serf.Event
@@ -168,6 +183,7 @@ func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
 		return nil, fmt.Errorf("membership: start serf on %s: %w", cfg.BindAddr, err)
 	}
 	a := &Agent{serf: s, self: cfg.Self, logger: logger, events: events, stop: make(chan struct{})}
+	a.tags.m = conf.Tags
 	a.wg.Add(1)
 	go a.loop(onEvent)
 	return a, nil
@@ -259,6 +275,24 @@ func (a *Agent) AliveCount() int {
 	return n
 }
 
+// SetRing announces mark (topo.RingMark's text) as the ring this node
+// routes by: serf gossips the new tags to every peer. Announcing the mark
+// already announced does nothing. Safe for concurrent use.
+func (a *Agent) SetRing(mark string) error {
+	a.tags.Lock()
+	defer a.tags.Unlock()
+	if a.tags.m[tagRing] == mark {
+		return nil
+	}
+	next := maps.Clone(a.tags.m)
+	next[tagRing] = mark
+	if err := a.serf.SetTags(next); err != nil {
+		return fmt.Errorf("membership: announce ring %s: %w", mark, err)
+	}
+	a.tags.m = next
+	return nil
+}
+
 // UserEvent broadcasts an operator cluster event to every node.
 func (a *Agent) UserEvent(name string, payload []byte) error {
 	return a.serf.UserEvent(name, payload, false)
@@ -298,6 +332,9 @@ func tags(m Member) map[string]string {
 	if m.Zone != "" {
 		t[tagZone] = m.Zone
 	}
+	if m.Ring != "" {
+		t[tagRing] = m.Ring
+	}
 	return t
 }
 
@@ -306,7 +343,7 @@ func fromSerf(m serf.Member) Member {
 	n, _ := strconv.Atoi(m.Tags[tagN])
 	out := Member{
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
-		Cluster: m.Tags[tagCluster], Partitions: q, N: n,
+		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing],
 	}
 	switch m.Status {
 	case serf.StatusAlive:

@@ -3,8 +3,10 @@
 // events.
 //
 // An Agent announces the node with tags — its id, actor remote address, HTTP
-// address, zone, cluster name, partition count and N — and reports changes
-// through a callback. Serf's events are hints only: they can be lost or
+// address, zone, cluster name, partition count and N, and the mark of the
+// ring it routes by (SetRing, updated when the ownership changes, so that
+// peers' readiness can wait until they route by the same ring) — and
+// reports changes through a callback. Serf's events are hints only: they can be lost or
 // reordered, so the receiver (the topology actor) reconciles against
 // Members() on every event and on a timer.
 //

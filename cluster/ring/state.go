@@ -457,6 +457,13 @@ func (s State) Digest() uint64 {
 	return h.Sum64()
 }
 
+// OwnershipDigest is Digest of s without its handoff records: it changes
+// only when the ownership does (a join, a removal, a loss), not each time a
+// handoff completes. Two nodes with equal ownership digests compute the same
+// table and send every write to the same owners, whatever handoffs each has
+// heard of so far; readiness compares it across nodes.
+func (s State) OwnershipDigest() uint64 { return State{Members: s.Members}.Digest() }
+
 // Validate reports whether s is in canonical form with consistent versions:
 // ids non-empty, strictly increasing; every JoinVersion at least 1; every
 // RemoveVersion 0 or after its JoinVersion. Decoders of untrusted input call

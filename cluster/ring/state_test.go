@@ -296,3 +296,23 @@ func TestState_Digest(t *testing.T) {
 		t.Errorf("Digest changed: %#x, was %#x; peers of other releases would see every state as different", got, want)
 	}
 }
+
+func TestState_OwnershipDigest(t *testing.T) {
+	base := State{}.Join(Member{ID: "a", Zone: "z"}).Join(Member{ID: "b"})
+	// Handoff records do not change it: nodes that heard of different
+	// handoffs still send writes to the same owners.
+	for _, s := range []State{base.CompleteHandoff("a", 3, 1), base.CompleteHandoff("a", 3, 1).CompleteHandoff("b", 1, 2)} {
+		if s.OwnershipDigest() != base.OwnershipDigest() {
+			t.Errorf("handoff records changed the ownership digest: %v", s)
+		}
+	}
+	// Every ownership change does, a loss included.
+	for i, s := range []State{{}, base.Remove("b"), base.Join(Member{ID: "c"}), base.Join(Member{ID: "a", Zone: "y"}), base.MarkRebuild("a")} {
+		if s.OwnershipDigest() == base.OwnershipDigest() {
+			t.Errorf("change %d kept the ownership digest: %v", i, s)
+		}
+	}
+	if base.OwnershipDigest() != base.Digest() {
+		t.Error("a state without handoff records must have its Digest as ownership digest")
+	}
+}

@@ -20,6 +20,12 @@
 //	eff = m.Gossip(g, now)          // a peer's ring state arrived
 //	eff, err := m.Command(topo.ActionDecommission, "n3")
 //
+// Agreement (agreement.go) is the readiness rule built on the RingMark the
+// machine asks the actor to announce (Effects.Announce) whenever the
+// ownership changes: a node is ready once every live peer announces its
+// mark, or once a bounded wait has run out, with a log line that says
+// which peers disagreed.
+//
 // Time arrives as a now argument and randomness as a Rand (a *rand.Rand), so the
 // machine reads no clock and tests replay it exactly.
 //

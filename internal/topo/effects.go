@@ -8,9 +8,10 @@ import (
 
 // Effects is what the actor must do after one event, in this order:
 // persist, log, report the ring changes (events of KindRingChange), publish,
-// report the rest of the events, broadcast, answer, gossip. A ring change
-// is reported before the snapshot that shows it is published, and an
-// operator's command after, as the node's event stream always had them.
+// announce, report the rest of the events, broadcast, answer, gossip. A
+// ring change is reported before the snapshot that shows it is published,
+// and an operator's command after, as the node's event stream always had
+// them.
 type Effects struct {
 	// Persist: the ring state changed; store Machine.State before anything
 	// else, so a restart keeps it.
@@ -19,6 +20,12 @@ type Effects struct {
 	Logs []Log
 	// Publish: publish a new snapshot (state, plan, members, synced).
 	Publish bool
+	// Announce, when set, is the mark of the ring the node now routes by
+	// (MarkOf(Machine.State)): tell the peers, in gossip's tags, after the
+	// publish, so that a peer that reads it can count on this node routing
+	// by that ring. It is set when the ownership changes, not for handoff
+	// records; peers' Agreement compares it with their own.
+	Announce *RingMark
 	// Events are the node's event stream entries, in order; see above for
 	// where they fall around Publish.
 	Events []Event

@@ -74,6 +74,9 @@ func printEffects(eff Effects) string {
 	if eff.Publish {
 		b.WriteString("publish\n")
 	}
+	if eff.Announce != nil {
+		fmt.Fprintf(&b, "announce %s\n", eff.Announce)
+	}
 	for _, e := range eff.Events {
 		fmt.Fprintf(&b, "event %s subject=%q %q\n", e.Kind, e.Subject, e.Detail)
 	}

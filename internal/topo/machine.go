@@ -52,6 +52,9 @@ type Peer struct {
 	RemoteAddr string
 	Shape      ring.Shape
 	Alive      bool
+	// Ring is the mark of the ring the peer announces (RingMark.String),
+	// "" while it announces none; Agreement compares it.
+	Ring string
 }
 
 // Gossip is a ring state a peer sent. Err is set when it could not be
@@ -93,6 +96,9 @@ type Machine struct {
 	// loss, as of the last plan, so that the start and the end of a
 	// rebuild are reported once each.
 	rebuilding int
+	// announced is the ring mark last asked to be announced (valid once
+	// computed is set).
+	announced RingMark
 }
 
 // New returns the machine of a node that has not started.
@@ -399,6 +405,7 @@ func (m *Machine) apply(eff *Effects, next ring.State, why string) bool {
 		return false
 	}
 	ownershipChanged := !m.computed || m.state.Version() != next.Version()
+	first := !m.computed
 	m.state = next
 	m.plan = ring.NewPlan(m.cfg.Shape.Partitions, m.cfg.Shape.N, m.state)
 	m.computed = true
@@ -409,6 +416,10 @@ func (m *Machine) apply(eff *Effects, next ring.State, why string) bool {
 		eff.event(KindRingChange, "", fmt.Sprintf("%s: %d owners, version %d", why, owners, m.state.Clock()))
 	}
 	m.reportRebuild(eff)
+	if mark := MarkOf(m.state); first || mark != m.announced {
+		m.announced = mark
+		eff.Announce = &mark
+	}
 	return true
 }
 
