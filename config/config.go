@@ -185,6 +185,13 @@ type Replication struct {
 	// RequestTimeout bounds a coordinated request; past it a write's outcome
 	// is indeterminate.
 	RequestTimeout time.Duration `koanf:"request_timeout"`
+	// CoordinateTimeout is how long a write waits for its coordinating
+	// replica's first answer before handing the write to the next owner
+	// (with the same client context: if both land, the write is two
+	// siblings of one value, never a loss). It bounds how long a stopped
+	// coordinator that gossip has not marked down yet stalls a write. It
+	// must be below RequestTimeout.
+	CoordinateTimeout time.Duration `koanf:"coordinate_timeout"`
 }
 
 // Storage selects and tunes the local storage engine.
@@ -364,10 +371,11 @@ func Default() Config {
 			Partitions: 256,
 		},
 		Replication: Replication{
-			N:              3,
-			R:              2,
-			W:              2,
-			RequestTimeout: 5 * time.Second,
+			N:                 3,
+			R:                 2,
+			W:                 2,
+			RequestTimeout:    5 * time.Second,
+			CoordinateTimeout: time.Second,
 		},
 		Storage: Storage{
 			Engine:             "badger",
@@ -587,6 +595,11 @@ func (c Config) Validate() error {
 		}
 	}
 	positive("replication.request_timeout", r.RequestTimeout)
+	positive("replication.coordinate_timeout", r.CoordinateTimeout)
+	if r.CoordinateTimeout > 0 && r.RequestTimeout > 0 && r.CoordinateTimeout >= r.RequestTimeout {
+		bad("replication.coordinate_timeout", "must be less than replication.request_timeout (%s), got %s: the write is handed to the next owner within the request's time",
+			r.RequestTimeout, r.CoordinateTimeout)
+	}
 
 	// storage
 	oneOf("storage.engine", c.Storage.Engine, engines)

@@ -34,7 +34,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"http.tls.cert_file", "http.tls.key_file", "http.tls.client_ca_file",
 		"ring.partitions",
 		"replication.n", "replication.r", "replication.w", "replication.pr", "replication.pw",
-		"replication.request_timeout",
+		"replication.request_timeout", "replication.coordinate_timeout",
 		"storage.engine", "storage.sync_writes", "storage.profile", "storage.value_log_gc_interval",
 		"handoff.hints", "handoff.max_hints", "handoff.max_hint_bytes", "handoff.deliver_interval",
 		"handoff.transfer_concurrency", "handoff.transfer_batch_keys", "handoff.transfer_batch_bytes", "handoff.drop_delay",
@@ -148,6 +148,10 @@ func TestValidate_InvalidValues(t *testing.T) {
 		{"pw negative", func(c *Config) { c.Replication.PW = -1 }, []string{"replication.pw"}},
 		{"pw above w", func(c *Config) { c.Replication.PW = 3 }, []string{"replication.pw"}},
 		{"request_timeout zero", func(c *Config) { c.Replication.RequestTimeout = 0 }, []string{"replication.request_timeout"}},
+		{"coordinate_timeout zero", func(c *Config) { c.Replication.CoordinateTimeout = 0 }, []string{"replication.coordinate_timeout"}},
+		{"coordinate_timeout negative", func(c *Config) { c.Replication.CoordinateTimeout = -time.Second }, []string{"replication.coordinate_timeout"}},
+		{"coordinate_timeout equal to request_timeout", func(c *Config) { c.Replication.CoordinateTimeout = c.Replication.RequestTimeout }, []string{"replication.coordinate_timeout"}},
+		{"coordinate_timeout above request_timeout", func(c *Config) { c.Replication.CoordinateTimeout = time.Minute }, []string{"replication.coordinate_timeout"}},
 
 		{"engine unknown", func(c *Config) { c.Storage.Engine = "rocksdb" }, []string{"storage.engine"}},
 		{"engine wrong case", func(c *Config) { c.Storage.Engine = "Badger" }, []string{"storage.engine"}},
@@ -219,10 +223,13 @@ func TestValidate_ValidEdges(t *testing.T) {
 		{"partitions 65536, with a sweep that fits them", func(c *Config) { c.Ring.Partitions = 65536; c.Entropy.SweepInterval = 8 * time.Hour }},
 		{"sweep just fits the rate limit", func(c *Config) { c.Entropy.Interval = 1171875 * time.Microsecond }},
 		{"single replica", func(c *Config) {
-			c.Replication = Replication{N: 1, R: 1, W: 1, PR: 1, PW: 1, RequestTimeout: time.Second}
+			c.Replication = Replication{N: 1, R: 1, W: 1, PR: 1, PW: 1, RequestTimeout: time.Second, CoordinateTimeout: 500 * time.Millisecond}
 		}},
 		{"pr equal r and pw equal w", func(c *Config) { c.Replication.PR = 2; c.Replication.PW = 2 }},
 		{"quorums equal n", func(c *Config) { c.Replication.R = 3; c.Replication.W = 3 }},
+		{"coordinate_timeout just below request_timeout", func(c *Config) {
+			c.Replication.RequestTimeout, c.Replication.CoordinateTimeout = time.Second, time.Second-time.Millisecond
+		}},
 		{"gc disabled", func(c *Config) { c.Storage.ValueLogGCInterval = 0 }},
 		{"default profile", func(c *Config) { c.Storage.Profile = "default" }},
 		{"tokens set", func(c *Config) { c.HTTP.ClientToken = "a b"; c.HTTP.AdminToken = "x" }},
@@ -257,6 +264,8 @@ func TestValidate_MessageFormat(t *testing.T) {
 			`storage.engine: must be one of "badger", "memory", "pebble", got "rocksdb"`},
 		{"data_dir names the engine", func(c *Config) { c.Storage.Engine = "pebble"; c.Node.DataDir = "" },
 			`node.data_dir: must not be empty when storage.engine is "pebble"`},
+		{"coordinate_timeout names request_timeout", func(c *Config) { c.Replication.CoordinateTimeout = 6 * time.Second },
+			"replication.coordinate_timeout: must be less than replication.request_timeout (5s), got 6s: the write is handed to the next owner within the request's time"},
 		{"data_dir names badger", func(c *Config) { c.Node.DataDir = "" },
 			`node.data_dir: must not be empty when storage.engine is "badger"`},
 		{"sweep names the rate limit and the pairs", func(c *Config) { c.Entropy.Interval = 2 * time.Second },

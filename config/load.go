@@ -66,6 +66,7 @@ var help = map[string]string{
 	"replication.pr":                   "default primary replicas among the read quorum, 0..replication.r",
 	"replication.pw":                   "default primary replicas among the write quorum, 0..replication.w",
 	"replication.request_timeout":      "time limit for a coordinated request",
+	"replication.coordinate_timeout":   "wait for the coordinating replica's answer before a write goes to the next owner; below replication.request_timeout",
 	"storage.engine":                   "storage engine: badger, pebble or memory (docs/engines.md compares them)",
 	"storage.sync_writes":              "fsync every write, so acknowledged writes survive a machine crash",
 	"storage.profile":                  "on-disk engine's memory profile: small or default (the engine's own defaults)",

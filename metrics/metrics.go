@@ -17,6 +17,11 @@ type Metrics struct {
 	VnodeOps *prometheus.CounterVec
 	// ReadRepairs counts replicas repaired after a read.
 	ReadRepairs prometheus.Counter
+	// CoordinatorHandovers counts writes handed to the next owner because
+	// their coordinating replica did not answer by
+	// replication.coordinate_timeout. A steady count means an owner is
+	// stopped or hung and gossip has not (yet) marked it down.
+	CoordinatorHandovers prometheus.Counter
 	// Hints counts hint-queue events by result (stored, refused_full,
 	// refused_storage, delivered).
 	Hints *prometheus.CounterVec
@@ -57,6 +62,10 @@ func New() *Metrics {
 			Namespace: "dht", Name: "read_repairs_total",
 			Help: "Replicas sent a merged object because a read found them stale or missing.",
 		}),
+		CoordinatorHandovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dht", Name: "coordinator_handovers_total",
+			Help: "Writes handed to the next owner because their coordinating replica did not answer within replication.coordinate_timeout.",
+		}),
 		Hints: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "dht", Name: "hints_total",
 			Help: "Hint queue events by result: stored, refused_full, refused_storage, delivered.",
@@ -82,7 +91,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.Hints, m.HintsPending, m.Siblings,
+		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.CoordinatorHandovers, m.Hints, m.HintsPending, m.Siblings,
 		m.Resolutions, m.ResolverFailures,
 	)
 	return m

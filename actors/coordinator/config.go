@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -39,9 +40,13 @@ type Router interface {
 // Config is shared by all coordinators of a node.
 type Config struct {
 	// Hints turns on hinted handoff for replicas that miss the deadline.
-	Hints   bool
-	Router  Router
-	Metrics *metrics.Metrics
+	Hints bool
+	// CoordinateTimeout is how long a write waits for its coordinating
+	// replica's first answer before the machine hands it to the next owner
+	// (quorum.Put.CoordinatorLate); zero never hands over.
+	CoordinateTimeout time.Duration
+	Router            Router
+	Metrics           *metrics.Metrics
 	// Dispatcher, when set, runs coordinators' mailboxes (the node's
 	// worker pool); nil means protoactor's default.
 	Dispatcher actor.Dispatcher
@@ -49,8 +54,8 @@ type Config struct {
 }
 
 // FromConfig returns the coordinators' settings that come from the node's
-// config (handoff.hints). The node fills in the rest: Router, Metrics,
-// Dispatcher and Logger.
+// config (handoff.hints, replication.coordinate_timeout). The node fills in
+// the rest: Router, Metrics, Dispatcher and Logger.
 func FromConfig(c config.Config) Config {
-	return Config{Hints: c.Handoff.Hints}
+	return Config{Hints: c.Handoff.Hints, CoordinateTimeout: c.Replication.CoordinateTimeout}
 }

@@ -23,7 +23,12 @@
 //     for the partition's Route, and starts quorum.NewPut; carryPut sends
 //     the coordinating
 //     replica (the first live primary) a PutRequest marked Early (send,
-//     quorum.KindCoordinate).
+//     quorum.KindCoordinate), and arms that replica's coordinator timer
+//     (Config.CoordinateTimeout). If it fires before the replica answered
+//     (onCoordinatorLate → Put.CoordinatorLate), the machine may name the
+//     next owner, which carryPut sends the same PutRequest, arming its
+//     timer in turn; dht_coordinator_handovers_total counts these. Both
+//     may land: their objects are siblings of one value (see quorum.Put).
 //  5. That vnode answers twice under one request id: first the object it
 //     minted, not yet durable (onAnswer → onCoordinated → Put.Minted), which
 //     carryPut sends to the other replicas at once as MergeRequests

@@ -13,6 +13,7 @@ import (
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/metrics"
 	"github.com/dhtkv/dht/test/testutil"
 	"github.com/dhtkv/dht/wire"
 )
@@ -34,6 +35,13 @@ type fakeReplica struct {
 	silent bool
 	// hintRefusal, when set, refuses hints with this reason.
 	hintRefusal string
+	// actorID is the dvv actor of the dots this replica mints (7 when
+	// unset): two replicas that coordinate one write need distinct ones.
+	actorID dvv.Actor
+	// putDelay delays the answers to a write this long: a coordinator
+	// that stores the write at once but answers late, as a stopped node
+	// does once it is continued.
+	putDelay time.Duration
 
 	mu       sync.Mutex
 	received []*messages.Envelope
@@ -54,6 +62,16 @@ func (f *fakeReplica) actor() actor.Actor {
 		if f.silent || ctx.Sender() == nil {
 			return
 		}
+		if f.putDelay > 0 && env.GetPutRequest() != nil {
+			root, sender, id := ctx.ActorSystem().Root, ctx.Sender(), env.GetRequestId()
+			time.AfterFunc(f.putDelay, func() {
+				for _, a := range answers {
+					a.RequestId = id
+					root.Send(sender, a)
+				}
+			})
+			return
+		}
 		for _, a := range answers {
 			a.RequestId = env.GetRequestId()
 			ctx.Respond(a)
@@ -70,7 +88,11 @@ func (f *fakeReplica) answer(env *messages.Envelope) []*messages.Envelope {
 		req := env.GetPutRequest()
 		ctx, _ := wire.VVFromProto(req.GetContext())
 		sib := dvv.Sibling{Value: req.GetValue().GetValue(), ContentType: req.GetValue().GetContentType(), Tombstone: req.GetValue().GetTombstone(), Timestamp: 1}
-		obj, err := f.held.Update(ctx, sib, dvv.Dot{Actor: 7, Counter: f.held.Context.Get(7) + 1}, int(req.GetMaxSiblings()))
+		self := f.actorID
+		if self == 0 {
+			self = 7
+		}
+		obj, err := f.held.Update(ctx, sib, dvv.Dot{Actor: self, Counter: f.held.Context.Get(self) + 1}, int(req.GetMaxSiblings()))
 		if err != nil {
 			return []*messages.Envelope{{Body: &messages.Envelope_ErrorReply{ErrorReply: &messages.ErrorReply{
 				Code: messages.ErrorCode_ERROR_CODE_TOO_MANY_SIBLINGS, Message: err.Error()}}}}
@@ -151,6 +173,9 @@ type cluster struct {
 	vnodes   map[string]*actor.PID
 	queues   map[string]*actor.PID
 	route    Route
+	// coordinateTimeout and metrics go into the coordinators' Config.
+	coordinateTimeout time.Duration
+	metrics           *metrics.Metrics
 }
 
 func newCluster(t *testing.T, replicas map[string]*fakeReplica) *cluster {
@@ -176,7 +201,8 @@ func (c *cluster) run(req Request, hints bool) (*Reply, *actor.PID) {
 	if req.Deadline.IsZero() {
 		req.Deadline = time.Now().Add(5 * time.Second)
 	}
-	cfg := Config{Hints: hints, Router: c, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := Config{Hints: hints, Router: c, CoordinateTimeout: c.coordinateTimeout, Metrics: c.metrics,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	pid := c.system.Root.Spawn(Props(cfg))
 	done := make(chan *Reply, 1)
 	c.system.Root.Send(pid, &Start{Request: req, Done: done})

@@ -28,6 +28,13 @@ func Props(cfg Config) *actor.Props {
 // deadlineExpired is a request's timer's message: its deadline passed.
 type deadlineExpired struct{ seq uint64 }
 
+// coordinatorLate is a write's coordinator timer's message: node, asked to
+// coordinate it, has not answered within Config.CoordinateTimeout.
+type coordinatorLate struct {
+	seq  uint64
+	node string
+}
+
 // inflightQuery asks how many requests the coordinator still runs; it
 // answers with an int (for tests and debugging).
 type inflightQuery struct{}
@@ -51,8 +58,9 @@ type request struct {
 	done chan<- *Reply
 	// route is where the partition's replicas are, asked once at start.
 	route Route
-	// coordNode is the replica that coordinates a write, and coordinated
-	// the object it produced (nil until then).
+	// coordNode is the replica that produced a write's first coordinated
+	// object, whose hint queue keeps the write's hints, and coordinated
+	// the object the machine last sent out (nil until one exists).
 	coordNode   string
 	coordinated *dvv.Set
 	// hintRefusals says why fallbacks refused hints, for the client's
@@ -62,9 +70,12 @@ type request struct {
 	get          *quorum.Get
 	// ledger numbers the messages to replicas and remembers the ones whose
 	// answers are awaited.
-	ledger  quorum.Ledger
-	timer   *time.Timer
-	replied bool
+	ledger quorum.Ledger
+	timer  *time.Timer
+	// coordTimer fires when the replica last asked to coordinate a write
+	// has not answered within Config.CoordinateTimeout.
+	coordTimer *time.Timer
+	replied    bool
 }
 
 // Receive starts requests, steps the one each answer or deadline belongs
@@ -85,13 +96,17 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		if r = c.requests[msg.seq]; r != nil {
 			r.onDeadline(ctx)
 		}
+	case coordinatorLate:
+		if r = c.requests[msg.seq]; r != nil && r.put != nil {
+			r.onCoordinatorLate(ctx, msg.node)
+		}
 	case *inflightQuery:
 		ctx.Respond(len(c.requests))
 	case *actor.Stopping, *actor.Restarting:
 		c.abandon()
 	}
 	if r != nil && r.finished() {
-		r.timer.Stop()
+		r.stopTimers()
 		delete(c.requests, r.seq)
 	}
 }
@@ -122,7 +137,7 @@ func (c *coordinator) start(ctx actor.Context, msg *Start) *request {
 // wait out the deadline for an answer that cannot come (Request.Unanswered).
 func (c *coordinator) abandon() {
 	for seq, r := range c.requests {
-		r.timer.Stop()
+		r.stopTimers()
 		r.reply(&Reply{Err: r.req.Unanswered()})
 		delete(c.requests, seq)
 	}
@@ -151,6 +166,42 @@ func (r *request) onAnswer(ctx actor.Context, env *messages.Envelope) {
 	case quorum.KindPending, quorum.KindRepair:
 		// Not counted: a pending owner's miss is hinted at the deadline; a
 		// repair is never awaited.
+	}
+}
+
+// onCoordinatorLate tells the write's machine that node, asked to
+// coordinate, has not answered in time; the machine may hand the write to
+// the next owner (carryPut sends it and arms its timer).
+func (r *request) onCoordinatorLate(ctx actor.Context, node string) {
+	eff := r.put.CoordinatorLate(node)
+	if eff.Coordinate != nil {
+		r.cfg.Logger.Debug("coordinator late; write handed to the next owner", "late", node, "next", eff.Coordinate.Node)
+		if r.cfg.Metrics != nil {
+			r.cfg.Metrics.CoordinatorHandovers.Inc()
+		}
+	}
+	r.carryPut(ctx, eff)
+}
+
+// armCoordinateTimer arms the timer that reports node late if it has not
+// answered within Config.CoordinateTimeout (none when that is zero). A
+// timer still armed for an earlier coordinator is stopped: the machine
+// only hands over from the latest one asked.
+func (r *request) armCoordinateTimer(ctx actor.Context, node string) {
+	if r.cfg.CoordinateTimeout <= 0 {
+		return
+	}
+	if r.coordTimer != nil {
+		r.coordTimer.Stop()
+	}
+	self, root, seq := ctx.Self(), ctx.ActorSystem().Root, r.seq
+	r.coordTimer = time.AfterFunc(r.cfg.CoordinateTimeout, func() { root.Send(self, coordinatorLate{seq: seq, node: node}) })
+}
+
+func (r *request) stopTimers() {
+	r.timer.Stop()
+	if r.coordTimer != nil {
+		r.coordTimer.Stop()
 	}
 }
 

@@ -12,39 +12,35 @@ import (
 	"github.com/dhtkv/dht/wire"
 )
 
-// onCoordinated handles the coordinating vnode's answers: the object,
-// minted and not yet durable, then the confirmation of its write; or one
-// answer with both (a vnode that writes synchronously); or an error.
+// onCoordinated handles a coordinating vnode's answers: the object,
+// minted and not yet durable, then the confirmation of its write (which
+// carries no object); or one answer with both (a vnode that writes
+// synchronously); or an error. After a handover two vnodes may answer; the
+// machine tells their answers apart by node.
 func (c *request) onCoordinated(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
 	errReply, putReply := env.GetErrorReply(), env.GetPutReply()
-	switch {
-	case errReply != nil && !storageFailure(errReply.GetCode()):
-		// A refusal (too many siblings, a bad request); the machine
-		// decides whether it is definite.
-		c.carryPut(ctx, c.put.Refused(&RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
-	case errReply != nil:
-		c.carryPut(ctx, c.put.Failed(out.Node))
-	case putReply.GetMinted():
-		obj, err := wire.ObjectFromProto(putReply.GetObject())
-		if err != nil {
-			c.carryPut(ctx, c.put.Failed(out.Node))
+	if errReply != nil {
+		if !storageFailure(errReply.GetCode()) {
+			// A refusal (too many siblings, a bad request); the machine
+			// decides whether it is definite.
+			c.carryPut(ctx, c.put.Refused(out.Node, &RefusedError{Code: errReply.GetCode(), Message: errReply.GetMessage()}))
 			return
 		}
+		c.carryPut(ctx, c.put.Failed(out.Node))
+		return
+	}
+	obj, err := wire.ObjectFromProto(putReply.GetObject())
+	if err != nil {
+		c.carryPut(ctx, c.put.Failed(out.Node))
+		return
+	}
+	if putReply.GetMinted() {
 		// The confirmation comes under the same request id.
 		c.ledger.AwaitAgain(env.GetRequestId(), out)
-		c.carryPut(ctx, c.put.Minted(obj))
-		c.sendAlongside(ctx, obj)
-	case c.coordinated != nil:
-		c.carryPut(ctx, c.put.Coordinated(*c.coordinated))
-	default:
-		obj, err := wire.ObjectFromProto(putReply.GetObject())
-		if err != nil {
-			c.carryPut(ctx, c.put.Failed(out.Node))
-			return
-		}
-		c.carryPut(ctx, c.put.Coordinated(obj))
-		c.sendAlongside(ctx, obj)
+		c.carryPut(ctx, c.put.Minted(out.Node, obj))
+		return
 	}
+	c.carryPut(ctx, c.put.Coordinated(out.Node, obj))
 }
 
 // onReplicated counts a replica's answer to the coordinated object.
@@ -73,11 +69,12 @@ func (c *request) onHintAnswer(ctx actor.Context, out quorum.Outstanding, env *m
 	c.carryPut(ctx, c.put.Failed(out.Node))
 }
 
-// sendAlongside records the coordinated object and sends it where it goes
-// besides the replicas counted toward W.
-func (c *request) sendAlongside(ctx actor.Context, obj dvv.Set) {
-	if c.coordinated != nil {
-		return
+// sendAlongside records a coordinated object (after a handover, the merge
+// of both coordinators' objects) and sends it where it goes besides the
+// replicas counted toward W.
+func (c *request) sendAlongside(ctx actor.Context, minter string, obj dvv.Set) {
+	if c.coordNode == "" {
+		c.coordNode = minter
 	}
 	c.coordinated = &obj
 	// No fallback exists for these owners: the coordinating replica keeps
@@ -109,16 +106,17 @@ func (c *request) hintLate(ctx actor.Context) {
 }
 
 // carryPut carries out a write machine's effects, in order: ask the
-// coordinating replica to write, send its object to the other replicas (a
-// fallback keeps it as a hint), answer the client.
+// coordinating replica to write (and arm its coordinator timer), send its
+// object to the other replicas (a fallback keeps it as a hint) and where
+// else it goes, answer the client.
 func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 	if t := eff.Coordinate; t != nil {
-		c.coordNode = t.Node
 		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
 		c.send(ctx, *t, quorum.KindCoordinate, &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
 			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
 			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings), Early: true,
 		}}})
+		c.armCoordinateTimer(ctx, t.Node)
 	}
 	if len(eff.Replicate) > 0 {
 		obj := c.mergeRequest(eff.Object)
@@ -129,6 +127,9 @@ func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 			}
 			c.send(ctx, t, quorum.KindReplicate, obj)
 		}
+	}
+	if eff.Minter != "" {
+		c.sendAlongside(ctx, eff.Minter, eff.Object)
 	}
 	if r := eff.Reply; r != nil {
 		err := r.Err

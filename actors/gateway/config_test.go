@@ -24,6 +24,7 @@ func TestFromConfig_Fields(t *testing.T) {
 	c.HTTP.ClientToken, c.HTTP.AdminToken, c.HTTP.Pprof = "client", "admin", true
 	c.Security.ContextSecret, c.Security.PreviousContextSecret = "now", "before"
 	c.Handoff.Hints = true
+	c.Replication.CoordinateTimeout = 3 * time.Second
 
 	want := Config{
 		Limits:         Limits{MaxKeyBytes: 11, MaxValueBytes: 12, MaxSiblings: 13},
@@ -34,7 +35,7 @@ func TestFromConfig_Fields(t *testing.T) {
 		MaxBodyBytes: 31, MaxHeaderBytes: 32, MaxConnections: 33,
 		ClientToken: "client", AdminToken: "admin", Pprof: true,
 		ContextSecret: []byte("now"), PreviousContextSecret: []byte("before"),
-		Coordinator: coordinator.Config{Hints: true},
+		Coordinator: coordinator.Config{Hints: true, CoordinateTimeout: 3 * time.Second},
 	}
 	if got := FromConfig(c); !reflect.DeepEqual(got, want) {
 		t.Fatalf("FromConfig:\n got %+v\nwant %+v", got, want)

@@ -562,9 +562,9 @@ func runPut(c *checker, coord string, events []putEvent) {
 			}
 			var eff quorum.PutEffects
 			if ev.kind == "minted" {
-				eff = f.Minted(ev.obj)
+				eff = f.Minted(coord, ev.obj)
 			} else {
-				eff = f.Coordinated(ev.obj)
+				eff = f.Coordinated(coord, ev.obj)
 			}
 			if !replied && !first && len(eff.Replicate) > 0 {
 				c.fatalf("%s: Replicate %v again after the object was sent", what, eff.Replicate)
@@ -589,7 +589,7 @@ func runPut(c *checker, coord string, events []putEvent) {
 			if !ref.replied && ref.minted && !ref.acked[coord] {
 				ref.failed[coord] = true
 			}
-			check(what, f.Refused(fmt.Errorf("coordinator: %w", errRefusal)), false, definite)
+			check(what, f.Refused(coord, fmt.Errorf("coordinator: %w", errRefusal)), false, definite)
 		case "fail":
 			if !ref.replied && !ref.acked[ev.node] {
 				ref.failed[ev.node] = true

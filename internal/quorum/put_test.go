@@ -145,7 +145,7 @@ func TestPut_ReplicateToAllButCoordinator(t *testing.T) {
 		t.Run(fmt.Sprint("order ", i), func(t *testing.T) {
 			f := quorum.NewPut(quorum.Params{N: 3, W: 3}, targets)
 			coord := *f.Start().Coordinate
-			eff := f.Coordinated(h.v23)
+			eff := f.Coordinated(coord.Node, h.v23)
 			var want []quorum.Target
 			for _, tg := range targets {
 				if tg != coord {
@@ -169,7 +169,7 @@ func TestPut_ReplicateToAllButCoordinator(t *testing.T) {
 func TestPut_SingleTargetW1(t *testing.T) {
 	h := newHistory(t)
 	f := startPut(t, quorum.Params{N: 1, W: 1}, abc[:1])
-	eff := f.Coordinated(h.v1)
+	eff := f.Coordinated("a", h.v1)
 	if len(eff.Replicate) != 0 {
 		t.Errorf("Replicate = %v, want none with a single target", eff.Replicate)
 	}
@@ -185,7 +185,7 @@ func TestPut_ReplyAtW(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := startPut(t, quorum.Params{N: 3, W: tc.w}, abc)
-			eff := f.Coordinated(h.v2)
+			eff := f.Coordinated("a", h.v2)
 			acks := 1
 			for _, node := range []string{"b", "c"} {
 				if acks == tc.w {
@@ -218,22 +218,22 @@ func TestPut_ReplyOnce(t *testing.T) {
 		{"Failed", func(f *quorum.Put) quorum.PutEffects { return f.Failed("c") }},
 		{"Failed coordinator", func(f *quorum.Put) quorum.PutEffects { return f.Failed("a") }},
 		{"Timeout", func(f *quorum.Put) quorum.PutEffects { return f.Timeout() }},
-		{"Coordinated", func(f *quorum.Put) quorum.PutEffects { return f.Coordinated(h.v4) }},
-		{"Refused", func(f *quorum.Put) quorum.PutEffects { return f.Refused(errors.New("late")) }},
+		{"Coordinated", func(f *quorum.Put) quorum.PutEffects { return f.Coordinated("a", h.v4) }},
+		{"Refused", func(f *quorum.Put) quorum.PutEffects { return f.Refused("a", errors.New("late")) }},
 	}
 	replies := []struct {
 		name string
 		run  func(t *testing.T, f *quorum.Put)
 	}{
 		{"after success", func(t *testing.T, f *quorum.Put) {
-			f.Coordinated(h.v1)
+			f.Coordinated("a", h.v1)
 			wantPutSuccess(t, "Acked", f.Acked("b"), h.v1, 2)
 		}},
 		{"after indeterminate", func(t *testing.T, f *quorum.Put) {
 			wantPutError(t, "Timeout", f.Timeout(), quorum.ErrIndeterminate)
 		}},
 		{"after refusal", func(t *testing.T, f *quorum.Put) {
-			wantPutError(t, "Refused", f.Refused(dvv.ErrTooManySiblings), dvv.ErrTooManySiblings)
+			wantPutError(t, "Refused", f.Refused("a", dvv.ErrTooManySiblings), dvv.ErrTooManySiblings)
 		}},
 	}
 	for _, rp := range replies {
@@ -258,7 +258,7 @@ func TestPut_ReplyOnce(t *testing.T) {
 func TestPut_Refused(t *testing.T) {
 	refusal := errors.New("sibling limit")
 	f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-	r := wantPutError(t, "Refused", f.Refused(refusal), refusal)
+	r := wantPutError(t, "Refused", f.Refused("a", refusal), refusal)
 	if errors.Is(r.Err, quorum.ErrIndeterminate) || errors.Is(r.Err, quorum.ErrUnavailable) {
 		t.Errorf("refusal reported as %v, want a definite error", r.Err)
 	}
@@ -290,7 +290,7 @@ func TestPut_ReplicaFailures(t *testing.T) {
 	h := newHistory(t)
 	t.Run("w unreachable after coordination", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
-		wantNoPutReply(t, "Coordinated", f.Coordinated(h.v1))
+		wantNoPutReply(t, "Coordinated", f.Coordinated("a", h.v1))
 		r := wantPutError(t, "Failed(b)", f.Failed("b"), quorum.ErrIndeterminate)
 		if r.Acks != 1 {
 			t.Errorf("Acks = %d, want 1 (the coordinator)", r.Acks)
@@ -301,7 +301,7 @@ func TestPut_ReplicaFailures(t *testing.T) {
 	})
 	t.Run("w still reachable", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Failed(b)", f.Failed("b"))
 		wantPutError(t, "Failed(c)", f.Failed("c"), quorum.ErrIndeterminate)
 	})
@@ -316,28 +316,28 @@ func TestPut_ReplicaFailures(t *testing.T) {
 	})
 	t.Run("failure then ack of one node", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Failed(b)", f.Failed("b"))
 		wantNoPutReply(t, "Acked(b) after Failed(b)", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 	})
 	t.Run("ack then failure of one node", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantNoPutReply(t, "Failed(b) after Acked(b)", f.Failed("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 3)
 	})
 	t.Run("duplicate ack counts once", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantNoPutReply(t, "Acked(b) again", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 3)
 	})
 	t.Run("coordinator failure after coordination is ignored", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Failed(a)", f.Failed("a"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 2)
 	})
@@ -348,14 +348,14 @@ func TestPut_PrimaryWrites(t *testing.T) {
 	mixed := []quorum.Target{primary("a"), primary("b"), fallback("d"), fallback("e")}
 	t.Run("fallback acks do not satisfy pw", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
-		wantNoPutReply(t, "Coordinated", f.Coordinated(h.v1))
+		wantNoPutReply(t, "Coordinated", f.Coordinated("a", h.v1))
 		wantNoPutReply(t, "Acked(d)", f.Acked("d"))
 		wantNoPutReply(t, "Acked(e)", f.Acked("e"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 4)
 	})
 	t.Run("a fallback's ack counts toward w but not pw", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
-		wantNoPutReply(t, "Coordinated at a", f.Coordinated(h.v1))
+		wantNoPutReply(t, "Coordinated at a", f.Coordinated("a", h.v1))
 		wantNoPutReply(t, "Acked(e)", f.Acked("e"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 3)
 	})
@@ -368,18 +368,18 @@ func TestPut_PrimaryWrites(t *testing.T) {
 	})
 	t.Run("pw zero lets fallbacks complete w", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, mixed)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantPutSuccess(t, "Acked(d)", f.Acked("d"), h.v1, 2)
 	})
 	t.Run("pw unreachable", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Acked(d)", f.Acked("d"))
 		wantPutError(t, "Failed(b)", f.Failed("b"), quorum.ErrIndeterminate)
 	})
 	t.Run("fallback failure leaves pw reachable", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2, PW: 2}, mixed)
-		f.Coordinated(h.v1)
+		f.Coordinated("a", h.v1)
 		wantNoPutReply(t, "Failed(d)", f.Failed("d"))
 		wantNoPutReply(t, "Failed(e)", f.Failed("e"))
 		wantPutSuccess(t, "Acked(b)", f.Acked("b"), h.v1, 2)
@@ -407,7 +407,7 @@ func TestPut_Timeout(t *testing.T) {
 	})
 	t.Run("short of w", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
-		f.Coordinated(h.v3)
+		f.Coordinated("a", h.v3)
 		f.Acked("b")
 		r := wantPutError(t, "Timeout", f.Timeout(), quorum.ErrIndeterminate)
 		if r.Acks != 2 {
@@ -436,9 +436,9 @@ func TestPut_IgnoresAcksThatCannotBeOfThisWrite(t *testing.T) {
 		t.Fatalf("an ack before the coordinated object answered the client: %+v", *eff.Reply)
 	}
 	h := newHistory(t)
-	f.Coordinated(h.v1)
+	f.Coordinated("a", h.v1)
 	f2 := startPut(t, quorum.Params{N: 3, W: 2}, []quorum.Target{primary("a"), primary("b"), primary("c")})
-	f2.Coordinated(h.v1)
+	f2.Coordinated("a", h.v1)
 	if eff := f2.Acked("zz"); eff.Reply != nil {
 		t.Fatalf("an ack from a non-target met the quorum: %+v", *eff.Reply)
 	}
@@ -451,13 +451,13 @@ func TestPut_Minted(t *testing.T) {
 	h := newHistory(t)
 	t.Run("replicates at once, without counting the coordinator", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		eff := f.Minted(h.v1)
+		eff := f.Minted("a", h.v1)
 		if got := nodes(eff.Replicate); !slices.Equal(got, []string{"b", "c"}) || !eff.Object.Equal(h.v1) {
 			t.Fatalf("Minted: Replicate %v of %v, want [b c] of %v", got, eff.Object, h.v1)
 		}
 		wantNoPutReply(t, "Minted", eff)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
-		eff = f.Coordinated(h.v1)
+		eff = f.Coordinated("a", h.v1)
 		if len(eff.Replicate) != 0 {
 			t.Errorf("Coordinated after Minted replicates again: %v", eff.Replicate)
 		}
@@ -465,21 +465,21 @@ func TestPut_Minted(t *testing.T) {
 	})
 	t.Run("the others reach w before the coordinator is durable", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		f.Minted(h.v1)
+		f.Minted("a", h.v1)
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 	})
 	t.Run("a coordinator failing after it minted is one replica's failure", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		f.Minted(h.v1)
+		f.Minted("a", h.v1)
 		wantNoPutReply(t, "Failed(a)", f.Failed("a"))
-		wantNoPutReply(t, "Coordinated after Failed(a)", f.Coordinated(h.v1))
+		wantNoPutReply(t, "Coordinated after Failed(a)", f.Coordinated("a", h.v1))
 		wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 		wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 	})
 	t.Run("and fails the write when w is out of reach", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 3}, abc)
-		f.Minted(h.v1)
+		f.Minted("a", h.v1)
 		r := wantPutError(t, "Failed(a) at w=3", f.Failed("a"), quorum.ErrIndeterminate)
 		if !r.Object.Equal(h.v1) {
 			t.Errorf("indeterminate reply carries %v, want the minted %v", r.Object, h.v1)
@@ -487,14 +487,14 @@ func TestPut_Minted(t *testing.T) {
 	})
 	t.Run("the coordinator's own ack counts only through Coordinated", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 1}, abc)
-		f.Minted(h.v1)
+		f.Minted("a", h.v1)
 		wantNoPutReply(t, "Acked(a)", f.Acked("a"))
-		wantPutSuccess(t, "Coordinated", f.Coordinated(h.v1), h.v1, 1)
+		wantPutSuccess(t, "Coordinated", f.Coordinated("a", h.v1), h.v1, 1)
 	})
 	t.Run("a second Minted is ignored", func(t *testing.T) {
 		f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-		f.Minted(h.v1)
-		if eff := f.Minted(h.v2); !isEmptyPut(eff) {
+		f.Minted("a", h.v1)
+		if eff := f.Minted("a", h.v2); !isEmptyPut(eff) {
 			t.Errorf("second Minted: %+v, want nothing", eff)
 		}
 	})
@@ -505,8 +505,8 @@ func TestPut_Minted(t *testing.T) {
 func TestPut_RefusedAfterMinted(t *testing.T) {
 	h := newHistory(t)
 	f := startPut(t, quorum.Params{N: 3, W: 2}, abc)
-	f.Minted(h.v1)
-	wantNoPutReply(t, "Refused after Minted", f.Refused(dvv.ErrTooManySiblings))
+	f.Minted("a", h.v1)
+	wantNoPutReply(t, "Refused after Minted", f.Refused("a", dvv.ErrTooManySiblings))
 	wantNoPutReply(t, "Acked(b)", f.Acked("b"))
 	wantPutSuccess(t, "Acked(c)", f.Acked("c"), h.v1, 2)
 }
@@ -517,7 +517,7 @@ func TestPut_RebuildingPrimaryCountsTowardW(t *testing.T) {
 	h := newHistory(t)
 	targets := []quorum.Target{primary("b"), rebuilding("a"), primary("c")}
 	f := startPut(t, quorum.Params{N: 3, W: 3, PW: 3}, targets)
-	eff := f.Coordinated(h.v2)
+	eff := f.Coordinated("b", h.v2)
 	eff = f.Acked("a")
 	wantNoPutReply(t, "two of w=3", eff)
 	eff = f.Acked("c")

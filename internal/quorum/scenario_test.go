@@ -22,10 +22,15 @@ import (
 //
 //	put n=3 w=2 [pw=1] targets=(a,b,d>c)   a write; "d>c": d is a fallback for c
 //	get n=3 r=2 [pr=1] targets=(a,b,c)     a read (ReadTargets picks the primaries)
-//	minted obj=v1                          the coordinator's early answer
-//	coordinated obj=v1                     the coordinator's write is durable
+//	minted [node=a] obj=v1                 the coordinator's early answer
+//	coordinated [node=a] obj=v1            the coordinator's write is durable
+//	coordinator-late node=a                a's coordinator deadline passed
 //	acked node=b | failed node=b           a replica's answer to the object
-//	refused msg=...                        the coordinator refused the write
+//	refused [node=a] msg=...               the coordinator refused the write
+//
+// A minted, coordinated or refused line without node= is the first
+// coordinating replica's answer.
+//
 //	answered node=a obj=v1 | failed node=a a replica's answer to a read
 //	timeout                                the request's deadline passed
 //	send node=a kind=replicate             the ledger numbers a message
@@ -44,7 +49,10 @@ type story struct {
 	objects map[string]dvv.Set
 	put     *quorum.Put
 	get     *quorum.Get
-	ledger  quorum.Ledger
+	// coord is the write's first coordinating replica: the node of a
+	// minted, coordinated or refused line that names none.
+	coord  string
+	ledger quorum.Ledger
 	// ids of the ledger's messages, by the order they were sent.
 	ids []uint64
 }
@@ -53,18 +61,25 @@ func (s *story) run(t *testing.T, d *datadriven.TestData) string {
 	switch d.Cmd {
 	case "put":
 		s.put, s.get = quorum.NewPut(scanParams(t, d), scanTargets(t, d)), nil
-		return s.putEffects(s.put.Start())
+		eff := s.put.Start()
+		s.coord = ""
+		if eff.Coordinate != nil {
+			s.coord = eff.Coordinate.Node
+		}
+		return s.putEffects(eff)
 	case "get":
 		s.put, s.get = nil, quorum.NewGet(scanParams(t, d), quorum.ReadTargets(scanTargets(t, d)))
 		return s.getEffects(s.get.Start())
 	case "minted":
-		return s.putEffects(s.put.Minted(s.object(t, d)))
+		return s.putEffects(s.put.Minted(s.coordinator(t, d), s.object(t, d)))
 	case "coordinated":
-		return s.putEffects(s.put.Coordinated(s.object(t, d)))
+		return s.putEffects(s.put.Coordinated(s.coordinator(t, d), s.object(t, d)))
+	case "coordinator-late":
+		return s.putEffects(s.put.CoordinatorLate(scanString(t, d, "node")))
 	case "acked":
 		return s.putEffects(s.put.Acked(scanString(t, d, "node")))
 	case "refused":
-		return s.putEffects(s.put.Refused(errors.New(scanString(t, d, "msg"))))
+		return s.putEffects(s.put.Refused(s.coordinator(t, d), errors.New(scanString(t, d, "msg"))))
 	case "answered":
 		return s.getEffects(s.get.Answered(scanString(t, d, "node"), s.object(t, d)))
 	case "failed":
@@ -115,6 +130,9 @@ func (s *story) putEffects(eff quorum.PutEffects) string {
 	var out []string
 	if t := eff.Coordinate; t != nil {
 		out = append(out, "coordinate at "+t.Node)
+	}
+	if eff.Minter != "" && len(eff.Replicate) == 0 {
+		out = append(out, fmt.Sprintf("%s minted %s", eff.Minter, s.name(eff.Object)))
 	}
 	for _, t := range eff.Replicate {
 		if t.HintFor != "" {
@@ -169,6 +187,15 @@ func (s *story) name(obj dvv.Set) string {
 		vals = append(vals, string(sib.Value))
 	}
 	return "[" + strings.Join(vals, " ") + "]"
+}
+
+// coordinator returns the node= argument, or the write's first
+// coordinating replica when there is none.
+func (s *story) coordinator(t *testing.T, d *datadriven.TestData) string {
+	if d.HasArg("node") {
+		return scanString(t, d, "node")
+	}
+	return s.coord
 }
 
 func (s *story) object(t *testing.T, d *datadriven.TestData) dvv.Set {
