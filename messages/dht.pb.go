@@ -55,6 +55,10 @@ const (
 	// storage is new and the node has not yet learnt from the ring whether
 	// it owned replicas. The reader asks the other replicas.
 	ErrorCode_ERROR_CODE_NOT_READY ErrorCode = 6
+	// The request arrived after its envelope's deadline: its sender has
+	// moved on (a write's coordinator handed it to another replica, or
+	// answered its client). Nothing was stored.
+	ErrorCode_ERROR_CODE_EXPIRED ErrorCode = 7
 )
 
 // Enum value maps for ErrorCode.
@@ -67,6 +71,7 @@ var (
 		4: "ERROR_CODE_TOO_MANY_SIBLINGS",
 		5: "ERROR_CODE_UNKNOWN_MESSAGE",
 		6: "ERROR_CODE_NOT_READY",
+		7: "ERROR_CODE_EXPIRED",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":       0,
@@ -76,6 +81,7 @@ var (
 		"ERROR_CODE_TOO_MANY_SIBLINGS": 4,
 		"ERROR_CODE_UNKNOWN_MESSAGE":   5,
 		"ERROR_CODE_NOT_READY":         6,
+		"ERROR_CODE_EXPIRED":           7,
 	}
 )
 
@@ -355,8 +361,10 @@ type Envelope struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Correlates a reply with its request at the coordinator.
 	RequestId uint64 `protobuf:"varint,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// The sender's deadline (Unix milliseconds). Work that arrives after it is
-	// dropped: the sender has already answered its client.
+	// The sender's deadline (Unix milliseconds): past it the sender no longer
+	// awaits the answer. A vnode refuses a PutRequest that arrives after it
+	// (ERROR_CODE_EXPIRED): its coordinator may have handed the write to
+	// another replica, and a second coordination would mint a second dot.
 	DeadlineUnixMs int64 `protobuf:"varint,2,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
 	// Types that are valid to be assigned to Body:
 	//
@@ -2907,7 +2915,7 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"%\n" +
 	"\rHintsForReply\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\rR\x05count*\xd3\x01\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count*\xeb\x01\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ERROR_CODE_STORAGE\x10\x01\x12\x1a\n" +
@@ -2915,7 +2923,8 @@ const file_dht_proto_rawDesc = "" +
 	"\x16ERROR_CODE_BAD_CONTEXT\x10\x03\x12 \n" +
 	"\x1cERROR_CODE_TOO_MANY_SIBLINGS\x10\x04\x12\x1e\n" +
 	"\x1aERROR_CODE_UNKNOWN_MESSAGE\x10\x05\x12\x18\n" +
-	"\x14ERROR_CODE_NOT_READY\x10\x06B\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\x14ERROR_CODE_NOT_READY\x10\x06\x12\x16\n" +
+	"\x12ERROR_CODE_EXPIRED\x10\aB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once

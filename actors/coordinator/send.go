@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"time"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/internal/dvv"
@@ -14,8 +16,14 @@ import (
 // which the answer carries back and which tells which replica answered; a
 // message whose answer is not awaited (a repair) is sent without a sender.
 func (c *request) send(ctx actor.Context, t quorum.Target, kind quorum.Kind, env *messages.Envelope) {
+	c.sendBy(ctx, t, kind, env, c.req.Deadline)
+}
+
+// sendBy is send with the envelope's deadline given: the time after which
+// the receiver must not act on it.
+func (c *request) sendBy(ctx actor.Context, t quorum.Target, kind quorum.Kind, env *messages.Envelope, deadline time.Time) {
 	id, awaited := c.ledger.Send(t.Node, kind)
-	out := &messages.Envelope{RequestId: id, DeadlineUnixMs: c.req.Deadline.UnixMilli(), Body: env.GetBody()}
+	out := &messages.Envelope{RequestId: id, DeadlineUnixMs: deadline.UnixMilli(), Body: env.GetBody()}
 	pid := c.cfg.Router.VnodePID(t.Node, c.req.Partition)
 	if kind == quorum.KindHint {
 		pid = c.cfg.Router.HintsPID(t.Node)

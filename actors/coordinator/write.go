@@ -1,6 +1,8 @@
 package coordinator
 
 import (
+	"time"
+
 	"fmt"
 	"strings"
 
@@ -112,10 +114,20 @@ func (c *request) hintLate(ctx actor.Context) {
 func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 	if t := eff.Coordinate; t != nil {
 		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete}
-		c.send(ctx, *t, quorum.KindCoordinate, &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+		// A replica the write may be handed on from gets the handover's
+		// deadline: once it passes, the replica refuses the request
+		// rather than mint a second dot the client never sees (a paused
+		// process resumed, a restarted one fed from a remote's queue).
+		deadline := c.req.Deadline
+		if c.cfg.CoordinateTimeout > 0 && c.put.CanHandOver() {
+			if handover := time.Now().Add(c.cfg.CoordinateTimeout); handover.Before(deadline) {
+				deadline = handover
+			}
+		}
+		c.sendBy(ctx, *t, quorum.KindCoordinate, &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
 			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
 			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings), Early: true,
-		}}})
+		}}}, deadline)
 		c.armCoordinateTimer(ctx, t.Node)
 	}
 	if len(eff.Replicate) > 0 {

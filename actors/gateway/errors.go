@@ -60,6 +60,10 @@ func replyError(err error) *apiError {
 			msg: refused.Message + "; read the key and write back a resolved value with its context"}
 	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_BAD_CONTEXT:
 		return &apiError{status: http.StatusBadRequest, code: codeBadContext, msg: refused.Message}
+	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_EXPIRED:
+		// Nothing was stored: the replicas asked to coordinate took the
+		// request too late. Safe to retry.
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: refused.Message}
 	case errors.As(err, &refused):
 		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: refused.Message}
 	case errors.Is(err, quorum.ErrIndeterminate):

@@ -172,3 +172,45 @@ func TestVnode_ReadGateRefusesReadsButTakesWrites(t *testing.T) {
 		t.Fatalf("a read once the gate opened: %v, want the write taken while it was closed", got)
 	}
 }
+
+// A client write that arrives after its envelope's deadline is refused with
+// CodeExpired and stores nothing: its coordinator has handed it to another
+// replica, and a dot minted here too would be a sibling the client's
+// context never covers. One within its deadline, or without one, is taken.
+func TestVnode_RefusesAWriteAfterItsDeadline(t *testing.T) {
+	engine := openMemory(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	h := startVnodeWith(t, engine, vnode.Config{Partition: partition, Engine: engine, Minter: minter,
+		Clock: func() time.Time { return now }})
+	put := func(key string, deadline time.Time) *messages.Envelope {
+		env := &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+			Partition: partition, Key: []byte(key), Value: &messages.Sibling{Value: []byte("v")},
+		}}}
+		if !deadline.IsZero() {
+			env.DeadlineUnixMs = deadline.UnixMilli()
+		}
+		return h.ask(env)
+	}
+	reply := put("late", now.Add(-time.Millisecond))
+	if e := reply.GetErrorReply(); e.GetCode() != vnode.CodeExpired || !strings.Contains(e.GetMessage(), "after its deadline") {
+		t.Fatalf("a write past its deadline: %v, want %s", reply, vnode.CodeExpired)
+	}
+	if _, ok := h.stored("late"); ok {
+		t.Fatal("a write refused as expired was stored")
+	}
+	for _, tc := range []struct {
+		key      string
+		deadline time.Time
+	}{{"in-time", now.Add(time.Second)}, {"no-deadline", time.Time{}}} {
+		if r := put(tc.key, tc.deadline); r.GetPutReply() == nil {
+			t.Fatalf("%s: %v, want stored", tc.key, r)
+		}
+		if _, ok := h.stored(tc.key); !ok {
+			t.Fatalf("%s: not stored", tc.key)
+		}
+	}
+}

@@ -25,6 +25,9 @@ const (
 	CodeUnknown    = messages.ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE
 	// CodeNotReady refuses a replica read the ReadGate closes.
 	CodeNotReady = messages.ErrorCode_ERROR_CODE_NOT_READY
+	// CodeExpired refuses a client write that arrived after its
+	// envelope's deadline.
+	CodeExpired = messages.ErrorCode_ERROR_CODE_EXPIRED
 )
 
 // ObjectCacheBytes is the node's budget for its vnodes' caches of decoded
@@ -43,6 +46,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now is the wall clock for sibling timestamps; nil means time.Now.
 	Now func() time.Time
+	// Clock is the clock a request's deadline is checked by: the real
+	// one, even when Now is skewed for a test; nil means time.Now.
+	Clock func() time.Time
 	// Root, when set, mirrors the Merkle root for the admin API, which
 	// reads it without messaging the vnode.
 	Root *atomic.Uint64
@@ -106,6 +112,9 @@ func Props(cfg Config) *actor.Props {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	cfg.Logger = cfg.Logger.With("partition", cfg.Partition)
 	var opts []actor.PropsOption

@@ -139,6 +139,7 @@ var errorCodes = [...]messages.ErrorCode{
 	replica.CodeBadContext:      CodeBadContext,
 	replica.CodeUnknownRequest:  CodeUnknown,
 	replica.CodeNotReady:        CodeNotReady,
+	replica.CodeExpired:         CodeExpired,
 }
 
 // envelope converts a machine's reply to the message that carries it.

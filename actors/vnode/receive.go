@@ -112,6 +112,16 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 	switch body := env.GetBody().(type) {
 	case *messages.Envelope_PutRequest:
 		req := body.PutRequest
+		if d := env.GetDeadlineUnixMs(); d > 0 && v.cfg.Clock().UnixMilli() > d {
+			// The coordinator has handed the write to another replica
+			// by now (or answered its client): minting it here as well
+			// would add a second dot its client's context never covers.
+			// A request delayed in a paused process or in a reconnecting
+			// remote's queue arrives like this.
+			return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: replica.OpPut, Kind: replica.ReplyError,
+				Code: replica.CodeExpired, Message: fmt.Sprintf("vnode: write of %q arrived %dms after its deadline; not stored",
+					req.GetKey(), v.cfg.Clock().UnixMilli()-d)}}
+		}
 		ctxVV, err := wire.VVFromProto(req.GetContext())
 		if err != nil {
 			return refuse(to, replica.OpPut, fmt.Sprintf("vnode: client context: %v", err))

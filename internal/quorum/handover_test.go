@@ -43,7 +43,13 @@ func TestPut_CoordinatorLate_HandsToTheNextOwner(t *testing.T) {
 				wantNoPutReply(t, "Failed("+n+")", f.Failed(n))
 			}
 			for range len(tc.targets) + 1 {
+				// CanHandOver, by which the coordinator gives a short
+				// deadline, says beforehand whether the handover happens.
+				can := f.CanHandOver()
 				eff := f.CoordinatorLate(got[len(got)-1])
+				if can != (eff.Coordinate != nil) {
+					t.Fatalf("CanHandOver() = %v before asking %v, but the handover gave %v", can, got, eff.Coordinate)
+				}
 				wantNoPutReply(t, "CoordinatorLate", eff)
 				if len(eff.Replicate) > 0 {
 					t.Fatalf("CoordinatorLate replicates %v before any object exists", eff.Replicate)

@@ -150,6 +150,22 @@ func (f *Put) CoordinatorLate(node string) PutEffects {
 	return PutEffects{}
 }
 
+// CanHandOver reports whether CoordinatorLate could still hand the write
+// on: an owner that is a primary, not rebuilding, not asked and not failed
+// remains. The coordinator gives the replica it asks a short deadline only
+// then; the last one it can ask keeps the request's.
+func (f *Put) CanHandOver() bool {
+	if f.replied || f.minted {
+		return false
+	}
+	for _, t := range f.targets {
+		if t.Primary && !t.WriteOnly && !f.wasAsked(t.Node) && !f.failed[t.Node] {
+			return true
+		}
+	}
+	return false
+}
+
 // HandedOver reports how many times the write was handed to another
 // coordinating replica.
 func (f *Put) HandedOver() int { return max(len(f.asked)-1, 0) }

@@ -84,6 +84,11 @@ const (
 	// has not yet learnt whether it owned replicas), so it answers no
 	// reads. The machine never answers it; owners refuse with it.
 	CodeNotReady
+	// CodeExpired: a write arrived after its sender's deadline, so the
+	// owner did not take it (the sender has handed it to another replica
+	// or answered its client). The machine never answers it; owners
+	// refuse with it.
+	CodeExpired
 )
 
 // Op names a request for the per-operation counter; OpNone is not counted.

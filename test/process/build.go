@@ -29,12 +29,16 @@ const BinaryEnv = "DHTD_BINARY"
 // takes a minute or two on a small machine.
 const buildTimeout = 5 * time.Minute
 
-var build struct {
+// builtBinary is one build of dhtd, made once per test binary.
+type builtBinary struct {
 	once sync.Once
 	dir  string // temporary directory holding the binary; removed by Main
 	path string
 	err  error
 }
+
+// build is the dhtd Binary returns; plain the one PlainBinary returns.
+var build, plain builtBinary
 
 // Binary returns the path of the dhtd binary, building it on the first call
 // in this test binary: `go build -o <tmp>/dhtd ./cmd/dhtd`, run in the
@@ -60,9 +64,29 @@ func Build() (string, error) {
 			}
 			return
 		}
-		build.path, build.err = buildDhtd()
+		build.path, build.err = buildDhtd(&build, raceEnabled)
 	})
 	return build.path, build.err
+}
+
+// PlainBinary is Binary built without -race, whatever the test binary:
+// for a test whose point is scale (a data set of 100,000 keys moved
+// between nodes), where race-built daemons would spend minutes on
+// instrumentation. The other tests keep race-built daemons, and the
+// in-process clusters of test/cluster run the same code under -race.
+func PlainBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv(BinaryEnv); p != "" {
+		return Binary(t)
+	}
+	if !raceEnabled {
+		return Binary(t)
+	}
+	plain.once.Do(func() { plain.path, plain.err = buildDhtd(&plain, false) })
+	if plain.err != nil {
+		t.Fatalf("process: %v", plain.err)
+	}
+	return plain.path
 }
 
 // Main runs the tests of m and then removes the binary that Binary built.
@@ -70,13 +94,15 @@ func Build() (string, error) {
 // directory.
 func Main(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
+	for _, b := range []*builtBinary{&build, &plain} {
+		if b.dir != "" {
+			_ = os.RemoveAll(b.dir)
+		}
 	}
 	os.Exit(code)
 }
 
-func buildDhtd() (string, error) {
+func buildDhtd(b *builtBinary, race bool) (string, error) {
 	root, err := ModuleRoot()
 	if err != nil {
 		return "", err
@@ -89,10 +115,10 @@ func buildDhtd() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("building dhtd: %w", err)
 	}
-	build.dir = dir
+	b.dir = dir
 	out := filepath.Join(dir, "dhtd")
 	args := []string{"build", "-o", out}
-	if raceEnabled {
+	if race {
 		args = append(args, "-race")
 	}
 	args = append(args, "./cmd/dhtd")

@@ -26,10 +26,17 @@ func clusterArgs(seeds string, extra ...string) []string {
 // waits until every node is ready.
 func startCluster(t *testing.T, size int, extra ...string) []*process.Node {
 	t.Helper()
+	return startClusterOf(t, "", size, extra...)
+}
+
+// startClusterOf is startCluster running the dhtd binary bin ("" for
+// process.Binary's).
+func startClusterOf(t *testing.T, bin string, size int, extra ...string) []*process.Node {
+	t.Helper()
 	nodes := make([]*process.Node, size)
-	nodes[0] = process.Launch(t, process.Options{ID: "p1", Args: clusterArgs("", extra...)})
+	nodes[0] = process.Launch(t, process.Options{ID: "p1", Binary: bin, Args: clusterArgs("", extra...)})
 	for i := 1; i < size; i++ {
-		nodes[i] = process.Launch(t, process.Options{ID: fmt.Sprintf("p%d", i+1), Args: clusterArgs(nodes[0].GossipAddr(), extra...)})
+		nodes[i] = process.Launch(t, process.Options{ID: fmt.Sprintf("p%d", i+1), Binary: bin, Args: clusterArgs(nodes[0].GossipAddr(), extra...)})
 	}
 	// The seed's gossip address is fixed before launch, so its flags could
 	// name it; now wait for all of them.

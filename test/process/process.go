@@ -58,6 +58,9 @@ type Options struct {
 	// ReadyTimeout bounds the wait for readiness; 0 means
 	// DefaultReadyTimeout.
 	ReadyTimeout time.Duration
+	// Binary is the dhtd to run; empty means Binary's (race-built when
+	// the test is). PlainBinary gives one built without -race.
+	Binary string
 }
 
 // Node is one dhtd node: a data directory and an id that outlive the
@@ -124,7 +127,11 @@ func newNode(t testing.TB, opts Options) *Node {
 	}
 	// The gossip port is fixed for the node's life, so that peers (and a
 	// restart's serf snapshot) find it again.
-	n := &Node{t: t, opts: opts, bin: Binary(t), logDir: t.TempDir(), gossipPort: nodetest.FreePort(t)}
+	bin := opts.Binary
+	if bin == "" {
+		bin = Binary(t)
+	}
+	n := &Node{t: t, opts: opts, bin: bin, logDir: t.TempDir(), gossipPort: nodetest.FreePort(t)}
 	// Registered after the TempDir calls, so it runs before their removal:
 	// no process is left writing into a directory being deleted.
 	t.Cleanup(n.cleanup)
