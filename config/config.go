@@ -190,7 +190,12 @@ type Replication struct {
 	// (with the same client context: if both land, the write is two
 	// siblings of one value, never a loss). It bounds how long a stopped
 	// coordinator that gossip has not marked down yet stalls a write. It
-	// must be below RequestTimeout.
+	// must be below RequestTimeout; zero, the default, never hands over.
+	//
+	// It is off by default because a handover whose first coordinator
+	// landed too leaves the write as two siblings, and the client's next
+	// write, whose context covers only one, leaves the other standing: the
+	// chaos suite counts such a value as stale (see the README).
 	CoordinateTimeout time.Duration `koanf:"coordinate_timeout"`
 }
 
@@ -375,7 +380,6 @@ func Default() Config {
 			R:                 2,
 			W:                 2,
 			RequestTimeout:    5 * time.Second,
-			CoordinateTimeout: time.Second,
 		},
 		Storage: Storage{
 			Engine:             "badger",
@@ -595,7 +599,9 @@ func (c Config) Validate() error {
 		}
 	}
 	positive("replication.request_timeout", r.RequestTimeout)
-	positive("replication.coordinate_timeout", r.CoordinateTimeout)
+	if r.CoordinateTimeout < 0 {
+		bad("replication.coordinate_timeout", "must be 0 (never hand a write over) or positive, got %s", r.CoordinateTimeout)
+	}
 	if r.CoordinateTimeout > 0 && r.RequestTimeout > 0 && r.CoordinateTimeout >= r.RequestTimeout {
 		bad("replication.coordinate_timeout", "must be less than replication.request_timeout (%s), got %s: the write is handed to the next owner within the request's time",
 			r.RequestTimeout, r.CoordinateTimeout)

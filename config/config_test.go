@@ -148,7 +148,6 @@ func TestValidate_InvalidValues(t *testing.T) {
 		{"pw negative", func(c *Config) { c.Replication.PW = -1 }, []string{"replication.pw"}},
 		{"pw above w", func(c *Config) { c.Replication.PW = 3 }, []string{"replication.pw"}},
 		{"request_timeout zero", func(c *Config) { c.Replication.RequestTimeout = 0 }, []string{"replication.request_timeout"}},
-		{"coordinate_timeout zero", func(c *Config) { c.Replication.CoordinateTimeout = 0 }, []string{"replication.coordinate_timeout"}},
 		{"coordinate_timeout negative", func(c *Config) { c.Replication.CoordinateTimeout = -time.Second }, []string{"replication.coordinate_timeout"}},
 		{"coordinate_timeout equal to request_timeout", func(c *Config) { c.Replication.CoordinateTimeout = c.Replication.RequestTimeout }, []string{"replication.coordinate_timeout"}},
 		{"coordinate_timeout above request_timeout", func(c *Config) { c.Replication.CoordinateTimeout = time.Minute }, []string{"replication.coordinate_timeout"}},
@@ -227,6 +226,7 @@ func TestValidate_ValidEdges(t *testing.T) {
 		}},
 		{"pr equal r and pw equal w", func(c *Config) { c.Replication.PR = 2; c.Replication.PW = 2 }},
 		{"quorums equal n", func(c *Config) { c.Replication.R = 3; c.Replication.W = 3 }},
+		{"coordinate_timeout off", func(c *Config) { c.Replication.CoordinateTimeout = 0 }},
 		{"coordinate_timeout just below request_timeout", func(c *Config) {
 			c.Replication.RequestTimeout, c.Replication.CoordinateTimeout = time.Second, time.Second-time.Millisecond
 		}},

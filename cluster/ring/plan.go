@@ -93,10 +93,20 @@ func NewPlan(q, n int, s State) Plan {
 		for i, id := range ids {
 			pm := w.find(p, c.byID[id])
 			slot := Slot{Node: id, Since: pm.since, Received: w.holds(p, pm)}
+			handedOver := false
 			if lost := s.RebuildVersion(id); lost > pm.since {
 				slot.Lost = lost
+				// Had the member received the placement before it lost
+				// its data, the holders it replaced handed the partition
+				// over then and have dropped their copies since: they
+				// can neither stand in for it nor send it the data again.
+				// The slot's other replicas do both.
+				handedOver = pm.root || s.handoffSince(id, uint32(p)) >= pm.since
 			}
 			for _, l := range pm.chain {
+				if handedOver {
+					break
+				}
 				slot.Replaces = append(slot.Replaces, Holder{Node: c.nodes[l.node].id, Received: l.received})
 			}
 			row[i] = slot

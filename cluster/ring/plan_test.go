@@ -463,3 +463,82 @@ func TestState_RebuildMarkMerges(t *testing.T) {
 		t.Fatal("marking an unknown member changed the state")
 	}
 }
+
+// In a ring larger than N a member's slots mostly replaced earlier holders
+// in its join. Once it had received them, those holders dropped their
+// copies; if it then loses its data, they must neither stand in for it nor
+// be the rebuild's sources (a pull from one would "rebuild" nothing, and
+// reads routed to one would find nothing). The slot's other replicas serve
+// and send it the data. A member that loses its data before its join's
+// transfer finished still has its earlier holder, which kept the copy.
+func TestPlan_RebuildAfterDataLossIgnoresHoldersThatHandedOver(t *testing.T) {
+	const q, n = 32, 3
+	var s State
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		s = settle(q, n, s.Join(Member{ID: id}))
+	}
+	replaced := 0
+	for _, slots := range NewPlan(q, n, s).Slots {
+		for _, sl := range slots {
+			if sl.Node == "e" && len(sl.Replaces) > 0 {
+				replaced++
+			}
+		}
+	}
+	if replaced == 0 {
+		t.Fatal("e replaced nobody in its join: the test needs slots with earlier holders")
+	}
+
+	pl := NewPlan(q, n, s.MarkRebuild("e"))
+	ts := pl.Transfers("e")
+	if len(ts) == 0 {
+		t.Fatal("e lost its data but has nothing to receive")
+	}
+	for _, tr := range ts {
+		var others []string
+		for _, sl := range pl.Slots[tr.Partition] {
+			if sl.Node != "e" {
+				others = append(others, sl.Node)
+			}
+		}
+		if !tr.Rebuild || len(tr.Sources) != len(others) {
+			t.Fatalf("partition %d: transfer %+v, want a rebuild from the slot's other replicas %v", tr.Partition, tr, others)
+		}
+		for _, src := range tr.Sources {
+			if !slices.Contains(others, src) {
+				t.Fatalf("partition %d: source %s is not one of the slot's other replicas %v (an earlier holder that dropped its copy?)", tr.Partition, src, others)
+			}
+		}
+		r := pl.Route(tr.Partition, everyoneAlive, true)
+		if !slices.Equal(r.Rebuilding, []string{"e"}) || len(r.Pending) != 0 || len(r.StandIns) != 0 {
+			t.Fatalf("partition %d: route %+v, want e rebuilding, nobody standing in for it", tr.Partition, r)
+		}
+		if len(r.Owners) != len(others) || slices.Contains(r.Owners, "e") {
+			t.Fatalf("partition %d: owners %v, want the slot's other replicas %v", tr.Partition, r.Owners, others)
+		}
+	}
+
+	// f joins and loses its data before any transfer of its join ran: the
+	// holders it replaces still hold the partitions and still serve.
+	s = s.Join(Member{ID: "f"})
+	pl = NewPlan(q, n, s.MarkRebuild("f"))
+	midJoin := 0
+	for _, tr := range pl.Transfers("f") {
+		for _, sl := range pl.Slots[tr.Partition] {
+			if sl.Node != "f" || len(sl.Replaces) == 0 {
+				continue
+			}
+			midJoin++
+			if tr.Sources[0] != sl.Replaces[0].Node {
+				t.Fatalf("partition %d: sources %v, want the holder f replaces (%s) first: it still has the data", tr.Partition, tr.Sources, sl.Replaces[0].Node)
+			}
+			r := pl.Route(tr.Partition, everyoneAlive, true)
+			if !slices.Contains(r.Owners, sl.Replaces[0].Node) {
+				t.Fatalf("partition %d: owners %v, want %s standing in for f", tr.Partition, r.Owners, sl.Replaces[0].Node)
+			}
+		}
+	}
+	if midJoin == 0 {
+		t.Fatal("f replaced nobody in its join")
+	}
+}
