@@ -376,10 +376,10 @@ func Default() Config {
 			Partitions: 256,
 		},
 		Replication: Replication{
-			N:                 3,
-			R:                 2,
-			W:                 2,
-			RequestTimeout:    5 * time.Second,
+			N:              3,
+			R:              2,
+			W:              2,
+			RequestTimeout: 5 * time.Second,
 		},
 		Storage: Storage{
 			Engine:             "badger",
