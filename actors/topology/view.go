@@ -41,17 +41,7 @@ func (s *Snapshot) Alive(node string) bool {
 // when it is not one of p's replicas. This node records its own handoffs,
 // so its plan is the first to know when a copy becomes ready, and it knows
 // of its own loss before any peer does.
-func (s *Snapshot) Ready(p uint32) bool {
-	if int(p) >= len(s.Plan.Slots) {
-		return true
-	}
-	for _, slot := range s.Plan.Slots[p] {
-		if slot.Node == s.Self {
-			return slot.Ready()
-		}
-	}
-	return true
-}
+func (s *Snapshot) Ready(p uint32) bool { return s.Plan.ReadyAt(p, s.Self) }
 
 // View publishes the latest Snapshot. Safe for concurrent use; readers never
 // block the topology actor.

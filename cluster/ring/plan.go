@@ -280,12 +280,29 @@ func (pl Plan) Route(p uint32, alive func(string) bool, sloppy bool) Route {
 // serve the reads, and it takes the writes so that it misses nothing
 // meanwhile.
 func (pl Plan) rebuilding(p uint32, node string) bool {
+	s, ok := pl.slotOf(p, node)
+	return ok && s.Rebuilding()
+}
+
+// ReadyAt reports whether node's own copy of partition p holds the data
+// (Slot.Ready); true when node is not one of p's replicas, or p is out of
+// range: a read gate has nothing of its own to close then.
+func (pl Plan) ReadyAt(p uint32, node string) bool {
+	if int(p) >= len(pl.Slots) {
+		return true
+	}
+	s, ok := pl.slotOf(p, node)
+	return !ok || s.Ready()
+}
+
+// slotOf returns node's slot in partition p, if it has one.
+func (pl Plan) slotOf(p uint32, node string) (Slot, bool) {
 	for _, s := range pl.Slots[p] {
 		if s.Node == node {
-			return s.Rebuilding()
+			return s, true
 		}
 	}
-	return false
+	return Slot{}, false
 }
 
 // Rebuilding counts the slots node is receiving again after losing its

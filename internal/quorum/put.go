@@ -141,13 +141,24 @@ func (f *Put) CoordinatorLate(node string) PutEffects {
 	if f.replied || !f.sent || f.minted || len(f.asked) == 0 || f.asked[len(f.asked)-1] != node || f.failed[node] {
 		return PutEffects{}
 	}
+	t, ok := f.nextCoordinator()
+	if !ok {
+		return PutEffects{}
+	}
+	f.asked = append(f.asked, t.Node)
+	return PutEffects{Coordinate: &t}
+}
+
+// nextCoordinator is the owner a handover would go to: the first in
+// preference order that is a primary, not rebuilding (WriteOnly), not
+// asked before and not failed.
+func (f *Put) nextCoordinator() (Target, bool) {
 	for _, t := range f.targets {
 		if t.Primary && !t.WriteOnly && !f.wasAsked(t.Node) && !f.failed[t.Node] {
-			f.asked = append(f.asked, t.Node)
-			return PutEffects{Coordinate: &t}
+			return t, true
 		}
 	}
-	return PutEffects{}
+	return Target{}, false
 }
 
 // CanHandOver reports whether CoordinatorLate could still hand the write
@@ -158,12 +169,8 @@ func (f *Put) CanHandOver() bool {
 	if f.replied || f.minted {
 		return false
 	}
-	for _, t := range f.targets {
-		if t.Primary && !t.WriteOnly && !f.wasAsked(t.Node) && !f.failed[t.Node] {
-			return true
-		}
-	}
-	return false
+	_, ok := f.nextCoordinator()
+	return ok
 }
 
 // HandedOver reports how many times the write was handed to another
