@@ -50,7 +50,7 @@ func TestAll_WipeRebuildReadsAtR1InBothSuites(t *testing.T) {
 	if !ok {
 		t.Fatal("no wipe-rebuild scenario")
 	}
-	if !sc.LongOnly || sc.ReadR != 1 || !sc.NoFalseNotFound || sc.Faults == nil {
+	if sc.LongOnly || sc.ReadR != 1 || !sc.NoFalseNotFound || sc.Faults == nil {
 		t.Fatalf("wipe-rebuild: long only %v, read R %d, no false not-found %v", sc.LongOnly, sc.ReadR, sc.NoFalseNotFound)
 	}
 }

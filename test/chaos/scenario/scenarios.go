@@ -570,12 +570,10 @@ func All() []Scenario {
 		{Name: "clock-hints", About: "a paused node collects hints, the others' clocks jump back by minutes, the node is killed and restarted", Faults: clockHints},
 		{Name: "wipe", About: "a node's data directory deleted (kill, rm, start), one at a time", Faults: wipes},
 		{Name: "wipe-rebuild", About: "a node's data directory deleted (kill, rm, start), one at a time, each rebuilt before the next; clients read at R=1; no partitions",
-			// LongOnly until the window after a wiped node's restart is
-			// closed: before its loss mark reaches the other nodes (about a
-			// gossip interval), they still count its empty answers, and a
-			// run found 9 such reads (issue 17's note). It returns to the
-			// short suite, which CI runs, once that is fixed.
-			Faults: wipeRebuild, ReadR: 1, ColdKeys: wipeRebuildColdKeys, NoFalseNotFound: true, LongOnly: true},
+			// In chaos-short (CI) since the read gate (a481c6b) and the
+			// rebuild-source fix (34322d8) closed the windows in which a
+			// wiped node's empty answers counted (issue 17).
+			Faults: wipeRebuild, ReadR: 1, ColdKeys: wipeRebuildColdKeys, NoFalseNotFound: true},
 		{Name: "membership", About: "a sixth node joins and one is decommissioned, both during partitions", Faults: membership},
 		{Name: "mixed", About: "partitions, kills, pauses and clock bumps at random, overlapping", Faults: mixed, LongOnly: true},
 	}
