@@ -1897,9 +1897,20 @@ func (x *ClusterCommand) GetRemoveVersion() uint64 {
 
 // RingGossip carries a node's ring state to a peer, which merges it and
 // answers with its own RingGossip when the sender was missing something.
+//
+// A node's periodic gossip is a digest first: digest_only set, state
+// holding only the ring's shape (cluster, partitions, n) and digest the
+// sender's RingState digest (ring.State.Digest). A peer whose own digest
+// is the same answers nothing; one whose digest differs answers with its
+// full state, and the exchange goes on as for full gossip. Converged
+// nodes thus send a few dozen bytes per interval, whatever the ring's size.
+// A node that predates the digest reads a digest-only message as an empty
+// state and answers with its full state, which is still correct.
 type RingGossip struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	State         *RingState             `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Digest        uint64                 `protobuf:"fixed64,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	DigestOnly    bool                   `protobuf:"varint,3,opt,name=digest_only,json=digestOnly,proto3" json:"digest_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1939,6 +1950,20 @@ func (x *RingGossip) GetState() *RingState {
 		return x.State
 	}
 	return nil
+}
+
+func (x *RingGossip) GetDigest() uint64 {
+	if x != nil {
+		return x.Digest
+	}
+	return 0
+}
+
+func (x *RingGossip) GetDigestOnly() bool {
+	if x != nil {
+		return x.DigestOnly
+	}
+	return false
 }
 
 // HintRequest asks a node's hint queue to keep an object for a replica that
@@ -2863,10 +2888,13 @@ const file_dht_proto_rawDesc = "" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x12\n" +
 	"\x04zone\x18\x04 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x05 \x01(\x04R\vjoinVersion\x12%\n" +
-	"\x0eremove_version\x18\x06 \x01(\x04R\rremoveVersion\"5\n" +
+	"\x0eremove_version\x18\x06 \x01(\x04R\rremoveVersion\"n\n" +
 	"\n" +
 	"RingGossip\x12'\n" +
-	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05state\"}\n" +
+	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05state\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\x06R\x06digest\x12\x1f\n" +
+	"\vdigest_only\x18\x03 \x01(\bR\n" +
+	"digestOnly\"}\n" +
 	"\vHintRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x10\n" +

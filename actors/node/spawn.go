@@ -155,6 +155,7 @@ func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 	// FromConfig's Self lacks the addresses, known once the listeners are.
 	c.Self, c.Engine, c.View, c.GossipInterval = n.self(), n.engine, &n.view, gossipInterval
 	c.NewEpoch = &n.newEpoch
+	c.Metrics = topology.NewMetrics(n.metrics.Registry)
 	c.Members = func() topology.MembersSource {
 		if a := n.agent.Load(); a != nil {
 			return a

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/internal/topo"
@@ -43,10 +44,19 @@ func (a *topologyActor) carry(ctx actor.Context, eff topo.Effects) {
 		}
 	}
 	if eff.Respond && ctx.Sender() != nil {
-		ctx.Respond(a.envelope())
+		// A request, not a plain answer: the sender answers back with its
+		// own state when it has what this node lacks (a digest exchange
+		// has only this step to carry it). Each answer is sent only when
+		// the other side's state differs from the merged one, so the
+		// exchange ends once both hold the union.
+		env := a.envelope()
+		a.sent(gossipKindState, env)
+		ctx.Request(ctx.Sender(), env)
 	}
 	if eff.GossipTo != "" {
-		ctx.Request(a.cfg.PeerPID(eff.GossipTo), a.envelope())
+		env := a.digestEnvelope()
+		a.sent(gossipKindDigest, env)
+		ctx.Request(a.cfg.PeerPID(eff.GossipTo), env)
 	}
 }
 
@@ -75,6 +85,30 @@ func (a *topologyActor) publish() {
 
 func (a *topologyActor) envelope() *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{State: stateToProto(a.cfg, a.m.State())}}}
+}
+
+// digestEnvelope is a node's periodic gossip: the ring's shape and the
+// digest of its state (see messages.RingGossip).
+func (a *topologyActor) digestEnvelope() *messages.Envelope {
+	return &messages.Envelope{Body: &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{
+		State:  &messages.RingState{Cluster: a.cfg.Cluster, Partitions: uint32(a.cfg.Partitions), N: uint32(a.cfg.N)},
+		Digest: a.m.State().Digest(), DigestOnly: true,
+	}}}
+}
+
+// Gossip kinds, the label of the gossip metrics.
+const (
+	gossipKindDigest = "digest"
+	gossipKindState  = "state"
+)
+
+// sent counts a gossip message this node sends and its encoded size.
+func (a *topologyActor) sent(kind string, env *messages.Envelope) {
+	if a.cfg.Metrics == nil {
+		return
+	}
+	a.cfg.Metrics.Messages.WithLabelValues(kind).Inc()
+	a.cfg.Metrics.Bytes.WithLabelValues(kind).Add(float64(proto.Size(env)))
 }
 
 func (a *topologyActor) commandMessage(b *topo.Broadcast) *messages.ClusterCommand {

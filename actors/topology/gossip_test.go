@@ -22,10 +22,16 @@ type relay struct {
 
 func (r *relay) Receive(ctx actor.Context) {
 	if env, ok := ctx.Message().(*messages.Envelope); ok {
+		// A plain send (ctx.Respond) reaches the remote peer without a
+		// sender, as through the real remote: nothing can answer it.
+		var back *actor.PID
+		if ctx.Sender() != nil {
+			back = r.back
+		}
 		ctx.Send(r.to, &actor.MessageEnvelope{
 			Header:  map[string]string{remoteguard.PeerHeader: r.from},
 			Message: env,
-			Sender:  r.back,
+			Sender:  back,
 		})
 	}
 }

@@ -60,6 +60,8 @@ type Config struct {
 	// "rebuild-start" or "rebuild-finish".
 	OnEvent func(kind, subject, detail string)
 	Logger  *slog.Logger
+	// Metrics, when set, counts the ring gossip the node sends.
+	Metrics *Metrics
 }
 
 // MembersChanged tells the actor that gossip saw a membership change.

@@ -59,6 +59,12 @@ func shapeOf(rs *messages.RingState) ring.Shape {
 func gossipFromProto(g *messages.RingGossip, peer string) topo.Gossip {
 	in := g.GetState()
 	out := topo.Gossip{Peer: peer, Shape: shapeOf(in)}
+	if g.GetDigestOnly() {
+		// Whatever else the state holds is not read: the digest stands
+		// for it.
+		out.DigestOnly, out.Digest = true, g.GetDigest()
+		return out
+	}
 	out.State, out.Err = stateFromProto(in)
 	return out
 }

@@ -32,11 +32,13 @@ type Effects struct {
 	// Broadcast, when set, is an operator's command to carry to every node
 	// at once; ring gossip carries it anyway.
 	Broadcast *Broadcast
-	// Respond: answer the gossip's sender with this node's ring state (it
-	// lacks something this node has).
+	// Respond: answer the gossip's sender with this node's full ring state
+	// (it lacks something this node has, or sent only a digest that
+	// differs), as a request of its own, so that the sender can answer it
+	// in turn when this node is the one missing something.
 	Respond bool
-	// GossipTo, when set, is the remote address of the peer to send this
-	// node's ring state to.
+	// GossipTo, when set, is the remote address of the peer to send the
+	// digest of this node's ring state to.
 	GossipTo string
 	// LossChecked: the node's storage is new (Config.NewEpoch), and the
 	// machine has now decided whether that means lost data, recording the

@@ -57,13 +57,18 @@ type Peer struct {
 	Ring string
 }
 
-// Gossip is a ring state a peer sent. Err is set when it could not be
-// decoded; Peer is the node the transport authenticated ("" when none).
+// Gossip is a ring state a peer sent, or only its digest. Err is set when
+// it could not be decoded; Peer is the node the transport authenticated
+// ("" when none).
 type Gossip struct {
 	Peer  string
 	Shape ring.Shape
 	State ring.State
 	Err   error
+	// DigestOnly is set for a node's periodic gossip: it carries no state,
+	// only Digest, the sender's ring.State.Digest. See Machine.Gossip.
+	DigestOnly bool
+	Digest     uint64
 }
 
 // RemoteCommand is a command another node broadcast: the entry it changed.
@@ -216,7 +221,8 @@ type Rand interface {
 
 // Tick picks the peer to gossip with this interval: one live compatible
 // peer with a remote address, chosen by rng, so that state spreads
-// epidemically. GossipTo stays empty when there is none.
+// epidemically. GossipTo stays empty when there is none. What goes to it is
+// the digest of this node's state, not the state (see Gossip).
 func (m *Machine) Tick(rng Rand) Effects {
 	var eff Effects
 	var candidates []Peer
@@ -245,6 +251,9 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 	if g.Err != nil {
 		eff.log(slog.LevelWarn, "ignoring malformed ring gossip", "err", g.Err)
 		return eff
+	}
+	if g.DigestOnly {
+		return m.gossipDigest(g.Digest)
 	}
 	theirs, admitted := g.State, g.State
 	if m.state.Owner(m.cfg.Self.ID) {
@@ -276,6 +285,27 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 	// Answer only when the sender lacks something, so two converged nodes
 	// exchange one message per interval, not two.
 	eff.Respond = merged.Digest() != theirs.Digest()
+	return eff
+}
+
+// gossipDigest answers a peer's periodic gossip, which carries only the
+// digest of its state. The same digest means the same state (Digest is a
+// hash of the canonical state): nothing to send, and this node now knows it
+// holds the cluster's ring as that peer does. A different one asks for this
+// node's full state; the peer merges it and answers with its own full state
+// when this node was the one missing something, so a difference in either
+// direction heals in one exchange. Converged nodes send only digests, a
+// few dozen bytes an interval, where full gossip grew with the ring.
+func (m *Machine) gossipDigest(theirs uint64) Effects {
+	var eff Effects
+	if theirs != m.state.Digest() {
+		eff.Respond = true
+		return eff
+	}
+	if !m.synced {
+		m.synced = true
+		eff.Publish = true
+	}
 	return eff
 }
 

@@ -161,6 +161,41 @@ func TestMachine_Gossip(t *testing.T) {
 	}
 }
 
+// TestMachine_GossipDigest: a peer's periodic gossip is only the digest of
+// its state. The same digest asks nothing and counts as synced; another
+// digest, in either direction of difference, asks for this node's state,
+// and changes nothing here until the peer answers with its own.
+func TestMachine_GossipDigest(t *testing.T) {
+	const stored = "a join=1\nb join=2"
+	for _, tc := range []struct {
+		name    string
+		theirs  string
+		shape   ring.Shape
+		respond bool
+		synced  bool
+	}{
+		{name: "the same state", theirs: stored, shape: testShape, synced: true},
+		{name: "the peer knows more", theirs: stored + "\nc join=3", shape: testShape, respond: true},
+		{name: "the peer knows less", theirs: "a join=1", shape: testShape, respond: true},
+		{name: "another cluster", theirs: stored, shape: ring.Shape{Cluster: "d", Partitions: 8, N: 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := started(t, "a", false, stored)
+			before := m.State()
+			eff := m.Gossip(Gossip{Peer: "b", Shape: tc.shape, DigestOnly: true, Digest: parseState(t, tc.theirs).Digest()}, time.Unix(0, 0))
+			if eff.Respond != tc.respond {
+				t.Errorf("respond = %v, want %v", eff.Respond, tc.respond)
+			}
+			if m.Synced() != tc.synced || eff.Publish != tc.synced {
+				t.Errorf("synced %v, publish %v; want both %v", m.Synced(), eff.Publish, tc.synced)
+			}
+			if !reflect.DeepEqual(m.State(), before) || eff.Persist {
+				t.Errorf("a digest changed the state: %+v, persist %v", m.State(), eff.Persist)
+			}
+		})
+	}
+}
+
 func TestMachine_SetMembers(t *testing.T) {
 	m := started(t, "a", false, "")
 	eff := m.SetMembers([]Peer{
