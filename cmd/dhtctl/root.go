@@ -37,7 +37,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).putCmd,
 	(*app).deleteCmd,
 	(*app).resolveCmd,
-	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd,
+	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd, (*app).readyCmd,
 	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd,
 	(*app).certsCmd,
 }
