@@ -1513,11 +1513,18 @@ func (x *HandoffRecord) GetSince() uint64 {
 // to max_keys keys or max_bytes bytes of objects. The receiver persists the
 // last key it merged, so a transfer interrupted on either side resumes there.
 type HandoffPullRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	AfterKey      []byte                 `protobuf:"bytes,2,opt,name=after_key,json=afterKey,proto3" json:"after_key,omitempty"`
-	MaxKeys       uint32                 `protobuf:"varint,3,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
-	MaxBytes      uint32                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	AfterKey  []byte                 `protobuf:"bytes,2,opt,name=after_key,json=afterKey,proto3" json:"after_key,omitempty"`
+	MaxKeys   uint32                 `protobuf:"varint,3,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	MaxBytes  uint32                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// keys, when set, asks instead for the stored objects of exactly these
+	// keys (a key the vnode does not hold is skipped), answered in this order
+	// up to max_bytes, at least one: the keys a Merkle comparison found the
+	// receiver lacks. A vnode that predates the field ignores it and answers
+	// the keys after after_key, with keys_answered 0, which the sender takes
+	// as the page of a whole-partition stream.
+	Keys          [][]byte `protobuf:"bytes,5,rep,name=keys,proto3" json:"keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1578,6 +1585,13 @@ func (x *HandoffPullRequest) GetMaxBytes() uint32 {
 		return x.MaxBytes
 	}
 	return 0
+}
+
+func (x *HandoffPullRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
 }
 
 // KeyObject is one key and its stored object.
@@ -1643,7 +1657,10 @@ type HandoffPullReply struct {
 	// The vnode's count of writes since it started: a node draining its own
 	// copy compares it before dropping, so a write that arrived after the
 	// drain read past its key is never dropped unsent.
-	Generation    uint64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	Generation uint64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	// keys_answered is how many of the request's keys, from the front, this
+	// batch answers (held or not); 0 when the request named no keys.
+	KeysAnswered  uint32 `protobuf:"varint,5,opt,name=keys_answered,json=keysAnswered,proto3" json:"keys_answered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1702,6 +1719,13 @@ func (x *HandoffPullReply) GetTotalKeys() uint64 {
 func (x *HandoffPullReply) GetGeneration() uint64 {
 	if x != nil {
 		return x.Generation
+	}
+	return 0
+}
+
+func (x *HandoffPullReply) GetKeysAnswered() uint32 {
+	if x != nil {
+		return x.KeysAnswered
 	}
 	return 0
 }
@@ -2235,8 +2259,14 @@ type MerkleReply struct {
 	Hashes []uint64               `protobuf:"fixed64,1,rep,packed,name=hashes,proto3" json:"hashes,omitempty"`
 	// The tree's shape, so a peer with another shape is detected rather than
 	// compared meaninglessly.
-	Fanout        uint32 `protobuf:"varint,2,opt,name=fanout,proto3" json:"fanout,omitempty"`
-	Depth         uint32 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
+	Fanout uint32 `protobuf:"varint,2,opt,name=fanout,proto3" json:"fanout,omitempty"`
+	Depth  uint32 `protobuf:"varint,3,opt,name=depth,proto3" json:"depth,omitempty"`
+	// The vnode's write count and key count when it answered. A drain that
+	// compares trees before it pushes drops its copy only at the generation
+	// of its first answer, so a write after the comparison began is never
+	// dropped unsent.
+	Generation    uint64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	TotalKeys     uint64 `protobuf:"varint,5,opt,name=total_keys,json=totalKeys,proto3" json:"total_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2288,6 +2318,20 @@ func (x *MerkleReply) GetFanout() uint32 {
 func (x *MerkleReply) GetDepth() uint32 {
 	if x != nil {
 		return x.Depth
+	}
+	return 0
+}
+
+func (x *MerkleReply) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *MerkleReply) GetTotalKeys() uint64 {
+	if x != nil {
+		return x.TotalKeys
 	}
 	return 0
 }
@@ -2860,15 +2904,16 @@ const file_dht_proto_rawDesc = "" +
 	"\rHandoffRecord\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +
-	"\x05since\x18\x03 \x01(\x04R\x05since\"\x87\x01\n" +
+	"\x05since\x18\x03 \x01(\x04R\x05since\"\x9b\x01\n" +
 	"\x12HandoffPullRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x1b\n" +
 	"\tafter_key\x18\x02 \x01(\fR\bafterKey\x12\x19\n" +
 	"\bmax_keys\x18\x03 \x01(\rR\amaxKeys\x12\x1b\n" +
-	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\"E\n" +
+	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\x12\x12\n" +
+	"\x04keys\x18\x05 \x03(\fR\x04keys\"E\n" +
 	"\tKeyObject\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12&\n" +
-	"\x06object\x18\x02 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"\x92\x01\n" +
+	"\x06object\x18\x02 \x01(\v2\x0e.dht.v1.ObjectR\x06object\"\xb7\x01\n" +
 	"\x10HandoffPullReply\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\x12\x12\n" +
 	"\x04done\x18\x02 \x01(\bR\x04done\x12\x1d\n" +
@@ -2876,7 +2921,8 @@ const file_dht_proto_rawDesc = "" +
 	"total_keys\x18\x03 \x01(\x04R\ttotalKeys\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x04 \x01(\x04R\n" +
-	"generation\"^\n" +
+	"generation\x12#\n" +
+	"\rkeys_answered\x18\x05 \x01(\rR\fkeysAnswered\"^\n" +
 	"\x11MergeBatchRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12+\n" +
 	"\aentries\x18\x02 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\")\n" +
@@ -2912,11 +2958,16 @@ const file_dht_proto_rawDesc = "" +
 	"\rMerkleRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\rR\x05level\x12\x18\n" +
-	"\aparents\x18\x03 \x03(\rR\aparents\"S\n" +
+	"\aparents\x18\x03 \x03(\rR\aparents\"\x92\x01\n" +
 	"\vMerkleReply\x12\x16\n" +
 	"\x06hashes\x18\x01 \x03(\x06R\x06hashes\x12\x16\n" +
 	"\x06fanout\x18\x02 \x01(\rR\x06fanout\x12\x14\n" +
-	"\x05depth\x18\x03 \x01(\rR\x05depth\"K\n" +
+	"\x05depth\x18\x03 \x01(\rR\x05depth\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x04 \x01(\x04R\n" +
+	"generation\x12\x1d\n" +
+	"\n" +
+	"total_keys\x18\x05 \x01(\x04R\ttotalKeys\"K\n" +
 	"\x11BucketKeysRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x18\n" +
 	"\abuckets\x18\x02 \x03(\rR\abuckets\"9\n" +

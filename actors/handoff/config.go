@@ -25,5 +25,6 @@ func FromConfig(c config.Config) Config {
 		DropDelay:   c.Handoff.DropDelay,
 		Interval:    time.Second,
 		Timeout:     requestTimeout,
+		Compare:     true,
 	}
 }

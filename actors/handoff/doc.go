@@ -12,14 +12,17 @@
 // This actor is the machine's shell, and decides nothing. Receive:
 //
 //  1. takes a tick (every Interval, and whenever the machine asks for a
-//     recheck), a vnode's reply (HandoffPullReply, MergeBatchReply,
-//     ErrorReply) or a vnode's Dropped;
+//     recheck), a vnode's reply (MerkleReply, BucketKeysReply,
+//     HandoffPullReply, MergeBatchReply, ErrorReply) or a vnode's Dropped;
 //  2. converts it to the machine's plain values (snapshot.go: the topology
 //     snapshot and the vnodes' key counts become a transfer.Snapshot);
 //  3. steps the machine with time.Now();
 //  4. carries out the effects (effects.go), in order: persist the receives'
 //     cursors (cursor.go), so a transfer cut by a restart of either side
-//     resumes after the last key merged; send the pulls, merges, Drop
+//     resumes after the last key merged; send the Merkle requests and
+//     bucket listings of the comparisons that begin each transfer (with
+//     Config.Compare, which FromConfig sets: only the keys that differ are
+//     then pulled, by key), the pulls, merges, Drop
 //     requests, HandoffDone records (to the topology actor, whose record
 //     reaches every node by gossip) and rechecks; report to the metrics,
 //     Status, the log, the node's event stream (OnEvent) and OnRetired.

@@ -22,11 +22,27 @@ func (a *handoffActor) apply(ctx actor.Context, eff transfer.Effects, entries []
 }
 
 func (a *handoffActor) send(ctx actor.Context, eff transfer.Effects, entries []*messages.KeyObject) {
+	for _, c := range eff.Compares {
+		ctx.Request(a.cfg.VnodePID(c.Node, c.Partition), &messages.Envelope{
+			RequestId: c.ID, DeadlineUnixMs: c.Deadline.UnixMilli(),
+			Body: &messages.Envelope_MerkleRequest{MerkleRequest: &messages.MerkleRequest{
+				Partition: c.Partition, Level: uint32(c.Level), Parents: uint32s(c.Parents),
+			}},
+		})
+	}
+	for _, l := range eff.Lists {
+		ctx.Request(a.cfg.VnodePID(l.Node, l.Partition), &messages.Envelope{
+			RequestId: l.ID, DeadlineUnixMs: l.Deadline.UnixMilli(),
+			Body: &messages.Envelope_BucketKeysRequest{BucketKeysRequest: &messages.BucketKeysRequest{
+				Partition: l.Partition, Buckets: uint32s(l.Buckets),
+			}},
+		})
+	}
 	for _, p := range eff.Pulls {
 		ctx.Request(a.cfg.VnodePID(p.Node, p.Partition), &messages.Envelope{
 			RequestId: p.ID, DeadlineUnixMs: p.Deadline.UnixMilli(),
 			Body: &messages.Envelope_HandoffPullRequest{HandoffPullRequest: &messages.HandoffPullRequest{
-				Partition: p.Partition, AfterKey: p.After, MaxKeys: uint32(p.MaxKeys), MaxBytes: uint32(p.MaxBytes),
+				Partition: p.Partition, AfterKey: p.After, MaxKeys: uint32(p.MaxKeys), MaxBytes: uint32(p.MaxBytes), Keys: p.Keys,
 			}},
 		})
 	}
@@ -56,6 +72,17 @@ func (a *handoffActor) report(eff transfer.Effects) {
 			m.Keys.WithLabelValues(string(mv.Kind)).Add(float64(mv.Keys))
 			m.Bytes.WithLabelValues(string(mv.Kind)).Add(float64(mv.Bytes))
 		}
+	}
+	for _, c := range eff.Compared {
+		if m != nil {
+			m.Compares.WithLabelValues(string(c.Kind), string(c.Result)).Inc()
+			m.CompareBytes.WithLabelValues(string(c.Kind)).Add(float64(c.Bytes))
+			if c.Result != transfer.Full {
+				m.SkippedKeys.WithLabelValues(string(c.Kind)).Add(float64(max(c.SourceKeys-c.Send, 0)))
+			}
+		}
+		a.cfg.Logger.Debug("handoff transfer compared trees", "kind", string(c.Kind), "partition", c.Partition,
+			"result", string(c.Result), "source_keys", c.SourceKeys, "send", c.Send, "bytes", c.Bytes, "reason", c.Reason)
 	}
 	if eff.Active != nil {
 		a.cfg.Status.refresh(eff.Active)
@@ -93,6 +120,14 @@ func (a *handoffActor) report(eff transfer.Effects) {
 			a.cfg.OnRetired()
 		}
 	}
+}
+
+func uint32s(in []int) []uint32 {
+	out := make([]uint32, len(in))
+	for i, x := range in {
+		out[i] = uint32(x)
+	}
+	return out
 }
 
 // eventKind names a machine's event as the node's event stream does.

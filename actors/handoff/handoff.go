@@ -49,6 +49,10 @@ type Config struct {
 	Interval time.Duration
 	// Timeout bounds one request of a transfer.
 	Timeout time.Duration
+	// Compare makes each transfer compare the Merkle trees of its source
+	// and receivers first and send only the keys that differ (FromConfig
+	// sets it).
+	Compare bool
 
 	Status  *Status
 	Metrics *Metrics
@@ -64,7 +68,7 @@ type Config struct {
 // machineConfig is the part of cfg the transfer machine decides with.
 func (c Config) machineConfig() transfer.Config {
 	return transfer.Config{Self: c.Self, Concurrency: c.Concurrency, BatchKeys: c.BatchKeys, BatchBytes: c.BatchBytes,
-		DropDelay: c.DropDelay, Timeout: c.Timeout}
+		DropDelay: c.DropDelay, Timeout: c.Timeout, Compare: c.Compare}
 }
 
 // Props returns the props of the handoff actor.
@@ -123,5 +127,9 @@ func (a *handoffActor) onReply(ctx actor.Context, env *messages.Envelope) {
 		a.apply(ctx, a.m.Pulled(now, id, batchOf(r)), r.GetEntries())
 	case *messages.Envelope_MergeBatchReply:
 		a.apply(ctx, a.m.Merged(now, id), nil)
+	case *messages.Envelope_MerkleReply:
+		a.apply(ctx, a.m.Hashes(now, id, hashesOf(body.MerkleReply)), nil)
+	case *messages.Envelope_BucketKeysReply:
+		a.apply(ctx, a.m.Listed(now, id, listingOf(body.BucketKeysReply)), nil)
 	}
 }

@@ -14,6 +14,14 @@ type Metrics struct {
 	Keys       *prometheus.CounterVec
 	Bytes      *prometheus.CounterVec
 	Transfers  *prometheus.CounterVec
+	// Compares counts the comparisons of Merkle trees that begin a
+	// transfer, by how they ended; CompareBytes their cost (hashes and key
+	// listings received); SkippedKeys the source's keys a comparison found
+	// the receivers already held, and so were not sent. Next to Keys they
+	// show what comparing saves.
+	Compares     *prometheus.CounterVec
+	CompareBytes *prometheus.CounterVec
+	SkippedKeys  *prometheus.CounterVec
 }
 
 // NewMetrics registers the handoff metrics in reg.
@@ -36,6 +44,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Transfers: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_transfers_total",
 			Help: "Handoff transfers ended, by kind and result: done, aborted (resumes later), retry (a drain that saw a new write)."}, []string{"kind", "result"}),
 	}
-	reg.MustRegister(m.Pending, m.Rebuilding, m.Draining, m.Active, m.ETA, m.Keys, m.Bytes, m.Transfers)
+	m.Compares = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_compares_total",
+		Help: "Merkle comparisons that begin a transfer, by kind and result: in_sync (nothing sent), difference (only the differing keys sent), full (the partition sent whole: a receiver held nothing, most buckets differed, or the trees could not be compared)."}, []string{"kind", "result"})
+	m.CompareBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_compare_bytes_total",
+		Help: "Bytes of Merkle hashes and bucket key listings received by transfers' comparisons, by kind."}, []string{"kind"})
+	m.SkippedKeys = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "dht", Name: "handoff_skipped_keys_total",
+		Help: "Keys of a transfer's source that its comparison found the receivers already held, and did not send, by kind."}, []string{"kind"})
+	reg.MustRegister(m.Pending, m.Rebuilding, m.Draining, m.Active, m.ETA, m.Keys, m.Bytes, m.Transfers,
+		m.Compares, m.CompareBytes, m.SkippedKeys)
 	return m
 }

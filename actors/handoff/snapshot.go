@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dhtkv/dht/actors/topology"
+	"github.com/dhtkv/dht/internal/merkle"
 	"github.com/dhtkv/dht/internal/transfer"
 	"github.com/dhtkv/dht/messages"
 )
@@ -54,7 +55,8 @@ func removed(snap *topology.Snapshot, self string) bool {
 // batchOf is what the machine needs of a pulled batch.
 func batchOf(r *messages.HandoffPullReply) transfer.Batch {
 	entries := r.GetEntries()
-	b := transfer.Batch{Keys: len(entries), Done: r.GetDone(), Total: r.GetTotalKeys(), Generation: r.GetGeneration()}
+	b := transfer.Batch{Keys: len(entries), Done: r.GetDone(), Total: r.GetTotalKeys(), Generation: r.GetGeneration(),
+		Answered: int(r.GetKeysAnswered())}
 	if len(entries) > 0 {
 		b.Last = entries[len(entries)-1].GetKey()
 	}
@@ -62,6 +64,21 @@ func batchOf(r *messages.HandoffPullReply) transfer.Batch {
 		b.Bytes += len(e.GetKey()) + sizeOf(e.GetObject())
 	}
 	return b
+}
+
+// hashesOf is what the machine needs of a Merkle answer.
+func hashesOf(r *messages.MerkleReply) transfer.Hashes {
+	return transfer.Hashes{Hashes: r.GetHashes(), Shape: merkle.Shape{Fanout: int(r.GetFanout()), Depth: int(r.GetDepth())},
+		Generation: r.GetGeneration(), Total: r.GetTotalKeys()}
+}
+
+// listingOf is what the machine needs of a bucket listing.
+func listingOf(r *messages.BucketKeysReply) []merkle.KeyVersion {
+	out := make([]merkle.KeyVersion, len(r.GetKeys()))
+	for i, kv := range r.GetKeys() {
+		out[i] = merkle.KeyVersion{Key: kv.GetKey(), ValueHash: kv.GetValueHash()}
+	}
+	return out
 }
 
 // sizeOf estimates an object's bytes for progress and metrics.

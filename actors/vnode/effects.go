@@ -174,13 +174,14 @@ func envelope(r replica.Reply[addr]) *messages.Envelope {
 	case replica.ReplyMerkle:
 		return &messages.Envelope{Body: &messages.Envelope_MerkleReply{MerkleReply: &messages.MerkleReply{
 			Hashes: r.Hashes, Fanout: uint32(r.Shape.Fanout), Depth: uint32(r.Shape.Depth),
+			Generation: r.Pull.Generation, TotalKeys: r.Pull.TotalKeys,
 		}}}
 	}
 	panic("vnode: a reply of no kind") // a broken invariant of package replica
 }
 
 func pullReply(p replica.Pull) *messages.HandoffPullReply {
-	reply := &messages.HandoffPullReply{Done: p.Done, Generation: p.Generation, TotalKeys: p.TotalKeys}
+	reply := &messages.HandoffPullReply{Done: p.Done, Generation: p.Generation, TotalKeys: p.TotalKeys, KeysAnswered: uint32(p.Answered)}
 	for _, e := range p.Entries {
 		reply.Entries = append(reply.Entries, &messages.KeyObject{Key: e.Key, Object: wire.ObjectToProto(e.Object)})
 	}

@@ -160,6 +160,9 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 		return v.m.Reap(to, body.ReapRequest.GetKey(), want)
 	case *messages.Envelope_HandoffPullRequest:
 		req := body.HandoffPullRequest
+		if len(req.GetKeys()) > 0 {
+			return v.m.HandoffPullKeys(to, req.GetKeys(), int(req.GetMaxBytes()))
+		}
 		return v.m.HandoffPull(to, req.GetAfterKey(), int(req.GetMaxKeys()), int(req.GetMaxBytes()))
 	case *messages.Envelope_MerkleRequest:
 		return v.m.MerkleLevel(to, int(body.MerkleRequest.GetLevel()), ints(body.MerkleRequest.GetParents()))

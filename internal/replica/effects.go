@@ -125,7 +125,7 @@ const (
 	ReplyHandoffPull           // Pull
 	ReplyBucketKeys            // Versions
 	ReplyTombstones            // Keys
-	ReplyMerkle                // Hashes, Shape
+	ReplyMerkle                // Hashes, Shape, Pull's Generation and TotalKeys
 	ReplyDropped               // Dropped
 )
 
@@ -162,6 +162,8 @@ type Pull struct {
 	Done       bool
 	Generation uint64
 	TotalKeys  uint64
+	// Answered counts the keys of a HandoffPullKeys the page covers.
+	Answered int
 }
 
 // KeyObject is a stored key with its object.

@@ -255,6 +255,54 @@ func TestMachine_HandoffPullPages(t *testing.T) {
 	}
 }
 
+func TestMachine_HandoffPullKeysAnswersTheListedKeys(t *testing.T) {
+	r := newRig(t, false)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		r.put(k, "v", nil, 0)
+	}
+	size := len("a") + len(r.store.data["a"])
+	for _, tc := range []struct {
+		name     string
+		keys     string
+		maxBytes int
+		want     string
+		answered int
+	}{
+		{"the listed keys only", "bd", 1 << 20, "bd", 2},
+		{"a key not held is skipped but answered", "bxd", 1 << 20, "bd", 3},
+		{"by bytes", "abcd", 2 * size, "ab", 2},
+		{"one key over the byte budget", "cd", 1, "c", 1},
+		{"absent keys cost no bytes", "xyc", 1, "c", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var keys [][]byte
+			for _, k := range tc.keys {
+				keys = append(keys, []byte{byte(k)})
+			}
+			got := r.do(r.m.HandoffPullKeys("h", keys, tc.maxBytes), false)[0]
+			entries := ""
+			for _, e := range got.Pull.Entries {
+				entries += string(e.Key)
+			}
+			done := tc.answered == len(keys)
+			if entries != tc.want || got.Pull.Answered != tc.answered || got.Pull.Done != done || got.Pull.Generation != 4 {
+				t.Errorf("page %q answered=%d done=%t generation=%d; want %q, %d, %t, 4",
+					entries, got.Pull.Answered, got.Pull.Done, got.Pull.Generation, tc.want, tc.answered, done)
+			}
+		})
+	}
+}
+
+func TestMachine_MerkleLevelTellsGenerationAndKeys(t *testing.T) {
+	r := newRig(t, false)
+	r.put("a", "1", nil, 0)
+	r.put("b", "2", nil, 0)
+	got := r.do(r.m.MerkleLevel("h", 0, nil), false)[0]
+	if got.Kind != ReplyMerkle || got.Pull.Generation != 2 || got.Pull.TotalKeys != 2 {
+		t.Fatalf("reply %v generation=%d keys=%d; want a Merkle reply at generation 2 with 2 keys", got.Kind, got.Pull.Generation, got.Pull.TotalKeys)
+	}
+}
+
 func TestPlausibleCounter_AllowsADayOfSkew(t *testing.T) {
 	if got, want := PlausibleCounter(t0), uint64(t0.UnixMilli()+24*3600*1000)*CounterPerMilli; got != want {
 		t.Fatalf("PlausibleCounter = %d, want %d", got, want)

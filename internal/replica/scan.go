@@ -61,6 +61,45 @@ func (m *Machine[A]) HandoffPull(to A, after []byte, maxKeys, maxBytes int) Effe
 	return Effects[A]{Reply: Reply[A]{To: to, Op: OpHandoffPull, Kind: ReplyHandoffPull, Pull: pull}}
 }
 
+// HandoffPullKeys answers one page of a transfer that compared Merkle trees
+// first: the stored objects of keys, in their order, up to maxBytes bytes
+// (at least one key answered). A key not stored here is skipped: it was
+// reaped or dropped since the comparison listed it, and the receiver needs
+// nothing for it. Pull.Answered says how many keys, from the front, the
+// page covers; Done is set once it covers them all. Answers
+// ReplyHandoffPull.
+func (m *Machine[A]) HandoffPullKeys(to A, keys [][]byte, maxBytes int) Effects[A] {
+	if m.drainFirst() {
+		return Effects[A]{Defer: true}
+	}
+	if maxBytes <= 0 {
+		return Effects[A]{Reply: errorReply(to, OpHandoffPull, CodeBadRequest, "vnode: handoff pull: max_bytes must be positive")}
+	}
+	pull := Pull{Generation: m.generation, TotalKeys: uint64(m.Len())}
+	size := 0
+	for _, key := range keys {
+		raw, found, err := m.cfg.Store.Get(key)
+		if err != nil {
+			return Effects[A]{Reply: errorReply(to, OpHandoffPull, CodeStorage, fmt.Sprintf("vnode: handoff pull: read %q: %v", key, err))}
+		}
+		if found && len(pull.Entries) > 0 && size+len(key)+len(raw) > maxBytes {
+			break
+		}
+		pull.Answered++
+		if !found {
+			continue
+		}
+		set, err := m.cfg.Codec.Decode(raw)
+		if err != nil {
+			return Effects[A]{Reply: errorReply(to, OpHandoffPull, CodeStorage, fmt.Sprintf("vnode: handoff pull: stored %q: %v", key, err))}
+		}
+		pull.Entries = append(pull.Entries, KeyObject{Key: slices.Clone(key), Object: set})
+		size += len(key) + len(raw)
+	}
+	pull.Done = pull.Answered == len(keys)
+	return Effects[A]{Reply: Reply[A]{To: to, Op: OpHandoffPull, Kind: ReplyHandoffPull, Pull: pull}}
+}
+
 // BucketKeys lists the stored keys of the given Merkle buckets with their
 // value hashes, for anti-entropy. Answers ReplyBucketKeys.
 func (m *Machine[A]) BucketKeys(to A, buckets []int) Effects[A] {
@@ -119,7 +158,8 @@ func (m *Machine[A]) MerkleLevel(to A, level int, parents []int) Effects[A] {
 	if err != nil {
 		return Effects[A]{Reply: errorReply(to, OpNone, CodeBadRequest, err.Error())}
 	}
-	return Effects[A]{Reply: Reply[A]{To: to, Kind: ReplyMerkle, Hashes: hashes, Shape: m.tree.Shape()}}
+	return Effects[A]{Reply: Reply[A]{To: to, Kind: ReplyMerkle, Hashes: hashes, Shape: m.tree.Shape(),
+		Pull: Pull{Generation: m.generation, TotalKeys: uint64(m.Len())}}}
 }
 
 // Drop deletes every key of the partition, unless a write was taken since

@@ -3,11 +3,14 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/datadriven"
+
+	"github.com/dhtkv/dht/internal/merkle"
 )
 
 // TestMachine_Scenarios runs the stories in testdata/: events in, effects
@@ -17,7 +20,7 @@ import (
 //
 // The commands:
 //
-//	new self=a concurrency=2 batch-keys=2 batch-bytes=4096 drop-delay=10s timeout=30s
+//	new self=a concurrency=2 batch-keys=2 batch-bytes=4096 drop-delay=10s timeout=30s [compare]
 //	ring version=5 [synced] [owner] [removed] [involved] [settled] [partitions=8]
 //	  want p=3 since=5 from=(b,c)     a placement to receive (one per line)
 //	  hold p=7 [needed] [replicas=(b,c)]  a partition held
@@ -25,6 +28,10 @@ import (
 //	restore p=3 since=5 after=k2      a cursor saved by an earlier run
 //	tick now=10s                      a tick at 10s after the start
 //	pulled id=1 keys=2 bytes=100 last=k2 [total=5] [gen=7] [done] [now=..]
+//	  [answered=2]                    keys of a keyed pull it covers
+//	hashes id=1 vals=(7,0,3) [shape=4^1] [gen=7] [total=5] [now=..]
+//	                                  a vnode's Merkle answer (shape 4^1 by default)
+//	listed id=5 keys=(k1:7,k2:3) [now=..]  a vnode's bucket listing, key:value-hash
 //	merged id=(2,3) [now=..]          acknowledgements, in order
 //	error id=2 [now=..]               the input is the error's text
 //	dropped p=7 [done] [err=..] [now=..]
@@ -81,6 +88,21 @@ func (h *harness) run(t *testing.T, d *datadriven.TestData) string {
 		return h.print(h.m.Tick(h.now, s))
 	case "pulled":
 		return h.print(h.m.Pulled(h.now, uint64(intArg(t, d, "id")), h.batch(t, d)))
+	case "hashes":
+		return h.print(h.m.Hashes(h.now, uint64(intArg(t, d, "id")), h.hashes(t, d)))
+	case "listed":
+		var kvs []merkle.KeyVersion
+		if a, ok := d.Arg("keys"); ok {
+			for _, v := range a.Vals {
+				k, hash, _ := strings.Cut(v, ":")
+				n, err := strconv.ParseUint(hash, 10, 64)
+				if err != nil {
+					d.Fatalf(t, "listed: %q: %v", v, err)
+				}
+				kvs = append(kvs, merkle.KeyVersion{Key: []byte(k), ValueHash: n})
+			}
+		}
+		return h.print(h.m.Listed(h.now, uint64(intArg(t, d, "id")), kvs))
 	case "merged":
 		var out []string
 		arg, _ := d.Arg("id")
@@ -120,7 +142,33 @@ func (h *harness) newMachine(t *testing.T, d *datadriven.TestData) {
 	if a, ok := d.Arg("timeout"); ok {
 		cfg.Timeout = parseDuration(t, d, a.SingleVal(t))
 	}
+	cfg.Compare = d.HasArg("compare")
 	h.m, h.now, h.snap, h.alive = New(cfg), epoch, Snapshot{}, nil
+}
+
+// hashes reads a Merkle answer: vals are the hashes, shape fanout^depth.
+func (h *harness) hashes(t *testing.T, d *datadriven.TestData) Hashes {
+	out := Hashes{Shape: merkle.Shape{Fanout: 4, Depth: 1}}
+	if a, ok := d.Arg("vals"); ok {
+		for _, v := range a.Vals {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				d.Fatalf(t, "hashes: %q: %v", v, err)
+			}
+			out.Hashes = append(out.Hashes, n)
+		}
+	}
+	var shape string
+	if d.MaybeScanArgs(t, "shape", &shape) {
+		if _, err := fmt.Sscanf(shape, "%d^%d", &out.Shape.Fanout, &out.Shape.Depth); err != nil {
+			d.Fatalf(t, "hashes: shape %q: %v", shape, err)
+		}
+	}
+	var gen, total int
+	d.MaybeScanArgs(t, "gen", &gen)
+	d.MaybeScanArgs(t, "total", &total)
+	out.Generation, out.Total = uint64(gen), uint64(total)
+	return out
 }
 
 // ring replaces the ring picture the next ticks see.
@@ -168,6 +216,7 @@ func (h *harness) batch(t *testing.T, d *datadriven.TestData) Batch {
 	d.MaybeScanArgs(t, "total", &total)
 	d.MaybeScanArgs(t, "gen", &gen)
 	b.Last, b.Total, b.Generation = []byte(last), uint64(total), uint64(gen)
+	d.MaybeScanArgs(t, "answered", &b.Answered)
 	return b
 }
 
@@ -200,8 +249,18 @@ func (h *harness) print(e Effects) string {
 			line("save-cursor p=%d since=%d after=%s", c.Partition, c.Since, c.After)
 		}
 	}
+	for _, c := range e.Compares {
+		line("compare id=%d to=%s p=%d level=%d parents=%v deadline=%s", c.ID, c.Node, c.Partition, c.Level, c.Parents, at(c.Deadline))
+	}
+	for _, l := range e.Lists {
+		line("list id=%d to=%s p=%d buckets=%v deadline=%s", l.ID, l.Node, l.Partition, l.Buckets, at(l.Deadline))
+	}
 	for _, p := range e.Pulls {
-		line("pull id=%d from=%s p=%d after=%q max-keys=%d max-bytes=%d deadline=%s", p.ID, p.Node, p.Partition, p.After, p.MaxKeys, p.MaxBytes, at(p.Deadline))
+		keys := ""
+		if len(p.Keys) > 0 {
+			keys = fmt.Sprintf(" keys=%s", p.Keys)
+		}
+		line("pull id=%d from=%s p=%d after=%q%s max-keys=%d max-bytes=%d deadline=%s", p.ID, p.Node, p.Partition, p.After, keys, p.MaxKeys, p.MaxBytes, at(p.Deadline))
 	}
 	for _, mg := range e.Merges {
 		line("merge id=%d to=%s p=%d deadline=%s", mg.ID, mg.Node, mg.Partition, at(mg.Deadline))
@@ -220,6 +279,9 @@ func (h *harness) print(e Effects) string {
 	}
 	if e.Active != nil {
 		line("progress %s", progressString(e.Active))
+	}
+	for _, c := range e.Compared {
+		line("compared %s p=%d %s source-keys=%d send=%d bytes=%d: %s", c.Kind, c.Partition, c.Result, c.SourceKeys, c.Send, c.Bytes, c)
 	}
 	for _, en := range e.Ended {
 		if en.Reason != "" {
@@ -255,7 +317,14 @@ func progressString(ps []Progress) string {
 func (h *harness) state() string {
 	var b strings.Builder
 	for _, r := range h.m.running() {
-		fmt.Fprintf(&b, "%s p=%d peer=%s cursor=%q awaiting=%d deadline=%s\n", r.kind, r.p, r.peerOrTargets(), r.cursor, r.awaiting, at(r.deadline))
+		fmt.Fprintf(&b, "%s p=%d peer=%s cursor=%q awaiting=%d deadline=%s", r.kind, r.p, r.peerOrTargets(), r.cursor, r.awaiting, at(r.deadline))
+		switch r.mode {
+		case comparing:
+			fmt.Fprintf(&b, " comparing level=%d parents=%v listed=%d/%d", r.cmp.level, r.cmp.parents, r.cmp.listed, len(r.cmp.buckets))
+		case sending:
+			fmt.Fprintf(&b, " sending sent=%d/%d", r.sent, len(r.toSend))
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "inflight=%d received=%v retired=%t", len(h.m.inflight), h.m.received, h.m.retired)
 	return b.String()

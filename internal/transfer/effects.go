@@ -47,7 +47,13 @@ type Effects struct {
 	// again after a restart (a lost save only costs a batch pulled twice).
 	Cursors []CursorOp
 
-	// Pulls ask a node's vnode for the batch after a key.
+	// Compares ask a node's vnode for hashes of its Merkle tree; the
+	// answer is the event Hashes.
+	Compares []Compare
+	// Lists ask a node's vnode for its keys of some Merkle buckets with
+	// their value hashes; the answer is the event Listed.
+	Lists []List
+	// Pulls ask a node's vnode for the batch after a key, or of some keys.
 	Pulls []Pull
 	// Merges send the batch of the Pulled event that returned them to
 	// each named node's vnode.
@@ -63,6 +69,8 @@ type Effects struct {
 
 	// Moved counts the keys and bytes of batches merged everywhere.
 	Moved []Moved
+	// Compared tells how a transfer's comparison of trees ended.
+	Compared []Compared
 	// Active, when not nil, is the running transfers' progress now.
 	Active []Progress
 	// Ended lists the transfers that ended.
@@ -89,15 +97,73 @@ type Cursor struct {
 	After     []byte
 }
 
-// Pull asks Node's vnode of Partition for the keys after After.
+// Pull asks Node's vnode of Partition for the keys after After, or, when
+// Keys is set, for those keys (a transfer that compared trees). A vnode
+// that does not know keyed pulls answers the page after After, which the
+// machine takes as the page of a whole-partition stream.
 type Pull struct {
 	ID        uint64
 	Node      string
 	Partition uint32
 	After     []byte
+	Keys      [][]byte
 	MaxKeys   int
 	MaxBytes  int
 	Deadline  time.Time
+}
+
+// Compare asks Node's vnode of Partition for the hashes of its Merkle tree
+// at Level: the root at level 0, below it the children of each of Parents
+// (a MerkleRequest).
+type Compare struct {
+	ID        uint64
+	Node      string
+	Partition uint32
+	Level     int
+	Parents   []int
+	Deadline  time.Time
+}
+
+// List asks Node's vnode of Partition for its keys of the Merkle leaf
+// Buckets, each with its value hash (a BucketKeysRequest).
+type List struct {
+	ID        uint64
+	Node      string
+	Partition uint32
+	Buckets   []int
+	Deadline  time.Time
+}
+
+// CompareResult is how a comparison of trees ended; its string is a metric
+// label.
+type CompareResult string
+
+// Comparison results.
+const (
+	// InSync: the receivers hold everything the source holds; nothing is
+	// sent.
+	InSync CompareResult = "in_sync"
+	// Difference: only the keys that differ are sent.
+	Difference CompareResult = "difference"
+	// Full: the partition is sent whole, as without a comparison (a
+	// receiver holds nothing, most buckets differ, or the trees could not
+	// be compared); Reason says why.
+	Full CompareResult = "full"
+)
+
+// Compared is what one comparison of trees found.
+type Compared struct {
+	Kind      Kind
+	Partition uint32
+	Result    CompareResult
+	Reason    string
+	// SourceKeys is the source's key count; Send how many of them some
+	// receiver lacks or holds another version of (Difference only).
+	SourceKeys int64
+	Send       int64
+	// Bytes counts the hashes and key listings received: the comparison's
+	// cost.
+	Bytes int
 }
 
 // Merge sends the batch just pulled to Node's vnode of Partition.
@@ -191,6 +257,9 @@ type Batch struct {
 	// Generation is the source vnode's write count; a drain drops only at
 	// the generation of its first batch.
 	Generation uint64
+	// Answered counts the keys of a keyed pull the batch covers, held or
+	// not; 0 from a vnode that does not know keyed pulls.
+	Answered int
 }
 
 // DropResult is the vnode's answer to Drop.

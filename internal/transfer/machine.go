@@ -41,7 +41,18 @@ type run struct {
 	// pushes to.
 	peer    string
 	targets []string
-	// cursor is the last key merged (receive) or pushed (drain).
+	// mode says how the partition moves: streamed whole, compared first,
+	// or sent by key after the comparison.
+	mode mode
+	cmp  *comparison
+	// toSend are the keys a comparison found to send, in key order; sent
+	// how many of them were pulled.
+	toSend [][]byte
+	sent   int
+	// note says what the comparison found, for the finishing event.
+	note string
+	// cursor is the last key merged (receive) or pushed (drain) by a
+	// stream.
 	cursor []byte
 	// The pending batch: its last key, size and whether it ends the
 	// partition.
@@ -170,7 +181,7 @@ func (m *Machine) startReceive(now time.Time, w Want, alive map[string]bool, eff
 	}
 	m.active[w.Partition] = r
 	eff.event(Started, source, w.Partition, fmt.Sprintf("receiving from %s%s", source, resumeNote(r.cursor)))
-	m.pull(now, r, source, eff)
+	m.begin(now, r, eff)
 }
 
 func resumeNote(cursor []byte) string {
@@ -193,12 +204,17 @@ func (m *Machine) startDrain(now time.Time, h Held, alive map[string]bool, eff *
 	r := &run{kind: Drain, p: h.Partition, targets: targets, started: now}
 	m.active[h.Partition] = r
 	eff.event(Started, "", h.Partition, fmt.Sprintf("draining to %v before dropping", targets))
-	m.pull(now, r, m.cfg.Self, eff)
+	m.begin(now, r, eff)
 }
 
-// pull asks node's vnode for the batch after r's cursor.
+// pull asks node's vnode for the batch after r's cursor, or, sending what a
+// comparison found, for the next keys of it.
 func (m *Machine) pull(now time.Time, r *run, node string, eff *Effects) {
-	eff.Pulls = append(eff.Pulls, Pull{ID: m.request(now, r), Node: node, Partition: r.p, After: r.cursor,
+	var keys [][]byte
+	if r.mode == sending {
+		keys = r.toSend[r.sent:min(r.sent+m.cfg.BatchKeys, len(r.toSend))]
+	}
+	eff.Pulls = append(eff.Pulls, Pull{ID: m.request(now, r), Node: node, Partition: r.p, After: r.cursor, Keys: keys,
 		MaxKeys: m.cfg.BatchKeys, MaxBytes: m.cfg.BatchBytes, Deadline: r.deadline})
 }
 

@@ -58,3 +58,8 @@ func decommissioned(s Snapshot) bool { return !s.Owner && s.Synced && s.Removed 
 func nothingLeft(s Snapshot, draining, active int) bool {
 	return len(s.Wanted) == 0 && draining == 0 && active == 0 && !s.Involved
 }
+
+// mostDiffer: more than half of a partition's leaf buckets differ. Listing
+// their keys would cost nearly as much as the keys themselves, so the
+// partition is streamed whole instead.
+func mostDiffer(differ, leaves int) bool { return 2*differ > leaves }

@@ -11,8 +11,20 @@ import (
 func (m *Machine) Pulled(now time.Time, id uint64, b Batch) Effects {
 	var eff Effects
 	r := m.take(id)
-	if r == nil {
+	if r == nil || r.mode == comparing {
 		return eff
+	}
+	if r.mode == sending {
+		if b.Answered == 0 {
+			// The source predates keyed pulls and answered the page
+			// after the cursor instead: stream the partition whole
+			// from there.
+			r.mode, r.toSend, r.note = stream, nil, "sent whole: the source cannot pull by key"
+			r.total = int64(b.Total)
+		} else {
+			r.sent += b.Answered
+			b.Done = r.sent >= len(r.toSend)
+		}
 	}
 	if r.kind == Drain && !r.generationSet {
 		// The drop must not lose a write that arrives after this read.
@@ -55,19 +67,30 @@ func (m *Machine) Merged(now time.Time, id uint64) Effects {
 	m.moved += int64(r.batchKeys)
 	eff.Moved = append(eff.Moved, Moved{Kind: r.kind, Keys: r.batchKeys, Bytes: r.batchSize})
 	eff.Active = m.progress()
-	r.cursor = r.batchLast
-	if r.kind == Receive {
-		m.saveCursor(Cursor{Partition: r.p, Since: r.since, After: r.cursor}, &eff)
+	if r.mode == stream {
+		// Keys sent after a comparison are not in key order from the
+		// cursor: a restart compares again instead, and finds them sent.
+		r.cursor = r.batchLast
+		if r.kind == Receive {
+			m.saveCursor(Cursor{Partition: r.p, Since: r.since, After: r.cursor}, &eff)
+		}
 	}
 	m.landed(now, r, &eff)
 	return eff
 }
 
 // Failed records that request id was answered with an error: the transfer
-// stops and starts again on a later tick.
+// stops and starts again on a later tick. An error to a comparison's
+// request (a vnode without a tree, a peer that does not know the request)
+// only gives up the comparison: the partition is streamed whole.
 func (m *Machine) Failed(now time.Time, id uint64, reason string) Effects {
 	var eff Effects
-	if r := m.take(id); r != nil {
+	r := m.take(id)
+	switch {
+	case r == nil:
+	case r.mode == comparing:
+		m.fullStream(now, r, "the trees could not be compared: "+reason, &eff)
+	default:
 		m.abort(r, reason, &eff)
 	}
 	return eff
@@ -92,7 +115,7 @@ func (m *Machine) Dropped(now time.Time, p uint32, res DropResult) Effects {
 		m.stop(r)
 		eff.Recheck = true
 		eff.Ended = append(eff.Ended, m.end(r, Done))
-		eff.event(DroppedData, "", p, fmt.Sprintf("pushed %d keys to %v and dropped the partition", r.keys, r.targets))
+		eff.event(DroppedData, "", p, fmt.Sprintf("pushed %d keys to %v and dropped the partition%s", r.keys, r.targets, noteOf(r)))
 	}
 	return eff
 }
@@ -130,8 +153,16 @@ func (m *Machine) landed(now time.Time, r *run, eff *Effects) {
 	eff.Done = append(eff.Done, Placement{Partition: r.p, Since: r.since})
 	eff.Recheck = true // a slot is free: start the next transfer now
 	eff.Ended = append(eff.Ended, m.end(r, Done))
-	eff.event(Finished, r.peer, r.p, fmt.Sprintf("received %d keys, %d bytes from %s in %s",
-		r.keys, r.bytes, r.peer, now.Sub(r.started).Round(time.Millisecond)))
+	eff.event(Finished, r.peer, r.p, fmt.Sprintf("received %d keys, %d bytes from %s in %s%s",
+		r.keys, r.bytes, r.peer, now.Sub(r.started).Round(time.Millisecond), noteOf(r)))
+}
+
+// noteOf is what r's comparison found, as the tail of an event's detail.
+func noteOf(r *run) string {
+	if r.note == "" {
+		return ""
+	}
+	return "; " + r.note
 }
 
 func (m *Machine) saveCursor(c Cursor, eff *Effects) {

@@ -21,6 +21,9 @@ type Config struct {
 	DropDelay time.Duration
 	// Timeout bounds each request of a transfer.
 	Timeout time.Duration
+	// Compare makes a transfer compare the Merkle trees of its source and
+	// receivers first, and send only the keys that differ.
+	Compare bool
 }
 
 // Snapshot is what the machine needs of one topology snapshot, as plain
