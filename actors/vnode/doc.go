@@ -4,7 +4,7 @@
 // A vnode owns its partition's keys in the node's engine (under the
 // partition's key prefix) and is the only writer of them, so each key's
 // read-merge-write happens one message at a time without locks. It answers
-// requests carried in a messages.Envelope (put, get, merge, merge batch,
+// requests carried in a messages.Envelope (put, conditional put, get, merge, merge batch,
 // handoff pull, Merkle level, bucket keys, tombstones, reap) and the node's
 // Drop.
 //
