@@ -23,6 +23,9 @@ const (
 	CodeTimeout         Code = "timeout"
 	CodeNotFound        Code = "not_found"
 	CodeInternal        Code = "internal"
+	// CodePreconditionFailed answers 412: a conditional request's If-Match
+	// or If-None-Match does not hold; a write stored nothing.
+	CodePreconditionFailed Code = "precondition_failed"
 )
 
 // The error codes of the admin API's ownership changes.

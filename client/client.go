@@ -35,6 +35,9 @@ const (
 	// HeaderResolverError says, on a read's response, why the server-side
 	// resolver failed; the response then carries every sibling.
 	HeaderResolverError = "X-Dht-Resolver-Error"
+	// HeaderETag is the entity tag of the key's causal context, on every
+	// answer that carries a context. WriteOptions.IfMatch sends it back.
+	HeaderETag = "ETag"
 
 	kvPrefix   = "/v1/kv/"
 	healthPath = "/healthz"
@@ -57,6 +60,17 @@ const maxErrorBodyBytes = 512
 // ErrEmptyKey is returned for an empty key, which the store does not allow
 // (and which would address a different route).
 var ErrEmptyKey = errors.New("client: empty key")
+
+// ErrPreconditionFailed matches (errors.Is) the *Error of a conditional
+// write refused because WriteOptions.IfMatch or IfNoneMatch did not hold
+// (412 precondition_failed). Nothing was stored.
+var ErrPreconditionFailed = errors.New("client: precondition failed")
+
+// ErrNotFound matches (errors.Is) the *Error of a Delete sent without a
+// context that found no live value to delete (404 not_found). Nothing was
+// stored. Get does not return it: a missing key is an Object with Found
+// false.
+var ErrNotFound = errors.New("client: not found")
 
 // Client talks to one node's HTTP API. Any node accepts any key: it
 // coordinates the request on the key's replicas.
@@ -153,6 +167,10 @@ type Object struct {
 	// Context is the opaque causal context covering all Siblings. Send it
 	// back with the write that replaces them.
 	Context string
+	// ETag is the entity tag of Context (quoted, as the server sent it):
+	// the same context always has the same ETag. Send it as
+	// WriteOptions.IfMatch to write only while the key is unchanged.
+	ETag string
 	// ResolvedBy names the server-side resolver (config resolution) that
 	// merged concurrent siblings into the one value in Siblings; empty when
 	// the server resolved nothing. Context covers every sibling it merged,
@@ -180,8 +198,22 @@ type WriteOptions struct {
 	// Delete.
 	ContentType string
 	// Context from the read this write is based on. The siblings it covers
-	// are replaced; without it the write becomes one more sibling.
+	// are replaced; without it a Put becomes one more sibling, and a Delete
+	// is made with the context of a read the server makes first.
 	Context string
+	// IfMatch makes the write conditional: it is made only while the key's
+	// context is still the one this ETag (Object.ETag, WriteResult.ETag)
+	// names, or, given "*", only when the key holds a live value. A list of
+	// ETags, comma-separated, matches when any does. Without Context the
+	// write then replaces what the ETag named.
+	IfMatch string
+	// IfNoneMatch makes the write conditional the other way: "*" writes
+	// only when the key holds no live value (create, never overwrite); an
+	// ETag writes only when the key's context is no longer that one.
+	//
+	// A failed condition is an *Error matching ErrPreconditionFailed, and
+	// nothing is stored. The README says what is guaranteed under failures.
+	IfNoneMatch string
 }
 
 // WriteResult is the outcome of an acknowledged write.
@@ -189,9 +221,12 @@ type WriteResult struct {
 	// Context covers the value just written; a following write by the same
 	// writer should send it back.
 	Context string
-	// Siblings is how many siblings the key has after the write; more than
-	// one means writes concurrent with this one exist. It is 0 when the
-	// server did not say (as for a delete).
+	// ETag is the entity tag of Context.
+	ETag string
+	// Siblings is how many live siblings (values, not tombstones) the key
+	// has after the write; more than one means writes concurrent with this
+	// one exist. A delete leaves 0 unless a concurrent value survives it.
+	// It is 0 too when the server did not say.
 	Siblings int
 }
 
@@ -209,6 +244,18 @@ type Error struct {
 	// Indeterminate is set when a write failed in a way that leaves its
 	// outcome unknown: it may still be applied.
 	Indeterminate bool
+}
+
+// Is makes errors.Is(err, ErrPreconditionFailed) and errors.Is(err,
+// ErrNotFound) match the server's 412 and not-found answers.
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrPreconditionFailed:
+		return e.Status == http.StatusPreconditionFailed
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound && e.Code == string(api.CodeNotFound)
+	}
+	return false
 }
 
 // Error formats as "dht: 400 bad_quorum: message".
@@ -275,7 +322,7 @@ func (c *Client) Get(ctx context.Context, key string, o *ReadOptions) (*Object, 
 	}
 	defer closeBody(resp)
 
-	obj := &Object{Key: key, Context: resp.Header.Get(HeaderContext),
+	obj := &Object{Key: key, Context: resp.Header.Get(HeaderContext), ETag: resp.Header.Get(HeaderETag),
 		ResolvedBy: resp.Header.Get(HeaderResolvedBy), ResolverError: resp.Header.Get(HeaderResolverError)}
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -324,8 +371,11 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, o *WriteOpti
 }
 
 // Delete deletes key by writing a tombstone that replaces the siblings
-// covered by o.Context. Without a context the delete only hides what the
-// server's replicas already knew, and concurrent values stay. o may be nil.
+// covered by o.Context. Without a context (and without o.IfMatch) the node
+// reads the key first, at the server's default r and pr, and deletes what
+// that read saw, as Riak does; if the read finds no live value nothing is
+// written and the error matches ErrNotFound. Values written concurrently
+// with the delete survive it as siblings. o may be nil.
 func (c *Client) Delete(ctx context.Context, key string, o *WriteOptions) (*WriteResult, error) {
 	if o == nil {
 		o = &WriteOptions{}
@@ -396,6 +446,12 @@ func (c *Client) write(ctx context.Context, method, key string, body []byte, h h
 	if o.Context != "" {
 		h.Set(HeaderContext, o.Context)
 	}
+	if o.IfMatch != "" {
+		h.Set("If-Match", o.IfMatch)
+	}
+	if o.IfNoneMatch != "" {
+		h.Set("If-None-Match", o.IfNoneMatch)
+	}
 	resp, err := c.do(ctx, method, key, q, body, h)
 	if err != nil {
 		return nil, err
@@ -404,7 +460,7 @@ func (c *Client) write(ctx context.Context, method, key string, body []byte, h h
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, decodeError(resp, true)
 	}
-	res := &WriteResult{Context: resp.Header.Get(HeaderContext)}
+	res := &WriteResult{Context: resp.Header.Get(HeaderContext), ETag: resp.Header.Get(HeaderETag)}
 	// The write is acknowledged at this point; a malformed count must not
 	// turn that into an error the caller would take for a failed write.
 	if n, err := strconv.Atoi(resp.Header.Get(HeaderSiblings)); err == nil && n >= 0 {

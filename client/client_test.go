@@ -780,3 +780,72 @@ func TestError_Error(t *testing.T) {
 		}
 	}
 }
+
+// TestClient_ConditionalWrites sends IfMatch and IfNoneMatch as the HTTP
+// headers, hands out the ETag of reads and writes, and reports a refused
+// condition as ErrPreconditionFailed.
+func TestClient_ConditionalWrites(t *testing.T) {
+	srv, c := fake(t, "")
+	ctx := t.Context()
+	created, err := c.Put(ctx, "k", []byte("v1"), &client.WriteOptions{IfNoneMatch: "*"})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if got := srv.LastRequest().Header.Get("If-None-Match"); got != "*" {
+		t.Errorf("If-None-Match sent = %q, want *", got)
+	}
+	if created.ETag == "" {
+		t.Error("WriteResult.ETag is empty")
+	}
+	_, err = c.Put(ctx, "k", []byte("again"), &client.WriteOptions{IfNoneMatch: "*"})
+	if !errors.Is(err, client.ErrPreconditionFailed) || errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("second create: %v, want ErrPreconditionFailed", err)
+	}
+
+	obj, err := c.Get(ctx, "k", nil)
+	if err != nil || obj.ETag != created.ETag {
+		t.Fatalf("Get = %+v, %v; want the write's ETag %q", obj, err, created.ETag)
+	}
+	updated, err := c.Put(ctx, "k", []byte("v2"), &client.WriteOptions{IfMatch: obj.ETag})
+	if err != nil {
+		t.Fatalf("put If-Match current: %v", err)
+	}
+	if got := srv.LastRequest().Header.Get("If-Match"); got != obj.ETag {
+		t.Errorf("If-Match sent = %q, want %q", got, obj.ETag)
+	}
+	if updated.Siblings != 1 {
+		t.Errorf("put If-Match left %d siblings, want 1", updated.Siblings)
+	}
+	if _, err := c.Delete(ctx, "k", &client.WriteOptions{IfMatch: obj.ETag}); !errors.Is(err, client.ErrPreconditionFailed) {
+		t.Fatalf("delete If-Match stale: %v, want ErrPreconditionFailed", err)
+	}
+}
+
+// TestClient_DeleteWithoutContext: the node reads first and deletes what it
+// saw; a key without a live value is ErrNotFound, and a route's 404 is not.
+func TestClient_DeleteWithoutContext(t *testing.T) {
+	_, c := fake(t, "")
+	ctx := t.Context()
+	for _, v := range []string{"a", "b"} {
+		if _, err := c.Put(ctx, "k", []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := c.Delete(ctx, "k", nil)
+	if err != nil {
+		t.Fatalf("Delete without a context: %v", err)
+	}
+	if res.Siblings != 0 {
+		t.Errorf("Delete reports %d live siblings, want 0", res.Siblings)
+	}
+	if obj, err := c.Get(ctx, "k", nil); err != nil || obj.Found {
+		t.Fatalf("Get after Delete = %+v, %v; want not found", obj, err)
+	}
+	if _, err := c.Delete(ctx, "k", nil); !errors.Is(err, client.ErrNotFound) || errors.Is(err, client.ErrPreconditionFailed) {
+		t.Fatalf("second Delete: %v, want ErrNotFound", err)
+	}
+	route := canned(t, http.StatusNotFound, map[string]string{"Content-Type": "text/plain"}, "404 page not found")
+	if _, err := route.Delete(ctx, "k", nil); err == nil || errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("Delete answered by a route's 404: %v, want an error that is not ErrNotFound", err)
+	}
+}

@@ -31,6 +31,16 @@
 // certificate), and a write that failed its handshake is never
 // indeterminate: the node did not read it.
 //
+// Conditional writes use the ETag every answer carries (Object.ETag,
+// WriteResult.ETag): WriteOptions.IfMatch writes only while the key is
+// unchanged since the read, IfNoneMatch "*" only creates. A failed condition
+// matches ErrPreconditionFailed:
+//
+//	_, err := c.Put(ctx, "user/42", v, &client.WriteOptions{IfMatch: obj.ETag})
+//	if errors.Is(err, client.ErrPreconditionFailed) {
+//		// Someone wrote since the read: read again and retry.
+//	}
+//
 // A key that is not found is not an error: Get returns an Object with
 // Found == false, whose Context must still be sent with a later write so that
 // the write supersedes a delete. Failures from the server are *Error values;

@@ -59,6 +59,9 @@ const (
 	// moved on (a write's coordinator handed it to another replica, or
 	// answered its client). Nothing was stored.
 	ErrorCode_ERROR_CODE_EXPIRED ErrorCode = 7
+	// A conditional write's precondition does not hold on the coordinating
+	// replica's stored object. Nothing was stored.
+	ErrorCode_ERROR_CODE_PRECONDITION_FAILED ErrorCode = 8
 )
 
 // Enum value maps for ErrorCode.
@@ -72,16 +75,18 @@ var (
 		5: "ERROR_CODE_UNKNOWN_MESSAGE",
 		6: "ERROR_CODE_NOT_READY",
 		7: "ERROR_CODE_EXPIRED",
+		8: "ERROR_CODE_PRECONDITION_FAILED",
 	}
 	ErrorCode_value = map[string]int32{
-		"ERROR_CODE_UNSPECIFIED":       0,
-		"ERROR_CODE_STORAGE":           1,
-		"ERROR_CODE_BAD_REQUEST":       2,
-		"ERROR_CODE_BAD_CONTEXT":       3,
-		"ERROR_CODE_TOO_MANY_SIBLINGS": 4,
-		"ERROR_CODE_UNKNOWN_MESSAGE":   5,
-		"ERROR_CODE_NOT_READY":         6,
-		"ERROR_CODE_EXPIRED":           7,
+		"ERROR_CODE_UNSPECIFIED":         0,
+		"ERROR_CODE_STORAGE":             1,
+		"ERROR_CODE_BAD_REQUEST":         2,
+		"ERROR_CODE_BAD_CONTEXT":         3,
+		"ERROR_CODE_TOO_MANY_SIBLINGS":   4,
+		"ERROR_CODE_UNKNOWN_MESSAGE":     5,
+		"ERROR_CODE_NOT_READY":           6,
+		"ERROR_CODE_EXPIRED":             7,
+		"ERROR_CODE_PRECONDITION_FAILED": 8,
 	}
 )
 
@@ -392,6 +397,7 @@ type Envelope struct {
 	//	*Envelope_HandoffPullReply
 	//	*Envelope_MergeBatchRequest
 	//	*Envelope_MergeBatchReply
+	//	*Envelope_ConditionalPutRequest
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -664,6 +670,15 @@ func (x *Envelope) GetMergeBatchReply() *MergeBatchReply {
 	return nil
 }
 
+func (x *Envelope) GetConditionalPutRequest() *ConditionalPutRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ConditionalPutRequest); ok {
+			return x.ConditionalPutRequest
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -764,6 +779,10 @@ type Envelope_MergeBatchReply struct {
 	MergeBatchReply *MergeBatchReply `protobuf:"bytes,33,opt,name=merge_batch_reply,json=mergeBatchReply,proto3,oneof"`
 }
 
+type Envelope_ConditionalPutRequest struct {
+	ConditionalPutRequest *ConditionalPutRequest `protobuf:"bytes,34,opt,name=conditional_put_request,json=conditionalPutRequest,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -811,6 +830,8 @@ func (*Envelope_HandoffPullReply) isEnvelope_Body() {}
 func (*Envelope_MergeBatchRequest) isEnvelope_Body() {}
 
 func (*Envelope_MergeBatchReply) isEnvelope_Body() {}
+
+func (*Envelope_ConditionalPutRequest) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -909,6 +930,130 @@ func (x *PutRequest) GetEarly() bool {
 	return false
 }
 
+// ConditionalPutRequest is a PutRequest that the vnode makes only if its
+// precondition holds on the object it stores, tested in the step that mints
+// the write. It is a body of its own, not fields of PutRequest: a vnode that
+// predates conditional writes would ignore new fields and store the write
+// unconditionally, whereas it answers an unknown body with
+// ERROR_CODE_UNKNOWN_MESSAGE and stores nothing.
+type ConditionalPutRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Put   *PutRequest            `protobuf:"bytes,1,opt,name=put,proto3" json:"put,omitempty"`
+	// The HTTP If-Match test: the stored object must match it. Absent: no test.
+	IfMatch *TagTest `protobuf:"bytes,2,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
+	// The HTTP If-None-Match test: the stored object must not match it.
+	// Absent: no test.
+	IfNoneMatch   *TagTest `protobuf:"bytes,3,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConditionalPutRequest) Reset() {
+	*x = ConditionalPutRequest{}
+	mi := &file_dht_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConditionalPutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConditionalPutRequest) ProtoMessage() {}
+
+func (x *ConditionalPutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConditionalPutRequest.ProtoReflect.Descriptor instead.
+func (*ConditionalPutRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ConditionalPutRequest) GetPut() *PutRequest {
+	if x != nil {
+		return x.Put
+	}
+	return nil
+}
+
+func (x *ConditionalPutRequest) GetIfMatch() *TagTest {
+	if x != nil {
+		return x.IfMatch
+	}
+	return nil
+}
+
+func (x *ConditionalPutRequest) GetIfNoneMatch() *TagTest {
+	if x != nil {
+		return x.IfNoneMatch
+	}
+	return nil
+}
+
+// TagTest matches an object holding a live value when any is set ("*"),
+// otherwise an object whose context's tag (16 bytes, dvv.VersionVector.Tag)
+// is one of tags.
+type TagTest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Any           bool                   `protobuf:"varint,1,opt,name=any,proto3" json:"any,omitempty"`
+	Tags          [][]byte               `protobuf:"bytes,2,rep,name=tags,proto3" json:"tags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TagTest) Reset() {
+	*x = TagTest{}
+	mi := &file_dht_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TagTest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TagTest) ProtoMessage() {}
+
+func (x *TagTest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TagTest.ProtoReflect.Descriptor instead.
+func (*TagTest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TagTest) GetAny() bool {
+	if x != nil {
+		return x.Any
+	}
+	return false
+}
+
+func (x *TagTest) GetTags() [][]byte {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
 type PutReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The key's object at the vnode after the write; absent from the second
@@ -922,7 +1067,7 @@ type PutReply struct {
 
 func (x *PutReply) Reset() {
 	*x = PutReply{}
-	mi := &file_dht_proto_msgTypes[6]
+	mi := &file_dht_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1079,7 @@ func (x *PutReply) String() string {
 func (*PutReply) ProtoMessage() {}
 
 func (x *PutReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[6]
+	mi := &file_dht_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1092,7 @@ func (x *PutReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutReply.ProtoReflect.Descriptor instead.
 func (*PutReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{6}
+	return file_dht_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PutReply) GetObject() *Object {
@@ -975,7 +1120,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_dht_proto_msgTypes[7]
+	mi := &file_dht_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1132,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[7]
+	mi := &file_dht_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1145,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{7}
+	return file_dht_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetRequest) GetPartition() uint32 {
@@ -1027,7 +1172,7 @@ type GetReply struct {
 
 func (x *GetReply) Reset() {
 	*x = GetReply{}
-	mi := &file_dht_proto_msgTypes[8]
+	mi := &file_dht_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1184,7 @@ func (x *GetReply) String() string {
 func (*GetReply) ProtoMessage() {}
 
 func (x *GetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[8]
+	mi := &file_dht_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1197,7 @@ func (x *GetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReply.ProtoReflect.Descriptor instead.
 func (*GetReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{8}
+	return file_dht_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetReply) GetObject() *Object {
@@ -1076,7 +1221,7 @@ type MergeRequest struct {
 
 func (x *MergeRequest) Reset() {
 	*x = MergeRequest{}
-	mi := &file_dht_proto_msgTypes[9]
+	mi := &file_dht_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1233,7 @@ func (x *MergeRequest) String() string {
 func (*MergeRequest) ProtoMessage() {}
 
 func (x *MergeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[9]
+	mi := &file_dht_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1246,7 @@ func (x *MergeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeRequest.ProtoReflect.Descriptor instead.
 func (*MergeRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{9}
+	return file_dht_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MergeRequest) GetPartition() uint32 {
@@ -1133,7 +1278,7 @@ type MergeReply struct {
 
 func (x *MergeReply) Reset() {
 	*x = MergeReply{}
-	mi := &file_dht_proto_msgTypes[10]
+	mi := &file_dht_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1290,7 @@ func (x *MergeReply) String() string {
 func (*MergeReply) ProtoMessage() {}
 
 func (x *MergeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[10]
+	mi := &file_dht_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1303,7 @@ func (x *MergeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeReply.ProtoReflect.Descriptor instead.
 func (*MergeReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{10}
+	return file_dht_proto_rawDescGZIP(), []int{12}
 }
 
 type ErrorReply struct {
@@ -1171,7 +1316,7 @@ type ErrorReply struct {
 
 func (x *ErrorReply) Reset() {
 	*x = ErrorReply{}
-	mi := &file_dht_proto_msgTypes[11]
+	mi := &file_dht_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1328,7 @@ func (x *ErrorReply) String() string {
 func (*ErrorReply) ProtoMessage() {}
 
 func (x *ErrorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[11]
+	mi := &file_dht_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1341,7 @@ func (x *ErrorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorReply.ProtoReflect.Descriptor instead.
 func (*ErrorReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{11}
+	return file_dht_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ErrorReply) GetCode() ErrorCode {
@@ -1236,7 +1381,7 @@ type RingMember struct {
 
 func (x *RingMember) Reset() {
 	*x = RingMember{}
-	mi := &file_dht_proto_msgTypes[12]
+	mi := &file_dht_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1248,7 +1393,7 @@ func (x *RingMember) String() string {
 func (*RingMember) ProtoMessage() {}
 
 func (x *RingMember) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[12]
+	mi := &file_dht_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1261,7 +1406,7 @@ func (x *RingMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingMember.ProtoReflect.Descriptor instead.
 func (*RingMember) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{12}
+	return file_dht_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RingMember) GetId() string {
@@ -1318,7 +1463,7 @@ type RingSpan struct {
 
 func (x *RingSpan) Reset() {
 	*x = RingSpan{}
-	mi := &file_dht_proto_msgTypes[13]
+	mi := &file_dht_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1475,7 @@ func (x *RingSpan) String() string {
 func (*RingSpan) ProtoMessage() {}
 
 func (x *RingSpan) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[13]
+	mi := &file_dht_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1488,7 @@ func (x *RingSpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingSpan.ProtoReflect.Descriptor instead.
 func (*RingSpan) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{13}
+	return file_dht_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RingSpan) GetZone() string {
@@ -1382,7 +1527,7 @@ type RingState struct {
 
 func (x *RingState) Reset() {
 	*x = RingState{}
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1539,7 @@ func (x *RingState) String() string {
 func (*RingState) ProtoMessage() {}
 
 func (x *RingState) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1552,7 @@ func (x *RingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingState.ProtoReflect.Descriptor instead.
 func (*RingState) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{14}
+	return file_dht_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RingState) GetCluster() string {
@@ -1459,7 +1604,7 @@ type HandoffRecord struct {
 
 func (x *HandoffRecord) Reset() {
 	*x = HandoffRecord{}
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1616,7 @@ func (x *HandoffRecord) String() string {
 func (*HandoffRecord) ProtoMessage() {}
 
 func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1629,7 @@ func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffRecord.ProtoReflect.Descriptor instead.
 func (*HandoffRecord) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{15}
+	return file_dht_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HandoffRecord) GetMember() string {
@@ -1531,7 +1676,7 @@ type HandoffPullRequest struct {
 
 func (x *HandoffPullRequest) Reset() {
 	*x = HandoffPullRequest{}
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1688,7 @@ func (x *HandoffPullRequest) String() string {
 func (*HandoffPullRequest) ProtoMessage() {}
 
 func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1701,7 @@ func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullRequest.ProtoReflect.Descriptor instead.
 func (*HandoffPullRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{16}
+	return file_dht_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HandoffPullRequest) GetPartition() uint32 {
@@ -1605,7 +1750,7 @@ type KeyObject struct {
 
 func (x *KeyObject) Reset() {
 	*x = KeyObject{}
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1762,7 @@ func (x *KeyObject) String() string {
 func (*KeyObject) ProtoMessage() {}
 
 func (x *KeyObject) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1775,7 @@ func (x *KeyObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyObject.ProtoReflect.Descriptor instead.
 func (*KeyObject) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{17}
+	return file_dht_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *KeyObject) GetKey() []byte {
@@ -1667,7 +1812,7 @@ type HandoffPullReply struct {
 
 func (x *HandoffPullReply) Reset() {
 	*x = HandoffPullReply{}
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1824,7 @@ func (x *HandoffPullReply) String() string {
 func (*HandoffPullReply) ProtoMessage() {}
 
 func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1837,7 @@ func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullReply.ProtoReflect.Descriptor instead.
 func (*HandoffPullReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{18}
+	return file_dht_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HandoffPullReply) GetEntries() []*KeyObject {
@@ -1743,7 +1888,7 @@ type MergeBatchRequest struct {
 
 func (x *MergeBatchRequest) Reset() {
 	*x = MergeBatchRequest{}
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +1900,7 @@ func (x *MergeBatchRequest) String() string {
 func (*MergeBatchRequest) ProtoMessage() {}
 
 func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +1913,7 @@ func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchRequest.ProtoReflect.Descriptor instead.
 func (*MergeBatchRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{19}
+	return file_dht_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MergeBatchRequest) GetPartition() uint32 {
@@ -1794,7 +1939,7 @@ type MergeBatchReply struct {
 
 func (x *MergeBatchReply) Reset() {
 	*x = MergeBatchReply{}
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1951,7 @@ func (x *MergeBatchReply) String() string {
 func (*MergeBatchReply) ProtoMessage() {}
 
 func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1964,7 @@ func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchReply.ProtoReflect.Descriptor instead.
 func (*MergeBatchReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{20}
+	return file_dht_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MergeBatchReply) GetMerged() uint32 {
@@ -1849,7 +1994,7 @@ type ClusterCommand struct {
 
 func (x *ClusterCommand) Reset() {
 	*x = ClusterCommand{}
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +2006,7 @@ func (x *ClusterCommand) String() string {
 func (*ClusterCommand) ProtoMessage() {}
 
 func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +2019,7 @@ func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCommand.ProtoReflect.Descriptor instead.
 func (*ClusterCommand) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{21}
+	return file_dht_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ClusterCommand) GetCluster() string {
@@ -1941,7 +2086,7 @@ type RingGossip struct {
 
 func (x *RingGossip) Reset() {
 	*x = RingGossip{}
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2098,7 @@ func (x *RingGossip) String() string {
 func (*RingGossip) ProtoMessage() {}
 
 func (x *RingGossip) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2111,7 @@ func (x *RingGossip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingGossip.ProtoReflect.Descriptor instead.
 func (*RingGossip) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{22}
+	return file_dht_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RingGossip) GetState() *RingState {
@@ -2005,7 +2150,7 @@ type HintRequest struct {
 
 func (x *HintRequest) Reset() {
 	*x = HintRequest{}
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2162,7 @@ func (x *HintRequest) String() string {
 func (*HintRequest) ProtoMessage() {}
 
 func (x *HintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2175,7 @@ func (x *HintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintRequest.ProtoReflect.Descriptor instead.
 func (*HintRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{23}
+	return file_dht_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HintRequest) GetTarget() string {
@@ -2073,7 +2218,7 @@ type HintReply struct {
 
 func (x *HintReply) Reset() {
 	*x = HintReply{}
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2085,7 +2230,7 @@ func (x *HintReply) String() string {
 func (*HintReply) ProtoMessage() {}
 
 func (x *HintReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +2243,7 @@ func (x *HintReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintReply.ProtoReflect.Descriptor instead.
 func (*HintReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{24}
+	return file_dht_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HintReply) GetStored() bool {
@@ -2129,7 +2274,7 @@ type Hint struct {
 
 func (x *Hint) Reset() {
 	*x = Hint{}
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2286,7 @@ func (x *Hint) String() string {
 func (*Hint) ProtoMessage() {}
 
 func (x *Hint) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2299,7 @@ func (x *Hint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hint.ProtoReflect.Descriptor instead.
 func (*Hint) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{25}
+	return file_dht_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Hint) GetTarget() string {
@@ -2205,7 +2350,7 @@ type MerkleRequest struct {
 
 func (x *MerkleRequest) Reset() {
 	*x = MerkleRequest{}
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2362,7 @@ func (x *MerkleRequest) String() string {
 func (*MerkleRequest) ProtoMessage() {}
 
 func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2375,7 @@ func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleRequest.ProtoReflect.Descriptor instead.
 func (*MerkleRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{26}
+	return file_dht_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *MerkleRequest) GetPartition() uint32 {
@@ -2273,7 +2418,7 @@ type MerkleReply struct {
 
 func (x *MerkleReply) Reset() {
 	*x = MerkleReply{}
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2430,7 @@ func (x *MerkleReply) String() string {
 func (*MerkleReply) ProtoMessage() {}
 
 func (x *MerkleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +2443,7 @@ func (x *MerkleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleReply.ProtoReflect.Descriptor instead.
 func (*MerkleReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{27}
+	return file_dht_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MerkleReply) GetHashes() []uint64 {
@@ -2348,7 +2493,7 @@ type BucketKeysRequest struct {
 
 func (x *BucketKeysRequest) Reset() {
 	*x = BucketKeysRequest{}
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2505,7 @@ func (x *BucketKeysRequest) String() string {
 func (*BucketKeysRequest) ProtoMessage() {}
 
 func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2518,7 @@ func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysRequest.ProtoReflect.Descriptor instead.
 func (*BucketKeysRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{28}
+	return file_dht_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BucketKeysRequest) GetPartition() uint32 {
@@ -2399,7 +2544,7 @@ type BucketKeysReply struct {
 
 func (x *BucketKeysReply) Reset() {
 	*x = BucketKeysReply{}
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2411,7 +2556,7 @@ func (x *BucketKeysReply) String() string {
 func (*BucketKeysReply) ProtoMessage() {}
 
 func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2424,7 +2569,7 @@ func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysReply.ProtoReflect.Descriptor instead.
 func (*BucketKeysReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{29}
+	return file_dht_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BucketKeysReply) GetKeys() []*KeyVersion {
@@ -2444,7 +2589,7 @@ type KeyVersion struct {
 
 func (x *KeyVersion) Reset() {
 	*x = KeyVersion{}
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +2601,7 @@ func (x *KeyVersion) String() string {
 func (*KeyVersion) ProtoMessage() {}
 
 func (x *KeyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +2614,7 @@ func (x *KeyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyVersion.ProtoReflect.Descriptor instead.
 func (*KeyVersion) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{30}
+	return file_dht_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *KeyVersion) GetKey() []byte {
@@ -2499,7 +2644,7 @@ type TombstonesRequest struct {
 
 func (x *TombstonesRequest) Reset() {
 	*x = TombstonesRequest{}
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2511,7 +2656,7 @@ func (x *TombstonesRequest) String() string {
 func (*TombstonesRequest) ProtoMessage() {}
 
 func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2524,7 +2669,7 @@ func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesRequest.ProtoReflect.Descriptor instead.
 func (*TombstonesRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{31}
+	return file_dht_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TombstonesRequest) GetPartition() uint32 {
@@ -2557,7 +2702,7 @@ type TombstonesReply struct {
 
 func (x *TombstonesReply) Reset() {
 	*x = TombstonesReply{}
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2714,7 @@ func (x *TombstonesReply) String() string {
 func (*TombstonesReply) ProtoMessage() {}
 
 func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2727,7 @@ func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesReply.ProtoReflect.Descriptor instead.
 func (*TombstonesReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{32}
+	return file_dht_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TombstonesReply) GetKeys() [][]byte {
@@ -2605,7 +2750,7 @@ type ReapRequest struct {
 
 func (x *ReapRequest) Reset() {
 	*x = ReapRequest{}
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2762,7 @@ func (x *ReapRequest) String() string {
 func (*ReapRequest) ProtoMessage() {}
 
 func (x *ReapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2630,7 +2775,7 @@ func (x *ReapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapRequest.ProtoReflect.Descriptor instead.
 func (*ReapRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{33}
+	return file_dht_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReapRequest) GetPartition() uint32 {
@@ -2663,7 +2808,7 @@ type ReapReply struct {
 
 func (x *ReapReply) Reset() {
 	*x = ReapReply{}
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2820,7 @@ func (x *ReapReply) String() string {
 func (*ReapReply) ProtoMessage() {}
 
 func (x *ReapReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2833,7 @@ func (x *ReapReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapReply.ProtoReflect.Descriptor instead.
 func (*ReapReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{34}
+	return file_dht_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReapReply) GetReaped() bool {
@@ -2711,7 +2856,7 @@ type HintsForRequest struct {
 
 func (x *HintsForRequest) Reset() {
 	*x = HintsForRequest{}
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2868,7 @@ func (x *HintsForRequest) String() string {
 func (*HintsForRequest) ProtoMessage() {}
 
 func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2881,7 @@ func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForRequest.ProtoReflect.Descriptor instead.
 func (*HintsForRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{35}
+	return file_dht_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HintsForRequest) GetPartition() uint32 {
@@ -2762,7 +2907,7 @@ type HintsForReply struct {
 
 func (x *HintsForReply) Reset() {
 	*x = HintsForReply{}
-	mi := &file_dht_proto_msgTypes[36]
+	mi := &file_dht_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +2919,7 @@ func (x *HintsForReply) String() string {
 func (*HintsForReply) ProtoMessage() {}
 
 func (x *HintsForReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[36]
+	mi := &file_dht_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +2932,7 @@ func (x *HintsForReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForReply.ProtoReflect.Descriptor instead.
 func (*HintsForReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{36}
+	return file_dht_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HintsForReply) GetCount() uint32 {
@@ -2816,7 +2961,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\xbf\f\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x98\r\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -2852,7 +2997,8 @@ const file_dht_proto_rawDesc = "" +
 	"\x14handoff_pull_request\x18\x1e \x01(\v2\x1a.dht.v1.HandoffPullRequestH\x00R\x12handoffPullRequest\x12H\n" +
 	"\x12handoff_pull_reply\x18\x1f \x01(\v2\x18.dht.v1.HandoffPullReplyH\x00R\x10handoffPullReply\x12K\n" +
 	"\x13merge_batch_request\x18  \x01(\v2\x19.dht.v1.MergeBatchRequestH\x00R\x11mergeBatchRequest\x12E\n" +
-	"\x11merge_batch_reply\x18! \x01(\v2\x17.dht.v1.MergeBatchReplyH\x00R\x0fmergeBatchReplyB\x06\n" +
+	"\x11merge_batch_reply\x18! \x01(\v2\x17.dht.v1.MergeBatchReplyH\x00R\x0fmergeBatchReply\x12W\n" +
+	"\x17conditional_put_request\x18\" \x01(\v2\x1d.dht.v1.ConditionalPutRequestH\x00R\x15conditionalPutRequestB\x06\n" +
 	"\x04body\"\xc3\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -2861,7 +3007,14 @@ const file_dht_proto_rawDesc = "" +
 	"\acontext\x18\x03 \x03(\v2\v.dht.v1.DotR\acontext\x12%\n" +
 	"\x05value\x18\x04 \x01(\v2\x0f.dht.v1.SiblingR\x05value\x12!\n" +
 	"\fmax_siblings\x18\x05 \x01(\rR\vmaxSiblings\x12\x14\n" +
-	"\x05early\x18\x06 \x01(\bR\x05early\"J\n" +
+	"\x05early\x18\x06 \x01(\bR\x05early\"\x9e\x01\n" +
+	"\x15ConditionalPutRequest\x12$\n" +
+	"\x03put\x18\x01 \x01(\v2\x12.dht.v1.PutRequestR\x03put\x12*\n" +
+	"\bif_match\x18\x02 \x01(\v2\x0f.dht.v1.TagTestR\aifMatch\x123\n" +
+	"\rif_none_match\x18\x03 \x01(\v2\x0f.dht.v1.TagTestR\vifNoneMatch\"/\n" +
+	"\aTagTest\x12\x10\n" +
+	"\x03any\x18\x01 \x01(\bR\x03any\x12\x12\n" +
+	"\x04tags\x18\x02 \x03(\fR\x04tags\"J\n" +
 	"\bPutReply\x12&\n" +
 	"\x06object\x18\x01 \x01(\v2\x0e.dht.v1.ObjectR\x06object\x12\x16\n" +
 	"\x06minted\x18\x02 \x01(\bR\x06minted\"<\n" +
@@ -2994,7 +3147,7 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"%\n" +
 	"\rHintsForReply\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\rR\x05count*\xeb\x01\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count*\x8f\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ERROR_CODE_STORAGE\x10\x01\x12\x1a\n" +
@@ -3003,7 +3156,8 @@ const file_dht_proto_rawDesc = "" +
 	"\x1cERROR_CODE_TOO_MANY_SIBLINGS\x10\x04\x12\x1e\n" +
 	"\x1aERROR_CODE_UNKNOWN_MESSAGE\x10\x05\x12\x18\n" +
 	"\x14ERROR_CODE_NOT_READY\x10\x06\x12\x16\n" +
-	"\x12ERROR_CODE_EXPIRED\x10\aB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
+	"\x12ERROR_CODE_EXPIRED\x10\a\x12\"\n" +
+	"\x1eERROR_CODE_PRECONDITION_FAILED\x10\bB\x1fZ\x1dgithub.com/dhtkv/dht/messagesb\x06proto3"
 
 var (
 	file_dht_proto_rawDescOnce sync.Once
@@ -3018,46 +3172,48 @@ func file_dht_proto_rawDescGZIP() []byte {
 }
 
 var file_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_dht_proto_goTypes = []any{
-	(ErrorCode)(0),             // 0: dht.v1.ErrorCode
-	(*Dot)(nil),                // 1: dht.v1.Dot
-	(*Sibling)(nil),            // 2: dht.v1.Sibling
-	(*Object)(nil),             // 3: dht.v1.Object
-	(*ClientContext)(nil),      // 4: dht.v1.ClientContext
-	(*Envelope)(nil),           // 5: dht.v1.Envelope
-	(*PutRequest)(nil),         // 6: dht.v1.PutRequest
-	(*PutReply)(nil),           // 7: dht.v1.PutReply
-	(*GetRequest)(nil),         // 8: dht.v1.GetRequest
-	(*GetReply)(nil),           // 9: dht.v1.GetReply
-	(*MergeRequest)(nil),       // 10: dht.v1.MergeRequest
-	(*MergeReply)(nil),         // 11: dht.v1.MergeReply
-	(*ErrorReply)(nil),         // 12: dht.v1.ErrorReply
-	(*RingMember)(nil),         // 13: dht.v1.RingMember
-	(*RingSpan)(nil),           // 14: dht.v1.RingSpan
-	(*RingState)(nil),          // 15: dht.v1.RingState
-	(*HandoffRecord)(nil),      // 16: dht.v1.HandoffRecord
-	(*HandoffPullRequest)(nil), // 17: dht.v1.HandoffPullRequest
-	(*KeyObject)(nil),          // 18: dht.v1.KeyObject
-	(*HandoffPullReply)(nil),   // 19: dht.v1.HandoffPullReply
-	(*MergeBatchRequest)(nil),  // 20: dht.v1.MergeBatchRequest
-	(*MergeBatchReply)(nil),    // 21: dht.v1.MergeBatchReply
-	(*ClusterCommand)(nil),     // 22: dht.v1.ClusterCommand
-	(*RingGossip)(nil),         // 23: dht.v1.RingGossip
-	(*HintRequest)(nil),        // 24: dht.v1.HintRequest
-	(*HintReply)(nil),          // 25: dht.v1.HintReply
-	(*Hint)(nil),               // 26: dht.v1.Hint
-	(*MerkleRequest)(nil),      // 27: dht.v1.MerkleRequest
-	(*MerkleReply)(nil),        // 28: dht.v1.MerkleReply
-	(*BucketKeysRequest)(nil),  // 29: dht.v1.BucketKeysRequest
-	(*BucketKeysReply)(nil),    // 30: dht.v1.BucketKeysReply
-	(*KeyVersion)(nil),         // 31: dht.v1.KeyVersion
-	(*TombstonesRequest)(nil),  // 32: dht.v1.TombstonesRequest
-	(*TombstonesReply)(nil),    // 33: dht.v1.TombstonesReply
-	(*ReapRequest)(nil),        // 34: dht.v1.ReapRequest
-	(*ReapReply)(nil),          // 35: dht.v1.ReapReply
-	(*HintsForRequest)(nil),    // 36: dht.v1.HintsForRequest
-	(*HintsForReply)(nil),      // 37: dht.v1.HintsForReply
+	(ErrorCode)(0),                // 0: dht.v1.ErrorCode
+	(*Dot)(nil),                   // 1: dht.v1.Dot
+	(*Sibling)(nil),               // 2: dht.v1.Sibling
+	(*Object)(nil),                // 3: dht.v1.Object
+	(*ClientContext)(nil),         // 4: dht.v1.ClientContext
+	(*Envelope)(nil),              // 5: dht.v1.Envelope
+	(*PutRequest)(nil),            // 6: dht.v1.PutRequest
+	(*ConditionalPutRequest)(nil), // 7: dht.v1.ConditionalPutRequest
+	(*TagTest)(nil),               // 8: dht.v1.TagTest
+	(*PutReply)(nil),              // 9: dht.v1.PutReply
+	(*GetRequest)(nil),            // 10: dht.v1.GetRequest
+	(*GetReply)(nil),              // 11: dht.v1.GetReply
+	(*MergeRequest)(nil),          // 12: dht.v1.MergeRequest
+	(*MergeReply)(nil),            // 13: dht.v1.MergeReply
+	(*ErrorReply)(nil),            // 14: dht.v1.ErrorReply
+	(*RingMember)(nil),            // 15: dht.v1.RingMember
+	(*RingSpan)(nil),              // 16: dht.v1.RingSpan
+	(*RingState)(nil),             // 17: dht.v1.RingState
+	(*HandoffRecord)(nil),         // 18: dht.v1.HandoffRecord
+	(*HandoffPullRequest)(nil),    // 19: dht.v1.HandoffPullRequest
+	(*KeyObject)(nil),             // 20: dht.v1.KeyObject
+	(*HandoffPullReply)(nil),      // 21: dht.v1.HandoffPullReply
+	(*MergeBatchRequest)(nil),     // 22: dht.v1.MergeBatchRequest
+	(*MergeBatchReply)(nil),       // 23: dht.v1.MergeBatchReply
+	(*ClusterCommand)(nil),        // 24: dht.v1.ClusterCommand
+	(*RingGossip)(nil),            // 25: dht.v1.RingGossip
+	(*HintRequest)(nil),           // 26: dht.v1.HintRequest
+	(*HintReply)(nil),             // 27: dht.v1.HintReply
+	(*Hint)(nil),                  // 28: dht.v1.Hint
+	(*MerkleRequest)(nil),         // 29: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),           // 30: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil),     // 31: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),       // 32: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),            // 33: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil),     // 34: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),       // 35: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),           // 36: dht.v1.ReapRequest
+	(*ReapReply)(nil),             // 37: dht.v1.ReapReply
+	(*HintsForRequest)(nil),       // 38: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),         // 39: dht.v1.HintsForReply
 }
 var file_dht_proto_depIdxs = []int32{
 	1,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -3065,51 +3221,55 @@ var file_dht_proto_depIdxs = []int32{
 	2,  // 2: dht.v1.Object.siblings:type_name -> dht.v1.Sibling
 	1,  // 3: dht.v1.ClientContext.entries:type_name -> dht.v1.Dot
 	6,  // 4: dht.v1.Envelope.put_request:type_name -> dht.v1.PutRequest
-	7,  // 5: dht.v1.Envelope.put_reply:type_name -> dht.v1.PutReply
-	8,  // 6: dht.v1.Envelope.get_request:type_name -> dht.v1.GetRequest
-	9,  // 7: dht.v1.Envelope.get_reply:type_name -> dht.v1.GetReply
-	10, // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
-	11, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
-	12, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	23, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	24, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
-	25, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	27, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
-	28, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
-	29, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
-	30, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	32, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
-	33, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
-	34, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
-	35, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
-	36, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
-	37, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
-	17, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
-	19, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
-	20, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
-	21, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
-	1,  // 28: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	2,  // 29: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	3,  // 30: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	3,  // 31: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	3,  // 32: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	0,  // 33: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
-	14, // 34: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
-	13, // 35: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	16, // 36: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
-	3,  // 37: dht.v1.KeyObject.object:type_name -> dht.v1.Object
-	18, // 38: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
-	18, // 39: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
-	15, // 40: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	3,  // 41: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	3,  // 42: dht.v1.Hint.object:type_name -> dht.v1.Object
-	31, // 43: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	3,  // 44: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	9,  // 5: dht.v1.Envelope.put_reply:type_name -> dht.v1.PutReply
+	10, // 6: dht.v1.Envelope.get_request:type_name -> dht.v1.GetRequest
+	11, // 7: dht.v1.Envelope.get_reply:type_name -> dht.v1.GetReply
+	12, // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
+	13, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
+	14, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
+	25, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	26, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	27, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	29, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	30, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	31, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	32, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	34, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	35, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	36, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	37, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	38, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	39, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	19, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
+	21, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
+	22, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
+	23, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
+	7,  // 28: dht.v1.Envelope.conditional_put_request:type_name -> dht.v1.ConditionalPutRequest
+	1,  // 29: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	2,  // 30: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	6,  // 31: dht.v1.ConditionalPutRequest.put:type_name -> dht.v1.PutRequest
+	8,  // 32: dht.v1.ConditionalPutRequest.if_match:type_name -> dht.v1.TagTest
+	8,  // 33: dht.v1.ConditionalPutRequest.if_none_match:type_name -> dht.v1.TagTest
+	3,  // 34: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	3,  // 35: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	3,  // 36: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	0,  // 37: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
+	16, // 38: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
+	15, // 39: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	18, // 40: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	3,  // 41: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	20, // 42: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	20, // 43: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	17, // 44: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	3,  // 45: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	3,  // 46: dht.v1.Hint.object:type_name -> dht.v1.Object
+	33, // 47: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	3,  // 48: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -3142,6 +3302,7 @@ func file_dht_proto_init() {
 		(*Envelope_HandoffPullReply)(nil),
 		(*Envelope_MergeBatchRequest)(nil),
 		(*Envelope_MergeBatchReply)(nil),
+		(*Envelope_ConditionalPutRequest)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3149,7 +3310,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -34,10 +34,11 @@ func (o Op) String() string {
 	return "other"
 }
 
-// OpOfMethod returns the operation an HTTP method asks for on /v1/kv.
+// OpOfMethod returns the operation an HTTP method asks for on /v1/kv. A
+// HEAD is counted as the GET it is, less the body.
 func OpOfMethod(method string) Op {
 	switch method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		return OpGet
 	case http.MethodPut:
 		return OpPut

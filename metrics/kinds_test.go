@@ -31,7 +31,7 @@ type labeller interface{ String() string }
 func TestOpOfMethod_Table(t *testing.T) {
 	for method, want := range map[string]Op{
 		http.MethodGet: OpGet, http.MethodPut: OpPut, http.MethodDelete: OpDelete,
-		http.MethodPost: OpOther, http.MethodHead: OpOther, "BREW": OpOther,
+		http.MethodHead: OpGet, http.MethodPost: OpOther, "BREW": OpOther,
 	} {
 		if got := OpOfMethod(method); got != want {
 			t.Errorf("OpOfMethod(%q) = %v, want %v", method, got, want)

@@ -100,10 +100,12 @@ CA and node certificates in $tlsdir ('./bin/dhtctl certs --help').
   export DHTCTL_CACERT=$tlsdir/ca.crt        # the CA that signed the nodes' certificates
   ./bin/dhtctl members                        # the cluster as gossip and the ring see it
   ./bin/dhtctl ring --summary                 # replicas per node; 'dhtctl ring' lists every partition
-  ./bin/dhtctl put greeting "hello"           # prints the new context
+  ./bin/dhtctl put greeting "hello" --if-none-match   # creates it, prints its context and ETag (412: it exists)
   ./bin/dhtctl --addr https://127.0.0.1:$((http0 + 1)) get greeting  # read it through another node
   curl -i --cacert $tlsdir/ca.crt https://127.0.0.1:$http0/v1/kv/greeting
-  curl -i --cacert $tlsdir/ca.crt -X PUT -H 'Content-Type: text/plain' --data 'hi' 'https://127.0.0.1:$http0/v1/kv/greeting?w=3'
+  curl -i --cacert $tlsdir/ca.crt -X PUT -H 'Content-Type: text/plain' -H 'If-None-Match: *' --data 'hi' 'https://127.0.0.1:$http0/v1/kv/welcome?w=3'
+                                              # another key, created at w=3; a write to an existing key sends
+                                              # back its X-Dht-Context, or it becomes one more sibling
   curl -s --cacert $tlsdir/ca.crt https://127.0.0.1:$http0/metrics | grep '^dht_'
   ./bin/dhtctl events -f                      # joins, failures, ring changes, handoffs as they happen
 
@@ -129,10 +131,12 @@ logs in $base/nodeN/dhtd.log. HTTP ports $http0..$((http0 + nodes - 1)).
   export DHTCTL_ADDR=http://127.0.0.1:$http0     # any node will do
   ./bin/dhtctl members                        # the cluster as gossip and the ring see it
   ./bin/dhtctl ring --summary                 # replicas per node; 'dhtctl ring' lists every partition
-  ./bin/dhtctl put greeting "hello"           # prints the new context
+  ./bin/dhtctl put greeting "hello" --if-none-match   # creates it, prints its context and ETag (412: it exists)
   ./bin/dhtctl --addr http://127.0.0.1:$((http0 + 1)) get greeting   # read it through another node
   curl -i http://127.0.0.1:$http0/v1/kv/greeting
-  curl -i -X PUT -H 'Content-Type: text/plain' --data 'hi' 'http://127.0.0.1:$http0/v1/kv/greeting?w=3'
+  curl -i -X PUT -H 'Content-Type: text/plain' -H 'If-None-Match: *' --data 'hi' 'http://127.0.0.1:$http0/v1/kv/welcome?w=3'
+                                              # another key, created at w=3; a write to an existing key sends
+                                              # back its X-Dht-Context, or it becomes one more sibling
   curl -s http://127.0.0.1:$http0/metrics | grep '^dht_'
   ./bin/dhtctl events -f                      # joins, failures, ring changes, handoffs as they happen
 

@@ -47,6 +47,19 @@
 //     and is forgotten. An answer after that names no request and is
 //     ignored.
 //
+// A conditional write (Request.Precondition) goes to the coordinating
+// replica as a ConditionalPutRequest, and its machine is pinned
+// (quorum.Put.Pin): the test is that replica's, against what it stores,
+// and a second coordinator could pass the same test again. A refusal
+// (ERROR_CODE_PRECONDITION_FAILED) is the definite answer.
+//
+// A DELETE sent without a context or a precondition (Request.readsFirst)
+// first runs a read, as for a GET, whose answer goes to deleteRead instead
+// of the client: quorum.BlindDelete then starts the write with the read's
+// context, or answers NotFound (or the read's failure) with nothing
+// written. The read's machine goes on repairing stale replicas beside the
+// write's.
+//
 // # A GET, step by step
 //
 //  3. As for a PUT.

@@ -18,6 +18,23 @@ func (c *request) onRead(ctx actor.Context, out quorum.Outstanding, env *message
 	c.carryGet(ctx, c.get.Answered(out.Node, obj))
 }
 
+// deleteRead carries out the decision on the read a delete sent without a
+// context made first (quorum.BlindDelete): write the tombstone with the
+// read's context, or answer the read's failure or that nothing live was
+// found, having written nothing.
+func (c *request) deleteRead(ctx actor.Context, read quorum.GetResult) {
+	vv, found, err := quorum.BlindDelete(read)
+	switch {
+	case err != nil:
+		c.reply(&Reply{Err: err})
+	case !found:
+		c.reply(&Reply{Object: read.Object, NotFound: true})
+	default:
+		c.req.Context = vv
+		c.startPut(ctx)
+	}
+}
+
 // carryGet carries out a read machine's effects, in order: ask the owners,
 // answer the client, repair the stale replicas (fire and forget).
 func (c *request) carryGet(ctx actor.Context, eff quorum.GetEffects) {
@@ -27,7 +44,11 @@ func (c *request) carryGet(ctx actor.Context, eff quorum.GetEffects) {
 		}}})
 	}
 	if r := eff.Reply; r != nil {
-		c.reply(&Reply{Object: r.Object, Err: r.Err})
+		if c.req.Op == OpGet {
+			c.reply(&Reply{Object: r.Object, Err: r.Err})
+		} else {
+			c.deleteRead(ctx, *r)
+		}
 	}
 	if len(eff.Repair) > 0 {
 		repair := c.mergeRequest(eff.Merged)

@@ -122,14 +122,23 @@ func (c *coordinator) start(ctx actor.Context, msg *Start) *request {
 	self, root, seq := ctx.Self(), ctx.ActorSystem().Root, r.seq
 	r.timer = time.AfterFunc(time.Until(r.req.Deadline), func() { root.Send(self, deadlineExpired{seq: seq}) })
 	r.route = c.cfg.Router.Route(r.req.Partition)
-	if r.req.Op == OpGet {
+	if r.req.Op == OpGet || r.req.readsFirst() {
 		r.get = quorum.NewGet(r.req.Params, quorum.ReadTargets(r.route.Targets))
 		r.carryGet(ctx, r.get.Start())
 		return r
 	}
-	r.put = quorum.NewPut(r.req.Params, r.route.Targets)
-	r.carryPut(ctx, r.put.Start())
+	r.startPut(ctx)
 	return r
+}
+
+// startPut starts the write's machine, pinned to its first coordinating
+// replica when the write is conditional.
+func (r *request) startPut(ctx actor.Context) {
+	r.put = quorum.NewPut(r.req.Params, r.route.Targets)
+	if !r.req.Precondition.IsZero() {
+		r.put.Pin()
+	}
+	r.carryPut(ctx, r.put.Start())
 }
 
 // abandon answers every request not yet answered, when the actor stops or
@@ -210,18 +219,17 @@ func (r *request) stopTimers() {
 func (r *request) onDeadline(ctx actor.Context) {
 	if r.get != nil {
 		r.carryGet(ctx, r.get.Timeout())
-	} else {
+	}
+	if r.put != nil {
 		r.carryPut(ctx, r.put.Timeout())
 		r.hintLate(ctx)
 	}
 	r.ledger.GiveUp()
 }
 
-// finished reports whether the request may be forgotten: the machine has
-// nothing left to do and no answer is awaited.
+// finished reports whether the request may be forgotten: the client has
+// its answer, its machines (a delete sent without a context has both, the
+// read first) have nothing left to do, and no answer is awaited.
 func (r *request) finished() bool {
-	if r.get != nil {
-		return r.get.Done() && r.ledger.Awaiting() == 0
-	}
-	return r.put.Done() && r.ledger.Awaiting() == 0
+	return r.replied && (r.get == nil || r.get.Done()) && (r.put == nil || r.put.Done()) && r.ledger.Awaiting() == 0
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/messages"
 )
 
@@ -44,7 +45,21 @@ type Request struct {
 	Params      quorum.Params
 	// MaxSiblings refuses a write that would leave more siblings (0 = none).
 	MaxSiblings int
-	Deadline    time.Time
+	// Precondition makes a write conditional (HTTP If-Match,
+	// If-None-Match): the coordinating replica tests it against the object
+	// it stores when it mints the write, and refuses the write if it does
+	// not hold. Such a write is never handed to another replica
+	// (quorum.Put.Pin). A read's is not the coordinator's to test: the
+	// gateway tests it on the merged answer.
+	Precondition replica.Precondition
+	Deadline     time.Time
+}
+
+// readsFirst reports whether the request is a delete sent without a context
+// or a precondition: the coordinator then reads the key first and deletes
+// what the read saw (quorum.BlindDelete).
+func (r Request) readsFirst() bool {
+	return r.Op == OpDelete && len(r.Context) == 0 && r.Precondition.IsZero()
 }
 
 // Unanswered is the error a request gets when no answer can come from its
@@ -73,6 +88,10 @@ type Reply struct {
 	Object dvv.Set
 	Acks   int
 	Err    error
+	// NotFound answers a delete sent without a context whose read found no
+	// live value: nothing was written, and Object is what the read merged
+	// (its context is still the key's).
+	NotFound bool
 }
 
 // RefusedError is a replica's definite refusal of a write: nothing was

@@ -124,10 +124,17 @@ func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 				deadline = handover
 			}
 		}
-		c.sendBy(ctx, *t, quorum.KindCoordinate, &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+		put := &messages.PutRequest{
 			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
 			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings), Early: true,
-		}}}, deadline)
+		}
+		env := &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: put}}
+		if !c.req.Precondition.IsZero() {
+			ifMatch, ifNoneMatch := wire.PreconditionToProto(c.req.Precondition)
+			env.Body = &messages.Envelope_ConditionalPutRequest{ConditionalPutRequest: &messages.ConditionalPutRequest{
+				Put: put, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch}}
+		}
+		c.sendBy(ctx, *t, quorum.KindCoordinate, env, deadline)
 		c.armCoordinateTimer(ctx, t.Node)
 	}
 	if len(eff.Replicate) > 0 {

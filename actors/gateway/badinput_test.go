@@ -120,6 +120,10 @@ func TestGateway_RejectsBadInput(t *testing.T) {
 			wantStatus: 400, wantCode: "bad_quorum", wantInMsg: []string{"pw=2"}},
 		{name: "delete w=0", method: "DELETE", target: victimPath + "?w=0",
 			wantStatus: 400, wantCode: "bad_quorum", wantInMsg: []string{"w=0"}},
+		{name: "delete r>n", method: "DELETE", target: victimPath + "?r=2",
+			wantStatus: 400, wantCode: "bad_quorum", wantInMsg: []string{"r=2", "n=1"}},
+		{name: "unknown parameter on a delete", method: "DELETE", target: victimPath + "?dw=1",
+			wantStatus: 400, wantCode: "bad_parameter", wantInMsg: []string{`"dw"`, "r, pr, w, pw"}},
 		{name: "non-integer r", method: "GET", target: victimPath + "?r=one",
 			wantStatus: 400, wantCode: "bad_parameter", wantInMsg: []string{"r", "one", "integer"}},
 		{name: "empty w", method: "PUT", target: victimPath + "?w=", header: textPlain, body: "x",
@@ -144,6 +148,15 @@ func TestGateway_RejectsBadInput(t *testing.T) {
 			wantStatus: 400, wantCode: "bad_parameter"},
 		{name: "semicolon separated parameters", method: "PUT", target: victimPath + "?w=1;pw=5", header: textPlain, body: "x",
 			wantStatus: 400, wantCode: "bad_parameter"},
+
+		{name: "unquoted If-Match", method: "PUT", target: victimPath, header: http.Header{"Content-Type": {"text/plain"}, "If-Match": {"abc"}}, body: "x",
+			wantStatus: 400, wantCode: "bad_parameter", wantInMsg: []string{"If-Match", "entity tag"}},
+		{name: "If-None-Match * in a list", method: "PUT", target: victimPath, header: http.Header{"Content-Type": {"text/plain"}, "If-None-Match": {`*, "abc"`}}, body: "x",
+			wantStatus: 400, wantCode: "bad_parameter", wantInMsg: []string{"If-None-Match", "alone"}},
+		{name: "empty If-Match on a delete", method: "DELETE", target: victimPath, header: http.Header{"If-Match": {" , "}},
+			wantStatus: 400, wantCode: "bad_parameter", wantInMsg: []string{"If-Match"}},
+		{name: "too many entity tags", method: "GET", target: victimPath, header: http.Header{"If-None-Match": {strings.Repeat(`"a",`, 65)}},
+			wantStatus: 400, wantCode: "bad_parameter", wantInMsg: []string{"64"}},
 
 		{name: "content type without subtype", method: "PUT", target: victimPath, header: ct("text/"), body: "x",
 			wantStatus: 400, wantCode: "bad_content_type", wantInMsg: []string{"Content-Type", "text/"}},
@@ -194,8 +207,8 @@ func TestGateway_RejectsBadInput(t *testing.T) {
 					t.Errorf("a refused request answered with a context")
 				}
 				if tt.wantStatus == http.StatusMethodNotAllowed {
-					if got := resp.header.Get("Allow"); got != "GET, PUT, DELETE" {
-						t.Errorf("Allow = %q, want %q", got, "GET, PUT, DELETE")
+					if got := resp.header.Get("Allow"); got != "GET, HEAD, PUT, DELETE" {
+						t.Errorf("Allow = %q, want %q", got, "GET, HEAD, PUT, DELETE")
 					}
 				}
 			}

@@ -20,17 +20,33 @@
 //     Router the node hands in, which builds their PIDs (actors/node), and
 //     sends a *coordinator.Reply on the channel.
 //  7. coordinate returns the reply to serveKV, which renders it: 204 with
-//     the new context token (ContextHeader, wire.ContextCodec) and the
-//     sibling count (SiblingsHeader); or replyError and writeError turn the
-//     error into a status and an api.Error body (409 too_many_siblings, 503
-//     timeout with "indeterminate": true, ...).
+//     the new context token (ContextHeader, wire.ContextCodec), its ETag
+//     (ETagHeader) and the count of live siblings (SiblingsHeader; tombstones
+//     are not counted); or replyError and writeError turn the error into a
+//     status and an api.Error body (409 too_many_siblings, 412
+//     precondition_failed, 503 timeout with "indeterminate": true, ...).
 //
-// A DELETE is a PUT of a tombstone (coordinator.OpDelete).
+// A DELETE is a PUT of a tombstone (coordinator.OpDelete). One sent
+// without a context or a precondition is read first, as Riak does, by the
+// coordinator (quorum.BlindDelete), which takes r and pr from the query as
+// well as w and pw (parseDeleteParams); if the read finds no live value,
+// nothing is written and serveKV answers 404.
+//
+// # Conditional requests and ETags
+//
+// Every answer with a context carries its ETag (etag.go): the context's
+// dvv.Tag, quoted, so the same context always has the same ETag.
+// parsePrecondition turns If-Match and If-None-Match into a
+// replica.Precondition. A write's is tested by the coordinating vnode as it
+// mints the write, and a failure comes back as a refusal answered 412. A
+// read's is tested here, on the merged answer (readPrecondition): 304 or
+// 412. HEAD is served as a GET whose body net/http discards; the answers
+// declare Content-Length so that its headers equal the GET's.
 //
 // # A GET, step by step
 //
-//  1. serveKV maps GET to coordinator.OpGet; parse validates the key and
-//     the quorum parameters.
+//  1. serveKV maps GET (and HEAD) to coordinator.OpGet; parse validates the
+//     key, the quorum parameters and the conditional headers.
 //  2. and 3. As for a PUT; the coordinator steps a quorum.Get.
 //  7. serveKV sets the context token and renders the merged object through
 //     resolveRead (the server-side resolver, when one applies) and

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/dhtkv/dht/actors/coordinator"
 	"github.com/dhtkv/dht/api"
@@ -49,6 +51,8 @@ const (
 	codeBadNode         = api.CodeBadNode
 	codeUnknownNode     = api.CodeUnknownNode
 	codeConflict        = api.CodeConflict
+
+	codePreconditionFailed = api.CodePreconditionFailed
 )
 
 // replyError maps a coordinator's error to the client's answer.
@@ -60,6 +64,17 @@ func replyError(err error) *apiError {
 			msg: refused.Message + "; read the key and write back a resolved value with its context"}
 	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_BAD_CONTEXT:
 		return &apiError{status: http.StatusBadRequest, code: codeBadContext, msg: refused.Message}
+	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_PRECONDITION_FAILED:
+		// Checked by the coordinating replica as it would have minted the
+		// write: nothing was stored.
+		return &apiError{status: http.StatusPreconditionFailed, code: codePreconditionFailed,
+			msg: strings.TrimPrefix(refused.Message, "vnode: ") + "; read the key again for its current ETag"}
+	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_UNKNOWN_MESSAGE:
+		// A coordinating replica of an older version (a rolling upgrade)
+		// does not know the request, a conditional write: it stored
+		// nothing rather than ignore the condition.
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+			msg: "the key's coordinating replica runs a version that cannot make this request (a conditional write?); nothing was stored; retry once every node is upgraded: " + refused.Message}
 	case errors.As(err, &refused) && refused.Code == messages.ErrorCode_ERROR_CODE_EXPIRED:
 		// Nothing was stored: the replicas asked to coordinate took the
 		// request too late. Safe to retry.
@@ -77,8 +92,20 @@ func replyError(err error) *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(e.status)
-	_ = json.NewEncoder(w).Encode(api.Error{Error: e.msg, Code: e.code, Indeterminate: e.indeterminate})
+	writeJSON(w, e.status, api.Error{Error: e.msg, Code: e.code, Indeterminate: e.indeterminate})
+}
+
+// writeJSON answers status with v as a JSON body of a declared length, so
+// that a HEAD gets the same headers as its GET.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("gateway: encoding an answer: %v", err)) // the API's own types always encode
+	}
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/subtle"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -139,15 +138,17 @@ func (g *Gateway) instrument(h http.Handler) http.Handler {
 func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 	var op coordinator.Op
 	switch r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
+		// HEAD is a GET whose body net/http discards: the same status
+		// and headers, Content-Length included.
 		op = coordinator.OpGet
 	case http.MethodPut:
 		op = coordinator.OpPut
 	case http.MethodDelete:
 		op = coordinator.OpDelete
 	default:
-		w.Header().Set("Allow", "GET, PUT, DELETE")
-		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod, msg: "method " + r.Method + " not allowed; use GET, PUT or DELETE"})
+		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
+		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod, msg: "method " + r.Method + " not allowed; use GET, HEAD, PUT or DELETE"})
 		return
 	}
 	req, apiErr := g.parse(w, r, op)
@@ -164,12 +165,29 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(ContextHeader, g.contexts.Encode(req.Key, reply.Object.Context))
-	if op == coordinator.OpGet {
+	w.Header().Set(ETagHeader, etag(reply.Object.Context))
+	switch {
+	case op == coordinator.OpGet:
+		switch readPrecondition(req.Precondition, reply.Object) {
+		case http.StatusNotModified:
+			w.WriteHeader(http.StatusNotModified)
+			return
+		case http.StatusPreconditionFailed:
+			writeError(w, &apiError{status: http.StatusPreconditionFailed, code: codePreconditionFailed,
+				msg: "precondition failed: the key's current ETag does not match If-Match"})
+			return
+		}
 		writeObject(w, g.resolveRead(w, req.Key, reply.Object))
-		return
+	case reply.NotFound:
+		// A delete without a context read the key first and found no
+		// live value: nothing was written, as in Riak.
+		writeError(w, &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not found: the key holds no live value; nothing was deleted"})
+	default:
+		// Tombstones are not counted: a client sees only live values, in
+		// a read's 300 as here.
+		w.Header().Set(SiblingsHeader, strconv.Itoa(len(reply.Object.Live())))
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.Header().Set(SiblingsHeader, strconv.Itoa(len(reply.Object.Siblings)))
-	w.WriteHeader(http.StatusNoContent)
 }
 
 // parse validates everything about a request before any actor sees it.
@@ -186,7 +204,15 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 	if err != nil {
 		return req, badRequest(codeBadParameter, "query string %q: %v", r.URL.RawQuery, err)
 	}
-	if req.Params, apiErr = parseParams(query, g.cfg.Defaults, op != coordinator.OpGet); apiErr != nil {
+	if op == coordinator.OpDelete {
+		req.Params, apiErr = parseDeleteParams(query, g.cfg.Defaults)
+	} else {
+		req.Params, apiErr = parseParams(query, g.cfg.Defaults, op != coordinator.OpGet)
+	}
+	if apiErr != nil {
+		return req, apiErr
+	}
+	if req.Precondition, apiErr = parsePrecondition(r.Header); apiErr != nil {
 		return req, apiErr
 	}
 	if op == coordinator.OpGet {
@@ -230,6 +256,8 @@ func writeObject(w http.ResponseWriter, obj dvv.Set) {
 	case 1:
 		w.Header().Set("Content-Type", live[0].ContentType)
 		w.Header().Set("Last-Modified", time.UnixMilli(live[0].Timestamp).UTC().Format(http.TimeFormat))
+		// Set, not left to net/http, so that a HEAD answers it too.
+		w.Header().Set("Content-Length", strconv.Itoa(len(live[0].Value)))
 		_, _ = w.Write(live[0].Value)
 	default:
 		slices.SortStableFunc(live, func(a, b dvv.Sibling) int { return int(a.Timestamp - b.Timestamp) })
@@ -245,8 +273,6 @@ func writeObject(w http.ResponseWriter, obj dvv.Set) {
 				Timestamp:   time.UnixMilli(s.Timestamp).UTC(),
 			})
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMultipleChoices)
-		_ = json.NewEncoder(w).Encode(body)
+		writeJSON(w, http.StatusMultipleChoices, body)
 	}
 }

@@ -103,6 +103,34 @@ func parseParams(query url.Values, defaults quorum.Params, write bool) (quorum.P
 	return p, nil
 }
 
+// parseDeleteParams applies a DELETE's quorum overrides: w and pw for the
+// tombstone, and r and pr for the read that a delete sent without a context
+// makes first (as Riak's delete does); each pair is parsed and validated as
+// parseParams does a write's and a read's.
+func parseDeleteParams(query url.Values, defaults quorum.Params) (quorum.Params, *apiError) {
+	readQ, writeQ := url.Values{}, url.Values{}
+	for name, values := range query {
+		switch name {
+		case "r", "pr":
+			readQ[name] = values
+		case "w", "pw":
+			writeQ[name] = values
+		default:
+			return defaults, badRequest(codeBadParameter, "unknown query parameter %q (allowed: r, pr, w, pw)", name)
+		}
+	}
+	p, apiErr := parseParams(writeQ, defaults, true)
+	if apiErr != nil {
+		return p, apiErr
+	}
+	read, apiErr := parseParams(readQ, defaults, false)
+	if apiErr != nil {
+		return p, apiErr
+	}
+	p.R, p.PR = read.R, read.PR
+	return p, nil
+}
+
 func allowedNames(write bool) string {
 	if write {
 		return "w, pw"

@@ -28,6 +28,9 @@ const (
 	// CodeExpired refuses a client write that arrived after its
 	// envelope's deadline.
 	CodeExpired = messages.ErrorCode_ERROR_CODE_EXPIRED
+	// CodePreconditionFailed refuses a conditional write whose
+	// precondition does not hold on the stored object.
+	CodePreconditionFailed = messages.ErrorCode_ERROR_CODE_PRECONDITION_FAILED
 )
 
 // ObjectCacheBytes is the node's budget for its vnodes' caches of decoded

@@ -4,9 +4,10 @@
 // A vnode owns its partition's keys in the node's engine (under the
 // partition's key prefix) and is the only writer of them, so each key's
 // read-merge-write happens one message at a time without locks. It answers
-// requests carried in a messages.Envelope (put, get, merge, merge batch,
-// handoff pull (the page after a key, or the listed keys of a transfer
-// that compared trees first), Merkle level, bucket keys, tombstones, reap) and the node's
+// requests carried in a messages.Envelope (put, conditional put, get,
+// merge, merge batch, handoff pull (the page after a key, or the listed keys
+// of a transfer that compared trees first), Merkle level, bucket keys,
+// tombstones, reap) and the node's
 // Drop.
 //
 // The actor is a thin shell around internal/replica's Machine, which makes

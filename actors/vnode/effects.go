@@ -133,13 +133,14 @@ var vnodeOps = [...]metrics.VnodeOp{
 }
 
 var errorCodes = [...]messages.ErrorCode{
-	replica.CodeStorage:         CodeStorage,
-	replica.CodeBadRequest:      CodeBadRequest,
-	replica.CodeTooManySiblings: CodeTooManySiblings,
-	replica.CodeBadContext:      CodeBadContext,
-	replica.CodeUnknownRequest:  CodeUnknown,
-	replica.CodeNotReady:        CodeNotReady,
-	replica.CodeExpired:         CodeExpired,
+	replica.CodeStorage:            CodeStorage,
+	replica.CodeBadRequest:         CodeBadRequest,
+	replica.CodeTooManySiblings:    CodeTooManySiblings,
+	replica.CodeBadContext:         CodeBadContext,
+	replica.CodeUnknownRequest:     CodeUnknown,
+	replica.CodeNotReady:           CodeNotReady,
+	replica.CodeExpired:            CodeExpired,
+	replica.CodePreconditionFailed: CodePreconditionFailed,
 }
 
 // envelope converts a machine's reply to the message that carries it.

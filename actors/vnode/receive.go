@@ -111,23 +111,13 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 	to := addr{pid: sender, id: env.GetRequestId()}
 	switch body := env.GetBody().(type) {
 	case *messages.Envelope_PutRequest:
-		req := body.PutRequest
-		if d := env.GetDeadlineUnixMs(); d > 0 && v.cfg.Clock().UnixMilli() > d {
-			// The coordinator has handed the write to another replica
-			// by now (or answered its client): minting it here as well
-			// would add a second dot its client's context never covers.
-			// A request delayed in a paused process or in a reconnecting
-			// remote's queue arrives like this.
-			return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: replica.OpPut, Kind: replica.ReplyError,
-				Code: replica.CodeExpired, Message: fmt.Sprintf("vnode: write of %q arrived %dms after its deadline; not stored",
-					req.GetKey(), v.cfg.Clock().UnixMilli()-d)}}
-		}
-		ctxVV, err := wire.VVFromProto(req.GetContext())
+		return v.put(to, env, body.PutRequest, replica.Precondition{})
+	case *messages.Envelope_ConditionalPutRequest:
+		cond, err := wire.PreconditionFromProto(body.ConditionalPutRequest)
 		if err != nil {
-			return refuse(to, replica.OpPut, fmt.Sprintf("vnode: client context: %v", err))
+			return refuse(to, replica.OpPut, fmt.Sprintf("vnode: precondition: %v", err))
 		}
-		return v.m.Put(to, replica.PutRequest{Key: req.GetKey(), Context: ctxVV, Value: wire.SiblingFromProto(req.GetValue()),
-			MaxSiblings: int(req.GetMaxSiblings()), Early: req.GetEarly()}, v.cfg.Now())
+		return v.put(to, env, body.ConditionalPutRequest.GetPut(), cond)
 	case *messages.Envelope_GetRequest:
 		if v.cfg.ReadGate != nil {
 			if why := v.cfg.ReadGate(v.cfg.Partition); why != "" {
@@ -176,6 +166,27 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 		return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Kind: replica.ReplyError,
 			Code: replica.CodeUnknownRequest, Message: fmt.Sprintf("vnode: unsupported request %T", body)}}
 	}
+}
+
+// put steps the machine with a client write this vnode coordinates, tested
+// against cond (the zero Precondition tests nothing).
+func (v *vnode) put(to addr, env *messages.Envelope, req *messages.PutRequest, cond replica.Precondition) replica.Effects[addr] {
+	if d := env.GetDeadlineUnixMs(); d > 0 && v.cfg.Clock().UnixMilli() > d {
+		// The coordinator has handed the write to another replica
+		// by now (or answered its client): minting it here as well
+		// would add a second dot its client's context never covers.
+		// A request delayed in a paused process or in a reconnecting
+		// remote's queue arrives like this.
+		return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: replica.OpPut, Kind: replica.ReplyError,
+			Code: replica.CodeExpired, Message: fmt.Sprintf("vnode: write of %q arrived %dms after its deadline; not stored",
+				req.GetKey(), v.cfg.Clock().UnixMilli()-d)}}
+	}
+	ctxVV, err := wire.VVFromProto(req.GetContext())
+	if err != nil {
+		return refuse(to, replica.OpPut, fmt.Sprintf("vnode: client context: %v", err))
+	}
+	return v.m.Put(to, replica.PutRequest{Key: req.GetKey(), Context: ctxVV, Value: wire.SiblingFromProto(req.GetValue()),
+		MaxSiblings: int(req.GetMaxSiblings()), Early: req.GetEarly(), Precondition: cond}, v.cfg.Now())
 }
 
 // refuse answers a request that could not be read off the wire.

@@ -230,12 +230,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	}
 
 	w.Header().Set("X-Dht-Context", encodeContext(sibs))
-	var live []sibling
-	for _, sb := range sibs {
-		if !sb.tombstone {
-			live = append(live, sb)
-		}
-	}
+	w.Header().Set("ETag", etag(sibs))
+	live := liveOf(sibs)
 	switch len(live) {
 	case 0:
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "not found", false)
@@ -275,6 +271,29 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, f.Status, api.Code(f.Code), f.Message, f.Indeterminate)
 		return
 	}
+	current := s.mu.keys[key]
+	ifMatch, ifNoneMatch := r.Header.Get("If-Match"), r.Header.Get("If-None-Match")
+	if ifMatch != "" || ifNoneMatch != "" {
+		// As the node: tested against the key's state, and a write that
+		// passes without a context replaces what was tested.
+		if !preconditionHolds(current, ifMatch, ifNoneMatch) {
+			writeError(w, http.StatusPreconditionFailed, api.CodePreconditionFailed, "precondition failed", false)
+			return
+		}
+		if len(covered) == 0 {
+			covered = idsOf(current)
+		}
+	} else if r.Method == http.MethodDelete && len(covered) == 0 {
+		// As the node: a delete without a context deletes what a read
+		// sees, and nothing when that is no live value.
+		if len(liveOf(current)) == 0 {
+			w.Header().Set("X-Dht-Context", encodeContext(current))
+			w.Header().Set("ETag", etag(current))
+			writeError(w, http.StatusNotFound, api.CodeNotFound, "not found", false)
+			return
+		}
+		covered = idsOf(current)
+	}
 	s.mu.lastID++
 	s.mu.clock = s.mu.clock.Add(time.Millisecond)
 	next := sibling{id: s.mu.lastID, timestamp: s.mu.clock}
@@ -292,10 +311,49 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	// The new context covers only what this write replaced plus itself:
 	// siblings it did not see stay concurrent with it.
 	w.Header().Set("X-Dht-Context", encodeContext([]sibling{next}))
-	if r.Method == http.MethodPut {
-		w.Header().Set("X-Dht-Siblings", strconv.Itoa(len(s.mu.keys[key])))
-	}
+	w.Header().Set("ETag", etag(s.mu.keys[key]))
+	w.Header().Set("X-Dht-Siblings", strconv.Itoa(len(liveOf(s.mu.keys[key]))))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// liveOf returns the siblings that are values, not tombstones.
+func liveOf(sibs []sibling) []sibling {
+	var live []sibling
+	for _, sb := range sibs {
+		if !sb.tombstone {
+			live = append(live, sb)
+		}
+	}
+	return live
+}
+
+func idsOf(sibs []sibling) map[uint64]bool {
+	ids := map[uint64]bool{}
+	for _, sb := range sibs {
+		ids[sb.id] = true
+	}
+	return ids
+}
+
+// etag is the fake's entity tag of a key's state: its full context,
+// quoted. Like the node's, it is the same for the same state.
+func etag(sibs []sibling) string { return `"` + encodeContext(sibs) + `"` }
+
+// preconditionHolds tests If-Match and If-None-Match (one tag or "*" each,
+// simpler than the node's lists) against the key's state.
+func preconditionHolds(sibs []sibling, ifMatch, ifNoneMatch string) bool {
+	live := len(liveOf(sibs)) > 0
+	switch {
+	case ifMatch == "*" && !live:
+		return false
+	case ifMatch != "" && ifMatch != "*" && ifMatch != etag(sibs):
+		return false
+	case ifNoneMatch == "*" && live:
+		return false
+	case ifNoneMatch != "" && ifNoneMatch != "*" && ifNoneMatch == etag(sibs):
+		return false
+	}
+	return true
 }
 
 // failure returns the failure injected for key and method. Callers hold mu.

@@ -80,9 +80,17 @@ omitted or "-" (so a literal "-" is written with: echo -n - | dhtctl put KEY).
 
 Pass the context of the read the value is based on with --context: the
 siblings it covers are replaced. Without it the write is concurrent with what
-the key holds and becomes one more sibling. The new context is printed on
-stdout as "context: TOKEN", followed by "siblings: N" when the key now has
-several.`,
+the key holds and becomes one more sibling.
+
+--if-none-match (alone, meaning "*") writes only when the key holds no live
+value: it creates, never overwrites. --if-match ETAG writes only while the
+key is unchanged since the read that gave ETAG ("dhtctl get" prints it), and
+replaces what that read saw. A failed condition writes nothing and exits with
+status 1 ("412 precondition_failed").
+
+The new context is printed on stdout as "context: TOKEN", then its ETag as
+"etag: ETAG", followed by "siblings: N" when the key now has several live
+values.`,
 		Args: keyArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			valueArg := "-"
@@ -105,6 +113,9 @@ several.`,
 	addWriteFlags(cmd, &wo)
 	cmd.Flags().StringVar(&wo.Context, "context", "", "context token of the read this write is based on")
 	cmd.Flags().StringVar(&wo.ContentType, "content-type", "", "content type of the value (default "+client.DefaultContentType+")")
+	cmd.Flags().StringVar(&wo.IfMatch, "if-match", "", `write only while the key's ETag is still this one ("*": only if it holds a live value)`)
+	cmd.Flags().StringVar(&wo.IfNoneMatch, "if-none-match", "", `write only if the key holds no live value (given alone: "*"), or its ETag is no longer this one`)
+	cmd.Flags().Lookup("if-none-match").NoOptDefVal = "*"
 	return cmd
 }
 
@@ -117,16 +128,17 @@ func (a *app) deleteCmd() *cobra.Command {
 		Long: `Delete KEY by writing a tombstone over the siblings its context covers.
 
 With --context, exactly the siblings of that read are deleted. Without it,
-dhtctl reads the key first and deletes what that read saw: a delete without
-any context would only become one more sibling next to the live values. A key
-that is not found is reported (exit status 1) and nothing is written. Writes
-concurrent with the delete survive as siblings. The tombstone's context is
-printed on stdout.`,
+dhtctl reads the key first and deletes what that read saw (a node does the
+same with a delete sent without a context). A key that is not found is
+reported (exit status 1) and nothing is written. Writes concurrent with the
+delete survive as siblings. With --if-match ETAG the key is deleted only while
+it is unchanged since the read that gave ETAG, without a read first. The
+tombstone's context and ETag are printed on stdout.`,
 		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key := args[0]
 			return a.withKV(cmd, func(ctx context.Context, c *client.Client) error {
-				if !cmd.Flags().Changed("context") {
+				if !cmd.Flags().Changed("context") && wo.IfMatch == "" {
 					obj, err := c.Get(ctx, key, nil)
 					if err != nil {
 						return fmt.Errorf("reading the key's context: %w", err)
@@ -146,6 +158,7 @@ printed on stdout.`,
 	}
 	addWriteFlags(cmd, &wo)
 	cmd.Flags().StringVar(&wo.Context, "context", "", "context token of the read to delete (default: read the key first)")
+	cmd.Flags().StringVar(&wo.IfMatch, "if-match", "", "delete only while the key's ETag is still this one")
 	return cmd
 }
 
@@ -248,6 +261,11 @@ func writeResult(w io.Writer, res *client.WriteResult) error {
 	if _, err := fmt.Fprintf(w, "context: %s\n", res.Context); err != nil {
 		return err
 	}
+	if res.ETag != "" {
+		if _, err := fmt.Fprintf(w, "etag: %s\n", res.ETag); err != nil {
+			return err
+		}
+	}
 	if res.Siblings > 1 {
 		if _, err := fmt.Fprintf(w, "siblings: %d\n", res.Siblings); err != nil {
 			return err
@@ -285,6 +303,9 @@ func writeObject(stdout, stderr io.Writer, obj *client.Object) error {
 	if obj.Context != "" {
 		fmt.Fprintf(stderr, "context: %s\n", obj.Context)
 	}
+	if obj.ETag != "" {
+		fmt.Fprintf(stderr, "etag: %s\n", obj.ETag)
+	}
 	if len(obj.Siblings) > 1 {
 		fmt.Fprintf(stderr, "siblings: %d\n", len(obj.Siblings))
 	}
@@ -299,6 +320,7 @@ type jsonObject struct {
 	KeyEncoding string        `json:"key_encoding,omitempty"`
 	Found       bool          `json:"found"`
 	Context     string        `json:"context"`
+	ETag        string        `json:"etag,omitempty"`
 	Siblings    []jsonSibling `json:"siblings"`
 }
 
@@ -311,7 +333,7 @@ type jsonSibling struct {
 }
 
 func writeObjectJSON(w io.Writer, obj *client.Object) error {
-	doc := jsonObject{Found: obj.Found, Context: obj.Context, Siblings: []jsonSibling{}}
+	doc := jsonObject{Found: obj.Found, Context: obj.Context, ETag: obj.ETag, Siblings: []jsonSibling{}}
 	doc.Key, doc.KeyEncoding = encodeText([]byte(obj.Key))
 	for _, s := range obj.Siblings {
 		js := jsonSibling{ContentType: s.ContentType}

@@ -20,7 +20,7 @@ func TestGet_SingleValueIsExactBytes(t *testing.T) {
 	if r.stdout != value {
 		t.Fatalf("stdout = %q, want exactly %q", r.stdout, value)
 	}
-	if r.stderr != "context: v1:1\n" {
+	if r.stderr != "context: v1:1\netag: \"v1:1\"\n" {
 		t.Fatalf("stderr = %q, want the context line", r.stderr)
 	}
 }
@@ -37,7 +37,7 @@ func TestGet_Siblings(t *testing.T) {
 	if r.stdout != want {
 		t.Fatalf("stdout =\n%s\nwant\n%s", r.stdout, want)
 	}
-	if r.stderr != "context: v1:1,2\nsiblings: 2\n" {
+	if r.stderr != "context: v1:1,2\netag: \"v1:1,2\"\nsiblings: 2\n" {
 		t.Fatalf("stderr = %q", r.stderr)
 	}
 }
@@ -76,7 +76,7 @@ func TestGet_JSON(t *testing.T) {
 			key:   "k",
 			setup: func(t *testing.T, c *client.Client) { mustPut(t, c, "k", "héllo <&>", "text/plain") },
 			code:  exitOK,
-			want: jsonObject{Key: "k", Found: true, Context: "v1:1", Siblings: []jsonSibling{
+			want: jsonObject{Key: "k", Found: true, Context: "v1:1", ETag: `"v1:1"`, Siblings: []jsonSibling{
 				{Value: "héllo <&>", ContentType: "text/plain"},
 			}},
 		},
@@ -88,7 +88,7 @@ func TestGet_JSON(t *testing.T) {
 				mustPut(t, c, "\xffkey", "text", "text/plain")
 			},
 			code: exitOK,
-			want: jsonObject{Key: "/2tleQ==", KeyEncoding: "base64", Found: true, Context: "v1:1,2", Siblings: []jsonSibling{
+			want: jsonObject{Key: "/2tleQ==", KeyEncoding: "base64", Found: true, Context: "v1:1,2", ETag: `"v1:1,2"`, Siblings: []jsonSibling{
 				{Value: "AP8=", Encoding: "base64", ContentType: "application/octet-stream", Timestamp: "2026-11-25T12:00:00.001Z"},
 				{Value: "text", ContentType: "text/plain", Timestamp: "2026-11-25T12:00:00.002Z"},
 			}},
@@ -98,7 +98,7 @@ func TestGet_JSON(t *testing.T) {
 			key:   "nope",
 			setup: func(*testing.T, *client.Client) {},
 			code:  exitError,
-			want:  jsonObject{Key: "nope", Context: "v1:", Siblings: []jsonSibling{}},
+			want:  jsonObject{Key: "nope", Context: "v1:", ETag: `"v1:"`, Siblings: []jsonSibling{}},
 		},
 	}
 	for _, tt := range tests {
@@ -156,7 +156,7 @@ func TestPut(t *testing.T) {
 			srv, env, _ := newFake(t)
 			r := dhtctl(t, env, tt.stdin, tt.args...)
 			r.want(t, exitOK)
-			if r.stdout != "context: v1:1\n" {
+			if r.stdout != "context: v1:1\netag: \"v1:1\"\n" {
 				t.Fatalf("stdout = %q, want the new context", r.stdout)
 			}
 			req := srv.LastRequest()
@@ -174,7 +174,7 @@ func TestPut_ContextAndSiblings(t *testing.T) {
 	// A second write without the context is concurrent: the count shows it.
 	r := dhtctl(t, env, "", "put", "k", "two", "--w", "2", "--pw", "1")
 	r.want(t, exitOK)
-	if r.stdout != "context: v1:2\nsiblings: 2\n" {
+	if r.stdout != "context: v1:2\netag: \"v1:1,2\"\nsiblings: 2\n" {
 		t.Fatalf("stdout = %q, want context and sibling count", r.stdout)
 	}
 	if q := srv.LastRequest().Query; q.Get("w") != "2" || q.Get("pw") != "1" {
@@ -183,7 +183,7 @@ func TestPut_ContextAndSiblings(t *testing.T) {
 
 	r = dhtctl(t, env, "", "put", "k", "three", "--context", "v1:1,2")
 	r.want(t, exitOK)
-	if r.stdout != "context: v1:3\n" {
+	if r.stdout != "context: v1:3\netag: \"v1:3\"\n" {
 		t.Fatalf("stdout = %q, want one sibling left", r.stdout)
 	}
 	if got := srv.LastRequest().Header.Get(client.HeaderContext); got != "v1:1,2" {
@@ -220,7 +220,7 @@ func TestDelete(t *testing.T) {
 		mustPut(t, c, "k", "b", "")
 		r := dhtctl(t, env, "", "delete", "k", "--w", "2")
 		r.want(t, exitOK)
-		if r.stdout != "context: v1:3\n" {
+		if r.stdout != "context: v1:3\netag: \"v1:3\"\n" {
 			t.Fatalf("stdout = %q", r.stdout)
 		}
 		reqs := srv.Requests()
@@ -270,7 +270,7 @@ func TestResolve(t *testing.T) {
 		}
 		r := dhtctl(t, env, "", "resolve", "k", "--value", "merged", "--w", "3")
 		r.want(t, exitOK)
-		if r.stdout != "context: v1:4\n" || r.stderr != "replaced 3 sibling(s)\n" {
+		if r.stdout != "context: v1:4\netag: \"v1:4\"\n" || r.stderr != "replaced 3 sibling(s)\n" {
 			t.Fatalf("stdout %q stderr %q", r.stdout, r.stderr)
 		}
 		put := srv.LastRequest()
@@ -312,4 +312,37 @@ func TestResolve(t *testing.T) {
 			t.Fatalf("last request %s, want only the read", got)
 		}
 	})
+}
+
+// TestPut_Conditional: --if-none-match alone creates only; --if-match
+// writes only while the key's ETag is the one given; a failed condition
+// exits 1 with the 412 and writes nothing.
+func TestPut_Conditional(t *testing.T) {
+	srv, env, _ := newFake(t)
+	dhtctl(t, env, "", "put", "k", "v1", "--if-none-match").want(t, exitOK)
+	if got := srv.LastRequest().Header.Get("If-None-Match"); got != "*" {
+		t.Fatalf("--if-none-match sent If-None-Match %q, want *", got)
+	}
+	r := dhtctl(t, env, "", "put", "k", "v2", "--if-none-match")
+	r.want(t, exitError)
+	if !strings.Contains(r.stderr, "412 precondition_failed") {
+		t.Fatalf("stderr = %q, want the 412", r.stderr)
+	}
+
+	r = dhtctl(t, env, "", "put", "k", "v2", "--if-match", `"v1:1"`)
+	r.want(t, exitOK)
+	if got := srv.LastRequest().Header.Get("If-Match"); got != `"v1:1"` {
+		t.Fatalf("--if-match sent If-Match %q", got)
+	}
+	dhtctl(t, env, "", "put", "k", "v3", "--if-match", `"v1:1"`).want(t, exitError)
+	if n := srv.Siblings("k"); n != 1 {
+		t.Errorf("the key has %d siblings, want 1 (the conditional write replaced, the stale one wrote nothing)", n)
+	}
+
+	// delete --if-match sends no read first.
+	before := len(srv.Requests())
+	dhtctl(t, env, "", "delete", "k", "--if-match", `"v1:2"`).want(t, exitOK)
+	if reqs := srv.Requests(); len(reqs) != before+1 || reqs[len(reqs)-1].Header.Get("If-Match") != `"v1:2"` {
+		t.Fatalf("delete --if-match sent %d requests, the last with If-Match %q; want one DELETE with it", len(reqs)-before, reqs[len(reqs)-1].Header.Get("If-Match"))
+	}
 }

@@ -400,3 +400,32 @@ func TestGet_IgnoresNonTargets(t *testing.T) {
 		t.Fatalf("an answer from a non-target finished the read: %+v", eff)
 	}
 }
+
+// TestBlindDelete decides a delete sent without a context from the read
+// made first: the read's context when it found a live value; nothing to
+// delete when it found none or only tombstones; the read's error as is.
+func TestBlindDelete(t *testing.T) {
+	live := dvv.Set{}
+	live, _ = live.Update(nil, dvv.Sibling{Value: []byte("v")}, dvv.Dot{Actor: 1, Counter: 1}, 0)
+	deleted, _ := live.Update(live.Context, dvv.Sibling{Tombstone: true}, dvv.Dot{Actor: 1, Counter: 2}, 0)
+	tests := []struct {
+		name      string
+		read      quorum.GetResult
+		wantCtx   dvv.VersionVector
+		wantFound bool
+		wantErr   error
+	}{
+		{name: "live value", read: quorum.GetResult{Object: live}, wantCtx: live.Context, wantFound: true},
+		{name: "never written", read: quorum.GetResult{}},
+		{name: "only tombstones", read: quorum.GetResult{Object: deleted}},
+		{name: "read failed", read: quorum.GetResult{Err: quorum.ErrTimeout}, wantErr: quorum.ErrTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, found, err := quorum.BlindDelete(tc.read)
+			if !errors.Is(err, tc.wantErr) || found != tc.wantFound || !slices.Equal(ctx, tc.wantCtx) {
+				t.Errorf("BlindDelete = %v, %v, %v; want %v, %v, %v", ctx, found, err, tc.wantCtx, tc.wantFound, tc.wantErr)
+			}
+		})
+	}
+}

@@ -253,3 +253,25 @@ func holds(obj dvv.Set, d dvv.Dot, value []byte) bool {
 	}
 	return false
 }
+
+// TestPut_Pin_NeverHandsOver: a pinned (conditional) write stays with its
+// first coordinating replica however late it is, and that replica keeps
+// the request's deadline (CanHandOver is false).
+func TestPut_Pin_NeverHandsOver(t *testing.T) {
+	f := quorum.NewPut(quorum.Params{N: 3, W: 2}, abc)
+	f.Pin()
+	if got := f.Start().Coordinate; got == nil || got.Node != "a" {
+		t.Fatalf("Start coordinates at %v, want a", got)
+	}
+	if f.CanHandOver() {
+		t.Error("CanHandOver() = true for a pinned write")
+	}
+	if eff := f.CoordinatorLate("a"); eff.Coordinate != nil {
+		t.Fatalf("CoordinatorLate(a) hands a pinned write to %s", eff.Coordinate.Node)
+	}
+	// Its refusal (a failed precondition) is then the definite answer.
+	eff := f.Refused("a", fmt.Errorf("precondition failed"))
+	if eff.Reply == nil || eff.Reply.Err == nil || eff.Reply.Err.Error() != "precondition failed" {
+		t.Fatalf("Refused(a) = %+v, want the refusal as the answer", eff.Reply)
+	}
+}

@@ -81,6 +81,8 @@ type Put struct {
 	refused map[string]bool
 	refusal error
 	replied bool
+	// pinned keeps the write at its first coordinating replica (Pin).
+	pinned bool
 }
 
 // NewPut returns the machine for a write to targets, the reachable replicas
@@ -149,10 +151,21 @@ func (f *Put) CoordinatorLate(node string) PutEffects {
 	return PutEffects{Coordinate: &t}
 }
 
+// Pin keeps the write at its first coordinating replica: it is never
+// handed over (CoordinatorLate, CanHandOver). A conditional write is
+// pinned: its precondition is tested by the replica that mints it, against
+// the object that replica stores, and a second coordinator would test it
+// again against its own object, which may lack what the first one admitted:
+// both could pass. Call it before Start.
+func (f *Put) Pin() { f.pinned = true }
+
 // nextCoordinator is the owner a handover would go to: the first in
 // preference order that is a primary, not rebuilding (WriteOnly), not
-// asked before and not failed.
+// asked before and not failed. A pinned write has none.
 func (f *Put) nextCoordinator() (Target, bool) {
+	if f.pinned {
+		return Target{}, false
+	}
 	for _, t := range f.targets {
 		if t.Primary && !t.WriteOnly && !f.wasAsked(t.Node) && !f.failed[t.Node] {
 			return t, true

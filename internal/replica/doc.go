@@ -4,7 +4,8 @@
 // in flight, and decides
 //
 //   - Put: a client write this replica coordinates — the bad_context verdict
-//     on an implausible context counter (PlausibleCounter), the dot minted
+//     on an implausible context counter (PlausibleCounter), a conditional
+//     write's Precondition tested against the stored object, the dot minted
 //     above whatever the key's contexts say of this replica, dvv.Update within
 //     the sibling limit, resolution on write, persisting;
 //   - Get: the stored object, a write still in flight included;

@@ -89,6 +89,9 @@ const (
 	// or answered its client). The machine never answers it; owners
 	// refuse with it.
 	CodeExpired
+	// CodePreconditionFailed: a conditional write's Precondition does not
+	// hold on the stored object; nothing was stored.
+	CodePreconditionFailed
 )
 
 // Op names a request for the per-operation counter; OpNone is not counted.

@@ -18,10 +18,16 @@ type PutRequest struct {
 	// Early asks for the object as soon as it is merged, its durability
 	// later (honoured only with Config.Async).
 	Early bool
+	// Precondition, when not zero, is tested against the stored object
+	// before a dot is minted; a write that fails it is refused with
+	// CodePreconditionFailed and nothing is stored. A write that passes it
+	// without a Context is made with the stored object's context: it
+	// replaces exactly what the test was made against.
+	Precondition Precondition
 }
 
-// Put coordinates a client write at now: check the context is plausible,
-// mint a dot above what the key's contexts say of this replica, apply
+// Put coordinates a client write at now: check the context is plausible
+// and the precondition holds, mint a dot above what the key's contexts say of this replica, apply
 // dvv.Update within the sibling limit, resolve on write, and persist.
 //
 // The answer is a ReplyPut with the object once the write is stored. An
@@ -38,6 +44,17 @@ func (m *Machine[A]) Put(to A, req PutRequest, now time.Time) Effects[A] {
 	if limit := PlausibleCounter(now); req.Context.MaxCounter() > limit {
 		return Effects[A]{Reply: errorReply(to, OpPut, CodeBadContext, fmt.Sprintf(
 			"vnode: the context names a dot (counter %d) beyond any a replica can have minted by now (%d): it was not issued by this cluster", req.Context.MaxCounter(), limit))}
+	}
+	if !req.Precondition.IsZero() {
+		// Tested here, in the step that mints, against the object the
+		// write would update (a write in flight included): nothing else
+		// is applied to the key in between.
+		if err := req.Precondition.Check(stored); err != nil {
+			return Effects[A]{Reply: errorReply(to, OpPut, CodePreconditionFailed, err.Error())}
+		}
+		if len(req.Context) == 0 {
+			req.Context = stored.Context
+		}
 	}
 	dot, err := m.cfg.Minter.NextAfter(mintFloor(m.cfg.Minter.Actor(), stored.Context, req.Context))
 	if err != nil {
