@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -183,11 +185,23 @@ func (a *app) client(cmd *cobra.Command) (*client.Client, error) {
 	return a.newClient(append([]client.Option{client.WithToken(token)}, tlsOpts...)...)
 }
 
+// connectTimeout bounds connecting to one node when --addr names several:
+// a machine that is down drops the packets rather than refusing them, and
+// without a bound of its own it would spend the whole --timeout before the
+// next node is tried.
+const connectTimeout = 3 * time.Second
+
 // newClient returns a client for the nodes of --addr.
 func (a *app) newClient(opts ...client.Option) (*client.Client, error) {
 	addrs := splitAddrs(strings.Join(a.addrs, ","))
 	if len(addrs) == 0 {
 		return nil, usageErrorf("--addr must name at least one node")
+	}
+	if len(addrs) > 1 {
+		// First, so that an HTTP client the command brings wins.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
+		opts = append([]client.Option{client.WithHTTPClient(&http.Client{Transport: tr})}, opts...)
 	}
 	c, err := client.NewCluster(addrs, opts...)
 	if err != nil {
