@@ -331,7 +331,8 @@ func (c *Client) Delete(ctx context.Context, key string, o *WriteOptions) (*Writ
 // the key is not found) to produce the merged value, and writes that back
 // with the read's context, so that exactly the siblings resolve saw are
 // replaced. Writes that race with Update stay as siblings and are never
-// lost; Update does not retry, and the caller decides whether to run it
+// lost; Update does not repeat the cycle (its read and its write are each
+// retried as RetryPolicy allows), and the caller decides whether to run it
 // again.
 //
 // The context in o is ignored (the read's is used); W, PW and ContentType
