@@ -18,8 +18,15 @@ IMAGE ?= dht:dev
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# VERSION is stamped into the binaries (dhtd --version, dhtctl version,
+# dht_build_info): the nearest tag and the commits since, from git. The go
+# command records the commit itself when it can (not with
+# GOFLAGS=-buildvcs=false, nor outside a checkout); an empty VERSION leaves
+# the version to it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build: ## build dhtd and dhtctl into ./bin
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/dhtd ./cmd/dhtctl
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X github.com/dhtkv/dht/buildinfo.version=$(VERSION)" -o $(BIN)/ ./cmd/dhtd ./cmd/dhtctl
 
 run: build ## run a local 3-node cluster with data under ./.run (DHT_RUN_TLS=1: with TLS), and print how to use it
 	@scripts/run-local.sh

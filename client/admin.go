@@ -1,12 +1,10 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/dhtkv/dht/api"
@@ -153,34 +151,22 @@ func (c *Client) ForceRemove(ctx context.Context, node string) (*Accepted, error
 // the outcome unknown (IsIndeterminate): ask Members or Status what
 // happened before repeating it.
 func (c *Client) postAdmin(ctx context.Context, what, path, node string) (*Accepted, error) {
-	var body io.Reader
+	var body []byte
 	if node != "" {
 		data, err := json.Marshal(api.NodeRequest{Node: node})
 		if err != nil {
 			return nil, fmt.Errorf("client: %s: %w", what, err)
 		}
-		body = bytes.NewReader(data)
+		body = data
 	}
-	// A context that is already done sends nothing, so the outcome is known.
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("client: %s: %w", what, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.urlFor(path, ""), body)
-	if err != nil {
-		return nil, fmt.Errorf("client: %s: %w", what, err)
-	}
+	h := http.Header{}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		h.Set("Content-Type", "application/json")
 	}
-	if token := c.adminToken(); token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.send(req)
+	// A join is about the node asked, so it never fails over to another.
+	resp, err := c.roundTrip(ctx, call{what: what, method: http.MethodPost, path: path, body: body, header: h,
+		token: c.adminToken(), firstOnly: path == api.JoinPath})
 	if err != nil {
-		err = fmt.Errorf("client: %s: %w", what, err)
-		if mayHaveBeenSent(err) {
-			err = &unknownOutcomeError{err: err}
-		}
 		return nil, err
 	}
 	defer closeBody(resp)
@@ -204,17 +190,9 @@ func (c *Client) postAdmin(ctx context.Context, what, path, node string) (*Accep
 // getAdmin GETs an admin endpoint and decodes its JSON answer into v. what
 // names the call in errors.
 func (c *Client) getAdmin(ctx context.Context, what, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.urlFor(path, ""), nil)
+	resp, err := c.roundTrip(ctx, call{what: what, method: http.MethodGet, path: path, token: c.adminToken(), idempotent: true})
 	if err != nil {
-		return fmt.Errorf("client: %s: %w", what, err)
-	}
-	if token := c.adminToken(); token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		// The *url.Error already names the method and the URL.
-		return fmt.Errorf("client: %s: %w", what, err)
+		return err
 	}
 	defer closeBody(resp)
 	if resp.StatusCode != http.StatusOK {

@@ -217,7 +217,7 @@ func TestClient_AdminOpsDecoding(t *testing.T) {
 		{name: "not JSON", status: 202, body: `ok`, wantErr: "client: decommission: malformed answer"},
 		{name: "no cluster admin", status: 503, body: `{"error":"cluster admin not available","code":"unavailable"}`, wantErr: "dht: 503 unavailable: cluster admin not available"},
 		{name: "bad node", status: 400, body: `{"error":"node id: empty","code":"bad_node"}`, wantErr: "dht: 400 bad_node: node id: empty"},
-		{name: "old node without the endpoint", status: 404, body: "404 page not found\n", wantErr: "dht: 404: 404 page not found"},
+		{name: "old node without the endpoint", status: 404, body: "404 page not found\n", wantErr: "dht: 404: page not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

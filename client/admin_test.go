@@ -113,7 +113,7 @@ func TestClient_AdminDecoding(t *testing.T) {
 		{name: "ring short of partitions", status: 200, body: `{"partitions":4,"n":1,"version":1,"replicas":[["a"]]}`, call: "ring", wantErr: "4 partitions but 1 replica lists"},
 		{name: "negative partitions", status: 200, body: `{"partitions":-1,"n":1,"replicas":[]}`, call: "ring", wantErr: "-1 partitions"},
 		{name: "node error", status: 503, body: `{"error":"cluster view not available","code":"unavailable"}`, call: "ring", wantErr: "dht: 503 unavailable: cluster view not available"},
-		{name: "foreign 404", status: 404, body: "404 page not found\n", call: "members", wantErr: "dht: 404: 404 page not found"},
+		{name: "foreign 404", status: 404, body: "404 page not found\n", call: "members", wantErr: "dht: 404: page not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

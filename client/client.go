@@ -61,21 +61,16 @@ const maxErrorBodyBytes = 512
 // (and which would address a different route).
 var ErrEmptyKey = errors.New("client: empty key")
 
-// ErrPreconditionFailed matches (errors.Is) the *Error of a conditional
-// write refused because WriteOptions.IfMatch or IfNoneMatch did not hold
-// (412 precondition_failed). Nothing was stored.
-var ErrPreconditionFailed = errors.New("client: precondition failed")
-
-// ErrNotFound matches (errors.Is) the *Error of a Delete sent without a
-// context that found no live value to delete (404 not_found). Nothing was
-// stored. Get does not return it: a missing key is an Object with Found
-// false.
-var ErrNotFound = errors.New("client: not found")
-
-// Client talks to one node's HTTP API. Any node accepts any key: it
-// coordinates the request on the key's replicas.
+// Client talks to the HTTP API of one node (New) or of several nodes of a
+// cluster (NewCluster), failing over between them. Any node accepts any
+// key: it coordinates the request on the key's replicas.
 type Client struct {
-	base  *url.URL
+	// endpoints are the nodes' base URLs; a call starts with the one at
+	// preferred, the last that served a call (failover.go).
+	endpoints []*url.URL
+	preferred atomic.Int32
+	retry     RetryPolicy
+
 	hc    *http.Client
 	token string
 	// adminTok guards /admin separately from the key-value API's token.
@@ -112,36 +107,25 @@ func WithToken(token string) Option {
 // New returns a client for the node at baseURL, such as
 // "http://127.0.0.1:8080". The URL must be absolute http or https, without
 // query or fragment; a path prefix (for a node behind a reverse proxy) is
-// kept.
+// kept. A request that finds the node unreachable or unavailable is
+// retried as RetryPolicy allows; NewCluster adds failover to other nodes.
 func New(baseURL string, opts ...Option) (*Client, error) {
-	u, err := url.Parse(baseURL)
+	return NewCluster([]string{baseURL}, opts...)
+}
+
+// applyTLS sets the TLS configuration of WithTLS on the HTTP client's
+// transport, once all options are in.
+func (c *Client) applyTLS() error {
+	if c.tls == nil {
+		return nil
+	}
+	c.certMissing = new(atomic.Bool)
+	hc, err := withTLSTransport(c.hc, c.tls, c.certMissing)
 	if err != nil {
-		return nil, fmt.Errorf("client: base URL: %w", err)
+		return err
 	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("client: base URL %q: scheme must be http or https", baseURL)
-	case u.Host == "":
-		return nil, fmt.Errorf("client: base URL %q: missing host", baseURL)
-	case u.RawQuery != "" || u.ForceQuery:
-		return nil, fmt.Errorf("client: base URL %q: must not have a query", baseURL)
-	case u.Fragment != "":
-		return nil, fmt.Errorf("client: base URL %q: must not have a fragment", baseURL)
-	}
-	// Paths are appended to the base, so a trailing slash would double.
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
-	c := &Client{base: u, hc: http.DefaultClient}
-	for _, o := range opts {
-		o(c)
-	}
-	if c.tls != nil {
-		c.certMissing = new(atomic.Bool)
-		if c.hc, err = withTLSTransport(c.hc, c.tls, c.certMissing); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
+	c.hc = hc
+	return nil
 }
 
 // Sibling is one of the concurrent values of a key.
@@ -246,19 +230,9 @@ type Error struct {
 	Indeterminate bool
 }
 
-// Is makes errors.Is(err, ErrPreconditionFailed) and errors.Is(err,
-// ErrNotFound) match the server's 412 and not-found answers.
-func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrPreconditionFailed:
-		return e.Status == http.StatusPreconditionFailed
-	case ErrNotFound:
-		return e.Status == http.StatusNotFound && e.Code == string(api.CodeNotFound)
-	}
-	return false
-}
-
-// Error formats as "dht: 400 bad_quorum: message".
+// Error formats as "dht: 400 bad_quorum: message", saying each thing once:
+// a message that starts with the code or the status (as a node's error
+// chain or a proxy's body does) is printed without it.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("dht: ")
@@ -267,11 +241,7 @@ func (e *Error) Error() string {
 		b.WriteString(" ")
 		b.WriteString(e.Code)
 	}
-	msg := e.Message
-	if msg == "" {
-		msg = strings.ToLower(http.StatusText(e.Status))
-	}
-	if msg != "" {
+	if msg := e.explanation(); msg != "" {
 		b.WriteString(": ")
 		b.WriteString(msg)
 	}
@@ -388,7 +358,8 @@ func (c *Client) Delete(ctx context.Context, key string, o *WriteOptions) (*Writ
 // the key is not found) to produce the merged value, and writes that back
 // with the read's context, so that exactly the siblings resolve saw are
 // replaced. Writes that race with Update stay as siblings and are never
-// lost; Update does not retry, and the caller decides whether to run it
+// lost; Update does not repeat the cycle (its read and its write are each
+// retried as RetryPolicy allows), and the caller decides whether to run it
 // again.
 //
 // The context in o is ignored (the read's is used); W, PW and ContentType
@@ -423,13 +394,9 @@ func (c *Client) Update(ctx context.Context, key string, resolve func(siblings [
 // Health checks that the node's HTTP server is up (GET /healthz answers
 // 200). It says nothing about readiness to serve keys.
 func (c *Client) Health(ctx context.Context) error {
-	req, err := c.newRequest(ctx, http.MethodGet, c.urlFor(healthPath, ""), nil)
+	resp, err := c.roundTrip(ctx, call{what: "health", method: http.MethodGet, path: healthPath, idempotent: true})
 	if err != nil {
 		return err
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		return fmt.Errorf("client: health: %w", err)
 	}
 	defer closeBody(resp)
 	if resp.StatusCode != http.StatusOK {
@@ -469,8 +436,10 @@ func (c *Client) write(ctx context.Context, method, key string, body []byte, h h
 	return res, nil
 }
 
-// do sends one request on key's URL. Transport failures of writes that may
-// have reached the server are marked as of unknown outcome.
+// do sends a request on key's URL to the endpoints, with failover and the
+// retries that are safe for its method (roundTrip). Transport failures of
+// writes that may have reached the server are marked as of unknown
+// outcome. A 503 (or a proxy's 502 or 504) comes back as an error, decoded.
 func (c *Client) do(ctx context.Context, method, key string, q url.Values, body []byte, h http.Header) (*http.Response, error) {
 	if key == "" {
 		return nil, ErrEmptyKey
@@ -479,26 +448,14 @@ func (c *Client) do(ctx context.Context, method, key string, q url.Values, body 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("client: %s %q: %w", strings.ToLower(method), key, err)
 	}
-	req, err := c.newRequest(ctx, method, c.urlFor(kvPrefix+escapeKey(key), q.Encode()), body)
-	if err != nil {
-		return nil, err
-	}
-	for k, vs := range h {
-		req.Header[k] = vs
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		// The *url.Error already names the method and the URL.
-		err = fmt.Errorf("client: %w", err)
-		if method != http.MethodGet && mayHaveBeenSent(err) {
-			err = &unknownOutcomeError{err: err}
-		}
-		return nil, err
-	}
-	return resp, nil
+	idempotent := method == http.MethodGet || method == http.MethodHead
+	return c.roundTrip(ctx, call{method: method, path: kvPrefix + escapeKey(key), query: q.Encode(), body: body, header: h,
+		token: c.token, idempotent: idempotent, write: !idempotent})
 }
 
-func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []byte) (*http.Request, error) {
+// newRequestToken is newRequest with token, not the key-value API's, as
+// the bearer token; an empty token sends none.
+func (c *Client) newRequestToken(ctx context.Context, method, rawURL string, body []byte, token string) (*http.Request, error) {
 	var r io.Reader
 	if body != nil {
 		// A bytes.Reader lets net/http set the length and replay the body.
@@ -508,8 +465,8 @@ func (c *Client) newRequest(ctx context.Context, method, rawURL string, body []b
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return req, nil
 }
@@ -536,18 +493,6 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			req.Method, req.URL.Redacted(), resp.Request.Method, resp.Request.URL.Redacted())
 	}
 	return resp, nil
-}
-
-// urlFor joins the base URL with an already escaped path and a query. The
-// result is parsed again by net/http, which keeps the escaping as given.
-func (c *Client) urlFor(escapedPath, rawQuery string) string {
-	u := *c.base
-	u.RawQuery = ""
-	s := strings.TrimSuffix(u.String(), "/") + escapedPath
-	if rawQuery != "" {
-		s += "?" + rawQuery
-	}
-	return s
 }
 
 // escapeKey encodes key as one path segment. url.PathEscape escapes '/' and

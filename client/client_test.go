@@ -844,8 +844,4 @@ func TestClient_DeleteWithoutContext(t *testing.T) {
 	if _, err := c.Delete(ctx, "k", nil); !errors.Is(err, client.ErrNotFound) || errors.Is(err, client.ErrPreconditionFailed) {
 		t.Fatalf("second Delete: %v, want ErrNotFound", err)
 	}
-	route := canned(t, http.StatusNotFound, map[string]string{"Content-Type": "text/plain"}, "404 page not found")
-	if _, err := route.Delete(ctx, "k", nil); err == nil || errors.Is(err, client.ErrNotFound) {
-		t.Fatalf("Delete answered by a route's 404: %v, want an error that is not ErrNotFound", err)
-	}
 }

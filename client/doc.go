@@ -3,8 +3,8 @@
 //
 // The package owns the wire side of the client contract: key escaping, the
 // opaque causal context carried in the X-Dht-Context header, decoding of
-// sibling lists (300 Multiple Choices) and of JSON error bodies. It holds no
-// state between calls besides its configuration, so it knows nothing of
+// sibling lists (300 Multiple Choices) and of JSON error bodies, and
+// failover and retries between a cluster's nodes. It knows nothing of
 // causality: the caller carries the context from a read to the write that
 // follows it.
 //
@@ -45,6 +45,42 @@
 // Found == false, whose Context must still be sent with a later write so that
 // the write supersedes a delete. Failures from the server are *Error values;
 // IsIndeterminate reports whether a failed write may still have been applied.
+// errors.Is classifies them without parsing codes: ErrNotFound (404),
+// ErrConflict (409), ErrPrecondition (412) and ErrUnavailable (503, or no
+// endpoint answering after the retries).
+//
+// Several nodes of one cluster make one client with NewCluster; New is the
+// same for one node:
+//
+//	c, err := client.NewCluster([]string{"http://10.0.0.1:8080", "http://10.0.0.2:8080"})
+//
+// A call starts with the node that served the last call and moves to the
+// next when a node refuses the connection or answers 503. RetryPolicy
+// (WithRetry; DefaultRetryPolicy otherwise) bounds the attempts and the
+// time spent, waiting between rounds of the endpoints with exponential
+// backoff and jitter; the caller's context bounds it all, and a wait that
+// would outlast its deadline is not begun. What is sent again follows from
+// what the failure proves:
+//
+//   - a read (GET, HEAD) after any failure without an answer: a refused or
+//     broken connection, a 503, a proxy's 502 or 504;
+//   - a write (PUT, DELETE) and an admin command only when nothing can
+//     have been applied: the connection was refused, or the node answered
+//     503 without "indeterminate" (it stored nothing);
+//   - never a write whose outcome is unknown (IsIndeterminate: a 503 that
+//     says so, a timeout or a connection lost after sending). Sent again
+//     with the same context, an applied write would come back as a second
+//     sibling of the same value: DVV keeps both and loses nothing, but the
+//     caller would have siblings to resolve that no one wrote concurrently,
+//     and a conditional write would fail its own precondition. Read the key
+//     and decide.
+//
+// No 4xx is retried: it is the answer. Join is sent to the first endpoint
+// only, since it is about that node. A failure after retries reads as the
+// last attempt's failure followed by the number of attempts, and matches
+// what that failure matches (errors.AsType[*Error], IsIndeterminate) as
+// well as ErrUnavailable, and the context's error when the context ended
+// the retries.
 //
 // The node's admin API is here too, guarded by the token given with
 // WithAdminToken rather than WithToken: Members, Ring and Status show the
@@ -55,6 +91,7 @@
 // Ring, Status, Handoff and Transfer here are aliases of them), and
 // Error.Code holds one of api's Code values.
 //
-// Concurrency: a Client is immutable after New and safe for concurrent use by
-// multiple goroutines.
+// Concurrency: a Client's configuration is fixed by New or NewCluster, and
+// it is safe for concurrent use by multiple goroutines; the only state it
+// keeps is which endpoint served last (an atomic).
 package client

@@ -73,17 +73,10 @@ func (c *Client) streamEvents(ctx context.Context, rawQuery string, fn func(even
 	if fn == nil {
 		return errors.New("client: events: nil callback")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.urlFor(api.EventsPath, rawQuery), nil)
+	resp, err := c.roundTrip(ctx, call{what: "events", method: http.MethodGet, path: api.EventsPath, query: rawQuery,
+		header: http.Header{"Accept": {"text/event-stream"}}, token: c.adminToken(), idempotent: true})
 	if err != nil {
-		return fmt.Errorf("client: events: %w", err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if token := c.adminToken(); token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.send(req)
-	if err != nil {
-		return fmt.Errorf("client: events: %w", err)
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer closeBody(resp)
@@ -92,7 +85,7 @@ func (c *Client) streamEvents(ctx context.Context, rawQuery string, fn func(even
 	// Closed without draining: a live stream has no end to drain to.
 	defer func() { _ = resp.Body.Close() }()
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		return fmt.Errorf("client: events: the answer is %q, not an event stream; is %s a dht node?", ct, c.base.Redacted())
+		return fmt.Errorf("client: events: the answer is %q, not an event stream; is %s a dht node?", ct, nodeOf(resp))
 	}
 	var fnErr error
 	err = decodeEventStream(resp.Body, func(e events.Event) error {
@@ -180,4 +173,12 @@ func decodeEvent(kind, data string) (events.Event, error) {
 		e.Kind = kind
 	}
 	return e, nil
+}
+
+// nodeOf returns the scheme and host of the node that sent resp.
+func nodeOf(resp *http.Response) string {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return "the node"
+	}
+	return resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
 }

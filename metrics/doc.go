@@ -8,4 +8,8 @@
 // Their String methods return the label values the metrics have always had,
 // so dashboards keep working; record through ObserveRequest, CountVnodeOp
 // and CountHint rather than spelling a label out.
+//
+// dht_build_info{version,commit,goversion} is always 1: its labels say what
+// the node was built from (package buildinfo), so that a dashboard sees the
+// versions a cluster runs during a rolling upgrade.
 package metrics

@@ -3,6 +3,8 @@ package metrics
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/dhtkv/dht/buildinfo"
 )
 
 // Metrics are the node's instruments.
@@ -41,7 +43,7 @@ type Metrics struct {
 }
 
 // New builds the metrics in a fresh registry that also holds the Go runtime
-// and process collectors.
+// and process collectors, and dht_build_info.
 func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
@@ -92,7 +94,22 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.CoordinatorHandovers, m.Hints, m.HintsPending, m.Siblings,
-		m.Resolutions, m.ResolverFailures,
+		m.Resolutions, m.ResolverFailures, buildInfoGauge(buildinfo.Read()),
 	)
 	return m
+}
+
+// buildInfoGauge is dht_build_info: always 1, its labels saying what the
+// node runs, so that a dashboard can count the versions in a cluster
+// during a rolling upgrade and join them onto other series.
+func buildInfoGauge(info buildinfo.Info) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "dht", Name: "build_info",
+		Help: "Always 1; the labels say what the node was built from: version, VCS commit and Go version.",
+		ConstLabels: prometheus.Labels{
+			"version": info.Version, "commit": info.Commit, "goversion": info.GoVersion,
+		},
+	})
+	g.Set(1)
+	return g
 }

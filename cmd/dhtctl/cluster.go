@@ -142,11 +142,7 @@ func (a *app) adminClient(cmd *cobra.Command, opts ...client.Option) (*client.Cl
 		return nil, err
 	}
 	opts = append(append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, tlsOpts...), opts...)
-	c, err := client.New(a.addr, opts...)
-	if err != nil {
-		return nil, usageErrorf("--addr: %v", err)
-	}
-	return c, nil
+	return a.newClient(opts...)
 }
 
 // adminFailed adds advice to the failures of an admin request that an
@@ -162,7 +158,7 @@ func (a *app) adminFailed(err error) error {
 	case e.Status == http.StatusNotFound && e.Code == "":
 		// Not the API's own 404, which always carries a code: the address
 		// is not a node, or a node without the admin API.
-		return fmt.Errorf("%w; is %s a dht node serving the admin API?", err, a.addr)
+		return fmt.Errorf("%w; is %s a dht node serving the admin API?", err, a.addrText())
 	}
 	return err
 }

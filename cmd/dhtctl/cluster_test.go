@@ -300,7 +300,7 @@ func TestCluster_WrongAddress(t *testing.T) {
 		addr string
 		want string
 	}{
-		{"not a node", notNode.URL, "404: 404 page not found; is " + notNode.URL + " a dht node serving the admin API?"},
+		{"not a node", notNode.URL, "404: page not found; is " + notNode.URL + " a dht node serving the admin API?"},
 		{"nothing listening", closed.URL, "dhtctl: client: ring: Get \"" + closed.URL + "/admin/ring\""},
 	}
 	for _, tt := range tests {

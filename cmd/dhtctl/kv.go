@@ -35,13 +35,23 @@ func (a *app) getCmd() *cobra.Command {
 		Use:     "get KEY",
 		GroupID: groupKV,
 		Short:   "Read a key",
-		Long: `Read a key and print its value to stdout, byte for byte.
+		Long: `Read a key and print its value to stdout, byte for byte: nothing is added
+when stdout is a file or a pipe. On a terminal, a value that does not end
+with a newline gets one, so that the prompt starts on a line of its own.
 
 When concurrent writes left several siblings, each is printed after a line
 "--- sibling i (content-type, timestamp) ---"; write back a merged value with
-"dhtctl put KEY --context TOKEN" or use "dhtctl resolve". The context token is
-printed on stderr. A key that is not found exits with status 1; its context
-is still printed, and a write after a delete should send it back.`,
+"dhtctl put KEY --context TOKEN" or use "dhtctl resolve". The context token
+("context: TOKEN") and the sibling count ("siblings: N") are printed on
+stderr. A key that is not found exits with status 1; its context is still
+printed, and a write after a delete should send it back.
+
+With --json, stdout holds one document and stderr nothing but errors:
+{"key":K,"found":true,"context":C,"siblings":[{"value":V,"content_type":T,
+"timestamp":RFC3339}]}; "key_encoding" and a sibling's "encoding" are
+"base64" when the key or value is not UTF-8, "timestamp" is omitted when the
+node did not send one, and a key not found has "found":false, no siblings,
+and exits with status 1.`,
 		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withKV(cmd, func(ctx context.Context, c *client.Client) error {
@@ -53,7 +63,7 @@ is still printed, and a write after a delete should send it back.`,
 					if err := writeObjectJSON(cmd.OutOrStdout(), obj); err != nil {
 						return err
 					}
-				} else if err := writeObject(cmd.OutOrStdout(), cmd.ErrOrStderr(), obj); err != nil {
+				} else if err := writeObject(cmd.OutOrStdout(), cmd.ErrOrStderr(), obj, a.isTerminal(cmd.OutOrStdout())); err != nil {
 					return err
 				}
 				if !obj.Found {
@@ -70,7 +80,10 @@ is still printed, and a write after a delete should send it back.`,
 }
 
 func (a *app) putCmd() *cobra.Command {
-	var wo client.WriteOptions
+	var (
+		wo     client.WriteOptions
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:     "put KEY [VALUE|-]",
 		GroupID: groupKV,
@@ -88,9 +101,10 @@ key is unchanged since the read that gave ETAG ("dhtctl get" prints it), and
 replaces what that read saw. A failed condition writes nothing and exits with
 status 1 ("412 precondition_failed").
 
-The new context is printed on stdout as "context: TOKEN", then its ETag as
+The new context is printed on stderr as "context: TOKEN", then its ETag as
 "etag: ETAG", followed by "siblings: N" when the key now has several live
-values.`,
+values. With --json, stdout holds {"key":K,"context":C,"etag":E,"siblings":N}
+instead (` + "`dhtctl put k v --json | jq -r .context`" + `).`,
 		Args: keyArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			valueArg := "-"
@@ -106,11 +120,14 @@ values.`,
 				if err != nil {
 					return writeFailed(err, args[0])
 				}
-				return writeResult(cmd.OutOrStdout(), res)
+				if asJSON {
+					return writeResultJSON(cmd.OutOrStdout(), args[0], res, 0)
+				}
+				return writeResult(cmd.ErrOrStderr(), res)
 			})
 		},
 	}
-	addWriteFlags(cmd, &wo)
+	addWriteFlags(cmd, &wo, &asJSON)
 	cmd.Flags().StringVar(&wo.Context, "context", "", "context token of the read this write is based on")
 	cmd.Flags().StringVar(&wo.ContentType, "content-type", "", "content type of the value (default "+client.DefaultContentType+")")
 	cmd.Flags().StringVar(&wo.IfMatch, "if-match", "", `write only while the key's ETag is still this one ("*": only if it holds a live value)`)
@@ -120,7 +137,10 @@ values.`,
 }
 
 func (a *app) deleteCmd() *cobra.Command {
-	var wo client.WriteOptions
+	var (
+		wo     client.WriteOptions
+		asJSON bool
+	)
 	cmd := &cobra.Command{
 		Use:     "delete KEY",
 		GroupID: groupKV,
@@ -133,7 +153,9 @@ same with a delete sent without a context). A key that is not found is
 reported (exit status 1) and nothing is written. Writes concurrent with the
 delete survive as siblings. With --if-match ETAG the key is deleted only while
 it is unchanged since the read that gave ETAG, without a read first. The
-tombstone's context and ETag are printed on stdout.`,
+tombstone's context and ETag are printed on stderr, or with --json on stdout
+as {"key":K,"context":C,"etag":E,"siblings":N} (N: the live siblings left, 0
+unless writes raced with the delete).`,
 		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			key := args[0]
@@ -152,11 +174,14 @@ tombstone's context and ETag are printed on stdout.`,
 				if err != nil {
 					return writeFailed(err, key)
 				}
-				return writeResult(cmd.OutOrStdout(), res)
+				if asJSON {
+					return writeResultJSON(cmd.OutOrStdout(), key, res, 0)
+				}
+				return writeResult(cmd.ErrOrStderr(), res)
 			})
 		},
 	}
-	addWriteFlags(cmd, &wo)
+	addWriteFlags(cmd, &wo, &asJSON)
 	cmd.Flags().StringVar(&wo.Context, "context", "", "context token of the read to delete (default: read the key first)")
 	cmd.Flags().StringVar(&wo.IfMatch, "if-match", "", "delete only while the key's ETag is still this one")
 	return cmd
@@ -164,8 +189,9 @@ tombstone's context and ETag are printed on stdout.`,
 
 func (a *app) resolveCmd() *cobra.Command {
 	var (
-		wo    client.WriteOptions
-		value string
+		wo     client.WriteOptions
+		value  string
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:     "resolve KEY --value V|-",
@@ -178,7 +204,10 @@ run it again if the output reports more than one.
 
 Without --content-type, the siblings' content type is kept when they all
 agree. A key that is not found is reported (exit status 1) and nothing is
-written: use put to create a key.`,
+written: use put to create a key.
+
+It prints on stderr how many siblings it replaced and the new context; with
+--json, on stdout {"key":K,"context":C,"siblings":N,"replaced":R}.`,
 		Args: keyArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := readValue(cmd, value)
@@ -204,12 +233,15 @@ written: use put to create a key.`,
 				if err != nil {
 					return writeFailed(err, key)
 				}
+				if asJSON {
+					return writeResultJSON(cmd.OutOrStdout(), key, res, replaced)
+				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "replaced %d sibling(s)\n", replaced)
-				return writeResult(cmd.OutOrStdout(), res)
+				return writeResult(cmd.ErrOrStderr(), res)
 			})
 		},
 	}
-	addWriteFlags(cmd, &wo)
+	addWriteFlags(cmd, &wo, &asJSON)
 	cmd.Flags().StringVar(&value, "value", "", `the resolved value, or "-" to read it from stdin`)
 	cmd.Flags().StringVar(&wo.ContentType, "content-type", "", "content type of the value (default: the siblings' common one)")
 	_ = cmd.MarkFlagRequired("value") // cannot fail: the flag was just defined
@@ -232,9 +264,10 @@ func keyArgs(maxArgs int) cobra.PositionalArgs {
 	}
 }
 
-func addWriteFlags(cmd *cobra.Command, wo *client.WriteOptions) {
+func addWriteFlags(cmd *cobra.Command, wo *client.WriteOptions, asJSON *bool) {
 	cmd.Flags().IntVar(&wo.W, "w", 0, "replicas that must acknowledge (0: server default)")
 	cmd.Flags().IntVar(&wo.PW, "pw", 0, "primary replicas that must acknowledge (0: server default)")
+	cmd.Flags().BoolVar(asJSON, "json", false, "print the key, the new context and the sibling count as a JSON document on stdout")
 }
 
 // readValue returns arg, or stdin's content when arg is "-".
@@ -274,15 +307,45 @@ func writeResult(w io.Writer, res *client.WriteResult) error {
 	return nil
 }
 
+// writeResultJSON prints a write's outcome as the document of --json:
+// {"key","context","etag","siblings"} and, for resolve, "replaced".
+func writeResultJSON(w io.Writer, key string, res *client.WriteResult, replaced int) error {
+	doc := jsonWrite{Context: res.Context, ETag: res.ETag, Siblings: res.Siblings, Replaced: replaced}
+	doc.Key, doc.KeyEncoding = encodeText([]byte(key))
+	return encodeIndented(w, doc)
+}
+
+// jsonWrite is the document put, delete and resolve print with --json.
+type jsonWrite struct {
+	Key         string `json:"key"`
+	KeyEncoding string `json:"key_encoding,omitempty"`
+	Context     string `json:"context"`
+	ETag        string `json:"etag,omitempty"`
+	// Siblings is how many live siblings the key has after the write, as
+	// the node counted them; 0 when it did not say.
+	Siblings int `json:"siblings"`
+	// Replaced is how many siblings resolve replaced; absent for put and
+	// delete.
+	Replaced int `json:"replaced,omitempty"`
+}
+
 // writeObject prints obj for a person: a single value as its exact bytes,
 // several with a header line before each. The context goes to stderr so that
-// stdout holds only the value.
-func writeObject(stdout, stderr io.Writer, obj *client.Object) error {
+// stdout holds only the value. On a terminal (tty), a single value without
+// a final newline gets one: a person reads it there, and no program would
+// see the byte.
+func writeObject(stdout, stderr io.Writer, obj *client.Object, tty bool) error {
 	switch len(obj.Siblings) {
 	case 0:
 	case 1:
-		if _, err := stdout.Write(obj.Siblings[0].Value); err != nil {
+		v := obj.Siblings[0].Value
+		if _, err := stdout.Write(v); err != nil {
 			return err
+		}
+		if tty && len(v) > 0 && v[len(v)-1] != '\n' {
+			if _, err := io.WriteString(stdout, "\n"); err != nil {
+				return err
+			}
 		}
 	default:
 		for i, s := range obj.Siblings {

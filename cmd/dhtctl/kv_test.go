@@ -156,8 +156,8 @@ func TestPut(t *testing.T) {
 			srv, env, _ := newFake(t)
 			r := dhtctl(t, env, tt.stdin, tt.args...)
 			r.want(t, exitOK)
-			if r.stdout != "context: v1:1\netag: \"v1:1\"\n" {
-				t.Fatalf("stdout = %q, want the new context", r.stdout)
+			if r.stdout != "" || r.stderr != "context: v1:1\netag: \"v1:1\"\n" {
+				t.Fatalf("stdout %q, stderr %q: want nothing and the new context", r.stdout, r.stderr)
 			}
 			req := srv.LastRequest()
 			if req.Method != http.MethodPut || string(req.Body) != tt.wantBody || req.Header.Get("Content-Type") != tt.wantCT {
@@ -174,8 +174,8 @@ func TestPut_ContextAndSiblings(t *testing.T) {
 	// A second write without the context is concurrent: the count shows it.
 	r := dhtctl(t, env, "", "put", "k", "two", "--w", "2", "--pw", "1")
 	r.want(t, exitOK)
-	if r.stdout != "context: v1:2\netag: \"v1:1,2\"\nsiblings: 2\n" {
-		t.Fatalf("stdout = %q, want context and sibling count", r.stdout)
+	if r.stdout != "" || r.stderr != "context: v1:2\netag: \"v1:1,2\"\nsiblings: 2\n" {
+		t.Fatalf("stdout %q, stderr %q: want nothing and the context and sibling count", r.stdout, r.stderr)
 	}
 	if q := srv.LastRequest().Query; q.Get("w") != "2" || q.Get("pw") != "1" {
 		t.Errorf("query = %v, want w=2 pw=1", q)
@@ -183,8 +183,8 @@ func TestPut_ContextAndSiblings(t *testing.T) {
 
 	r = dhtctl(t, env, "", "put", "k", "three", "--context", "v1:1,2")
 	r.want(t, exitOK)
-	if r.stdout != "context: v1:3\netag: \"v1:3\"\n" {
-		t.Fatalf("stdout = %q, want one sibling left", r.stdout)
+	if r.stderr != "context: v1:3\netag: \"v1:3\"\n" {
+		t.Fatalf("stderr = %q, want one sibling left", r.stderr)
 	}
 	if got := srv.LastRequest().Header.Get(client.HeaderContext); got != "v1:1,2" {
 		t.Fatalf("sent context %q, want v1:1,2", got)
@@ -220,8 +220,8 @@ func TestDelete(t *testing.T) {
 		mustPut(t, c, "k", "b", "")
 		r := dhtctl(t, env, "", "delete", "k", "--w", "2")
 		r.want(t, exitOK)
-		if r.stdout != "context: v1:3\netag: \"v1:3\"\n" {
-			t.Fatalf("stdout = %q", r.stdout)
+		if r.stdout != "" || r.stderr != "context: v1:3\netag: \"v1:3\"\n" {
+			t.Fatalf("stdout %q, stderr %q", r.stdout, r.stderr)
 		}
 		reqs := srv.Requests()
 		del := reqs[len(reqs)-1]
@@ -270,7 +270,7 @@ func TestResolve(t *testing.T) {
 		}
 		r := dhtctl(t, env, "", "resolve", "k", "--value", "merged", "--w", "3")
 		r.want(t, exitOK)
-		if r.stdout != "context: v1:4\netag: \"v1:4\"\n" || r.stderr != "replaced 3 sibling(s)\n" {
+		if r.stdout != "" || r.stderr != "replaced 3 sibling(s)\ncontext: v1:4\netag: \"v1:4\"\n" {
 			t.Fatalf("stdout %q stderr %q", r.stdout, r.stderr)
 		}
 		put := srv.LastRequest()

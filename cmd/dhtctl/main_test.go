@@ -151,7 +151,7 @@ func TestRun_Timeout(t *testing.T) {
 func TestRun_DefaultAddr(t *testing.T) {
 	a := &app{getenv: func(string) string { return "" }}
 	root := a.rootCmd()
-	if got := root.PersistentFlags().Lookup("addr").DefValue; got != defaultAddr {
+	if got := root.PersistentFlags().Lookup("addr").DefValue; got != "["+defaultAddr+"]" {
 		t.Fatalf("--addr default = %q, want %q", got, defaultAddr)
 	}
 	if got := root.PersistentFlags().Lookup("timeout").DefValue; got != defaultTimeout.String() {

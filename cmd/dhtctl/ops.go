@@ -14,6 +14,7 @@ import (
 )
 
 func (a *app) joinCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "join",
 		GroupID: groupCluster,
@@ -24,27 +25,37 @@ this is how it comes back. Send it to the node that should join, not to
 another one.
 
 The node records the change and gossip carries it to the cluster; partitions
-then move to it in the background ('dhtctl status', 'dhtctl events --follow').`,
+then move to it in the background ('dhtctl status', 'dhtctl events --follow').
+The confirmation goes to stderr; --json prints the node's answer on stdout:
+{"accepted":true,"node":"ID","action":"join"}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if addrs := splitAddrs(a.addrText()); len(addrs) > 1 {
+				return usageErrorf("join is sent to the node that should join; give --addr that one node, not %d", len(addrs))
+			}
 			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
 				res, err := c.Join(ctx)
 				if err != nil {
 					return opFailed(err, "join", "")
 				}
+				if asJSON {
+					return writeAcceptedJSON(cmd.OutOrStdout(), res)
+				}
 				node := res.Node
 				if node == "" {
-					node = "the node at " + a.addr
+					node = "the node at " + a.addrText()
 				}
-				return printLine(cmd.OutOrStdout(), "join accepted: %s becomes an owner again; partitions move to it in the background", node)
+				return printLine(cmd.ErrOrStderr(), "join accepted: %s becomes an owner again; partitions move to it in the background", node)
 			})
 		},
 	}
 	addAdminTokenFlag(cmd)
+	addAcceptedJSONFlag(cmd, &asJSON)
 	return cmd
 }
 
 func (a *app) decommissionCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "decommission NODE",
 		GroupID: groupCluster,
@@ -59,19 +70,24 @@ the node back later, run 'dhtctl join' against it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			node := args[0]
 			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
-				if _, err := c.Decommission(ctx, node); err != nil {
+				res, err := c.Decommission(ctx, node)
+				if err != nil {
 					return opFailed(err, "decommission", node)
 				}
-				return printLine(cmd.OutOrStdout(), "decommission of %s accepted: it hands its replicas to their new owners, then leaves the cluster", node)
+				if asJSON {
+					return writeAcceptedJSON(cmd.OutOrStdout(), res)
+				}
+				return printLine(cmd.ErrOrStderr(), "decommission of %s accepted: it hands its replicas to their new owners, then leaves the cluster", node)
 			})
 		},
 	}
 	addAdminTokenFlag(cmd)
+	addAcceptedJSONFlag(cmd, &asJSON)
 	return cmd
 }
 
 func (a *app) forceRemoveCmd() *cobra.Command {
-	var yes bool
+	var yes, asJSON bool
 	cmd := &cobra.Command{
 		Use:     "force-remove NODE --yes",
 		GroupID: groupCluster,
@@ -91,14 +107,19 @@ Because it cannot be undone, it requires --yes.`,
 					"if it is down for good, run again with --yes (to retire a live node, use decommission)", node)
 			}
 			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
-				if _, err := c.ForceRemove(ctx, node); err != nil {
+				res, err := c.ForceRemove(ctx, node)
+				if err != nil {
 					return opFailed(err, "force-remove", node)
 				}
-				return printLine(cmd.OutOrStdout(), "force-remove of %s accepted: its partitions are rebuilt on their new owners from the surviving replicas", node)
+				if asJSON {
+					return writeAcceptedJSON(cmd.OutOrStdout(), res)
+				}
+				return printLine(cmd.ErrOrStderr(), "force-remove of %s accepted: its partitions are rebuilt on their new owners from the surviving replicas", node)
 			})
 		},
 	}
 	addAdminTokenFlag(cmd)
+	addAcceptedJSONFlag(cmd, &asJSON)
 	cmd.Flags().BoolVar(&yes, "yes", false, "confirm that NODE is down for good and may lose data")
 	return cmd
 }
@@ -131,6 +152,17 @@ func opFailed(err error, action, node string) error {
 		return fmt.Errorf("%w; force-remove is only for a node that is down for good: run 'dhtctl decommission %s' to retire a live node", err, node)
 	}
 	return err
+}
+
+// addAcceptedJSONFlag gives an ownership command its --json flag.
+func addAcceptedJSONFlag(cmd *cobra.Command, asJSON *bool) {
+	cmd.Flags().BoolVar(asJSON, "json", false, `print the node's answer as JSON on stdout: {"accepted":true,"node":ID,"action":...}`)
+}
+
+// writeAcceptedJSON prints an ownership change's acceptance as the node
+// answered it.
+func writeAcceptedJSON(w io.Writer, res *client.Accepted) error {
+	return encodeIndented(w, api.Accepted{Accepted: true, Node: res.Node, Action: res.Action})
 }
 
 func printLine(w io.Writer, format string, args ...any) error {

@@ -13,7 +13,7 @@ func TestOps(t *testing.T) {
 		args     []string
 		wantPath string
 		wantBody string
-		want     string // stdout
+		want     string // stderr
 	}{
 		{
 			name:     "join",
@@ -41,11 +41,11 @@ func TestOps(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := dhtctl(t, env, "", tt.args...)
 			r.want(t, exitOK)
-			if r.stdout != tt.want {
-				t.Errorf("stdout = %q, want %q", r.stdout, tt.want)
+			if r.stderr != tt.want {
+				t.Errorf("stderr = %q, want %q", r.stderr, tt.want)
 			}
-			if r.stderr != "" {
-				t.Errorf("stderr = %q, want nothing", r.stderr)
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing: a confirmation is not a result", r.stdout)
 			}
 			req := srv.LastRequest()
 			if req.Method != http.MethodPost || req.EscapedPath != tt.wantPath || string(req.Body) != tt.wantBody {

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dhtkv/dht/buildinfo"
 	"github.com/dhtkv/dht/client"
 )
 
@@ -40,14 +45,20 @@ var commands = []func(*app) *cobra.Command{
 	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd, (*app).readyCmd,
 	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd,
 	(*app).certsCmd,
+	(*app).versionCmd,
 }
 
 // app holds what all commands share: the global flags and the process
 // environment. One app serves one execution of the command tree.
 type app struct {
 	getenv func(string) string
+	// isTerminal reports whether w is a terminal (get ends a value with a
+	// newline there); tests replace it.
+	isTerminal func(w io.Writer) bool
 
-	addr    string
+	// addrs are the nodes' base URLs of --addr: one node, or several of a
+	// cluster that the client fails over between.
+	addrs   []string
 	token   string
 	timeout time.Duration
 	// caCert, cert and key are the PEM files of --cacert, --cert and
@@ -72,7 +83,7 @@ type app struct {
 // is main without the process: tests call it with their own streams and
 // environment.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	a := &app{getenv: getenv}
+	a := &app{getenv: getenv, isTerminal: isTerminal}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -99,6 +110,15 @@ func (a *app) rootCmd() *cobra.Command {
 
 The node is chosen with --addr (default $` + envAddr + `, else ` + defaultAddr + `);
 a bearer token, if the cluster requires one, with --token (default $` + envToken + `).
+Several nodes of one cluster, comma-separated or with --addr repeated, are
+tried in turn: a command goes to the next when a node cannot be reached or
+answers 503 (join always goes to the first).
+
+Output: stdout holds what a command reads (a key's value, byte for byte; a
+table; events) or, with --json, one JSON document with everything; stderr
+holds the rest: causal contexts, sibling counts, confirmations, warnings and
+errors. So 'dhtctl get KEY > file' stores exactly the value, and a script
+takes a write's context from --json.
 
 A node that serves HTTPS is given as https://HOST:PORT. When its certificate
 comes from the cluster's own CA (such as the ca.crt of 'dhtctl certs'), pass
@@ -107,17 +127,19 @@ certificates, pass one with --cert and --key (default $` + envCert + `, $` + env
 		// Errors are printed once, by run, with the right exit code.
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       buildinfo.Read().String(),
 	}
+	root.SetVersionTemplate("dhtctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &usageError{err: err}
 	})
 
-	addr := a.getenv(envAddr)
-	if addr == "" {
-		addr = defaultAddr
+	addrs := splitAddrs(a.getenv(envAddr))
+	if len(addrs) == 0 {
+		addrs = []string{defaultAddr}
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.addr, "addr", addr, "base URL of the node to talk to ($"+envAddr+")")
+	pf.StringSliceVar(&a.addrs, "addr", addrs, "base `URL` of the node to talk to; several of one cluster (comma-separated or repeated) are failed over between ($"+envAddr+")")
 	// The token's default is read at run time, not shown as the flag's
 	// default, so that --help never prints a secret.
 	pf.StringVar(&a.token, "token", "", "bearer token for the node's API (default $"+envToken+")")
@@ -160,11 +182,57 @@ func (a *app) client(cmd *cobra.Command) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(a.addr, append([]client.Option{client.WithToken(token)}, tlsOpts...)...)
+	return a.newClient(append([]client.Option{client.WithToken(token)}, tlsOpts...)...)
+}
+
+// connectTimeout bounds connecting to one node when --addr names several:
+// a machine that is down drops the packets rather than refusing them, and
+// without a bound of its own it would spend the whole --timeout before the
+// next node is tried.
+const connectTimeout = 3 * time.Second
+
+// newClient returns a client for the nodes of --addr.
+func (a *app) newClient(opts ...client.Option) (*client.Client, error) {
+	addrs := splitAddrs(strings.Join(a.addrs, ","))
+	if len(addrs) == 0 {
+		return nil, usageErrorf("--addr must name at least one node")
+	}
+	if len(addrs) > 1 {
+		// First, so that an HTTP client the command brings wins.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
+		opts = append([]client.Option{client.WithHTTPClient(&http.Client{Transport: tr})}, opts...)
+	}
+	c, err := client.NewCluster(addrs, opts...)
 	if err != nil {
 		return nil, usageErrorf("--addr: %v", err)
 	}
 	return c, nil
+}
+
+// addrText is --addr as the operator gave it, for messages.
+func (a *app) addrText() string { return strings.Join(a.addrs, ",") }
+
+// splitAddrs splits a comma-separated list of base URLs, dropping blanks.
+func splitAddrs(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// isTerminal reports whether w is a terminal (a character device), where
+// a person rather than a program reads the output.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // tlsOptions returns the client options for --cacert, --cert and --key:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +21,10 @@ import (
 // statusCmd shows each node's background work. It asks the answering node
 // for the members, then every member with an HTTP address for its own
 // status, because hints and transfers live on the node that runs them.
+// The members are asked in parallel, each within --timeout of its own, so
+// that a node that is down or hangs costs its own row and not the others'.
 func (a *app) statusCmd() *cobra.Command {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "status",
 		GroupID: groupCluster,
@@ -39,50 +43,119 @@ func (a *app) statusCmd() *cobra.Command {
 Then, when any are running, one line per partition transfer: its node,
 partition, kind (receive or drain), peer, keys moved of the source's total,
 bytes moved, and when it started. A node that cannot be reached is listed
-with the error.`,
+with the error.
+
+The member list comes from the first node of --addr that answers; then every
+member is asked at once, each within a --timeout of its own, so a node that
+is down or hangs is listed as unreachable without delaying the others.
+
+With --json, stdout holds {"nodes":[{"id":ID,"member_status":S,
+"reachable":true,"status":{...}}]}, "status" being the node's own answer
+(GET /admin/status); an unreachable node has "reachable":false and "error"
+instead of "status".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
-				members, err := c.Members(ctx)
-				if err != nil {
-					return err
-				}
-				// The peers are asked as --addr was: over HTTPS with the
-				// same CA and client certificate when it is https://.
-				tlsOpts, err := a.tlsOptions()
-				if err != nil {
-					return err
-				}
-				peerOpts := append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, tlsOpts...)
-				scheme := "http"
-				if u, err := url.Parse(a.addr); err == nil && u.Scheme == "https" {
-					scheme = "https"
-				}
-				var rows []statusRow
-				for _, m := range members {
-					if m.HTTPAddr == "" || m.Status == client.MemberRemoved {
-						continue
-					}
-					row := statusRow{id: m.ID, status: m.Status}
-					peer, err := client.New(scheme+"://"+m.HTTPAddr, peerOpts...)
-					if err == nil {
-						row.s, err = peer.Status(ctx)
-					}
-					row.err = err
-					rows = append(rows, row)
-				}
-				return writeStatus(cmd.OutOrStdout(), rows)
+			var members []client.Member
+			err := a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				var err error
+				members, err = c.Members(ctx)
+				return err
 			})
+			if err != nil {
+				return err
+			}
+			rows, err := a.askStatus(cmd, members)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeStatusJSON(cmd.OutOrStdout(), rows)
+			}
+			return writeStatus(cmd.OutOrStdout(), rows)
 		},
 	}
 	addAdminTokenFlag(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print each node's status as JSON: {"nodes":[...]}`)
 	return cmd
+}
+
+// askStatus asks every member that has an HTTP address and was not removed
+// for its status, all at once, each with a context of its own bounded by
+// --timeout. The rows keep the members' order.
+func (a *app) askStatus(cmd *cobra.Command, members []client.Member) ([]statusRow, error) {
+	// The peers are asked as --addr was: over HTTPS with the same CA and
+	// client certificate when it is https://.
+	tlsOpts, err := a.tlsOptions()
+	if err != nil {
+		return nil, err
+	}
+	peerOpts := append([]client.Option{client.WithAdminToken(adminTokenOf(cmd, a))}, tlsOpts...)
+	scheme := "http"
+	if addrs := splitAddrs(a.addrText()); len(addrs) > 0 {
+		if u, err := url.Parse(addrs[0]); err == nil && u.Scheme == "https" {
+			scheme = "https"
+		}
+	}
+	var rows []statusRow
+	for _, m := range members {
+		if m.HTTPAddr == "" || m.Status == client.MemberRemoved {
+			continue
+		}
+		rows = append(rows, statusRow{id: m.ID, status: m.Status, addr: scheme + "://" + m.HTTPAddr})
+	}
+	var wg sync.WaitGroup
+	for i := range rows {
+		r := &rows[i]
+		wg.Go(func() {
+			ctx, cancel, err := a.context(cmd)
+			if err != nil {
+				r.err = err
+				return
+			}
+			defer cancel()
+			peer, err := client.New(r.addr, peerOpts...)
+			if err == nil {
+				r.s, err = peer.Status(ctx)
+			}
+			r.err = err
+		})
+	}
+	wg.Wait()
+	return rows, nil
 }
 
 type statusRow struct {
 	id, status string
-	s          *client.Status
-	err        error
+	// addr is the base URL the node is asked at.
+	addr string
+	s    *client.Status
+	err  error
+}
+
+// jsonStatusNode is one node in the document of status --json.
+type jsonStatusNode struct {
+	ID string `json:"id"`
+	// MemberStatus is the node's membership status as the answering node
+	// sees it (alive, down, leaving, left).
+	MemberStatus string         `json:"member_status"`
+	Reachable    bool           `json:"reachable"`
+	Error        string         `json:"error,omitempty"`
+	Status       *client.Status `json:"status,omitempty"`
+}
+
+// writeStatusJSON prints rows as {"nodes":[...]}, in the members' order.
+func writeStatusJSON(w io.Writer, rows []statusRow) error {
+	doc := struct {
+		Nodes []jsonStatusNode `json:"nodes"`
+	}{Nodes: []jsonStatusNode{}}
+	for _, r := range rows {
+		n := jsonStatusNode{ID: r.id, MemberStatus: r.status, Reachable: r.err == nil, Status: r.s}
+		if r.err != nil {
+			n.Error, n.Status = r.err.Error(), nil
+		}
+		doc.Nodes = append(doc.Nodes, n)
+	}
+	return encodeIndented(w, doc)
 }
 
 // writeStatus prints one line per node, then the running transfers of all

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +140,76 @@ func TestStatus_Failures(t *testing.T) {
 	r.want(t, exitError)
 	if !strings.Contains(r.stderr, "401 unauthorized") || !strings.Contains(r.stderr, "--admin-token") {
 		t.Fatalf("stderr = %q, want the 401 and how to pass the admin token", r.stderr)
+	}
+}
+
+// TestStatus_AsksNodesInParallel puts a node that never answers and one
+// where nothing listens before the live ones: each node has a deadline of
+// its own, so neither makes the others unreachable.
+func TestStatus_AsksNodesInParallel(t *testing.T) {
+	srvA, env, _ := newFake(t)
+	srvB, _, _ := newFake(t)
+	srvA.SetStatus(&clienttest.Status{Node: "node-a"})
+	srvB.SetStatus(&clienttest.Status{Node: "node-b"})
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // answers only when the client gives up or the test ends
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	host := func(u string) string { return strings.TrimPrefix(u, "http://") }
+	dead := host(closedAddr(t))
+	srvA.SetCluster(&clienttest.Cluster{Members: []clienttest.Member{
+		{ID: "a-hung", Status: "alive", Owner: true, HTTPAddr: host(hung.URL)},
+		{ID: "b-dead", Status: "down", Owner: true, HTTPAddr: dead},
+		{ID: "node-a", Status: "alive", Owner: true, HTTPAddr: host(srvA.URL), Self: true},
+		{ID: "node-b", Status: "alive", Owner: true, HTTPAddr: host(srvB.URL)},
+	}})
+
+	r := dhtctl(t, env, "", "--timeout", "500ms", "status")
+	r.want(t, exitOK)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("stdout:\n%s\nwant a header and 4 nodes", r.stdout)
+	}
+	// The members come sorted by id: the unreachable ones first, where a
+	// deadline shared by all would be spent before the live ones are asked.
+	for i, want := range []string{"a-hung  alive   -      -      unreachable: ", "b-dead  down    -      -      unreachable: ",
+		"node-a  alive   0      0      -", "node-b  alive   0      0      -"} {
+		if !strings.HasPrefix(lines[i+1], want) {
+			t.Errorf("line %d = %q, want it to start %q", i+1, lines[i+1], want)
+		}
+	}
+	if !strings.Contains(lines[1], "context deadline exceeded") || !strings.Contains(lines[2], "connection refused") {
+		t.Errorf("the unreachable nodes' errors:\n%s\n%s", lines[1], lines[2])
+	}
+
+	r = dhtctl(t, env, "", "--timeout", "500ms", "status", "--json")
+	r.want(t, exitOK)
+	var doc struct {
+		Nodes []struct {
+			ID           string `json:"id"`
+			MemberStatus string `json:"member_status"`
+			Reachable    bool   `json:"reachable"`
+			Error        string `json:"error"`
+			Status       *struct {
+				Node string `json:"node"`
+			} `json:"status"`
+		} `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Nodes) != 4 {
+		t.Fatalf("status --json = %s (%v)", r.stdout, err)
+	}
+	for _, n := range doc.Nodes {
+		live := n.ID == "node-a" || n.ID == "node-b"
+		if n.Reachable != live || (n.Error == "") != live || (n.Status != nil) != live || (live && n.Status.Node != n.ID) {
+			t.Errorf("node %+v: reachable, error and status disagree", n)
+		}
+	}
+	if doc.Nodes[1].ID != "b-dead" || doc.Nodes[1].MemberStatus != "down" {
+		t.Errorf("second node %+v, want b-dead, down", doc.Nodes[1])
 	}
 }

@@ -24,7 +24,7 @@ func (a *app) tlsFailed(err error) error {
 		// any handler runs, so it has no JSON body and no code.
 		if e.Status == http.StatusBadRequest && e.Code == "" && strings.Contains(e.Message, "HTTP request to an HTTPS server") {
 			return fmt.Errorf("the node at %s serves HTTPS, not plain HTTP (%w); use --addr %s (or $%s), with --cacert FILE (or $%s) when its certificate is from the cluster's own CA",
-				a.addr, err, a.addrWithScheme("https"), envAddr, envCACert)
+				a.addrText(), err, a.addrWithScheme("https"), envAddr, envCACert)
 		}
 		return err
 	}
@@ -55,14 +55,23 @@ func (a *app) tlsFailed(err error) error {
 	return err
 }
 
-// addrWithScheme returns --addr with its scheme replaced, for advice.
+// addrWithScheme returns --addr with the scheme of each URL replaced, for
+// advice.
 func (a *app) addrWithScheme(scheme string) string {
-	u, err := url.Parse(a.addr)
-	if err != nil || u.Host == "" {
+	out := make([]string, 0, len(a.addrs))
+	for _, addr := range splitAddrs(a.addrText()) {
+		u, err := url.Parse(addr)
+		if err != nil || u.Host == "" {
+			out = append(out, scheme+"://HOST:PORT")
+			continue
+		}
+		u.Scheme = scheme
+		out = append(out, u.String())
+	}
+	if len(out) == 0 {
 		return scheme + "://HOST:PORT"
 	}
-	u.Scheme = scheme
-	return u.String()
+	return strings.Join(out, ",")
 }
 
 // certHosts lists the host names and IP addresses cert is valid for.

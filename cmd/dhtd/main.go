@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dhtkv/dht/actors/node"
+	"github.com/dhtkv/dht/buildinfo"
 	"github.com/dhtkv/dht/config"
 )
 
@@ -40,6 +41,9 @@ named by the dotted key (--storage.sync_writes=true). See config.yaml.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
+		// --version prints this and exits, before any configuration is
+		// read: it must work on a machine where the node could not start.
+		Version: buildinfo.Read().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, warnings, err := config.Load(cmd.Flags(), os.Environ())
 			if err != nil {
@@ -53,6 +57,7 @@ named by the dotted key (--storage.sync_writes=true). See config.yaml.`,
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	cmd.SetVersionTemplate("dhtd {{.Version}}\n")
 	return cmd
 }
 

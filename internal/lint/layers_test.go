@@ -15,7 +15,7 @@ const module = "github.com/dhtkv/dht"
 // layerRule says which module packages the packages under a directory may
 // not import. The floors of the house, from the bottom up: the pure
 // packages (internal/*, cluster/ring); the codecs and plumbing beside them
-// (messages, wire, api, resolve, events, metrics, persistence, config,
+// (messages, buildinfo, wire, api, resolve, events, metrics, persistence, config,
 // cluster/*, actorsys/*); the actors; the node that wires them; the
 // programs and tests. An import may only run down.
 type layerRule struct {
@@ -28,6 +28,7 @@ var layerRules = []layerRule{
 	{dir: "config", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "wire", "events", "metrics", "client", "test"},
 		why: "config is read by everything; it depends on nothing of the store"},
 	{dir: "messages", forbidden: []string{""}, why: "generated code depends on no package of the module"},
+	{dir: "buildinfo", forbidden: []string{""}, why: "what a binary was built from is read by programs and metrics alike; it depends on nothing of the store"},
 	{dir: "api", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "wire", "messages", "config", "client", "test"},
 		why: "the HTTP API's JSON shapes are shared by the gateway and the client; they link no server code"},
 	{dir: "wire", forbidden: []string{"actors", "actorsys", "cluster", "persistence", "client", "test"},
