@@ -273,7 +273,7 @@ func (s *dhtSystem) settled(ctx context.Context) error {
 	defer cancel()
 	var first *client.Ring
 	for i, u := range s.urls {
-		c, err := client.New(u, client.WithHTTPClient(s.hc))
+		c, err := client.New(u, client.WithHTTPClient(s.hc), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 		if err != nil {
 			return err
 		}

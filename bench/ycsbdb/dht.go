@@ -111,7 +111,7 @@ func NewDHT(p *properties.Properties) (*DHT, error) {
 		if ep == "" {
 			continue
 		}
-		c, err := client.New(ep, client.WithHTTPClient(hc))
+		c, err := client.New(ep, client.WithHTTPClient(hc), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 		if err != nil {
 			return nil, fmt.Errorf("ycsbdb: %s: %w", DHTEndpoints, err)
 		}

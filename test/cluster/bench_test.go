@@ -71,7 +71,7 @@ func benchClients(c *Cluster) []*client.Client {
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	out := make([]*client.Client, c.N())
 	for i := range out {
-		cl, err := client.New("http://"+c.HTTPAddr(i+1), client.WithHTTPClient(hc))
+		cl, err := client.New("http://"+c.HTTPAddr(i+1), client.WithHTTPClient(hc), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 		if err != nil {
 			panic(err)
 		}

@@ -545,7 +545,7 @@ func (c *Cluster) startNode(m *member, cfg config.Config) error {
 		return err
 	}
 	addr := ln.Addr().String()
-	cl, err := client.New("http://"+addr, client.WithHTTPClient(c.hc))
+	cl, err := client.New("http://"+addr, client.WithHTTPClient(c.hc), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		_ = stopNow(n)
 		return err

@@ -166,7 +166,7 @@ func testFsyncBeforeAnswer(t *testing.T, engine string, syncWrites bool) {
 		}
 	}()
 
-	c, err := client.New("http://"+addr, client.WithHTTPClient(process.HTTPClient()))
+	c, err := client.New("http://"+addr, client.WithHTTPClient(process.HTTPClient()), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		t.Fatal(err)
 	}

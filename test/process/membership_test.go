@@ -67,7 +67,7 @@ func (c *clients) of(t *testing.T, n target) *client.Client {
 	if cl, ok := c.by[url]; ok {
 		return cl
 	}
-	cl, err := client.New(url, client.WithHTTPClient(c.http))
+	cl, err := client.New(url, client.WithHTTPClient(c.http), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		t.Errorf("client of %s: %v", n.id, err)
 		return nil

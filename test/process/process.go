@@ -181,7 +181,7 @@ func (n *Node) Log() string {
 // concurrent use; create a new one after a restart.
 func (n *Node) Client() *client.Client {
 	n.t.Helper()
-	c, err := client.New(n.URL(), client.WithHTTPClient(HTTPClient()))
+	c, err := client.New(n.URL(), client.WithHTTPClient(HTTPClient()), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		n.t.Fatalf("process: client of %s: %v", n.opts.ID, err)
 	}

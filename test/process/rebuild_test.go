@@ -705,7 +705,7 @@ func followEvents(t *testing.T, n *process.Node) *eventCounts {
 	ec := &eventCounts{cancel: cancel, done: make(chan struct{}), kinds: map[string]int{}}
 	// No overall timeout, unlike process.HTTPClient's: it would cut the
 	// stream; cancel bounds it instead.
-	c, err := client.New(n.URL(), client.WithHTTPClient(&http.Client{}))
+	c, err := client.New(n.URL(), client.WithHTTPClient(&http.Client{}), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		t.Fatalf("client of %s: %v", n.ID(), err)
 	}

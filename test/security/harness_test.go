@@ -268,7 +268,7 @@ func (c *cluster) httpClient() *http.Client {
 // client returns a dht client of node n.
 func (c *cluster) client(n *process.Node) *client.Client {
 	c.t.Helper()
-	cl, err := client.New(c.url(n), client.WithHTTPClient(c.httpClient()))
+	cl, err := client.New(c.url(n), client.WithHTTPClient(c.httpClient()), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		c.t.Fatalf("client of %s: %v", n.ID(), err)
 	}

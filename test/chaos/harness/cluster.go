@@ -209,7 +209,7 @@ func (c *Cluster) Client(n *Node) *client.Client {
 	if cl, ok := c.mu.clients[n.ID]; ok {
 		return cl
 	}
-	cl, err := client.New(n.URL(), client.WithHTTPClient(c.hc))
+	cl, err := client.New(n.URL(), client.WithHTTPClient(c.hc), client.WithRetry(client.NoRetry())) // each answer is measured: no client-side retries
 	if err != nil {
 		panic(fmt.Sprintf("harness: client of %s: %v", n.URL(), err)) // the URL is ours
 	}
