@@ -104,6 +104,40 @@ type Machine struct {
 	// announced is the ring mark last asked to be announced (valid once
 	// computed is set).
 	announced RingMark
+	// reported holds the commands whose cluster-event this node has
+	// published, oldest first: a command reaches a node twice (its own
+	// broadcast echoes back to the node that ran it, and ring gossip can
+	// bring the change before the broadcast does), and its event is
+	// published once either way.
+	reported []commandKey
+}
+
+// commandKey names one cluster command: the action and the entry it
+// produced, as the broadcast carries it.
+type commandKey struct {
+	action, node, zone         string
+	joinVersion, removeVersion uint64
+}
+
+func keyOf(action string, e ring.MemberState) commandKey {
+	return commandKey{action, e.ID, e.Zone, e.JoinVersion, e.RemoveVersion}
+}
+
+// reportedCommands bounds Machine.reported: commands arrive one operator
+// step at a time, and an echo comes within seconds of its command.
+const reportedCommands = 64
+
+// reportCommand publishes the cluster-event of a command unless it was
+// published already.
+func (m *Machine) reportCommand(eff *Effects, key commandKey, detail string) {
+	if slices.Contains(m.reported, key) {
+		return
+	}
+	if len(m.reported) == reportedCommands {
+		m.reported = slices.Delete(m.reported, 0, 1)
+	}
+	m.reported = append(m.reported, key)
+	eff.event(KindClusterEvent, key.node, detail)
 }
 
 // New returns the machine of a node that has not started.
@@ -349,11 +383,11 @@ func (m *Machine) Command(action, node string) (Effects, error) {
 		return eff, err
 	}
 	eff.Publish = true
-	eff.event(KindClusterEvent, node, action+" (from this node)")
 	entry, ok := m.state.Entry(node)
 	if !ok {
 		entry.ID = node
 	}
+	m.reportCommand(&eff, keyOf(action, entry), action+" (from this node)")
 	eff.Broadcast = &Broadcast{Action: action, Entry: entry}
 	return eff, nil
 }
@@ -373,8 +407,10 @@ func (m *Machine) RemoteCommand(c RemoteCommand) Effects {
 	}
 	if m.apply(&eff, ring.Merge(m.state, entry), c.Action) {
 		eff.Publish = true
-		eff.event(KindClusterEvent, c.Entry.ID, c.Action)
 	}
+	// Reported even when ring gossip brought the change first: the
+	// event stream tells that an operator asked for it.
+	m.reportCommand(&eff, keyOf(c.Action, c.Entry), c.Action)
 	if c.Entry.ID == m.cfg.Self.ID && m.removed(m.state) {
 		eff.log(slog.LevelInfo, "this node was removed from the ring; it keeps serving while it hands its partitions over, then leaves", "action", c.Action)
 	}
