@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint clean image docker-test helm-test helm-boot-test chaos chaos-short
+.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint clean image examples-test docker-test helm-test helm-boot-test chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -124,6 +124,9 @@ helm-boot-test: image ## boot the rendered chart as containers of $(IMAGE): one 
 
 image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 	DHT_IMAGE=$(IMAGE) scripts/image.sh
+
+examples-test: build ## run the make run banner's and the README's first examples against a fresh local cluster (curl; about 30 s)
+	test/examples/run.sh
 
 docker-test: ## docker suite: image, 5-node compose cluster, quorum I/O, kill and restart a node
 	DHT_IMAGE=$(IMAGE) test/docker/run.sh
