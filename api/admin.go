@@ -77,7 +77,7 @@ type Status struct {
 	HintsBytes   int64          `json:"hints_bytes"`
 	// MerkleRoots maps each partition Node holds to the root of its Merkle
 	// tree: replicas that agree have equal roots.
-	MerkleRoots map[uint32]uint64 `json:"merkle_roots"`
+	MerkleRoots Roots `json:"merkle_roots"`
 	// Handoff is Node's part in ownership changes.
 	Handoff Handoff `json:"handoff"`
 }

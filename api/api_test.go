@@ -25,10 +25,10 @@ func TestTypes_RoundTrip(t *testing.T) {
 			`{"members":[{"id":"a","status":"left","owner":false,"replicas":0}]}`},
 		{"ring", &Ring{Partitions: 2, N: 1, Version: 7, Replicas: [][]string{{"a"}, {}}},
 			`{"partitions":2,"n":1,"version":7,"replicas":[["a"],[]]}`},
-		{"status", &Status{Node: "n1", HintsPending: map[string]int{"n2": 4}, HintsBytes: 9, MerkleRoots: map[uint32]uint64{3: 11},
+		{"status", &Status{Node: "n1", HintsPending: map[string]int{"n2": 4}, HintsBytes: 9, MerkleRoots: Roots{3: 11, 4: 1<<63 + 1},
 			Handoff: Handoff{Pending: 1, Rebuilding: 1, Draining: 2, Active: []Transfer{{Partition: 5, Kind: TransferDrain, Peer: "n3", Keys: 6, TotalKeys: 12, Bytes: 100, StartedAt: started}},
 				Completed: 8, ETASeconds: 1.5, RingVersion: 4, Settled: true}},
-			`{"node":"n1","hints_pending":{"n2":4},"hints_bytes":9,"merkle_roots":{"3":11},"handoff":{"pending":1,"rebuilding":1,"draining":2,` +
+			`{"node":"n1","hints_pending":{"n2":4},"hints_bytes":9,"merkle_roots":{"3":"11","4":"9223372036854775809"},"handoff":{"pending":1,"rebuilding":1,"draining":2,` +
 				`"active":[{"partition":5,"kind":"drain","peer":"n3","keys":6,"total_keys":12,"bytes":100,"started_at":"2026-01-02T03:04:05Z"}],` +
 				`"completed":8,"eta_seconds":1.5,"ring_version":4,"settled":true}}`},
 		{"accepted", &Accepted{Accepted: true, Node: "n1", Action: ActionForceRemove},
@@ -79,5 +79,22 @@ func TestTransfer_Progress(t *testing.T) {
 	}
 	if p, ok := (Transfer{Keys: 3, TotalKeys: 4}).Progress(); !ok || p != 0.75 {
 		t.Errorf("progress = %v, %v; want 0.75, true", p, ok)
+	}
+}
+
+// TestRoots_AcceptsNumbersFromOlderNodes decodes the roots older nodes
+// send as JSON numbers, and refuses what is neither.
+func TestRoots_AcceptsNumbersFromOlderNodes(t *testing.T) {
+	var s Status
+	if err := json.Unmarshal([]byte(`{"merkle_roots":{"3":11,"4":"12"}}`), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.MerkleRoots[3] != 11 || s.MerkleRoots[4] != 12 {
+		t.Fatalf("roots = %v, want 3:11 4:12", s.MerkleRoots)
+	}
+	for _, bad := range []string{`{"merkle_roots":{"3":"x"}}`, `{"merkle_roots":{"3":-1}}`, `{"merkle_roots":{"3":1.5}}`} {
+		if err := json.Unmarshal([]byte(bad), &s); err == nil {
+			t.Errorf("%s decoded, want an error", bad)
+		}
 	}
 }

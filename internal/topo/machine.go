@@ -478,8 +478,8 @@ func (m *Machine) apply(eff *Effects, next ring.State, why string) bool {
 	eff.Persist = true
 	if ownershipChanged {
 		owners := len(m.state.Owners())
-		eff.log(slog.LevelInfo, "ring changed", "why", why, "owners", owners, "version", m.state.Clock())
-		eff.event(KindRingChange, "", fmt.Sprintf("%s: %d owners, version %d", why, owners, m.state.Clock()))
+		eff.log(slog.LevelInfo, "ring changed", "why", why, "owners", owners, "version", m.state.Version())
+		eff.event(KindRingChange, "", fmt.Sprintf("%s: %d owners, version %d", why, owners, m.state.Version()))
 	}
 	m.reportRebuild(eff)
 	if mark := MarkOf(m.state); first || mark != m.announced {
