@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	"github.com/dhtkv/dht/buildinfo"
 )
@@ -34,4 +36,25 @@ func TestNew_BuildInfo(t *testing.T) {
 		return
 	}
 	t.Fatal("no dht_build_info in the registry")
+}
+
+// TestLatencyBuckets: the top bucket reaches the request timeout, so a
+// request answered at the timeout lands in a bucket, not in +Inf.
+func TestLatencyBuckets(t *testing.T) {
+	for _, tc := range []struct {
+		ceiling time.Duration
+		top     float64
+	}{
+		{5 * time.Second, 6.5536},
+		{8 * time.Second, 13.1072},
+		{100 * time.Millisecond, 1.6384}, // at least 1s
+	} {
+		b := LatencyBuckets(tc.ceiling)
+		if got := b[len(b)-1]; math.Abs(got-tc.top) > 1e-9 || b[len(b)-2] >= tc.ceiling.Seconds() && tc.ceiling >= time.Second {
+			t.Errorf("LatencyBuckets(%v) tops at %v (below it %v), want %v", tc.ceiling, got, b[len(b)-2], tc.top)
+		}
+		if b[0] != 0.0001 {
+			t.Errorf("LatencyBuckets(%v) starts at %v, want 100µs", tc.ceiling, b[0])
+		}
+	}
 }

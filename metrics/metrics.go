@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -42,9 +44,20 @@ type Metrics struct {
 	ResolverFailures *prometheus.CounterVec
 }
 
+// DefaultLatencyCeiling is the top latency bucket New uses unless told
+// otherwise: the default replication.request_timeout.
+const DefaultLatencyCeiling = 5 * time.Second
+
 // New builds the metrics in a fresh registry that also holds the Go runtime
-// and process collectors, and dht_build_info.
-func New() *Metrics {
+// and process collectors, and dht_build_info. Latency buckets reach
+// DefaultLatencyCeiling; see NewWithLatencyCeiling.
+func New() *Metrics { return NewWithLatencyCeiling(DefaultLatencyCeiling) }
+
+// NewWithLatencyCeiling is New with latency buckets that reach ceiling,
+// the node's request timeout: a request can take that long before it is
+// answered 503, and a histogram whose top bucket stops short of it puts
+// every slow request in +Inf, where no quantile can be read.
+func NewWithLatencyCeiling(ceiling time.Duration) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,7 +67,7 @@ func New() *Metrics {
 		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "dht", Name: "request_duration_seconds",
 			Help:    "Client request latency by operation.",
-			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16), // 100µs .. ~3.3s
+			Buckets: LatencyBuckets(ceiling),
 		}, []string{"op"}),
 		VnodeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "dht", Name: "vnode_operations_total",
@@ -97,6 +110,19 @@ func New() *Metrics {
 		m.Resolutions, m.ResolverFailures, buildInfoGauge(buildinfo.Read()),
 	)
 	return m
+}
+
+// LatencyBuckets doubles from 100µs until a bucket reaches ceiling (at
+// least 1s), then stops: 100µs .. 6.6s for the default 5s request timeout.
+func LatencyBuckets(ceiling time.Duration) []float64 {
+	top := max(ceiling, time.Second).Seconds()
+	var buckets []float64
+	for b := 0.0001; ; b *= 2 {
+		buckets = append(buckets, b)
+		if b >= top {
+			return buckets
+		}
+	}
 }
 
 // buildInfoGauge is dht_build_info: always 1, its labels saying what the

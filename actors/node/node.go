@@ -144,7 +144,7 @@ func Start(opts Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, logger: logger, metrics: metrics.New(), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
+	n = &Node{cfg: cfg, logger: logger, metrics: metrics.NewWithLatencyCeiling(cfg.Replication.RequestTimeout), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
 		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{}),
 		now: opts.now()}
 	n.agreement.a = topo.NewAgreement(cfg.Node.ID,

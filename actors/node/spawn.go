@@ -77,6 +77,7 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 	}
 	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
 	n.gw = gateway.New(n.gatewayConfig(router, readResolver))
+	n.registerClusterMetrics()
 
 	started := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor {
@@ -229,4 +230,21 @@ func (n *Node) handoffProps(router *clusterRouter, interval time.Duration) *acto
 	}
 	c.OnRetired, c.Logger = n.onRetired, n.logger.With("component", "handoff")
 	return handoff.Props(c)
+}
+
+// registerClusterMetrics adds the metrics computed at scrape time from the
+// node's view (clusterCollector) and serf's and memberlist's own.
+func (n *Node) registerClusterMetrics() {
+	view := &clusterView{view: &n.view}
+	members := func() []memberStatus {
+		var out []memberStatus
+		for _, m := range view.Members() {
+			out = append(out, memberStatus{id: m.ID, status: m.Status})
+		}
+		return out
+	}
+	n.metrics.Registry.MustRegister(newClusterCollector(&n.view, members, n.cfg.Replication.N, n.engine))
+	if sink := gossipMetrics(); sink != nil && !n.cfg.Standalone() {
+		n.metrics.Registry.MustRegister(sink)
+	}
 }

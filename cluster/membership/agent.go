@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/hashicorp/go-metrics"
 	"io"
 	"log"
 	"log/slog"
@@ -161,6 +162,10 @@ func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
 			return nil, fmt.Errorf("membership: gossip key: %w", err)
 		}
 	}
+	// Both libraries report to go-metrics' process-wide sink; the node's
+	// id tells apart the series of nodes that share a process.
+	labels := []metrics.Label{{Name: "node", Value: cfg.NodeID}}
+	conf.MetricLabels, ml.MetricLabels = labels, labels
 	stdLogger := log.New(newSlogWriter(logger.With("component", "serf")), "", 0)
 	ml.Logger = stdLogger
 	conf.Logger = stdLogger
