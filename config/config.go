@@ -136,6 +136,11 @@ type HTTP struct {
 	WriteTimeout time.Duration `koanf:"write_timeout"`
 	// ShutdownTimeout bounds the graceful drain of open requests.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// LameDuck is how long a node keeps serving after SIGTERM with
+	// /readyz answering 503, before it leaves gossip and drains: the time
+	// a load balancer (Kubernetes' endpoints) needs to stop sending it
+	// new requests. 0 stops at once.
+	LameDuck time.Duration `koanf:"lame_duck"`
 	// ClientToken, when set, is the bearer token required on /v1/kv.
 	ClientToken string `koanf:"client_token"`
 	// AdminToken, when set, is the bearer token required on /admin.
@@ -523,6 +528,9 @@ func (c Config) Validate() error {
 	positive("http.read_timeout", c.HTTP.ReadTimeout)
 	positive("http.write_timeout", c.HTTP.WriteTimeout)
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	if c.HTTP.LameDuck < 0 || c.HTTP.LameDuck > 10*time.Minute {
+		bad("http.lame_duck", "must be between 0 (stop at once) and 10m, got %s", c.HTTP.LameDuck)
+	}
 	token("http.client_token", c.HTTP.ClientToken)
 	token("http.admin_token", c.HTTP.AdminToken)
 	// A context token alone may take 8 KiB (wire.MaxContextTokenBytes).

@@ -29,7 +29,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"cluster.ready_agreement_wait",
 		"cluster.tls.ca_file", "cluster.tls.cert_file", "cluster.tls.key_file",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
-		"http.shutdown_timeout", "http.client_token", "http.admin_token", "http.pprof",
+		"http.shutdown_timeout", "http.lame_duck", "http.client_token", "http.admin_token", "http.pprof",
 		"http.max_header_bytes", "http.idle_timeout", "http.max_connections", "http.metrics_listen",
 		"http.tls.cert_file", "http.tls.key_file", "http.tls.client_ca_file",
 		"ring.partitions",
@@ -126,6 +126,8 @@ func TestValidate_InvalidValues(t *testing.T) {
 		{"read_timeout zero", func(c *Config) { c.HTTP.ReadTimeout = 0 }, []string{"http.read_timeout"}},
 		{"write_timeout negative", func(c *Config) { c.HTTP.WriteTimeout = -time.Second }, []string{"http.write_timeout"}},
 		{"shutdown_timeout zero", func(c *Config) { c.HTTP.ShutdownTimeout = 0 }, []string{"http.shutdown_timeout"}},
+		{"lame_duck negative", func(c *Config) { c.HTTP.LameDuck = -time.Second }, []string{"http.lame_duck"}},
+		{"lame_duck an hour", func(c *Config) { c.HTTP.LameDuck = time.Hour }, []string{"http.lame_duck"}},
 		{"client_token trailing newline", func(c *Config) { c.HTTP.ClientToken = "s3cret\n" }, []string{"http.client_token"}},
 		{"admin_token leading space", func(c *Config) { c.HTTP.AdminToken = " s3cret" }, []string{"http.admin_token"}},
 

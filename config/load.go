@@ -49,6 +49,7 @@ var help = map[string]string{
 	"http.read_timeout":                "time limit for reading a whole request",
 	"http.write_timeout":               "time limit for writing a response",
 	"http.shutdown_timeout":            "time limit for draining open requests at shutdown",
+	"http.lame_duck":                   "how long to keep serving after SIGTERM with /readyz 503, before leaving gossip and draining",
 	"http.client_token":                `bearer token required on /v1/kv ("" = none); prefer the environment, flags show in ps`,
 	"http.admin_token":                 `bearer token required on /admin ("" = none); prefer the environment, flags show in ps`,
 	"http.pprof":                       "serve Go's profiler under /debug/pprof/, guarded by the admin token",

@@ -121,7 +121,10 @@ func (c *clusterView) Members() []gateway.MemberInfo {
 			info.Status = gateway.MemberRemoved
 		case m.ID == snap.Self:
 			info.Status = "alive"
-		case !known || g.Status == membership.StatusFailed:
+		case !known || g.Status == membership.StatusFailed || g.Status == membership.StatusLeft || g.Status == membership.StatusLeaving:
+			// A stopped owner is down whether it crashed or left gossip
+			// cleanly on its way out: it keeps its partitions, and hints
+			// are kept for it.
 			info.Status = "down"
 		default:
 			info.Status = string(g.Status)

@@ -21,6 +21,7 @@ func (n *Node) Retired() <-chan struct{} { return n.retired }
 
 func (n *Node) onRetired() {
 	n.retire.Do(func() {
+		n.stopping.Store(true)
 		n.logger.Info("decommissioned: every partition is with its new owners; leaving the cluster")
 		n.events.Publish(events.Event{Kind: events.MemberLeave, Subject: n.cfg.Node.ID, Detail: "decommissioned and handed over"})
 		if agent := n.agent.Load(); agent != nil {
@@ -32,9 +33,61 @@ func (n *Node) onRetired() {
 	})
 }
 
+// Unready makes /readyz answer 503 from now on while the node keeps
+// serving: the first step of a graceful stop, which gives a load balancer
+// the time to stop sending requests (http.lame_duck) before the node
+// leaves.
+func (n *Node) Unready() { n.ready.Store(false) }
+
+// LeaveGossip tells the cluster this node is stopping: peers mark it left
+// at once, instead of suspecting it for seconds after it stops answering,
+// and take a lost connection to it as planned. It stays an owner of its
+// partitions (a stop is not a decommission: hints are kept for it) and
+// rejoins when it starts again. Stop follows; without LeaveGossip, Stop
+// is a crash as peers see it.
+func (n *Node) LeaveGossip() {
+	n.ready.Store(false)
+	n.stopping.Store(true)
+	if agent := n.agent.Load(); agent != nil {
+		n.logger.Info("leaving gossip: peers see this node stop")
+		if err := agent.Leave(); err != nil {
+			n.logger.Warn("leaving gossip", "err", err)
+		}
+	}
+}
+
+// plannedDisconnect reports whether losing the connection to the peer at
+// the remote address addr is expected: this node is stopping, or the peer
+// left gossip (a clean stop, the end of a decommission) or was removed
+// from the ring.
+func (n *Node) plannedDisconnect(addr string) bool {
+	if n.stopping.Load() {
+		return true
+	}
+	agent := n.agent.Load()
+	if agent == nil {
+		return false
+	}
+	for _, m := range agent.Members() {
+		if m.RemoteAddr != addr {
+			continue
+		}
+		if m.Status == membership.StatusLeft || m.Status == membership.StatusLeaving {
+			return true
+		}
+		if snap := n.view.Load(); snap != nil {
+			if e, ok := snap.State.Entry(m.ID); ok && e.Removed() && !snap.Plan.Involved(m.ID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Stop drains HTTP until ctx ends, stops the actors, and closes storage.
 func (n *Node) Stop(ctx context.Context) error {
 	n.ready.Store(false)
+	n.stopping.Store(true)
 	var errs []error
 	if n.gw != nil {
 		if err := n.gw.Shutdown(ctx); err != nil {
@@ -44,8 +97,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	return errors.Join(append(errs, n.closeAll())...)
 }
 
-// closeAll stops whatever Start got running. Gossip stops without leaving:
-// a stopped node keeps its place in the ring, and peers mark it down.
+// closeAll stops whatever Start got running. Gossip stops without leaving
+// unless LeaveGossip ran: either way a stopped node keeps its place in the
+// ring, and peers mark it down.
 func (n *Node) closeAll() error {
 	if n.cancelJoin != nil {
 		n.cancelJoin()

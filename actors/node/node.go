@@ -108,6 +108,9 @@ type Node struct {
 	// pool runs the mailboxes of the actors on the request path.
 	pool  *dispatch.Pool
 	ready atomic.Bool
+	// stopping is set once LeaveGossip or Stop began: connections that
+	// break from then on break as planned.
+	stopping atomic.Bool
 	// ringMark is the mark of the ring the topology actor last announced
 	// (nil before the first): gossip's tags carry it once membership runs.
 	ringMark atomic.Pointer[string]

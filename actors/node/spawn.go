@@ -29,7 +29,8 @@ func (n *Node) startActorSystem() (err error) {
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		// protoactor logs routine events (dead letters, restarts) at info;
 		// only its warnings matter to an operator.
-		return slog.New(levelFloor{Handler: logger.With("component", "protoactor").Handler(), min: slog.LevelWarn})
+		base := plannedDisconnects{Handler: logger.With("component", "protoactor").Handler(), planned: n.plannedDisconnect}
+		return slog.New(levelFloor{Handler: base, min: slog.LevelWarn})
 	}))
 	// Sized for the request path's concurrency: a request occupies a
 	// gateway hand-off, a coordinator and a vnode or two at once, and

@@ -144,6 +144,7 @@ func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
 		ml.GossipInterval = 50 * time.Millisecond
 		ml.SuspicionMult = 2
 		ml.PushPullInterval = time.Second
+		conf.LeavePropagateDelay = 100 * time.Millisecond
 	}
 	host, port, err := splitHostPort(cfg.BindAddr)
 	if err != nil {
@@ -179,7 +180,12 @@ func Start(cfg Config, onEvent func(Event)) (*Agent, error) {
 			return nil, fmt.Errorf("membership: %w", err)
 		}
 		conf.SnapshotPath = filepath.Join(dir, "snapshot")
-		conf.RejoinAfterLeave = false
+		// A node leaves gossip when it stops cleanly (Node.LeaveGossip) as
+		// well as when it is decommissioned; on its next start it rejoins
+		// the peers it knew, as after a crash. Peers do not reconnect to a
+		// member that left, so a node whose seeds are only itself (the
+		// first node of a cluster) would otherwise stay alone.
+		conf.RejoinAfterLeave = true
 	}
 	events := make(chan serf.Event, 256)
 	conf.EventCh = events
@@ -411,6 +417,10 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 	msg := trimNewline(string(p))
 	level := slog.LevelDebug
 	switch {
+	case containsAny(msg, "use of closed network connection"):
+		// memberlist's probes racing its own shutdown: this node is
+		// stopping, nothing failed.
+		level = slog.LevelDebug
 	case containsAny(msg, "[ERR]", "[ERROR]"):
 		level = slog.LevelError
 	case containsAny(msg, "[WARN]"):

@@ -41,3 +41,16 @@ func TestSlogWriter_BoundsJunkPerPeer(t *testing.T) {
 		t.Fatalf("lines about no peer: %d logged, want 3", got)
 	}
 }
+
+// TestSlogWriter_ShutdownRaceIsDebug: memberlist's probes that race its own
+// shutdown ("use of closed network connection") are not errors.
+func TestSlogWriter_ShutdownRaceIsDebug(t *testing.T) {
+	var buf bytes.Buffer
+	w := newSlogWriter(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	_, _ = w.Write([]byte("[ERR] memberlist: Failed to send indirect UDP ping: write udp 127.0.0.1:1->127.0.0.1:2: use of closed network connection\n"))
+	_, _ = w.Write([]byte("[ERR] memberlist: Failed to send gossip to 127.0.0.1:2: connection refused\n"))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "level=DEBUG") || !strings.Contains(lines[1], "level=ERROR") {
+		t.Fatalf("want the shutdown race at DEBUG and the refused connection at ERROR:\n%s", buf.String())
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -76,7 +77,16 @@ func run(cfg config.Config, logger *slog.Logger) error {
 	defer stop()
 	select {
 	case <-ctx.Done():
+		// Not ready at once, still serving: a load balancer that polls
+		// /readyz stops sending requests during the lame duck, and the
+		// node leaves only then.
+		n.Unready()
+		if d := cfg.HTTP.LameDuck; d > 0 {
+			logger.Info("lame duck: not ready, still serving", "lame_duck", d)
+			time.Sleep(d)
+		}
 		logger.Info("shutting down", "drain_timeout", cfg.HTTP.ShutdownTimeout)
+		n.LeaveGossip()
 	case <-n.Retired():
 		// Decommissioned and handed over: nothing is left for this node.
 		// It stays out of the ring if restarted, until dhtctl join.

@@ -28,8 +28,10 @@ var chartOwnedKeys = []string{"cluster.gossip_listen", "cluster.remote_listen", 
 
 // The keys whose default in values.yaml differs from config.yaml's on
 // purpose: node.memory_limit_mib goes with the chart's
-// resources.limits.memory, which config.yaml cannot know.
-var valuesOwnedKeys = []string{"node.memory_limit_mib"}
+// resources.limits.memory, which config.yaml cannot know; http.lame_duck
+// gives a Service's endpoints the time to drop a stopping pod, which a
+// node outside Kubernetes does not need.
+var valuesOwnedKeys = []string{"node.memory_limit_mib", "http.lame_duck"}
 
 // parseAsDhtd parses YAML as dhtd's loader does (koanf's YAML parser, which
 // is go.yaml.in/yaml/v3: YAML 1.2, where n is a string).
@@ -141,7 +143,7 @@ func TestConfig_SameKeysAsConfigYAML(t *testing.T) {
 			}
 			// Apart from the keys the chart owns, the defaults are config.yaml's.
 			for k, v := range want {
-				if !slices.Contains(chartOwnedKeys, k) && !reflect.DeepEqual(got[k], v) {
+				if !slices.Contains(chartOwnedKeys, k) && !slices.Contains(valuesOwnedKeys, k) && !reflect.DeepEqual(got[k], v) {
 					t.Errorf("rendered %s = %v, config.yaml has %v", k, got[k], v)
 				}
 			}
@@ -385,6 +387,7 @@ func chartDefaults(t *testing.T, ms []manifest, got config.Config) config.Config
 	want.Cluster.RemoteAdvertise = "10.244.1.7:7070"
 	want.Cluster.HTTPAdvertise = "10.244.1.7:8080"
 	want.HTTP.Listen = "0.0.0.0:8080"
+	want.HTTP.LameDuck = 5 * time.Second
 	want.HTTP.ClientToken = string(secret.Data["client-token"])
 	want.HTTP.AdminToken = string(secret.Data["admin-token"])
 	want.Security.ContextSecret = string(secret.Data["context-secret"])

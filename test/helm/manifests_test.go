@@ -221,7 +221,8 @@ func TestStatefulSet(t *testing.T) {
 		t.Errorf("resources = %+v, want cpu and memory requests and a memory limit", c.Resources)
 	}
 
-	// Graceful stop: the drain (http.shutdown_timeout, 10s) plus a margin.
+	// Graceful stop: the lame duck and the drain (http.lame_duck 5s,
+	// http.shutdown_timeout 10s) plus a margin.
 	if g := pod.TerminationGracePeriodSeconds; g == nil || *g < 10+5 {
 		t.Errorf("terminationGracePeriodSeconds = %v, want at least shutdown_timeout (10s) + 5s", g)
 	}
@@ -549,9 +550,9 @@ func TestTerminationGrace(t *testing.T) {
 		args []string
 		want int64
 	}{
-		{nil, 10 + 20},
-		{[]string{"--set", "config.http.shutdown_timeout=1m30s"}, 90 + 20},
-		{[]string{"--set", "config.http.shutdown_timeout=2500ms", "--set", "terminationGraceMarginSeconds=5"}, 3 + 5},
+		{nil, 5 + 10 + 20}, // lame duck, drain, margin
+		{[]string{"--set", "config.http.shutdown_timeout=1m30s"}, 5 + 90 + 20},
+		{[]string{"--set", "config.http.shutdown_timeout=2500ms", "--set", "config.http.lame_duck=0s", "--set", "terminationGraceMarginSeconds=5"}, 3 + 5},
 		{[]string{"--set", "terminationGracePeriodSeconds=120"}, 120},
 	} {
 		sts := one[*appsv1.StatefulSet](t, render(t, tt.args...))
@@ -572,7 +573,7 @@ func TestRefusedValues(t *testing.T) {
 		{[]string{"--set", "config.cluster.gossip_advertise=10.0.0.1:7946"}, "config.cluster.gossip_advertise must stay empty"},
 		{[]string{"--set", "config.http.listen=127.0.0.1:0"}, "fixed port"},
 		{[]string{"--set", "config.http.listen=localhost:http"}, "numeric port"},
-		{[]string{"--set", "terminationGracePeriodSeconds=5"}, "shorter than config.http.shutdown_timeout"},
+		{[]string{"--set", "terminationGracePeriodSeconds=5"}, "shorter than config.http.lame_duck plus shutdown_timeout"},
 		{[]string{"--set", "zone.source=nodeLabel"}, "zone.nodeLabel.image.repository is required"},
 		{[]string{"--set", "zone.source=magic"}, "zone/source"},
 		// values.schema.json: config has exactly config.yaml's keys and types.

@@ -214,13 +214,13 @@ except signs.
 {{- end }}
 
 {{- define "dht.terminationGracePeriodSeconds" -}}
-{{- $drain := include "dht.durationSeconds" .Values.config.http.shutdown_timeout | int }}
+{{- $drain := add (include "dht.durationSeconds" .Values.config.http.shutdown_timeout | int) (include "dht.durationSeconds" (.Values.config.http.lame_duck | default "0s") | int) }}
 {{- if kindIs "invalid" .Values.terminationGracePeriodSeconds }}
 {{- add $drain (int .Values.terminationGraceMarginSeconds) }}
 {{- else }}
 {{- $set := int .Values.terminationGracePeriodSeconds }}
 {{- if lt $set $drain }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) is shorter than config.http.shutdown_timeout (%ds): pods would be killed while draining" $set $drain) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) is shorter than config.http.lame_duck plus shutdown_timeout (%ds): pods would be killed while draining" $set $drain) }}
 {{- end }}
 {{- $set }}
 {{- end }}
