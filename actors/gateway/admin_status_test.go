@@ -41,7 +41,7 @@ func TestAdmin_Status(t *testing.T) {
 					ETASeconds: 90.5,
 				},
 			},
-			want: `{"node":"node-a","hints_pending":{"node-c":2},"hints_bytes":10,"merkle_roots":{"3":99},` +
+			want: `{"node":"node-a","hints_pending":{"node-c":2},"hints_bytes":10,"merkle_roots":{"3":"99"},` +
 				`"handoff":{"pending":3,"rebuilding":0,"draining":1,"active":[` +
 				`{"partition":4,"kind":"receive","peer":"node-b","keys":50,"total_keys":200,"bytes":4096,"started_at":"2026-03-01T12:00:00Z"},` +
 				`{"partition":0,"kind":"drain","peer":"node-c","keys":7,"total_keys":0,"bytes":70,"started_at":"2026-03-01T12:00:00Z"}],` +
