@@ -112,9 +112,10 @@ bench-lint: ## gofmt, go vet, tests and go mod tidy of the bench module
 	@out=$$(gofmt -l bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) mod tidy -diff
 
-helm-test: ## lint and render the Helm chart; check it against config.yaml and dhtd's config loader
+helm-test: ## lint and render the Helm chart; check it against config.yaml and dhtd's config loader; promtool on its alerts and dashboard
 	scripts/helm.sh version --short
-	cd test/helm && HELM=$(BIN)/helm $(GO) vet ./... && HELM=$(BIN)/helm $(GO) test -count=1 ./...
+	scripts/promtool.sh --version
+	cd test/helm && HELM=$(BIN)/helm $(GO) vet ./... && HELM=$(BIN)/helm PROMTOOL=$(BIN)/promtool $(GO) test -count=1 ./...
 
 # The chart boots: the rendered StatefulSet's pods as 3 containers of $(IMAGE)
 # (test/helm/boot_test.go). Needs Docker; about half a minute after the image.

@@ -51,6 +51,8 @@ var valueSets = map[string][]string{
 		"--set", "extraEnv[0].value=900MiB",
 		"--set", "ipv6=true",
 		"--set", "replicaCount=5",
+		"--set", "metrics.prometheusRule.enabled=true",
+		"--set", "grafana.dashboard.enabled=true",
 		"--set", "tls.certManager.enabled=true",
 		"--set", "tls.certManager.issuerRef.name=dht-ca",
 		"--set", "tls.certManager.extraDnsNames[0]=kv.example.com",
@@ -99,7 +101,7 @@ func TestTemplate_DecodesStrictly(t *testing.T) {
 	want := map[string][]string{
 		"defaults": {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount", "StatefulSet"},
 		"everything": {"Certificate", "Certificate", "Certificate", "Certificate", "Certificate", "ClusterRole", "ClusterRoleBinding",
-			"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"},
+			"ConfigMap", "ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "PrometheusRule", "Secret", "Service", "Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"},
 		"tls": {"ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "Service", "ServiceAccount",
 			"ServiceMonitor", "StatefulSet"},
 		"minimal": {"ConfigMap", "Service", "Service", "StatefulSet"},
