@@ -14,6 +14,9 @@ const (
 	DecommissionPath = "/admin/decommission"
 	ForceRemovePath  = "/admin/force-remove"
 	EventsPath       = "/admin/events"
+	// BackupPath streams a backup of the node's stored objects
+	// (persistence.WriteBackup's format).
+	BackupPath = "/admin/backup"
 )
 
 // Member statuses, as Member.Status reports them. Other values may appear

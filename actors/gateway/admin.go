@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/dhtkv/dht/api"
 )
@@ -105,6 +106,32 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	mux.Handle(api.DecommissionPath, guard(g.adminPost(api.ActionDecommission, true, ClusterAdmin.Decommission)))
 	mux.Handle(api.ForceRemovePath, guard(g.adminPost(api.ActionForceRemove, true, ClusterAdmin.ForceRemove)))
 	mux.Handle(api.EventsPath, guard(http.HandlerFunc(g.serveEvents)))
+	mux.Handle(api.BackupPath, guard(http.HandlerFunc(g.serveBackup)))
+}
+
+// serveBackup streams a backup of the node's stored objects. The stream
+// may take longer than http.write_timeout, so its write deadline is lifted;
+// a failure once bytes went out cannot change the status, so it cuts the
+// connection, and the client sees a stream without its checksum, which
+// no restore accepts.
+func (g *Gateway) serveBackup(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
+			msg: "method " + r.Method + " not allowed; GET streams the backup"})
+		return
+	}
+	if g.cfg.Backup == nil {
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "backups are not available on this node"})
+		return
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := g.cfg.Backup(r.Context(), w); err != nil {
+		g.cfg.Logger.Warn("backup failed", "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // adminGet serves one read-only admin endpoint: render builds the JSON body

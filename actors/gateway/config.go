@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -90,7 +92,10 @@ type Config struct {
 	EventsKeepalive time.Duration
 	// Ready reports why the node cannot serve yet (nil when it can); /readyz
 	// shows it.
-	Ready       func() error
+	Ready func() error
+	// Backup writes a backup of the node's stored objects to w, for GET
+	// /admin/backup; nil answers it 503.
+	Backup      func(ctx context.Context, w io.Writer) error
 	Coordinator coordinator.Config
 	// Resolver, when set, resolves the siblings of a read before the
 	// reply (package resolve); nil serves every sibling.

@@ -1,8 +1,10 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -145,6 +147,7 @@ func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector) 
 	c.Listener, c.MetricsListener, c.TLSConfig = n.httpLn, n.metricsLn, apiTLSConfig(n.apiTLS)
 	c.Cluster = &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff}
 	c.Admin, c.Events, c.Ready = &clusterAdmin{n: n}, n.events, n.readiness
+	c.Backup = func(ctx context.Context, w io.Writer) error { _, err := n.Backup(ctx, w); return err }
 	c.Coordinator.Router, c.Coordinator.Metrics, c.Coordinator.Dispatcher = router, n.metrics, n.pool
 	c.Coordinator.Logger = n.logger.With("component", "coordinator")
 	c.Resolver, c.Metrics, c.Logger = resolver, n.metrics, n.logger.With("component", "gateway")

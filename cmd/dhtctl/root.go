@@ -43,7 +43,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).deleteCmd,
 	(*app).resolveCmd,
 	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd, (*app).readyCmd,
-	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd,
+	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd, (*app).backupCmd,
 	(*app).certsCmd,
 	(*app).versionCmd,
 }

@@ -54,13 +54,23 @@ named by the dotted key (--storage.sync_writes=true). See config.yaml.`,
 			for _, w := range warnings {
 				logger.Warn("config", "warning", w)
 			}
+			if from, _ := cmd.Flags().GetString(restoreFlag); from != "" {
+				if err := node.Restore(cfg, from, logger); err != nil {
+					return err
+				}
+			}
 			return run(cfg, logger)
 		},
 	}
 	config.RegisterFlags(cmd.Flags())
+	cmd.Flags().String(restoreFlag, "", "fill the empty node.data_dir from this backup (dhtctl backup) before starting; "+
+		"the node then starts with a new epoch and is sent what changed since (a directory already restored from the same backup is kept)")
 	cmd.SetVersionTemplate("dhtd {{.Version}}\n")
 	return cmd
 }
+
+// restoreFlag names the backup a node starts from.
+const restoreFlag = "restore"
 
 func run(cfg config.Config, logger *slog.Logger) error {
 	if mib := cfg.Node.MemoryLimitMiB; mib > 0 {

@@ -291,6 +291,16 @@ func (n *Node) Restart() {
 	}
 }
 
+// RestartWith is Restart with extra command-line arguments for this start
+// only ("--restore", file).
+func (n *Node) RestartWith(args ...string) {
+	n.t.Helper()
+	saved := n.opts.Args
+	n.opts.Args = append(append([]string(nil), saved...), args...)
+	defer func() { n.opts.Args = saved }()
+	n.Restart()
+}
+
 // Relaunch starts the node again on its data directory without waiting for
 // readiness, for a node that is not meant to become ready by itself (one
 // that was decommissioned stays out of the ring). Follow it with WaitReady
