@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"reflect"
 	"strings"
 )
 
@@ -22,9 +23,8 @@ import (
 // and never after: patterns is read without a lock while serving.
 type router struct {
 	mux *http.ServeMux
-	// patterns holds every registered pattern. Each names a method, and
-	// so holds a space; the "pattern" Handler gives for a redirect is a
-	// bare path, so it is never found here.
+	// patterns holds every registered pattern: Handler's pattern is "" for
+	// its 404 and 405, which are not found here.
 	patterns map[string]bool
 	// guard wraps an unrouted answer for path in the guard of the area
 	// the path falls in (Gateway.unroutedGuard).
@@ -69,9 +69,15 @@ func (rt *router) routed(r *http.Request) bool {
 	if !isCleanPath(r.URL.EscapedPath()) {
 		return false
 	}
-	_, pattern := rt.mux.Handler(r)
-	return rt.patterns[pattern]
+	h, pattern := rt.mux.Handler(r)
+	// For a redirect to the subtree's slash ("PUT /v1/kv" to the pattern
+	// "PUT /v1/kv/{key...}") Handler names the pattern redirected to; the
+	// handler is then ServeMux's redirect, of the type RedirectHandler
+	// returns, which no route uses.
+	return rt.patterns[pattern] && reflect.TypeOf(h) != redirectHandlerType
 }
+
+var redirectHandlerType = reflect.TypeOf(http.RedirectHandler("/", http.StatusTemporaryRedirect))
 
 // probedMethods are the methods a 405's Allow header may list: those the
 // routes use. HEAD is asked for on its own; a GET pattern matches it.
