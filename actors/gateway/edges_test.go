@@ -78,6 +78,7 @@ func TestRouter_UnknownPath(t *testing.T) {
 		{method: "GET", target: "/v1", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/v1/kvx", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/v2/kv/a", wantStatus: 404, wantCode: "unknown_path"},
+		{method: "GET", target: "/v1/%6Bv/a", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/admin/", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/admin/ring/", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/healthz/", wantStatus: 404, wantCode: "unknown_path"},

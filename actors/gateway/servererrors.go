@@ -89,7 +89,9 @@ type jsonErrorsConn struct {
 		sync.Mutex
 		// head is the start of the bytes read since the connection was
 		// last idle, up to the first line: the request line, to say
-		// what was wrong with it.
+		// what was wrong with it. A request pipelined behind another
+		// was read with it, before the idle: head is then empty, and
+		// the answer a JSON 400 that says less.
 		head []byte
 	}
 }

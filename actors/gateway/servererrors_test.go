@@ -91,6 +91,30 @@ func TestGateway_ServerErrorAfterKeepAlive(t *testing.T) {
 	wantJSONError(t, resp.Header, body, "bad_key", "percent-encoding")
 }
 
+// TestGateway_ServerErrorPipelined: a bad request sent in one write behind
+// a good one is read before the good one is answered, so the connection
+// cannot tell which request line was bad; the answer is still JSON.
+func TestGateway_ServerErrorPipelined(t *testing.T) {
+	t.Parallel()
+	_, base := startGateway(t, kvConfig())
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), streamBound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(streamBound))
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/kv/%%zz HTTP/1.1\r\nHost: t\r\n\r\n")
+	r := bufio.NewReader(conn)
+	if resp, body := readAnswer(t, r); resp.StatusCode != 200 || string(body) != "ok\n" {
+		t.Fatalf("GET /healthz = %d %q", resp.StatusCode, body)
+	}
+	resp, body := readAnswer(t, r)
+	if resp.StatusCode != 400 {
+		t.Fatalf("pipelined bad key = %d %q", resp.StatusCode, body)
+	}
+	wantJSONError(t, resp.Header, body, "bad_request")
+}
+
 // TestGateway_MetricsListenerServerErrors: the metrics listener's own
 // errors are JSON too.
 func TestGateway_MetricsListenerServerErrors(t *testing.T) {
