@@ -11,9 +11,9 @@ import (
 // router is the gateway's http.ServeMux, routed by Go 1.22 method patterns
 // ("GET /admin/ring"), with the answers that ServeMux gives by itself for a
 // request matching none taken away from it. ServeMux answers those in plain
-// text or HTML: 404 for an unknown path, 405 for a wrong method, and a 301
-// or 307 redirect to the cleaned path ("/v1/kv/." to "/v1/kv/") or to a
-// subtree's slash ("/v1/kv" to "/v1/kv/"). Every answer of the API is a JSON
+// text or HTML: 404 for an unknown path, 405 for a wrong method, and a
+// redirect (307, with an HTML body) to the cleaned path ("/v1/kv/." to
+// "/v1/kv/") or to a subtree's slash ("/v1/kv" to "/v1/kv/"). Every answer of the API is a JSON
 // api.Error, and a redirect of a key's path would reach another key (or
 // none), so the router asks the mux first (Handler) and serves through it
 // only a request that matches a pattern registered here; every other request
