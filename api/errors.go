@@ -26,6 +26,13 @@ const (
 	// CodePreconditionFailed answers 412: a conditional request's If-Match
 	// or If-None-Match does not hold; a write stored nothing.
 	CodePreconditionFailed Code = "precondition_failed"
+	// CodeUnknownPath answers 404 for a path the node serves nothing at
+	// (GET /, a typo, GET /v1/kv), so that a client can tell a wrong
+	// address from a key without a value (CodeNotFound).
+	CodeUnknownPath Code = "unknown_path"
+	// CodeHeadersTooLarge answers 431: the request's header block is over
+	// http.max_header_bytes. Nothing was read past it.
+	CodeHeadersTooLarge Code = "headers_too_large"
 )
 
 // The error codes of the admin API's ownership changes.

@@ -39,7 +39,6 @@ const (
 	// answer that carries a context. WriteOptions.IfMatch sends it back.
 	HeaderETag = "ETag"
 
-	kvPrefix   = "/v1/kv/"
 	healthPath = "/healthz"
 )
 
@@ -449,7 +448,7 @@ func (c *Client) do(ctx context.Context, method, key string, q url.Values, body 
 		return nil, fmt.Errorf("client: %s %q: %w", strings.ToLower(method), key, err)
 	}
 	idempotent := method == http.MethodGet || method == http.MethodHead
-	return c.roundTrip(ctx, call{method: method, path: kvPrefix + escapeKey(key), query: q.Encode(), body: body, header: h,
+	return c.roundTrip(ctx, call{method: method, path: api.KVPath(key), query: q.Encode(), body: body, header: h,
 		token: c.token, idempotent: idempotent, write: !idempotent})
 }
 
@@ -493,18 +492,6 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 			req.Method, req.URL.Redacted(), resp.Request.Method, resp.Request.URL.Redacted())
 	}
 	return resp, nil
-}
-
-// escapeKey encodes key as one path segment. url.PathEscape escapes '/' and
-// every byte outside the unreserved set, but leaves "." and "..", which
-// servers remove as dot segments when cleaning the path (Go's ServeMux
-// answers with a redirect); they are sent as %2E instead, which decodes to
-// the same key.
-func escapeKey(key string) string {
-	if key == "." || key == ".." {
-		return strings.Repeat("%2E", len(key))
-	}
-	return url.PathEscape(key)
 }
 
 func setInt(q url.Values, name string, v int) {

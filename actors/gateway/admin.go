@@ -97,16 +97,16 @@ const (
 // 503, so a node can serve its probes and client API before its membership
 // is up. They are not instrumented: the request metrics count client
 // traffic only.
-func (g *Gateway) adminRoutes(mux *http.ServeMux) {
+func (g *Gateway) adminRoutes(mux *router) {
 	guard := func(h http.Handler) http.Handler { return g.requireToken(g.cfg.AdminToken, h) }
-	mux.Handle(api.MembersPath, guard(adminGet(g.cfg.Cluster, membersBody)))
-	mux.Handle(api.RingPath, guard(adminGet(g.cfg.Cluster, ringBody)))
-	mux.Handle(api.StatusPath, guard(adminGet(g.cfg.Cluster, statusBody)))
-	mux.Handle(api.JoinPath, guard(g.adminPost(api.ActionJoin, false, func(a ClusterAdmin, _ string) error { return a.Join() })))
-	mux.Handle(api.DecommissionPath, guard(g.adminPost(api.ActionDecommission, true, ClusterAdmin.Decommission)))
-	mux.Handle(api.ForceRemovePath, guard(g.adminPost(api.ActionForceRemove, true, ClusterAdmin.ForceRemove)))
-	mux.Handle(api.EventsPath, guard(http.HandlerFunc(g.serveEvents)))
-	mux.Handle(api.BackupPath, guard(http.HandlerFunc(g.serveBackup)))
+	mux.Handle("GET "+api.MembersPath, guard(adminGet(g.cfg.Cluster, membersBody)))
+	mux.Handle("GET "+api.RingPath, guard(adminGet(g.cfg.Cluster, ringBody)))
+	mux.Handle("GET "+api.StatusPath, guard(adminGet(g.cfg.Cluster, statusBody)))
+	mux.Handle("POST "+api.JoinPath, guard(g.adminPost(api.ActionJoin, false, func(a ClusterAdmin, _ string) error { return a.Join() })))
+	mux.Handle("POST "+api.DecommissionPath, guard(g.adminPost(api.ActionDecommission, true, ClusterAdmin.Decommission)))
+	mux.Handle("POST "+api.ForceRemovePath, guard(g.adminPost(api.ActionForceRemove, true, ClusterAdmin.ForceRemove)))
+	mux.Handle("GET "+api.EventsPath, guard(http.HandlerFunc(g.serveEvents)))
+	mux.Handle("GET "+api.BackupPath, guard(http.HandlerFunc(g.serveBackup)))
 }
 
 // serveBackup streams a backup of the node's stored objects. The stream
@@ -115,12 +115,6 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 // connection, and the client sees a stream without its checksum, which
 // no restore accepts.
 func (g *Gateway) serveBackup(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
-			msg: "method " + r.Method + " not allowed; GET streams the backup"})
-		return
-	}
 	if g.cfg.Backup == nil {
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "backups are not available on this node"})
 		return
@@ -128,24 +122,19 @@ func (g *Gateway) serveBackup(w http.ResponseWriter, r *http.Request) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		return // the headers only: not a whole snapshot read for nothing
+	}
 	if err := g.cfg.Backup(r.Context(), w); err != nil {
 		g.cfg.Logger.Warn("backup failed", "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
 
-// adminGet serves one read-only admin endpoint: render builds the JSON body
-// from view. The method is checked here rather than with a "GET /path"
-// pattern because ServeMux's own 405 answer is plain text, and every error of
-// the API is JSON.
+// adminGet serves one read-only admin endpoint (GET and HEAD; the router
+// answers other methods 405): render builds the JSON body from view.
 func adminGet(view ClusterView, render func(ClusterView) any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
-				msg: "method " + r.Method + " not allowed; this endpoint is read-only, use GET"})
-			return
-		}
 		if view == nil {
 			writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster view not available"})
 			return

@@ -42,7 +42,7 @@ func threeNodes() *fakeView {
 // newAdminMux returns the admin routes of a gateway built with token and
 // view, mounted on a mux of their own so that they are tested whether or
 // not routes includes them.
-func newAdminMux(t *testing.T, token string, view ClusterView) *http.ServeMux {
+func newAdminMux(t *testing.T, token string, view ClusterView) *router {
 	t.Helper()
 	g := New(Config{
 		AdminToken: token,
@@ -50,7 +50,7 @@ func newAdminMux(t *testing.T, token string, view ClusterView) *http.ServeMux {
 		Metrics:    metrics.New(),
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	mux := http.NewServeMux()
+	mux := newRouter(g.unroutedGuard)
 	g.adminRoutes(mux)
 	return mux
 }

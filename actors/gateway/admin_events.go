@@ -43,12 +43,6 @@ const streamWriteTimeout = 10 * time.Second
 // ": keepalive" comments. The stream ends when the client goes away or the
 // gateway shuts down.
 func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
-			msg: "method " + r.Method + " not allowed; the event stream is read with GET"})
-		return
-	}
 	replay, follow, apiErr := parseEventsQuery(r.URL.RawQuery)
 	if apiErr != nil {
 		writeError(w, apiErr)
@@ -57,6 +51,14 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 	bus := g.cfg.Events
 	if bus == nil {
 		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "event stream not available"})
+		return
+	}
+	if r.Method == http.MethodHead {
+		// The GET route serves HEAD too. A stream has no length to
+		// declare, and following one for a client that reads no body
+		// would hold the connection to no purpose: the headers, and done.
+		setEventStreamHeaders(w.Header())
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	var (
@@ -82,13 +84,7 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 	// the writer does not support deadlines (as in tests); the per-write
 	// bound below then does not apply either, which is harmless there.
 	_ = rc.SetReadDeadline(time.Time{})
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	// Tell nginx-style proxies not to buffer: events must arrive as they
-	// happen.
-	h.Set("X-Accel-Buffering", "no")
+	setEventStreamHeaders(w.Header())
 	s := &sseWriter{rc: rc, w: w}
 	w.WriteHeader(http.StatusOK)
 	// Flushing the header at once tells the client the stream is open
@@ -106,6 +102,15 @@ func (g *Gateway) serveEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.follow(r, s, sub)
+}
+
+func setEventStreamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Tell nginx-style proxies not to buffer: events must arrive as they
+	// happen.
+	h.Set("X-Accel-Buffering", "no")
 }
 
 // follow streams sub's events until the client goes away, the subscription

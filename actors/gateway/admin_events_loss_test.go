@@ -46,7 +46,7 @@ func TestEvents_EveryEventDeliveredOrReported(t *testing.T) {
 	bus := testBus()
 	g := newGatewayFor(Config{Events: bus})
 	g.eventsBuffer = 1
-	mux := http.NewServeMux()
+	mux := newRouter(g.unroutedGuard)
 	g.adminRoutes(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -196,7 +196,7 @@ func TestEvents_BadRequests(t *testing.T) {
 		wantMsg    string
 	}{
 		{name: "no bus", method: http.MethodGet, target: "/admin/events", wantStatus: 503, wantCode: "unavailable", wantMsg: "event stream not available"},
-		{name: "post", cfg: Config{Events: testBus()}, method: http.MethodPost, target: "/admin/events", wantStatus: 405, wantCode: "method_not_allowed", wantMsg: "read with GET"},
+		{name: "post", cfg: Config{Events: testBus()}, method: http.MethodPost, target: "/admin/events", wantStatus: 405, wantCode: "method_not_allowed", wantMsg: "use GET, HEAD"},
 		{name: "unknown parameter", cfg: Config{Events: testBus()}, method: http.MethodGet, target: "/admin/events?kind=x", wantStatus: 400, wantCode: "bad_parameter", wantMsg: `unknown query parameter "kind"`},
 		{name: "replay not a boolean", cfg: Config{Events: testBus()}, method: http.MethodGet, target: "/admin/events?replay=yes", wantStatus: 400, wantCode: "bad_parameter", wantMsg: `replay="yes" is not a boolean`},
 		{name: "replay twice", cfg: Config{Events: testBus()}, method: http.MethodGet, target: "/admin/events?replay=1&replay=0", wantStatus: 400, wantCode: "bad_parameter", wantMsg: "replay given 2 times"},
@@ -217,8 +217,8 @@ func TestEvents_BadRequests(t *testing.T) {
 			if msg := errorMessage(t, rec); !strings.Contains(msg, tt.wantMsg) {
 				t.Errorf("message %q does not say %q", msg, tt.wantMsg)
 			}
-			if tt.wantStatus == 405 && rec.Header().Get("Allow") != "GET" {
-				t.Errorf("Allow = %q, want GET", rec.Header().Get("Allow"))
+			if tt.wantStatus == 405 && rec.Header().Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow = %q, want GET, HEAD", rec.Header().Get("Allow"))
 			}
 		})
 	}

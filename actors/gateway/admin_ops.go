@@ -30,12 +30,6 @@ const maxAdminBodyBytes = 4 << 10
 // command line is reported as such even on a node that is still starting.
 func (g *Gateway) adminPost(action string, takesNode bool, call func(ClusterAdmin, string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod,
-				msg: "method " + r.Method + " not allowed; " + action + " changes the cluster, use POST"})
-			return
-		}
 		node, apiErr := parseNodeRequest(w, r, action, takesNode)
 		if apiErr != nil {
 			writeError(w, apiErr)

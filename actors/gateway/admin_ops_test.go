@@ -62,9 +62,10 @@ func newGatewayFor(cfg Config) *Gateway {
 }
 
 // adminMux returns the admin routes of a gateway built from cfg.
-func adminMux(cfg Config) *http.ServeMux {
-	mux := http.NewServeMux()
-	newGatewayFor(cfg).adminRoutes(mux)
+func adminMux(cfg Config) *router {
+	g := newGatewayFor(cfg)
+	mux := newRouter(g.unroutedGuard)
+	g.adminRoutes(mux)
 	return mux
 }
 

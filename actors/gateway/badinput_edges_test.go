@@ -32,8 +32,8 @@ func TestGateway_LimitsAreInclusive(t *testing.T) {
 
 // TestGateway_InvalidPercentEncoding sends a path that is not valid
 // percent-encoding. net/http refuses such a request line before any handler
-// runs, so the answer is its plain 400, not the gateway's JSON; what matters
-// is that it is a 400 and changes nothing.
+// runs; its plain-text 400 is rewritten on the way out (servererrors.go) as
+// the 400 bad_key a handler would have answered, and nothing changes.
 func TestGateway_InvalidPercentEncoding(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, nil)
@@ -43,6 +43,9 @@ func TestGateway_InvalidPercentEncoding(t *testing.T) {
 			resp := n.do(t, http.MethodPut, target, http.Header{"Content-Type": {"text/plain"}}, []byte("x"))
 			if resp.status != http.StatusBadRequest {
 				t.Fatalf("PUT %s = %d %q, want 400", target, resp.status, resp.body)
+			}
+			if e := decodeError(t, resp); e.Code != "bad_key" || !strings.Contains(e.Error, "percent-encoding") {
+				t.Errorf("PUT %s answered %+v, want bad_key about percent-encoding", target, e)
 			}
 			n.wantValue(t, "a", "original")
 		})

@@ -68,6 +68,27 @@
 // value, corrupt context or impossible quorum is answered with a 4xx whose
 // JSON body (api.Error) names the problem; the codes are package api's.
 //
+// # Routes and edges
+//
+// Routes are Go 1.22 method patterns ("GET /admin/ring", "PUT
+// /v1/kv/{key...}") on a router (edges.go) that keeps ServeMux's own
+// answers away from clients: a request that matches no pattern is answered
+// 405 with Allow (HEAD wherever GET is) or 404 unknown_path, in JSON, behind
+// the guard of its area (tokens, request metrics), and a path ServeMux
+// would redirect (to a cleaned path, or to a subtree's slash) is answered
+// instead: no answer of the gateway is a redirect. A key's path with a "."
+// or ".." segment is a 400 bad_key: the keys "." and ".." are sent as %2E
+// and %2E%2E (api.EscapeKey). GET /v1/kv, the collection, answers 404
+// unknown_path until keys can be listed (collection.go).
+//
+// Some requests net/http refuses itself, before any handler, in plain text:
+// a request line it cannot parse (a key's path that is not valid
+// percent-encoding), a header block over MaxHeaderBytes, a missing Host.
+// On plain-HTTP listeners the connections are wrapped (servererrors.go)
+// so that those answers, and only those, leave as the API's JSON: 400
+// bad_key or bad_request, 431 headers_too_large. Over HTTPS they stay plain
+// text.
+//
 // The causal contexts handed to clients are tokens of wire.ContextCodec:
 // MAC'd under the cluster's context secret when it has one, so that a
 // client cannot claim to have seen siblings it never read; a token this

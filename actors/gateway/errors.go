@@ -53,6 +53,8 @@ const (
 	codeConflict        = api.CodeConflict
 
 	codePreconditionFailed = api.CodePreconditionFailed
+	codeUnknownPath        = api.CodeUnknownPath
+	codeHeadersTooLarge    = api.CodeHeadersTooLarge
 )
 
 // replyError maps a coordinator's error to the client's answer.

@@ -32,8 +32,12 @@ type Gateway struct {
 	// metricsSrv serves cfg.MetricsListener; nil without one.
 	metricsSrv *http.Server
 	// listener is what srv serves: cfg.Listener, under the connection
-	// bound when there is one.
+	// bound when there is one, its connections wrapped over plain HTTP so
+	// that net/http's own error answers are JSON (servererrors.go).
 	listener net.Listener
+	// metricsListener is what metricsSrv serves: cfg.MetricsListener,
+	// wrapped as listener is.
+	metricsListener net.Listener
 	// limit is the connection bound on cfg.Listener; nil without one.
 	limit *limitListener
 	// contexts issues and checks the causal-context tokens.
@@ -66,6 +70,15 @@ func New(cfg Config) *Gateway {
 		g.limit = newLimitListener(cfg.Listener, cfg.MaxConnections)
 		g.listener = g.limit
 	}
+	if cfg.TLSConfig == nil && g.listener != nil {
+		// net/http's own error answers become JSON (servererrors.go);
+		// over TLS they cannot be reached.
+		g.listener = &jsonErrorsListener{Listener: g.listener, limits: cfg.Limits}
+	}
+	g.metricsListener = cfg.MetricsListener
+	if g.metricsListener != nil {
+		g.metricsListener = &jsonErrorsListener{Listener: g.metricsListener, limits: cfg.Limits}
+	}
 	g.srv = g.newServer(g.routes())
 	g.srv.TLSConfig = cfg.TLSConfig
 	g.srv.RegisterOnShutdown(g.stopStreams)
@@ -80,8 +93,14 @@ func New(cfg Config) *Gateway {
 // connections of either.
 func (g *Gateway) newServer(h http.Handler) *http.Server {
 	return &http.Server{
-		ConnState:         g.conns.track,
-		Handler:           h,
+		ConnState: func(c net.Conn, s http.ConnState) {
+			g.conns.track(c, s)
+			if jc, ok := c.(*jsonErrorsConn); ok {
+				jc.connState(s)
+			}
+		},
+		ConnContext:       connContext,
+		Handler:           markServing(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       g.cfg.ReadTimeout,
 		WriteTimeout:      g.cfg.WriteTimeout,
@@ -187,7 +206,7 @@ func (a *gatewayActor) serve() {
 	if g.metricsSrv != nil {
 		metrics.Go(func() {
 			g.cfg.Logger.Info("metrics listening", "addr", g.cfg.MetricsListener.Addr().String())
-			if err := g.metricsSrv.Serve(g.cfg.MetricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := g.metricsSrv.Serve(g.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				g.cfg.Logger.Error("metrics listener stopped", "err", err)
 			}
 		})

@@ -20,20 +20,29 @@ import (
 )
 
 // routes is the main listener's handler: the client API, the admin API,
-// the probes, and /metrics unless it has a listener of its own.
+// the probes, and /metrics unless it has a listener of its own. Each route
+// names its methods; the router answers the rest (edges.go): a JSON 405
+// with Allow for a wrong method, a JSON 404 unknown_path for an unknown
+// path, and never a redirect.
 func (g *Gateway) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(kvPrefix, g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV))))
+	mux := newRouter(g.unroutedGuard)
+	// HEAD is a GET whose body net/http discards (the GET pattern serves
+	// it): the same status and headers, Content-Length included.
+	kv := g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV)))
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		mux.Handle(method+" "+kvPattern, kv)
+	}
+	mux.HandleFunc("GET "+collectionPath, g.serveCollection)
 	g.adminRoutes(mux)
 	if g.cfg.Pprof {
 		g.pprofRoutes(mux)
 	}
 	if g.cfg.MetricsListener == nil {
-		mux.Handle(metricsPath, g.metricsHandler())
+		mux.Handle("GET "+metricsPath, g.metricsHandler())
 	} else {
 		// Say where the metrics went rather than a bare 404, for whoever
 		// points a scraper at the old address.
-		mux.HandleFunc(metricsPath, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc("GET "+metricsPath, func(w http.ResponseWriter, r *http.Request) {
 			writeError(w, &apiError{status: http.StatusNotFound, code: codeNotFound,
 				msg: "/metrics is served on the metrics listener (http.metrics_listen), not on this one"})
 		})
@@ -42,11 +51,16 @@ func (g *Gateway) routes() http.Handler {
 	return g.limitBody(mux)
 }
 
+// kvPattern matches a key's path: the key is the rest of the path after
+// kvPrefix, escaped (parseKey reads it from the escaped path, not from the
+// pattern's wildcard, which ServeMux unescapes).
+const kvPattern = kvPrefix + "{key...}"
+
 // metricsRoutes is the metrics listener's handler: /metrics and the
 // probes, so that a kubelet may probe either port.
 func (g *Gateway) metricsRoutes() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(metricsPath, g.metricsHandler())
+	mux := newRouter(g.unroutedGuard)
+	mux.Handle("GET "+metricsPath, g.metricsHandler())
 	g.probeRoutes(mux)
 	return g.limitBody(mux)
 }
@@ -57,12 +71,12 @@ func (g *Gateway) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(g.cfg.Metrics.Registry, promhttp.HandlerOpts{})
 }
 
-func (g *Gateway) probeRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) probeRoutes(mux *router) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		if g.cfg.Ready != nil {
 			if err := g.cfg.Ready(); err != nil {
@@ -139,17 +153,15 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 	var op coordinator.Op
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		// HEAD is a GET whose body net/http discards: the same status
-		// and headers, Content-Length included.
 		op = coordinator.OpGet
 	case http.MethodPut:
 		op = coordinator.OpPut
 	case http.MethodDelete:
 		op = coordinator.OpDelete
 	default:
-		w.Header().Set("Allow", "GET, HEAD, PUT, DELETE")
-		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: codeMethod, msg: "method " + r.Method + " not allowed; use GET, HEAD, PUT or DELETE"})
-		return
+		// routes registers serveKV for these methods only; the router
+		// answers any other with a 405.
+		panic("gateway: serveKV routed a " + r.Method)
 	}
 	req, apiErr := g.parse(w, r, op)
 	if apiErr != nil {

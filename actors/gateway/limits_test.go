@@ -147,7 +147,8 @@ func TestGateway_BodyLimits(t *testing.T) {
 }
 
 // TestGateway_HeaderLimit: a header block over MaxHeaderBytes is refused
-// by net/http with 431 before any handler runs; one under it is served.
+// by net/http with 431 before any handler runs, rewritten as the API's
+// JSON (servererrors.go); one under it is served.
 // net/http allows 4 KiB of slack over the configured bound.
 func TestGateway_HeaderLimit(t *testing.T) {
 	t.Parallel()
@@ -170,6 +171,9 @@ func TestGateway_HeaderLimit(t *testing.T) {
 			resp, body := rawRequest(t, addr, req)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status %d %q, want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			if tt.wantStatus == http.StatusRequestHeaderFieldsTooLarge {
+				wantJSONError(t, resp.Header, body, string(codeHeadersTooLarge), "http.max_header_bytes")
 			}
 		})
 	}

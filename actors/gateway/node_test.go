@@ -5,19 +5,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/dhtkv/dht/test/nodetest"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dhtkv/dht/actors/node"
+	"github.com/dhtkv/dht/api"
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/test/nodetest"
 )
 
 // testNode is one real node, started in-process on 127.0.0.1:0 with the
@@ -118,12 +118,7 @@ type response struct {
 }
 
 // keyPath is the escaped path of key, escaped as package client does.
-func keyPath(key string) string {
-	if key == "." || key == ".." {
-		return "/v1/kv/" + strings.Repeat("%2E", len(key))
-	}
-	return "/v1/kv/" + url.PathEscape(key)
-}
+func keyPath(key string) string { return api.KVPath(key) }
 
 // do sends method to target, an already escaped path with an optional query,
 // exactly as given: no re-escaping or cleaning on the way.

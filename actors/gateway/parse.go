@@ -39,7 +39,10 @@ type Limits struct {
 func parseKey(escapedPath string, limits Limits) ([]byte, *apiError) {
 	raw, ok := strings.CutPrefix(escapedPath, kvPrefix)
 	if !ok {
-		return nil, &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "no such endpoint; the client API is " + kvPrefix + "{key}"}
+		// Routed here with the prefix escaped ("/v1/%6Bv/a": ServeMux
+		// matches a pattern's literal segments unescaped): a wrong
+		// path, not a missing key.
+		return nil, &apiError{status: http.StatusNotFound, code: codeUnknownPath, msg: "no such endpoint; the client API is " + kvPrefix + "{key}"}
 	}
 	key, err := url.PathUnescape(raw)
 	if err != nil {

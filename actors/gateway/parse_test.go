@@ -19,6 +19,7 @@ var knownCodes = []api.Code{
 	codeBadKey, codeKeyTooLong, codeValueTooLarge, codeBadContext, codeBadQuorum,
 	codeBadParameter, codeBadContentType, codeMethod, codeUnauthorized,
 	codeTooManySiblings, codeUnavailable, codeTimeout, codeNotFound, codeInternal,
+	codeUnknownPath, codeHeadersTooLarge, codeBadRequest,
 }
 
 func TestParseKey_Table(t *testing.T) {
@@ -48,9 +49,9 @@ func TestParseKey_Table(t *testing.T) {
 		{name: "lone percent", path: "/v1/kv/%", wantStatus: 400, wantCode: codeBadKey},
 		{name: "over the limit", path: "/v1/kv/123456789", wantStatus: 414, wantCode: codeKeyTooLong},
 		{name: "over the limit in multi-byte runes", path: "/v1/kv/%E2%82%AC%E2%82%AC%E2%82%AC", wantStatus: 414, wantCode: codeKeyTooLong},
-		{name: "other endpoint", path: "/v2/kv/abc", wantStatus: 404, wantCode: codeNotFound},
-		{name: "prefix without slash", path: "/v1/kvabc", wantStatus: 404, wantCode: codeNotFound},
-		{name: "no path", path: "", wantStatus: 404, wantCode: codeNotFound},
+		{name: "other endpoint", path: "/v2/kv/abc", wantStatus: 404, wantCode: codeUnknownPath},
+		{name: "prefix without slash", path: "/v1/kvabc", wantStatus: 404, wantCode: codeUnknownPath},
+		{name: "no path", path: "", wantStatus: 404, wantCode: codeUnknownPath},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
