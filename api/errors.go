@@ -26,6 +26,9 @@ const (
 	// CodePreconditionFailed answers 412: a conditional request's If-Match
 	// or If-None-Match does not hold; a write stored nothing.
 	CodePreconditionFailed Code = "precondition_failed"
+	// CodeBadTTL answers 400: a PUT's ttl is not a Go duration between 1s
+	// and 87600h (ten years).
+	CodeBadTTL Code = "bad_ttl"
 )
 
 // The error codes of the admin API's ownership changes.

@@ -53,6 +53,7 @@ const (
 	codeConflict        = api.CodeConflict
 
 	codePreconditionFailed = api.CodePreconditionFailed
+	codeBadTTL             = api.CodeBadTTL
 )
 
 // replyError maps a coordinator's error to the client's answer.

@@ -76,7 +76,7 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 		}
 	}
 	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
-	n.gw = gateway.New(n.gatewayConfig(router, readResolver))
+	n.gw = gateway.New(n.gatewayConfig(router, readResolver, now))
 
 	started := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor {
@@ -138,12 +138,13 @@ func (n *Node) replicaReadGate(p uint32) string {
 	return ""
 }
 
-func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector) gateway.Config {
+func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector, now func() time.Time) gateway.Config {
 	c := gateway.FromConfig(n.cfg)
 	c.Listener, c.MetricsListener, c.TLSConfig = n.httpLn, n.metricsLn, apiTLSConfig(n.apiTLS)
 	c.Cluster = &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff}
 	c.Admin, c.Events, c.Ready = &clusterAdmin{n: n}, n.events, n.readiness
 	c.Coordinator.Router, c.Coordinator.Metrics, c.Coordinator.Dispatcher = router, n.metrics, n.pool
+	c.Coordinator.Now = now
 	c.Coordinator.Logger = n.logger.With("component", "coordinator")
 	c.Resolver, c.Metrics, c.Logger = resolver, n.metrics, n.logger.With("component", "gateway")
 	return c
