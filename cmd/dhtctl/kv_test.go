@@ -346,3 +346,25 @@ func TestPut_Conditional(t *testing.T) {
 		t.Fatalf("delete --if-match sent %d requests, the last with If-Match %q; want one DELETE with it", len(reqs)-before, reqs[len(reqs)-1].Header.Get("If-Match"))
 	}
 }
+
+func TestPut_TTL(t *testing.T) {
+	srv, env, _ := newFake(t)
+	dhtctl(t, env, "", "put", "--ttl", "30s", "k", "v").want(t, exitOK)
+	if q := srv.LastRequest().Query; q.Get("ttl") != "30s" {
+		t.Fatalf("query = %v, want ttl=30s", q)
+	}
+	dhtctl(t, env, "", "put", "k", "v").want(t, exitOK)
+	if q := srv.LastRequest().Query; q.Has("ttl") {
+		t.Fatalf("query = %v without --ttl, want no ttl", q)
+	}
+	// Not a duration: refused before anything is sent.
+	before := srv.LastRequest()
+	r := dhtctl(t, env, "", "put", "--ttl", "30", "k", "v")
+	r.want(t, exitUsage)
+	if !strings.Contains(r.stderr, "--ttl") {
+		t.Fatalf("stderr = %q, want it to name --ttl", r.stderr)
+	}
+	if after := srv.LastRequest(); after.Method != before.Method || after.Query.Encode() != before.Query.Encode() {
+		t.Fatalf("a request was sent with a bad --ttl: %+v", after)
+	}
+}
