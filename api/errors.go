@@ -33,6 +33,9 @@ const (
 	// CodeHeadersTooLarge answers 431: the request's header block is over
 	// http.max_header_bytes. Nothing was read past it.
 	CodeHeadersTooLarge Code = "headers_too_large"
+	// CodeBadTTL answers 400: a PUT's ttl is not a Go duration between 1s
+	// and 87600h (ten years).
+	CodeBadTTL Code = "bad_ttl"
 )
 
 // The error codes of the admin API's ownership changes.

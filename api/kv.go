@@ -17,4 +17,7 @@ type Sibling struct {
 	Value       []byte    `json:"value"`
 	ContentType string    `json:"content_type"`
 	Timestamp   time.Time `json:"timestamp"`
+	// Expires is when the value expires (written with a TTL); absent for
+	// one that never does.
+	Expires *time.Time `json:"expires,omitempty"`
 }

@@ -38,6 +38,9 @@ const (
 	// HeaderETag is the entity tag of the key's causal context, on every
 	// answer that carries a context. WriteOptions.IfMatch sends it back.
 	HeaderETag = "ETag"
+	// HeaderExpires answers a read or a write whose live values expire
+	// (written with WriteOptions.TTL): the earliest expiry, RFC 3339 UTC.
+	HeaderExpires = "X-Dht-Expires"
 
 	healthPath = "/healthz"
 )
@@ -135,6 +138,9 @@ type Sibling struct {
 	// clock. It is informational only (causality lives in the context) and
 	// is zero on a 200 response, which does not carry it.
 	Timestamp time.Time
+	// Expires is when the value expires (written with WriteOptions.TTL);
+	// zero when it never does.
+	Expires time.Time
 }
 
 // Object is the result of a read.
@@ -159,6 +165,9 @@ type Object struct {
 	// the server resolved nothing. Context covers every sibling it merged,
 	// so a write with it replaces them all.
 	ResolvedBy string
+	// Expires is the earliest expiry among Siblings: when this answer
+	// changes by itself. Zero when no sibling expires.
+	Expires time.Time
 	// ResolverError, when set, says why the server-side resolver failed:
 	// Siblings then holds every sibling, unresolved, for the caller to
 	// merge.
@@ -197,6 +206,12 @@ type WriteOptions struct {
 	// A failed condition is an *Error matching ErrPreconditionFailed, and
 	// nothing is stored. The README says what is guaranteed under failures.
 	IfNoneMatch string
+	// TTL, when not zero, makes the value expire that long after the node
+	// coordinating the write takes it (?ttl=): from then on reads find it
+	// absent on every replica. The server takes 1s to 87600h and refuses
+	// anything else: an *Error with Status 400 and Code "bad_ttl". Ignored
+	// by Delete.
+	TTL time.Duration
 }
 
 // WriteResult is the outcome of an acknowledged write.
@@ -211,6 +226,9 @@ type WriteResult struct {
 	// one exist. A delete leaves 0 unless a concurrent value survives it.
 	// It is 0 too when the server did not say.
 	Siblings int
+	// Expires is the earliest expiry among the key's live values after the
+	// write (a Put's own with WriteOptions.TTL); zero when none expires.
+	Expires time.Time
 }
 
 // Error is a failure reported by the server (any status other than the
@@ -300,7 +318,8 @@ func (c *Client) Get(ctx context.Context, key string, o *ReadOptions) (*Object, 
 			return nil, fmt.Errorf("client: get %q: reading value: %w", key, err)
 		}
 		obj.Found = true
-		obj.Siblings = []Sibling{{Value: v, ContentType: resp.Header.Get("Content-Type")}}
+		obj.Expires = parseExpires(resp.Header)
+		obj.Siblings = []Sibling{{Value: v, ContentType: resp.Header.Get("Content-Type"), Expires: obj.Expires}}
 		return obj, nil
 	case http.StatusMultipleChoices:
 		sibs, err := decodeSiblings(resp)
@@ -309,6 +328,7 @@ func (c *Client) Get(ctx context.Context, key string, o *ReadOptions) (*Object, 
 		}
 		obj.Found = true
 		obj.Siblings = sibs
+		obj.Expires = parseExpires(resp.Header)
 		return obj, nil
 	case http.StatusNotFound:
 		if isKeyNotFound(resp) {
@@ -409,6 +429,9 @@ func (c *Client) write(ctx context.Context, method, key string, body []byte, h h
 	q := url.Values{}
 	setInt(q, "w", o.W)
 	setInt(q, "pw", o.PW)
+	if method == http.MethodPut && o.TTL != 0 {
+		q.Set("ttl", o.TTL.String())
+	}
 	if o.Context != "" {
 		h.Set(HeaderContext, o.Context)
 	}
@@ -432,7 +455,18 @@ func (c *Client) write(ctx context.Context, method, key string, body []byte, h h
 	if n, err := strconv.Atoi(resp.Header.Get(HeaderSiblings)); err == nil && n >= 0 {
 		res.Siblings = n
 	}
+	res.Expires = parseExpires(resp.Header)
 	return res, nil
+}
+
+// parseExpires reads HeaderExpires; zero when absent or malformed (an
+// answer is not failed over an informational header).
+func parseExpires(h http.Header) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderExpires))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // do sends a request on key's URL to the endpoints, with failover and the
@@ -595,6 +629,9 @@ func decodeSiblings(resp *http.Response) ([]Sibling, error) {
 			v = []byte{}
 		}
 		sibs[i] = Sibling{Value: v, ContentType: s.ContentType, Timestamp: s.Timestamp}
+		if s.Expires != nil {
+			sibs[i].Expires = *s.Expires
+		}
 	}
 	return sibs, nil
 }

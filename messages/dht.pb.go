@@ -182,8 +182,15 @@ type Sibling struct {
 	// only for last-write-wins resolution and tombstone grace, never for
 	// causality.
 	TimestampUnixMs int64 `protobuf:"varint,5,opt,name=timestamp_unix_ms,json=timestampUnixMs,proto3" json:"timestamp_unix_ms,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When the value expires, in Unix milliseconds; 0 never. Fixed once by the
+	// coordinating replica (its clock plus PutRequest.ttl_ms) and kept by
+	// every copy, so all replicas expire it at the same instant and
+	// anti-entropy compares it with the rest of the object. Past it the value
+	// reads as a tombstone. A node that predates the field drops it when it
+	// rewrites the object, so the value would live on there.
+	ExpiresUnixMs int64 `protobuf:"varint,6,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Sibling) Reset() {
@@ -247,6 +254,13 @@ func (x *Sibling) GetTombstone() bool {
 func (x *Sibling) GetTimestampUnixMs() int64 {
 	if x != nil {
 		return x.TimestampUnixMs
+	}
+	return 0
+}
+
+func (x *Sibling) GetExpiresUnixMs() int64 {
+	if x != nil {
+		return x.ExpiresUnixMs
 	}
 	return 0
 }
@@ -853,7 +867,12 @@ type PutRequest struct {
 	// to the other replicas on the first answer, so their fsyncs overlap the
 	// coordinator's. A vnode that writes synchronously answers once, as
 	// without it; so does one that predates the field.
-	Early         bool `protobuf:"varint,6,opt,name=early,proto3" json:"early,omitempty"`
+	Early bool `protobuf:"varint,6,opt,name=early,proto3" json:"early,omitempty"`
+	// The value's time to live in milliseconds (0: it never expires). The
+	// coordinating vnode sets the sibling's expires_unix_ms from its own clock
+	// and this. A vnode that predates the field ignores it and stores a value
+	// that never expires. Ignored for a tombstone.
+	TtlMs         int64 `protobuf:"varint,7,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -928,6 +947,13 @@ func (x *PutRequest) GetEarly() bool {
 		return x.Early
 	}
 	return false
+}
+
+func (x *PutRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
 }
 
 // ConditionalPutRequest is a PutRequest that the vnode makes only if its
@@ -2949,13 +2975,14 @@ const file_dht_proto_rawDesc = "" +
 	"\tdht.proto\x12\x06dht.v1\"5\n" +
 	"\x03Dot\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\x06R\x05actor\x12\x18\n" +
-	"\acounter\x18\x02 \x01(\x04R\acounter\"\xab\x01\n" +
+	"\acounter\x18\x02 \x01(\x04R\acounter\"\xd3\x01\n" +
 	"\aSibling\x12\x1d\n" +
 	"\x03dot\x18\x01 \x01(\v2\v.dht.v1.DotR\x03dot\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1c\n" +
 	"\ttombstone\x18\x04 \x01(\bR\ttombstone\x12*\n" +
-	"\x11timestamp_unix_ms\x18\x05 \x01(\x03R\x0ftimestampUnixMs\"\\\n" +
+	"\x11timestamp_unix_ms\x18\x05 \x01(\x03R\x0ftimestampUnixMs\x12&\n" +
+	"\x0fexpires_unix_ms\x18\x06 \x01(\x03R\rexpiresUnixMs\"\\\n" +
 	"\x06Object\x12%\n" +
 	"\acontext\x18\x01 \x03(\v2\v.dht.v1.DotR\acontext\x12+\n" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
@@ -2999,7 +3026,7 @@ const file_dht_proto_rawDesc = "" +
 	"\x13merge_batch_request\x18  \x01(\v2\x19.dht.v1.MergeBatchRequestH\x00R\x11mergeBatchRequest\x12E\n" +
 	"\x11merge_batch_reply\x18! \x01(\v2\x17.dht.v1.MergeBatchReplyH\x00R\x0fmergeBatchReply\x12W\n" +
 	"\x17conditional_put_request\x18\" \x01(\v2\x1d.dht.v1.ConditionalPutRequestH\x00R\x15conditionalPutRequestB\x06\n" +
-	"\x04body\"\xc3\x01\n" +
+	"\x04body\"\xda\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
@@ -3007,7 +3034,8 @@ const file_dht_proto_rawDesc = "" +
 	"\acontext\x18\x03 \x03(\v2\v.dht.v1.DotR\acontext\x12%\n" +
 	"\x05value\x18\x04 \x01(\v2\x0f.dht.v1.SiblingR\x05value\x12!\n" +
 	"\fmax_siblings\x18\x05 \x01(\rR\vmaxSiblings\x12\x14\n" +
-	"\x05early\x18\x06 \x01(\bR\x05early\"\x9e\x01\n" +
+	"\x05early\x18\x06 \x01(\bR\x05early\x12\x15\n" +
+	"\x06ttl_ms\x18\a \x01(\x03R\x05ttlMs\"\x9e\x01\n" +
 	"\x15ConditionalPutRequest\x12$\n" +
 	"\x03put\x18\x01 \x01(\v2\x12.dht.v1.PutRequestR\x03put\x12*\n" +
 	"\bif_match\x18\x02 \x01(\v2\x0f.dht.v1.TagTestR\aifMatch\x123\n" +

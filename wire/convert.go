@@ -46,6 +46,7 @@ func SiblingToProto(s dvv.Sibling) *messages.Sibling {
 		ContentType:     s.ContentType,
 		Tombstone:       s.Tombstone,
 		TimestampUnixMs: s.Timestamp,
+		ExpiresUnixMs:   s.ExpiresAt,
 	}
 }
 
@@ -57,6 +58,7 @@ func SiblingFromProto(s *messages.Sibling) dvv.Sibling {
 		ContentType: s.GetContentType(),
 		Tombstone:   s.GetTombstone(),
 		Timestamp:   s.GetTimestampUnixMs(),
+		ExpiresAt:   s.GetExpiresUnixMs(),
 	}
 }
 

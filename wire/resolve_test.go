@@ -94,3 +94,19 @@ func TestResolve_DeleteAndFailure(t *testing.T) {
 		t.Errorf("panic: ok=%v err=%v choice=%+v, want a recovered *resolve.Error", ok, err, choice)
 	}
 }
+
+// A resolution keeps the expiry of the newest live sibling: last-write-wins
+// keeps that write's value, so it lives as long as that write asked.
+func TestResolve_KeepsTheNewestExpiry(t *testing.T) {
+	s := concurrentSet()
+	s.Siblings[0].ExpiresAt = 150 // "old", timestamp 100
+	s.Siblings[2].ExpiresAt = 900 // "new", timestamp 200
+	sib, _, ok, err := Resolve(selector(t, "lww", nil), []byte("k"), s)
+	if err != nil || !ok || string(sib.Value) != "new" || sib.ExpiresAt != 900 {
+		t.Fatalf("lww = %+v, %v, %v; want new expiring at 900", sib, ok, err)
+	}
+	s.Siblings[2].ExpiresAt = 0
+	if sib, _, _, _ := Resolve(selector(t, "lww", nil), []byte("k"), s); sib.ExpiresAt != 0 {
+		t.Fatalf("lww over a newest sibling without expiry expires at %d", sib.ExpiresAt)
+	}
+}

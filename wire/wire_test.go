@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"encoding/base64"
 	"encoding/binary"
@@ -21,7 +22,7 @@ func sampleSet() dvv.Set {
 	return dvv.Set{
 		Context: dvv.NewVersionVector(dvv.Dot{Actor: 7, Counter: 3}, dvv.Dot{Actor: 9, Counter: 12}),
 		Siblings: []dvv.Sibling{
-			{Dot: dvv.Dot{Actor: 7, Counter: 3}, Value: []byte("a"), ContentType: "text/plain", Timestamp: 1700000000000},
+			{Dot: dvv.Dot{Actor: 7, Counter: 3}, Value: []byte("a"), ContentType: "text/plain", Timestamp: 1700000000000, ExpiresAt: 1700000030000},
 			{Dot: dvv.Dot{Actor: 9, Counter: 12}, Tombstone: true, Timestamp: 1700000000001},
 		},
 	}
@@ -429,4 +430,27 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			_, _ = ObjectFromProto(r.GetObject())
 		}
 	})
+}
+
+// The expiry is part of the stored object: two copies that differ only in
+// it encode differently, so their Merkle hashes differ and anti-entropy
+// reconciles them.
+func TestObject_ExpiryIsStored(t *testing.T) {
+	s := sampleSet()
+	a, err := EncodeObject(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Siblings = slices.Clone(s.Siblings)
+	s.Siblings[0].ExpiresAt = 0
+	b, err := EncodeObject(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, b) {
+		t.Fatal("an object encodes the same with and without its expiry")
+	}
+	if got, _ := DecodeObject(a); got.Siblings[0].ExpiresAt != 1700000030000 {
+		t.Fatalf("expiry lost in a round trip: %+v", got.Siblings[0])
+	}
 }

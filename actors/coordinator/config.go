@@ -51,6 +51,19 @@ type Config struct {
 	// worker pool); nil means protoactor's default.
 	Dispatcher actor.Dispatcher
 	Logger     *slog.Logger
+	// Now is the wall clock answers are read at: a value whose expiry has
+	// passed by it is answered as a tombstone (dvv.Set.At). Nil means
+	// time.Now; tests advance it to expire values without sleeping.
+	// Deadlines and timers keep the real clock.
+	Now func() time.Time
+}
+
+// now reads the clock answers are read at.
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // FromConfig returns the coordinators' settings that come from the node's

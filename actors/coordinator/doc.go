@@ -74,6 +74,16 @@
 //     the merge as a MergeRequest (KindRepair), not awaited, and counts it
 //     in dht_read_repairs_total. The request is then forgotten.
 //
+// # Expiry
+//
+// A PUT's TTL goes to the coordinating replica as PutRequest.ttl_ms; that
+// replica fixes the absolute expiry. Every answer (reply) is the object
+// read at Config.Now (dvv.Set.At): a value past its expiry is a tombstone
+// to the client, so a read finds it absent, a blind delete finds nothing
+// to delete, and X-Dht-Siblings does not count it. What goes to replicas
+// (replication, hints, read repair) is the object as stored, expiry
+// included, so that no path can revive the value.
+//
 // Every request to a replica travels in a messages.Envelope, whether the
 // vnode is local or on another node, with its own request id and the
 // request's deadline.

@@ -23,7 +23,7 @@ func (c *request) onRead(ctx actor.Context, out quorum.Outstanding, env *message
 // read's context, or answer the read's failure or that nothing live was
 // found, having written nothing.
 func (c *request) deleteRead(ctx actor.Context, read quorum.GetResult) {
-	vv, found, err := quorum.BlindDelete(read)
+	vv, found, err := quorum.BlindDelete(read, c.cfg.now())
 	switch {
 	case err != nil:
 		c.reply(&Reply{Err: err})

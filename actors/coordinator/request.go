@@ -42,7 +42,10 @@ type Request struct {
 	Context     dvv.VersionVector
 	Value       []byte
 	ContentType string
-	Params      quorum.Params
+	// TTL, when positive, makes a written value expire TTL after the
+	// coordinating replica takes it (PutRequest.ttl_ms).
+	TTL    time.Duration
+	Params quorum.Params
 	// MaxSiblings refuses a write that would leave more siblings (0 = none).
 	MaxSiblings int
 	// Precondition makes a write conditional (HTTP If-Match,

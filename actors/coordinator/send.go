@@ -42,6 +42,10 @@ func (c *request) reply(r *Reply) {
 		return
 	}
 	c.replied = true
+	// Every answer is the object as read at this node's clock: expired
+	// values are tombstones to the client. What the replicas store, and
+	// what read repair and hints send them, keeps its expiry instead.
+	r.Object = r.Object.At(c.cfg.now())
 	select {
 	case c.done <- r:
 	default:

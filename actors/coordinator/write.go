@@ -128,6 +128,9 @@ func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 			Partition: c.req.Partition, Key: c.req.Key, Context: wire.VVToProto(c.req.Context),
 			Value: sib, MaxSiblings: uint32(c.req.MaxSiblings), Early: true,
 		}
+		if c.req.Op == OpPut && c.req.TTL > 0 {
+			put.TtlMs = c.req.TTL.Milliseconds()
+		}
 		env := &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: put}}
 		if !c.req.Precondition.IsZero() {
 			ifMatch, ifNoneMatch := wire.PreconditionToProto(c.req.Precondition)

@@ -26,6 +26,13 @@
 //     status and an api.Error body (409 too_many_siblings, 412
 //     precondition_failed, 503 timeout with "indeterminate": true, ...).
 //
+// A PUT may carry ?ttl= (parseTTL: a Go duration, replica.MinTTL to
+// replica.MaxTTL, else 400 bad_ttl), which the coordinator hands the
+// coordinating vnode; answers whose live values expire carry
+// ExpiresHeader (the earliest expiry). The coordinator's answers are read
+// at the node's clock, so the gateway renders an expired value as absent
+// without a clock of its own.
+//
 // A DELETE is a PUT of a tombstone (coordinator.OpDelete). One sent
 // without a context or a precondition is read first, as Riak does, by the
 // coordinator (quorum.BlindDelete), which takes r and pr from the query as

@@ -55,6 +55,7 @@ const (
 	codePreconditionFailed = api.CodePreconditionFailed
 	codeUnknownPath        = api.CodeUnknownPath
 	codeHeadersTooLarge    = api.CodeHeadersTooLarge
+	codeBadTTL             = api.CodeBadTTL
 )
 
 // replyError maps a coordinator's error to the client's answer.

@@ -198,6 +198,7 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 		// Tombstones are not counted: a client sees only live values, in
 		// a read's 300 as here.
 		w.Header().Set(SiblingsHeader, strconv.Itoa(len(reply.Object.Live())))
+		setExpires(w.Header(), reply.Object)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
@@ -215,6 +216,11 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return req, badRequest(codeBadParameter, "query string %q: %v", r.URL.RawQuery, err)
+	}
+	if op == coordinator.OpPut {
+		if req.TTL, query, apiErr = parseTTL(query); apiErr != nil {
+			return req, apiErr
+		}
 	}
 	if op == coordinator.OpDelete {
 		req.Params, apiErr = parseDeleteParams(query, g.cfg.Defaults)
@@ -259,9 +265,11 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 // writeObject renders a read: 404 for absent or deleted keys, the value for
 // one live sibling, 300 with every live sibling otherwise. Tombstones
 // concurrent with live values are not shown; the context covers them, so a
-// write made with it supersedes them too.
+// write made with it supersedes them too. obj is read at the node's clock
+// (the coordinator's answer): an expired value is a tombstone.
 func writeObject(w http.ResponseWriter, obj dvv.Set) {
 	live := obj.Live()
+	setExpires(w.Header(), obj)
 	switch len(live) {
 	case 0:
 		writeError(w, &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not found"})
@@ -279,11 +287,16 @@ func writeObject(w http.ResponseWriter, obj dvv.Set) {
 			if value == nil {
 				value = []byte{} // "" as before, not null
 			}
-			body.Siblings = append(body.Siblings, api.Sibling{
+			sib := api.Sibling{
 				Value:       value,
 				ContentType: s.ContentType,
 				Timestamp:   time.UnixMilli(s.Timestamp).UTC(),
-			})
+			}
+			if s.ExpiresAt != 0 {
+				at := time.UnixMilli(s.ExpiresAt).UTC()
+				sib.Expires = &at
+			}
+			body.Siblings = append(body.Siblings, sib)
 		}
 		writeJSON(w, http.StatusMultipleChoices, body)
 	}

@@ -35,6 +35,13 @@ type testNode struct {
 // node's HTTP server recovers from fails the test.
 func startNode(tb testing.TB, mutate func(*config.Config)) *testNode {
 	tb.Helper()
+	return startNodeWith(tb, mutate, node.Options{})
+}
+
+// startNodeWith is startNode with the node's options besides its config,
+// listener and logger (a clock).
+func startNodeWith(tb testing.TB, mutate func(*config.Config), opts node.Options) *testNode {
+	tb.Helper()
 	cfg := nodetest.Config(tb, "t1")
 	cfg.Ring.Partitions = 16
 	if mutate != nil {
@@ -45,7 +52,8 @@ func startNode(tb testing.TB, mutate func(*config.Config)) *testNode {
 		tb.Fatal(err)
 	}
 	panics := &panicLog{}
-	n, err := node.Start(node.Options{Config: cfg, HTTPListener: ln, Logger: slog.New(panics)})
+	opts.Config, opts.HTTPListener, opts.Logger = cfg, ln, slog.New(panics)
+	n, err := node.Start(opts)
 	if err != nil {
 		_ = ln.Close()
 		tb.Fatalf("node.Start: %v", err)

@@ -8,9 +8,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/wire"
 )
 
@@ -23,6 +25,12 @@ const ContextHeader = "X-Dht-Context"
 // SiblingsHeader tells a writer how many siblings the key holds after its
 // write: more than one means someone wrote concurrently.
 const SiblingsHeader = "X-Dht-Siblings"
+
+// ExpiresHeader answers a GET, HEAD or PUT whose live values expire: the
+// earliest of their expiries, RFC 3339 in UTC. The instant is the one the
+// coordinating replica fixed when it took the write, the same on every
+// replica.
+const ExpiresHeader = "X-Dht-Expires"
 
 // maxContentTypeBytes bounds the stored content type.
 const maxContentTypeBytes = 256
@@ -136,7 +144,7 @@ func parseDeleteParams(query url.Values, defaults quorum.Params) (quorum.Params,
 
 func allowedNames(write bool) string {
 	if write {
-		return "w, pw"
+		return "w, pw, ttl"
 	}
 	return "r, pr"
 }
@@ -196,4 +204,39 @@ func bodyTooLarge(declared, limit int64) *apiError {
 	}
 	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeBodyTooLarge,
 		msg: fmt.Sprintf("request body is %s the limit (http.max_body_bytes) of %d bytes", size, limit)}
+}
+
+// parseTTL takes a PUT's ttl out of query: a Go duration ("30s", "1h30m")
+// from replica.MinTTL to replica.MaxTTL, 0 when absent. It returns the
+// query without it, for parseParams.
+func parseTTL(query url.Values) (time.Duration, url.Values, *apiError) {
+	values, given := query["ttl"]
+	if !given {
+		return 0, query, nil
+	}
+	rest := make(url.Values, len(query))
+	for name, v := range query {
+		if name != "ttl" {
+			rest[name] = v
+		}
+	}
+	if len(values) != 1 {
+		return 0, rest, badRequest(codeBadTTL, "query parameter ttl given %d times", len(values))
+	}
+	ttl, err := time.ParseDuration(values[0])
+	if err != nil {
+		return 0, rest, badRequest(codeBadTTL, "ttl=%q is not a duration (like 30s, 15m or 24h): %v", values[0], err)
+	}
+	if ttl < replica.MinTTL || ttl > replica.MaxTTL {
+		return 0, rest, badRequest(codeBadTTL, "ttl=%s is outside %v..%v", values[0], replica.MinTTL, replica.MaxTTL)
+	}
+	return ttl, rest, nil
+}
+
+// setExpires sets ExpiresHeader when a live value of obj, read at the
+// node's clock, expires.
+func setExpires(h http.Header, obj dvv.Set) {
+	if at, ok := obj.Perishable(); ok {
+		h.Set(ExpiresHeader, time.UnixMilli(at).UTC().Format(time.RFC3339Nano))
+	}
 }

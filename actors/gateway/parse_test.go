@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dhtkv/dht/api"
+	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
 )
 
@@ -19,7 +21,7 @@ var knownCodes = []api.Code{
 	codeBadKey, codeKeyTooLong, codeValueTooLarge, codeBadContext, codeBadQuorum,
 	codeBadParameter, codeBadContentType, codeMethod, codeUnauthorized,
 	codeTooManySiblings, codeUnavailable, codeTimeout, codeNotFound, codeInternal,
-	codeUnknownPath, codeHeadersTooLarge, codeBadRequest,
+	codeUnknownPath, codeHeadersTooLarge, codeBadRequest, codeBadTTL,
 }
 
 func TestParseKey_Table(t *testing.T) {
@@ -289,4 +291,67 @@ func FuzzParseParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseTTL_Table(t *testing.T) {
+	tests := []struct {
+		name     string
+		query    string
+		want     time.Duration
+		wantCode api.Code // "": no error
+		wantMsg  string
+	}{
+		{name: "absent", query: "w=2", want: 0},
+		{name: "seconds", query: "ttl=30s&w=2", want: 30 * time.Second},
+		{name: "compound", query: "ttl=1h30m", want: 90 * time.Minute},
+		{name: "the least", query: "ttl=1s", want: time.Second},
+		{name: "ten years", query: "ttl=87600h", want: 87600 * time.Hour},
+		{name: "below a second", query: "ttl=999ms", wantCode: codeBadTTL, wantMsg: "outside"},
+		{name: "zero", query: "ttl=0s", wantCode: codeBadTTL, wantMsg: "outside"},
+		{name: "negative", query: "ttl=-5s", wantCode: codeBadTTL, wantMsg: "outside"},
+		{name: "beyond ten years", query: "ttl=87601h", wantCode: codeBadTTL, wantMsg: "outside"},
+		{name: "no unit", query: "ttl=30", wantCode: codeBadTTL, wantMsg: "not a duration"},
+		{name: "days are not a Go unit", query: "ttl=1d", wantCode: codeBadTTL, wantMsg: "not a duration"},
+		{name: "empty", query: "ttl=", wantCode: codeBadTTL, wantMsg: "not a duration"},
+		{name: "twice", query: "ttl=1s&ttl=2s", wantCode: codeBadTTL, wantMsg: "2 times"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, rest, apiErr := parseTTL(q)
+			if _, left := rest["ttl"]; left {
+				t.Errorf("the rest of the query still holds ttl: %v", rest)
+			}
+			if tt.wantCode == "" {
+				if apiErr != nil || got != tt.want {
+					t.Fatalf("parseTTL(%q) = %v, %v; want %v", tt.query, got, apiErr, tt.want)
+				}
+				if _, err := parseParams(rest, quorum.Params{N: 3, R: 2, W: 2}, true); err != nil {
+					t.Fatalf("the rest of the query does not parse: %v", err)
+				}
+				return
+			}
+			if apiErr == nil || apiErr.code != tt.wantCode || apiErr.status != http.StatusBadRequest || !strings.Contains(apiErr.msg, tt.wantMsg) {
+				t.Fatalf("parseTTL(%q) = %v, %+v; want 400 %s naming %q", tt.query, got, apiErr, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestSetExpires(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	perishable := dvv.Set{Siblings: []dvv.Sibling{{Value: []byte("v"), ExpiresAt: at.UnixMilli()}}}
+	h := http.Header{}
+	setExpires(h, perishable)
+	if got := h.Get(ExpiresHeader); got != "2030-01-02T03:04:05Z" {
+		t.Fatalf("%s = %q, want RFC 3339 UTC", ExpiresHeader, got)
+	}
+	h = http.Header{}
+	setExpires(h, dvv.Set{Siblings: []dvv.Sibling{{Value: []byte("v")}}})
+	if got := h.Get(ExpiresHeader); got != "" {
+		t.Fatalf("%s = %q for a value that never expires", ExpiresHeader, got)
+	}
 }

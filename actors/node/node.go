@@ -45,9 +45,11 @@ type Options struct {
 	// clusters: sub-second probes instead of LAN defaults.
 	FastGossip bool
 	// Now, when set, replaces the wall clock the node stamps data with:
-	// sibling timestamps (last-write-wins, tombstone grace), hint ages and
-	// the dot minter's floor. The fault-injection suite skews it; nil
-	// means time.Now. Deadlines and timers keep the real clock.
+	// sibling timestamps (last-write-wins, tombstone grace), expiries of
+	// values written with a TTL and the instant reads find them expired,
+	// hint ages and the dot minter's floor. The fault-injection suite skews
+	// it, and tests advance it to expire values; nil means time.Now.
+	// Deadlines and timers keep the real clock.
 	Now func() time.Time
 	// Resolvers are server-side sibling resolvers (package resolve) by the
 	// name the config's resolution section uses for them, besides the

@@ -79,7 +79,7 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 		}
 	}
 	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
-	n.gw = gateway.New(n.gatewayConfig(router, readResolver))
+	n.gw = gateway.New(n.gatewayConfig(router, readResolver, now))
 	n.registerClusterMetrics()
 
 	started := make(chan struct{})
@@ -142,13 +142,14 @@ func (n *Node) replicaReadGate(p uint32) string {
 	return ""
 }
 
-func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector) gateway.Config {
+func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector, now func() time.Time) gateway.Config {
 	c := gateway.FromConfig(n.cfg)
 	c.Listener, c.MetricsListener, c.TLSConfig = n.httpLn, n.metricsLn, apiTLSConfig(n.apiTLS)
 	c.Cluster = &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff}
 	c.Admin, c.Events, c.Ready = &clusterAdmin{n: n}, n.events, n.readiness
 	c.Backup = func(ctx context.Context, w io.Writer) error { _, err := n.Backup(ctx, w); return err }
 	c.Coordinator.Router, c.Coordinator.Metrics, c.Coordinator.Dispatcher = router, n.metrics, n.pool
+	c.Coordinator.Now = now
 	c.Coordinator.Logger = n.logger.With("component", "coordinator")
 	c.Resolver, c.Metrics, c.Logger = resolver, n.metrics, n.logger.With("component", "gateway")
 	return c

@@ -2,6 +2,7 @@ package vnode
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -147,7 +148,7 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 		if err != nil {
 			return refuse(to, replica.OpReap, fmt.Sprintf("vnode: reap: %v", err))
 		}
-		return v.m.Reap(to, body.ReapRequest.GetKey(), want)
+		return v.m.Reap(to, body.ReapRequest.GetKey(), want, v.cfg.Now())
 	case *messages.Envelope_HandoffPullRequest:
 		req := body.HandoffPullRequest
 		if len(req.GetKeys()) > 0 {
@@ -185,8 +186,13 @@ func (v *vnode) put(to addr, env *messages.Envelope, req *messages.PutRequest, c
 	if err != nil {
 		return refuse(to, replica.OpPut, fmt.Sprintf("vnode: client context: %v", err))
 	}
+	ttl := req.GetTtlMs()
+	if ttl < 0 || ttl > replica.MaxTTL.Milliseconds() {
+		return refuse(to, replica.OpPut, fmt.Sprintf("vnode: ttl_ms %d outside 0..%d", ttl, replica.MaxTTL.Milliseconds()))
+	}
 	return v.m.Put(to, replica.PutRequest{Key: req.GetKey(), Context: ctxVV, Value: wire.SiblingFromProto(req.GetValue()),
-		MaxSiblings: int(req.GetMaxSiblings()), Early: req.GetEarly(), Precondition: cond}, v.cfg.Now())
+		MaxSiblings: int(req.GetMaxSiblings()), Early: req.GetEarly(), Precondition: cond,
+		TTL: time.Duration(ttl) * time.Millisecond}, v.cfg.Now())
 }
 
 // refuse answers a request that could not be read off the wire.

@@ -63,6 +63,9 @@ type sibling struct {
 	contentType string
 	timestamp   time.Time
 	tombstone   bool
+	// expires is when a value written with ?ttl= expires by the fake's
+	// clock; zero never.
+	expires time.Time
 }
 
 // Server is the fake node. Its URL is the embedded httptest.Server's.
@@ -166,6 +169,14 @@ func (s *Server) LastRequest() Request {
 	return s.mu.requests[len(s.mu.requests)-1]
 }
 
+// Advance moves the fake's clock forward by d, so that values written with
+// ?ttl= expire (each write also moves it by a millisecond).
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.clock = s.mu.clock.Add(d)
+}
+
 // Siblings returns how many versions (values and tombstones) key holds.
 func (s *Server) Siblings(key string) int {
 	s.mu.Lock()
@@ -223,6 +234,7 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	f, failing := s.failure(key, r.Method)
 	sibs := slices.Clone(s.mu.keys[key])
+	now := s.mu.clock
 	s.mu.Unlock()
 	if failing {
 		writeError(w, f.Status, api.Code(f.Code), f.Message, f.Indeterminate)
@@ -231,7 +243,8 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 
 	w.Header().Set("X-Dht-Context", encodeContext(sibs))
 	w.Header().Set("ETag", etag(sibs))
-	live := liveOf(sibs)
+	live := liveOf(sibs, now)
+	setExpires(w, live)
 	switch len(live) {
 	case 0:
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "not found", false)
@@ -242,7 +255,11 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 	default:
 		var body api.Siblings
 		for _, sb := range live {
-			body.Siblings = append(body.Siblings, api.Sibling{Value: sb.value, ContentType: sb.contentType, Timestamp: sb.timestamp})
+			sib := api.Sibling{Value: sb.value, ContentType: sb.contentType, Timestamp: sb.timestamp}
+			if !sb.expires.IsZero() {
+				sib.Expires = &sb.expires
+			}
+			body.Siblings = append(body.Siblings, sib)
 		}
 		writeJSON(w, http.StatusMultipleChoices, body)
 	}
@@ -257,6 +274,16 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writeError(w, http.StatusBadRequest, "bad_context", "X-Dht-Context is not a context issued by this store", false)
 		return
+	}
+	var ttl time.Duration
+	if v, given := r.URL.Query()["ttl"]; given && r.Method == http.MethodPut {
+		// As the node: a Go duration from 1s to ten years.
+		d, err := time.ParseDuration(v[0])
+		if err != nil || len(v) != 1 || d < time.Second || d > 87600*time.Hour {
+			writeError(w, http.StatusBadRequest, api.CodeBadTTL, fmt.Sprintf("ttl=%q is not a duration within 1s..87600h", v[0]), false)
+			return
+		}
+		ttl = d
 	}
 	body, _ := io.ReadAll(r.Body)
 	ct := r.Header.Get("Content-Type")
@@ -276,7 +303,7 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	if ifMatch != "" || ifNoneMatch != "" {
 		// As the node: tested against the key's state, and a write that
 		// passes without a context replaces what was tested.
-		if !preconditionHolds(current, ifMatch, ifNoneMatch) {
+		if !preconditionHolds(current, s.mu.clock, ifMatch, ifNoneMatch) {
 			writeError(w, http.StatusPreconditionFailed, api.CodePreconditionFailed, "precondition failed", false)
 			return
 		}
@@ -286,7 +313,7 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	} else if r.Method == http.MethodDelete && len(covered) == 0 {
 		// As the node: a delete without a context deletes what a read
 		// sees, and nothing when that is no live value.
-		if len(liveOf(current)) == 0 {
+		if len(liveOf(current, s.mu.clock)) == 0 {
 			w.Header().Set("X-Dht-Context", encodeContext(current))
 			w.Header().Set("ETag", etag(current))
 			writeError(w, http.StatusNotFound, api.CodeNotFound, "not found", false)
@@ -301,6 +328,9 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 		next.tombstone = true
 	} else {
 		next.value, next.contentType = body, ct
+		if ttl > 0 {
+			next.expires = s.mu.clock.Add(ttl)
+		}
 	}
 	kept := slices.DeleteFunc(s.mu.keys[key], func(sb sibling) bool { return covered[sb.id] })
 	s.mu.keys[key] = append(kept, next)
@@ -312,15 +342,18 @@ func (s *Server) handleWrite(w http.ResponseWriter, r *http.Request) {
 	// siblings it did not see stay concurrent with it.
 	w.Header().Set("X-Dht-Context", encodeContext([]sibling{next}))
 	w.Header().Set("ETag", etag(s.mu.keys[key]))
-	w.Header().Set("X-Dht-Siblings", strconv.Itoa(len(liveOf(s.mu.keys[key]))))
+	live := liveOf(s.mu.keys[key], s.mu.clock)
+	w.Header().Set("X-Dht-Siblings", strconv.Itoa(len(live)))
+	setExpires(w, live)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// liveOf returns the siblings that are values, not tombstones.
-func liveOf(sibs []sibling) []sibling {
+// liveOf returns the siblings that are values, not tombstones, and not
+// expired at now.
+func liveOf(sibs []sibling, now time.Time) []sibling {
 	var live []sibling
 	for _, sb := range sibs {
-		if !sb.tombstone {
+		if !sb.tombstone && (sb.expires.IsZero() || now.Before(sb.expires)) {
 			live = append(live, sb)
 		}
 	}
@@ -341,8 +374,8 @@ func etag(sibs []sibling) string { return `"` + encodeContext(sibs) + `"` }
 
 // preconditionHolds tests If-Match and If-None-Match (one tag or "*" each,
 // simpler than the node's lists) against the key's state.
-func preconditionHolds(sibs []sibling, ifMatch, ifNoneMatch string) bool {
-	live := len(liveOf(sibs)) > 0
+func preconditionHolds(sibs []sibling, now time.Time, ifMatch, ifNoneMatch string) bool {
+	live := len(liveOf(sibs, now)) > 0
 	switch {
 	case ifMatch == "*" && !live:
 		return false
@@ -422,4 +455,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// setExpires sets X-Dht-Expires, as the node does, to the earliest expiry
+// among live.
+func setExpires(w http.ResponseWriter, live []sibling) {
+	var first time.Time
+	for _, sb := range live {
+		if !sb.expires.IsZero() && (first.IsZero() || sb.expires.Before(first)) {
+			first = sb.expires
+		}
+	}
+	if !first.IsZero() {
+		w.Header().Set("X-Dht-Expires", first.UTC().Format(time.RFC3339Nano))
+	}
 }

@@ -40,15 +40,17 @@ when stdout is a file or a pipe. On a terminal, a value that does not end
 with a newline gets one, so that the prompt starts on a line of its own.
 
 When concurrent writes left several siblings, each is printed after a line
-"--- sibling i (content-type, timestamp) ---"; write back a merged value with
+"--- sibling i (content-type, timestamp[, expires TIME]) ---"; write back a merged value with
 "dhtctl put KEY --context TOKEN" or use "dhtctl resolve". The context token
 ("context: TOKEN") and the sibling count ("siblings: N") are printed on
-stderr. A key that is not found exits with status 1; its context is still
+stderr, and "expires: TIME" when a value was written with a TTL (the
+earliest, with several). An expired value reads as not found. A key that is not found exits with status 1; its context is still
 printed, and a write after a delete should send it back.
 
 With --json, stdout holds one document and stderr nothing but errors:
 {"key":K,"found":true,"context":C,"siblings":[{"value":V,"content_type":T,
-"timestamp":RFC3339}]}; "key_encoding" and a sibling's "encoding" are
+"timestamp":RFC3339,"expires":RFC3339}]}; "expires" only for a value written
+with a TTL; "key_encoding" and a sibling's "encoding" are
 "base64" when the key or value is not UTF-8, "timestamp" is omitted when the
 node did not send one, and a key not found has "found":false, no siblings,
 and exits with status 1.`,
@@ -101,10 +103,14 @@ key is unchanged since the read that gave ETAG ("dhtctl get" prints it), and
 replaces what that read saw. A failed condition writes nothing and exits with
 status 1 ("412 precondition_failed").
 
+--ttl DURATION (Go syntax: 30s, 15m, 24h; 1s to 87600h) makes the value
+expire: from that long after the node takes the write, every replica reads
+the key as not found. The expiry is printed on stderr as "expires: TIME".
+
 The new context is printed on stderr as "context: TOKEN", then its ETag as
 "etag: ETAG", followed by "siblings: N" when the key now has several live
 values. With --json, stdout holds {"key":K,"context":C,"etag":E,"siblings":N}
-instead (` + "`dhtctl put k v --json | jq -r .context`" + `).`,
+(and "expires":RFC3339 with --ttl) instead (` + "`dhtctl put k v --json | jq -r .context`" + `).`,
 		Args: keyArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			valueArg := "-"
@@ -133,6 +139,7 @@ instead (` + "`dhtctl put k v --json | jq -r .context`" + `).`,
 	cmd.Flags().StringVar(&wo.IfMatch, "if-match", "", `write only while the key's ETag is still this one ("*": only if it holds a live value)`)
 	cmd.Flags().StringVar(&wo.IfNoneMatch, "if-none-match", "", `write only if the key holds no live value (given alone: "*"), or its ETag is no longer this one`)
 	cmd.Flags().Lookup("if-none-match").NoOptDefVal = "*"
+	cmd.Flags().DurationVar(&wo.TTL, "ttl", 0, "expire the value this long after the write (Go duration, 1s to 87600h; 0: never)")
 	return cmd
 }
 
@@ -304,6 +311,11 @@ func writeResult(w io.Writer, res *client.WriteResult) error {
 			return err
 		}
 	}
+	if !res.Expires.IsZero() {
+		if _, err := fmt.Fprintf(w, "expires: %s\n", formatTime(res.Expires)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -311,6 +323,9 @@ func writeResult(w io.Writer, res *client.WriteResult) error {
 // {"key","context","etag","siblings"} and, for resolve, "replaced".
 func writeResultJSON(w io.Writer, key string, res *client.WriteResult, replaced int) error {
 	doc := jsonWrite{Context: res.Context, ETag: res.ETag, Siblings: res.Siblings, Replaced: replaced}
+	if !res.Expires.IsZero() {
+		doc.Expires = formatTime(res.Expires)
+	}
 	doc.Key, doc.KeyEncoding = encodeText([]byte(key))
 	return encodeIndented(w, doc)
 }
@@ -327,6 +342,9 @@ type jsonWrite struct {
 	// Replaced is how many siblings resolve replaced; absent for put and
 	// delete.
 	Replaced int `json:"replaced,omitempty"`
+	// Expires is the earliest expiry of the key's live values after the
+	// write (RFC 3339); absent when none expires.
+	Expires string `json:"expires,omitempty"`
 }
 
 // writeObject prints obj for a person: a single value as its exact bytes,
@@ -349,7 +367,11 @@ func writeObject(stdout, stderr io.Writer, obj *client.Object, tty bool) error {
 		}
 	default:
 		for i, s := range obj.Siblings {
-			if _, err := fmt.Fprintf(stdout, "--- sibling %d (%s, %s) ---\n", i+1, orUnknown(s.ContentType), formatTime(s.Timestamp)); err != nil {
+			expires := ""
+			if !s.Expires.IsZero() {
+				expires = ", expires " + formatTime(s.Expires)
+			}
+			if _, err := fmt.Fprintf(stdout, "--- sibling %d (%s, %s%s) ---\n", i+1, orUnknown(s.ContentType), formatTime(s.Timestamp), expires); err != nil {
 				return err
 			}
 			if _, err := stdout.Write(s.Value); err != nil {
@@ -372,6 +394,9 @@ func writeObject(stdout, stderr io.Writer, obj *client.Object, tty bool) error {
 	if len(obj.Siblings) > 1 {
 		fmt.Fprintf(stderr, "siblings: %d\n", len(obj.Siblings))
 	}
+	if !obj.Expires.IsZero() {
+		fmt.Fprintf(stderr, "expires: %s\n", formatTime(obj.Expires))
+	}
 	return nil
 }
 
@@ -393,6 +418,8 @@ type jsonSibling struct {
 	Encoding    string `json:"encoding,omitempty"`
 	ContentType string `json:"content_type"`
 	Timestamp   string `json:"timestamp,omitempty"`
+	// Expires is when the value expires (RFC 3339); absent when never.
+	Expires string `json:"expires,omitempty"`
 }
 
 func writeObjectJSON(w io.Writer, obj *client.Object) error {
@@ -403,6 +430,9 @@ func writeObjectJSON(w io.Writer, obj *client.Object) error {
 		js.Value, js.Encoding = encodeText(s.Value)
 		if !s.Timestamp.IsZero() {
 			js.Timestamp = formatTime(s.Timestamp)
+		}
+		if !s.Expires.IsZero() {
+			js.Expires = formatTime(s.Expires)
 		}
 		doc.Siblings = append(doc.Siblings, js)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dhtkv/dht/client"
 	"github.com/dhtkv/dht/client/clienttest"
@@ -344,5 +345,52 @@ func TestPut_Conditional(t *testing.T) {
 	dhtctl(t, env, "", "delete", "k", "--if-match", `"v1:2"`).want(t, exitOK)
 	if reqs := srv.Requests(); len(reqs) != before+1 || reqs[len(reqs)-1].Header.Get("If-Match") != `"v1:2"` {
 		t.Fatalf("delete --if-match sent %d requests, the last with If-Match %q; want one DELETE with it", len(reqs)-before, reqs[len(reqs)-1].Header.Get("If-Match"))
+	}
+}
+
+func TestPut_TTL(t *testing.T) {
+	srv, env, _ := newFake(t)
+	r := dhtctl(t, env, "", "put", "--ttl", "30s", "k", "v")
+	r.want(t, exitOK)
+	if q := srv.LastRequest().Query; q.Get("ttl") != "30s" {
+		t.Fatalf("query = %v, want ttl=30s", q)
+	}
+	// The fake's clock starts at 12:00:00 and moves 1ms per write.
+	const expires = "expires: 2026-11-25T12:00:30.001Z\n"
+	if !strings.HasSuffix(r.stderr, expires) {
+		t.Fatalf("put stderr = %q, want it to end with %q", r.stderr, expires)
+	}
+	get := dhtctl(t, env, "", "get", "k")
+	get.want(t, exitOK)
+	if get.stdout != "v" || !strings.HasSuffix(get.stderr, expires) {
+		t.Fatalf("get: stdout %q, stderr %q; want v and %q", get.stdout, get.stderr, expires)
+	}
+	js := dhtctl(t, env, "", "get", "--json", "k")
+	js.want(t, exitOK)
+	if !strings.Contains(js.stdout, `"expires": "2026-11-25T12:00:30.001Z"`) {
+		t.Fatalf("get --json = %s, want the sibling's expires", js.stdout)
+	}
+	srv.Advance(31 * time.Second)
+	dhtctl(t, env, "", "get", "k").want(t, exitError)
+
+	dhtctl(t, env, "", "put", "k", "v").want(t, exitOK)
+	if q := srv.LastRequest().Query; q.Has("ttl") {
+		t.Fatalf("query = %v without --ttl, want no ttl", q)
+	}
+	// Not a duration: refused before anything is sent.
+	before := len(srv.Requests())
+	r = dhtctl(t, env, "", "put", "--ttl", "30", "k", "v")
+	r.want(t, exitUsage)
+	if !strings.Contains(r.stderr, "--ttl") {
+		t.Fatalf("stderr = %q, want it to name --ttl", r.stderr)
+	}
+	if n := len(srv.Requests()); n != before {
+		t.Fatalf("%d requests sent with a bad --ttl", n-before)
+	}
+	// Out of range: the node's answer.
+	r = dhtctl(t, env, "", "put", "--ttl", "500ms", "k", "v")
+	r.want(t, exitError)
+	if !strings.Contains(r.stderr, "400 bad_ttl") {
+		t.Fatalf("stderr = %q, want the node's 400 bad_ttl", r.stderr)
 	}
 }

@@ -2,6 +2,7 @@ package antientropy
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
@@ -193,16 +194,15 @@ func whyKept(phase *reapPhase, c *candidate, copies []dvv.Set) string {
 		switch {
 		case cp.IsEmpty():
 			return fmt.Sprintf("primary %s holds nothing", phase.primaries[i])
-		case !cp.IsDeleted():
+		case !dvv.Reapable([]dvv.Set{cp}, 1, math.MaxInt64):
+			// Not even at the end of time: a value without an expiry.
 			return fmt.Sprintf("primary %s holds a live value", phase.primaries[i])
 		case !cp.Equal(copies[0]):
 			return fmt.Sprintf("primary %s holds another tombstone", phase.primaries[i])
 		}
 	}
-	for _, sib := range copies[0].Siblings {
-		if sib.Timestamp >= phase.cutoff {
-			return "younger than the grace period"
-		}
-	}
-	return "not reapable"
+	// Every copy is the same set of tombstones and expired or perishable
+	// values, so what is left is age: a tombstone, or an expiry, within the
+	// grace period.
+	return "younger than the grace period"
 }

@@ -3,6 +3,7 @@ package antientropy_test
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,8 +47,9 @@ func (r *replica) tree(t testing.TB) *merkle.Tree {
 }
 
 // parseSet reads a set written as siblings joined by '+', each
-// value@timestamp#actor.counter, where the value "del" is a tombstone:
-// "v1@5000#1.1" or "del@5000#1.2". The context covers every dot.
+// value@timestamp[!expiry]#actor.counter, where the value "del" is a
+// tombstone and !expiry (Unix ms) makes a value expire: "v1@5000#1.1",
+// "v1@5000!8000#1.1" or "del@5000#1.2". The context covers every dot.
 func parseSet(t testing.TB, s string) dvv.Set {
 	var set dvv.Set
 	var dots []dvv.Dot
@@ -58,8 +60,12 @@ func parseSet(t testing.TB, s string) dvv.Set {
 		if !ok1 || !ok2 || !ok3 {
 			t.Fatalf("set %q: want value@ts#actor.counter", s)
 		}
+		ts, expires, perishable := strings.Cut(ts, "!")
 		sib := dvv.Sibling{Dot: dvv.Dot{Actor: dvv.Actor(atoi(t, actor)), Counter: uint64(atoi(t, counter))},
 			Timestamp: int64(atoi(t, ts))}
+		if perishable {
+			sib.ExpiresAt = int64(atoi(t, expires))
+		}
 		if value == "del" {
 			sib.Tombstone = true
 		} else {
@@ -82,7 +88,11 @@ func formatSet(s dvv.Set) string {
 		if sib.Tombstone {
 			v = "del"
 		}
-		parts = append(parts, fmt.Sprintf("%s@%d#%d.%d", v, sib.Timestamp, sib.Dot.Actor, sib.Dot.Counter))
+		expires := ""
+		if sib.ExpiresAt != 0 {
+			expires = fmt.Sprintf("!%d", sib.ExpiresAt)
+		}
+		parts = append(parts, fmt.Sprintf("%s@%d%s#%d.%d", v, sib.Timestamp, expires, sib.Dot.Actor, sib.Dot.Counter))
 	}
 	return strings.Join(parts, "+")
 }
@@ -145,7 +155,9 @@ func (r *replica) answer(t testing.TB, m *antientropy.Machine, req antientropy.R
 		return m.Hints(req.ID, r.hints[key]), fmt.Sprintf("%d hints", r.hints[key]), true
 	case antientropy.Reap:
 		cur, ok := r.store[key]
-		reaped := ok && cur.Equal(req.Object) && cur.IsDeleted()
+		// As the vnode does at its clock; the simulation's clock is past
+		// every expiry it lists, so "no value without an expiry" stands in.
+		reaped := ok && cur.Equal(req.Object) && dvv.Reapable([]dvv.Set{cur}, 1, math.MaxInt64)
 		if reaped {
 			delete(r.store, key)
 		}

@@ -27,6 +27,16 @@
 // epoch), so a dot is never reused even after data loss or tombstone reaping
 // (Riak's KV679).
 //
+// # Expiry
+//
+// A sibling may carry an absolute expiry (Sibling.ExpiresAt), fixed by the
+// replica that coordinated its write. The stored object never changes when
+// it passes; Set.At(now) gives the set as read at a clock reading, expired
+// values turned into tombstones under their own dots, so that causality,
+// merges and contexts work as for a delete and no older copy can resurrect
+// them. Reapable counts an expired value as a tombstone written at its
+// expiry.
+//
 // # Purity
 //
 // This package does no I/O, starts no goroutines, and reads no clock or global

@@ -28,12 +28,18 @@ type Sibling struct {
 	// milliseconds. It orders nothing causally; it serves last-write-wins
 	// resolution and tombstone grace only.
 	Timestamp int64
+	// ExpiresAt is when the value expires, in Unix milliseconds; zero never.
+	// The coordinating replica fixes it once, from its clock and the
+	// write's TTL, and it travels with the sibling: every replica holds the
+	// same instant, and it is part of the stored object that anti-entropy
+	// compares. Past it the value reads as a tombstone (Set.At).
+	ExpiresAt int64
 }
 
 // Equal reports whether two siblings are identical.
 func (s Sibling) Equal(o Sibling) bool {
 	return s.Dot == o.Dot && s.Tombstone == o.Tombstone && s.Timestamp == o.Timestamp &&
-		s.ContentType == o.ContentType && bytes.Equal(s.Value, o.Value)
+		s.ExpiresAt == o.ExpiresAt && s.ContentType == o.ContentType && bytes.Equal(s.Value, o.Value)
 }
 
 // Set is a dotted version vector set: the concurrent siblings of one key,
@@ -166,6 +172,7 @@ func pickSameDot(a, b Sibling) Sibling {
 	c := cmp.Or(
 		cmp.Compare(a.Timestamp, b.Timestamp),
 		compareBool(a.Tombstone, b.Tombstone),
+		compareExpiry(a.ExpiresAt, b.ExpiresAt),
 		bytes.Compare(a.Value, b.Value),
 		cmp.Compare(a.ContentType, b.ContentType),
 	)
@@ -191,8 +198,14 @@ func compareBool(a, b bool) int {
 // cutoff (Unix milliseconds). Anything less and a replica could still hold,
 // or be handed, a value the tombstones supersede, which reaping would bring
 // back to life.
+//
+// An expired value counts as a tombstone written when it expired: its
+// ExpiresAt must be before cutoff too. The cutoff lies a grace period before
+// the reaper's clock, so such a value has expired on every replica whose
+// clock is less than the grace behind, and no hint or stale copy of it can
+// come back live (they carry the same expiry).
 func Reapable(copies []Set, want int, cutoff int64) bool {
-	if want < 1 || len(copies) != want || !copies[0].IsDeleted() {
+	if want < 1 || len(copies) != want || len(copies[0].Siblings) == 0 {
 		return false
 	}
 	for _, c := range copies[1:] {
@@ -201,7 +214,7 @@ func Reapable(copies []Set, want int, cutoff int64) bool {
 		}
 	}
 	for _, sib := range copies[0].Siblings {
-		if sib.Timestamp >= cutoff {
+		if diedAt, dead := sib.diedAt(); !dead || diedAt >= cutoff {
 			return false
 		}
 	}

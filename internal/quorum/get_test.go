@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
@@ -408,6 +409,11 @@ func TestBlindDelete(t *testing.T) {
 	live := dvv.Set{}
 	live, _ = live.Update(nil, dvv.Sibling{Value: []byte("v")}, dvv.Dot{Actor: 1, Counter: 1}, 0)
 	deleted, _ := live.Update(live.Context, dvv.Sibling{Tombstone: true}, dvv.Dot{Actor: 1, Counter: 2}, 0)
+	now := time.UnixMilli(1000)
+	perishable := dvv.Set{}
+	perishable, _ = perishable.Update(nil, dvv.Sibling{Value: []byte("v"), ExpiresAt: 2000}, dvv.Dot{Actor: 1, Counter: 1}, 0)
+	expired := dvv.Set{}
+	expired, _ = expired.Update(nil, dvv.Sibling{Value: []byte("v"), ExpiresAt: 1000}, dvv.Dot{Actor: 1, Counter: 1}, 0)
 	tests := []struct {
 		name      string
 		read      quorum.GetResult
@@ -418,11 +424,13 @@ func TestBlindDelete(t *testing.T) {
 		{name: "live value", read: quorum.GetResult{Object: live}, wantCtx: live.Context, wantFound: true},
 		{name: "never written", read: quorum.GetResult{}},
 		{name: "only tombstones", read: quorum.GetResult{Object: deleted}},
+		{name: "a value not yet expired", read: quorum.GetResult{Object: perishable}, wantCtx: perishable.Context, wantFound: true},
+		{name: "only expired values", read: quorum.GetResult{Object: expired}},
 		{name: "read failed", read: quorum.GetResult{Err: quorum.ErrTimeout}, wantErr: quorum.ErrTimeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, found, err := quorum.BlindDelete(tc.read)
+			ctx, found, err := quorum.BlindDelete(tc.read, now)
 			if !errors.Is(err, tc.wantErr) || found != tc.wantFound || !slices.Equal(ctx, tc.wantCtx) {
 				t.Errorf("BlindDelete = %v, %v, %v; want %v, %v, %v", ctx, found, err, tc.wantCtx, tc.wantFound, tc.wantErr)
 			}

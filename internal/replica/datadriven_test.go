@@ -17,9 +17,14 @@ import (
 // Commands (to= names the requester; now= is milliseconds after t0):
 //
 //	new [async] [cache=bytes]      a fresh machine over an empty store
-//	put to key value [ctx] [early] [max] [now]
+//	put to key value [ctx] [early] [max] [now] [ttl] [delete]
 //	get to key | merge to key set [ctx] [ts] | merge-batch to entries
-//	reap to key set [ctx] [ts]    | drop to gen
+//	reap to key set [ctx] [ts] [now] | drop to gen
+//
+// A set is value@actor:counter[!expiry],…; "~" is a tombstone, and !N a
+// value that expires N ms after t0. ttl= is a put's TTL in ms, put
+// precondition if-none-match-any makes it If-None-Match: *.
+//
 //	pull to [after] max-keys max-bytes | tombstones to cutoff [limit]
 //	bucket-keys to key (its bucket) | merkle to level parents
 //	done id [err]                  the engine answers async write id
@@ -116,7 +121,11 @@ func (h *scenario) step(d *datadriven.TestData) error {
 		if err != nil {
 			return err
 		}
-		req := PutRequest{Key: key, Context: ctx, MaxSiblings: intArg(d, "max", 0), Early: d.HasArg("early")}
+		req := PutRequest{Key: key, Context: ctx, MaxSiblings: intArg(d, "max", 0), Early: d.HasArg("early"),
+			TTL: time.Duration(intArg(d, "ttl", 0)) * time.Millisecond}
+		if d.HasArg("if-none-match-any") {
+			req.Precondition.IfNoneMatch = &TagTest{Any: true}
+		}
 		req.Value.Value = []byte(strArg(d, "value"))
 		req.Value.Tombstone = d.HasArg("delete")
 		h.request(func() Effects[string] { return h.m.Put(to, req, now) })
@@ -130,7 +139,7 @@ func (h *scenario) step(d *datadriven.TestData) error {
 		if d.Cmd == "merge" {
 			h.request(func() Effects[string] { return h.m.Merge(to, key, s) })
 		} else {
-			h.request(func() Effects[string] { return h.m.Reap(to, key, s) })
+			h.request(func() Effects[string] { return h.m.Reap(to, key, s, now) })
 		}
 	case "merge-batch":
 		var entries []Entry

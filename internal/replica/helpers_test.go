@@ -94,13 +94,22 @@ func parseSet(sibs, ctx string, ts int64) (dvv.Set, error) {
 		for _, part := range strings.Split(sibs, ",") {
 			value, dotText, ok := strings.Cut(part, "@")
 			if !ok {
-				return s, fmt.Errorf("sibling %q: want value@actor:counter", part)
+				return s, fmt.Errorf("sibling %q: want value@actor:counter[!expiry]", part)
 			}
+			dotText, expText, expires := strings.Cut(dotText, "!")
 			d, err := parseDot(dotText)
 			if err != nil {
 				return s, err
 			}
 			sib := dvv.Sibling{Dot: d, Timestamp: ts}
+			if expires {
+				// !N: the value expires N ms after t0.
+				n, err := strconv.ParseInt(expText, 10, 64)
+				if err != nil {
+					return s, fmt.Errorf("sibling %q: expiry: %v", part, err)
+				}
+				sib.ExpiresAt = t0.UnixMilli() + n
+			}
 			if value == "~" {
 				sib.Tombstone = true
 			} else {
@@ -166,6 +175,9 @@ func formatSet(s dvv.Set) string {
 			v = "~"
 		}
 		fmt.Fprintf(&b, "%s@%d:%d", v, sib.Dot.Actor, sib.Dot.Counter)
+		if sib.ExpiresAt != 0 {
+			fmt.Fprintf(&b, "!%d", sib.ExpiresAt-t0.UnixMilli())
+		}
 	}
 	b.WriteString(" | ")
 	for i, d := range s.Context {

@@ -184,7 +184,7 @@ func TestMachine_ReapVerdicts(t *testing.T) {
 				r.do(r.m.Merge("p", []byte("k"), *tc.stored), true)
 			}
 			gen := r.m.Generation()
-			got := r.do(r.m.Reap("ae", []byte("k"), tc.want), true)
+			got := r.do(r.m.Reap("ae", []byte("k"), tc.want, t0), true)
 			if len(got) != 1 || got[0].Reaped != tc.reaped {
 				t.Fatalf("replies %+v, want reaped=%t", got, tc.reaped)
 			}

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 )
@@ -87,9 +88,10 @@ func (m *Machine[A]) stepBatch() Effects[A] {
 }
 
 // Reap deletes key if what it stores is exactly want, the tombstone the
-// reaper checked on every primary; a write that landed since keeps the
+// reaper checked on every primary, and holds no live value at now (an
+// expired value counts as a tombstone); a write that landed since keeps the
 // key. Answers ReplyReap.
-func (m *Machine[A]) Reap(to A, key []byte, want dvv.Set) Effects[A] {
+func (m *Machine[A]) Reap(to A, key []byte, want dvv.Set, now time.Time) Effects[A] {
 	if m.barrier {
 		return Effects[A]{Defer: true}
 	}
@@ -97,7 +99,7 @@ func (m *Machine[A]) Reap(to A, key []byte, want dvv.Set) Effects[A] {
 	if err != nil {
 		return Effects[A]{Reply: errorReply(to, OpReap, CodeStorage, err.Error())}
 	}
-	if !prev.found || !current.Equal(want) || !current.IsDeleted() {
+	if !prev.found || !current.Equal(want) || !current.At(now).IsDeleted() {
 		return Effects[A]{Reply: Reply[A]{To: to, Op: OpReap, Kind: ReplyReap}}
 	}
 	// Forgotten before the delete: if the delete fails, what is stored is

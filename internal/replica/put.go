@@ -12,8 +12,12 @@ import (
 type PutRequest struct {
 	Key     []byte
 	Context dvv.VersionVector
-	// Value is the new sibling; its dot and timestamp are set here.
-	Value       dvv.Sibling
+	// Value is the new sibling; its dot, timestamp and expiry are set here.
+	Value dvv.Sibling
+	// TTL, when positive, makes the value expire TTL after now: the expiry
+	// is fixed here, once, and travels with the object to every replica.
+	// Ignored for a tombstone.
+	TTL         time.Duration
 	MaxSiblings int
 	// Early asks for the object as soon as it is merged, its durability
 	// later (honoured only with Config.Async).
@@ -26,9 +30,21 @@ type PutRequest struct {
 	Precondition Precondition
 }
 
+// The range of a write's TTL. The gateway refuses a client's TTL outside
+// it; the replica checks again what a peer sends.
+const (
+	MinTTL = time.Second
+	// MaxTTL is ten years: far enough for any cache, near enough that
+	// now plus it never overflows.
+	MaxTTL = 87600 * time.Hour
+)
+
 // Put coordinates a client write at now: check the context is plausible
 // and the precondition holds, mint a dot above what the key's contexts say of this replica, apply
 // dvv.Update within the sibling limit, resolve on write, and persist.
+// Values expired at now are dropped from the stored object first (their
+// dots stay in its context): they neither count toward the sibling limit
+// nor satisfy a precondition, as a reader at now would not see them.
 //
 // The answer is a ReplyPut with the object once the write is stored. An
 // early put on an async machine is answered twice: the object at once
@@ -41,6 +57,10 @@ func (m *Machine[A]) Put(to A, req PutRequest, now time.Time) Effects[A] {
 	if err != nil {
 		return Effects[A]{Reply: errorReply(to, OpPut, CodeStorage, err.Error())}
 	}
+	if req.TTL < 0 || req.TTL > MaxTTL {
+		return Effects[A]{Reply: errorReply(to, OpPut, CodeBadRequest, fmt.Sprintf("vnode: ttl %v outside 0..%v", req.TTL, MaxTTL))}
+	}
+	stored = stored.WithoutExpired(now)
 	if limit := PlausibleCounter(now); req.Context.MaxCounter() > limit {
 		return Effects[A]{Reply: errorReply(to, OpPut, CodeBadContext, fmt.Sprintf(
 			"vnode: the context names a dot (counter %d) beyond any a replica can have minted by now (%d): it was not issued by this cluster", req.Context.MaxCounter(), limit))}
@@ -62,6 +82,10 @@ func (m *Machine[A]) Put(to A, req PutRequest, now time.Time) Effects[A] {
 	}
 	sib := req.Value
 	sib.Timestamp = now.UnixMilli()
+	sib.ExpiresAt = 0
+	if req.TTL > 0 && !sib.Tombstone {
+		sib.ExpiresAt = now.Add(req.TTL).UnixMilli()
+	}
 	// A client's context cannot grow the stored one without bound, however
 	// it was made (dvv.VersionVector.Bounded).
 	ctx := req.Context.Bounded(stored.Context, dvv.MaxContextEntries)

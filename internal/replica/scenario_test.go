@@ -84,7 +84,7 @@ func formatReply(r Reply[string]) string {
 	}
 	switch r.Kind {
 	case ReplyError:
-		codes := [...]string{"none", "storage", "bad_request", "too_many_siblings", "bad_context", "unknown"}
+		codes := [...]string{"none", "storage", "bad_request", "too_many_siblings", "bad_context", "unknown", "not_ready", "expired", "precondition_failed"}
 		return fmt.Sprintf("%s error %s: %s", head, codes[r.Code], r.Message)
 	case ReplyPut:
 		if !r.HasObject {

@@ -28,6 +28,8 @@
 // Defaults are chosen for speed: 64 partitions, n=3 r=2 w=2, badger in a
 // per-node t.TempDir() (WithMemoryStorage for the memory engine), and
 // node.Options.FastGossip, which makes failure detection sub-second.
+// WithClock gives every node a clock the test advances (testutil.Clock),
+// so that values written with a TTL expire without the test sleeping.
 //
 // Under -race, a package that starts clusters runs its tests through Main,
 // from its TestMain: each node's protoactor remote writes gRPC's global

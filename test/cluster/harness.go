@@ -44,6 +44,7 @@ type options struct {
 	logLevel   slog.Level
 	configure  []func(i int, cfg *config.Config)
 	noWait     bool
+	now        func() time.Time
 }
 
 // WithPartitions sets ring.partitions (Q, a power of two; default 64).
@@ -66,6 +67,14 @@ func WithLogLevel(l slog.Level) Option { return func(o *options) { o.logLevel = 
 func WithConfig(f func(i int, cfg *config.Config)) Option {
 	return func(o *options) { o.configure = append(o.configure, f) }
 }
+
+// WithClock gives every node, on every start, now as its wall clock
+// (node.Options.Now): sibling timestamps, the expiry of values written with
+// a TTL and when reads find them expired. A test advances it
+// (testutil.Clock) to expire values without sleeping. now must be safe for
+// concurrent use. Deadlines, timeouts and the harness's waits keep the real
+// clock.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithoutWait makes Start return as soon as every node has started, without
 // waiting for the cluster to converge.
@@ -539,7 +548,7 @@ func (c *Cluster) startNode(m *member, cfg config.Config) error {
 		return fmt.Errorf("http listener: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(m.logs, &slog.HandlerOptions{Level: c.opts.logLevel}))
-	n, err := node.Start(node.Options{Config: cfg, Logger: logger, HTTPListener: ln, FastGossip: true})
+	n, err := node.Start(node.Options{Config: cfg, Logger: logger, HTTPListener: ln, FastGossip: true, Now: c.opts.now})
 	if err != nil {
 		_ = ln.Close()
 		return err

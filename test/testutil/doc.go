@@ -8,6 +8,9 @@
 //
 //	rng := testutil.Rand(t)
 //
+// Clock is a wall clock a test advances by hand, for the nodes' injected
+// clock: values written with a TTL expire without the test sleeping.
+//
 // RunWithRaceSuppressions runs a package's tests under the race detector
 // with named races left out, for a race inside a library that cannot be
 // ordered from outside it (test/cluster uses it for gRPC's global logger).
