@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -175,4 +176,61 @@ func (m *Machine[A]) Drop(to A, generation uint64) Effects[A] {
 	m.lastID++
 	m.writes[m.lastID] = pendingWrite[A]{to: to, kind: WriteDropAll}
 	return Effects[A]{Write: Write{Kind: WriteDropAll, ID: m.lastID}}
+}
+
+// List answers one page of key listing: the live keys having prefix that
+// sort after after, in key order, up to limit keys, each with its stored
+// object when withValues is set (tombstones included, so that the caller
+// can merge several replicas' objects). A key whose siblings are all
+// tombstones is skipped: a deleted key is not listed. A record that cannot
+// be decoded fails the page rather than be silently left out. Pull.Done is
+// set when no matching key follows the page. Answers ReplyList.
+func (m *Machine[A]) List(to A, prefix, after []byte, limit int, withValues bool) Effects[A] {
+	if m.drainFirst() {
+		return Effects[A]{Defer: true}
+	}
+	if limit <= 0 {
+		return Effects[A]{Reply: errorReply(to, OpNone, CodeBadRequest, "vnode: list: limit must be positive")}
+	}
+	start := prefix
+	if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
+		// The smallest key after after: the same bytes and a zero byte.
+		start = append(slices.Clip(after), 0)
+	}
+	if len(start) == 0 {
+		start = nil
+	}
+	pull := Pull{Done: true}
+	var decodeErr error
+	err := m.cfg.Store.Scan(start, func(key, value []byte) bool {
+		if !bytes.HasPrefix(key, prefix) {
+			// Keys are in order: past the prefix, none can match.
+			return false
+		}
+		set, err := m.cfg.Codec.Decode(value)
+		if err != nil {
+			decodeErr = fmt.Errorf("vnode: list: stored %q: %w", key, err)
+			return false
+		}
+		if len(set.Live()) == 0 {
+			return true
+		}
+		if len(pull.Entries) >= limit {
+			pull.Done = false
+			return false
+		}
+		e := KeyObject{Key: slices.Clone(key)}
+		if withValues {
+			e.Object = set
+		}
+		pull.Entries = append(pull.Entries, e)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return Effects[A]{Reply: errorReply(to, OpNone, CodeStorage, err.Error())}
+	}
+	return Effects[A]{Reply: Reply[A]{To: to, Kind: ReplyList, Pull: pull}}
 }
