@@ -26,6 +26,13 @@ const (
 	// CodePreconditionFailed answers 412: a conditional request's If-Match
 	// or If-None-Match does not hold; a write stored nothing.
 	CodePreconditionFailed Code = "precondition_failed"
+	// CodeBadCursor answers 400: a key listing's cursor cannot be decoded,
+	// or was made by a ring of another size.
+	CodeBadCursor Code = "bad_cursor"
+	// CodeForbidden answers 403: the token is right but does not allow the
+	// request (the client token on key listing, unless
+	// http.listing_for_clients).
+	CodeForbidden Code = "forbidden"
 )
 
 // The error codes of the admin API's ownership changes.

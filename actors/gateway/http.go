@@ -24,6 +24,7 @@ import (
 func (g *Gateway) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(kvPrefix, g.instrument(g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveKV))))
+	mux.Handle("GET "+api.ListPath, g.listHandler())
 	g.adminRoutes(mux)
 	if g.cfg.Pprof {
 		g.pprofRoutes(mux)
