@@ -90,12 +90,12 @@ type member struct {
 	gossipAddr string
 	logs       *logBuffer
 
-	node   *node.Node // nil while killed
+	node *node.Node // nil while killed
 	// retired is set once the node was decommissioned and has left: it
 	// owns nothing, and WaitConverged no longer expects it in the ring.
 	retired bool
-	http   string     // host:port of the running node's gateway
-	client *client.Client
+	http    string // host:port of the running node's gateway
+	client  *client.Client
 }
 
 // Start starts n nodes, n1 to nN, and waits until they have converged (see
