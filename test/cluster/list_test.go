@@ -61,9 +61,12 @@ func newLister(t *testing.T, q int, opts client.ListOptions) *lister {
 	return &lister{t: t, q: q, opts: opts, seen: map[string]int{}, lastP: -1}
 }
 
-// page lists one page through cl.
-func (l *lister) page(ctx context.Context, cl *client.Client) {
+// page lists one page through cl, within a deadline of its own: a
+// membership change between pages may take longer than one test context.
+func (l *lister) page(cl *client.Client) {
 	l.t.Helper()
+	ctx, cancel := context.WithTimeout(l.t.Context(), 30*time.Second)
+	defer cancel()
 	p, err := cl.List(ctx, l.opts)
 	if err != nil {
 		l.t.Fatalf("list page %d: %v", l.pages+1, err)
@@ -138,14 +141,14 @@ func TestList_EveryKeyOnceThroughCursors(t *testing.T) {
 	begin := time.Now()
 	l := newLister(t, q, client.ListOptions{Prefix: "user/", Limit: 97})
 	for !l.done {
-		l.page(ctx, c.Client(1+l.pages%3))
+		l.page(c.Client(1 + l.pages%3))
 	}
 	l.check(live)
 	t.Logf("%d user/ keys listed in %d pages of at most 97 in %v", len(l.order), l.pages, time.Since(begin).Round(time.Millisecond))
 
 	all := newLister(t, q, client.ListOptions{Limit: 1000, R: 2})
 	for !all.done {
-		all.page(ctx, c.Client(2))
+		all.page(c.Client(2))
 	}
 	all.check(append(live, items...))
 	t.Logf("all %d keys listed at r=2 in %d pages", len(all.order), all.pages)
@@ -158,13 +161,12 @@ func TestList_EveryKeyOnceThroughCursors(t *testing.T) {
 func TestList_CursorSurvivesMembershipChanges(t *testing.T) {
 	const q = 64
 	c := cluster.Start(t, 3, cluster.WithPartitions(q))
-	ctx := ctxFor(t)
 	keys := writeKeys(t, c, "k/", 2000)
 
 	l := newLister(t, q, client.ListOptions{Limit: 60})
 	pages := func(n int) {
 		for i := 0; i < n && !l.done; i++ {
-			l.page(ctx, c.Client(2))
+			l.page(c.Client(2))
 		}
 	}
 	pages(6)
@@ -179,7 +181,7 @@ func TestList_CursorSurvivesMembershipChanges(t *testing.T) {
 	c.WaitRetired(1, 120*time.Second)
 	t.Logf("after %d pages (%d keys): n1 retired; listing through %s too", l.pages, len(l.order), c.ID(four))
 	for !l.done {
-		l.page(ctx, c.Client(four))
+		l.page(c.Client(four))
 	}
 	l.check(keys)
 	t.Logf("%d keys listed once each in %d pages across a join and a decommission", len(l.order), l.pages)
