@@ -54,6 +54,20 @@ func TestMachine_ListPages(t *testing.T) {
 			t.Errorf("page %+v, want c1 with its value", got.Pull.Entries)
 		}
 	})
+	t.Run("values stop at ListMaxBytes", func(t *testing.T) {
+		r := newRig(t, false)
+		big := string(make([]byte, ListMaxBytes/2))
+		for _, k := range []string{"x1", "x2", "x3"} {
+			r.put(k, big, nil, 0)
+		}
+		got := r.do(r.m.List("l", nil, nil, 10, true), false)[0]
+		if len(got.Pull.Entries) != 1 || got.Pull.Done {
+			t.Fatalf("%d entries done=%t, want one half-MiB value (stored larger) and more", len(got.Pull.Entries), got.Pull.Done)
+		}
+		if got := r.do(r.m.List("l", nil, nil, 10, false), false)[0]; len(got.Pull.Entries) != 3 || !got.Pull.Done {
+			t.Errorf("keys only: %d entries done=%t, want all 3", len(got.Pull.Entries), got.Pull.Done)
+		}
+	})
 	t.Run("a bad limit", func(t *testing.T) {
 		got := r.do(r.m.List("l", nil, nil, 0, false), false)[0]
 		if got.Kind != ReplyError || got.Code != CodeBadRequest {

@@ -178,13 +178,21 @@ func (m *Machine[A]) Drop(to A, generation uint64) Effects[A] {
 	return Effects[A]{Write: Write{Kind: WriteDropAll, ID: m.lastID}}
 }
 
+// ListMaxBytes bounds the stored bytes of one List page with values, at
+// least one key: a page of 10,000 values of 1 MiB must not become one
+// remote message of 10 GiB. The page then ends early, not Done, and the
+// caller asks for the keys after its last one. It is the handoff's default
+// batch size (handoff.transfer_batch_bytes).
+const ListMaxBytes = 1 << 20
+
 // List answers one page of key listing: the live keys having prefix that
 // sort after after, in key order, up to limit keys, each with its stored
 // object when withValues is set (tombstones included, so that the caller
 // can merge several replicas' objects). A key whose siblings are all
 // tombstones is skipped: a deleted key is not listed. A record that cannot
-// be decoded fails the page rather than be silently left out. Pull.Done is
-// set when no matching key follows the page. Answers ReplyList.
+// be decoded fails the page rather than be silently left out. A page with
+// values also ends at ListMaxBytes. Pull.Done is set when no matching key
+// follows the page. Answers ReplyList.
 func (m *Machine[A]) List(to A, prefix, after []byte, limit int, withValues bool) Effects[A] {
 	if m.drainFirst() {
 		return Effects[A]{Defer: true}
@@ -201,6 +209,7 @@ func (m *Machine[A]) List(to A, prefix, after []byte, limit int, withValues bool
 		start = nil
 	}
 	pull := Pull{Done: true}
+	size := 0
 	var decodeErr error
 	err := m.cfg.Store.Scan(start, func(key, value []byte) bool {
 		if !bytes.HasPrefix(key, prefix) {
@@ -215,13 +224,15 @@ func (m *Machine[A]) List(to A, prefix, after []byte, limit int, withValues bool
 		if len(set.Live()) == 0 {
 			return true
 		}
-		if len(pull.Entries) >= limit {
+		if len(pull.Entries) >= limit || (withValues && len(pull.Entries) > 0 && size+len(key)+len(value) > ListMaxBytes) {
 			pull.Done = false
 			return false
 		}
 		e := KeyObject{Key: slices.Clone(key)}
+		size += len(key)
 		if withValues {
 			e.Object = set
+			size += len(value)
 		}
 		pull.Entries = append(pull.Entries, e)
 		return true
