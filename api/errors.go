@@ -36,6 +36,13 @@ const (
 	// CodeBadTTL answers 400: a PUT's ttl is not a Go duration between 1s
 	// and 87600h (ten years).
 	CodeBadTTL Code = "bad_ttl"
+	// CodeBadCursor answers 400: a key listing's cursor cannot be decoded,
+	// or was made by a ring of another size.
+	CodeBadCursor Code = "bad_cursor"
+	// CodeForbidden answers 403: the token is right but does not allow the
+	// request (the client token on key listing, unless
+	// http.listing_for_clients).
+	CodeForbidden Code = "forbidden"
 )
 
 // The error codes of the admin API's ownership changes.

@@ -148,6 +148,11 @@ type HTTP struct {
 	// Pprof serves Go's profiler under /debug/pprof/, guarded by the
 	// admin token. Off by default: profiles show internals and cost CPU.
 	Pprof bool `koanf:"pprof"`
+	// ListingForClients lets the client token list keys (GET /v1/kv?prefix=).
+	// Off by default, so listing takes the admin token: a full listing
+	// touches every partition and scans every key, a cost an operator
+	// should choose to hand to clients.
+	ListingForClients bool `koanf:"listing_for_clients"`
 	// MaxHeaderBytes bounds a request's header block.
 	MaxHeaderBytes int `koanf:"max_header_bytes"`
 	// IdleTimeout closes a keep-alive connection idle for this long.

@@ -29,7 +29,7 @@ func TestKeys_StableOrder(t *testing.T) {
 		"cluster.ready_agreement_wait",
 		"cluster.tls.ca_file", "cluster.tls.cert_file", "cluster.tls.key_file",
 		"http.listen", "http.max_body_bytes", "http.read_timeout", "http.write_timeout",
-		"http.shutdown_timeout", "http.lame_duck", "http.client_token", "http.admin_token", "http.pprof",
+		"http.shutdown_timeout", "http.lame_duck", "http.client_token", "http.admin_token", "http.pprof", "http.listing_for_clients",
 		"http.max_header_bytes", "http.idle_timeout", "http.max_connections", "http.metrics_listen",
 		"http.tls.cert_file", "http.tls.key_file", "http.tls.client_ca_file",
 		"ring.partitions",

@@ -53,6 +53,7 @@ var help = map[string]string{
 	"http.client_token":                `bearer token required on /v1/kv ("" = none); prefer the environment, flags show in ps`,
 	"http.admin_token":                 `bearer token required on /admin ("" = none); prefer the environment, flags show in ps`,
 	"http.pprof":                       "serve Go's profiler under /debug/pprof/, guarded by the admin token",
+	"http.listing_for_clients":         "let the client token list keys (GET /v1/kv?prefix=); otherwise listing takes the admin token",
 	"http.max_header_bytes":            "largest request header block in bytes, 16384..1048576",
 	"http.idle_timeout":                "close a keep-alive connection idle for this long",
 	"http.max_connections":             "most open HTTP connections; more wait in the listen backlog (0 = no bound)",

@@ -412,6 +412,8 @@ type Envelope struct {
 	//	*Envelope_MergeBatchRequest
 	//	*Envelope_MergeBatchReply
 	//	*Envelope_ConditionalPutRequest
+	//	*Envelope_ListRequest
+	//	*Envelope_ListReply
 	Body          isEnvelope_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -693,6 +695,24 @@ func (x *Envelope) GetConditionalPutRequest() *ConditionalPutRequest {
 	return nil
 }
 
+func (x *Envelope) GetListRequest() *ListRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ListRequest); ok {
+			return x.ListRequest
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetListReply() *ListReply {
+	if x != nil {
+		if x, ok := x.Body.(*Envelope_ListReply); ok {
+			return x.ListReply
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Body interface {
 	isEnvelope_Body()
 }
@@ -797,6 +817,14 @@ type Envelope_ConditionalPutRequest struct {
 	ConditionalPutRequest *ConditionalPutRequest `protobuf:"bytes,34,opt,name=conditional_put_request,json=conditionalPutRequest,proto3,oneof"`
 }
 
+type Envelope_ListRequest struct {
+	ListRequest *ListRequest `protobuf:"bytes,35,opt,name=list_request,json=listRequest,proto3,oneof"`
+}
+
+type Envelope_ListReply struct {
+	ListReply *ListReply `protobuf:"bytes,36,opt,name=list_reply,json=listReply,proto3,oneof"`
+}
+
 func (*Envelope_PutRequest) isEnvelope_Body() {}
 
 func (*Envelope_PutReply) isEnvelope_Body() {}
@@ -846,6 +874,10 @@ func (*Envelope_MergeBatchRequest) isEnvelope_Body() {}
 func (*Envelope_MergeBatchReply) isEnvelope_Body() {}
 
 func (*Envelope_ConditionalPutRequest) isEnvelope_Body() {}
+
+func (*Envelope_ListRequest) isEnvelope_Body() {}
+
+func (*Envelope_ListReply) isEnvelope_Body() {}
 
 // PutRequest asks a replica vnode to coordinate a client write: mint a dot,
 // discard what the client's context covers, persist, and reply with the
@@ -2968,6 +3000,145 @@ func (x *HintsForReply) GetCount() uint32 {
 	return 0
 }
 
+// ListRequest asks a vnode for one page of its partition's live keys in key
+// order: those having prefix and sorting after after_key (from the first
+// when empty), up to limit. A key whose siblings are all tombstones is not
+// listed. Key listing (GET /v1/kv?prefix=) sends one per partition it
+// covers; a vnode that predates it answers ERROR_CODE_UNKNOWN_MESSAGE, and
+// the gateway asks another replica.
+type ListRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Prefix    []byte                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	AfterKey  []byte                 `protobuf:"bytes,3,opt,name=after_key,json=afterKey,proto3" json:"after_key,omitempty"`
+	Limit     uint32                 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Answer each key's stored object too, tombstones included, so that the
+	// gateway can merge the objects of several replicas.
+	WithValues    bool `protobuf:"varint,5,opt,name=with_values,json=withValues,proto3" json:"with_values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRequest) Reset() {
+	*x = ListRequest{}
+	mi := &file_dht_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRequest) ProtoMessage() {}
+
+func (x *ListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
+func (*ListRequest) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ListRequest) GetPrefix() []byte {
+	if x != nil {
+		return x.Prefix
+	}
+	return nil
+}
+
+func (x *ListRequest) GetAfterKey() []byte {
+	if x != nil {
+		return x.AfterKey
+	}
+	return nil
+}
+
+func (x *ListRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListRequest) GetWithValues() bool {
+	if x != nil {
+		return x.WithValues
+	}
+	return false
+}
+
+// ListReply is one page of a ListRequest: the keys in order, each with its
+// object when values were asked. more is set when the partition holds
+// further matching keys after the last one.
+type ListReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*KeyObject           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	More          bool                   `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReply) Reset() {
+	*x = ListReply{}
+	mi := &file_dht_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReply) ProtoMessage() {}
+
+func (x *ListReply) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReply.ProtoReflect.Descriptor instead.
+func (*ListReply) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListReply) GetEntries() []*KeyObject {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_dht_proto protoreflect.FileDescriptor
 
 const file_dht_proto_rawDesc = "" +
@@ -2988,7 +3159,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x98\r\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x86\x0e\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
@@ -3025,7 +3196,10 @@ const file_dht_proto_rawDesc = "" +
 	"\x12handoff_pull_reply\x18\x1f \x01(\v2\x18.dht.v1.HandoffPullReplyH\x00R\x10handoffPullReply\x12K\n" +
 	"\x13merge_batch_request\x18  \x01(\v2\x19.dht.v1.MergeBatchRequestH\x00R\x11mergeBatchRequest\x12E\n" +
 	"\x11merge_batch_reply\x18! \x01(\v2\x17.dht.v1.MergeBatchReplyH\x00R\x0fmergeBatchReply\x12W\n" +
-	"\x17conditional_put_request\x18\" \x01(\v2\x1d.dht.v1.ConditionalPutRequestH\x00R\x15conditionalPutRequestB\x06\n" +
+	"\x17conditional_put_request\x18\" \x01(\v2\x1d.dht.v1.ConditionalPutRequestH\x00R\x15conditionalPutRequest\x128\n" +
+	"\flist_request\x18# \x01(\v2\x13.dht.v1.ListRequestH\x00R\vlistRequest\x122\n" +
+	"\n" +
+	"list_reply\x18$ \x01(\v2\x11.dht.v1.ListReplyH\x00R\tlistReplyB\x06\n" +
 	"\x04body\"\xda\x01\n" +
 	"\n" +
 	"PutRequest\x12\x1c\n" +
@@ -3175,7 +3349,17 @@ const file_dht_proto_rawDesc = "" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\"%\n" +
 	"\rHintsForReply\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\rR\x05count*\x8f\x02\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\"\x97\x01\n" +
+	"\vListRequest\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\fR\x06prefix\x12\x1b\n" +
+	"\tafter_key\x18\x03 \x01(\fR\bafterKey\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x1f\n" +
+	"\vwith_values\x18\x05 \x01(\bR\n" +
+	"withValues\"L\n" +
+	"\tListReply\x12+\n" +
+	"\aentries\x18\x01 \x03(\v2\x11.dht.v1.KeyObjectR\aentries\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more*\x8f\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12ERROR_CODE_STORAGE\x10\x01\x12\x1a\n" +
@@ -3200,7 +3384,7 @@ func file_dht_proto_rawDescGZIP() []byte {
 }
 
 var file_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_dht_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: dht.v1.ErrorCode
 	(*Dot)(nil),                   // 1: dht.v1.Dot
@@ -3242,6 +3426,8 @@ var file_dht_proto_goTypes = []any{
 	(*ReapReply)(nil),             // 37: dht.v1.ReapReply
 	(*HintsForRequest)(nil),       // 38: dht.v1.HintsForRequest
 	(*HintsForReply)(nil),         // 39: dht.v1.HintsForReply
+	(*ListRequest)(nil),           // 40: dht.v1.ListRequest
+	(*ListReply)(nil),             // 41: dht.v1.ListReply
 }
 var file_dht_proto_depIdxs = []int32{
 	1,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -3273,31 +3459,34 @@ var file_dht_proto_depIdxs = []int32{
 	22, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
 	23, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
 	7,  // 28: dht.v1.Envelope.conditional_put_request:type_name -> dht.v1.ConditionalPutRequest
-	1,  // 29: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	2,  // 30: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	6,  // 31: dht.v1.ConditionalPutRequest.put:type_name -> dht.v1.PutRequest
-	8,  // 32: dht.v1.ConditionalPutRequest.if_match:type_name -> dht.v1.TagTest
-	8,  // 33: dht.v1.ConditionalPutRequest.if_none_match:type_name -> dht.v1.TagTest
-	3,  // 34: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	3,  // 35: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	3,  // 36: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	0,  // 37: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
-	16, // 38: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
-	15, // 39: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	18, // 40: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
-	3,  // 41: dht.v1.KeyObject.object:type_name -> dht.v1.Object
-	20, // 42: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
-	20, // 43: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
-	17, // 44: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	3,  // 45: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	3,  // 46: dht.v1.Hint.object:type_name -> dht.v1.Object
-	33, // 47: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	3,  // 48: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	40, // 29: dht.v1.Envelope.list_request:type_name -> dht.v1.ListRequest
+	41, // 30: dht.v1.Envelope.list_reply:type_name -> dht.v1.ListReply
+	1,  // 31: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	2,  // 32: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	6,  // 33: dht.v1.ConditionalPutRequest.put:type_name -> dht.v1.PutRequest
+	8,  // 34: dht.v1.ConditionalPutRequest.if_match:type_name -> dht.v1.TagTest
+	8,  // 35: dht.v1.ConditionalPutRequest.if_none_match:type_name -> dht.v1.TagTest
+	3,  // 36: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	3,  // 37: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	3,  // 38: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	0,  // 39: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
+	16, // 40: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
+	15, // 41: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	18, // 42: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	3,  // 43: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	20, // 44: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	20, // 45: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	17, // 46: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	3,  // 47: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	3,  // 48: dht.v1.Hint.object:type_name -> dht.v1.Object
+	33, // 49: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	3,  // 50: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	20, // 51: dht.v1.ListReply.entries:type_name -> dht.v1.KeyObject
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -3331,6 +3520,8 @@ func file_dht_proto_init() {
 		(*Envelope_MergeBatchRequest)(nil),
 		(*Envelope_MergeBatchReply)(nil),
 		(*Envelope_ConditionalPutRequest)(nil),
+		(*Envelope_ListRequest)(nil),
+		(*Envelope_ListReply)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3338,7 +3529,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -42,6 +42,12 @@ type Metrics struct {
 	// error, invalid). Each one left the siblings unresolved; a rising
 	// count means clients get siblings they were not expecting.
 	ResolverFailures *prometheus.CounterVec
+	// ListRequests counts key listing pages (GET /v1/kv?prefix=) by
+	// result (ok, or the error code answered).
+	ListRequests *prometheus.CounterVec
+	// ListedKeys counts the keys key listings returned. Listing scans every
+	// partition's keys: a steady rate here is load on every node.
+	ListedKeys prometheus.Counter
 }
 
 // DefaultLatencyCeiling is the top latency bucket New uses unless told
@@ -102,12 +108,20 @@ func NewWithLatencyCeiling(ceiling time.Duration) *Metrics {
 			Namespace: "dht", Name: "resolver_failures_total",
 			Help: "Resolvers that panicked, failed or returned an invalid resolution, leaving the siblings unresolved; by resolver, bucket, path and reason.",
 		}, []string{"resolver", "bucket", "path", "reason"}),
+		ListRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "list_requests_total",
+			Help: "Key listing pages (GET /v1/kv?prefix=) by result: ok, or the error code answered.",
+		}, []string{"result"}),
+		ListedKeys: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "dht", Name: "listed_keys_total",
+			Help: "Keys returned by key listings.",
+		}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.CoordinatorHandovers, m.Hints, m.HintsPending, m.Siblings,
-		m.Resolutions, m.ResolverFailures, buildInfoGauge(buildinfo.Read()),
+		m.Resolutions, m.ResolverFailures, m.ListRequests, m.ListedKeys, buildInfoGauge(buildinfo.Read()),
 	)
 	return m
 }

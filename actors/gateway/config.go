@@ -74,6 +74,12 @@ type Config struct {
 	ClientToken string
 	// AdminToken, when set, is required as a bearer token on /admin.
 	AdminToken string
+	// ListingForClients lets ClientToken list keys (GET /v1/kv?prefix=,
+	// http.listing_for_clients); otherwise listing takes AdminToken.
+	ListingForClients bool
+	// Self is this node's id: key listing asks its own replica of a
+	// partition first, which costs no network hop.
+	Self string
 	// Pprof serves net/http/pprof under /debug/pprof/, guarded by
 	// AdminToken.
 	Pprof bool
@@ -130,6 +136,7 @@ func FromConfig(c config.Config) Config {
 		ClientToken:           c.HTTP.ClientToken,
 		AdminToken:            c.HTTP.AdminToken,
 		Pprof:                 c.HTTP.Pprof,
+		ListingForClients:     c.HTTP.ListingForClients,
 		Coordinator:           coordinator.FromConfig(c),
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"path"
 	"reflect"
 	"strings"
+
+	"github.com/dhtkv/dht/api"
 )
 
 // router is the gateway's http.ServeMux, routed by Go 1.22 method patterns
@@ -170,7 +172,7 @@ func (g *Gateway) unroutedGuard(p string, h http.Handler) http.Handler {
 	switch {
 	case strings.HasPrefix(p, "/admin/") || strings.HasPrefix(p, "/debug/"):
 		return g.requireToken(g.cfg.AdminToken, h)
-	case strings.HasPrefix(p, collectionPath):
+	case strings.HasPrefix(p, api.ListPath):
 		return g.instrument(g.requireToken(g.cfg.ClientToken, h))
 	}
 	return h

@@ -32,7 +32,7 @@ func (g *Gateway) routes() http.Handler {
 	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
 		mux.Handle(method+" "+kvPattern, kv)
 	}
-	mux.HandleFunc("GET "+collectionPath, g.serveCollection)
+	mux.Handle("GET "+api.ListPath, g.listHandler())
 	g.adminRoutes(mux)
 	if g.cfg.Pprof {
 		g.pprofRoutes(mux)

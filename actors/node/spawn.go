@@ -152,6 +152,7 @@ func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector, 
 	c.Coordinator.Now = now
 	c.Coordinator.Logger = n.logger.With("component", "coordinator")
 	c.Resolver, c.Metrics, c.Logger = resolver, n.metrics, n.logger.With("component", "gateway")
+	c.Self = router.self
 	return c
 }
 

@@ -7,7 +7,7 @@
 // requests carried in a messages.Envelope (put, conditional put, get,
 // merge, merge batch, handoff pull (the page after a key, or the listed keys
 // of a transfer that compared trees first), Merkle level, bucket keys,
-// tombstones, reap) and the node's
+// tombstones, reap, key listing) and the node's
 // Drop.
 //
 // The actor is a thin shell around internal/replica's Machine, which makes

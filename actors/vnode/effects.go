@@ -162,6 +162,16 @@ func envelope(r replica.Reply[addr]) *messages.Envelope {
 		return &messages.Envelope{Body: &messages.Envelope_MergeBatchReply{MergeBatchReply: &messages.MergeBatchReply{Merged: r.Merged}}}
 	case replica.ReplyReap:
 		return &messages.Envelope{Body: &messages.Envelope_ReapReply{ReapReply: &messages.ReapReply{Reaped: r.Reaped}}}
+	case replica.ReplyList:
+		reply := &messages.ListReply{More: !r.Pull.Done}
+		for _, e := range r.Pull.Entries {
+			ko := &messages.KeyObject{Key: e.Key}
+			if !e.Object.IsEmpty() {
+				ko.Object = wire.ObjectToProto(e.Object)
+			}
+			reply.Entries = append(reply.Entries, ko)
+		}
+		return &messages.Envelope{Body: &messages.Envelope_ListReply{ListReply: reply}}
 	case replica.ReplyHandoffPull:
 		return &messages.Envelope{Body: &messages.Envelope_HandoffPullReply{HandoffPullReply: pullReply(r.Pull)}}
 	case replica.ReplyBucketKeys:

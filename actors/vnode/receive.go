@@ -127,6 +127,17 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 			}
 		}
 		return v.m.Get(to, body.GetRequest.GetKey())
+	case *messages.Envelope_ListRequest:
+		// A listing is a read: a replica without its data yet would
+		// answer a short page, so it refuses and the gateway asks another.
+		if v.cfg.ReadGate != nil {
+			if why := v.cfg.ReadGate(v.cfg.Partition); why != "" {
+				return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Kind: replica.ReplyError,
+					Code: replica.CodeNotReady, Message: fmt.Sprintf("vnode: partition %d does not answer reads yet: %s", v.cfg.Partition, why)}}
+			}
+		}
+		req := body.ListRequest
+		return v.m.List(to, req.GetPrefix(), req.GetAfterKey(), int(req.GetLimit()), req.GetWithValues(), v.cfg.Clock())
 	case *messages.Envelope_MergeRequest:
 		req := body.MergeRequest
 		incoming, err := wire.ObjectFromProto(req.GetObject())

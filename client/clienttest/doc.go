@@ -21,6 +21,10 @@
 // node sends; the handlers that fill them are its own, written apart from the
 // node's.
 //
+// Key listing (GET /v1/kv?prefix=) lists the live keys in one global key
+// order, since the fake has no partitions, with a cursor of its own; it
+// takes the admin token once SetAdminToken has set one.
+//
 // It is test-only infrastructure, not a reference for the server's
 // implementation: there are no replicas, so R, W, PR and PW are only
 // validated (1..3), never enforced.

@@ -124,6 +124,7 @@ func newServer(token string) *Server {
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.HandleFunc("GET /v1/kv/{key}", s.handleGet)
+	mux.HandleFunc("GET "+api.ListPath, s.handleList)
 	mux.HandleFunc("PUT /v1/kv/{key}", s.handleWrite)
 	mux.HandleFunc("DELETE /v1/kv/{key}", s.handleWrite)
 	s.adminRoutes(mux)
@@ -213,7 +214,9 @@ func (s *Server) record(next http.Handler) http.Handler {
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := s.token
-		if strings.HasPrefix(r.URL.Path, "/admin/") {
+		// Key listing takes the admin token when one is set, as on a node
+		// without http.listing_for_clients.
+		if strings.HasPrefix(r.URL.Path, "/admin/") || (r.URL.Path == api.ListPath && s.adminTokenSet()) {
 			s.mu.Lock()
 			token = s.mu.adminToken
 			s.mu.Unlock()
@@ -224,6 +227,12 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) adminTokenSet() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.adminToken != ""
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request) {

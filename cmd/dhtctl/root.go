@@ -42,6 +42,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).putCmd,
 	(*app).deleteCmd,
 	(*app).resolveCmd,
+	(*app).lsCmd,
 	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd, (*app).readyCmd,
 	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd, (*app).backupCmd,
 	(*app).certsCmd,

@@ -130,6 +130,7 @@ const (
 	ReplyTombstones            // Keys
 	ReplyMerkle                // Hashes, Shape, Pull's Generation and TotalKeys
 	ReplyDropped               // Dropped
+	ReplyList                  // Pull's Entries (objects only when asked) and Done
 )
 
 // Reply is one answer to a request, addressed to the To its request came

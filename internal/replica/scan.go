@@ -1,8 +1,10 @@
 package replica
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/merkle"
@@ -175,4 +177,73 @@ func (m *Machine[A]) Drop(to A, generation uint64) Effects[A] {
 	m.lastID++
 	m.writes[m.lastID] = pendingWrite[A]{to: to, kind: WriteDropAll}
 	return Effects[A]{Write: Write{Kind: WriteDropAll, ID: m.lastID}}
+}
+
+// ListMaxBytes bounds the stored bytes of one List page with values, at
+// least one key: a page of 10,000 values of 1 MiB must not become one
+// remote message of 10 GiB. The page then ends early, not Done, and the
+// caller asks for the keys after its last one. It is the handoff's default
+// batch size (handoff.transfer_batch_bytes).
+const ListMaxBytes = 1 << 20
+
+// List answers one page of key listing: the live keys having prefix that
+// sort after after, in key order, up to limit keys, each with its stored
+// object when withValues is set (tombstones included, so that the caller
+// can merge several replicas' objects). A key whose siblings are all
+// tombstones, or expired at now (a TTL), is skipped: a deleted key is not
+// listed. A record that cannot
+// be decoded fails the page rather than be silently left out. A page with
+// values also ends at ListMaxBytes. Pull.Done is set when no matching key
+// follows the page. Answers ReplyList.
+func (m *Machine[A]) List(to A, prefix, after []byte, limit int, withValues bool, now time.Time) Effects[A] {
+	if m.drainFirst() {
+		return Effects[A]{Defer: true}
+	}
+	if limit <= 0 {
+		return Effects[A]{Reply: errorReply(to, OpNone, CodeBadRequest, "vnode: list: limit must be positive")}
+	}
+	start := prefix
+	if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
+		// The smallest key after after: the same bytes and a zero byte.
+		start = append(slices.Clip(after), 0)
+	}
+	if len(start) == 0 {
+		start = nil
+	}
+	pull := Pull{Done: true}
+	size := 0
+	var decodeErr error
+	err := m.cfg.Store.Scan(start, func(key, value []byte) bool {
+		if !bytes.HasPrefix(key, prefix) {
+			// Keys are in order: past the prefix, none can match.
+			return false
+		}
+		set, err := m.cfg.Codec.Decode(value)
+		if err != nil {
+			decodeErr = fmt.Errorf("vnode: list: stored %q: %w", key, err)
+			return false
+		}
+		if len(set.At(now).Live()) == 0 {
+			return true
+		}
+		if len(pull.Entries) >= limit || (withValues && len(pull.Entries) > 0 && size+len(key)+len(value) > ListMaxBytes) {
+			pull.Done = false
+			return false
+		}
+		e := KeyObject{Key: slices.Clone(key)}
+		size += len(key)
+		if withValues {
+			e.Object = set
+			size += len(value)
+		}
+		pull.Entries = append(pull.Entries, e)
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return Effects[A]{Reply: errorReply(to, OpNone, CodeStorage, err.Error())}
+	}
+	return Effects[A]{Reply: Reply[A]{To: to, Kind: ReplyList, Pull: pull}}
 }

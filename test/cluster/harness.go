@@ -99,9 +99,12 @@ type member struct {
 	gossipAddr string
 	logs       *logBuffer
 
-	node   *node.Node // nil while killed
-	http   string     // host:port of the running node's gateway
-	client *client.Client
+	node *node.Node // nil while killed
+	// retired is set once the node was decommissioned and has left: it
+	// owns nothing, and WaitConverged no longer expects it in the ring.
+	retired bool
+	http    string // host:port of the running node's gateway
+	client  *client.Client
 }
 
 // Start starts n nodes, n1 to nN, and waits until they have converged (see
@@ -247,6 +250,69 @@ func (c *Cluster) Kill(i int) {
 	}
 }
 
+// Add starts one more node, numbered N()+1, seeded with node 1 (which must
+// be running), and returns its number. A node that starts for the first
+// time joins the ring as a new owner, and partitions move to it. It does not
+// wait for the cluster: follow it with WaitConverged.
+func (c *Cluster) Add() int {
+	c.t.Helper()
+	c.mu.Lock()
+	i := len(c.mu.members) + 1
+	c.mu.members = append(c.mu.members, &member{
+		id:      "n" + strconv.Itoa(i),
+		dataDir: filepath.Join(c.t.TempDir(), "data"),
+		logs:    &logBuffer{},
+	})
+	c.mu.Unlock()
+	if err := c.start(i, true); err != nil {
+		c.t.Fatalf("cluster: add %s: %v", c.ID(i), err)
+	}
+	return i
+}
+
+// Decommission asks node via to decommission node i, which then hands its
+// partitions over while it keeps serving. Follow it with WaitRetired.
+func (c *Cluster) Decommission(via, i int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if _, err := c.Client(via).Decommission(ctx, c.ID(i)); err != nil {
+		c.t.Fatalf("cluster: decommission %s via %s: %v", c.ID(i), c.ID(via), err)
+	}
+}
+
+// WaitRetired waits until node i, decommissioned, has handed every
+// partition over and retired, then stops it. WaitConverged no longer
+// expects it afterwards. It fails t when timeout passes first.
+func (c *Cluster) WaitRetired(i int, timeout time.Duration) {
+	c.t.Helper()
+	n := c.Node(i)
+	if n == nil {
+		c.t.Fatalf("cluster: decommission %s: not running", c.ID(i))
+	}
+	select {
+	case <-n.Retired():
+	case <-time.After(timeout):
+		c.t.Fatalf("cluster: %s did not retire within %v of its decommission", c.ID(i), timeout)
+	}
+	m := c.member(i)
+	c.mu.Lock()
+	m.node, m.retired = nil, true
+	c.mu.Unlock()
+	m.logs.mark("---- retired, stopped by the test harness ----")
+	if err := stopNow(n); err != nil {
+		c.t.Errorf("cluster: stop retired %s: %v", m.id, err)
+	}
+}
+
+// retired reports whether node i was decommissioned and has left.
+func (c *Cluster) retired(i int) bool {
+	m := c.member(i)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return m.retired
+}
+
 // Restart starts node i again with the same id, data directory and gossip
 // port, seeding from every other running node. It does not wait for the
 // cluster: follow it with WaitConverged.
@@ -357,7 +423,12 @@ func (c *Cluster) converged(ctx context.Context) error {
 	if len(live) == 0 {
 		return errors.New("no node is running")
 	}
-	allIDs := c.IDs()
+	var allIDs []string
+	for i, id := range c.IDs() {
+		if !c.retired(i + 1) {
+			allIDs = append(allIDs, id)
+		}
+	}
 	type view struct {
 		ring    *client.Ring
 		members []client.Member
