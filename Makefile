@@ -126,7 +126,7 @@ helm-boot-test: image ## boot the rendered chart as containers of $(IMAGE): one 
 image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 	DHT_IMAGE=$(IMAGE) scripts/image.sh
 
-examples-test: build ## run the make run banner's and the README's first examples against a fresh local cluster (curl; about 30 s)
+examples-test: build ## run the make run banner's and the README's examples as written against fresh local clusters, plain and TLS (curl, jq; about a minute)
 	test/examples/run.sh
 
 docker-test: ## docker suite: image, 5-node compose cluster, quorum I/O, kill and restart a node
