@@ -102,7 +102,8 @@ type Handoff struct {
 	Draining int `json:"draining"`
 	// Active lists the running transfers, at most handoff.concurrency.
 	Active []Transfer `json:"active"`
-	// Completed counts transfers finished since the node started.
+	// Completed counts transfers finished since the node started that
+	// moved at least one key (dht_handoff_transfers_total counts them all).
 	Completed uint64 `json:"completed"`
 	// ETASeconds estimates the seconds until Pending and Draining reach
 	// zero at the current rate; 0 when idle or unknown. See ETA.

@@ -93,7 +93,12 @@ func (a *handoffActor) report(eff transfer.Effects) {
 		}
 		switch e.Result {
 		case transfer.Done:
-			a.cfg.Status.completed.Add(1)
+			// Only transfers that moved data: a new cluster's nodes
+			// "receive" every partition they gain, empty, and counting
+			// those showed 256 transfers on a cluster holding nothing.
+			if e.Keys > 0 {
+				a.cfg.Status.completed.Add(1)
+			}
 		case transfer.Aborted:
 			a.cfg.Logger.Info("handoff transfer stopped; it resumes on a later tick",
 				"kind", string(e.Kind), "partition", e.Partition, "peer", e.Peer, "reason", e.Reason, "keys", e.Keys)
@@ -106,6 +111,12 @@ func (a *handoffActor) report(eff transfer.Effects) {
 	}
 	if r := eff.Report; r != nil {
 		a.cfg.Status.update(r)
+		if r.Leaving && !a.leaving {
+			a.leaving = true
+			if a.cfg.OnLeaving != nil {
+				a.cfg.OnLeaving()
+			}
+		}
 		if m != nil {
 			m.Pending.Set(float64(r.Pending))
 			m.Rebuilding.Set(float64(r.Rebuilding))

@@ -62,6 +62,9 @@ type Config struct {
 	// OnRetired, when set, is called once when this node was removed from
 	// the ring, has no part in any partition and holds no data.
 	OnRetired func()
+	// OnLeaving, when set, is called once when this node, decommissioned,
+	// begins handing over what it holds (transfer.Report.Leaving).
+	OnLeaving func()
 	Logger    *slog.Logger
 }
 
@@ -93,6 +96,8 @@ type handoffActor struct {
 	cfg    Config
 	m      *transfer.Machine
 	ticker *ticker.Ticker
+	// leaving is set once OnLeaving was called.
+	leaving bool
 }
 
 // Receive converts each message to an event of the machine, steps it, and

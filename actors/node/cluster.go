@@ -113,22 +113,7 @@ func (c *clusterView) Members() []gateway.MemberInfo {
 		info := gateway.MemberInfo{ID: m.ID, Zone: m.Zone, Owner: !m.Removed(), Replicas: counts[m.ID], Self: m.ID == snap.Self}
 		g, known := snap.Members[m.ID]
 		info.HTTPAddr, info.RemoteAddr = g.HTTPAddr, g.RemoteAddr
-		switch {
-		case m.Removed() && snap.Alive(m.ID) && snap.Plan.Involved(m.ID):
-			// Decommissioned, still handing its partitions over.
-			info.Status = gateway.MemberLeaving
-		case m.Removed():
-			info.Status = gateway.MemberRemoved
-		case m.ID == snap.Self:
-			info.Status = "alive"
-		case !known || g.Status == membership.StatusFailed || g.Status == membership.StatusLeft || g.Status == membership.StatusLeaving:
-			// A stopped owner is down whether it crashed or left gossip
-			// cleanly on its way out: it keeps its partitions, and hints
-			// are kept for it.
-			info.Status = "down"
-		default:
-			info.Status = string(g.Status)
-		}
+		info.Status = memberStatus(m.Removed(), m.ID == snap.Self, known, g.Status, g.Leaving || snap.Plan.Involved(m.ID))
 		out = append(out, info)
 	}
 	for id, g := range snap.Members {
@@ -192,4 +177,29 @@ func (c *clusterAdmin) command(action, node string) error {
 		return fmt.Errorf("%w: %v", gateway.ErrConflict, r.Err)
 	}
 	return r.Err
+}
+
+// memberStatus is how the admin API shows a ring member: removed says the
+// ring removed it, self that it is this node, known that gossip knows it,
+// with gossip's status, and handingOver that it announces it hands its
+// partitions over (membership's leaving tag) or the plan still has it
+// serving some.
+func memberStatus(removed, self, known bool, gossip membership.Status, handingOver bool) string {
+	alive := self || known && gossip == membership.StatusAlive
+	switch {
+	case removed && alive && handingOver:
+		// Decommissioned and still running its drain: it hands its
+		// partitions over, pushes what was written meanwhile and waits
+		// handoff.drop_delay before it leaves gossip and exits. Until
+		// then it is leaving, so that dhtctl status keeps showing it. A
+		// decommissioned node started again holds nothing: removed.
+		return gateway.MemberLeaving
+	case removed:
+		return gateway.MemberRemoved
+	case alive:
+		return gateway.MemberAlive
+	}
+	// A stopped owner is down whether it crashed or left gossip cleanly
+	// on its way out: it keeps its partitions, and hints are kept for it.
+	return gateway.MemberDown
 }

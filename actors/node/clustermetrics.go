@@ -19,22 +19,22 @@ import (
 // snapshot when scraped, so nothing on the request path updates them.
 type clusterCollector struct {
 	view    *topology.View
-	members func() []memberStatus
+	members func() []memberState
 	n       int
 	engine  persistence.Engine
 
 	membersDesc, underDesc, versionDesc, diskDesc, compactionsDesc *prometheus.Desc
 }
 
-// memberStatus is a ring member's id and status as `dhtctl members` shows
+// memberState is a ring member's id and status as `dhtctl members` shows
 // it.
-type memberStatus struct{ id, status string }
+type memberState struct{ id, status string }
 
 // memberStatuses lists what dht_members counts, so that a status with no
 // member reads 0 rather than vanishing from a dashboard.
 var memberStatuses = []string{"alive", "down", "leaving", "left", "removed"}
 
-func newClusterCollector(view *topology.View, members func() []memberStatus, n int, engine persistence.Engine) *clusterCollector {
+func newClusterCollector(view *topology.View, members func() []memberState, n int, engine persistence.Engine) *clusterCollector {
 	return &clusterCollector{
 		view: view, members: members, n: n, engine: engine,
 		membersDesc: prometheus.NewDesc("dht_members", "Members of the ring and nodes gossip knows, by status as dhtctl members shows it (alive, down, leaving, left, removed).",

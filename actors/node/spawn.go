@@ -235,6 +235,13 @@ func (n *Node) handoffProps(router *clusterRouter, interval time.Duration) *acto
 		n.events.Publish(events.Event{Kind: kind, Subject: subject, Partition: &p, Detail: detail})
 	}
 	c.OnRetired, c.Logger = n.onRetired, n.logger.With("component", "handoff")
+	c.OnLeaving = func() {
+		if agent := n.agent.Load(); agent != nil {
+			if err := agent.SetLeaving(); err != nil {
+				n.logger.Warn("announcing this node leaving", "err", err)
+			}
+		}
+	}
 	return handoff.Props(c)
 }
 
@@ -242,10 +249,10 @@ func (n *Node) handoffProps(router *clusterRouter, interval time.Duration) *acto
 // node's view (clusterCollector) and serf's and memberlist's own.
 func (n *Node) registerClusterMetrics() {
 	view := &clusterView{view: &n.view}
-	members := func() []memberStatus {
-		var out []memberStatus
+	members := func() []memberState {
+		var out []memberState
 		for _, m := range view.Members() {
-			out = append(out, memberStatus{id: m.ID, status: m.Status})
+			out = append(out, memberState{id: m.ID, status: m.Status})
 		}
 		return out
 	}

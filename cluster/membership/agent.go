@@ -37,6 +37,9 @@ const (
 	// text, at most 37 bytes), so that peers' readiness can wait until it
 	// is theirs.
 	tagRing = "rg"
+	// tagLeaving is set ("1") by a decommissioned node while it hands its
+	// partitions over, until it exits: peers show it leaving meanwhile.
+	tagLeaving = "lv"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -62,8 +65,11 @@ type Member struct {
 	// Ring is the mark of the ring the node announces it routes by
 	// (topo.RingMark.String); "" when it announces none (it has not
 	// started its ring, or runs a release without the tag).
-	Ring   string
-	Status Status
+	Ring string
+	// Leaving is set while the node, decommissioned, hands its partitions
+	// over (SetLeaving).
+	Leaving bool
+	Status  Status
 }
 
 // Config configures an Agent.
@@ -286,6 +292,25 @@ func (a *Agent) AliveCount() int {
 	return n
 }
 
+// SetLeaving announces that this node, decommissioned, hands its
+// partitions over until it exits: peers show it leaving, not removed. The
+// tag goes with the node: a restart starts without it. Safe for
+// concurrent use.
+func (a *Agent) SetLeaving() error {
+	a.tags.Lock()
+	defer a.tags.Unlock()
+	if a.tags.m[tagLeaving] == "1" {
+		return nil
+	}
+	next := maps.Clone(a.tags.m)
+	next[tagLeaving] = "1"
+	if err := a.serf.SetTags(next); err != nil {
+		return fmt.Errorf("membership: announce leaving: %w", err)
+	}
+	a.tags.m = next
+	return nil
+}
+
 // SetRing announces mark (topo.RingMark's text) as the ring this node
 // routes by: serf gossips the new tags to every peer. Announcing the mark
 // already announced does nothing. Safe for concurrent use.
@@ -354,7 +379,7 @@ func fromSerf(m serf.Member) Member {
 	n, _ := strconv.Atoi(m.Tags[tagN])
 	out := Member{
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
-		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing],
+		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing], Leaving: m.Tags[tagLeaving] == "1",
 	}
 	switch m.Status {
 	case serf.StatusAlive:

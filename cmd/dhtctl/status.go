@@ -37,7 +37,8 @@ func (a *app) statusCmd() *cobra.Command {
   PENDING            partitions it still has to receive after an ownership
                      change (join, decommission, force-remove)
   DRAINING           partitions it no longer owns and is handing over
-  COMPLETED          transfers finished since the node started
+  COMPLETED          transfers finished since the node started that moved
+                     data (empty ones, as on a new cluster, are not counted)
   ETA                the node's estimate until PENDING and DRAINING reach 0
 
 Then, when any are running, one line per partition transfer: its node,

@@ -242,6 +242,10 @@ type Report struct {
 	// ETASeconds estimates the time left at the recent rate; 0 when idle
 	// or unknown.
 	ETASeconds float64
+	// Leaving is set while this node, decommissioned, hands over what it
+	// held in this run: until it retires and exits. A node restarted after
+	// its decommission holds nothing and is not leaving.
+	Leaving bool
 }
 
 // Batch is a pulled batch, as the machine needs it.

@@ -126,6 +126,7 @@ func (m *Machine) Tick(now time.Time, s Snapshot) Effects {
 		m.retired = true
 		eff.Retire = true
 	}
+	eff.Report.Leaving = m.handingOver && decommissioned(s)
 	return eff
 }
 

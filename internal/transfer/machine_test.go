@@ -149,3 +149,21 @@ func TestMachine_RetiresOnce(t *testing.T) {
 		t.Errorf("retired %d times, want once", retired)
 	}
 }
+
+// TestMachine_LeavingWhileHandingOver: a decommissioned node that took part
+// in this run reports Leaving from its removal through its retirement; a
+// node started again after its decommission, holding nothing, does not.
+func TestMachine_LeavingWhileHandingOver(t *testing.T) {
+	m := New(testConfig())
+	if m.Tick(epoch, Snapshot{Partitions: 4, Owner: true, Involved: true}).Report.Leaving {
+		t.Error("an owner reports leaving")
+	}
+	removed := Snapshot{Partitions: 4, Synced: true, Removed: true}
+	if e := m.Tick(epoch.Add(time.Second), removed); !e.Report.Leaving || !e.Retire {
+		t.Errorf("removed and handed over: leaving %t, retire %t; want both", e.Report.Leaving, e.Retire)
+	}
+	restarted := New(testConfig())
+	if restarted.Tick(epoch, removed).Report.Leaving {
+		t.Error("a node started again after its decommission reports leaving")
+	}
+}
