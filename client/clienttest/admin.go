@@ -54,6 +54,15 @@ func (s *Server) SetCluster(c *Cluster) {
 	s.mu.cluster = clone
 }
 
+// SetBackup sets the bytes GET /admin/backup streams, as they are (a test
+// may give a damaged backup); until it is called, or with nil, the endpoint
+// answers 503 unavailable.
+func (s *Server) SetBackup(data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.backup = slices.Clone(data)
+}
+
 // SetAdminToken makes the admin endpoints require "Authorization: Bearer
 // token" instead of the client token given to NewServer; as on a node, an
 // empty admin token leaves them open.
@@ -64,6 +73,17 @@ func (s *Server) SetAdminToken(token string) {
 }
 
 func (s *Server) adminRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+api.BackupPath, func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		data := s.mu.backup
+		s.mu.Unlock()
+		if data == nil {
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "backups are not available on this node", false)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(data)
+	})
 	mux.Handle(api.MembersPath, s.adminGet(func(c *Cluster) any {
 		members := slices.Clone(c.Members)
 		if members == nil {

@@ -88,6 +88,8 @@ type Server struct {
 		status *Status
 		// events is what /admin/events streams; nil answers 503.
 		events *EventStream
+		// backup is what /admin/backup streams; nil answers 503.
+		backup []byte
 	}
 	// closing is closed by Close, to end the event streams still open:
 	// httptest.Server.Close waits for every active request.
