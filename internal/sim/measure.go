@@ -28,6 +28,10 @@ type Result struct {
 	// a removal. Both 0 for a step that changes no ownership.
 	Moved int
 	Ideal float64
+	// MovedElsewhere counts, for a join, the moved replicas placed on
+	// other members than the newcomer (claim promises none, but for the
+	// join that first brings the zone count to N).
+	MovedElsewhere int
 	// Claim is the wall time of ring.Claim on the new state (0 without
 	// Config.Now, or when the ring did not change).
 	Claim time.Duration

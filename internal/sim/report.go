@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -10,12 +11,16 @@ import (
 // table: the worst of each measure over the steps it applies to.
 type Summary struct {
 	Nodes, Partitions, Zones int
-	// Claim is the longest wall time of ring.Claim over the run's ring
-	// changes (0 without Config.Now).
+	// Claim is the median wall time of ring.Claim over the run's ring
+	// changes (0 without Config.Now): the median, because one timing on a
+	// busy machine can be several times the others.
 	Claim time.Duration
 	// JoinMoved is the largest moved/ideal over the joins; RemoveMoved the
 	// largest over decommissions and force-removals.
 	JoinMoved, RemoveMoved float64
+	// JoinElsewhere sums the replicas joins moved to others than the
+	// newcomer.
+	JoinElsewhere int
 	// MaxLoad and MinLoad are the extreme loads over the mean, over every
 	// step.
 	MaxLoad, MinLoad float64
@@ -49,11 +54,14 @@ func Summarize(cfg Config, results []Result) Summary {
 			*a = a.worst(b)
 		}
 	}
+	var claims []time.Duration
 	for _, r := range results {
 		if r.Skipped {
 			continue
 		}
-		s.Claim = max(s.Claim, r.Claim)
+		if r.Claim > 0 {
+			claims = append(claims, r.Claim)
+		}
 		s.MaxLoad = max(s.MaxLoad, r.Loads.MaxRatio())
 		if s.MinLoad < 0 || r.Loads.MinRatio() < s.MinLoad {
 			s.MinLoad = r.Loads.MinRatio()
@@ -67,6 +75,7 @@ func Summarize(cfg Config, results []Result) Summary {
 		switch r.Step.Kind {
 		case Join:
 			s.JoinMoved = max(s.JoinMoved, r.MovedRatio())
+			s.JoinElsewhere += r.MovedElsewhere
 			s.JoinSettle = max(s.JoinSettle, r.Settle)
 			full(&s.Changes, r.Avail)
 		case Decommission, ForceRemove:
@@ -92,6 +101,10 @@ func Summarize(cfg Config, results []Result) Summary {
 			s.Repair.ListingBytes += r.Repair.ListingBytes
 			s.Repair.DataBytes += r.Repair.DataBytes
 		}
+	}
+	if len(claims) > 0 {
+		slices.Sort(claims)
+		s.Claim = claims[len(claims)/2]
 	}
 	return s
 }

@@ -331,6 +331,9 @@ func (s *Sim) Apply(st Step) Result {
 		}
 		s.replan()
 		res.Moved = ring.Moved(prev, s.plan.Table)
+		if st.Kind == Join {
+			res.MovedElsewhere = movedElsewhere(prev, s.plan.Table, res.Nodes[0])
+		}
 	}
 	// Availability right after the change, before any transfer: the
 	// placements are not received, so earlier holders serve for them.
@@ -515,4 +518,18 @@ func (q *eventQueue) Pop() any {
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return x
+}
+
+// movedElsewhere counts the replicas b places that a did not, on members
+// other than newcomer.
+func movedElsewhere(a, b ring.Table, newcomer string) int {
+	n := 0
+	for p, ids := range b.Replicas {
+		for _, id := range ids {
+			if id != newcomer && !slices.Contains(a.Replicas[p], id) {
+				n++
+			}
+		}
+	}
+	return n
 }

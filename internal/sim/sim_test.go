@@ -84,6 +84,9 @@ func checkResult(t *testing.T, seed uint64, cfg Config, r Result, withinMean boo
 		if got := r.MovedRatio(); got > 1.05 {
 			t.Errorf("%s: moved %d replicas, %.3f× the ideal %.1f (want at most 1.05×)", where(), r.Moved, got, r.Ideal)
 		}
+		if r.MovedElsewhere != 0 {
+			t.Errorf("%s: %d of the %d moved replicas went to others than the newcomer", where(), r.MovedElsewhere, r.Moved)
+		}
 		if r.Transfers != r.Moved || r.Settle <= 0 {
 			t.Errorf("%s: %d transfers settling in %s for %d moved replicas", where(), r.Transfers, r.Settle, r.Moved)
 		}
