@@ -41,10 +41,10 @@
 //
 // # Usage
 //
-//	rng := rand.New(rand.NewPCG(seed, 0))
-//	s, err := sim.New(sim.Default(), rng)
-//	res := s.Run(sim.Standard(3))
-//	fmt.Print(sim.Markdown(...))
+//	cfg := sim.Default() // 30 nodes, 3 zones, Q = 256, N = 3, R = W = 2
+//	s, err := sim.New(cfg, rand.New(rand.NewPCG(seed, 0)))
+//	res := s.Run(sim.Standard(5)) // or s.Apply(step) one at a time
+//	fmt.Print(sim.StepTable(res), sim.SummaryTable([]sim.Summary{sim.Summarize(cfg, res)}))
 //
 // Run with the same Config, seed and steps, a Sim gives the same Results bit
 // for bit (wall times aside): it iterates no map in an order that matters
