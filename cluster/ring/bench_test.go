@@ -42,3 +42,19 @@ func BenchmarkState_Table(b *testing.B) {
 		s.Table(1024, 3)
 	}
 }
+
+// BenchmarkClaim_1000Nodes_Q4096 is issue 20's target size: the table of
+// 1,000 members in 5 zones over 4,096 partitions, replayed from the history
+// of their joins (the target is under 100 ms). It also reports what the
+// 1,001st member's join moves against the ideal N·Q/(S+1).
+func BenchmarkClaim_1000Nodes_Q4096(b *testing.B) {
+	const n, q, s, zones = 3, 4096, 1000, 5
+	h := joins(s, zones)
+	moved := Moved(Claim(q, n, h), Claim(q, n, joins(s+1, zones)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Claim(q, n, h)
+	}
+	b.ReportMetric(float64(moved), "moved-replicas")
+	b.ReportMetric(float64(moved)/(float64(n*q)/float64(s+1)), "moved/ideal")
+}
