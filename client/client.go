@@ -83,6 +83,8 @@ type Client struct {
 	// certMissing is set once a node asked this client for a certificate
 	// in a handshake and it had none to give (WithTLS).
 	certMissing *atomic.Bool
+	// routing, set by WithRingRouting, sends each key to an owner.
+	routing *routing
 }
 
 // Option configures a Client in New.
@@ -483,7 +485,7 @@ func (c *Client) do(ctx context.Context, method, key string, q url.Values, body 
 	}
 	idempotent := method == http.MethodGet || method == http.MethodHead
 	return c.roundTrip(ctx, call{method: method, path: api.KVPath(key), query: q.Encode(), body: body, header: h,
-		token: c.token, idempotent: idempotent, write: !idempotent})
+		token: c.token, idempotent: idempotent, write: !idempotent, key: key})
 }
 
 // newRequestToken is newRequest with token, not the key-value API's, as

@@ -94,6 +94,9 @@ type call struct {
 	// firstOnly pins the call to the first endpoint: the request is about
 	// that node (join), so another must not take it.
 	firstOnly bool
+	// key is the key of a key-value call, which a client routing by the
+	// ring sends to an owner first (WithRingRouting).
+	key string
 }
 
 // roundTrip sends cl to the client's endpoints until one answers, as
@@ -109,6 +112,11 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*http.Response, error)
 			return nil, fmt.Errorf("client: %s: %w", cl.what, err)
 		}
 		return nil, fmt.Errorf("client: %s: %w", strings.ToLower(cl.method), err)
+	}
+	if c.routing != nil && cl.key != "" && !cl.firstOnly {
+		if resp, ok, err := c.routedAttempt(ctx, cl); ok {
+			return resp, err
+		}
 	}
 	n := len(c.endpoints)
 	first := int(c.preferred.Load()) % n

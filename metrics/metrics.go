@@ -37,6 +37,11 @@ type Metrics struct {
 	// Resolutions counts siblings resolved on the server, by resolver and
 	// path (read: the reply only; write: stored).
 	Resolutions *prometheus.CounterVec
+	// RequestOwners counts key-value requests by whether the node that
+	// took them owns the key: owner="other" requests cross to an owner,
+	// a hop a client that routes by the ring (client.WithRingRouting)
+	// saves.
+	RequestOwners *prometheus.CounterVec
 	// ResolverFailures counts resolvers that panicked, failed or returned
 	// an invalid resolution, by resolver, bucket, path and reason (panic,
 	// error, invalid). Each one left the siblings unresolved; a rising
@@ -75,6 +80,10 @@ func NewWithLatencyCeiling(ceiling time.Duration) *Metrics {
 			Help:    "Client request latency by operation.",
 			Buckets: LatencyBuckets(ceiling),
 		}, []string{"op"}),
+		RequestOwners: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "dht", Name: "requests_owner_total",
+			Help: "Key-value requests by whether this node owns the key (self), or sends it to an owner (other: a hop that a ring-routing client saves).",
+		}, []string{"owner"}),
 		VnodeOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "dht", Name: "vnode_operations_total",
 			Help: "Vnode operations by kind and result.",
@@ -120,7 +129,7 @@ func NewWithLatencyCeiling(ceiling time.Duration) *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.Requests, m.RequestDuration, m.VnodeOps, m.ReadRepairs, m.CoordinatorHandovers, m.Hints, m.HintsPending, m.Siblings,
+		m.Requests, m.RequestDuration, m.RequestOwners, m.VnodeOps, m.ReadRepairs, m.CoordinatorHandovers, m.Hints, m.HintsPending, m.Siblings,
 		m.Resolutions, m.ResolverFailures, m.ListRequests, m.ListedKeys, buildInfoGauge(buildinfo.Read()),
 	)
 	return m

@@ -33,6 +33,7 @@ func (g *Gateway) routes() http.Handler {
 		mux.Handle(method+" "+kvPattern, kv)
 	}
 	mux.Handle("GET "+api.ListPath, g.listHandler())
+	mux.Handle("GET "+api.RoutingPath, g.requireToken(g.cfg.ClientToken, http.HandlerFunc(g.serveRouting)))
 	g.adminRoutes(mux)
 	if g.cfg.Pprof {
 		g.pprofRoutes(mux)
@@ -168,6 +169,7 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
+	g.countOwner(w, req.Key)
 	reply, err := g.coordinate(req)
 	if err == nil {
 		err = reply.Err

@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/dhtkv/dht/api"
+	"github.com/dhtkv/dht/cluster/ring"
+)
+
+// serveRouting answers GET /v1/ring: the partition table and the nodes'
+// HTTP addresses, so that a client can send each key to an owner itself
+// and save the hop through a node that is not one.
+func (g *Gateway) serveRouting(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.Cluster == nil {
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster view not available"})
+		return
+	}
+	rg := g.cfg.Cluster.Ring()
+	out := api.Routing{Partitions: rg.Partitions, N: rg.N, Version: rg.Version, Replicas: rg.Replicas, Nodes: []api.RoutingNode{}}
+	if out.Replicas == nil {
+		out.Replicas = [][]string{}
+	}
+	for _, m := range g.cfg.Cluster.Members() {
+		if m.HTTPAddr == "" {
+			continue
+		}
+		out.Nodes = append(out.Nodes, api.RoutingNode{ID: m.ID, HTTPAddr: m.HTTPAddr, Alive: m.Status == MemberAlive})
+	}
+	slices.SortFunc(out.Nodes, func(a, b api.RoutingNode) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// countOwner counts a key-value request by whether this node owns key,
+// and tells the client the ring's version (api.RingVersionHeader), so that
+// one routing by an older table refreshes it.
+func (g *Gateway) countOwner(w http.ResponseWriter, key []byte) {
+	if g.cfg.Cluster == nil {
+		return
+	}
+	rg := g.cfg.Cluster.Ring()
+	w.Header().Set(api.RingVersionHeader, strconv.FormatUint(rg.Version, 10))
+	if rg.Partitions == 0 || g.cfg.Metrics == nil || g.cfg.Metrics.RequestOwners == nil {
+		return
+	}
+	p := ring.PartitionOf(key, rg.Partitions)
+	owner := "other"
+	if int(p) < len(rg.Replicas) && slices.Contains(rg.Replicas[p], g.cfg.Self) {
+		owner = "self"
+	}
+	g.cfg.Metrics.RequestOwners.WithLabelValues(owner).Inc()
+}
