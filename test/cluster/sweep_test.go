@@ -1,10 +1,8 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,27 +107,15 @@ func TestEntropy_EveryPairWithinTheSweep(t *testing.T) {
 
 // aeMetrics reads a node's dht_ae_* samples, by name with labels.
 func aeMetrics(ctx context.Context, addr string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	all, err := scrape(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
 	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasPrefix(name, "dht_ae_") {
-			continue
+	for name, v := range all {
+		if strings.HasPrefix(name, "dht_ae_") {
+			out[name] = v
 		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", sc.Text(), err)
-		}
-		out[name] = f
 	}
-	return out, sc.Err()
+	return out, nil
 }
