@@ -11,6 +11,7 @@
 (function () {
   const POLL_MS = 1500;
   const EVENTS_MAX = 1000; // the list keeps the newest this many
+  const RECENT_MAX = 50; // transfers kept from the event stream
   const RETRY_MS = 2000; // pause before the event stream reconnects
   const TOKEN_KEY = "dht-admin-token";
   const SVG = "http://www.w3.org/2000/svg";
@@ -26,6 +27,7 @@
     memberRows: new Map(), // node id -> <tr>
     prevMetrics: null, // {t, requests, buckets}
     seenTransfers: new Map(), // "p/kind/peer" -> {keys, total, active}
+    recent: new Map(), // partition -> transfer told by the event stream
     lastSeq: 0,
     lastEventTime: 0,
     eventCount: 0,
@@ -559,12 +561,53 @@
         data.detail ? " — " + data.detail : "");
     }
     if (kind === "dropped") li.prepend(k, " ");
+    trackTransfer(kind, data);
     const list = $("events");
     list.prepend(li);
     while (list.children.length > EVENTS_MAX) list.lastChild.remove();
     state.eventCount++;
     $("event-count").textContent = state.eventCount;
     $("event-count").dataset.value = state.eventCount;
+  }
+
+  // trackTransfer keeps the transfers the node's events tell of: a
+  // handoff-start opens one for its partition, a handoff-finish or
+  // handoff-drop closes it. The stream replays the node's history, so this
+  // shows transfers too short for a poll to catch in flight.
+  function trackTransfer(kind, e) {
+    if (e.partition === undefined) return;
+    const t = Date.parse(e.time) || Date.now();
+    if (kind === "handoff-start") {
+      state.recent.delete(e.partition); // a newer one goes to the top
+      state.recent.set(e.partition, { partition: e.partition, started: t, detail: e.detail || "", finished: 0, end: "" });
+    } else if (kind === "handoff-finish" || kind === "handoff-drop") {
+      const r = state.recent.get(e.partition);
+      if (!r || r.finished) return;
+      r.finished = t;
+      r.end = e.detail || kind;
+    } else return;
+    while (state.recent.size > RECENT_MAX) state.recent.delete(state.recent.keys().next().value);
+    renderRecent();
+  }
+
+  function renderRecent() {
+    const rows = [...state.recent.values()].reverse().map((r) => {
+      const tr = document.createElement("tr");
+      tr.dataset.testid = "recent-transfer";
+      tr.dataset.partition = r.partition;
+      tr.dataset.state = r.finished ? "finished" : "running";
+      const td = (text, cls) => { const c = document.createElement("td"); c.textContent = text; if (cls) c.className = cls; return c; };
+      tr.append(td(r.partition, "num"), td(new Date(r.started).toLocaleTimeString()), td(r.detail),
+        td(r.finished ? "done in " + fmtDuration(Math.max(0.1, (r.finished - r.started) / 1000)) : "running"));
+      tr.title = r.end;
+      return tr;
+    });
+    $("recent-transfers").replaceChildren(...rows);
+    const running = rows.filter((r) => r.dataset.state === "running").length;
+    const sum = $("recent-summary");
+    sum.dataset.total = rows.length;
+    sum.dataset.running = running;
+    sum.textContent = rows.length + " transfer(s) in the node's events, " + running + " running.";
   }
 
   // onEvent adds one SSE message. A reconnect replays the node's history:
