@@ -130,7 +130,7 @@ image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 # Debian's chromium package, driven by chromedp against dhtd processes. A
 # module of its own, so that chromedp stays out of the server's go.mod and
 # `make test` needs no browser. Screenshots go to test/ui/screenshots/.
-ui-test: build ## the web dashboard (/ui) in headless Chromium against a cluster of dhtd processes: ring, join, crash, force-remove, admin token (needs chromium; about 30 s)
+ui-test: build ## the web dashboard (/ui) in headless Chromium against a cluster of dhtd processes: ring, join, crash, force-remove, admin token, and rendering against a fake API (needs chromium; about 40 s)
 	@command -v chromium >/dev/null || command -v google-chrome >/dev/null || [ -n "$$CHROME" ] || { echo "ui-test needs Chromium: apt-get install chromium (or set CHROME)"; exit 1; }
 	@out=$$(gofmt -l test/ui); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	cd test/ui && $(GO) vet ./... && $(GO) mod tidy -diff

@@ -19,7 +19,15 @@ import (
 	"github.com/dhtkv/dht/test/process"
 )
 
-func TestMain(m *testing.M) { process.Main(m) }
+func TestMain(m *testing.M) {
+	// A screenshot left by an earlier run (a failed one's among them)
+	// would pass for this run's.
+	old, _ := filepath.Glob(filepath.Join("screenshots", "*.png"))
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
+	process.Main(m)
+}
 
 // Bounds of the waits. They bound how long a check may take to come true,
 // not how fast it must; the test logs the time each one took.
