@@ -19,7 +19,7 @@ const Path = "/ui"
 // connections from the node itself only, no inline script or style, no
 // plugin, no frame. The page builds its SVG and sets colours through the
 // DOM, which the policy allows.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // asset is one embedded file with its content type.
