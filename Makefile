@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint sim clean image examples-test docker-test helm-test helm-boot-test chaos chaos-short
+.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint sim clean image examples-test ui-test docker-test helm-test helm-boot-test chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -133,6 +133,16 @@ helm-boot-test: image ## boot the rendered chart as containers of $(IMAGE): one 
 
 image: ## build static dhtd and dhtctl and the FROM scratch image $(IMAGE)
 	DHT_IMAGE=$(IMAGE) scripts/image.sh
+
+# The dashboard in a real browser (test/ui): headless Chromium, from
+# Debian's chromium package, driven by chromedp against dhtd processes. A
+# module of its own, so that chromedp stays out of the server's go.mod and
+# `make test` needs no browser. Screenshots go to test/ui/screenshots/.
+ui-test: build ## the web dashboard (/ui) in headless Chromium against a cluster of dhtd processes: ring, join, crash, force-remove, admin token, and rendering against a fake API (needs chromium; about 40 s)
+	@command -v chromium >/dev/null || command -v google-chrome >/dev/null || [ -n "$$CHROME" ] || { echo "ui-test needs Chromium: apt-get install chromium (or set CHROME)"; exit 1; }
+	@out=$$(gofmt -l test/ui); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	cd test/ui && $(GO) vet ./... && $(GO) mod tidy -diff
+	cd test/ui && DHTD_BINARY=$(BIN)/dhtd $(GO) test -count=1 -v -timeout 5m ./...
 
 examples-test: build ## run the make run banner's and the README's examples as written against fresh local clusters, plain and TLS (curl, jq; about a minute)
 	test/examples/run.sh

@@ -109,6 +109,8 @@ CA and node certificates in $tlsdir ('./bin/dhtctl certs --help').
   curl -s --cacert $tlsdir/ca.crt https://127.0.0.1:$http0/metrics | grep '^dht_'
   ./bin/dhtctl events -f                      # joins, failures, ring changes, handoffs as they happen
 
+Web dashboard (ring, members, transfers, metrics, events): $scheme://127.0.0.1:$http0/ui
+
 Grow and shrink it (in another terminal):
   ./bin/dhtctl certs --dir $tlsdir --nodes node$((nodes + 1)) --hosts 127.0.0.1,localhost
   DHT_SECURITY_CONTEXT_SECRET=\$(cat $secret_file) \\
@@ -139,6 +141,8 @@ logs in $base/nodeN/dhtd.log. HTTP ports $http0..$((http0 + nodes - 1)).
                                               # back its X-Dht-Context, or it becomes one more sibling
   curl -s http://127.0.0.1:$http0/metrics | grep '^dht_'
   ./bin/dhtctl events -f                      # joins, failures, ring changes, handoffs as they happen
+
+Web dashboard (ring, members, transfers, metrics, events): $scheme://127.0.0.1:$http0/ui
 
 Grow and shrink it (in another terminal):
   DHT_SECURITY_CONTEXT_SECRET=\$(cat $secret_file) \\

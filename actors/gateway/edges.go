@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dhtkv/dht/api"
+	"github.com/dhtkv/dht/ui"
 )
 
 // router is the gateway's http.ServeMux, routed by Go 1.22 method patterns
@@ -131,7 +132,7 @@ func unroutedError(method, p string, clean bool, allowed []string) *apiError {
 			msg: fmt.Sprintf("method %s not allowed on %s; use %s", method, quotePath(p), strings.Join(allowed, ", "))}
 	case p == "" || p == "/":
 		return &apiError{status: http.StatusNotFound, code: codeUnknownPath,
-			msg: "no such path: the client API is " + kvPrefix + "{key}; see the README's HTTP API"}
+			msg: "no such path: the client API is " + kvPrefix + "{key}, the dashboard " + ui.Path + "; see the README's HTTP API"}
 	}
 	return &apiError{status: http.StatusNotFound, code: codeUnknownPath,
 		msg: fmt.Sprintf("no such path %s (paths are matched as sent, never cleaned or redirected); the client API is %s{key}", quotePath(p), kvPrefix)}

@@ -43,6 +43,9 @@ func TestRouter_MethodNotAllowed(t *testing.T) {
 		{target: "/debug/pprof/", methods: []string{"POST"}, wantAllow: "GET, HEAD"},
 		{target: "/debug/pprof/heap", methods: []string{"DELETE"}, wantAllow: "GET, HEAD"},
 		{target: "/debug/pprof/symbol", methods: []string{"PUT"}, wantAllow: "GET, HEAD, POST"},
+		{target: "/ui", methods: []string{"POST"}, wantAllow: "GET, HEAD"},
+		{target: "/ui/", methods: []string{"PUT"}, wantAllow: "GET, HEAD"},
+		{target: "/ui/app.js", methods: []string{"DELETE"}, wantAllow: "GET, HEAD"},
 	}
 	for _, tt := range tests {
 		for _, method := range tt.methods {
@@ -83,6 +86,10 @@ func TestRouter_UnknownPath(t *testing.T) {
 		{method: "GET", target: "/admin/ring/", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/healthz/", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/debug/pprof", wantStatus: 404, wantCode: "unknown_path", wantInMsg: "/debug/pprof/"},
+		{method: "GET", target: "/ui/nope.js", wantStatus: 404, wantCode: "unknown_path"},
+		{method: "GET", target: "/ui/app.js/", wantStatus: 404, wantCode: "unknown_path"},
+		{method: "GET", target: "/ui//", wantStatus: 404, wantCode: "unknown_path"},
+		{method: "GET", target: "/ui/./app.js", wantStatus: 404, wantCode: "unknown_path"},
 		// ServeMux would redirect these to the cleaned path.
 		{method: "GET", target: "//metrics", wantStatus: 404, wantCode: "unknown_path"},
 		{method: "GET", target: "/admin/../metrics", wantStatus: 404, wantCode: "unknown_path"},

@@ -17,6 +17,7 @@ import (
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/metrics"
+	"github.com/dhtkv/dht/ui"
 )
 
 // routes is the main listener's handler: the client API, the admin API,
@@ -49,6 +50,11 @@ func (g *Gateway) routes() http.Handler {
 		})
 	}
 	g.probeRoutes(mux)
+	// The dashboard's assets hold no cluster data: the page asks for the
+	// admin token itself and sends it on its reads of the admin API (ui).
+	for _, p := range ui.Patterns() {
+		mux.Handle("GET "+p, ui.Handler())
+	}
 	return g.limitBody(mux)
 }
 

@@ -47,6 +47,8 @@ var layerRules = []layerRule{
 		why: "the actors' plumbing knows no actor"},
 	{dir: "client", forbidden: []string{"actors", "actorsys", "cluster/membership", "cluster/remoteguard", "persistence", "messages", "wire", "config", "internal", "test"},
 		why: "the client speaks HTTP; it links no server code"},
+	{dir: "ui", forbidden: []string{""},
+		why: "the dashboard's assets read the cluster over HTTP like any client; their handler links no code of the store"},
 	{dir: "actors", forbidden: []string{"cmd", "client", "test", "examples"},
 		why: "actors are below the programs and tests that run them"},
 }
