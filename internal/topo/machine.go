@@ -297,19 +297,7 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 	merged := ring.Merge(m.state, admitted)
 	changed := m.apply(&eff, merged, "gossip")
 	if m.awaitingJoin {
-		// The cluster's ring is here: join on top of it, unless it says
-		// this node was removed. A node that waited to join but is an
-		// owner already lost the ring it stored, and with it, when its
-		// storage is new, the data.
-		switch {
-		case m.removed(merged):
-			m.awaitingJoin = false
-			m.lossDecided(&eff)
-			m.warnRemoved(&eff)
-		default:
-			m.checkLoss(&eff, merged)
-			m.joinSelf(&eff)
-		}
+		m.joinOnArrival(&eff, merged)
 		changed = true
 	}
 	if changed || !m.synced {
@@ -336,11 +324,37 @@ func (m *Machine) gossipDigest(theirs uint64) Effects {
 		eff.Respond = true
 		return eff
 	}
-	if !m.synced {
+	changed := false
+	if m.awaitingJoin {
+		// The peer holds this node's ring exactly: the cluster's. When
+		// every node of a new cluster waits (each seeded with the others,
+		// as a StatefulSet's pods are), their rings are all empty, their
+		// digests equal, and no full state would ever be sent: waiting
+		// for one would wait forever.
+		m.joinOnArrival(&eff, m.state)
+		changed = true
+	}
+	if changed || !m.synced {
 		m.synced = true
 		eff.Publish = true
 	}
 	return eff
+}
+
+// joinOnArrival ends a wait to join (awaitingJoin) once the cluster's ring,
+// merged, is here: the node joins on top of it, unless it says this node
+// was removed. A node that waited to join but is an owner already lost the
+// ring it stored, and with it, when its storage is new, the data.
+func (m *Machine) joinOnArrival(eff *Effects, merged ring.State) {
+	switch {
+	case m.removed(merged):
+		m.awaitingJoin = false
+		m.lossDecided(eff)
+		m.warnRemoved(eff)
+	default:
+		m.checkLoss(eff, merged)
+		m.joinSelf(eff)
+	}
 }
 
 // logRefused logs, at most once per refusedLogInterval, ring changes a

@@ -241,3 +241,19 @@ func TestMachine_TickPicksALiveCompatiblePeer(t *testing.T) {
 		}
 	}
 }
+
+// TestMachine_DigestEndsTheWaitToJoin: seeded nodes of a new cluster wait
+// to join until the cluster's ring arrives; when they all hold the same
+// (empty) ring, gossip carries only equal digests, and one of those must
+// end the wait as a full state would, or no node would ever join.
+func TestMachine_DigestEndsTheWaitToJoin(t *testing.T) {
+	m := New(Config{Self: ring.Member{ID: "c"}, Shape: testShape, Seeded: true})
+	m.Start(ring.State{})
+	if !m.AwaitingJoin() {
+		t.Fatal("a new seeded node does not wait to join")
+	}
+	eff := m.Gossip(Gossip{Peer: "a", Shape: testShape, DigestOnly: true, Digest: ring.State{}.Digest()}, time.Unix(0, 0))
+	if m.AwaitingJoin() || !m.State().Owner("c") || !eff.Persist || !eff.Publish {
+		t.Fatalf("after an equal digest: awaiting %v, owner %v, persist %v, publish %v; want joined", m.AwaitingJoin(), m.State().Owner("c"), eff.Persist, eff.Publish)
+	}
+}
