@@ -13,7 +13,7 @@ FUZZTIME ?= 20s
 
 IMAGE ?= dht:dev
 
-.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint sim clean image examples-test docker-test helm-test helm-boot-test chaos chaos-short
+.PHONY: help build run test test-short lint layers fmt vet tidy-check proto proto-check tools fuzz bench bench-short bench-profile bench-go bench-lint sim scale scale-short clean image examples-test docker-test helm-test helm-boot-test chaos chaos-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -119,6 +119,21 @@ bench-lint: ## gofmt, go vet, tests and go mod tidy of the bench module
 # -zones, -joins.
 sim: ## the 100/300/1,000-node simulation at Q = 1,024 and 4,096: a markdown table of movement, balance, zones, availability and settle times (about 30 s on 2 cores)
 	$(GO) run ./test/sim/cmd/dhtsim $(SIM_FLAGS)
+
+# Real dhtd processes on one machine (test/process/scale_test.go,
+# docs/scale.md): in-memory nodes at Q = 256, N = 3, grown by joins 4 at a
+# time and shrunk by decommissions under a light load; a markdown table of
+# convergence, transfer time, movement, balance, gossip bytes, lost and
+# false not-found per size. SCALE names the sizes (grow:shrink), SCALE_CHART
+# the SVG written.
+SCALE       ?= 3,16,32,64:32
+SCALE_CHART ?= $(CURDIR)/docs/scale-processes.svg
+
+scale: ## 3 -> 16 -> 32 -> 64 dhtd processes by joins, then 32 by decommissions, under load; prints the table and writes docs/scale-processes.svg (about 15 min on 2 cores, 10 GiB)
+	DHT_SCALE=$(SCALE) DHT_SCALE_CHART=$(SCALE_CHART) $(GO) test -count=1 -v -timeout 60m -run '^TestScale_GrowShrink$$' ./test/process/
+
+scale-short: ## the same at 3 -> 8 -> 4 nodes, as CI runs it (about 1 min)
+	DHT_SCALE=3,8:4 $(GO) test -count=1 -v -timeout 10m -run '^TestScale_GrowShrink$$' ./test/process/
 
 helm-test: ## lint and render the Helm chart; check it against config.yaml and dhtd's config loader; promtool on its alerts and dashboard
 	scripts/helm.sh version --short

@@ -324,7 +324,7 @@ func (c *scaleCluster) waitFor(what string, start time.Time, timeout time.Durati
 			logged = time.Now()
 			c.t.Logf("%s: not yet after %v: %v", what, time.Since(start).Round(time.Second), err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
