@@ -3,6 +3,7 @@ package process_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,12 +79,16 @@ func scaleChart(rows []scaleRow) string {
 // chartPanel draws one panel at horizontal offset x0.
 func chartPanel(b *strings.Builder, x0 int, title, unit string, series []chartSeries) {
 	var xmax, ymax float64
+	var sizes []float64 // the x ticks: the sizes measured
 	for _, s := range series {
 		for i := range s.xs {
 			xmax, ymax = math.Max(xmax, s.xs[i]), math.Max(ymax, s.ys[i])
+			if !slices.Contains(sizes, s.xs[i]) {
+				sizes = append(sizes, s.xs[i])
+			}
 		}
 	}
-	xmax, ymax = niceCeil(xmax), niceCeil(ymax)
+	xmax, ymax = xmax*1.05, niceCeil(ymax)
 	left, right := float64(x0+chartMarginL), float64(x0+chartPanelW-chartMarginR)
 	top, bottom := float64(chartMarginT), float64(chartPanelH-chartMarginB)
 	px := func(x float64) float64 { return left + (right-left)*x/xmax }
@@ -94,8 +99,10 @@ func chartPanel(b *strings.Builder, x0 int, title, unit string, series []chartSe
 		y := ymax * float64(i) / 4
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>`+"\n", left, py(y), right, py(y))
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", left-4, py(y)+4, chartNum(y))
-		x := xmax * float64(i) / 4
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", px(x), bottom+14, chartNum(x))
+	}
+	for _, x := range sizes {
+		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", px(x), bottom, px(x), bottom+4)
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", px(x), bottom+15, chartNum(x))
 	}
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, bottom, right, bottom)
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, top, left, bottom)

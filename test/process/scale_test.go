@@ -31,6 +31,9 @@ const (
 	scaleChartEnv = "DHT_SCALE_CHART"
 	// scaleBatchEnv, when set, overrides scaleBatch.
 	scaleBatchEnv = "DHT_SCALE_BATCH"
+	// scaleArgsEnv adds dhtd flags, space-separated, after scaleArgs
+	// ("--handoff.drop_delay=10s").
+	scaleArgsEnv = "DHT_SCALE_ARGS"
 )
 
 // Shape of the scale test's cluster and load.
@@ -175,6 +178,10 @@ type scaleRow struct {
 	// agreement until every node reported its handoffs settled; wall is
 	// the whole step.
 	agree, transfer, wall time.Duration
+	// ready is the worst join batch's time from its launch until every
+	// new node answered /readyz (which waits for the node's live peers to
+	// announce its ring, up to cluster.ready_agreement_wait).
+	ready time.Duration
 	// moved is the replicas whose holder changed, summed over batches, and
 	// ideal the least any placement could move: for k joins to S nodes
 	// k·N·Q/(S+k), for a decommission the leavers' replicas.
@@ -201,6 +208,7 @@ type scaleRow struct {
 type scaleCluster struct {
 	t     *testing.T
 	bin   string
+	args  []string // scaleArgs and DHT_SCALE_ARGS
 	seeds string
 	next  int // the next node's number
 	nodes []*process.Node
@@ -214,7 +222,7 @@ func (c *scaleCluster) launch(k int) []*process.Node {
 	for range k {
 		c.next++
 		id := fmt.Sprintf("s%02d", c.next)
-		args := append([]string{"--cluster.seeds", c.seeds}, scaleArgs...)
+		args := append([]string{"--cluster.seeds", c.seeds}, c.args...)
 		n := process.Launch(c.t, process.Options{ID: id, Binary: c.bin, Args: args})
 		if c.seeds == "" {
 			c.seeds = n.GossipAddr()
@@ -440,7 +448,8 @@ func TestScale_GrowShrink(t *testing.T) {
 		}
 	}
 	began := time.Now()
-	c := &scaleCluster{t: t, bin: process.PlainBinary(t), hc: process.HTTPClient()}
+	c := &scaleCluster{t: t, bin: process.PlainBinary(t), hc: process.HTTPClient(),
+		args: append(slices.Clone(scaleArgs), strings.Fields(os.Getenv(scaleArgsEnv))...)}
 	var rows []scaleRow
 
 	// The start: the first node, then the rest of the first size at once.
@@ -475,6 +484,7 @@ func TestScale_GrowShrink(t *testing.T) {
 			if size > cur {
 				k = min(batch, size-cur)
 				c.nodes = append(c.nodes, c.launch(k)...)
+				row.ready = max(row.ready, time.Since(batchStart))
 				l.setTargets(c.nodes)
 				row.ideal += float64(k*scaleN*scaleQ) / float64(cur+k)
 				a = c.waitFor(fmt.Sprintf("%d nodes: one ring", len(c.nodes)), batchStart, 5*time.Minute, func() error { _, err := c.agreed(len(c.nodes)); return err })
@@ -566,6 +576,9 @@ func TestScale_GrowShrink(t *testing.T) {
 	l = nil
 	total := time.Since(began)
 
+	if extra := os.Getenv(scaleArgsEnv); extra != "" {
+		spec += " " + scaleArgsEnv + "=" + strconv.Quote(extra)
+	}
 	fmt.Print(scaleTable(rows, spec, batch, total, len(acked)))
 	if path := os.Getenv(scaleChartEnv); path != "" {
 		if err := os.WriteFile(path, []byte(scaleChart(rows)), 0o644); err != nil {
@@ -653,8 +666,8 @@ func (c *scaleCluster) readBack(acked map[string]string) int {
 func scaleTable(rows []scaleRow, spec string, batch int, total time.Duration, acked int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s=%s: Q=%d, N=%d, memory engine, batches of %d, %d writes acknowledged in all; %v in all\n\n", scaleEnv, spec, scaleQ, scaleN, batch, acked, total.Round(time.Second))
-	b.WriteString("| nodes | change | batches | ring agreed (worst batch) | transfers (sum) | replicas moved / ideal | moved per node changed (ideal) | keys moved | replicas per node max/mean (min) | ring gossip B/s/node | serf B/s/node | lost | false not-found |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	b.WriteString("| nodes | change | batches | joiners ready (worst batch) | ring agreed (worst batch) | transfers (sum) | replicas moved / ideal | moved per node changed (ideal) | keys moved | replicas per node max/mean (min) | ring gossip B/s/node | serf B/s/node | lost | false not-found |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		moved, per := "—", "—"
 		if r.changes > 0 {
@@ -665,8 +678,12 @@ func scaleTable(rows []scaleRow, spec string, batch int, total time.Duration, ac
 		if r.batches > 0 {
 			transfer = fmt.Sprintf("%.1f s", r.transfer.Seconds())
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %.1f s | %s | %s | %s | %.0f | %d / %.1f = %.2f (%d) | %.0f | %.0f | %d of %d | %d |\n",
-			r.nodes, r.change, r.batches, r.agree.Seconds(), transfer, moved, per, r.keysMoved,
+		ready := "—"
+		if r.ready > 0 {
+			ready = fmt.Sprintf("%.1f s", r.ready.Seconds())
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.1f s | %s | %s | %s | %.0f | %d / %.1f = %.2f (%d) | %.0f | %.0f | %d of %d | %d |\n",
+			r.nodes, r.change, r.batches, ready, r.agree.Seconds(), transfer, moved, per, r.keysMoved,
 			r.maxLoad, r.meanLoad, float64(r.maxLoad)/r.meanLoad, r.minLoad, r.ringBps, r.serfBps, r.lost, r.acked, r.falseNotFound)
 	}
 	return b.String()
