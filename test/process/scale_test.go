@@ -431,7 +431,7 @@ func replicasPerNode(replicas [][]string) map[string]int {
 // after, under a light load whose acknowledged writes are read back at
 // every size. It prints, as a markdown table, what each size measured;
 // docs/scale.md explains the columns. make scale runs 3,16,32,64:32 and
-// make scale-short 3,8:4.
+// make scale-short 3,6:4 one node at a time.
 func TestScale_GrowShrink(t *testing.T) {
 	spec := os.Getenv(scaleEnv)
 	if spec == "" {
