@@ -569,7 +569,6 @@ func TestScale_GrowShrink(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows[len(rows)-1].keysMoved = after["dht_handoff_keys_total"] - kb
-		keysBefore = after
 	}
 	acked := l.halt()
 	l.report(t)
