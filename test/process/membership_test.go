@@ -43,6 +43,10 @@ type load struct {
 	attempted, indeterminate, failed atomic.Int64
 	reads, falseNotFound, readErrors atomic.Int64
 
+	// pace is each worker's pause between two operations; 0 runs them
+	// back to back.
+	pace time.Duration
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 	t    *testing.T
@@ -89,7 +93,13 @@ func targetsOf(nodes []*process.Node) []target {
 }
 
 func startLoad(t *testing.T, workers int, nodes []*process.Node) *load {
-	l := &load{targets: targetsOf(nodes), acked: map[string]string{}, stop: make(chan struct{}), t: t}
+	return startPacedLoad(t, workers, 0, nodes)
+}
+
+// startPacedLoad is startLoad with each worker pausing pace between two
+// operations: a light load, for clusters that share a small machine.
+func startPacedLoad(t *testing.T, workers int, pace time.Duration, nodes []*process.Node) *load {
+	l := &load{targets: targetsOf(nodes), acked: map[string]string{}, pace: pace, stop: make(chan struct{}), t: t}
 	for w := range workers {
 		l.wg.Go(func() { l.run(w) })
 	}
@@ -140,6 +150,13 @@ func (l *load) run(worker int) {
 		l.gate.RUnlock()
 		if !ok {
 			return
+		}
+		if l.pace > 0 {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(l.pace):
+			}
 		}
 	}
 }
