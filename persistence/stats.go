@@ -1,5 +1,7 @@
 package persistence
 
+import "expvar"
+
 // Stats is what an engine reports about its files, for the node's
 // metrics: an operator alerts on a disk filling up and watches
 // compactions keep pace with writes.
@@ -13,6 +15,11 @@ type Stats struct {
 	// expose a count, and the memory engine has none.
 	Compactions    int64
 	HasCompactions bool
+	// CompactionBytes counts the bytes compactions wrote, when
+	// HasCompactionBytes is set: pebble's since it opened; badger's since
+	// the process started (badger keeps it process-wide, in expvar).
+	CompactionBytes    int64
+	HasCompactionBytes bool
 }
 
 // StatsReporter is implemented by the engines that report Stats (all of
@@ -30,7 +37,16 @@ func (e *badgerEngine) Stats() Stats {
 	}
 	defer e.leave()
 	lsm, vlog := e.db.Size()
-	return Stats{DiskBytes: lsm + vlog}
+	st := Stats{DiskBytes: lsm + vlog}
+	if m, ok := expvar.Get("badger_write_bytes_compaction").(*expvar.Map); ok {
+		m.Do(func(kv expvar.KeyValue) {
+			if n, ok := kv.Value.(*expvar.Int); ok {
+				st.CompactionBytes += n.Value()
+			}
+		})
+		st.HasCompactionBytes = true
+	}
+	return st
 }
 
 // Stats reports pebble's disk usage and compaction count.
@@ -40,7 +56,9 @@ func (e *pebbleEngine) Stats() Stats {
 	}
 	defer e.leave()
 	m := e.db.Metrics()
-	return Stats{DiskBytes: int64(m.DiskSpaceUsage()), Compactions: m.Compact.Count, HasCompactions: true}
+	total := m.Total()
+	return Stats{DiskBytes: int64(m.DiskSpaceUsage()), Compactions: m.Compact.Count, HasCompactions: true,
+		CompactionBytes: int64(total.TableBytesCompacted + total.BlobBytesCompacted), HasCompactionBytes: true}
 }
 
 // Stats reports the bytes the memory engine's keys and values hold.

@@ -45,6 +45,9 @@ func TestEngine_Stats(t *testing.T) {
 			if st.HasCompactions != (te.name == persistence.EnginePebble) {
 				t.Errorf("HasCompactions = %v: only pebble counts compactions", st.HasCompactions)
 			}
+			if st.HasCompactionBytes != (te.name != persistence.EngineMemory) || st.CompactionBytes < 0 {
+				t.Errorf("compaction bytes %d (reported %v): badger and pebble report them, the memory engine does not", st.CompactionBytes, st.HasCompactionBytes)
+			}
 			if err := e.Close(); err != nil {
 				t.Fatal(err)
 			}

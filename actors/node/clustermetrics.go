@@ -23,7 +23,7 @@ type clusterCollector struct {
 	n       int
 	engine  persistence.Engine
 
-	membersDesc, underDesc, versionDesc, diskDesc, compactionsDesc *prometheus.Desc
+	membersDesc, underDesc, versionDesc, diskDesc, compactionsDesc, compactionBytesDesc *prometheus.Desc
 }
 
 // memberState is a ring member's id and status as `dhtctl members` shows
@@ -47,11 +47,13 @@ func newClusterCollector(view *topology.View, members func() []memberState, n in
 			"The storage engine's size on disk (badger: LSM tree and value log, as badger last measured them, every minute; pebble: its files; memory: the bytes held).", nil, nil),
 		compactionsDesc: prometheus.NewDesc("dht_storage_compactions_total",
 			"Compactions the storage engine ran since the node started (pebble; badger does not count them).", nil, nil),
+		compactionBytesDesc: prometheus.NewDesc("dht_storage_compaction_bytes_total",
+			"Bytes the storage engine's compactions wrote (pebble: since the node started; badger: since the process started).", nil, nil),
 	}
 }
 
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.membersDesc, c.underDesc, c.versionDesc, c.diskDesc, c.compactionsDesc} {
+	for _, d := range []*prometheus.Desc{c.membersDesc, c.underDesc, c.versionDesc, c.diskDesc, c.compactionsDesc, c.compactionBytesDesc} {
 		ch <- d
 	}
 }
@@ -78,6 +80,9 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.diskDesc, prometheus.GaugeValue, float64(st.DiskBytes))
 		if st.HasCompactions {
 			ch <- prometheus.MustNewConstMetric(c.compactionsDesc, prometheus.CounterValue, float64(st.Compactions))
+		}
+		if st.HasCompactionBytes {
+			ch <- prometheus.MustNewConstMetric(c.compactionBytesDesc, prometheus.CounterValue, float64(st.CompactionBytes))
 		}
 	}
 }
