@@ -82,7 +82,9 @@ type Cluster struct {
 	// ReadyAgreementWait bounds how long /readyz waits, once the node is
 	// otherwise ready, for every live peer to announce the ring this node
 	// routes by. After it the node is ready all the same, and logs which
-	// peers announce another ring.
+	// peers announce another ring. It also bounds how long a partition
+	// transfer into this node waits for the same agreement before it
+	// begins (transfer.Config.AgreementWait).
 	ReadyAgreementWait time.Duration `koanf:"ready_agreement_wait"`
 	// TLS is mutual TLS between nodes on the remote port. Off when unset,
 	// which is safe only on a network no one else can reach.

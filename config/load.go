@@ -40,7 +40,7 @@ var help = map[string]string{
 	"cluster.remote_listen":            "host:port of the actor remote (gRPC) server for requests between nodes",
 	"cluster.remote_advertise":         `host:port peers use to reach cluster.remote_listen ("" = the same)`,
 	"cluster.http_advertise":           `host:port of this node's HTTP API told to peers ("" = http.listen)`,
-	"cluster.ready_agreement_wait":     "how long /readyz waits for every live peer to announce this node's ring before it answers 200 anyway (logging why)",
+	"cluster.ready_agreement_wait":     "how long /readyz, and each partition transfer into this node, wait for every live peer to announce this node's ring before going ahead anyway (readiness logs why)",
 	"cluster.tls.ca_file":              `PEM file of the cluster CA; with cert_file and key_file, mutual TLS between nodes ("" = plaintext)`,
 	"cluster.tls.cert_file":            "PEM file of this node's certificate, its node id as CN, signed by the cluster CA",
 	"cluster.tls.key_file":             "PEM file of the private key of cluster.tls.cert_file",

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/config"
+	"github.com/dhtkv/dht/internal/topo"
 )
 
 // requestTimeout bounds one request of a transfer: a batch of at most
@@ -26,5 +27,18 @@ func FromConfig(c config.Config) Config {
 		Interval:    time.Second,
 		Timeout:     requestTimeout,
 		Compare:     true,
+		// The wait for the peers' ring before a receive is the one
+		// readiness allows (cluster.ready_agreement_wait): both bound
+		// how long a peer that cannot agree may hold things up.
+		AgreementWait: agreementWait(c.Cluster.ReadyAgreementWait),
 	}
+}
+
+// agreementWait is the configured wait for ring agreement, or topo's
+// default when it is unset.
+func agreementWait(d time.Duration) time.Duration {
+	if d <= 0 {
+		return topo.DefaultAgreementWait
+	}
+	return d
 }

@@ -5,7 +5,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dhtkv/dht/cluster/membership"
 	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/internal/topo"
 	"github.com/dhtkv/dht/internal/transfer"
 	"github.com/dhtkv/dht/messages"
 )
@@ -50,6 +52,49 @@ func TestSnapshotOf_ReadsThePlan(t *testing.T) {
 	}
 	if len(got.Held) != partitions-1 {
 		t.Errorf("%d partitions held, want %d", len(got.Held), partitions-1)
+	}
+}
+
+// TestSnapshotOf_Agreed: the ring counts as agreed only while every live
+// peer announces this node's ring mark; a peer that is down does not hold
+// it back.
+func TestSnapshotOf_Agreed(t *testing.T) {
+	s := settle(ring.State{}.Join(ring.Member{ID: "b"}).Join(ring.Member{ID: "c"})).Join(ring.Member{ID: "a"})
+	mine := topo.MarkOf(s).String()
+	stale := topo.MarkOf(settle(ring.State{}.Join(ring.Member{ID: "b"}).Join(ring.Member{ID: "c"}))).String()
+	for _, tc := range []struct {
+		name    string
+		members map[string]membership.Member
+		want    bool
+	}{
+		{"every live peer announces the ring", map[string]membership.Member{
+			"b": {ID: "b", Status: membership.StatusAlive, Ring: mine},
+			"c": {ID: "c", Status: membership.StatusAlive, Ring: mine},
+		}, true},
+		{"a live peer routes by the ring before the join", map[string]membership.Member{
+			"b": {ID: "b", Status: membership.StatusAlive, Ring: mine},
+			"c": {ID: "c", Status: membership.StatusAlive, Ring: stale},
+		}, false},
+		{"a live peer announces no ring yet", map[string]membership.Member{
+			"b": {ID: "b", Status: membership.StatusAlive, Ring: mine},
+			"c": {ID: "c", Status: membership.StatusAlive},
+		}, false},
+		{"the stale peer is down", map[string]membership.Member{
+			"b": {ID: "b", Status: membership.StatusAlive, Ring: mine},
+			"c": {ID: "c", Status: membership.StatusFailed, Ring: stale},
+		}, true},
+		{"self's own entry is not a peer", map[string]membership.Member{
+			"a": {ID: "a", Status: membership.StatusAlive, Ring: stale},
+			"b": {ID: "b", Status: membership.StatusAlive, Ring: mine},
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := snapshotFor("a", s)
+			snap.Members = tc.members
+			if got := snapshotOf("a", snap, nil).Agreed; got != tc.want {
+				t.Errorf("Agreed = %t, want %t", got, tc.want)
+			}
+		})
 	}
 }
 

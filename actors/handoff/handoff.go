@@ -53,6 +53,10 @@ type Config struct {
 	// and receivers first and send only the keys that differ (FromConfig
 	// sets it).
 	Compare bool
+	// AgreementWait bounds how long a receive waits for every live peer
+	// to route by this node's ring before it begins
+	// (transfer.Config.AgreementWait; FromConfig sets it); 0 never waits.
+	AgreementWait time.Duration
 
 	Status  *Status
 	Metrics *Metrics
@@ -71,7 +75,7 @@ type Config struct {
 // machineConfig is the part of cfg the transfer machine decides with.
 func (c Config) machineConfig() transfer.Config {
 	return transfer.Config{Self: c.Self, Concurrency: c.Concurrency, BatchKeys: c.BatchKeys, BatchBytes: c.BatchBytes,
-		DropDelay: c.DropDelay, Timeout: c.Timeout, Compare: c.Compare}
+		DropDelay: c.DropDelay, Timeout: c.Timeout, Compare: c.Compare, AgreementWait: c.AgreementWait}
 }
 
 // Props returns the props of the handoff actor.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/internal/merkle"
+	"github.com/dhtkv/dht/internal/topo"
 	"github.com/dhtkv/dht/internal/transfer"
 	"github.com/dhtkv/dht/messages"
 )
@@ -20,9 +21,12 @@ func snapshotOf(self string, snap *topology.Snapshot, keys []atomic.Int64) trans
 	plan := snap.Plan
 	s := transfer.Snapshot{Partitions: len(plan.Slots), Version: snap.State.Version(), Synced: snap.Synced,
 		Settled: plan.Settled(), Owner: snap.State.Owner(self), Removed: removed(snap, self), Involved: plan.Involved(self)}
-	for id := range snap.Members {
+	mark := topo.MarkOf(snap.State).String()
+	s.Agreed = true
+	for id, m := range snap.Members {
 		if id != self && snap.Alive(id) {
 			s.Alive = append(s.Alive, id)
+			s.Agreed = s.Agreed && m.Ring == mark
 		}
 	}
 	for _, w := range plan.Transfers(self) {

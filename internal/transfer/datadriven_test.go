@@ -21,7 +21,9 @@ import (
 // The commands:
 //
 //	new self=a concurrency=2 batch-keys=2 batch-bytes=4096 drop-delay=10s timeout=30s [compare]
+//	  [agreement-wait=10s]
 //	ring version=5 [synced] [owner] [removed] [involved] [settled] [partitions=8]
+//	  [disagreed]                     a live peer routes by another ring
 //	  want p=3 since=5 from=(b,c)     a placement to receive (one per line)
 //	  hold p=7 [needed] [replicas=(b,c)]  a partition held
 //	alive b c                         the other nodes alive (none when empty)
@@ -142,6 +144,9 @@ func (h *harness) newMachine(t *testing.T, d *datadriven.TestData) {
 	if a, ok := d.Arg("timeout"); ok {
 		cfg.Timeout = parseDuration(t, d, a.SingleVal(t))
 	}
+	if a, ok := d.Arg("agreement-wait"); ok {
+		cfg.AgreementWait = parseDuration(t, d, a.SingleVal(t))
+	}
 	cfg.Compare = d.HasArg("compare")
 	h.m, h.now, h.snap, h.alive = New(cfg), epoch, Snapshot{}, nil
 }
@@ -174,7 +179,7 @@ func (h *harness) hashes(t *testing.T, d *datadriven.TestData) Hashes {
 // ring replaces the ring picture the next ticks see.
 func (h *harness) ring(t *testing.T, d *datadriven.TestData) {
 	s := Snapshot{Partitions: 8, Synced: d.HasArg("synced"), Owner: d.HasArg("owner"), Removed: d.HasArg("removed"),
-		Involved: d.HasArg("involved"), Settled: d.HasArg("settled")}
+		Involved: d.HasArg("involved"), Settled: d.HasArg("settled"), Agreed: !d.HasArg("disagreed")}
 	d.MaybeScanArgs(t, "partitions", &s.Partitions)
 	var version int
 	d.MaybeScanArgs(t, "version", &version)

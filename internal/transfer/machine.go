@@ -21,6 +21,10 @@ type Machine struct {
 	received map[uint32]uint64
 	// cursors are the receives' saved progress, by partition.
 	cursors map[uint32]Cursor
+	// wantedSince records when each placement to receive was first seen
+	// while the peers had not agreed on the ring: AgreementWait counts
+	// from there.
+	wantedSince map[Placement]time.Time
 	// handingOver is set once this run of the node had a part in the ring
 	// or held data: only then does being removed with nothing left mean a
 	// decommission just finished. A removed node restarted on an empty
@@ -74,7 +78,8 @@ type run struct {
 // New returns an idle machine.
 func New(cfg Config) *Machine {
 	return &Machine{cfg: cfg, active: map[uint32]*run{}, inflight: map[uint64]uint32{},
-		unneeded: map[uint32]time.Time{}, received: map[uint32]uint64{}, cursors: map[uint32]Cursor{}}
+		unneeded: map[uint32]time.Time{}, received: map[uint32]uint64{}, cursors: map[uint32]Cursor{},
+		wantedSince: map[Placement]time.Time{}}
 }
 
 // Restore tells the machine where an earlier run's receive of a placement
@@ -107,11 +112,12 @@ func (m *Machine) Tick(now time.Time, s Snapshot) Effects {
 			delete(m.received, p) // the record has reached the snapshot
 		}
 	}
+	m.forgetWaits(s)
 	for _, w := range s.Wanted {
 		if m.full() {
 			break
 		}
-		if m.busy(w.Partition) || m.justReceived(w) {
+		if m.busy(w.Partition) || m.justReceived(w) || m.awaitingAgreement(now, w, s) {
 			continue
 		}
 		m.startReceive(now, w, alive, &eff)
@@ -128,6 +134,32 @@ func (m *Machine) Tick(now time.Time, s Snapshot) Effects {
 	}
 	eff.Report.Leaving = m.handingOver && decommissioned(s)
 	return eff
+}
+
+// awaitingAgreement reports whether receiving w must wait for the peers to
+// route by this node's ring (Snapshot.Agreed): they do not yet, and w has
+// waited less than AgreementWait. A placement nobody else holds data for
+// never waits: there is nothing a stale peer could have written elsewhere.
+func (m *Machine) awaitingAgreement(now time.Time, w Want, s Snapshot) bool {
+	if s.Agreed || m.cfg.AgreementWait <= 0 || len(w.Sources) == 0 {
+		return false
+	}
+	key := Placement{Partition: w.Partition, Since: w.Since}
+	since, seen := m.wantedSince[key]
+	if !seen {
+		m.wantedSince[key] = now
+		return true
+	}
+	return now.Sub(since) < m.cfg.AgreementWait
+}
+
+// forgetWaits drops the wait of every placement s no longer asks for.
+func (m *Machine) forgetWaits(s Snapshot) {
+	for pl := range m.wantedSince {
+		if !s.wants(pl.Partition, pl.Since) {
+			delete(m.wantedSince, pl)
+		}
+	}
 }
 
 // drains starts the drains that are due and returns how many partitions

@@ -24,6 +24,11 @@ type Config struct {
 	// Compare makes a transfer compare the Merkle trees of its source and
 	// receivers first, and send only the keys that differ.
 	Compare bool
+	// AgreementWait is the longest a receive waits, from when the machine
+	// first sees it wanted, for every live peer to route by this node's
+	// ring (Snapshot.Agreed) before it begins; 0 begins at once. See
+	// Snapshot.Agreed for why.
+	AgreementWait time.Duration
 }
 
 // Snapshot is what the machine needs of one topology snapshot, as plain
@@ -46,6 +51,21 @@ type Snapshot struct {
 	Removed bool
 	// Involved is ring.Plan.Involved(Self): it has a part in a partition.
 	Involved bool
+	// Agreed is set when every live peer announces that it routes by this
+	// node's ring (the ownership digest gossip's ring mark carries).
+	//
+	// A receive waits for it (up to Config.AgreementWait): a peer that
+	// still routes by the ring before this node's placement sends the
+	// partition's writes to the old replicas only. Pulled before it
+	// agrees, such a write can be missing from the copy this node
+	// receives, and once this node is ready the old holder stops serving
+	// reads (it only pushes the write over at its drain, DropDelay later).
+	// When two or three of a partition's replicas move at once (concurrent
+	// joins), the new replicas can then make up a read quorum without the
+	// write: a false not-found. Once every peer routes by this ring, every
+	// later write reaches this node as a pending replica, and every earlier
+	// one has reached the sources the receive pulls from.
+	Agreed bool
 	// Alive lists the other nodes gossip sees alive. Self is always alive.
 	Alive []string
 	// Wanted is ring.Plan.Transfers(Self): the placements this node must

@@ -173,6 +173,31 @@ func (c *Cluster) Join(ctx context.Context, timeout time.Duration) (*Node, error
 	return n, n.WaitReady(ctx, timeout)
 }
 
+// JoinMany starts k more nodes at once, each in a new namespace, and waits
+// until every one is ready. The nodes start within moments of each other,
+// so their joins reach the ring concurrently, as when a StatefulSet is
+// scaled up by several replicas. The nodes started are returned even when
+// a wait fails.
+func (c *Cluster) JoinMany(ctx context.Context, k int, timeout time.Duration) ([]*Node, error) {
+	c.mu.Lock()
+	first := len(c.mu.nodes) + 1
+	c.mu.Unlock()
+	var started []*Node
+	for i := first; i < first+k; i++ {
+		n, err := c.addNode(ctx, i)
+		if err != nil {
+			return started, err
+		}
+		started = append(started, n)
+	}
+	for _, n := range started {
+		if err := n.WaitReady(ctx, timeout); err != nil {
+			return started, err
+		}
+	}
+	return started, nil
+}
+
 // Nodes returns every node ever started, retired ones included.
 func (c *Cluster) Nodes() []*Node {
 	c.mu.Lock()
