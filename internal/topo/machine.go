@@ -325,7 +325,7 @@ func (m *Machine) gossipDigest(theirs uint64) Effects {
 		return eff
 	}
 	changed := false
-	if m.awaitingJoin {
+	if m.awaitingJoin && !m.emptyWhileAPeerHasARing() {
 		// The peer holds this node's ring exactly: the cluster's. When
 		// every node of a new cluster waits (each seeded with the others,
 		// as a StatefulSet's pods are), their rings are all empty, their
@@ -339,6 +339,32 @@ func (m *Machine) gossipDigest(theirs uint64) Effects {
 		eff.Publish = true
 	}
 	return eff
+}
+
+// emptyWhileAPeerHasARing reports whether this node's ring is empty while a
+// live peer announces a ring with members (its gossip tag's mark). An equal
+// digest then came from another node waiting to join, as empty as this
+// one, not from the cluster: joining on the empty ring would make this
+// node's join the first event of the ownership history (Lamport time 1),
+// and once merged, every placement made since would replay in another
+// order. The ring would be reshuffled, and members placed anew at old
+// versions would count as holding partitions they dropped long ago (seen
+// as two nodes joining at once to a running cluster: about twice the
+// ideal movement, and reads answered not-found). The full state comes
+// instead from a member, whose digest differs.
+func (m *Machine) emptyWhileAPeerHasARing() bool {
+	if len(m.state.Members) > 0 {
+		return false
+	}
+	for _, p := range m.peers {
+		if p.ID == m.cfg.Self.ID || !p.Alive || p.Ring == "" {
+			continue
+		}
+		if mark, err := ParseRingMark(p.Ring); err == nil && mark.Version > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // joinOnArrival ends a wait to join (awaitingJoin) once the cluster's ring,

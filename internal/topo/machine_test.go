@@ -246,6 +246,33 @@ func TestMachine_TickPicksALiveCompatiblePeer(t *testing.T) {
 // to join until the cluster's ring arrives; when they all hold the same
 // (empty) ring, gossip carries only equal digests, and one of those must
 // end the wait as a full state would, or no node would ever join.
+// TestMachine_EmptyDigestFromAnotherJoinerDoesNotEndTheWait: two nodes join
+// a running cluster at once. Before either has the cluster's ring, the
+// other's digest (of its empty ring) equals its own; joining on it would put
+// this join first in the ownership history and reshuffle the whole ring
+// once merged. While a live peer announces a ring with members, the node
+// waits for that ring, and joins on top of it when it arrives.
+func TestMachine_EmptyDigestFromAnotherJoinerDoesNotEndTheWait(t *testing.T) {
+	cluster := ring.State{}.Join(ring.Member{ID: "a"}).Join(ring.Member{ID: "b"})
+	m := New(Config{Self: ring.Member{ID: "d"}, Shape: testShape, Seeded: true})
+	m.Start(ring.State{})
+	m.SetMembers([]Peer{
+		{ID: "a", Shape: testShape, Alive: true, Ring: MarkOf(cluster).String()},
+		{ID: "e", Shape: testShape, Alive: true}, // the other joiner: no ring yet
+	})
+	m.Gossip(Gossip{Peer: "e", Shape: testShape, DigestOnly: true, Digest: ring.State{}.Digest()}, time.Unix(0, 0))
+	if !m.AwaitingJoin() || m.State().Owner("d") {
+		t.Fatalf("after the other joiner's empty digest: awaiting %v, owner %v; want still waiting", m.AwaitingJoin(), m.State().Owner("d"))
+	}
+	m.Gossip(Gossip{Peer: "a", Shape: testShape, State: cluster}, time.Unix(1, 0))
+	if m.AwaitingJoin() || !m.State().Owner("d") {
+		t.Fatalf("after the cluster's ring: awaiting %v, owner %v; want joined", m.AwaitingJoin(), m.State().Owner("d"))
+	}
+	if got, first := m.State().History(), cluster.History(); got[0] != first[0] || got[len(got)-1].Member.ID != "d" {
+		t.Errorf("history %v: want the cluster's events first and d's join last", got)
+	}
+}
+
 func TestMachine_DigestEndsTheWaitToJoin(t *testing.T) {
 	m := New(Config{Self: ring.Member{ID: "c"}, Shape: testShape, Seeded: true})
 	m.Start(ring.State{})

@@ -120,7 +120,7 @@ func (m *Machine) Tick(now time.Time, s Snapshot) Effects {
 		if m.busy(w.Partition) || m.justReceived(w) || m.awaitingAgreement(now, w, s) {
 			continue
 		}
-		m.startReceive(now, w, alive, &eff)
+		m.startReceive(now, w, alive, !s.Agreed && m.cfg.AgreementWait > 0, &eff)
 	}
 	draining := m.drains(now, s, alive, &eff)
 
@@ -191,7 +191,9 @@ func (m *Machine) drains(now time.Time, s Snapshot, alive map[string]bool, eff *
 	return draining
 }
 
-func (m *Machine) startReceive(now time.Time, w Want, alive map[string]bool, eff *Effects) {
+// startReceive begins receiving w. unagreed says the peers still route by
+// another ring (the wait for them ran out): the start event says so.
+func (m *Machine) startReceive(now time.Time, w Want, alive map[string]bool, unagreed bool, eff *Effects) {
 	if len(w.Sources) == 0 {
 		// Nobody else has the partition: this node has every key there is.
 		m.received[w.Partition] = w.Since
@@ -213,7 +215,11 @@ func (m *Machine) startReceive(now time.Time, w Want, alive map[string]bool, eff
 		r.cursor = c.After
 	}
 	m.active[w.Partition] = r
-	eff.event(Started, source, w.Partition, fmt.Sprintf("receiving from %s%s", source, resumeNote(r.cursor)))
+	note := resumeNote(r.cursor)
+	if unagreed {
+		note += fmt.Sprintf(", before every live peer routes by this node's ring (waited %v)", m.cfg.AgreementWait)
+	}
+	eff.event(Started, source, w.Partition, fmt.Sprintf("receiving from %s%s", source, note))
 	m.begin(now, r, eff)
 }
 

@@ -589,8 +589,20 @@ func TestScale_GrowShrink(t *testing.T) {
 		if r.lost > 0 || r.falseNotFound > 0 {
 			t.Errorf("%d nodes: %d of %d acknowledged writes lost, %d false not-found reads", r.nodes, r.lost, r.acked, r.falseNotFound)
 		}
+		// Claim moves about the ideal (ring's doc allows 1.25 times it),
+		// however many nodes join at once. Far more means the ownership
+		// history was replayed in another order: a newcomer joined on an
+		// empty ring, its join first in Lamport order, and the whole ring
+		// was reshuffled (which also answered reads not-found).
+		if r.ideal > 0 && float64(r.moved) > scaleMaxMovedRatio*r.ideal {
+			t.Errorf("%d nodes (%s): %d replicas moved, more than %.2f times the ideal %.1f", r.nodes, r.change, r.moved, scaleMaxMovedRatio, r.ideal)
+		}
 	}
 }
+
+// scaleMaxMovedRatio bounds replicas moved against the ideal per step:
+// cluster/ring's doc allows 1.25 times the ideal for a join.
+const scaleMaxMovedRatio = 1.25
 
 // finish completes a size's row once it has settled: the balance of
 // replicas over nodes, gossip bytes over a quiet window, and a read-back of
