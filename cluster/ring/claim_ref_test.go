@@ -231,6 +231,7 @@ func TestClaim_MatchesReferenceLarge(t *testing.T) {
 	}
 	t.Parallel()
 	for _, tt := range []struct{ q, n, s, zones int }{
+		{4096, 3, 1000, 5}, // the size of BenchmarkClaim_1000Nodes_Q4096
 		{1024, 3, 400, 5},
 		{1024, 3, 300, 0},
 		{512, 3, 200, 3},
