@@ -133,6 +133,8 @@ type frac struct{ num, den int64 }
 
 func (a frac) less(b frac) bool { return a.num*b.den < b.num*a.den }
 
+func (a frac) cmp(b frac) int { return cmp.Compare(a.num*b.den, b.num*a.den) }
+
 // node is a member as the claimer tracks it.
 type node struct {
 	id     string
@@ -142,34 +144,62 @@ type node struct {
 	load   int    // replicas held
 	target frac   // fair share
 	held   []uint64
+	used   []uint64 // bit w set where held[w] is not 0: held is sparse
 
-	// Scratch for one join, when the node is a victim: how far along the
-	// newcomer's order it was tried, and whether nothing is left to take.
-	cursor int
-	done   bool
+	// Scratch for one join, when the node is a victim (see nextSteal):
+	// its queue of partitions handed out from the newcomer's order, as
+	// entries of claimer.queued (-1 when empty), or its candidates
+	// claimer.cands[candLo:candHi] (candLo < 0 until it is first picked)
+	// and how many of them it has popped.
+	head, tail     int32
+	candLo, candHi int32
+	popped         int32
 }
 
 func (nd *node) holds(p int) bool { return nd.held[p>>6]&(1<<(p&63)) != 0 }
 
+// add and drop record that the node holds p or no longer does.
+func (nd *node) add(p int) {
+	w := p >> 6
+	nd.held[w] |= 1 << (p & 63)
+	nd.used[w>>6] |= 1 << (w & 63)
+}
+
+func (nd *node) drop(p int) {
+	w := p >> 6
+	if nd.held[w] &^= 1 << (p & 63); nd.held[w] == 0 {
+		nd.used[w>>6] &^= 1 << (w & 63)
+	}
+}
+
 // claimer is the table being built by replay. Partition p's replicas are
 // slots[p*n : p*n+width], in no particular order; table() orders them.
 type claimer struct {
-	q, n      int
-	width     int // replicas per partition: min(n, live)
-	slots     []int32
-	nodes     []node
-	byID      map[string]int32
-	zoneIdx   map[string]int32
-	zoneNames []string
-	zoneSize  []int // live members per zone
-	zones     int   // zones with live members
-	live      int
-	keys      []uint64 // the joining node's rank of each partition (orderFor)
-	order     []int32  // the partitions in the joining node's order
-	packed    []uint64
-	buckets   []int32 // scratch of orderFor
-	share     []frac  // scratch of setTargets, per zone
-	zoneOrder []int   // scratch of setTargets
+	q, n          int
+	width         int // replicas per partition: min(n, live)
+	slots         []int32
+	nodes         []node
+	byID          map[string]int32
+	zoneIdx       map[string]int32
+	zoneNames     []string
+	zoneSize      []int // live members per zone
+	zones         int   // zones with live members
+	live          int
+	rankMask      uint64   // the low bits of a rank that hold its partition (stealRank)
+	victims       []victim // scratch of steal: a heap of the members it may take from
+	reserve       []victim // scratch of steal: members it may take from, not yet in victims
+	walk          bool     // whether this join's victims walk order (nextSteal)
+	order         []int32  // the partitions in the joining node's order, as far as sorted (orderFor)
+	sortedBuckets int      // how many of orderFor's buckets are in order
+	handed        int      // how much of order handOut has handed out
+	queued        []int32  // queue entries: the partition
+	queuedNext    []int32  // queue entries: the next entry in the same queue, or -1
+	cands         []uint64 // the victims' candidates, when they do not walk order
+	keys          []uint64 // the joining node's rank of each partition (orderFor)
+	packed        []uint64 // the ranks in orderFor's buckets
+	buckets       []int32  // where orderFor's buckets end in packed
+	share         []frac   // scratch of setTargets, per zone
+	zoneOrder     []int    // scratch of setTargets
 
 	// watch, when set, hears of every change to a replica set as replay
 	// makes it: NewPlan follows placements through it.
@@ -186,7 +216,10 @@ type placementWatcher interface {
 }
 
 func newClaimer(q, n int) *claimer {
-	return &claimer{q: q, n: n, slots: make([]int32, q*n), byID: map[string]int32{}, zoneIdx: map[string]int32{}, keys: make([]uint64, q)}
+	return &claimer{
+		q: q, n: n, slots: make([]int32, q*n), byID: map[string]int32{}, zoneIdx: map[string]int32{},
+		rankMask: 1<<bits.Len(uint(q-1)) - 1,
+	}
 }
 
 func (c *claimer) apply(e Event) {
@@ -248,57 +281,18 @@ func (c *claimer) move(p int, from, to int32) {
 		c.watch.moved(p, from, to)
 	}
 	f, t := &c.nodes[from], &c.nodes[to]
-	f.held[p>>6] &^= 1 << (p & 63)
-	t.held[p>>6] |= 1 << (p & 63)
+	f.drop(p)
+	t.add(p)
 	f.load--
 	t.load++
 }
 
 func (c *claimer) join(m Member) {
-	if i, ok := c.byID[m.ID]; ok && c.nodes[i].alive {
-		if c.zoneNames[c.nodes[i].zone] == m.Zone {
-			return
-		}
-		c.remove(m.ID) // a new zone: its replicas must be placed anew
-	}
-	z, ok := c.zoneIdx[m.Zone]
-	if !ok {
-		z = int32(len(c.zoneSize))
-		c.zoneIdx[m.Zone] = z
-		c.zoneNames = append(c.zoneNames, m.Zone)
-		c.zoneSize = append(c.zoneSize, 0)
-	}
-	nd := node{id: m.ID, zone: z, alive: true, seed: hashID(m.ID), held: make([]uint64, (c.q+63)/64)}
-	id, ok := c.byID[m.ID]
-	if ok {
-		c.nodes[id] = nd
-	} else {
-		id = int32(len(c.nodes))
-		c.byID[m.ID] = id
-		c.nodes = append(c.nodes, nd)
-	}
-	wasDiverse := c.diverse()
-	if c.zoneSize[z] == 0 {
-		c.zones++
-	}
-	c.zoneSize[z]++
-	c.live++
-
-	if c.live <= c.n {
-		// Fewer members than replicas: every member holds every partition.
-		for p := 0; p < c.q; p++ {
-			c.slots[p*c.n+c.width] = id
-			c.nodes[id].held[p>>6] |= 1 << (p & 63)
-			if c.watch != nil {
-				c.watch.added(p, id)
-			}
-		}
-		c.nodes[id].load = c.q
-		c.width++
+	id, wasDiverse, placed := c.admit(m)
+	if placed {
 		return
 	}
 	c.setTargets()
-	c.orderFor(id)
 	// Partitions can repeat a zone only while the members span fewer than
 	// n zones: placements made since respect diversity. So only the join
 	// that brings the zone count to n has repeats to repair.
@@ -312,45 +306,125 @@ func (c *claimer) join(m Member) {
 	}
 }
 
-// orderFor computes m's pseudo-random order over the partitions. A
-// partition's rank is spread(m, p) with its low bits replaced by p, so ranks
-// are unique; the order is by rank. Ranks are uniform, so a counting sort on
-// their top bits followed by insertion sort within the (tiny) buckets sorts
-// them in linear time; a comparison sort here would dominate a join's cost.
-func (c *claimer) orderFor(m int32) {
-	seed := c.nodes[m].seed
-	low := uint(bits.Len(uint(c.q - 1)))
-	mask := uint64(1)<<low - 1
-	shift := 64 - low // top bits: as many buckets as partitions (rounded up)
-	if low == 0 {
-		shift = 63
+// admit records m as a live member and returns its index and whether the
+// members spanned n zones before it came. placed reports that nothing is
+// left for join to do: m was already a member in that zone, or there are at
+// most n members and m now holds every partition.
+func (c *claimer) admit(m Member) (id int32, wasDiverse, placed bool) {
+	if i, ok := c.byID[m.ID]; ok && c.nodes[i].alive {
+		if c.zoneNames[c.nodes[i].zone] == m.Zone {
+			return i, c.diverse(), true
+		}
+		c.remove(m.ID) // a new zone: its replicas must be placed anew
 	}
-	buckets := slices.Grow(c.buckets[:0], 1<<(64-shift)+1)[:1<<(64-shift)+1]
+	z, ok := c.zoneIdx[m.Zone]
+	if !ok {
+		z = int32(len(c.zoneSize))
+		c.zoneIdx[m.Zone] = z
+		c.zoneNames = append(c.zoneNames, m.Zone)
+		c.zoneSize = append(c.zoneSize, 0)
+	}
+	words := (c.q + 63) / 64
+	bitsets := make([]uint64, words+(words+63)/64)
+	nd := node{id: m.ID, zone: z, alive: true, seed: hashID(m.ID), held: bitsets[:words:words], used: bitsets[words:]}
+	id, ok = c.byID[m.ID]
+	if ok {
+		c.nodes[id] = nd
+	} else {
+		id = int32(len(c.nodes))
+		c.byID[m.ID] = id
+		c.nodes = append(c.nodes, nd)
+	}
+	wasDiverse = c.diverse()
+	if c.zoneSize[z] == 0 {
+		c.zones++
+	}
+	c.zoneSize[z]++
+	c.live++
+
+	if c.live <= c.n {
+		// Fewer members than replicas: every member holds every partition.
+		for p := 0; p < c.q; p++ {
+			c.slots[p*c.n+c.width] = id
+			c.nodes[id].add(p)
+			if c.watch != nil {
+				c.watch.added(p, id)
+			}
+		}
+		c.nodes[id].load = c.q
+		c.width++
+		return id, wasDiverse, true
+	}
+	return id, wasDiverse, false
+}
+
+// stealRank is a newcomer's rank of partition p, given the newcomer's
+// seed: it takes partitions in ascending rank order, so its picks scatter
+// over the ring. The rank is spread(seed, p) with its low bits replaced by
+// p, so ranks are unique (no tie to break) and the partition can be read
+// back from its rank.
+func (c *claimer) stealRank(seed uint64, p int) uint64 {
+	return spread(seed, p, saltSteal)&^c.rankMask | uint64(p)
+}
+
+// orderFor ranks every partition for m, for handOut to hand out in rank
+// order (c.walk). Ranks are uniform, so a counting sort on their top bits,
+// into about as many buckets as partitions, orders them but for the
+// (tiny) buckets' insides, in linear time where a comparison sort would
+// dominate a join's cost. The walk rarely goes far, only until each victim
+// has found its partitions, so extendOrder sorts the buckets' insides
+// lazily, as the walk reaches them.
+func (c *claimer) orderFor(m int32) {
+	shift := 64 - bits.Len(uint(c.q-1)) // a shift by 64 leaves 0: one bucket
+	nb := 1<<(64-shift) + 1
+	buckets := slices.Grow(c.buckets[:0], nb)[:nb]
 	clear(buckets)
 	c.buckets = buckets
-	for p := range c.keys {
-		c.keys[p] = spread(seed, p, saltSteal)&^mask | uint64(p)
-		buckets[c.keys[p]>>shift+1]++
+	keys := slices.Grow(c.keys[:0], c.q)[:c.q]
+	c.keys = keys
+	seed := c.nodes[m].seed
+	for p := range keys {
+		keys[p] = c.stealRank(seed, p)
+		buckets[keys[p]>>shift+1]++
 	}
-	for i := 1; i < len(buckets); i++ {
+	for i := 1; i < nb; i++ {
 		buckets[i] += buckets[i-1]
 	}
 	packed := slices.Grow(c.packed[:0], c.q)[:c.q]
-	for _, k := range c.keys {
-		b := k >> shift
-		packed[buckets[b]] = k
-		buckets[b]++
+	c.packed = packed
+	for _, k := range keys {
+		i := &buckets[k>>shift]
+		packed[*i] = k
+		*i++
 	}
-	for i := 1; i < len(packed); i++ {
-		for j := i; j > 0 && packed[j] < packed[j-1]; j-- {
-			packed[j], packed[j-1] = packed[j-1], packed[j]
+	// Now bucket b spans packed[buckets[b-1]:buckets[b]].
+	c.order, c.sortedBuckets = c.order[:0], 0
+}
+
+// extendOrder appends to c.order the partitions of the next nonempty
+// bucket, sorted; it returns false when all are there.
+func (c *claimer) extendOrder() bool {
+	for c.sortedBuckets < len(c.buckets)-1 {
+		b := c.sortedBuckets
+		c.sortedBuckets++
+		lo := 0
+		if b > 0 {
+			lo = int(c.buckets[b-1])
+		}
+		seg := c.packed[lo:c.buckets[b]]
+		for i := 1; i < len(seg); i++ {
+			for j := i; j > 0 && seg[j] < seg[j-1]; j-- {
+				seg[j], seg[j-1] = seg[j-1], seg[j]
+			}
+		}
+		for _, k := range seg {
+			c.order = append(c.order, int32(k&c.rankMask))
+		}
+		if len(seg) > 0 {
+			return true
 		}
 	}
-	c.order = c.order[:0]
-	for _, k := range packed {
-		c.order = append(c.order, int32(k&mask))
-	}
-	c.packed = packed
+	return false
 }
 
 // stealRepairs lets the newcomer m, whose join brought the zone count to n,
@@ -358,18 +432,16 @@ func (c *claimer) orderFor(m int32) {
 // partition, where the move improves balance. Each spares repair() a move
 // between other members.
 func (c *claimer) stealRepairs(m int32) {
-	var order []int
+	var ranks []uint64
 	for p := 0; p < c.q; p++ {
 		if c.violated(p) {
-			order = append(order, p)
+			ranks = append(ranks, c.stealRank(c.nodes[m].seed, p))
 		}
 	}
-	if len(order) == 0 {
-		return
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(c.keys[a], c.keys[b]) })
+	slices.Sort(ranks)
 	zm := c.nodes[m].zone
-	for _, p := range order {
+	for _, r := range ranks {
+		p := int(r & c.rankMask)
 		if c.zoneTaken(p, zm, -1) {
 			continue
 		}
@@ -386,53 +458,289 @@ func (c *claimer) stealRepairs(m int32) {
 }
 
 // steal moves replicas to the newcomer m from the member furthest above its
-// fair share, while that narrows the spread of loads.
+// fair share, while that narrows the spread of loads. The victim is the live
+// member other than m with the largest excess, the lowest index among equal
+// excesses, leaving out those with nothing left that m may take; from it m
+// takes the first partition in m's order that it may (nextSteal).
+//
+// Scanning every member for the victim before each replica taken cost
+// O(S) a replica, half a replay's time at a thousand members, so the
+// members sit in a binary heap in that same strict order: its top is
+// exactly the member the scan would pick. Targets are fixed for the join and
+// m is not in the heap, so taking a replica changes only the victim's
+// excess, and only downwards: it sifts down. A victim with nothing left is
+// popped.
+//
+// A join to many members takes only from some of those above their fair
+// share, so the members at or below it wait in a reserve, which joins the
+// heap only when its best member would come before the heap's top. Until
+// then the heap's top is still the scan's pick.
 func (c *claimer) steal(m int32) {
+	h, r := c.victims[:0], c.reserve[:0]
+	var lead victim // the reserve's first, when it is not empty
 	for i := range c.nodes {
-		c.nodes[i].done, c.nodes[i].cursor = false, 0
+		if nd := &c.nodes[i]; int32(i) != m && nd.alive {
+			nd.head, nd.candLo, nd.popped = -1, -1, 0
+			x := victim{c.excess(int32(i)), int32(i)}
+			switch {
+			case x.ex.num > 0:
+				h = append(h, x)
+			case len(r) == 0 || x.before(lead):
+				lead = x
+				fallthrough
+			default:
+				r = append(r, x)
+			}
+		}
+	}
+	c.victims, c.reserve, c.cands = h, r, c.cands[:0]
+	c.handed, c.queued, c.queuedNext = 0, c.queued[:0], c.queuedNext[:0]
+	c.heapifyVictims()
+	// The mean load is about what each victim holds, and about how many
+	// replicas m takes, each usually from another victim: ranking only the
+	// victims' partitions costs about its square, ranking all of them q.
+	mean := c.n * c.q / c.live
+	c.walk = mean*mean > c.q
+	if c.walk {
+		c.orderFor(m)
 	}
 	for {
-		best := int32(-1)
-		for i := range c.nodes {
-			v := int32(i)
-			nd := &c.nodes[i]
-			if v == m || !nd.alive || nd.done {
-				continue
-			}
-			if best < 0 || c.excess(best).less(c.excess(v)) {
-				best = v
-			}
+		if len(c.reserve) > 0 && (len(c.victims) == 0 || lead.before(c.victims[0])) {
+			c.victims, c.reserve = append(c.victims, c.reserve...), c.reserve[:0]
+			c.heapifyVictims()
 		}
-		if best < 0 || !c.improves(best, m) {
+		if len(c.victims) == 0 {
 			return
 		}
-		if p, ok := c.nextSteal(best, m); ok {
-			c.move(p, best, m)
-		} else {
-			c.nodes[best].done = true
+		best := &c.victims[0]
+		if !c.improves(best.v, m) {
+			return
 		}
+		if p, ok := c.nextSteal(best.v, m); ok {
+			c.move(p, best.v, m)
+			best.ex.num -= best.ex.den // one replica less: excess(best.v)
+		} else {
+			last := len(c.victims) - 1
+			c.victims[0] = c.victims[last]
+			c.victims = c.victims[:last]
+		}
+		c.siftVictim(0)
 	}
 }
 
-// nextSteal returns the first partition, in m's order, that m may take from
-// v. Whether m may take p from v only ever changes from yes to no during a
-// join (m taking p from anyone makes it no), so a cursor per victim over m's
-// order suffices; it advances about q/S places per replica taken.
+// victim is a member steal may take from, with its excess, kept up to
+// date as it gives replicas: the heap compares these without reaching
+// into the nodes.
+type victim struct {
+	ex frac
+	v  int32
+}
+
+// before reports whether steal prefers a to b: a is further above its fair
+// share, or as far and has the lower index.
+func (a victim) before(b victim) bool {
+	if a.ex.den == b.ex.den { // most members share a fair share: skip the products
+		if a.ex.num != b.ex.num {
+			return a.ex.num > b.ex.num
+		}
+		return a.v < b.v
+	}
+	if d := a.ex.cmp(b.ex); d != 0 {
+		return d > 0
+	}
+	return a.v < b.v
+}
+
+func (c *claimer) heapifyVictims() {
+	for i := len(c.victims)/2 - 1; i >= 0; i-- {
+		c.siftVictim(i)
+	}
+}
+
+// siftVictim moves c.victims[i] down the heap to its place.
+func (c *claimer) siftVictim(i int) {
+	h := c.victims
+	for {
+		top := i
+		if l := 2*i + 1; l < len(h) && h[l].before(h[top]) {
+			top = l
+		}
+		if r := 2*i + 2; r < len(h) && h[r].before(h[top]) {
+			top = r
+		}
+		if top == i {
+			return
+		}
+		h[i], h[top] = h[top], h[i]
+		i = top
+	}
+}
+
+// nextSteal returns the first partition, in m's order (stealRank), that m
+// may take from v (mayTake).
+//
+// Whether m may take p from v only ever changes from yes to no during a
+// join: v gains no replicas, m loses none, and m taking p from anyone makes
+// it no. So each victim can resume where it stopped, and what it skips is
+// never eligible again. There are two ways to find v's next partition,
+// which yield the same ones:
+//
+//   - with large loads (c.walk), m's order is handed out once, partition
+//     by partition, to queues of the members holding each (handOut), as
+//     far as the victims need; v pops its own queue, which lists, in m's
+//     order, every partition handed out that v held then;
+//   - with small loads against q, the first time v is picked its
+//     candidates (the partitions it holds and m does not) are ranked, and
+//     each call pops the least.
+//
+// The first costs about q a join, the second the victims' loads.
 func (c *claimer) nextSteal(v, m int32) (int, bool) {
-	nd, mn := &c.nodes[v], &c.nodes[m]
-	diverse := c.diverse()
-	for nd.cursor < len(c.order) {
-		p := int(c.order[nd.cursor])
-		nd.cursor++
-		if !nd.holds(p) || mn.holds(p) {
-			continue
+	nd := &c.nodes[v]
+	if c.walk {
+		for {
+			if nd.head < 0 {
+				if !c.handOut(m) {
+					return 0, false
+				}
+				continue
+			}
+			e := nd.head
+			nd.head = c.queuedNext[e]
+			if p := int(c.queued[e]); c.mayTake(p, v, m) {
+				return p, true
+			}
 		}
-		if diverse && nd.zone != mn.zone && c.zoneTaken(p, mn.zone, v) {
-			continue
+	}
+	if nd.candLo < 0 {
+		c.rankCandidates(v, m)
+	}
+	for nd.candHi > nd.candLo {
+		// Pop the least rank to the end. Most victims are popped once or
+		// twice (they give one replica, or their first candidate is in a
+		// zone m may not take), and a scan finds the least for less than
+		// building a heap would; a heap bounds the cost for the others.
+		h := c.cands[nd.candLo:nd.candHi]
+		switch {
+		case nd.popped < scanPops:
+			leastLast(h)
+		case nd.popped == scanPops:
+			heapifyRanks(h)
+			fallthrough
+		default:
+			popRank(h)
 		}
-		return p, true
+		p := int(h[len(h)-1] & c.rankMask)
+		nd.candHi--
+		nd.popped++
+		if c.mayTake(p, v, m) {
+			return p, true
+		}
 	}
 	return 0, false
+}
+
+// rankCandidates puts m's ranks of v's candidates, the partitions v holds
+// and m does not, in c.cands[candLo:candHi].
+func (c *claimer) rankCandidates(v, m int32) {
+	nd, seed, taken := &c.nodes[v], c.nodes[m].seed, c.nodes[m].held
+	lo := len(c.cands)
+	for u, used := range nd.used {
+		for ; used != 0; used &= used - 1 {
+			w := u*64 + bits.TrailingZeros64(used)
+			for word := nd.held[w] &^ taken[w]; word != 0; word &= word - 1 {
+				c.cands = append(c.cands, c.stealRank(seed, w*64+bits.TrailingZeros64(word)))
+			}
+		}
+	}
+	nd.candLo, nd.candHi = int32(lo), int32(len(c.cands))
+}
+
+// handOut appends the next partition in m's order to the queue of each
+// member holding it that m may take it from; it returns false when m's
+// order is all handed out. Those m may not take it from now never may in
+// this join, so they are passed over.
+func (c *claimer) handOut(m int32) bool {
+	if c.handed == len(c.order) && !c.extendOrder() {
+		return false // extendOrder appends at least one partition or none is left
+	}
+	p := int(c.order[c.handed])
+	c.handed++
+	mn := &c.nodes[m]
+	if mn.holds(p) {
+		return true
+	}
+	// With zone diversity, a replica in m's zone leaves m only that one.
+	sameZoneOnly := c.diverse() && c.zoneTaken(p, mn.zone, -1)
+	for _, v := range c.replicas(p) {
+		if sameZoneOnly && c.nodes[v].zone != mn.zone {
+			continue
+		}
+		e := int32(len(c.queued))
+		c.queued = append(c.queued, int32(p))
+		c.queuedNext = append(c.queuedNext, -1)
+		if nd := &c.nodes[v]; nd.head < 0 {
+			nd.head, nd.tail = e, e
+		} else {
+			c.queuedNext[nd.tail], nd.tail = e, e
+		}
+	}
+	return true
+}
+
+// mayTake reports whether m may take v's replica of p: v holds it, m does
+// not, and with zone diversity no other replica of p is in m's zone.
+func (c *claimer) mayTake(p int, v, m int32) bool {
+	nd, mn := &c.nodes[v], &c.nodes[m]
+	if !nd.holds(p) || mn.holds(p) {
+		return false
+	}
+	return !c.diverse() || nd.zone == mn.zone || !c.zoneTaken(p, mn.zone, v)
+}
+
+// scanPops is how many of a victim's candidates nextSteal pops by a
+// linear scan before it makes a heap of the rest.
+const scanPops = 3
+
+// leastLast swaps h's least element to its end.
+func leastLast(h []uint64) {
+	i := 0
+	for j, r := range h {
+		if r < h[i] {
+			i = j
+		}
+	}
+	h[i], h[len(h)-1] = h[len(h)-1], h[i]
+}
+
+// heapifyRanks makes h a min-heap; popRank moves its least element to the
+// end, leaving h[:len(h)-1] a min-heap.
+func heapifyRanks(h []uint64) {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		siftRank(h, i)
+	}
+}
+
+func popRank(h []uint64) {
+	last := len(h) - 1
+	h[0], h[last] = h[last], h[0]
+	siftRank(h[:last], 0)
+}
+
+func siftRank(h []uint64, i int) {
+	for {
+		least := i
+		if l := 2*i + 1; l < len(h) && h[l] < h[least] {
+			least = l
+		}
+		if r := 2*i + 2; r < len(h) && h[r] < h[least] {
+			least = r
+		}
+		if least == i {
+			return
+		}
+		h[i], h[least] = h[least], h[i]
+		i = least
+	}
 }
 
 // repair gives distinct zones to every partition that repeats one: the
@@ -503,6 +811,7 @@ func (c *claimer) remove(id string) {
 		c.width--
 		xn.load = 0
 		clear(xn.held)
+		clear(xn.used)
 		return
 	}
 	c.setTargets()
