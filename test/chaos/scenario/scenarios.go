@@ -604,7 +604,10 @@ func mixed(ctx context.Context, e *Env) error {
 
 // All returns every scenario, in the order `make chaos` runs them.
 //
-// Which require no false not-found (NoFalseNotFound)? Only wipe-rebuild.
+// Which require no false not-found (NoFalseNotFound)? wipe-rebuild and
+// joins. joins injects no fault at all: every replica stays reachable, so
+// a read at R=2 of a key acknowledged at W=2 overlaps its write, and
+// finds nothing only if new replicas answered before they held the data.
 // A read finds nothing for an acknowledged key only if every replica that
 // answered it lacks the key. The other scenarios read at the nodes' R=2
 // and stop or cut off primaries: partition, membership and mixed cut them
