@@ -3,7 +3,10 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +18,13 @@ import (
 
 // writeKeys writes n keys, prefix%05d, at w=3 so that every replica holds
 // every key before the listing starts, through a few writers at once.
+// unavailable reports whether err is a 503 the node answered before
+// storing anything: too few replicas reachable for the quorum.
+func unavailable(err error) bool {
+	var e *client.Error
+	return errors.As(err, &e) && e.Status == http.StatusServiceUnavailable && strings.Contains(e.Error(), "replicas reachable")
+}
+
 func writeKeys(t *testing.T, c *cluster.Cluster, prefix string, n int) []string {
 	t.Helper()
 	ctx := ctxFor(t)
@@ -28,7 +38,19 @@ func writeKeys(t *testing.T, c *cluster.Cluster, prefix string, n int) []string 
 		wg.Go(func() {
 			for i := w; i < n; i += 8 {
 				cl := c.Client(1 + i%3)
-				if _, err := cl.Put(ctx, keys[i], []byte("v-"+keys[i]), &client.WriteOptions{W: 3}); err != nil {
+				// W=3 puts every key on every replica, so the listings
+				// may read any. A node that gossip suspects for a moment
+				// (a loaded CI machine, fast test timings) makes a write
+				// unavailable; that is the setup's, not the listing's,
+				// so it is retried a bounded number of times.
+				var err error
+				for attempt := 0; attempt < 5; attempt++ {
+					if _, err = cl.Put(ctx, keys[i], []byte("v-"+keys[i]), &client.WriteOptions{W: 3}); !unavailable(err) {
+						break
+					}
+					time.Sleep(500 * time.Millisecond)
+				}
+				if err != nil {
 					errs <- fmt.Errorf("put %s: %w", keys[i], err)
 					return
 				}

@@ -53,20 +53,40 @@ func TestEntropy_EveryPairWithinTheSweep(t *testing.T) {
 		}
 		return nil
 	})
-	for end := time.Now().Add(sweep); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		for i := 1; i <= 3; i++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			m, err := aeMetrics(ctx, c.HTTPAddr(i))
-			cancel()
-			if err != nil {
-				t.Fatal(err)
-			}
-			age, last, pairs := m["dht_ae_max_seconds_since_exchange"], m["dht_ae_sweep_seconds"], m["dht_ae_pairs"]
-			if pairs != 128 || age > sweep.Seconds() || last <= 0 || last > sweep.Seconds() {
-				t.Fatalf("n%d: %v pairs (want 128), oldest pair %.3fs, last sweep %.3fs: want both within the %v sweep interval",
-					i, pairs, age, last, sweep)
+	// One window of a sweep interval in which every sample holds. A node
+	// that gossip suspects for a moment (fast test timings on a loaded
+	// machine) has its exchanges skipped meanwhile, which legitimately
+	// ages its pairs; so a window that fails starts over after the
+	// cluster has converged again, at most three times. A scheduler that
+	// misses its bound fails every window.
+	window := func() error {
+		for end := time.Now().Add(sweep); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			for i := 1; i <= 3; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				m, err := aeMetrics(ctx, c.HTTPAddr(i))
+				cancel()
+				if err != nil {
+					return err
+				}
+				age, last, pairs := m["dht_ae_max_seconds_since_exchange"], m["dht_ae_sweep_seconds"], m["dht_ae_pairs"]
+				if pairs != 128 || age > sweep.Seconds() || last <= 0 || last > sweep.Seconds() {
+					return fmt.Errorf("n%d: %v pairs (want 128), oldest pair %.3fs, last sweep %.3fs: want both within the %v sweep interval",
+						i, pairs, age, last, sweep)
+				}
 			}
 		}
+		return nil
+	}
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = window(); err == nil {
+			break
+		}
+		t.Logf("window %d: %v", attempt, err)
+		c.WaitConverged(t, 30*time.Second)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
 		m, err := aeMetrics(context.Background(), c.HTTPAddr(i))
