@@ -59,8 +59,9 @@
 // (WithRetry; DefaultRetryPolicy otherwise) bounds the attempts and the
 // time spent, waiting between rounds of the endpoints with exponential
 // backoff and jitter; the caller's context bounds it all, and a wait that
-// would outlast its deadline is not begun. What is sent again follows from
-// what the failure proves:
+// would outlast its deadline is not begun; a read a node has not answered
+// within RetryPolicy.AttemptTimeout goes to the next endpoint. What is sent
+// again follows from what the failure proves:
 //
 //   - a read (GET, HEAD) after any failure without an answer: a refused or
 //     broken connection, a 503, a proxy's 502 or 504;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -154,14 +155,29 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*http.Response, error)
 // help (a TLS refusal, a context that ended, a malformed request) has
 // failure 0.
 func (c *Client) attempt(ctx context.Context, cl call, base *url.URL) (*http.Response, failure, error) {
-	req, err := c.newRequestToken(ctx, cl.method, joinURL(base, cl.path, cl.query), cl.body, cl.token)
+	attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+	if bound := c.retry.AttemptTimeout; bound > 0 && cl.key != "" && cl.idempotent {
+		// A node that accepts connections but does not answer (a stopped
+		// process, a stalled disk) would otherwise hold the read until the
+		// caller's deadline; past the bound the read goes to the next
+		// endpoint instead. The body is read after this returns, so the
+		// bound is released when the body is closed.
+		attemptCtx, cancel = context.WithTimeout(ctx, bound)
+	}
+	req, err := c.newRequestToken(attemptCtx, cl.method, joinURL(base, cl.path, cl.query), cl.body, cl.token)
 	if err != nil {
+		cancel()
 		return nil, 0, err
 	}
 	for k, vs := range cl.header {
 		req.Header[k] = vs
 	}
 	resp, err := c.send(req)
+	if err == nil {
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	} else {
+		cancel()
+	}
 	if err != nil {
 		// The *url.Error already names the method and the URL.
 		if cl.what != "" {
@@ -178,6 +194,8 @@ func (c *Client) attempt(ctx context.Context, cl call, base *url.URL) (*http.Res
 			return nil, 0, err
 		case !sent:
 			return nil, failedUnsent, err
+		case attemptCtx.Err() != nil:
+			err = fmt.Errorf("%w (no answer within the attempt timeout, %v)", err, c.retry.AttemptTimeout)
 		}
 		return nil, failedUnknown, err
 	}
@@ -191,6 +209,18 @@ func (c *Client) attempt(ctx context.Context, cl call, base *url.URL) (*http.Res
 		return nil, failedUnavailable, err
 	}
 	return resp, 0, nil
+}
+
+// cancelOnClose releases an attempt's timeout once its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // isAnswer reports whether err is a node's (or a proxy's) answer rather

@@ -367,3 +367,56 @@ func TestClient_JoinDoesNotFailOver(t *testing.T) {
 		t.Fatalf("Decommission with the first node down: %v", err)
 	}
 }
+
+// hung is a node that accepts requests and never answers them, as a
+// stopped process or a stalled disk does; it counts the requests.
+func hung(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	release := make(chan struct{})
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); s.Close() })
+	return s, &n
+}
+
+// TestCluster_AttemptTimeoutMovesAReadOnFromAHungNode sends a read to a
+// hung node first: past AttemptTimeout it goes to the next endpoint and
+// succeeds, well before the caller's deadline. A write to the hung node is
+// not abandoned at AttemptTimeout (it might be applied, and would not be
+// sent again): it waits for the caller's deadline and reports an unknown
+// outcome, and the healthy node never sees it.
+func TestCluster_AttemptTimeoutMovesAReadOnFromAHungNode(t *testing.T) {
+	t.Parallel()
+	stuck, stuckSeen := hung(t)
+	healthy := newScripted(t, ok200)
+	policy := fastRetry
+	policy.AttemptTimeout = 100 * time.Millisecond
+	c := newCluster(t, []string{stuck.URL, healthy.URL}, client.WithRetry(policy))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	obj, err := c.Get(ctx, "k", nil)
+	if err != nil || string(obj.Siblings[0].Value) != "v" {
+		t.Fatalf("Get with the first node hung = %+v, %v; want the healthy node's value", obj, err)
+	}
+	if stuckSeen.Load() != 1 || healthy.n.Load() != 1 {
+		t.Fatalf("hung node saw %d requests, healthy %d; want 1 each", stuckSeen.Load(), healthy.n.Load())
+	}
+
+	writes := newScripted(t, written)
+	c = newCluster(t, []string{stuck.URL, writes.URL}, client.WithRetry(policy))
+	wctx, wcancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer wcancel()
+	if _, err := c.Put(wctx, "k", []byte("v"), nil); !client.IsIndeterminate(err) {
+		t.Fatalf("Put to a hung node = %v, want an indeterminate error at the caller's deadline", err)
+	}
+	if writes.n.Load() != 0 {
+		t.Fatalf("the write was sent again to the next node (%d requests): it may have been applied", writes.n.Load())
+	}
+}

@@ -26,13 +26,25 @@ type RetryPolicy struct {
 	// only the caller's context as the bound, which is always respected:
 	// a wait that would outlast its deadline is not begun either.
 	MaxElapsed time.Duration
+	// AttemptTimeout bounds one attempt of a key-value read: a node that
+	// has not answered within it (a stopped process, a stalled disk,
+	// which keep their sockets open) is left for the next endpoint, as
+	// an unreachable one is. Writes are not bounded by it: a write left
+	// unanswered may still be applied, so it is not sent again, and
+	// giving up on it early would only turn a late answer into an
+	// unknown outcome. Zero leaves the caller's context as the only
+	// bound. It should exceed the nodes' replication.request_timeout,
+	// within which a node answers even when replicas do not.
+	AttemptTimeout time.Duration
 }
 
 // DefaultRetryPolicy is the policy of a client made without WithRetry:
 // four attempts, waits of about 50 ms, 100 ms and 200 ms between rounds,
-// and retrying for at most 5 s.
+// retrying for at most 5 s, and a read attempt abandoned after 10 s
+// without an answer (twice the nodes' default request_timeout).
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxAttempts: 4, BaseDelay: 50 * time.Millisecond, MaxDelay: 2 * time.Second, MaxElapsed: 5 * time.Second}
+	return RetryPolicy{MaxAttempts: 4, BaseDelay: 50 * time.Millisecond, MaxDelay: 2 * time.Second, MaxElapsed: 5 * time.Second,
+		AttemptTimeout: 10 * time.Second}
 }
 
 // NoRetry sends each request once. With several endpoints a call still

@@ -175,6 +175,10 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
+	if apiErr := g.noRing(w); apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
 	g.countOwner(w, req.Key)
 	reply, err := g.coordinate(req)
 	if err == nil {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -59,4 +60,19 @@ func (g *Gateway) countOwner(w http.ResponseWriter, key []byte) {
 		owner = "self"
 	}
 	g.cfg.Metrics.RequestOwners.WithLabelValues(owner).Inc()
+}
+
+// noRing refuses a key-value request on a node that knows no partition
+// table yet (starting, or waiting for a seed to answer its join): with
+// no owners to ask, the quorum would fail anyway, and "0 replicas
+// reachable" would send the client looking for a dead cluster rather than
+// a node that is still joining. The answer asks the client to retry, here
+// shortly or at another node; nothing was read or written.
+func (g *Gateway) noRing(w http.ResponseWriter) *apiError {
+	if g.cfg.Cluster == nil || len(g.cfg.Cluster.Ring().Replicas) > 0 {
+		return nil
+	}
+	w.Header().Set("Retry-After", "1")
+	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+		msg: fmt.Sprintf("node %s has no partition table yet (it is starting or joining; GET /readyz says why): nothing was read or written; retry, or send the request to another node", g.cfg.Self)}
 }
