@@ -99,6 +99,12 @@ type Config struct {
 	// Ready reports why the node cannot serve yet (nil when it can); /readyz
 	// shows it.
 	Ready func() error
+	// RingStale reports why this node's ring may be older than the
+	// cluster's (nil when it is not): it restarted with the ring it had
+	// stored and has not yet merged a live peer's. Key-value requests are
+	// refused meanwhile, since writes sent to the owners of an old ring
+	// can miss the replicas that reads later ask. Nil: never stale.
+	RingStale func() error
 	// Backup writes a backup of the node's stored objects to w, for GET
 	// /admin/backup; nil answers it 503.
 	Backup      func(ctx context.Context, w io.Writer) error

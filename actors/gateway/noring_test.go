@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,7 +21,8 @@ import (
 // with Retry-After that says the node has no table, not that replicas are
 // unreachable; none reaches a coordinator (the gateway has none: a request
 // that got that far would fail differently). Once the table is known the
-// check lets requests through.
+// check lets requests through, unless the node says its table may be stale
+// (restarted, no peer's ring merged yet).
 func TestGateway_NoRingYetIs503SayingSo(t *testing.T) {
 	t.Parallel()
 	view := &fakeView{}
@@ -45,5 +47,19 @@ func TestGateway_NoRingYetIs503SayingSo(t *testing.T) {
 	view.ring = RingInfo{Partitions: 4, N: 1, Version: 1, Replicas: [][]string{{"joiner"}, {"joiner"}, {"joiner"}, {"joiner"}}}
 	if err := g.noRing(httptest.NewRecorder()); err != nil {
 		t.Fatalf("with a table: %v, want the request let through", err)
+	}
+
+	// A table stored before a restart that no peer's has been merged
+	// into yet is refused the same way, naming the reason.
+	stale := errors.New("it has not merged a live peer's ring since it started")
+	g.cfg.RingStale = func() error { return stale }
+	rec := httptest.NewRecorder()
+	if err := g.noRing(rec); err == nil || err.status != http.StatusServiceUnavailable ||
+		!strings.Contains(err.msg, "may route by an old partition table: "+stale.Error()) || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("with a stale table: %+v, want 503 naming the stale table, with Retry-After", err)
+	}
+	g.cfg.RingStale = func() error { return nil }
+	if err := g.noRing(httptest.NewRecorder()); err != nil {
+		t.Fatalf("once merged: %v, want the request let through", err)
 	}
 }

@@ -62,17 +62,32 @@ func (g *Gateway) countOwner(w http.ResponseWriter, key []byte) {
 	g.cfg.Metrics.RequestOwners.WithLabelValues(owner).Inc()
 }
 
-// noRing refuses a key-value request on a node that knows no partition
-// table yet (starting, or waiting for a seed to answer its join): with
-// no owners to ask, the quorum would fail anyway, and "0 replicas
+// noRing refuses a key-value request on a node whose partition table is
+// missing or may be stale. With no table (starting, or waiting for a seed
+// to answer its join) there are no owners to ask, and "0 replicas
 // reachable" would send the client looking for a dead cluster rather than
-// a node that is still joining. The answer asks the client to retry, here
-// shortly or at another node; nothing was read or written.
+// a node that is still joining. With a table stored before a restart that
+// no live peer's has been merged into yet, the owners may have changed
+// while the node was away: a write sent to the old ones could miss the
+// replicas reads now ask. Either way the window lasts until the first
+// gossip exchange, so the answer asks the client to retry, here shortly or
+// at another node; nothing was read or written.
 func (g *Gateway) noRing(w http.ResponseWriter) *apiError {
-	if g.cfg.Cluster == nil || len(g.cfg.Cluster.Ring().Replicas) > 0 {
+	if g.cfg.Cluster == nil {
+		return nil
+	}
+	why := ""
+	if len(g.cfg.Cluster.Ring().Replicas) == 0 {
+		why = "has no partition table yet (it is starting or joining; GET /readyz says why)"
+	} else if g.cfg.RingStale != nil {
+		if err := g.cfg.RingStale(); err != nil {
+			why = "may route by an old partition table: " + err.Error()
+		}
+	}
+	if why == "" {
 		return nil
 	}
 	w.Header().Set("Retry-After", "1")
 	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
-		msg: fmt.Sprintf("node %s has no partition table yet (it is starting or joining; GET /readyz says why): nothing was read or written; retry, or send the request to another node", g.cfg.Self)}
+		msg: fmt.Sprintf("node %s %s: nothing was read or written; retry, or send the request to another node", g.cfg.Self, why)}
 }

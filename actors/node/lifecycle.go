@@ -166,6 +166,18 @@ func (n *Node) readiness() error {
 	return n.agreed(snap)
 }
 
+// ringStale reports whether the ring this node routes by may be older
+// than the cluster's: it has not merged a peer's ring since it started
+// while a peer is alive to give it one (the gateway's RingStale). A node
+// alone keeps serving by the ring it has: that is what keeps it writable.
+func (n *Node) ringStale() error {
+	snap := n.view.Load()
+	if snap == nil || snap.Synced || !n.hasAlivePeer() {
+		return nil
+	}
+	return errors.New("it has not merged a live peer's ring since it started")
+}
+
 // agreed asks topo.Agreement whether the live peers gossip reports announce
 // the ring of snap, the one this node routes by: a client that waits for
 // every node's readiness must find every node sending writes to the same

@@ -146,7 +146,7 @@ func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector, 
 	c := gateway.FromConfig(n.cfg)
 	c.Listener, c.MetricsListener, c.TLSConfig = n.httpLn, n.metricsLn, apiTLSConfig(n.apiTLS)
 	c.Cluster = &clusterView{view: &n.view, hints: &n.hintStats, roots: n.roots, handoff: &n.handoff}
-	c.Admin, c.Events, c.Ready = &clusterAdmin{n: n}, n.events, n.readiness
+	c.Admin, c.Events, c.Ready, c.RingStale = &clusterAdmin{n: n}, n.events, n.readiness, n.ringStale
 	c.Backup = func(ctx context.Context, w io.Writer) error { _, err := n.Backup(ctx, w); return err }
 	c.Coordinator.Router, c.Coordinator.Metrics, c.Coordinator.Dispatcher = router, n.metrics, n.pool
 	c.Coordinator.Now = now
