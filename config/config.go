@@ -199,15 +199,11 @@ type Replication struct {
 	RequestTimeout time.Duration `koanf:"request_timeout"`
 	// CoordinateTimeout is how long a write waits for its coordinating
 	// replica's first answer before handing the write to the next owner
-	// (with the same client context: if both land, the write is two
-	// siblings of one value, never a loss). It bounds how long a stopped
-	// coordinator that gossip has not marked down yet stalls a write. It
-	// must be below RequestTimeout; zero, the default, never hands over.
-	//
-	// It is off by default because a handover whose first coordinator
-	// landed too leaves the write as two siblings, and the client's next
-	// write, whose context covers only one, leaves the other standing: the
-	// chaos suite counts such a value as stale (see the README).
+	// (with the same client context and write id: if both coordinations
+	// land, the two copies are one write wherever they meet; see
+	// internal/dvv/writeid.go). It bounds how long a stopped coordinator
+	// that gossip has not marked down yet stalls a write. It must be below
+	// RequestTimeout; zero never hands over. Default 1s.
 	CoordinateTimeout time.Duration `koanf:"coordinate_timeout"`
 }
 
@@ -388,10 +384,11 @@ func Default() Config {
 			Partitions: 256,
 		},
 		Replication: Replication{
-			N:              3,
-			R:              2,
-			W:              2,
-			RequestTimeout: 5 * time.Second,
+			N:                 3,
+			R:                 2,
+			W:                 2,
+			RequestTimeout:    5 * time.Second,
+			CoordinateTimeout: time.Second,
 		},
 		Storage: Storage{
 			Engine:             "badger",

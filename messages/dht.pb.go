@@ -189,6 +189,15 @@ type Sibling struct {
 	// reads as a tombstone. A node that predates the field drops it when it
 	// rewrites the object, so the value would live on there.
 	ExpiresUnixMs int64 `protobuf:"varint,6,opt,name=expires_unix_ms,json=expiresUnixMs,proto3" json:"expires_unix_ms,omitempty"`
+	// Names the client request the sibling came from (0: none). A write handed
+	// from one coordinating replica to the next may land at both under two
+	// dots; siblings sharing a write id are one write and an object keeps one
+	// (see internal/dvv/writeid.go). A node that predates the field drops it
+	// when it rewrites the object, and keeps both.
+	WriteId uint64 `protobuf:"fixed64,7,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	// The dots of this request's other copies collapsed into this sibling,
+	// sorted: the sibling holds them as it holds its dot.
+	Aliases       []*Dot `protobuf:"bytes,8,rep,name=aliases,proto3" json:"aliases,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -265,19 +274,91 @@ func (x *Sibling) GetExpiresUnixMs() int64 {
 	return 0
 }
 
+func (x *Sibling) GetWriteId() uint64 {
+	if x != nil {
+		return x.WriteId
+	}
+	return 0
+}
+
+func (x *Sibling) GetAliases() []*Dot {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
+// Ghost remembers a request whose sibling a client write superseded, so
+// that a second copy of that write (a handed-over coordination) arriving
+// later is dropped, not kept beside the write that replaced it.
+type Ghost struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	WriteId uint64                 `protobuf:"fixed64,1,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
+	// The superseding write's timestamp: an object keeps the most recent.
+	SupersededUnixMs int64 `protobuf:"varint,2,opt,name=superseded_unix_ms,json=supersededUnixMs,proto3" json:"superseded_unix_ms,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Ghost) Reset() {
+	*x = Ghost{}
+	mi := &file_dht_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ghost) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ghost) ProtoMessage() {}
+
+func (x *Ghost) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ghost.ProtoReflect.Descriptor instead.
+func (*Ghost) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Ghost) GetWriteId() uint64 {
+	if x != nil {
+		return x.WriteId
+	}
+	return 0
+}
+
+func (x *Ghost) GetSupersededUnixMs() int64 {
+	if x != nil {
+		return x.SupersededUnixMs
+	}
+	return 0
+}
+
 // Object is a dotted version vector set: the concurrent siblings of one key
 // and the causal context (a version vector) that covers all of them.
 type Object struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Context       []*Dot                 `protobuf:"bytes,1,rep,name=context,proto3" json:"context,omitempty"`
-	Siblings      []*Sibling             `protobuf:"bytes,2,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Context  []*Dot                 `protobuf:"bytes,1,rep,name=context,proto3" json:"context,omitempty"`
+	Siblings []*Sibling             `protobuf:"bytes,2,rep,name=siblings,proto3" json:"siblings,omitempty"`
+	// Sorted by write id, at most dvv.MaxGhosts.
+	Ghosts        []*Ghost `protobuf:"bytes,3,rep,name=ghosts,proto3" json:"ghosts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Object) Reset() {
 	*x = Object{}
-	mi := &file_dht_proto_msgTypes[2]
+	mi := &file_dht_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +370,7 @@ func (x *Object) String() string {
 func (*Object) ProtoMessage() {}
 
 func (x *Object) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[2]
+	mi := &file_dht_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +383,7 @@ func (x *Object) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Object.ProtoReflect.Descriptor instead.
 func (*Object) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{2}
+	return file_dht_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Object) GetContext() []*Dot {
@@ -315,6 +396,13 @@ func (x *Object) GetContext() []*Dot {
 func (x *Object) GetSiblings() []*Sibling {
 	if x != nil {
 		return x.Siblings
+	}
+	return nil
+}
+
+func (x *Object) GetGhosts() []*Ghost {
+	if x != nil {
+		return x.Ghosts
 	}
 	return nil
 }
@@ -332,7 +420,7 @@ type ClientContext struct {
 
 func (x *ClientContext) Reset() {
 	*x = ClientContext{}
-	mi := &file_dht_proto_msgTypes[3]
+	mi := &file_dht_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -344,7 +432,7 @@ func (x *ClientContext) String() string {
 func (*ClientContext) ProtoMessage() {}
 
 func (x *ClientContext) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[3]
+	mi := &file_dht_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -357,7 +445,7 @@ func (x *ClientContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientContext.ProtoReflect.Descriptor instead.
 func (*ClientContext) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{3}
+	return file_dht_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ClientContext) GetKeyHash() uint64 {
@@ -421,7 +509,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_dht_proto_msgTypes[4]
+	mi := &file_dht_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +521,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[4]
+	mi := &file_dht_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +534,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{4}
+	return file_dht_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Envelope) GetRequestId() uint64 {
@@ -911,7 +999,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_dht_proto_msgTypes[5]
+	mi := &file_dht_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1011,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[5]
+	mi := &file_dht_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1024,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{5}
+	return file_dht_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PutRequest) GetPartition() uint32 {
@@ -1008,7 +1096,7 @@ type ConditionalPutRequest struct {
 
 func (x *ConditionalPutRequest) Reset() {
 	*x = ConditionalPutRequest{}
-	mi := &file_dht_proto_msgTypes[6]
+	mi := &file_dht_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1108,7 @@ func (x *ConditionalPutRequest) String() string {
 func (*ConditionalPutRequest) ProtoMessage() {}
 
 func (x *ConditionalPutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[6]
+	mi := &file_dht_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1121,7 @@ func (x *ConditionalPutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionalPutRequest.ProtoReflect.Descriptor instead.
 func (*ConditionalPutRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{6}
+	return file_dht_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConditionalPutRequest) GetPut() *PutRequest {
@@ -1070,7 +1158,7 @@ type TagTest struct {
 
 func (x *TagTest) Reset() {
 	*x = TagTest{}
-	mi := &file_dht_proto_msgTypes[7]
+	mi := &file_dht_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +1170,7 @@ func (x *TagTest) String() string {
 func (*TagTest) ProtoMessage() {}
 
 func (x *TagTest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[7]
+	mi := &file_dht_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +1183,7 @@ func (x *TagTest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TagTest.ProtoReflect.Descriptor instead.
 func (*TagTest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{7}
+	return file_dht_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TagTest) GetAny() bool {
@@ -1125,7 +1213,7 @@ type PutReply struct {
 
 func (x *PutReply) Reset() {
 	*x = PutReply{}
-	mi := &file_dht_proto_msgTypes[8]
+	mi := &file_dht_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1137,7 +1225,7 @@ func (x *PutReply) String() string {
 func (*PutReply) ProtoMessage() {}
 
 func (x *PutReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[8]
+	mi := &file_dht_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1150,7 +1238,7 @@ func (x *PutReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutReply.ProtoReflect.Descriptor instead.
 func (*PutReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{8}
+	return file_dht_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PutReply) GetObject() *Object {
@@ -1178,7 +1266,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_dht_proto_msgTypes[9]
+	mi := &file_dht_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1278,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[9]
+	mi := &file_dht_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1291,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{9}
+	return file_dht_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRequest) GetPartition() uint32 {
@@ -1230,7 +1318,7 @@ type GetReply struct {
 
 func (x *GetReply) Reset() {
 	*x = GetReply{}
-	mi := &file_dht_proto_msgTypes[10]
+	mi := &file_dht_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1330,7 @@ func (x *GetReply) String() string {
 func (*GetReply) ProtoMessage() {}
 
 func (x *GetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[10]
+	mi := &file_dht_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1343,7 @@ func (x *GetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReply.ProtoReflect.Descriptor instead.
 func (*GetReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{10}
+	return file_dht_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetReply) GetObject() *Object {
@@ -1279,7 +1367,7 @@ type MergeRequest struct {
 
 func (x *MergeRequest) Reset() {
 	*x = MergeRequest{}
-	mi := &file_dht_proto_msgTypes[11]
+	mi := &file_dht_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1379,7 @@ func (x *MergeRequest) String() string {
 func (*MergeRequest) ProtoMessage() {}
 
 func (x *MergeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[11]
+	mi := &file_dht_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1392,7 @@ func (x *MergeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeRequest.ProtoReflect.Descriptor instead.
 func (*MergeRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{11}
+	return file_dht_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *MergeRequest) GetPartition() uint32 {
@@ -1336,7 +1424,7 @@ type MergeReply struct {
 
 func (x *MergeReply) Reset() {
 	*x = MergeReply{}
-	mi := &file_dht_proto_msgTypes[12]
+	mi := &file_dht_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1436,7 @@ func (x *MergeReply) String() string {
 func (*MergeReply) ProtoMessage() {}
 
 func (x *MergeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[12]
+	mi := &file_dht_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1449,7 @@ func (x *MergeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeReply.ProtoReflect.Descriptor instead.
 func (*MergeReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{12}
+	return file_dht_proto_rawDescGZIP(), []int{13}
 }
 
 type ErrorReply struct {
@@ -1374,7 +1462,7 @@ type ErrorReply struct {
 
 func (x *ErrorReply) Reset() {
 	*x = ErrorReply{}
-	mi := &file_dht_proto_msgTypes[13]
+	mi := &file_dht_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1474,7 @@ func (x *ErrorReply) String() string {
 func (*ErrorReply) ProtoMessage() {}
 
 func (x *ErrorReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[13]
+	mi := &file_dht_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1487,7 @@ func (x *ErrorReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorReply.ProtoReflect.Descriptor instead.
 func (*ErrorReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{13}
+	return file_dht_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ErrorReply) GetCode() ErrorCode {
@@ -1439,7 +1527,7 @@ type RingMember struct {
 
 func (x *RingMember) Reset() {
 	*x = RingMember{}
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1539,7 @@ func (x *RingMember) String() string {
 func (*RingMember) ProtoMessage() {}
 
 func (x *RingMember) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[14]
+	mi := &file_dht_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1552,7 @@ func (x *RingMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingMember.ProtoReflect.Descriptor instead.
 func (*RingMember) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{14}
+	return file_dht_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RingMember) GetId() string {
@@ -1521,7 +1609,7 @@ type RingSpan struct {
 
 func (x *RingSpan) Reset() {
 	*x = RingSpan{}
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1621,7 @@ func (x *RingSpan) String() string {
 func (*RingSpan) ProtoMessage() {}
 
 func (x *RingSpan) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[15]
+	mi := &file_dht_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1634,7 @@ func (x *RingSpan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingSpan.ProtoReflect.Descriptor instead.
 func (*RingSpan) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{15}
+	return file_dht_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RingSpan) GetZone() string {
@@ -1585,7 +1673,7 @@ type RingState struct {
 
 func (x *RingState) Reset() {
 	*x = RingState{}
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1685,7 @@ func (x *RingState) String() string {
 func (*RingState) ProtoMessage() {}
 
 func (x *RingState) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[16]
+	mi := &file_dht_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1698,7 @@ func (x *RingState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingState.ProtoReflect.Descriptor instead.
 func (*RingState) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{16}
+	return file_dht_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RingState) GetCluster() string {
@@ -1662,7 +1750,7 @@ type HandoffRecord struct {
 
 func (x *HandoffRecord) Reset() {
 	*x = HandoffRecord{}
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1762,7 @@ func (x *HandoffRecord) String() string {
 func (*HandoffRecord) ProtoMessage() {}
 
 func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[17]
+	mi := &file_dht_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1775,7 @@ func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffRecord.ProtoReflect.Descriptor instead.
 func (*HandoffRecord) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{17}
+	return file_dht_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HandoffRecord) GetMember() string {
@@ -1734,7 +1822,7 @@ type HandoffPullRequest struct {
 
 func (x *HandoffPullRequest) Reset() {
 	*x = HandoffPullRequest{}
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1834,7 @@ func (x *HandoffPullRequest) String() string {
 func (*HandoffPullRequest) ProtoMessage() {}
 
 func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1847,7 @@ func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullRequest.ProtoReflect.Descriptor instead.
 func (*HandoffPullRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{18}
+	return file_dht_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HandoffPullRequest) GetPartition() uint32 {
@@ -1808,7 +1896,7 @@ type KeyObject struct {
 
 func (x *KeyObject) Reset() {
 	*x = KeyObject{}
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1908,7 @@ func (x *KeyObject) String() string {
 func (*KeyObject) ProtoMessage() {}
 
 func (x *KeyObject) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1921,7 @@ func (x *KeyObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyObject.ProtoReflect.Descriptor instead.
 func (*KeyObject) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{19}
+	return file_dht_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *KeyObject) GetKey() []byte {
@@ -1870,7 +1958,7 @@ type HandoffPullReply struct {
 
 func (x *HandoffPullReply) Reset() {
 	*x = HandoffPullReply{}
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +1970,7 @@ func (x *HandoffPullReply) String() string {
 func (*HandoffPullReply) ProtoMessage() {}
 
 func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +1983,7 @@ func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullReply.ProtoReflect.Descriptor instead.
 func (*HandoffPullReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{20}
+	return file_dht_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HandoffPullReply) GetEntries() []*KeyObject {
@@ -1946,7 +2034,7 @@ type MergeBatchRequest struct {
 
 func (x *MergeBatchRequest) Reset() {
 	*x = MergeBatchRequest{}
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2046,7 @@ func (x *MergeBatchRequest) String() string {
 func (*MergeBatchRequest) ProtoMessage() {}
 
 func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2059,7 @@ func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchRequest.ProtoReflect.Descriptor instead.
 func (*MergeBatchRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{21}
+	return file_dht_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *MergeBatchRequest) GetPartition() uint32 {
@@ -1997,7 +2085,7 @@ type MergeBatchReply struct {
 
 func (x *MergeBatchReply) Reset() {
 	*x = MergeBatchReply{}
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2097,7 @@ func (x *MergeBatchReply) String() string {
 func (*MergeBatchReply) ProtoMessage() {}
 
 func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2110,7 @@ func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchReply.ProtoReflect.Descriptor instead.
 func (*MergeBatchReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{22}
+	return file_dht_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MergeBatchReply) GetMerged() uint32 {
@@ -2052,7 +2140,7 @@ type ClusterCommand struct {
 
 func (x *ClusterCommand) Reset() {
 	*x = ClusterCommand{}
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2152,7 @@ func (x *ClusterCommand) String() string {
 func (*ClusterCommand) ProtoMessage() {}
 
 func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2165,7 @@ func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCommand.ProtoReflect.Descriptor instead.
 func (*ClusterCommand) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{23}
+	return file_dht_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ClusterCommand) GetCluster() string {
@@ -2134,17 +2222,24 @@ func (x *ClusterCommand) GetRemoveVersion() uint64 {
 // A node that predates the digest reads a digest-only message as an empty
 // state and answers with its full state, which is still correct.
 type RingGossip struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         *RingState             `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
-	Digest        uint64                 `protobuf:"fixed64,2,opt,name=digest,proto3" json:"digest,omitempty"`
-	DigestOnly    bool                   `protobuf:"varint,3,opt,name=digest_only,json=digestOnly,proto3" json:"digest_only,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	State      *RingState             `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Digest     uint64                 `protobuf:"fixed64,2,opt,name=digest,proto3" json:"digest,omitempty"`
+	DigestOnly bool                   `protobuf:"varint,3,opt,name=digest_only,json=digestOnly,proto3" json:"digest_only,omitempty"`
+	// Set on digest-only gossip from a node that has not merged a peer's ring
+	// since it started (a restart with its stored ring): a peer answers with
+	// its full state even when the digests are equal, so that the node knows
+	// at once that its ring is the cluster's, and serves again (until then
+	// it refuses key-value requests). A node that predates the field answers
+	// only a different digest.
+	SenderUnsynced bool `protobuf:"varint,4,opt,name=sender_unsynced,json=senderUnsynced,proto3" json:"sender_unsynced,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RingGossip) Reset() {
 	*x = RingGossip{}
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2251,7 @@ func (x *RingGossip) String() string {
 func (*RingGossip) ProtoMessage() {}
 
 func (x *RingGossip) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2264,7 @@ func (x *RingGossip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingGossip.ProtoReflect.Descriptor instead.
 func (*RingGossip) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{24}
+	return file_dht_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RingGossip) GetState() *RingState {
@@ -2193,6 +2288,13 @@ func (x *RingGossip) GetDigestOnly() bool {
 	return false
 }
 
+func (x *RingGossip) GetSenderUnsynced() bool {
+	if x != nil {
+		return x.SenderUnsynced
+	}
+	return false
+}
+
 // HintRequest asks a node's hint queue to keep an object for a replica that
 // is down (hinted handoff) and deliver it when that replica is back.
 type HintRequest struct {
@@ -2208,7 +2310,7 @@ type HintRequest struct {
 
 func (x *HintRequest) Reset() {
 	*x = HintRequest{}
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2322,7 @@ func (x *HintRequest) String() string {
 func (*HintRequest) ProtoMessage() {}
 
 func (x *HintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2335,7 @@ func (x *HintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintRequest.ProtoReflect.Descriptor instead.
 func (*HintRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{25}
+	return file_dht_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HintRequest) GetTarget() string {
@@ -2276,7 +2378,7 @@ type HintReply struct {
 
 func (x *HintReply) Reset() {
 	*x = HintReply{}
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2288,7 +2390,7 @@ func (x *HintReply) String() string {
 func (*HintReply) ProtoMessage() {}
 
 func (x *HintReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2301,7 +2403,7 @@ func (x *HintReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintReply.ProtoReflect.Descriptor instead.
 func (*HintReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{26}
+	return file_dht_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HintReply) GetStored() bool {
@@ -2332,7 +2434,7 @@ type Hint struct {
 
 func (x *Hint) Reset() {
 	*x = Hint{}
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2446,7 @@ func (x *Hint) String() string {
 func (*Hint) ProtoMessage() {}
 
 func (x *Hint) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2459,7 @@ func (x *Hint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hint.ProtoReflect.Descriptor instead.
 func (*Hint) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{27}
+	return file_dht_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Hint) GetTarget() string {
@@ -2408,7 +2510,7 @@ type MerkleRequest struct {
 
 func (x *MerkleRequest) Reset() {
 	*x = MerkleRequest{}
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2522,7 @@ func (x *MerkleRequest) String() string {
 func (*MerkleRequest) ProtoMessage() {}
 
 func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2535,7 @@ func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleRequest.ProtoReflect.Descriptor instead.
 func (*MerkleRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{28}
+	return file_dht_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *MerkleRequest) GetPartition() uint32 {
@@ -2476,7 +2578,7 @@ type MerkleReply struct {
 
 func (x *MerkleReply) Reset() {
 	*x = MerkleReply{}
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2590,7 @@ func (x *MerkleReply) String() string {
 func (*MerkleReply) ProtoMessage() {}
 
 func (x *MerkleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2603,7 @@ func (x *MerkleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleReply.ProtoReflect.Descriptor instead.
 func (*MerkleReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{29}
+	return file_dht_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MerkleReply) GetHashes() []uint64 {
@@ -2551,7 +2653,7 @@ type BucketKeysRequest struct {
 
 func (x *BucketKeysRequest) Reset() {
 	*x = BucketKeysRequest{}
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2563,7 +2665,7 @@ func (x *BucketKeysRequest) String() string {
 func (*BucketKeysRequest) ProtoMessage() {}
 
 func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2576,7 +2678,7 @@ func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysRequest.ProtoReflect.Descriptor instead.
 func (*BucketKeysRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{30}
+	return file_dht_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BucketKeysRequest) GetPartition() uint32 {
@@ -2602,7 +2704,7 @@ type BucketKeysReply struct {
 
 func (x *BucketKeysReply) Reset() {
 	*x = BucketKeysReply{}
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +2716,7 @@ func (x *BucketKeysReply) String() string {
 func (*BucketKeysReply) ProtoMessage() {}
 
 func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +2729,7 @@ func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysReply.ProtoReflect.Descriptor instead.
 func (*BucketKeysReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{31}
+	return file_dht_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BucketKeysReply) GetKeys() []*KeyVersion {
@@ -2647,7 +2749,7 @@ type KeyVersion struct {
 
 func (x *KeyVersion) Reset() {
 	*x = KeyVersion{}
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2761,7 @@ func (x *KeyVersion) String() string {
 func (*KeyVersion) ProtoMessage() {}
 
 func (x *KeyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2774,7 @@ func (x *KeyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyVersion.ProtoReflect.Descriptor instead.
 func (*KeyVersion) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{32}
+	return file_dht_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *KeyVersion) GetKey() []byte {
@@ -2702,7 +2804,7 @@ type TombstonesRequest struct {
 
 func (x *TombstonesRequest) Reset() {
 	*x = TombstonesRequest{}
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +2816,7 @@ func (x *TombstonesRequest) String() string {
 func (*TombstonesRequest) ProtoMessage() {}
 
 func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +2829,7 @@ func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesRequest.ProtoReflect.Descriptor instead.
 func (*TombstonesRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{33}
+	return file_dht_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *TombstonesRequest) GetPartition() uint32 {
@@ -2760,7 +2862,7 @@ type TombstonesReply struct {
 
 func (x *TombstonesReply) Reset() {
 	*x = TombstonesReply{}
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2772,7 +2874,7 @@ func (x *TombstonesReply) String() string {
 func (*TombstonesReply) ProtoMessage() {}
 
 func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2785,7 +2887,7 @@ func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesReply.ProtoReflect.Descriptor instead.
 func (*TombstonesReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{34}
+	return file_dht_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TombstonesReply) GetKeys() [][]byte {
@@ -2808,7 +2910,7 @@ type ReapRequest struct {
 
 func (x *ReapRequest) Reset() {
 	*x = ReapRequest{}
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +2922,7 @@ func (x *ReapRequest) String() string {
 func (*ReapRequest) ProtoMessage() {}
 
 func (x *ReapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,7 +2935,7 @@ func (x *ReapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapRequest.ProtoReflect.Descriptor instead.
 func (*ReapRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{35}
+	return file_dht_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReapRequest) GetPartition() uint32 {
@@ -2866,7 +2968,7 @@ type ReapReply struct {
 
 func (x *ReapReply) Reset() {
 	*x = ReapReply{}
-	mi := &file_dht_proto_msgTypes[36]
+	mi := &file_dht_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2878,7 +2980,7 @@ func (x *ReapReply) String() string {
 func (*ReapReply) ProtoMessage() {}
 
 func (x *ReapReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[36]
+	mi := &file_dht_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2891,7 +2993,7 @@ func (x *ReapReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapReply.ProtoReflect.Descriptor instead.
 func (*ReapReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{36}
+	return file_dht_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReapReply) GetReaped() bool {
@@ -2914,7 +3016,7 @@ type HintsForRequest struct {
 
 func (x *HintsForRequest) Reset() {
 	*x = HintsForRequest{}
-	mi := &file_dht_proto_msgTypes[37]
+	mi := &file_dht_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2926,7 +3028,7 @@ func (x *HintsForRequest) String() string {
 func (*HintsForRequest) ProtoMessage() {}
 
 func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[37]
+	mi := &file_dht_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2939,7 +3041,7 @@ func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForRequest.ProtoReflect.Descriptor instead.
 func (*HintsForRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{37}
+	return file_dht_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HintsForRequest) GetPartition() uint32 {
@@ -2965,7 +3067,7 @@ type HintsForReply struct {
 
 func (x *HintsForReply) Reset() {
 	*x = HintsForReply{}
-	mi := &file_dht_proto_msgTypes[38]
+	mi := &file_dht_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2977,7 +3079,7 @@ func (x *HintsForReply) String() string {
 func (*HintsForReply) ProtoMessage() {}
 
 func (x *HintsForReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[38]
+	mi := &file_dht_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2990,7 +3092,7 @@ func (x *HintsForReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForReply.ProtoReflect.Descriptor instead.
 func (*HintsForReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{38}
+	return file_dht_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HintsForReply) GetCount() uint32 {
@@ -3021,7 +3123,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_dht_proto_msgTypes[39]
+	mi := &file_dht_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3135,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[39]
+	mi := &file_dht_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3148,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{39}
+	return file_dht_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListRequest) GetPartition() uint32 {
@@ -3097,7 +3199,7 @@ type ListReply struct {
 
 func (x *ListReply) Reset() {
 	*x = ListReply{}
-	mi := &file_dht_proto_msgTypes[40]
+	mi := &file_dht_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3211,7 @@ func (x *ListReply) String() string {
 func (*ListReply) ProtoMessage() {}
 
 func (x *ListReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[40]
+	mi := &file_dht_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3224,7 @@ func (x *ListReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReply.ProtoReflect.Descriptor instead.
 func (*ListReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{40}
+	return file_dht_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListReply) GetEntries() []*KeyObject {
@@ -3146,17 +3248,23 @@ const file_dht_proto_rawDesc = "" +
 	"\tdht.proto\x12\x06dht.v1\"5\n" +
 	"\x03Dot\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\x06R\x05actor\x12\x18\n" +
-	"\acounter\x18\x02 \x01(\x04R\acounter\"\xd3\x01\n" +
+	"\acounter\x18\x02 \x01(\x04R\acounter\"\x95\x02\n" +
 	"\aSibling\x12\x1d\n" +
 	"\x03dot\x18\x01 \x01(\v2\v.dht.v1.DotR\x03dot\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x1c\n" +
 	"\ttombstone\x18\x04 \x01(\bR\ttombstone\x12*\n" +
 	"\x11timestamp_unix_ms\x18\x05 \x01(\x03R\x0ftimestampUnixMs\x12&\n" +
-	"\x0fexpires_unix_ms\x18\x06 \x01(\x03R\rexpiresUnixMs\"\\\n" +
+	"\x0fexpires_unix_ms\x18\x06 \x01(\x03R\rexpiresUnixMs\x12\x19\n" +
+	"\bwrite_id\x18\a \x01(\x06R\awriteId\x12%\n" +
+	"\aaliases\x18\b \x03(\v2\v.dht.v1.DotR\aaliases\"P\n" +
+	"\x05Ghost\x12\x19\n" +
+	"\bwrite_id\x18\x01 \x01(\x06R\awriteId\x12,\n" +
+	"\x12superseded_unix_ms\x18\x02 \x01(\x03R\x10supersededUnixMs\"\x83\x01\n" +
 	"\x06Object\x12%\n" +
 	"\acontext\x18\x01 \x03(\v2\v.dht.v1.DotR\acontext\x12+\n" +
-	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\"Q\n" +
+	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\x12%\n" +
+	"\x06ghosts\x18\x03 \x03(\v2\r.dht.v1.GhostR\x06ghosts\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
 	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x86\x0e\n" +
@@ -3289,13 +3397,14 @@ const file_dht_proto_rawDesc = "" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x12\n" +
 	"\x04zone\x18\x04 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x05 \x01(\x04R\vjoinVersion\x12%\n" +
-	"\x0eremove_version\x18\x06 \x01(\x04R\rremoveVersion\"n\n" +
+	"\x0eremove_version\x18\x06 \x01(\x04R\rremoveVersion\"\x97\x01\n" +
 	"\n" +
 	"RingGossip\x12'\n" +
 	"\x05state\x18\x01 \x01(\v2\x11.dht.v1.RingStateR\x05state\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\x06R\x06digest\x12\x1f\n" +
 	"\vdigest_only\x18\x03 \x01(\bR\n" +
-	"digestOnly\"}\n" +
+	"digestOnly\x12'\n" +
+	"\x0fsender_unsynced\x18\x04 \x01(\bR\x0esenderUnsynced\"}\n" +
 	"\vHintRequest\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x10\n" +
@@ -3384,109 +3493,112 @@ func file_dht_proto_rawDescGZIP() []byte {
 }
 
 var file_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_dht_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: dht.v1.ErrorCode
 	(*Dot)(nil),                   // 1: dht.v1.Dot
 	(*Sibling)(nil),               // 2: dht.v1.Sibling
-	(*Object)(nil),                // 3: dht.v1.Object
-	(*ClientContext)(nil),         // 4: dht.v1.ClientContext
-	(*Envelope)(nil),              // 5: dht.v1.Envelope
-	(*PutRequest)(nil),            // 6: dht.v1.PutRequest
-	(*ConditionalPutRequest)(nil), // 7: dht.v1.ConditionalPutRequest
-	(*TagTest)(nil),               // 8: dht.v1.TagTest
-	(*PutReply)(nil),              // 9: dht.v1.PutReply
-	(*GetRequest)(nil),            // 10: dht.v1.GetRequest
-	(*GetReply)(nil),              // 11: dht.v1.GetReply
-	(*MergeRequest)(nil),          // 12: dht.v1.MergeRequest
-	(*MergeReply)(nil),            // 13: dht.v1.MergeReply
-	(*ErrorReply)(nil),            // 14: dht.v1.ErrorReply
-	(*RingMember)(nil),            // 15: dht.v1.RingMember
-	(*RingSpan)(nil),              // 16: dht.v1.RingSpan
-	(*RingState)(nil),             // 17: dht.v1.RingState
-	(*HandoffRecord)(nil),         // 18: dht.v1.HandoffRecord
-	(*HandoffPullRequest)(nil),    // 19: dht.v1.HandoffPullRequest
-	(*KeyObject)(nil),             // 20: dht.v1.KeyObject
-	(*HandoffPullReply)(nil),      // 21: dht.v1.HandoffPullReply
-	(*MergeBatchRequest)(nil),     // 22: dht.v1.MergeBatchRequest
-	(*MergeBatchReply)(nil),       // 23: dht.v1.MergeBatchReply
-	(*ClusterCommand)(nil),        // 24: dht.v1.ClusterCommand
-	(*RingGossip)(nil),            // 25: dht.v1.RingGossip
-	(*HintRequest)(nil),           // 26: dht.v1.HintRequest
-	(*HintReply)(nil),             // 27: dht.v1.HintReply
-	(*Hint)(nil),                  // 28: dht.v1.Hint
-	(*MerkleRequest)(nil),         // 29: dht.v1.MerkleRequest
-	(*MerkleReply)(nil),           // 30: dht.v1.MerkleReply
-	(*BucketKeysRequest)(nil),     // 31: dht.v1.BucketKeysRequest
-	(*BucketKeysReply)(nil),       // 32: dht.v1.BucketKeysReply
-	(*KeyVersion)(nil),            // 33: dht.v1.KeyVersion
-	(*TombstonesRequest)(nil),     // 34: dht.v1.TombstonesRequest
-	(*TombstonesReply)(nil),       // 35: dht.v1.TombstonesReply
-	(*ReapRequest)(nil),           // 36: dht.v1.ReapRequest
-	(*ReapReply)(nil),             // 37: dht.v1.ReapReply
-	(*HintsForRequest)(nil),       // 38: dht.v1.HintsForRequest
-	(*HintsForReply)(nil),         // 39: dht.v1.HintsForReply
-	(*ListRequest)(nil),           // 40: dht.v1.ListRequest
-	(*ListReply)(nil),             // 41: dht.v1.ListReply
+	(*Ghost)(nil),                 // 3: dht.v1.Ghost
+	(*Object)(nil),                // 4: dht.v1.Object
+	(*ClientContext)(nil),         // 5: dht.v1.ClientContext
+	(*Envelope)(nil),              // 6: dht.v1.Envelope
+	(*PutRequest)(nil),            // 7: dht.v1.PutRequest
+	(*ConditionalPutRequest)(nil), // 8: dht.v1.ConditionalPutRequest
+	(*TagTest)(nil),               // 9: dht.v1.TagTest
+	(*PutReply)(nil),              // 10: dht.v1.PutReply
+	(*GetRequest)(nil),            // 11: dht.v1.GetRequest
+	(*GetReply)(nil),              // 12: dht.v1.GetReply
+	(*MergeRequest)(nil),          // 13: dht.v1.MergeRequest
+	(*MergeReply)(nil),            // 14: dht.v1.MergeReply
+	(*ErrorReply)(nil),            // 15: dht.v1.ErrorReply
+	(*RingMember)(nil),            // 16: dht.v1.RingMember
+	(*RingSpan)(nil),              // 17: dht.v1.RingSpan
+	(*RingState)(nil),             // 18: dht.v1.RingState
+	(*HandoffRecord)(nil),         // 19: dht.v1.HandoffRecord
+	(*HandoffPullRequest)(nil),    // 20: dht.v1.HandoffPullRequest
+	(*KeyObject)(nil),             // 21: dht.v1.KeyObject
+	(*HandoffPullReply)(nil),      // 22: dht.v1.HandoffPullReply
+	(*MergeBatchRequest)(nil),     // 23: dht.v1.MergeBatchRequest
+	(*MergeBatchReply)(nil),       // 24: dht.v1.MergeBatchReply
+	(*ClusterCommand)(nil),        // 25: dht.v1.ClusterCommand
+	(*RingGossip)(nil),            // 26: dht.v1.RingGossip
+	(*HintRequest)(nil),           // 27: dht.v1.HintRequest
+	(*HintReply)(nil),             // 28: dht.v1.HintReply
+	(*Hint)(nil),                  // 29: dht.v1.Hint
+	(*MerkleRequest)(nil),         // 30: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),           // 31: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil),     // 32: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),       // 33: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),            // 34: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil),     // 35: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),       // 36: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),           // 37: dht.v1.ReapRequest
+	(*ReapReply)(nil),             // 38: dht.v1.ReapReply
+	(*HintsForRequest)(nil),       // 39: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),         // 40: dht.v1.HintsForReply
+	(*ListRequest)(nil),           // 41: dht.v1.ListRequest
+	(*ListReply)(nil),             // 42: dht.v1.ListReply
 }
 var file_dht_proto_depIdxs = []int32{
 	1,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
-	1,  // 1: dht.v1.Object.context:type_name -> dht.v1.Dot
-	2,  // 2: dht.v1.Object.siblings:type_name -> dht.v1.Sibling
-	1,  // 3: dht.v1.ClientContext.entries:type_name -> dht.v1.Dot
-	6,  // 4: dht.v1.Envelope.put_request:type_name -> dht.v1.PutRequest
-	9,  // 5: dht.v1.Envelope.put_reply:type_name -> dht.v1.PutReply
-	10, // 6: dht.v1.Envelope.get_request:type_name -> dht.v1.GetRequest
-	11, // 7: dht.v1.Envelope.get_reply:type_name -> dht.v1.GetReply
-	12, // 8: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
-	13, // 9: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
-	14, // 10: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	25, // 11: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	26, // 12: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
-	27, // 13: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	29, // 14: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
-	30, // 15: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
-	31, // 16: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
-	32, // 17: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	34, // 18: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
-	35, // 19: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
-	36, // 20: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
-	37, // 21: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
-	38, // 22: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
-	39, // 23: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
-	19, // 24: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
-	21, // 25: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
-	22, // 26: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
-	23, // 27: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
-	7,  // 28: dht.v1.Envelope.conditional_put_request:type_name -> dht.v1.ConditionalPutRequest
-	40, // 29: dht.v1.Envelope.list_request:type_name -> dht.v1.ListRequest
-	41, // 30: dht.v1.Envelope.list_reply:type_name -> dht.v1.ListReply
-	1,  // 31: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
-	2,  // 32: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
-	6,  // 33: dht.v1.ConditionalPutRequest.put:type_name -> dht.v1.PutRequest
-	8,  // 34: dht.v1.ConditionalPutRequest.if_match:type_name -> dht.v1.TagTest
-	8,  // 35: dht.v1.ConditionalPutRequest.if_none_match:type_name -> dht.v1.TagTest
-	3,  // 36: dht.v1.PutReply.object:type_name -> dht.v1.Object
-	3,  // 37: dht.v1.GetReply.object:type_name -> dht.v1.Object
-	3,  // 38: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
-	0,  // 39: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
-	16, // 40: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
-	15, // 41: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	18, // 42: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
-	3,  // 43: dht.v1.KeyObject.object:type_name -> dht.v1.Object
-	20, // 44: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
-	20, // 45: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
-	17, // 46: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	3,  // 47: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	3,  // 48: dht.v1.Hint.object:type_name -> dht.v1.Object
-	33, // 49: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	3,  // 50: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	20, // 51: dht.v1.ListReply.entries:type_name -> dht.v1.KeyObject
-	52, // [52:52] is the sub-list for method output_type
-	52, // [52:52] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	1,  // 1: dht.v1.Sibling.aliases:type_name -> dht.v1.Dot
+	1,  // 2: dht.v1.Object.context:type_name -> dht.v1.Dot
+	2,  // 3: dht.v1.Object.siblings:type_name -> dht.v1.Sibling
+	3,  // 4: dht.v1.Object.ghosts:type_name -> dht.v1.Ghost
+	1,  // 5: dht.v1.ClientContext.entries:type_name -> dht.v1.Dot
+	7,  // 6: dht.v1.Envelope.put_request:type_name -> dht.v1.PutRequest
+	10, // 7: dht.v1.Envelope.put_reply:type_name -> dht.v1.PutReply
+	11, // 8: dht.v1.Envelope.get_request:type_name -> dht.v1.GetRequest
+	12, // 9: dht.v1.Envelope.get_reply:type_name -> dht.v1.GetReply
+	13, // 10: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
+	14, // 11: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
+	15, // 12: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
+	26, // 13: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	27, // 14: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	28, // 15: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	30, // 16: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	31, // 17: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	32, // 18: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	33, // 19: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	35, // 20: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	36, // 21: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	37, // 22: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	38, // 23: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	39, // 24: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	40, // 25: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	20, // 26: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
+	22, // 27: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
+	23, // 28: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
+	24, // 29: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
+	8,  // 30: dht.v1.Envelope.conditional_put_request:type_name -> dht.v1.ConditionalPutRequest
+	41, // 31: dht.v1.Envelope.list_request:type_name -> dht.v1.ListRequest
+	42, // 32: dht.v1.Envelope.list_reply:type_name -> dht.v1.ListReply
+	1,  // 33: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
+	2,  // 34: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
+	7,  // 35: dht.v1.ConditionalPutRequest.put:type_name -> dht.v1.PutRequest
+	9,  // 36: dht.v1.ConditionalPutRequest.if_match:type_name -> dht.v1.TagTest
+	9,  // 37: dht.v1.ConditionalPutRequest.if_none_match:type_name -> dht.v1.TagTest
+	4,  // 38: dht.v1.PutReply.object:type_name -> dht.v1.Object
+	4,  // 39: dht.v1.GetReply.object:type_name -> dht.v1.Object
+	4,  // 40: dht.v1.MergeRequest.object:type_name -> dht.v1.Object
+	0,  // 41: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
+	17, // 42: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
+	16, // 43: dht.v1.RingState.members:type_name -> dht.v1.RingMember
+	19, // 44: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	4,  // 45: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	21, // 46: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	21, // 47: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	18, // 48: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	4,  // 49: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	4,  // 50: dht.v1.Hint.object:type_name -> dht.v1.Object
+	34, // 51: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	4,  // 52: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	21, // 53: dht.v1.ListReply.entries:type_name -> dht.v1.KeyObject
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -3494,7 +3606,7 @@ func file_dht_proto_init() {
 	if File_dht_proto != nil {
 		return
 	}
-	file_dht_proto_msgTypes[4].OneofWrappers = []any{
+	file_dht_proto_msgTypes[5].OneofWrappers = []any{
 		(*Envelope_PutRequest)(nil),
 		(*Envelope_PutReply)(nil),
 		(*Envelope_GetRequest)(nil),
@@ -3529,7 +3641,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

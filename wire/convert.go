@@ -47,6 +47,8 @@ func SiblingToProto(s dvv.Sibling) *messages.Sibling {
 		Tombstone:       s.Tombstone,
 		TimestampUnixMs: s.Timestamp,
 		ExpiresUnixMs:   s.ExpiresAt,
+		WriteId:         s.WriteID,
+		Aliases:         dotsToProto(s.Aliases),
 	}
 }
 
@@ -59,7 +61,33 @@ func SiblingFromProto(s *messages.Sibling) dvv.Sibling {
 		Tombstone:   s.GetTombstone(),
 		Timestamp:   s.GetTimestampUnixMs(),
 		ExpiresAt:   s.GetExpiresUnixMs(),
+		WriteID:     s.GetWriteId(),
+		Aliases:     dotsFromProto(s.GetAliases()),
 	}
+}
+
+// dotsToProto converts a list of dots; none becomes nil.
+func dotsToProto(ds []dvv.Dot) []*messages.Dot {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]*messages.Dot, len(ds))
+	for i, d := range ds {
+		out[i] = DotToProto(d)
+	}
+	return out
+}
+
+// dotsFromProto converts a list of dots; Set.Validate checks them.
+func dotsFromProto(ds []*messages.Dot) []dvv.Dot {
+	if len(ds) == 0 {
+		return nil
+	}
+	out := make([]dvv.Dot, len(ds))
+	for i, d := range ds {
+		out[i] = DotFromProto(d)
+	}
+	return out
 }
 
 // ObjectToProto converts a set; the empty set becomes nil so that "holds
@@ -71,6 +99,12 @@ func ObjectToProto(s dvv.Set) *messages.Object {
 	out := &messages.Object{Context: VVToProto(s.Context), Siblings: make([]*messages.Sibling, len(s.Siblings))}
 	for i, sib := range s.Siblings {
 		out.Siblings[i] = SiblingToProto(sib)
+	}
+	if len(s.Ghosts) > 0 {
+		out.Ghosts = make([]*messages.Ghost, len(s.Ghosts))
+		for i, g := range s.Ghosts {
+			out.Ghosts[i] = &messages.Ghost{WriteId: g.WriteID, SupersededUnixMs: g.At}
+		}
 	}
 	return out
 }
@@ -87,6 +121,12 @@ func ObjectFromProto(o *messages.Object) (dvv.Set, error) {
 	s := dvv.Set{Context: vv, Siblings: make([]dvv.Sibling, len(o.GetSiblings()))}
 	for i, sib := range o.GetSiblings() {
 		s.Siblings[i] = SiblingFromProto(sib)
+	}
+	if gs := o.GetGhosts(); len(gs) > 0 {
+		s.Ghosts = make([]dvv.Ghost, len(gs))
+		for i, g := range gs {
+			s.Ghosts[i] = dvv.Ghost{WriteID: g.GetWriteId(), At: g.GetSupersededUnixMs()}
+		}
 	}
 	if err := s.Validate(); err != nil {
 		return dvv.Set{}, fmt.Errorf("wire: object: %w", err)

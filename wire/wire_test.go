@@ -28,8 +28,21 @@ func sampleSet() dvv.Set {
 	}
 }
 
+// handedOverSet holds a request collapsed from two coordinations (an
+// alias) and the ghost of an overwritten one.
+func handedOverSet() dvv.Set {
+	return dvv.Set{
+		Context: dvv.NewVersionVector(dvv.Dot{Actor: 7, Counter: 3}, dvv.Dot{Actor: 9, Counter: 12}),
+		Siblings: []dvv.Sibling{
+			{Dot: dvv.Dot{Actor: 7, Counter: 3}, Value: []byte("a"), Timestamp: 1700000000000, WriteID: 42,
+				Aliases: []dvv.Dot{{Actor: 9, Counter: 12}}},
+		},
+		Ghosts: []dvv.Ghost{{WriteID: 5, At: 1600000000000}, {WriteID: 41, At: 1700000000000}},
+	}
+}
+
 func TestObject_RoundTrip(t *testing.T) {
-	for _, s := range []dvv.Set{{}, sampleSet()} {
+	for _, s := range []dvv.Set{{}, sampleSet(), handedOverSet()} {
 		b, err := EncodeObject(s)
 		if err != nil {
 			t.Fatal(err)
@@ -52,7 +65,16 @@ func TestDecodeObject_RejectsCorruption(t *testing.T) {
 	uncovered, _ := proto.Marshal(&messages.Object{
 		Siblings: []*messages.Sibling{{Dot: &messages.Dot{Actor: 1, Counter: 1}}},
 	})
+	alias, _ := proto.Marshal(&messages.Object{
+		Context:  []*messages.Dot{{Actor: 1, Counter: 1}},
+		Siblings: []*messages.Sibling{{Dot: &messages.Dot{Actor: 1, Counter: 1}, WriteId: 3, Aliases: []*messages.Dot{{Actor: 2, Counter: 1}}}},
+	})
+	ghosts, _ := proto.Marshal(&messages.Object{
+		Ghosts: []*messages.Ghost{{WriteId: 9}, {WriteId: 3}},
+	})
 	for name, b := range map[string][]byte{
+		"uncovered alias":   append([]byte{storedFormatV1}, alias...),
+		"unsorted ghosts":   append([]byte{storedFormatV1}, ghosts...),
 		"empty":             nil,
 		"unknown format":    append([]byte{99}, good[1:]...),
 		"truncated":         good[:len(good)-3],

@@ -16,8 +16,10 @@ import (
 // write but answers late (a stopped node, continued later). With a
 // coordinate timeout the write goes to b, with the same client context,
 // and is answered without waiting for a; a's late coordination then lands
-// too, as a sibling of the same value: a read of all replicas returns both,
-// nothing lost. Without the timeout the write waits for a.
+// too. Both carry the request's write id, so wherever they meet they are
+// one sibling holding both dots (the lower one, the other as an alias): a
+// read of all replicas returns the value once, nothing lost. Without the
+// timeout the write waits for a.
 //
 // The deadline is long and the wait for a measured only against its delay
 // (1.5s), far from the coordinate timeout (150ms), so a slow machine does
@@ -33,15 +35,16 @@ func TestCoordinator_LateCoordinatorHandsOver(t *testing.T) {
 		bDelay        time.Duration
 		wantHandovers float64
 		// wantMinter is the dvv actor whose dot the answered object holds
-		// (a 1, b 2, c 3); wantSiblings those of every sibling read after.
-		wantMinter   dvv.Actor
-		wantSiblings []dvv.Actor
+		// (a 1, b 2, c 3); wantLanded those of every coordination, all
+		// held by the one sibling read after.
+		wantMinter dvv.Actor
+		wantLanded []dvv.Actor
 	}{
 		{"handed to b, which answers first", []string{"a", "b", "c"}, 150 * time.Millisecond, 0, 1, 2, []dvv.Actor{1, 2}},
 		// b is late too, and nobody is left: a's late object is the one
-		// answered, and b's follows it as a sibling.
+		// answered, and b's follows it, collapsing into it.
 		{"handed to b, a answers first", []string{"a", "b"}, 150 * time.Millisecond, late + time.Second, 1, 1, []dvv.Actor{1, 2}},
-		// Each handover adds at most one sibling.
+		// Each handover adds a dot to the one sibling.
 		{"b late too: handed on to c", []string{"a", "b", "c"}, 150 * time.Millisecond, late, 2, 3, []dvv.Actor{1, 2, 3}},
 		{"no coordinate timeout: the write waits for a", []string{"a", "b", "c"}, 0, 0, 0, 1, []dvv.Actor{1}},
 	}
@@ -80,21 +83,21 @@ func TestCoordinator_LateCoordinatorHandsOver(t *testing.T) {
 			if read.Err != nil {
 				t.Fatalf("read of all replicas: %v", read.Err)
 			}
-			var minters []dvv.Actor
-			for _, s := range read.Object.Live() {
-				if string(s.Value) != "v" {
-					t.Errorf("read a sibling %q, want only the written value", s.Value)
-				}
-				minters = append(minters, s.Dot.Actor)
+			// Every coordination landed, as one sibling of the value.
+			live = read.Object.Live()
+			if len(live) != 1 || string(live[0].Value) != "v" {
+				t.Fatalf("read %+v, want the written value once", read.Object)
 			}
-			// Every coordination landed: siblings of one value, none
-			// superseding another.
-			if !slices.Equal(minters, tt.wantSiblings) {
-				t.Errorf("read siblings minted by %v, want %v: %+v", minters, tt.wantSiblings, read.Object)
+			var landed []dvv.Actor
+			for _, d := range append([]dvv.Dot{live[0].Dot}, live[0].Aliases...) {
+				landed = append(landed, d.Actor)
 			}
-			// The answered value is among them: nothing acknowledged is lost.
-			if !slices.Contains(minters, tt.wantMinter) {
-				t.Errorf("the acknowledged sibling (actor %d) is gone: %+v", tt.wantMinter, read.Object)
+			if !slices.Equal(landed, tt.wantLanded) {
+				t.Errorf("the sibling holds dots of %v, want %v: %+v", landed, tt.wantLanded, read.Object)
+			}
+			// The answered dot is among them: nothing acknowledged is lost.
+			if !slices.Contains(landed, tt.wantMinter) {
+				t.Errorf("the acknowledged write (actor %d) is gone: %+v", tt.wantMinter, read.Object)
 			}
 		})
 	}

@@ -87,7 +87,8 @@ func (f *fakeReplica) answer(env *messages.Envelope) []*messages.Envelope {
 		}
 		req := env.GetPutRequest()
 		ctx, _ := wire.VVFromProto(req.GetContext())
-		sib := dvv.Sibling{Value: req.GetValue().GetValue(), ContentType: req.GetValue().GetContentType(), Tombstone: req.GetValue().GetTombstone(), Timestamp: 1}
+		sib := wire.SiblingFromProto(req.GetValue())
+		sib.Timestamp = 1
 		self := f.actorID
 		if self == 0 {
 			self = 7

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -75,7 +76,11 @@ type request struct {
 	// coordTimer fires when the replica last asked to coordinate a write
 	// has not answered within Config.CoordinateTimeout.
 	coordTimer *time.Timer
-	replied    bool
+	// writeID names a write that may be handed over (a coordinator
+	// timeout is set), so that its two copies, when both coordinations
+	// land, are one sibling (dvv's request ids); zero otherwise.
+	writeID uint64
+	replied bool
 }
 
 // Receive starts requests, steps the one each answer or deadline belongs
@@ -118,6 +123,14 @@ func (c *coordinator) start(ctx actor.Context, msg *Start) *request {
 	c.seq++
 	r := &request{cfg: c.cfg, seq: c.seq, req: msg.Request, done: msg.Done,
 		ledger: quorum.Ledger{Base: c.seq << quorum.MessageBits}}
+	if c.cfg.CoordinateTimeout > 0 {
+		// Random, not counted: two gateways must never name two writes
+		// alike, and 64 bits make a clash among one key's siblings
+		// negligible.
+		for r.writeID == 0 {
+			r.writeID = rand.Uint64()
+		}
+	}
 	c.requests[r.seq] = r
 	self, root, seq := ctx.Self(), ctx.ActorSystem().Root, r.seq
 	r.timer = time.AfterFunc(time.Until(r.req.Deadline), func() { root.Send(self, deadlineExpired{seq: seq}) })

@@ -92,7 +92,7 @@ func (a *topologyActor) envelope() *messages.Envelope {
 func (a *topologyActor) digestEnvelope() *messages.Envelope {
 	return &messages.Envelope{Body: &messages.Envelope_RingGossip{RingGossip: &messages.RingGossip{
 		State:  &messages.RingState{Cluster: a.cfg.Cluster, Partitions: uint32(a.cfg.Partitions), N: uint32(a.cfg.N)},
-		Digest: a.m.State().Digest(), DigestOnly: true,
+		Digest: a.m.State().Digest(), DigestOnly: true, SenderUnsynced: !a.m.Synced(),
 	}}}
 }
 

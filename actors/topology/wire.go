@@ -62,7 +62,7 @@ func gossipFromProto(g *messages.RingGossip, peer string) topo.Gossip {
 	if g.GetDigestOnly() {
 		// Whatever else the state holds is not read: the digest stands
 		// for it.
-		out.DigestOnly, out.Digest = true, g.GetDigest()
+		out.DigestOnly, out.Digest, out.SenderUnsynced = true, g.GetDigest(), g.GetSenderUnsynced()
 		return out
 	}
 	out.State, out.Err = stateFromProto(in)

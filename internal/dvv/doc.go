@@ -37,6 +37,15 @@
 // them. Reapable counts an expired value as a tombstone written at its
 // expiry.
 //
+// # Write ids
+//
+// A write handed from a late coordinating replica to the next may land at
+// both, as two dots of one request (twins). Siblings may carry the
+// request's WriteID: twins collapse into one sibling that holds the other
+// dot as an alias, a context covering either dot covers the write, and a
+// superseded write leaves a Ghost that drops a twin arriving later
+// (writeid.go). Sets without write ids behave exactly as plain DVV sets.
+//
 // # Purity
 //
 // This package does no I/O, starts no goroutines, and reads no clock or global

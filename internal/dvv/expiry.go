@@ -60,11 +60,11 @@ func (s Set) At(now time.Time) Set {
 	if i < 0 {
 		return s
 	}
-	out := Set{Context: s.Context, Siblings: make([]Sibling, len(s.Siblings))}
+	out := Set{Context: s.Context, Siblings: make([]Sibling, len(s.Siblings)), Ghosts: s.Ghosts}
 	copy(out.Siblings, s.Siblings)
 	for i := range out.Siblings {
 		if sib := &out.Siblings[i]; sib.Expired(ms) {
-			*sib = Sibling{Dot: sib.Dot, Tombstone: true, Timestamp: sib.Timestamp, ExpiresAt: sib.ExpiresAt}
+			*sib = Sibling{Dot: sib.Dot, Tombstone: true, Timestamp: sib.Timestamp, ExpiresAt: sib.ExpiresAt, WriteID: sib.WriteID, Aliases: sib.Aliases}
 		}
 	}
 	return out
@@ -91,7 +91,7 @@ func (s Set) WithoutExpired(now time.Time) Set {
 	if firstExpired(s.Siblings, ms) < 0 {
 		return s
 	}
-	out := Set{Context: s.Context, Siblings: make([]Sibling, 0, len(s.Siblings))}
+	out := Set{Context: s.Context, Siblings: make([]Sibling, 0, len(s.Siblings)), Ghosts: s.Ghosts}
 	for _, sib := range s.Siblings {
 		if !sib.Expired(ms) {
 			out.Siblings = append(out.Siblings, sib)

@@ -34,12 +34,23 @@ type Sibling struct {
 	// same instant, and it is part of the stored object that anti-entropy
 	// compares. Past it the value reads as a tombstone (Set.At).
 	ExpiresAt int64
+	// WriteID names the client request the sibling came from; zero when
+	// none was given. A request handed from one coordinating replica to
+	// the next (the first did not answer in time) may land at both, as two
+	// dots: siblings that share a WriteID are one write, and a Set keeps
+	// only one of them (see writeid.go).
+	WriteID uint64
+	// Aliases are the dots of this request's other copies (twins) that
+	// were collapsed into this sibling, sorted: the sibling holds them as
+	// it holds Dot, and a context that covers any of them covers it.
+	Aliases []Dot
 }
 
 // Equal reports whether two siblings are identical.
 func (s Sibling) Equal(o Sibling) bool {
 	return s.Dot == o.Dot && s.Tombstone == o.Tombstone && s.Timestamp == o.Timestamp &&
-		s.ExpiresAt == o.ExpiresAt && s.ContentType == o.ContentType && bytes.Equal(s.Value, o.Value)
+		s.ExpiresAt == o.ExpiresAt && s.ContentType == o.ContentType && s.WriteID == o.WriteID &&
+		bytes.Equal(s.Value, o.Value) && slices.Equal(s.Aliases, o.Aliases)
 }
 
 // Set is a dotted version vector set: the concurrent siblings of one key,
@@ -48,6 +59,11 @@ func (s Sibling) Equal(o Sibling) bool {
 type Set struct {
 	Context  VersionVector
 	Siblings []Sibling
+	// Ghosts name the requests whose siblings a client write superseded
+	// here, sorted by WriteID, at most MaxGhosts: a second copy of one of
+	// those writes, minted by another coordinator, is dropped wherever it
+	// meets them (writeid.go).
+	Ghosts []Ghost
 }
 
 // Validate checks the invariants decoders must enforce on untrusted input:
@@ -67,8 +83,11 @@ func (s Set) Validate() error {
 		if !s.Context.Covers(sib.Dot) {
 			return fmt.Errorf("dvv: sibling dot %v not covered by context %v", sib.Dot, s.Context)
 		}
+		if err := validateAliases(sib, s.Context); err != nil {
+			return fmt.Errorf("dvv: sibling %d: %w", i, err)
+		}
 	}
-	return nil
+	return validateGhosts(s.Ghosts)
 }
 
 // IsEmpty reports whether the set holds no sibling, live or deleted.
@@ -92,14 +111,21 @@ func (s Set) IsDeleted() bool { return len(s.Siblings) > 0 && len(s.Live()) == 0
 
 // Equal reports whether two sets are identical.
 func (s Set) Equal(o Set) bool {
-	return slices.Equal(s.Context, o.Context) && slices.EqualFunc(s.Siblings, o.Siblings, Sibling.Equal)
+	return slices.Equal(s.Context, o.Context) && slices.EqualFunc(s.Siblings, o.Siblings, Sibling.Equal) &&
+		slices.Equal(s.Ghosts, o.Ghosts)
 }
 
 // Update applies a client write coordinated at the replica that minted dot:
-// siblings covered by the client's context ctx are discarded, and v becomes a
+// siblings covered by the client's context ctx (any of their dots) are
+// discarded, and v becomes a
 // new sibling under dot. Siblings the client did not see survive as
 // concurrent values. maxSiblings > 0 refuses a write that would leave more
 // siblings than that, with ErrTooManySiblings and s unchanged.
+//
+// A discarded sibling that names its request (WriteID) leaves a Ghost,
+// and v itself is dropped at once if its
+// request already has a sibling or a ghost here (a handed-over write whose
+// first coordination landed): the result then holds the write once.
 func (s Set) Update(ctx VersionVector, v Sibling, dot Dot, maxSiblings int) (Set, error) {
 	if dot.Counter == 0 || dot.Counter <= max(s.Context.Get(dot.Actor), ctx.Get(dot.Actor)) {
 		return s, fmt.Errorf("%w: %v against context %v", ErrStaleDot, dot, s.Context.Merge(ctx))
@@ -107,17 +133,24 @@ func (s Set) Update(ctx VersionVector, v Sibling, dot Dot, maxSiblings int) (Set
 	out := Set{
 		Context:  s.Context.Merge(ctx).With(dot),
 		Siblings: make([]Sibling, 0, len(s.Siblings)+1),
+		Ghosts:   s.Ghosts,
 	}
+	var superseded []Ghost
 	for _, sib := range s.Siblings {
-		if !ctx.Covers(sib.Dot) {
+		if !coversAny(ctx, sib) {
 			out.Siblings = append(out.Siblings, sib)
+		} else if sib.WriteID != 0 {
+			superseded = append(superseded, Ghost{WriteID: sib.WriteID, At: sib.Timestamp})
 		}
 	}
-	v.Dot = dot
+	v.Dot, v.Aliases = dot, nil
 	// Dots minted by one actor only grow, but another actor's siblings may
 	// sort after this one: keep the canonical order.
 	i, _ := slices.BinarySearchFunc(out.Siblings, dot, func(s Sibling, d Dot) int { return compareDots(s.Dot, d) })
 	out.Siblings = slices.Insert(out.Siblings, i, v)
+	if len(superseded) > 0 || v.WriteID != 0 {
+		out = out.withGhosts(superseded)
+	}
 	if maxSiblings > 0 && len(out.Siblings) > maxSiblings {
 		return s, fmt.Errorf("%w: the write would leave %d, the limit is %d", ErrTooManySiblings, len(out.Siblings), maxSiblings)
 	}
@@ -126,12 +159,36 @@ func (s Set) Update(ctx VersionVector, v Sibling, dot Dot, maxSiblings int) (Set
 
 // Merge joins two replicas' sets. A sibling survives if the other side holds
 // it too, or has never seen its dot; a sibling whose dot the other side has
-// seen but no longer holds was superseded there and is dropped. Merge is
-// commutative, associative and idempotent.
+// seen but no longer holds was superseded there and is dropped. Then the
+// request ids apply (writeid.go): a sibling whose request either side knows
+// as superseded is dropped, and siblings of one request collapse into one.
+// Merge is commutative and idempotent, and associative while the ghosts stay
+// within MaxGhosts; beyond that replicas still converge, since a dropped
+// sibling's dot stays in the context.
 func Merge(a, b Set) Set {
+	out, superseded := mergeDots(a, b)
+	if len(a.Ghosts) == 0 && len(b.Ghosts) == 0 && len(superseded) == 0 && !hasWriteIDs(out.Siblings) {
+		return out
+	}
+	out.Ghosts = unionGhosts(a.Ghosts, b.Ghosts)
+	return out.withGhosts(superseded)
+}
+
+// mergeDots is Merge by dots alone, the classic DVV set join, with a
+// sibling's aliases counted as its dots. It also returns a ghost for each
+// dropped sibling that names its request.
+func mergeDots(a, b Set) (Set, []Ghost) {
 	out := Set{
 		Context:  a.Context.Merge(b.Context),
 		Siblings: make([]Sibling, 0, max(len(a.Siblings), len(b.Siblings))),
+	}
+	var superseded []Ghost
+	keep := func(sib Sibling) {
+		if !supersededIn(sib, a) && !supersededIn(sib, b) {
+			out.Siblings = append(out.Siblings, sib)
+		} else if sib.WriteID != 0 {
+			superseded = append(superseded, Ghost{WriteID: sib.WriteID, At: sib.Timestamp})
+		}
 	}
 	i, j := 0, 0
 	for i < len(a.Siblings) || j < len(b.Siblings) {
@@ -146,22 +203,18 @@ func Merge(a, b Set) Set {
 		}
 		switch {
 		case c < 0:
-			if sib := a.Siblings[i]; !b.Context.Covers(sib.Dot) {
-				out.Siblings = append(out.Siblings, sib)
-			}
+			keep(a.Siblings[i])
 			i++
 		case c > 0:
-			if sib := b.Siblings[j]; !a.Context.Covers(sib.Dot) {
-				out.Siblings = append(out.Siblings, sib)
-			}
+			keep(b.Siblings[j])
 			j++
 		default:
-			out.Siblings = append(out.Siblings, pickSameDot(a.Siblings[i], b.Siblings[j]))
+			keep(pickSameDot(a.Siblings[i], b.Siblings[j]))
 			i++
 			j++
 		}
 	}
-	return out
+	return out, superseded
 }
 
 // pickSameDot chooses between two siblings carrying one dot. A dot names one
@@ -175,11 +228,17 @@ func pickSameDot(a, b Sibling) Sibling {
 		compareExpiry(a.ExpiresAt, b.ExpiresAt),
 		bytes.Compare(a.Value, b.Value),
 		cmp.Compare(a.ContentType, b.ContentType),
+		cmp.Compare(a.WriteID, b.WriteID),
 	)
+	pick := a
 	if c < 0 {
-		return b
+		pick = b
 	}
-	return a
+	// Twins collapsed on one side only: the sibling holds both sides'.
+	if len(a.Aliases) > 0 || len(b.Aliases) > 0 {
+		pick.Aliases = unionDots(a.Aliases, b.Aliases)
+	}
+	return pick
 }
 
 func compareBool(a, b bool) int {

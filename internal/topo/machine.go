@@ -69,6 +69,10 @@ type Gossip struct {
 	// only Digest, the sender's ring.State.Digest. See Machine.Gossip.
 	DigestOnly bool
 	Digest     uint64
+	// SenderUnsynced is set on digest-only gossip from a node that has
+	// not merged a peer's ring since it started: an equal digest is
+	// answered too (see gossipDigest).
+	SenderUnsynced bool
 }
 
 // RemoteCommand is a command another node broadcast: the entry it changed.
@@ -287,7 +291,7 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 		return eff
 	}
 	if g.DigestOnly {
-		return m.gossipDigest(g.Digest)
+		return m.gossipDigest(g.Digest, g.SenderUnsynced)
 	}
 	theirs, admitted := g.State, g.State
 	if m.state.Owner(m.cfg.Self.ID) {
@@ -318,12 +322,19 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 // when this node was the one missing something, so a difference in either
 // direction heals in one exchange. Converged nodes send only digests, a
 // few dozen bytes an interval, where full gossip grew with the ring.
-func (m *Machine) gossipDigest(theirs uint64) Effects {
+//
+// An equal digest from a sender that has not synced since it started
+// (senderUnsynced) is answered with the full state all the same: the
+// sender is refusing requests until it knows its stored ring is the
+// cluster's, and without the answer it would learn that only when some
+// peer's periodic gossip happened to pick it.
+func (m *Machine) gossipDigest(theirs uint64, senderUnsynced bool) Effects {
 	var eff Effects
 	if theirs != m.state.Digest() {
 		eff.Respond = true
 		return eff
 	}
+	eff.Respond = senderUnsynced
 	changed := false
 	if m.awaitingJoin && !m.emptyWhileAPeerHasARing() {
 		// The peer holds this node's ring exactly: the cluster's. When

@@ -284,3 +284,33 @@ func TestMachine_DigestEndsTheWaitToJoin(t *testing.T) {
 		t.Fatalf("after an equal digest: awaiting %v, owner %v, persist %v, publish %v; want joined", m.AwaitingJoin(), m.State().Owner("c"), eff.Persist, eff.Publish)
 	}
 }
+
+// TestMachine_UnsyncedSenderIsAnsweredOnAnEqualDigest: a node restarted
+// with its stored ring refuses requests until it has merged a peer's ring.
+// When its ring is the cluster's, its digest gossip meets equal digests;
+// a peer answers it with its full state all the same (the sender said it
+// has not synced), and the restarted node is synced by that answer. A
+// synced sender's equal digest is not answered: converged nodes exchange
+// one message an interval.
+func TestMachine_UnsyncedSenderIsAnsweredOnAnEqualDigest(t *testing.T) {
+	cluster := ring.State{}.Join(ring.Member{ID: "a"}).Join(ring.Member{ID: "b"})
+	peer := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
+	peer.Start(cluster)
+	restarted := New(Config{Self: ring.Member{ID: "b"}, Shape: testShape})
+	restarted.Start(cluster)
+	if restarted.Synced() {
+		t.Fatal("a node restarted with its stored ring is synced before any gossip")
+	}
+	digest := Gossip{Peer: "b", Shape: testShape, DigestOnly: true, Digest: cluster.Digest()}
+	if eff := peer.Gossip(digest, time.Unix(0, 0)); eff.Respond {
+		t.Fatal("a synced sender's equal digest was answered with the full state")
+	}
+	digest.SenderUnsynced = true
+	if eff := peer.Gossip(digest, time.Unix(1, 0)); !eff.Respond {
+		t.Fatal("an unsynced sender's equal digest was not answered")
+	}
+	eff := restarted.Gossip(Gossip{Peer: "a", Shape: testShape, State: peer.State()}, time.Unix(2, 0))
+	if !restarted.Synced() || !eff.Publish || eff.Respond {
+		t.Fatalf("after the answer: synced %v, publish %v, respond %v; want synced, published, no answer back", restarted.Synced(), eff.Publish, eff.Respond)
+	}
+}

@@ -270,12 +270,15 @@ func (c *Cluster) Partition(ctx context.Context, drops Drops) error {
 func (c *Cluster) Heal(ctx context.Context) error { return c.net.Heal(ctx) }
 
 // Restore undoes every fault still in force: partitions healed, paused
-// nodes resumed, stopped nodes that were not decommissioned restarted and
-// waited for. Clock skews stay: clocks that disagree are not a fault the
-// store may need healed.
+// nodes resumed, stopped nodes that were not decommissioned restarted, and
+// every member waited for until it is ready, as a client that waits for
+// readiness would (a node the nemesis restarted just before may still be
+// merging the cluster's ring, and refuses requests until it has). Clock
+// skews stay: clocks that disagree are not a fault the store may need
+// healed.
 func (c *Cluster) Restore(ctx context.Context) error {
 	errs := []error{c.Heal(ctx)}
-	var started []*Node
+	var restored []*Node
 	for _, n := range c.Members() {
 		switch {
 		case n.Paused():
@@ -285,10 +288,10 @@ func (c *Cluster) Restore(ctx context.Context) error {
 				errs = append(errs, err)
 				continue
 			}
-			started = append(started, n)
 		}
+		restored = append(restored, n)
 	}
-	for _, n := range started {
+	for _, n := range restored {
 		errs = append(errs, n.WaitReady(ctx, 60*time.Second))
 	}
 	return errors.Join(errs...)

@@ -189,6 +189,7 @@ func Run(ctx context.Context, sc Scenario, o Options) (res Result) {
 		}
 	}
 	rec.Nemesis("", fmt.Sprintf("converged=%v after %v", serr == nil, took.Round(time.Millisecond)))
+	logHandovers(ctx, c, logf)
 	final := c.FinalState(ctx, wl.Keys(), serr, took)
 	if err := writeFinal(filepath.Join(o.Dir, "final.json"), final); err != nil {
 		res.Err = errors.Join(res.Err, err)
@@ -213,4 +214,25 @@ func writeFinal(path string, f history.Final) error {
 		return err
 	}
 	return out.Close()
+}
+
+// logHandovers logs how many writes the members running now handed from a
+// late coordinating replica to the next owner
+// (replication.coordinate_timeout): counted since each process last
+// started, so a lower bound for the scenario.
+func logHandovers(ctx context.Context, c *harness.Cluster, logf func(string, ...any)) {
+	total, counted := 0.0, 0
+	for _, n := range c.Members() {
+		if !n.Running() {
+			continue
+		}
+		v, err := n.Counter(ctx, "dht_coordinator_handovers_total")
+		if err != nil {
+			logf("handovers: %v", err)
+			continue
+		}
+		total += v
+		counted++
+	}
+	logf("writes handed over to the next owner: %.0f (counted on the %d members running at the end, since each last started)", total, counted)
 }
