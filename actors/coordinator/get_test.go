@@ -3,11 +3,13 @@ package coordinator
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/quorum"
+	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/test/testutil"
 )
 
@@ -55,6 +57,23 @@ func TestCoordinator_GetFailures(t *testing.T) {
 		reply, pid := cl.run(Request{Op: OpGet, Key: []byte("k"), Params: quorum.Params{N: 3, R: 2}}, false)
 		if !errors.Is(reply.Err, quorum.ErrUnavailable) {
 			t.Fatalf("err = %v, want unavailable", reply.Err)
+		}
+		cl.awaitForgotten(pid)
+	})
+	// A replica rebuilding after a data loss refuses reads; when R is
+	// missed because of it, the answer names it and says why, so that an
+	// operator does not go looking for a node that is down.
+	t.Run("a rebuilding owner is named", func(t *testing.T) {
+		notReady := &messages.ErrorReply{Code: messages.ErrorCode_ERROR_CODE_NOT_READY, Message: "partition 3 is being rebuilt"}
+		cl := newCluster(t, map[string]*fakeReplica{"a": {}, "b": {getErr: notReady}, "c": {}})
+		cl.route = Route{Targets: primaries("a", "b", "c")}
+		req := Request{Op: OpGet, Key: []byte("k"), Params: quorum.Params{N: 3, R: 3}, Deadline: time.Now().Add(5 * time.Second)}
+		reply, pid := cl.run(req, false)
+		if reply.Err == nil || !strings.Contains(reply.Err.Error(), "b is not ready to serve reads of this partition (partition 3 is being rebuilt)") {
+			t.Fatalf("err = %v, want it to name b as not ready, with its reason", reply.Err)
+		}
+		if !errors.Is(reply.Err, quorum.ErrUnavailable) && !errors.Is(reply.Err, quorum.ErrTimeout) {
+			t.Fatalf("err = %v, want the quorum's own error kept", reply.Err)
 		}
 		cl.awaitForgotten(pid)
 	})

@@ -28,6 +28,8 @@ type fakeReplica struct {
 	// putErr and mergeErr, when set, are answered instead of a write's or a
 	// merge's success.
 	putErr, mergeErr *messages.ErrorReply
+	// getErr, when set, is answered to a read instead of the copy.
+	getErr *messages.ErrorReply
 	// synchronous answers a write once, durable, rather than minted then
 	// confirmed.
 	synchronous bool
@@ -114,6 +116,9 @@ func (f *fakeReplica) answer(env *messages.Envelope) []*messages.Envelope {
 		f.held = dvv.Merge(f.held, obj)
 		return []*messages.Envelope{{Body: &messages.Envelope_MergeReply{MergeReply: &messages.MergeReply{}}}}
 	case env.GetGetRequest() != nil:
+		if f.getErr != nil {
+			return []*messages.Envelope{{Body: &messages.Envelope_ErrorReply{ErrorReply: f.getErr}}}
+		}
 		reply := &messages.GetReply{}
 		if !f.held.IsEmpty() {
 			reply.Object = wire.ObjectToProto(f.held)

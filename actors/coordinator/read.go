@@ -1,6 +1,9 @@
 package coordinator
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/internal/quorum"
@@ -11,7 +14,12 @@ import (
 // onRead feeds a replica's copy, or its failure, to the read machine.
 func (c *request) onRead(ctx actor.Context, out quorum.Outstanding, env *messages.Envelope) {
 	obj, err := wire.ObjectFromProto(env.GetGetReply().GetObject())
-	if env.GetErrorReply() != nil || err != nil {
+	if e := env.GetErrorReply(); e != nil || err != nil {
+		if e.GetCode() == messages.ErrorCode_ERROR_CODE_NOT_READY {
+			// Named in the client's answer if R is then missed: a node
+			// rebuilding its data after a loss is not a node that is down.
+			c.readRefusals = append(c.readRefusals, out.Node+" is not ready to serve reads of this partition ("+e.GetMessage()+")")
+		}
 		c.carryGet(ctx, c.get.Failed(out.Node))
 		return
 	}
@@ -44,6 +52,9 @@ func (c *request) carryGet(ctx actor.Context, eff quorum.GetEffects) {
 		}}})
 	}
 	if r := eff.Reply; r != nil {
+		if r.Err != nil && len(c.readRefusals) > 0 {
+			r.Err = fmt.Errorf("%w; %s", r.Err, strings.Join(c.readRefusals, "; "))
+		}
 		if c.req.Op == OpGet {
 			c.reply(&Reply{Object: r.Object, Err: r.Err})
 		} else {

@@ -67,6 +67,10 @@ type request struct {
 	// hintRefusals says why fallbacks refused hints, for the client's
 	// answer when W is then missed.
 	hintRefusals []string
+	// readRefusals names the replicas that refused a read as not ready
+	// (rebuilding after a data loss), for the client's answer when R is
+	// then missed.
+	readRefusals []string
 	put          *quorum.Put
 	get          *quorum.Get
 	// ledger numbers the messages to replicas and remembers the ones whose

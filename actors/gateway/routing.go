@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
@@ -29,15 +30,7 @@ func (g *Gateway) serveRouting(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Nodes = append(out.Nodes, api.RoutingNode{ID: m.ID, HTTPAddr: m.HTTPAddr, Alive: m.Status == MemberAlive})
 	}
-	slices.SortFunc(out.Nodes, func(a, b api.RoutingNode) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out.Nodes, func(a, b api.RoutingNode) int { return cmp.Compare(a.ID, b.ID) })
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
 }

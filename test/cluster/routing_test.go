@@ -32,7 +32,7 @@ func TestRingRouting_StaleTableNoFailedRequest(t *testing.T) {
 
 	// Every owner holds a replica of every key on 3 nodes at N=3: add a
 	// fourth first, so that owners matter.
-	four := c.Add()
+	c.Add()
 	c.WaitConverged(t, 60*time.Second)
 	if err := routed.RefreshRing(ctx); err != nil {
 		t.Fatal(err)
@@ -102,7 +102,6 @@ func TestRingRouting_StaleTableNoFailedRequest(t *testing.T) {
 	if routed.RingVersion() == version {
 		t.Errorf("the client still routes by ring version %d after %s joined", version, c.ID(five))
 	}
-	_ = four
 }
 
 // ownerCounts sums dht_requests_owner_total by owner over the running
