@@ -56,8 +56,13 @@ trap 'exit 0' INT TERM
 for i in $(seq 1 "$nodes"); do
   dir="$base/node$i"
   mkdir -p "$dir"
+  # Every node seeds the others, as the chart's pods do: a node whose data
+  # was wiped then rejoins the cluster (and is rebuilt) rather than start a
+  # ring of its own, whichever node it is.
   seeds=""
-  if [ "$i" -gt 1 ]; then seeds="127.0.0.1:$gossip0"; fi
+  for j in $(seq 1 "$nodes"); do
+    if [ "$j" -ne "$i" ]; then seeds="${seeds:+$seeds,}127.0.0.1:$((gossip0 + j - 1))"; fi
+  done
   tls_args=()
   if [ "$run_tls" = 1 ]; then
     tls_args=(
