@@ -45,7 +45,11 @@ type Config struct {
 	// replica's first answer before the machine hands it to the next owner
 	// (quorum.Put.CoordinatorLate); zero never hands over.
 	CoordinateTimeout time.Duration
-	Router            Router
+	// HandOverAllowed, when set, is asked as each write starts whether it
+	// may be handed over (and so gets a write id): the node answers false
+	// while a member runs a release that drops write ids. Nil: always.
+	HandOverAllowed func() bool
+	Router          Router
 	Metrics           *metrics.Metrics
 	// Dispatcher, when set, runs coordinators' mailboxes (the node's
 	// worker pool); nil means protoactor's default.

@@ -32,21 +32,26 @@ func TestCoordinator_LateCoordinatorHandsOver(t *testing.T) {
 		coordinateTimeout time.Duration
 		// bDelay delays b's answers: past the coordinate timeout, b is
 		// late as well.
-		bDelay        time.Duration
-		wantHandovers float64
+		bDelay time.Duration
+		// notEveryMemberKeepsWriteIDs: the node's HandOverAllowed says no.
+		notEveryMemberKeepsWriteIDs bool
+		wantHandovers               float64
 		// wantMinter is the dvv actor whose dot the answered object holds
 		// (a 1, b 2, c 3); wantLanded those of every coordination, all
 		// held by the one sibling read after.
 		wantMinter dvv.Actor
 		wantLanded []dvv.Actor
 	}{
-		{"handed to b, which answers first", []string{"a", "b", "c"}, 150 * time.Millisecond, 0, 1, 2, []dvv.Actor{1, 2}},
+		{"handed to b, which answers first", []string{"a", "b", "c"}, 150 * time.Millisecond, 0, false, 1, 2, []dvv.Actor{1, 2}},
 		// b is late too, and nobody is left: a's late object is the one
 		// answered, and b's follows it, collapsing into it.
-		{"handed to b, a answers first", []string{"a", "b"}, 150 * time.Millisecond, late + time.Second, 1, 1, []dvv.Actor{1, 2}},
+		{"handed to b, a answers first", []string{"a", "b"}, 150 * time.Millisecond, late + time.Second, false, 1, 1, []dvv.Actor{1, 2}},
 		// Each handover adds a dot to the one sibling.
-		{"b late too: handed on to c", []string{"a", "b", "c"}, 150 * time.Millisecond, late, 2, 3, []dvv.Actor{1, 2, 3}},
-		{"no coordinate timeout: the write waits for a", []string{"a", "b", "c"}, 0, 0, 0, 1, []dvv.Actor{1}},
+		{"b late too: handed on to c", []string{"a", "b", "c"}, 150 * time.Millisecond, late, false, 2, 3, []dvv.Actor{1, 2, 3}},
+		{"no coordinate timeout: the write waits for a", []string{"a", "b", "c"}, 0, 0, false, 0, 1, []dvv.Actor{1}},
+		// A member of an earlier release would strip the write id: the
+		// node allows no handover meanwhile.
+		{"a member without write ids: the write waits for a", []string{"a", "b", "c"}, 150 * time.Millisecond, 0, true, 0, 1, []dvv.Actor{1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +61,7 @@ func TestCoordinator_LateCoordinatorHandsOver(t *testing.T) {
 			cl := newCluster(t, map[string]*fakeReplica{"a": a, "b": b, "c": c})
 			cl.route = Route{Targets: primaries(tt.owners...)}
 			cl.coordinateTimeout, cl.metrics = tt.coordinateTimeout, metrics.New()
+			cl.handOverAllowed = func() bool { return !tt.notEveryMemberKeepsWriteIDs }
 			req := putRequest("v", 2)
 			req.Deadline = time.Now().Add(10 * time.Second)
 

@@ -179,8 +179,10 @@ type cluster struct {
 	vnodes   map[string]*actor.PID
 	queues   map[string]*actor.PID
 	route    Route
-	// coordinateTimeout and metrics go into the coordinators' Config.
+	// coordinateTimeout, handOverAllowed and metrics go into the
+	// coordinators' Config.
 	coordinateTimeout time.Duration
+	handOverAllowed   func() bool
 	metrics           *metrics.Metrics
 }
 
@@ -207,7 +209,7 @@ func (c *cluster) run(req Request, hints bool) (*Reply, *actor.PID) {
 	if req.Deadline.IsZero() {
 		req.Deadline = time.Now().Add(5 * time.Second)
 	}
-	cfg := Config{Hints: hints, Router: c, CoordinateTimeout: c.coordinateTimeout, Metrics: c.metrics,
+	cfg := Config{Hints: hints, Router: c, CoordinateTimeout: c.coordinateTimeout, HandOverAllowed: c.handOverAllowed, Metrics: c.metrics,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	pid := c.system.Root.Spawn(Props(cfg))
 	done := make(chan *Reply, 1)

@@ -81,8 +81,9 @@ type request struct {
 	// has not answered within Config.CoordinateTimeout.
 	coordTimer *time.Timer
 	// writeID names a write that may be handed over (a coordinator
-	// timeout is set), so that its two copies, when both coordinations
-	// land, are one sibling (dvv's request ids); zero otherwise.
+	// timeout is set, and every member keeps write ids), so that its two
+	// copies, when both coordinations land, are one sibling (dvv's
+	// request ids); zero otherwise, and the write is not handed over.
 	writeID uint64
 	replied bool
 }
@@ -127,7 +128,7 @@ func (c *coordinator) start(ctx actor.Context, msg *Start) *request {
 	c.seq++
 	r := &request{cfg: c.cfg, seq: c.seq, req: msg.Request, done: msg.Done,
 		ledger: quorum.Ledger{Base: c.seq << quorum.MessageBits}}
-	if c.cfg.CoordinateTimeout > 0 {
+	if c.cfg.CoordinateTimeout > 0 && (c.cfg.HandOverAllowed == nil || c.cfg.HandOverAllowed()) {
 		// Random, not counted: two gateways must never name two writes
 		// alike, and 64 bits make a clash among one key's siblings
 		// negligible.
@@ -210,11 +211,12 @@ func (r *request) onCoordinatorLate(ctx actor.Context, node string) {
 }
 
 // armCoordinateTimer arms the timer that reports node late if it has not
-// answered within Config.CoordinateTimeout (none when that is zero). A
+// answered within Config.CoordinateTimeout (none when that is zero, or
+// the write has no write id: see request.writeID). A
 // timer still armed for an earlier coordinator is stopped: the machine
 // only hands over from the latest one asked.
 func (r *request) armCoordinateTimer(ctx actor.Context, node string) {
-	if r.cfg.CoordinateTimeout <= 0 {
+	if r.cfg.CoordinateTimeout <= 0 || r.writeID == 0 {
 		return
 	}
 	if r.coordTimer != nil {

@@ -119,7 +119,7 @@ func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 		// rather than mint a second dot the client never sees (a paused
 		// process resumed, a restarted one fed from a remote's queue).
 		deadline := c.req.Deadline
-		if c.cfg.CoordinateTimeout > 0 && c.put.CanHandOver() {
+		if c.writeID != 0 && c.put.CanHandOver() {
 			if handover := time.Now().Add(c.cfg.CoordinateTimeout); handover.Before(deadline) {
 				deadline = handover
 			}

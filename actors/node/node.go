@@ -124,6 +124,10 @@ type Node struct {
 		a *topo.Agreement
 	}
 	now func() time.Time
+	// writeIDsEverywhere is set while every member gossip knows keeps
+	// write ids (membership.Member.WriteIDs): only then may a write be
+	// handed over (coordinator.Config.HandOverAllowed).
+	writeIDsEverywhere atomic.Bool
 	// joined is set once a seed answered (or there were none).
 	joined     atomic.Bool
 	joinCtx    context.Context

@@ -150,6 +150,7 @@ func (n *Node) gatewayConfig(router *clusterRouter, resolver *resolve.Selector, 
 	c.Backup = func(ctx context.Context, w io.Writer) error { _, err := n.Backup(ctx, w); return err }
 	c.Coordinator.Router, c.Coordinator.Metrics, c.Coordinator.Dispatcher = router, n.metrics, n.pool
 	c.Coordinator.Now = now
+	c.Coordinator.HandOverAllowed = n.writeIDsEverywhere.Load
 	c.Coordinator.Logger = n.logger.With("component", "coordinator")
 	c.Resolver, c.Metrics, c.Logger = resolver, n.metrics, n.logger.With("component", "gateway")
 	c.Self = router.self

@@ -40,6 +40,13 @@ const (
 	// tagLeaving is set ("1") by a decommissioned node while it hands its
 	// partitions over, until it exits: peers show it leaving meanwhile.
 	tagLeaving = "lv"
+	// tagWriteIDs is set ("1") by every node of a release that keeps the
+	// write ids of handed-over writes (dvv's request ids). A node of an
+	// earlier release drops them when it rewrites an object, and a copy
+	// stripped of a collapsed write's aliases could then make the other
+	// copy look superseded: coordinators hand writes over only while every
+	// member announces it (Member.WriteIDs).
+	tagWriteIDs = "wid"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -69,7 +76,10 @@ type Member struct {
 	// Leaving is set while the node, decommissioned, hands its partitions
 	// over (SetLeaving).
 	Leaving bool
-	Status  Status
+	// WriteIDs is set when the node keeps the write ids of handed-over
+	// writes (this release and later); see tagWriteIDs.
+	WriteIDs bool
+	Status   Status
 }
 
 // Config configures an Agent.
@@ -364,6 +374,7 @@ func tags(m Member) map[string]string {
 		tagCluster:    m.Cluster,
 		tagPartitions: strconv.Itoa(m.Partitions),
 		tagN:          strconv.Itoa(m.N),
+		tagWriteIDs:   "1",
 	}
 	if m.Zone != "" {
 		t[tagZone] = m.Zone
@@ -380,6 +391,7 @@ func fromSerf(m serf.Member) Member {
 	out := Member{
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
 		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing], Leaving: m.Tags[tagLeaving] == "1",
+		WriteIDs: m.Tags[tagWriteIDs] == "1",
 	}
 	switch m.Status {
 	case serf.StatusAlive:

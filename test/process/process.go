@@ -61,6 +61,9 @@ type Options struct {
 	// Binary is the dhtd to run; empty means Binary's (race-built when
 	// the test is). PlainBinary gives one built without -race.
 	Binary string
+	// GossipPort is the node's serf port; 0 means a free one. Give it to
+	// start nodes that name each other as seeds.
+	GossipPort int
 }
 
 // Node is one dhtd node: a data directory and an id that outlive the
@@ -131,7 +134,11 @@ func newNode(t testing.TB, opts Options) *Node {
 	if bin == "" {
 		bin = Binary(t)
 	}
-	n := &Node{t: t, opts: opts, bin: bin, logDir: t.TempDir(), gossipPort: nodetest.FreePort(t)}
+	gossipPort := opts.GossipPort
+	if gossipPort == 0 {
+		gossipPort = nodetest.FreePort(t)
+	}
+	n := &Node{t: t, opts: opts, bin: bin, logDir: t.TempDir(), gossipPort: gossipPort}
 	// Registered after the TempDir calls, so it runs before their removal:
 	// no process is left writing into a directory being deleted.
 	t.Cleanup(n.cleanup)
