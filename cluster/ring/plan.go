@@ -330,8 +330,9 @@ type Transfer struct {
 	// it lost its data.
 	Rebuild bool
 	// Sources are the members that hold the data, best first: the holders
-	// the member replaces, then the partition's other received replicas.
-	// Empty when nobody does (the member has every key there is).
+	// the member replaces, then the partition's other received replicas;
+	// when none is received, the other replicas that serve reads. Empty
+	// when nobody does (the member has every key there is).
 	Sources []string
 }
 
@@ -353,6 +354,18 @@ func (pl Plan) Transfers(node string) []Transfer {
 			for _, o := range slots {
 				if o.Node != node && o.Received && !slices.Contains(t.Sources, o.Node) {
 					t.Sources = append(t.Sources, o.Node)
+				}
+			}
+			if len(t.Sources) == 0 {
+				// No copy is known complete: the only one was lost (its
+				// holder wiped before the other replicas' first transfers
+				// were recorded). Replicas that serve reads hold every
+				// write since their placement: pull from them rather than
+				// take the empty partition for the whole of it.
+				for _, o := range slots {
+					if o.Node != node && o.Ready() {
+						t.Sources = append(t.Sources, o.Node)
+					}
 				}
 			}
 			out = append(out, t)

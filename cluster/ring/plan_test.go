@@ -542,3 +542,29 @@ func TestPlan_RebuildAfterDataLossIgnoresHoldersThatHandedOver(t *testing.T) {
 		t.Fatal("f replaced nobody in its join")
 	}
 }
+
+// TestPlan_RootLosesItsDataBeforeTheOthersReceived: the first member is
+// the only one whose copies are known complete (root placements) until
+// the others' first transfers are recorded. Wiped before that, it must
+// still pull every partition from the replicas that serve reads (they hold
+// every write since they joined), not take its empty storage for the
+// whole of each partition.
+func TestPlan_RootLosesItsDataBeforeTheOthersReceived(t *testing.T) {
+	const q, n = 16, 3
+	s := State{}.Join(Member{ID: "a"}).Join(Member{ID: "b"}).Join(Member{ID: "c"})
+	pl := NewPlan(q, n, s.MarkRebuild("a"))
+	ts := pl.Transfers("a")
+	if len(ts) != q {
+		t.Fatalf("a lost its data: %d partitions to receive, want %d", len(ts), q)
+	}
+	for _, tr := range ts {
+		if !tr.Rebuild || len(tr.Sources) == 0 {
+			t.Fatalf("partition %d: transfer %+v, want a rebuild with sources (b and c serve reads)", tr.Partition, tr)
+		}
+		for _, src := range tr.Sources {
+			if src == "a" {
+				t.Fatalf("partition %d: a is its own source: %+v", tr.Partition, tr)
+			}
+		}
+	}
+}

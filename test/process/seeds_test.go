@@ -80,6 +80,7 @@ func TestCluster_NodesThatSeedEachOtherFormOneRingAndAWipedOneRejoins(t *testing
 	t.Logf("booted seeding each other: ring version %d, 3 owners; %s wiped, ready again after %v, ring version %d; %d of %d keys read back through it at r=1",
 		before.Version, wiped.ID(), time.Since(began).Round(time.Millisecond), after.Version, keys-len(missing), keys)
 	if len(missing) > 0 {
+		t.Log(wiped.Log())
 		t.Fatalf("%d keys not read back through the wiped node, e.g. %s", len(missing), missing[0])
 	}
 }
