@@ -300,7 +300,10 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 	}
 	merged := ring.Merge(m.state, admitted)
 	changed := m.apply(&eff, merged, "gossip")
-	if m.awaitingJoin {
+	// Another joiner's full state is as empty as this node's: joining on
+	// it is the reshuffle gossipDigest guards against, whichever form the
+	// empty ring came in.
+	if m.awaitingJoin && !m.emptyWhileAPeerHasARing() {
 		m.joinOnArrival(&eff, merged)
 		changed = true
 	}
@@ -334,7 +337,9 @@ func (m *Machine) gossipDigest(theirs uint64, senderUnsynced bool) Effects {
 		eff.Respond = true
 		return eff
 	}
-	eff.Respond = senderUnsynced
+	// Only a node with a ring has one to give: between two joiners the
+	// answer would be an empty ring.
+	eff.Respond = senderUnsynced && len(m.state.Members) > 0
 	changed := false
 	if m.awaitingJoin && !m.emptyWhileAPeerHasARing() {
 		// The peer holds this node's ring exactly: the cluster's. When

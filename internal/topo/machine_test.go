@@ -260,9 +260,18 @@ func TestMachine_EmptyDigestFromAnotherJoinerDoesNotEndTheWait(t *testing.T) {
 		{ID: "a", Shape: testShape, Alive: true, Ring: MarkOf(cluster).String()},
 		{ID: "e", Shape: testShape, Alive: true}, // the other joiner: no ring yet
 	})
-	m.Gossip(Gossip{Peer: "e", Shape: testShape, DigestOnly: true, Digest: ring.State{}.Digest()}, time.Unix(0, 0))
+	eff := m.Gossip(Gossip{Peer: "e", Shape: testShape, DigestOnly: true, Digest: ring.State{}.Digest(), SenderUnsynced: true}, time.Unix(0, 0))
 	if !m.AwaitingJoin() || m.State().Owner("d") {
 		t.Fatalf("after the other joiner's empty digest: awaiting %v, owner %v; want still waiting", m.AwaitingJoin(), m.State().Owner("d"))
+	}
+	if eff.Respond {
+		t.Fatal("a joiner answered another joiner's digest with its empty ring")
+	}
+	// Nor does the other joiner's empty ring end the wait when it comes
+	// whole (an answer to this node's own unsynced digest).
+	m.Gossip(Gossip{Peer: "e", Shape: testShape, State: ring.State{}}, time.Unix(0, 0))
+	if !m.AwaitingJoin() || m.State().Owner("d") {
+		t.Fatalf("after the other joiner's empty full state: awaiting %v, owner %v; want still waiting", m.AwaitingJoin(), m.State().Owner("d"))
 	}
 	m.Gossip(Gossip{Peer: "a", Shape: testShape, State: cluster}, time.Unix(1, 0))
 	if m.AwaitingJoin() || !m.State().Owner("d") {
