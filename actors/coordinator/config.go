@@ -50,7 +50,7 @@ type Config struct {
 	// while a member runs a release that drops write ids. Nil: always.
 	HandOverAllowed func() bool
 	Router          Router
-	Metrics           *metrics.Metrics
+	Metrics         *metrics.Metrics
 	// Dispatcher, when set, runs coordinators' mailboxes (the node's
 	// worker pool); nil means protoactor's default.
 	Dispatcher actor.Dispatcher
