@@ -203,7 +203,8 @@ type Replication struct {
 	// land, the two copies are one write wherever they meet; see
 	// internal/dvv/writeid.go). It bounds how long a stopped coordinator
 	// that gossip has not marked down yet stalls a write. It must be below
-	// RequestTimeout; zero never hands over. Default 1s.
+	// RequestTimeout; zero, the default, never hands over (see the
+	// README for why it is off by default).
 	CoordinateTimeout time.Duration `koanf:"coordinate_timeout"`
 }
 
@@ -384,11 +385,10 @@ func Default() Config {
 			Partitions: 256,
 		},
 		Replication: Replication{
-			N:                 3,
-			R:                 2,
-			W:                 2,
-			RequestTimeout:    5 * time.Second,
-			CoordinateTimeout: time.Second,
+			N:              3,
+			R:              2,
+			W:              2,
+			RequestTimeout: 5 * time.Second,
 		},
 		Storage: Storage{
 			Engine:             "badger",
