@@ -197,7 +197,11 @@ type Sibling struct {
 	WriteId uint64 `protobuf:"fixed64,7,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
 	// The dots of this request's other copies collapsed into this sibling,
 	// sorted: the sibling holds them as it holds its dot.
-	Aliases       []*Dot `protobuf:"bytes,8,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	Aliases []*Dot `protobuf:"bytes,8,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	// Set on the copy minted by a coordinator the write was handed to (the
+	// first did not answer in time), and kept by a collapse: such a write
+	// may have a twin, so its ghost is kept longer (MaxHandedOverGhosts).
+	HandedOver    bool `protobuf:"varint,9,opt,name=handed_over,json=handedOver,proto3" json:"handed_over,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +292,13 @@ func (x *Sibling) GetAliases() []*Dot {
 	return nil
 }
 
+func (x *Sibling) GetHandedOver() bool {
+	if x != nil {
+		return x.HandedOver
+	}
+	return false
+}
+
 // Ghost remembers a request whose sibling a client write superseded, so
 // that a second copy of that write (a handed-over coordination) arriving
 // later is dropped, not kept beside the write that replaced it.
@@ -296,8 +307,11 @@ type Ghost struct {
 	WriteId uint64                 `protobuf:"fixed64,1,opt,name=write_id,json=writeId,proto3" json:"write_id,omitempty"`
 	// The superseding write's timestamp: an object keeps the most recent.
 	SupersededUnixMs int64 `protobuf:"varint,2,opt,name=superseded_unix_ms,json=supersededUnixMs,proto3" json:"superseded_unix_ms,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The superseded write was handed over: its ghost counts against the
+	// larger cap for those.
+	HandedOver    bool `protobuf:"varint,3,opt,name=handed_over,json=handedOver,proto3" json:"handed_over,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Ghost) Reset() {
@@ -342,6 +356,13 @@ func (x *Ghost) GetSupersededUnixMs() int64 {
 		return x.SupersededUnixMs
 	}
 	return 0
+}
+
+func (x *Ghost) GetHandedOver() bool {
+	if x != nil {
+		return x.HandedOver
+	}
+	return false
 }
 
 // Object is a dotted version vector set: the concurrent siblings of one key
@@ -3248,7 +3269,7 @@ const file_dht_proto_rawDesc = "" +
 	"\tdht.proto\x12\x06dht.v1\"5\n" +
 	"\x03Dot\x12\x14\n" +
 	"\x05actor\x18\x01 \x01(\x06R\x05actor\x12\x18\n" +
-	"\acounter\x18\x02 \x01(\x04R\acounter\"\x95\x02\n" +
+	"\acounter\x18\x02 \x01(\x04R\acounter\"\xb6\x02\n" +
 	"\aSibling\x12\x1d\n" +
 	"\x03dot\x18\x01 \x01(\v2\v.dht.v1.DotR\x03dot\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +
@@ -3257,10 +3278,14 @@ const file_dht_proto_rawDesc = "" +
 	"\x11timestamp_unix_ms\x18\x05 \x01(\x03R\x0ftimestampUnixMs\x12&\n" +
 	"\x0fexpires_unix_ms\x18\x06 \x01(\x03R\rexpiresUnixMs\x12\x19\n" +
 	"\bwrite_id\x18\a \x01(\x06R\awriteId\x12%\n" +
-	"\aaliases\x18\b \x03(\v2\v.dht.v1.DotR\aaliases\"P\n" +
+	"\aaliases\x18\b \x03(\v2\v.dht.v1.DotR\aaliases\x12\x1f\n" +
+	"\vhanded_over\x18\t \x01(\bR\n" +
+	"handedOver\"q\n" +
 	"\x05Ghost\x12\x19\n" +
 	"\bwrite_id\x18\x01 \x01(\x06R\awriteId\x12,\n" +
-	"\x12superseded_unix_ms\x18\x02 \x01(\x03R\x10supersededUnixMs\"\x83\x01\n" +
+	"\x12superseded_unix_ms\x18\x02 \x01(\x03R\x10supersededUnixMs\x12\x1f\n" +
+	"\vhanded_over\x18\x03 \x01(\bR\n" +
+	"handedOver\"\x83\x01\n" +
 	"\x06Object\x12%\n" +
 	"\acontext\x18\x01 \x03(\v2\v.dht.v1.DotR\acontext\x12+\n" +
 	"\bsiblings\x18\x02 \x03(\v2\x0f.dht.v1.SiblingR\bsiblings\x12%\n" +

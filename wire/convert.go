@@ -17,21 +17,12 @@ func DotFromProto(d *messages.Dot) dvv.Dot {
 	return dvv.Dot{Actor: dvv.Actor(d.GetActor()), Counter: d.GetCounter()}
 }
 
-// VVToProto converts a version vector.
-func VVToProto(vv dvv.VersionVector) []*messages.Dot {
-	out := make([]*messages.Dot, len(vv))
-	for i, d := range vv {
-		out[i] = DotToProto(d)
-	}
-	return out
-}
+// VVToProto converts a version vector; the empty one becomes nil.
+func VVToProto(vv dvv.VersionVector) []*messages.Dot { return dotsToProto(vv) }
 
 // VVFromProto converts and validates a version vector.
 func VVFromProto(entries []*messages.Dot) (dvv.VersionVector, error) {
-	vv := make(dvv.VersionVector, len(entries))
-	for i, e := range entries {
-		vv[i] = DotFromProto(e)
-	}
+	vv := dvv.VersionVector(dotsFromProto(entries))
 	if err := vv.Validate(); err != nil {
 		return nil, err
 	}
@@ -49,6 +40,7 @@ func SiblingToProto(s dvv.Sibling) *messages.Sibling {
 		ExpiresUnixMs:   s.ExpiresAt,
 		WriteId:         s.WriteID,
 		Aliases:         dotsToProto(s.Aliases),
+		HandedOver:      s.HandedOver,
 	}
 }
 
@@ -63,6 +55,7 @@ func SiblingFromProto(s *messages.Sibling) dvv.Sibling {
 		ExpiresAt:   s.GetExpiresUnixMs(),
 		WriteID:     s.GetWriteId(),
 		Aliases:     dotsFromProto(s.GetAliases()),
+		HandedOver:  s.GetHandedOver(),
 	}
 }
 
@@ -103,7 +96,7 @@ func ObjectToProto(s dvv.Set) *messages.Object {
 	if len(s.Ghosts) > 0 {
 		out.Ghosts = make([]*messages.Ghost, len(s.Ghosts))
 		for i, g := range s.Ghosts {
-			out.Ghosts[i] = &messages.Ghost{WriteId: g.WriteID, SupersededUnixMs: g.At}
+			out.Ghosts[i] = &messages.Ghost{WriteId: g.WriteID, SupersededUnixMs: g.At, HandedOver: g.HandedOver}
 		}
 	}
 	return out
@@ -125,7 +118,7 @@ func ObjectFromProto(o *messages.Object) (dvv.Set, error) {
 	if gs := o.GetGhosts(); len(gs) > 0 {
 		s.Ghosts = make([]dvv.Ghost, len(gs))
 		for i, g := range gs {
-			s.Ghosts[i] = dvv.Ghost{WriteID: g.GetWriteId(), At: g.GetSupersededUnixMs()}
+			s.Ghosts[i] = dvv.Ghost{WriteID: g.GetWriteId(), At: g.GetSupersededUnixMs(), HandedOver: g.GetHandedOver()}
 		}
 	}
 	if err := s.Validate(); err != nil {

@@ -35,9 +35,9 @@ func handedOverSet() dvv.Set {
 		Context: dvv.NewVersionVector(dvv.Dot{Actor: 7, Counter: 3}, dvv.Dot{Actor: 9, Counter: 12}),
 		Siblings: []dvv.Sibling{
 			{Dot: dvv.Dot{Actor: 7, Counter: 3}, Value: []byte("a"), Timestamp: 1700000000000, WriteID: 42,
-				Aliases: []dvv.Dot{{Actor: 9, Counter: 12}}},
+				Aliases: []dvv.Dot{{Actor: 9, Counter: 12}}, HandedOver: true},
 		},
-		Ghosts: []dvv.Ghost{{WriteID: 5, At: 1600000000000}, {WriteID: 41, At: 1700000000000}},
+		Ghosts: []dvv.Ghost{{WriteID: 5, At: 1600000000000}, {WriteID: 41, At: 1700000000000, HandedOver: true}},
 	}
 }
 

@@ -101,6 +101,10 @@ func TestCoordinator_LateCoordinatorHandsOver(t *testing.T) {
 			if !slices.Equal(landed, tt.wantLanded) {
 				t.Errorf("the sibling holds dots of %v, want %v: %+v", landed, tt.wantLanded, read.Object)
 			}
+			// A write handed over is marked so, for its ghost's cap.
+			if got, want := live[0].HandedOver, tt.wantHandovers > 0; got != want {
+				t.Errorf("the sibling's HandedOver = %t, want %t (handovers %v)", got, want, tt.wantHandovers)
+			}
 			// The answered dot is among them: nothing acknowledged is lost.
 			if !slices.Contains(landed, tt.wantMinter) {
 				t.Errorf("the acknowledged write (actor %d) is gone: %+v", tt.wantMinter, read.Object)

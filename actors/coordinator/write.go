@@ -113,7 +113,8 @@ func (c *request) hintLate(ctx actor.Context) {
 // else it goes, answer the client.
 func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 	if t := eff.Coordinate; t != nil {
-		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete, WriteId: c.writeID}
+		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete,
+			WriteId: c.writeID, HandedOver: c.handedOver}
 		// A replica the write may be handed on from gets the handover's
 		// deadline: once it passes, the replica refuses the request
 		// rather than mint a second dot the client never sees (a paused

@@ -64,7 +64,7 @@ func (s Set) At(now time.Time) Set {
 	copy(out.Siblings, s.Siblings)
 	for i := range out.Siblings {
 		if sib := &out.Siblings[i]; sib.Expired(ms) {
-			*sib = Sibling{Dot: sib.Dot, Tombstone: true, Timestamp: sib.Timestamp, ExpiresAt: sib.ExpiresAt, WriteID: sib.WriteID, Aliases: sib.Aliases}
+			*sib = Sibling{Dot: sib.Dot, Tombstone: true, Timestamp: sib.Timestamp, ExpiresAt: sib.ExpiresAt, WriteID: sib.WriteID, Aliases: sib.Aliases, HandedOver: sib.HandedOver}
 		}
 	}
 	return out

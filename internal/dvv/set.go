@@ -44,13 +44,17 @@ type Sibling struct {
 	// were collapsed into this sibling, sorted: the sibling holds them as
 	// it holds Dot, and a context that covers any of them covers it.
 	Aliases []Dot
+	// HandedOver marks the copy minted by a coordinator the request was
+	// handed to, and a collapse of twins: the request may have a second
+	// copy elsewhere, so its ghost is kept longer (MaxHandedOverGhosts).
+	HandedOver bool
 }
 
 // Equal reports whether two siblings are identical.
 func (s Sibling) Equal(o Sibling) bool {
 	return s.Dot == o.Dot && s.Tombstone == o.Tombstone && s.Timestamp == o.Timestamp &&
 		s.ExpiresAt == o.ExpiresAt && s.ContentType == o.ContentType && s.WriteID == o.WriteID &&
-		bytes.Equal(s.Value, o.Value) && slices.Equal(s.Aliases, o.Aliases)
+		s.HandedOver == o.HandedOver && bytes.Equal(s.Value, o.Value) && slices.Equal(s.Aliases, o.Aliases)
 }
 
 // Set is a dotted version vector set: the concurrent siblings of one key,
@@ -60,7 +64,8 @@ type Set struct {
 	Context  VersionVector
 	Siblings []Sibling
 	// Ghosts name the requests whose siblings a client write superseded
-	// here, sorted by WriteID, at most MaxGhosts: a second copy of one of
+	// here, sorted by WriteID, within the caps (MaxGhosts,
+	// MaxHandedOverGhosts): a second copy of one of
 	// those writes, minted by another coordinator, is dropped wherever it
 	// meets them (writeid.go).
 	Ghosts []Ghost
@@ -140,7 +145,7 @@ func (s Set) Update(ctx VersionVector, v Sibling, dot Dot, maxSiblings int) (Set
 		if !coversAny(ctx, sib) {
 			out.Siblings = append(out.Siblings, sib)
 		} else if sib.WriteID != 0 {
-			superseded = append(superseded, Ghost{WriteID: sib.WriteID, At: sib.Timestamp})
+			superseded = append(superseded, sib.ghost())
 		}
 	}
 	v.Dot, v.Aliases = dot, nil
@@ -163,7 +168,7 @@ func (s Set) Update(ctx VersionVector, v Sibling, dot Dot, maxSiblings int) (Set
 // request ids apply (writeid.go): a sibling whose request either side knows
 // as superseded is dropped, and siblings of one request collapse into one.
 // Merge is commutative and idempotent, and associative while the ghosts stay
-// within MaxGhosts; beyond that replicas still converge, since a dropped
+// within their caps; beyond that replicas still converge, since a dropped
 // sibling's dot stays in the context.
 func Merge(a, b Set) Set {
 	out, superseded := mergeDots(a, b)
@@ -187,7 +192,7 @@ func mergeDots(a, b Set) (Set, []Ghost) {
 		if !supersededIn(sib, a) && !supersededIn(sib, b) {
 			out.Siblings = append(out.Siblings, sib)
 		} else if sib.WriteID != 0 {
-			superseded = append(superseded, Ghost{WriteID: sib.WriteID, At: sib.Timestamp})
+			superseded = append(superseded, sib.ghost())
 		}
 	}
 	i, j := 0, 0
@@ -238,6 +243,7 @@ func pickSameDot(a, b Sibling) Sibling {
 	if len(a.Aliases) > 0 || len(b.Aliases) > 0 {
 		pick.Aliases = unionDots(a.Aliases, b.Aliases)
 	}
+	pick.HandedOver = a.HandedOver || b.HandedOver
 	return pick
 }
 

@@ -29,31 +29,55 @@ import (
 //     the ghost.
 //
 // Ghosts cost space in every object that was overwritten, so a Set keeps
-// at most MaxGhosts, the most recently written. A twin can outlive its
-// ghost only by sitting on a partitioned replica through MaxGhosts later
-// overwrites of the key; it then comes back as a sibling, a value the
-// application sees again, never a loss. Siblings without a WriteID (a write
-// coordinated with no handover configured, or by a node that predates the
-// field) carry no alias, leave no ghost and cost nothing.
+// a bounded number, the most recently superseded, in two classes:
+//
+//   - A request that was handed over (Sibling.HandedOver: the copy minted
+//     by the coordinator it was handed to, or a collapse of twins) may
+//     well have a twin elsewhere: the first coordinator applied it and
+//     its answer was lost, typically to a partition that began in the
+//     request. That twin can stay out of sight for as long as the
+//     partition lasts while clients overwrite the key many times, so
+//     these ghosts are kept generously: MaxHandedOverGhosts. Handovers
+//     are rare, and only keys written through one carry them.
+//   - Every other request with a WriteID could have a twin only if it was
+//     handed over without this copy knowing (this copy is the first
+//     coordinator's): MaxGhosts of those are kept.
+//
+// A twin can outlive its ghost only by staying on a partitioned replica
+// through that many later overwrites of the key by requests of its class;
+// it then comes back as a sibling, a value the application sees again,
+// never a loss. Siblings without a WriteID (a write coordinated with no
+// handover configured, or by a node that predates the field) carry no
+// alias, leave no ghost and cost nothing.
 
-// MaxGhosts bounds a Set's ghosts.
+// MaxGhosts bounds a Set's ghosts of requests that were not handed over.
 const MaxGhosts = 4
+
+// MaxHandedOverGhosts bounds a Set's ghosts of handed-over requests. One
+// costs about 20 bytes stored.
+const MaxHandedOverGhosts = 128
 
 // Ghost remembers a request whose sibling was superseded.
 type Ghost struct {
 	WriteID uint64
 	// At is the superseded sibling's timestamp (Unix milliseconds), the
 	// later twin's where two met: it decides which ghosts stay when there
-	// are more than MaxGhosts.
+	// are more than a cap.
 	At int64
+	// HandedOver is set when a superseded copy of the request was
+	// handed over (Sibling.HandedOver); it picks the ghost's cap.
+	HandedOver bool
 }
 
-// validateGhosts checks the canonical form decoders must enforce: at most
-// MaxGhosts, sorted by distinct, non-zero WriteIDs.
+// ghost returns the ghost sib leaves when it is superseded.
+func (sib Sibling) ghost() Ghost {
+	return Ghost{WriteID: sib.WriteID, At: sib.Timestamp, HandedOver: sib.HandedOver}
+}
+
+// validateGhosts checks the canonical form decoders must enforce: within
+// the caps, sorted by distinct, non-zero WriteIDs.
 func validateGhosts(gs []Ghost) error {
-	if len(gs) > MaxGhosts {
-		return fmt.Errorf("dvv: %d ghosts, at most %d", len(gs), MaxGhosts)
-	}
+	handedOver := 0
 	for i, g := range gs {
 		if g.WriteID == 0 {
 			return fmt.Errorf("dvv: ghost %d has a zero write id", i)
@@ -61,6 +85,13 @@ func validateGhosts(gs []Ghost) error {
 		if i > 0 && gs[i-1].WriteID >= g.WriteID {
 			return fmt.Errorf("dvv: ghosts not sorted by distinct write ids at %d", i)
 		}
+		if g.HandedOver {
+			handedOver++
+		}
+	}
+	if plain := len(gs) - handedOver; plain > MaxGhosts || handedOver > MaxHandedOverGhosts {
+		return fmt.Errorf("dvv: %d ghosts and %d of handed-over writes, at most %d and %d",
+			plain, handedOver, MaxGhosts, MaxHandedOverGhosts)
 	}
 	return nil
 }
@@ -119,7 +150,7 @@ func unionDots(a, b []Dot) []Dot {
 }
 
 // unionGhosts returns the ghosts of both lists, sorted by WriteID, one per
-// WriteID with the later At; not yet capped.
+// WriteID with the later At (handed over if either is); not yet capped.
 func unionGhosts(a, b []Ghost) []Ghost {
 	if len(b) == 0 {
 		return a
@@ -138,7 +169,7 @@ func unionGhosts(a, b []Ghost) []Ghost {
 			out = append(out, b[j])
 			j++
 		default:
-			out = append(out, Ghost{WriteID: a[i].WriteID, At: max(a[i].At, b[j].At)})
+			out = append(out, Ghost{WriteID: a[i].WriteID, At: max(a[i].At, b[j].At), HandedOver: a[i].HandedOver || b[j].HandedOver})
 			i++
 			j++
 		}
@@ -148,14 +179,11 @@ func unionGhosts(a, b []Ghost) []Ghost {
 
 // withGhosts adds fresh ghosts to s's and applies them all: siblings under
 // a ghost's WriteID go, then the siblings sharing a WriteID collapse into
-// the one with the lowest dot, which takes the others' dots as aliases,
-// then the ghosts are cut to MaxGhosts. Dropped siblings' dots stay in the
+// the one with the lowest dot, which takes the others' dots as aliases
+// (and is handed over if any was), then the ghosts are cut to their caps. Dropped siblings' dots stay in the
 // context. s's slices are not written to.
 func (s Set) withGhosts(fresh []Ghost) Set {
-	fresh = slices.Clone(fresh)
-	slices.SortFunc(fresh, func(a, b Ghost) int { return cmp.Or(cmp.Compare(a.WriteID, b.WriteID), cmp.Compare(b.At, a.At)) })
-	fresh = slices.CompactFunc(fresh, func(a, b Ghost) bool { return a.WriteID == b.WriteID })
-	ghosts := unionGhosts(s.Ghosts, fresh)
+	ghosts := unionGhosts(s.Ghosts, sortedGhosts(fresh))
 	out := Set{Context: s.Context, Siblings: make([]Sibling, 0, len(s.Siblings))}
 	for _, sib := range s.Siblings {
 		if sib.WriteID == 0 {
@@ -173,8 +201,19 @@ func (s Set) withGhosts(fresh []Ghost) Set {
 		}
 		kept := &out.Siblings[first]
 		kept.Aliases = unionDots(kept.Aliases, append([]Dot{sib.Dot}, sib.Aliases...))
+		kept.HandedOver = kept.HandedOver || sib.HandedOver
 	}
 	out.Ghosts = capGhosts(ghosts)
+	return out
+}
+
+// sortedGhosts returns gs sorted by WriteID, one per WriteID as
+// unionGhosts joins them. gs is not written to.
+func sortedGhosts(gs []Ghost) []Ghost {
+	var out []Ghost
+	for _, g := range gs {
+		out = unionGhosts(out, []Ghost{g})
+	}
 	return out
 }
 
@@ -183,21 +222,40 @@ func isGhost(ghosts []Ghost, id uint64) bool {
 	return found
 }
 
-// capGhosts keeps the MaxGhosts most recent ghosts (latest At, then the
-// higher WriteID), in WriteID order. The choice depends only on the
-// ghosts themselves, so every replica keeps the same ones.
+// capGhosts keeps the most recent ghosts of each class (latest At, then
+// the higher WriteID): MaxHandedOverGhosts of handed-over requests and
+// MaxGhosts of the others, in WriteID order. The choice depends only on
+// the ghosts themselves, so every replica keeps the same ones.
 func capGhosts(gs []Ghost) []Ghost {
-	if len(gs) <= MaxGhosts {
-		if len(gs) == 0 {
-			return nil
+	if len(gs) == 0 {
+		return nil
+	}
+	handedOver := 0
+	for _, g := range gs {
+		if g.HandedOver {
+			handedOver++
 		}
+	}
+	if handedOver <= MaxHandedOverGhosts && len(gs)-handedOver <= MaxGhosts {
 		return gs
 	}
-	keep := slices.Clone(gs)
-	slices.SortFunc(keep, func(a, b Ghost) int {
+	recent := slices.Clone(gs)
+	slices.SortFunc(recent, func(a, b Ghost) int {
 		return cmp.Or(cmp.Compare(b.At, a.At), cmp.Compare(b.WriteID, a.WriteID))
 	})
-	keep = keep[:MaxGhosts]
+	keep := recent[:0]
+	plain, handed := 0, 0
+	for _, g := range recent {
+		switch {
+		case g.HandedOver && handed < MaxHandedOverGhosts:
+			handed++
+		case !g.HandedOver && plain < MaxGhosts:
+			plain++
+		default:
+			continue
+		}
+		keep = append(keep, g)
+	}
 	slices.SortFunc(keep, func(a, b Ghost) int { return cmp.Compare(a.WriteID, b.WriteID) })
 	return keep
 }

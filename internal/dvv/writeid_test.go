@@ -116,6 +116,63 @@ func TestWriteID_GhostsAreCappedByRecency(t *testing.T) {
 	}
 }
 
+// The ghost of a handed-over request outlives many plain overwrites: the
+// copy a client read and overwrote was the handed-over one (B's), the
+// twin (A's, cut off by a partition) comes back after the key was
+// overwritten far more than MaxGhosts times, and it is still dropped. Only
+// MaxHandedOverGhosts later handed-over supersessions evict the ghost, and
+// the twin then comes back as a sibling, never as a loss.
+func TestWriteID_HandedOverGhostOutlivesPlainOverwrites(t *testing.T) {
+	twinAtA := mustUpdate(t, Set{}, nil, req("old", 7, 10), Dot{1, 1})
+	handed := req("old", 7, 11)
+	handed.HandedOver = true
+	s := mustUpdate(t, Set{}, nil, handed, Dot{2, 1})
+	overwrite := func(s Set, n int, handedOver bool, firstID uint64) Set {
+		for i := range n {
+			v := req(fmt.Sprint("new", firstID+uint64(i)), firstID+uint64(i), 20+int64(len(s.Context))+int64(i))
+			v.HandedOver = handedOver
+			s = mustUpdate(t, s, s.Context, v, Dot{2, s.Context.Get(2) + 1})
+		}
+		return s
+	}
+	s = overwrite(s, 20*MaxGhosts, false, 1000)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []Set{Merge(s, twinAtA), Merge(twinAtA, s)} {
+		if got := liveValues(m); len(got) != 1 || got[0] == "old" {
+			t.Fatalf("after %d plain overwrites the twin came back: %v", 20*MaxGhosts, got)
+		}
+	}
+	// The last of these is live: MaxHandedOverGhosts ghosts of later
+	// handed-over requests come before it.
+	s = overwrite(s, MaxHandedOverGhosts+1, true, 5000)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if m := Merge(s, twinAtA); !slices.Contains(liveValues(m), "old") || len(m.Siblings) != 2 {
+		t.Fatalf("after %d handed-over overwrites the twin's ghost should be evicted and the twin a sibling: %v", MaxHandedOverGhosts, liveValues(m))
+	}
+}
+
+// Twins that meet collapse into one sibling that is handed over if either
+// copy was, so its ghost gets the larger cap whichever copy a client read.
+func TestWriteID_CollapseKeepsHandedOver(t *testing.T) {
+	a := mustUpdate(t, Set{}, nil, req("v", 7, 10), Dot{1, 1})
+	handed := req("v", 7, 11)
+	handed.HandedOver = true
+	b := mustUpdate(t, Set{}, nil, handed, Dot{2, 1})
+	for _, m := range []Set{Merge(a, b), Merge(b, a)} {
+		if len(m.Siblings) != 1 || !m.Siblings[0].HandedOver {
+			t.Fatalf("collapsed twins = %+v, want one sibling marked handed over", m.Siblings)
+		}
+		over := mustUpdate(t, m, m.Context, req("new", 8, 20), Dot{1, 2})
+		if len(over.Ghosts) != 1 || !over.Ghosts[0].HandedOver {
+			t.Fatalf("ghost of the collapsed twins = %+v, want handed over", over.Ghosts)
+		}
+	}
+}
+
 func TestSet_ValidateRefusesBadGhosts(t *testing.T) {
 	base := Set{Context: NewVersionVector(Dot{1, 1}), Siblings: []Sibling{{Dot: Dot{1, 1}}}}
 	for name, gs := range map[string][]Ghost{
@@ -123,6 +180,13 @@ func TestSet_ValidateRefusesBadGhosts(t *testing.T) {
 		"unsorted":      {{WriteID: 2}, {WriteID: 1}},
 		"duplicate":     {{WriteID: 1}, {WriteID: 1}},
 		"too many":      {{WriteID: 1}, {WriteID: 2}, {WriteID: 3}, {WriteID: 4}, {WriteID: 5}},
+		"too many handed over": func() []Ghost {
+			gs := make([]Ghost, MaxHandedOverGhosts+1)
+			for i := range gs {
+				gs[i] = Ghost{WriteID: uint64(i + 1), HandedOver: true}
+			}
+			return gs
+		}(),
 	} {
 		bad := base
 		bad.Ghosts = gs
@@ -164,11 +228,13 @@ func TestWriteID_HandoversConverge(t *testing.T) {
 					coords = append(coords, (coords[0]+1+rng.IntN(2))%3)
 				}
 				id := uint64(len(requests) + 1)
-				for _, c := range coords {
+				for i, c := range coords {
 					counters[c]++
 					d := Dot{Actor(c + 1), max(counters[c], replicas[c].Context.Get(Actor(c+1))+1)}
 					counters[c] = d.Counter
-					replicas[c] = mustUpdate(t, replicas[c], ctx, req(fmt.Sprint(id), id, int64(step)), d)
+					v := req(fmt.Sprint(id), id, int64(step))
+					v.HandedOver = i > 0
+					replicas[c] = mustUpdate(t, replicas[c], ctx, v, d)
 					r.dots = append(r.dots, d)
 				}
 				requests = append(requests, r)
