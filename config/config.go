@@ -203,8 +203,7 @@ type Replication struct {
 	// land, the two copies are one write wherever they meet; see
 	// internal/dvv/writeid.go). It bounds how long a stopped coordinator
 	// that gossip has not marked down yet stalls a write. It must be below
-	// RequestTimeout; zero, the default, never hands over (see the
-	// README for why it is off by default).
+	// RequestTimeout; zero never hands over. The default is 1s.
 	CoordinateTimeout time.Duration `koanf:"coordinate_timeout"`
 }
 
@@ -385,10 +384,11 @@ func Default() Config {
 			Partitions: 256,
 		},
 		Replication: Replication{
-			N:              3,
-			R:              2,
-			W:              2,
-			RequestTimeout: 5 * time.Second,
+			N:                 3,
+			R:                 2,
+			W:                 2,
+			RequestTimeout:    5 * time.Second,
+			CoordinateTimeout: time.Second,
 		},
 		Storage: Storage{
 			Engine:             "badger",
@@ -615,7 +615,7 @@ func (c Config) Validate() error {
 		bad("replication.coordinate_timeout", "must be 0 (never hand a write over) or positive, got %s", r.CoordinateTimeout)
 	}
 	if r.CoordinateTimeout > 0 && r.RequestTimeout > 0 && r.CoordinateTimeout >= r.RequestTimeout {
-		bad("replication.coordinate_timeout", "must be less than replication.request_timeout (%s), got %s: the write is handed to the next owner within the request's time",
+		bad("replication.coordinate_timeout", "must be less than replication.request_timeout (%s), got %s: the write is handed to the next owner within the request's time (lower it, or 0 turns the handover off)",
 			r.RequestTimeout, r.CoordinateTimeout)
 	}
 

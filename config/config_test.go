@@ -267,7 +267,7 @@ func TestValidate_MessageFormat(t *testing.T) {
 		{"data_dir names the engine", func(c *Config) { c.Storage.Engine = "pebble"; c.Node.DataDir = "" },
 			`node.data_dir: must not be empty when storage.engine is "pebble"`},
 		{"coordinate_timeout names request_timeout", func(c *Config) { c.Replication.CoordinateTimeout = 6 * time.Second },
-			"replication.coordinate_timeout: must be less than replication.request_timeout (5s), got 6s: the write is handed to the next owner within the request's time"},
+			"replication.coordinate_timeout: must be less than replication.request_timeout (5s), got 6s: the write is handed to the next owner within the request's time (lower it, or 0 turns the handover off)"},
 		{"data_dir names badger", func(c *Config) { c.Node.DataDir = "" },
 			`node.data_dir: must not be empty when storage.engine is "badger"`},
 		{"sweep names the rate limit and the pairs", func(c *Config) { c.Entropy.Interval = 2 * time.Second },
