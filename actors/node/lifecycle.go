@@ -157,8 +157,8 @@ func (n *Node) readiness() error {
 	if snap == nil || len(snap.Table.Replicas) == 0 || !snap.State.Owner(n.cfg.Node.ID) {
 		return errors.New("no ring known yet")
 	}
-	if !snap.Synced && n.hasAlivePeer() {
-		return errors.New("the cluster's ring has not reached this node yet")
+	if err := n.ringStale(); err != nil {
+		return fmt.Errorf("the cluster's ring has not reached this node yet: %w", err)
 	}
 	if !n.cfg.Standalone() && !n.handoff.Checked() {
 		return errors.New("handoff has not yet compared this node's data with the ring")

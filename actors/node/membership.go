@@ -71,7 +71,7 @@ func (n *Node) announceRing(mark string) {
 // cluster command (checked against the command MAC) to the topology actor.
 func (n *Node) onMembershipEvent(e membership.Event) {
 	if e.Members != nil {
-		n.writeIDsEverywhere.Store(keepWriteIDs(e.Members, n.cfg.Cluster.Name, n.ringOwner))
+		n.writeIDsEverywhere.Store(membership.KeepWriteIDs(e.Members, n.cfg.Cluster.Name, n.ringOwner))
 		n.system.Root.Send(n.topologyPID(), &topology.MembersChanged{Members: e.Members})
 	}
 	if c := e.Change; c != nil {
@@ -103,24 +103,6 @@ func (n *Node) hasAlivePeer() bool {
 		}
 	}
 	return false
-}
-
-// keepWriteIDs reports whether every member of cluster that may still
-// hold or receive data announces that it keeps write ids: any but those
-// that left gossip and own nothing in the ring. A node of an earlier
-// release drops write ids when it rewrites an object, and a collapsed
-// write's copy stripped there could later make the other copy look
-// superseded; while one is a member, writes are not handed over.
-func keepWriteIDs(members []membership.Member, cluster string, owner func(id string) bool) bool {
-	for _, m := range members {
-		if m.Cluster != cluster || m.WriteIDs {
-			continue
-		}
-		if m.Status != membership.StatusLeft || owner(m.ID) {
-			return false
-		}
-	}
-	return true
 }
 
 // ringOwner reports whether id owns replicas in the ring this node routes

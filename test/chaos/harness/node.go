@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // Ports every node listens on, at its namespace's address.
@@ -366,15 +367,21 @@ func (n *Node) Counter(ctx context.Context, name string) (float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("harness: %s /metrics: %s", n.ID, resp.Status)
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("harness: %s /metrics: %w", n.ID, err)
 	}
-	if err := sc.Err(); err != nil {
-		return 0, err
+	if f := families[name]; f != nil && len(f.GetMetric()) == 1 {
+		m := f.GetMetric()[0]
+		switch {
+		case m.GetCounter() != nil:
+			return m.GetCounter().GetValue(), nil
+		case m.GetGauge() != nil:
+			return m.GetGauge().GetValue(), nil
+		case m.GetUntyped() != nil:
+			return m.GetUntyped().GetValue(), nil
+		}
 	}
 	return 0, fmt.Errorf("harness: %s /metrics has no %s", n.ID, name)
 }
