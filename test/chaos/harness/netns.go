@@ -54,7 +54,12 @@ type Host struct {
 type Network struct {
 	mu struct {
 		sync.Mutex
+		// hosts are the hosts whose set-up completed: partitions apply
+		// to them. made are all hosts whose set-up began, for Teardown:
+		// a set-up cut short (the fault window closed during a join)
+		// leaves a namespace without the chain a partition rewrites.
 		hosts   []*Host
+		made    []*Host
 		forward bool // the root FORWARD rule is in place
 	}
 }
@@ -117,13 +122,16 @@ func (n *Network) AddHost(ctx context.Context, i int) (*Host, error) {
 		{"ip", "netns", "exec", h.Namespace, "iptables", "-w", "-A", "INPUT", "-j", chain},
 	}
 	n.mu.Lock()
-	n.mu.hosts = append(n.mu.hosts, h) // before the steps, so Teardown removes a half-made host
+	n.mu.made = append(n.mu.made, h) // before the steps, so Teardown removes a half-made host
 	n.mu.Unlock()
 	for _, s := range steps {
 		if _, err := run(ctx, s...); err != nil {
 			return nil, err
 		}
 	}
+	n.mu.Lock()
+	n.mu.hosts = append(n.mu.hosts, h)
+	n.mu.Unlock()
 	return h, nil
 }
 
@@ -169,9 +177,9 @@ func (n *Network) Heal(ctx context.Context) error { return n.Partition(ctx, nil)
 // errors and returns them all.
 func (n *Network) Teardown(ctx context.Context) error {
 	n.mu.Lock()
-	hosts := slices.Clone(n.mu.hosts)
+	hosts := slices.Clone(n.mu.made)
 	forward := n.mu.forward
-	n.mu.hosts, n.mu.forward = nil, false
+	n.mu.hosts, n.mu.made, n.mu.forward = nil, nil, false
 	n.mu.Unlock()
 	var errs []error
 	for _, h := range hosts {
