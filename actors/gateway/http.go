@@ -179,7 +179,7 @@ func (g *Gateway) serveKV(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	g.countOwner(w, req.Key)
+	g.countOwner(w, req.Partition)
 	reply, err := g.coordinate(req)
 	if err == nil {
 		err = reply.Err

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/dhtkv/dht/api"
-	"github.com/dhtkv/dht/cluster/ring"
 )
 
 // serveRouting answers GET /v1/ring: the partition table and the nodes'
@@ -35,19 +34,20 @@ func (g *Gateway) serveRouting(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// countOwner counts a key-value request by whether this node owns key,
-// and tells the client the ring's version (api.RingVersionHeader), so that
-// one routing by an older table refreshes it.
-func (g *Gateway) countOwner(w http.ResponseWriter, key []byte) {
+// countOwner counts a key-value request by whether this node owns its
+// partition p (parse has hashed the key once; the table has the gateway's
+// partition count, a fixed shape), and tells the client the ring's
+// version (api.RingVersionHeader), so that one routing by an older table
+// refreshes it.
+func (g *Gateway) countOwner(w http.ResponseWriter, p uint32) {
 	if g.cfg.Cluster == nil {
 		return
 	}
 	rg := g.cfg.Cluster.Ring()
 	w.Header().Set(api.RingVersionHeader, strconv.FormatUint(rg.Version, 10))
-	if rg.Partitions == 0 || g.cfg.Metrics == nil || g.cfg.Metrics.RequestOwners == nil {
+	if rg.Partitions != g.cfg.Partitions || g.cfg.Metrics == nil || g.cfg.Metrics.RequestOwners == nil {
 		return
 	}
-	p := ring.PartitionOf(key, rg.Partitions)
 	owner := "other"
 	if int(p) < len(rg.Replicas) && slices.Contains(rg.Replicas[p], g.cfg.Self) {
 		owner = "self"

@@ -300,10 +300,14 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 	}
 	merged := ring.Merge(m.state, admitted)
 	changed := m.apply(&eff, merged, "gossip")
-	// Another joiner's full state is as empty as this node's: joining on
-	// it is the reshuffle gossipDigest guards against, whichever form the
-	// empty ring came in.
-	if m.awaitingJoin && !m.emptyWhileAPeerHasARing() {
+	if m.awaitingJoin {
+		// Another joiner's full state is as empty as this node's:
+		// joining on it is the reshuffle gossipDigest guards against,
+		// whichever form the empty ring came in, and it is not the
+		// cluster's ring, so the node is not synced by it either.
+		if m.emptyWhileAPeerHasARing() {
+			return eff
+		}
 		m.joinOnArrival(&eff, merged)
 		changed = true
 	}
@@ -341,7 +345,12 @@ func (m *Machine) gossipDigest(theirs uint64, senderUnsynced bool) Effects {
 	// answer would be an empty ring.
 	eff.Respond = senderUnsynced && len(m.state.Members) > 0
 	changed := false
-	if m.awaitingJoin && !m.emptyWhileAPeerHasARing() {
+	if m.awaitingJoin && m.emptyWhileAPeerHasARing() {
+		// Another joiner's digest: not the cluster's ring (see
+		// emptyWhileAPeerHasARing), so neither a join nor a sync.
+		return eff
+	}
+	if m.awaitingJoin {
 		// The peer holds this node's ring exactly: the cluster's. When
 		// every node of a new cluster waits (each seeded with the others,
 		// as a StatefulSet's pods are), their rings are all empty, their

@@ -267,15 +267,24 @@ func TestMachine_EmptyDigestFromAnotherJoinerDoesNotEndTheWait(t *testing.T) {
 	if eff.Respond {
 		t.Fatal("a joiner answered another joiner's digest with its empty ring")
 	}
+	if m.Synced() {
+		t.Fatal("another joiner's empty digest counted as the cluster's ring: synced")
+	}
 	// Nor does the other joiner's empty ring end the wait when it comes
 	// whole (an answer to this node's own unsynced digest).
 	m.Gossip(Gossip{Peer: "e", Shape: testShape, State: ring.State{}}, time.Unix(0, 0))
 	if !m.AwaitingJoin() || m.State().Owner("d") {
 		t.Fatalf("after the other joiner's empty full state: awaiting %v, owner %v; want still waiting", m.AwaitingJoin(), m.State().Owner("d"))
 	}
+	if m.Synced() {
+		t.Fatal("another joiner's empty full state counted as the cluster's ring: synced")
+	}
 	m.Gossip(Gossip{Peer: "a", Shape: testShape, State: cluster}, time.Unix(1, 0))
 	if m.AwaitingJoin() || !m.State().Owner("d") {
 		t.Fatalf("after the cluster's ring: awaiting %v, owner %v; want joined", m.AwaitingJoin(), m.State().Owner("d"))
+	}
+	if !m.Synced() {
+		t.Fatal("the cluster's ring arrived and the node is not synced")
 	}
 	if got, first := m.State().History(), cluster.History(); got[0] != first[0] || got[len(got)-1].Member.ID != "d" {
 		t.Errorf("history %v: want the cluster's events first and d's join last", got)
