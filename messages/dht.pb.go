@@ -1542,8 +1542,13 @@ type RingMember struct {
 	// with empty storage while it owned replicas); 0 when it never did. Every
 	// placement made before must be received again.
 	RebuildVersion uint64 `protobuf:"varint,6,opt,name=rebuild_version,json=rebuildVersion,proto3" json:"rebuild_version,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// 0 unless the node's handoff records were pruned (it was removed and
+	// the plan has settled since): its records with since at or below this
+	// version are dropped by every merge. A node that predates the field
+	// keeps them, and a newer peer drops them again on merge.
+	HandoffsForgotten uint64 `protobuf:"varint,7,opt,name=handoffs_forgotten,json=handoffsForgotten,proto3" json:"handoffs_forgotten,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *RingMember) Reset() {
@@ -1614,6 +1619,13 @@ func (x *RingMember) GetPast() []*RingSpan {
 func (x *RingMember) GetRebuildVersion() uint64 {
 	if x != nil {
 		return x.RebuildVersion
+	}
+	return 0
+}
+
+func (x *RingMember) GetHandoffsForgotten() uint64 {
+	if x != nil {
+		return x.HandoffsForgotten
 	}
 	return 0
 }
@@ -3368,7 +3380,7 @@ const file_dht_proto_rawDesc = "" +
 	"\n" +
 	"ErrorReply\x12%\n" +
 	"\x04code\x18\x03 \x01(\x0e2\x11.dht.v1.ErrorCodeR\x04code\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessageJ\x04\b\x01\x10\x02\"\xc9\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessageJ\x04\b\x01\x10\x02\"\xf8\x01\n" +
 	"\n" +
 	"RingMember\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -3376,7 +3388,8 @@ const file_dht_proto_rawDesc = "" +
 	"\fjoin_version\x18\x03 \x01(\x04R\vjoinVersion\x12%\n" +
 	"\x0eremove_version\x18\x04 \x01(\x04R\rremoveVersion\x12$\n" +
 	"\x04past\x18\x05 \x03(\v2\x10.dht.v1.RingSpanR\x04past\x12'\n" +
-	"\x0frebuild_version\x18\x06 \x01(\x04R\x0erebuildVersion\"h\n" +
+	"\x0frebuild_version\x18\x06 \x01(\x04R\x0erebuildVersion\x12-\n" +
+	"\x12handoffs_forgotten\x18\a \x01(\x04R\x11handoffsForgotten\"h\n" +
 	"\bRingSpan\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x02 \x01(\x04R\vjoinVersion\x12%\n" +

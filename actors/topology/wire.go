@@ -43,9 +43,14 @@ func (a *topologyActor) load() (ring.State, error) {
 }
 
 func (a *topologyActor) persist() error {
-	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(stateToProto(a.cfg, a.m.State()))
+	state := a.m.State()
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(stateToProto(a.cfg, state))
 	if err != nil {
 		return err
+	}
+	if m := a.cfg.Metrics; m != nil && m.StateBytes != nil {
+		m.StateBytes.Set(float64(len(raw)))
+		m.HandoffRecords.Set(float64(len(state.Handoffs)))
 	}
 	return a.cfg.Engine.Put(metaRingState, raw)
 }
@@ -80,7 +85,7 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N)}
 	for _, m := range s.Members {
 		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion,
-			RebuildVersion: m.RebuildVersion}
+			RebuildVersion: m.RebuildVersion, HandoffsForgotten: m.HandoffsForgotten}
 		for _, sp := range m.Past {
 			rm.Past = append(rm.Past, &messages.RingSpan{Zone: sp.Zone, JoinVersion: sp.Join, RemoveVersion: sp.Remove})
 		}
@@ -96,7 +101,7 @@ func stateFromProto(rs *messages.RingState) (ring.State, error) {
 	var s ring.State
 	for _, m := range rs.GetMembers() {
 		ms := ring.MemberState{ID: m.GetId(), Zone: m.GetZone(), JoinVersion: m.GetJoinVersion(), RemoveVersion: m.GetRemoveVersion(),
-			RebuildVersion: m.GetRebuildVersion()}
+			RebuildVersion: m.GetRebuildVersion(), HandoffsForgotten: m.GetHandoffsForgotten()}
 		for _, sp := range m.GetPast() {
 			ms.Past = append(ms.Past, ring.Span{Zone: sp.GetZone(), Join: sp.GetJoinVersion(), Remove: sp.GetRemoveVersion()})
 		}

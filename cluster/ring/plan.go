@@ -101,7 +101,7 @@ func NewPlan(q, n int, s State) Plan {
 				// over then and have dropped their copies since: they
 				// can neither stand in for it nor send it the data again.
 				// The slot's other replicas do both.
-				handedOver = pm.root || s.handoffSince(id, uint32(p)) >= pm.since
+				handedOver = w.received(p, pm)
 			}
 			for _, l := range pm.chain {
 				if handedOver {
@@ -150,6 +150,12 @@ func (w *planWatcher) holds(p int, pm placement) bool {
 	return pm.root || w.state.handoffSince(id, uint32(p)) >= pm.since
 }
 
+// received reports whether pm's member received partition p's data for
+// the placement at some point, whether or not it lost it since.
+func (w *planWatcher) received(p int, pm placement) bool {
+	return pm.root || w.state.handoffSince(w.c.nodes[pm.node].id, uint32(p)) >= pm.since
+}
+
 func (w *planWatcher) find(p int, v int32) placement {
 	for _, pm := range w.parts[p] {
 		if pm.node == v {
@@ -177,8 +183,10 @@ func (w *planWatcher) moved(p int, from, to int32) {
 	prev := w.take(p, from)
 	got := w.holds(p, prev)
 	chain := []link{{node: from, received: got}}
-	if !got {
+	if !got && !w.received(p, prev) {
 		// from never got the data: whoever it replaced still holds it.
+		// (One that got it and lost it since ends the chain: those it
+		// replaced handed the partition over then and dropped it.)
 		chain = append(chain, prev.chain...)
 		if len(chain) > maxReplaces {
 			chain = chain[:maxReplaces]

@@ -568,3 +568,31 @@ func TestPlan_RootLosesItsDataBeforeTheOthersReceived(t *testing.T) {
 		}
 	}
 }
+
+// TestPlan_HolderThatLostItsDataEndsTheChain: d replaced earlier holders,
+// received its partitions (they handed over and dropped their copies),
+// then lost its data. A new member taking partitions from d must not count
+// on those earlier holders as stand-ins or sources: the chain ends at d,
+// and the partition's other replicas provide the data.
+func TestPlan_HolderThatLostItsDataEndsTheChain(t *testing.T) {
+	const q, n = 64, 3
+	s := settle(q, n, joinAll(State{}, "a", "b", "c", "d"))
+	s = s.MarkRebuild("d").Join(Member{ID: "e"})
+	pl := NewPlan(q, n, s)
+	found := 0
+	for p, row := range pl.Slots {
+		for _, slot := range row {
+			if slot.Node != "e" || len(slot.Replaces) == 0 || slot.Replaces[0].Node != "d" {
+				continue
+			}
+			found++
+			if len(slot.Replaces) != 1 {
+				t.Fatalf("partition %d: e replaces %+v: the chain goes past d, which had received and lost the data", p, slot.Replaces)
+			}
+		}
+	}
+	if found == 0 {
+		t.Fatal("e took no partition from d: the test is vacuous")
+	}
+	checkServing(t, pl, everyoneAlive)
+}

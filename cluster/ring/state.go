@@ -39,6 +39,14 @@ type MemberState struct {
 	// again (see Plan): a max-register, so a second loss supersedes the
 	// first.
 	RebuildVersion uint64
+	// HandoffsForgotten is 0 unless the member's handoff records were
+	// pruned: every record of it with Since at or below this version is
+	// dropped, here and in every merge. It is a max-register, so a peer
+	// that still holds the records cannot bring them back. It is set
+	// (ForgetHandoffs) only for a removed member, at its removal: the
+	// records of its spans are then history, and no placement of a later
+	// span is covered by one.
+	HandoffsForgotten uint64
 }
 
 // Span is one stretch of a member's membership: joined at Join in Zone,
@@ -137,6 +145,9 @@ func compareHandoffKeys(a, b Handoff) int {
 // changes nothing. It does not change Clock: a handoff is not an ownership
 // change.
 func (s State) CompleteHandoff(member string, p uint32, since uint64) State {
+	if since <= s.handoffsForgotten(member) {
+		return s
+	}
 	rec := Handoff{Member: member, Partition: p, Since: since}
 	i, found := slices.BinarySearchFunc(s.Handoffs, rec, compareHandoffKeys)
 	if found && s.Handoffs[i].Since >= since {
@@ -149,6 +160,65 @@ func (s State) CompleteHandoff(member string, p uint32, since uint64) State {
 		out = slices.Insert(out, i, rec)
 	}
 	return State{Members: s.Members, Handoffs: out}
+}
+
+// handoffsForgotten returns id's HandoffsForgotten, 0 when id is not a
+// member.
+func (s State) handoffsForgotten(id string) uint64 {
+	if i, found := s.find(id); found {
+		return s.Members[i].HandoffsForgotten
+	}
+	return 0
+}
+
+// ForgetHandoffs returns s without removed member id's handoff records,
+// and with the register that keeps them out of every later merge
+// (MemberState.HandoffsForgotten) set to its removal. s is returned
+// unchanged when id is not a removed member. It does not change Clock or
+// Version: records are not ownership.
+//
+// Forget only while the plan is settled (Plan.Settled: every replica has
+// received its data): a removed member's records then decide nothing. A
+// record only says whether a slot's member received it, and that matters
+// only to a slot that has not received its own (whom it replaced, and who
+// stands in for it); no slot is in that state, and later changes place
+// replicas from the current holders, which have received and keep their
+// records, so their chains stop there. The plan of the result is the plan
+// of s, and stays equal to the unpruned one under the same later events
+// (TestState_ForgetHandoffsKeepsThePlan).
+func (s State) ForgetHandoffs(id string) State {
+	i, found := s.find(id)
+	if !found || !s.Members[i].removed() {
+		return s
+	}
+	m := s.Members[i]
+	horizon := m.RemoveVersion
+	for _, sp := range m.Past {
+		horizon = max(horizon, sp.Remove)
+	}
+	if horizon <= m.HandoffsForgotten {
+		return s
+	}
+	out := slices.Clone(s.Members)
+	out[i].HandoffsForgotten = horizon
+	return State{Members: out, Handoffs: forgetHandoffs(out, s.Handoffs)}
+}
+
+// forgetHandoffs returns the records of hs that members' HandoffsForgotten
+// registers keep (all of them, and hs itself, when none is dropped).
+func forgetHandoffs(members []MemberState, hs []Handoff) []Handoff {
+	forgotten := func(h Handoff) bool {
+		i, found := slices.BinarySearchFunc(members, h.Member, func(m MemberState, id string) int { return strings.Compare(m.ID, id) })
+		return found && h.Since <= members[i].HandoffsForgotten
+	}
+	if !slices.ContainsFunc(hs, forgotten) {
+		return hs
+	}
+	out := slices.DeleteFunc(slices.Clone(hs), forgotten)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // handoffSince returns the Since of member's record for p, 0 when none.
@@ -191,6 +261,7 @@ func (s State) Join(m Member) State {
 	if found {
 		entry = fromSpans(m.ID, append(s.Members[i].spans(), entry.latest()))
 		entry.RebuildVersion = s.Members[i].RebuildVersion
+		entry.HandoffsForgotten = s.Members[i].HandoffsForgotten
 		out[i] = entry
 	} else {
 		out = slices.Insert(out, i, entry)
@@ -239,7 +310,7 @@ func (s State) RebuildVersion(id string) uint64 {
 // canonicalised first.
 func Merge(a, b State) State {
 	members := mergeMembers(a, b)
-	handoffs := mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs))
+	handoffs := forgetHandoffs(members, mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs)))
 	if len(members) == 0 && len(handoffs) == 0 {
 		return State{}
 	}
@@ -319,6 +390,7 @@ func mergeEntries(a, b MemberState) MemberState {
 	}
 	m := fromSpans(a.ID, append(a.spans(), b.spans()...))
 	m.RebuildVersion = max(a.RebuildVersion, b.RebuildVersion)
+	m.HandoffsForgotten = max(a.HandoffsForgotten, b.HandoffsForgotten)
 	return m
 }
 
@@ -345,6 +417,7 @@ func canonical(ms []MemberState) []MemberState {
 		}
 		entry := fromSpans(m.ID, m.spans())
 		entry.RebuildVersion = m.RebuildVersion
+		entry.HandoffsForgotten = m.HandoffsForgotten
 		merged = append(merged, entry)
 	}
 	return merged
@@ -421,10 +494,15 @@ func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
 // big-endian uint64; then, for each member with a RebuildVersion, in
 // order, its id as above and the version as a big-endian uint64 (nothing
 // when no member has one, so a state without rebuilds hashes as it did
-// before the field existed). The encoding is fixed: nodes of
+// before the field existed); then, the same way, each member's
+// HandoffsForgotten that is not 0. The encoding is fixed: nodes of
 // different versions compare digests. Equal canonical states have equal
 // digests.
-func (s State) Digest() uint64 {
+func (s State) Digest() uint64 { return s.digest(true) }
+
+// digest is Digest, without the handoff records and the registers that
+// prune them unless handoffs is set.
+func (s State) digest(handoffs bool) uint64 {
 	h := fnv.New64a()
 	var buf [binary.MaxVarintLen64]byte
 	str := func(x string) {
@@ -444,6 +522,9 @@ func (s State) Digest() uint64 {
 		}
 	}
 	for _, r := range s.Handoffs {
+		if !handoffs {
+			break
+		}
 		str(r.Member)
 		h.Write(binary.BigEndian.AppendUint32(buf[:0], r.Partition))
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], r.Since))
@@ -454,6 +535,12 @@ func (s State) Digest() uint64 {
 			h.Write(binary.BigEndian.AppendUint64(buf[:0], m.RebuildVersion))
 		}
 	}
+	for _, m := range s.Members {
+		if handoffs && m.HandoffsForgotten != 0 {
+			str(m.ID)
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], m.HandoffsForgotten))
+		}
+	}
 	return h.Sum64()
 }
 
@@ -462,7 +549,7 @@ func (s State) Digest() uint64 {
 // handoff completes. Two nodes with equal ownership digests compute the same
 // table and send every write to the same owners, whatever handoffs each has
 // heard of so far; readiness compares it across nodes.
-func (s State) OwnershipDigest() uint64 { return State{Members: s.Members}.Digest() }
+func (s State) OwnershipDigest() uint64 { return s.digest(false) }
 
 // Validate reports whether s is in canonical form with consistent versions:
 // ids non-empty, strictly increasing; every JoinVersion at least 1; every
@@ -496,6 +583,8 @@ func (s State) Validate() error {
 			return fmt.Errorf("%w: handoff record %d (%s, partition %d) has since 0", ErrInvalidState, i, r.Member, r.Partition)
 		case i > 0 && compareHandoffKeys(s.Handoffs[i-1], r) >= 0:
 			return fmt.Errorf("%w: handoff record %d is not after the one before (sorted by member and partition, one each)", ErrInvalidState, i)
+		case r.Since <= s.handoffsForgotten(r.Member):
+			return fmt.Errorf("%w: handoff record %d (%s, partition %d, since %d) is forgotten (at %d)", ErrInvalidState, i, r.Member, r.Partition, r.Since, s.handoffsForgotten(r.Member))
 		}
 	}
 	return nil

@@ -222,6 +222,7 @@ func (m *Machine) HandoffDone(p uint32, since uint64) Effects {
 	if m.apply(&eff, m.state.CompleteHandoff(m.cfg.Self.ID, p, since), "handoff") {
 		eff.Publish = true
 	}
+	m.forgetSettled(&eff)
 	return eff
 }
 
@@ -248,6 +249,7 @@ func (m *Machine) SetMembers(peers []Peer) Effects {
 		m.peers = append(m.peers, p)
 	}
 	slices.SortFunc(m.peers, func(a, b Peer) int { return strings.Compare(a.ID, b.ID) })
+	m.forgetSettled(&eff)
 	return eff
 }
 
@@ -315,6 +317,7 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 		m.synced = true
 		eff.Publish = true
 	}
+	m.forgetSettled(&eff)
 	// Answer only when the sender lacks something, so two converged nodes
 	// exchange one message per interval, not two.
 	eff.Respond = merged.Digest() != theirs.Digest()
