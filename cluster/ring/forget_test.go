@@ -89,7 +89,9 @@ func samePlan(t *testing.T, where string, q, n int, full, pruned State) {
 	if !reflect.DeepEqual(a.Table, b.Table) {
 		t.Fatalf("%s: tables differ", where)
 	}
-	removedDown := func(id string) bool { return !full.Members[slices.IndexFunc(full.Members, func(m MemberState) bool { return m.ID == id })].Removed() }
+	removedDown := func(id string) bool {
+		return !full.Members[slices.IndexFunc(full.Members, func(m MemberState) bool { return m.ID == id })].Removed()
+	}
 	for p := range q {
 		for _, alive := range []func(string) bool{everyoneAlive, removedDown} {
 			sa, pa := a.Serving(uint32(p), alive)
