@@ -148,6 +148,11 @@ func TestState_ForgottenHandoffsStayForgotten(t *testing.T) {
 		!reflect.DeepEqual(Merge(pruned, old), Merge(old, pruned)) || !reflect.DeepEqual(Merge(pruned, pruned), pruned) {
 		t.Fatal("merge laws broken by forgotten records")
 	}
+	smuggled := pruned
+	smuggled.Handoffs = append([]Handoff(nil), old.Handoffs...)
+	if smuggled.Validate() == nil {
+		t.Fatal("Validate accepted a state holding records it has forgotten")
+	}
 	if late := pruned.CompleteHandoff("d", 0, 1); !reflect.DeepEqual(late, pruned) {
 		t.Fatal("a late record of a forgotten placement was kept")
 	}

@@ -91,6 +91,16 @@ func (m MemberState) Removed() bool {
 
 func (m MemberState) removed() bool { return m.Removed() }
 
+// lastRemoval is the version of m's latest removal, 0 when it was never
+// removed. No placement of m is later than it unless m joined again after.
+func (m MemberState) lastRemoval() uint64 {
+	v := m.RemoveVersion
+	for _, sp := range m.Past {
+		v = max(v, sp.Remove)
+	}
+	return v
+}
+
 // fromSpans builds the canonical entry of id from spans: one per join
 // version (the later removal, then the larger zone, on a clash), the
 // latest join as the current span.
@@ -192,10 +202,7 @@ func (s State) ForgetHandoffs(id string) State {
 		return s
 	}
 	m := s.Members[i]
-	horizon := m.RemoveVersion
-	for _, sp := range m.Past {
-		horizon = max(horizon, sp.Remove)
-	}
+	horizon := m.lastRemoval()
 	if horizon <= m.HandoffsForgotten {
 		return s
 	}
@@ -573,6 +580,9 @@ func (s State) Validate() error {
 			if sp.Join == 0 || (sp.Remove != 0 && sp.Remove <= sp.Join) {
 				return fmt.Errorf("%w: member %q has a past span joined at %d and removed at %d", ErrInvalidState, m.ID, sp.Join, sp.Remove)
 			}
+		}
+		if m.HandoffsForgotten > m.lastRemoval() {
+			return fmt.Errorf("%w: member %q forgets handoff records up to %d, after its last removal (%d)", ErrInvalidState, m.ID, m.HandoffsForgotten, m.lastRemoval())
 		}
 	}
 	for i, r := range s.Handoffs {

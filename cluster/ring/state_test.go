@@ -257,6 +257,10 @@ func TestState_Validate(t *testing.T) {
 		{"past spans out of order", []MemberState{{ID: "a", JoinVersion: 9, Past: []Span{{"", 4, 5}, {"", 2, 3}}}}, false},
 		{"past span removed before its join", []MemberState{{ID: "a", JoinVersion: 9, Past: []Span{{"", 4, 4}}}}, false},
 		{"good past", []MemberState{{ID: "a", JoinVersion: 9, Past: []Span{{"", 2, 3}, {"z", 4, 0}}}}, true},
+		{"records forgotten at its removal", []MemberState{{ID: "a", JoinVersion: 2, RemoveVersion: 5, HandoffsForgotten: 5}}, true},
+		{"records forgotten at a past removal, joined again", []MemberState{{ID: "a", JoinVersion: 9, Past: []Span{{"", 2, 3}}, HandoffsForgotten: 3}}, true},
+		{"records forgotten past its removal", []MemberState{{ID: "a", JoinVersion: 2, RemoveVersion: 5, HandoffsForgotten: 6}}, false},
+		{"records forgotten, never removed", []MemberState{{ID: "a", JoinVersion: 2, HandoffsForgotten: 1}}, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := State{Members: tt.members}.Validate()
