@@ -69,6 +69,16 @@
 // member's latest join), so the events after its earlier join replay without
 // it and far more than its share can move.
 //
+// # Handoffs
+//
+// NewPlan follows each placement through the replay and marks those a
+// handoff record covers (State.CompleteHandoff): a replica serves reads
+// once it has received its data, and the holder it replaced stands in
+// until then. Records only grow, one per member and partition, except a
+// removed member's: once the plan has settled, State.ForgetHandoffs drops
+// them, and a register on the member's entry keeps them out of every
+// later merge.
+//
 // # Concurrency
 //
 // The package is pure: no I/O, goroutines, clocks or randomness. Tables and

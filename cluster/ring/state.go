@@ -214,10 +214,8 @@ func (s State) ForgetHandoffs(id string) State {
 // forgetHandoffs returns the records of hs that members' HandoffsForgotten
 // registers keep (all of them, and hs itself, when none is dropped).
 func forgetHandoffs(members []MemberState, hs []Handoff) []Handoff {
-	forgotten := func(h Handoff) bool {
-		i, found := slices.BinarySearchFunc(members, h.Member, func(m MemberState, id string) int { return strings.Compare(m.ID, id) })
-		return found && h.Since <= members[i].HandoffsForgotten
-	}
+	in := State{Members: members}
+	forgotten := func(h Handoff) bool { return h.Since <= in.handoffsForgotten(h.Member) }
 	if !slices.ContainsFunc(hs, forgotten) {
 		return hs
 	}
