@@ -85,11 +85,7 @@ type request struct {
 	// copies, when both coordinations land, are one sibling (dvv's
 	// request ids); zero otherwise, and the write is not handed over.
 	writeID uint64
-	// handedOver is set once the write was handed on from a late
-	// coordinator: every copy minted after that says so
-	// (dvv.Sibling.HandedOver), for its ghost's cap.
-	handedOver bool
-	replied    bool
+	replied bool
 }
 
 // Receive starts requests, steps the one each answer or deadline belongs
@@ -206,7 +202,6 @@ func (r *request) onAnswer(ctx actor.Context, env *messages.Envelope) {
 func (r *request) onCoordinatorLate(ctx actor.Context, node string) {
 	eff := r.put.CoordinatorLate(node)
 	if eff.Coordinate != nil {
-		r.handedOver = true
 		r.cfg.Logger.Debug("coordinator late; write handed to the next owner", "late", node, "next", eff.Coordinate.Node)
 		if r.cfg.Metrics != nil {
 			r.cfg.Metrics.CoordinatorHandovers.Inc()

@@ -113,14 +113,19 @@ func (c *request) hintLate(ctx actor.Context) {
 // else it goes, answer the client.
 func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 	if t := eff.Coordinate; t != nil {
+		// A copy minted after a handover says so (dvv.Sibling.HandedOver):
+		// its twin may be out of sight, and its ghost gets the larger cap.
 		sib := &messages.Sibling{Value: c.req.Value, ContentType: c.req.ContentType, Tombstone: c.req.Op == OpDelete,
-			WriteId: c.writeID, HandedOver: c.handedOver}
+			WriteId: c.writeID, HandedOver: c.writeID != 0 && c.put.HandedOver() > 0}
 		// A replica the write may be handed on from gets the handover's
 		// deadline: once it passes, the replica refuses the request
 		// rather than mint a second dot the client never sees (a paused
 		// process resumed, a restarted one fed from a remote's queue).
+		// Only then is its timer armed: the last owner that can be asked
+		// has nobody to hand over to.
 		deadline := c.req.Deadline
-		if c.writeID != 0 && c.put.CanHandOver() {
+		mayHandOver := c.writeID != 0 && c.put.CanHandOver()
+		if mayHandOver {
 			if handover := time.Now().Add(c.cfg.CoordinateTimeout); handover.Before(deadline) {
 				deadline = handover
 			}
@@ -139,7 +144,9 @@ func (c *request) carryPut(ctx actor.Context, eff quorum.PutEffects) {
 				Put: put, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch}}
 		}
 		c.sendBy(ctx, *t, quorum.KindCoordinate, env, deadline)
-		c.armCoordinateTimer(ctx, t.Node)
+		if mayHandOver {
+			c.armCoordinateTimer(ctx, t.Node)
+		}
 	}
 	if len(eff.Replicate) > 0 {
 		obj := c.mergeRequest(eff.Object)
