@@ -50,7 +50,9 @@ func benchVnode(obj *messages.Object) actor.Actor {
 
 // benchCoordinators starts the fake vnodes and a coordinator per CPU, as
 // the gateway runs them, and returns a function that runs one request.
-func benchCoordinators(b *testing.B) func(req Request) *Reply {
+// coordinateTimeout is Config.CoordinateTimeout: non-zero, every write
+// gets a write id and arms the handover timer.
+func benchCoordinators(b *testing.B, coordinateTimeout time.Duration) func(req Request) *Reply {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}))
@@ -64,7 +66,7 @@ func benchCoordinators(b *testing.B) func(req Request) *Reply {
 	for _, node := range []string{"a", "b", "c"} {
 		r.vnodes[node] = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return benchVnode(obj) }))
 	}
-	cfg := Config{Router: r, Logger: slog.New(slog.DiscardHandler)}
+	cfg := Config{Router: r, Logger: slog.New(slog.DiscardHandler), CoordinateTimeout: coordinateTimeout}
 	pids := make([]*actor.PID, 4)
 	for i := range pids {
 		pids[i] = system.Root.Spawn(Props(cfg))
@@ -79,18 +81,22 @@ func benchCoordinators(b *testing.B) func(req Request) *Reply {
 }
 
 // BenchmarkCoordinator measures a write (W=2 of 3) and a read (R=2 of 3)
-// through a coordinator, one request at a time.
+// through a coordinator, one request at a time; put-no-handover is a write
+// with replication.coordinate_timeout 0 (no write id, no timer), against
+// put at the default 1s.
 func BenchmarkCoordinator(b *testing.B) {
 	params := quorum.Params{N: 3, R: 2, W: 2}
 	for _, tt := range []struct {
-		name string
-		req  Request
+		name              string
+		req               Request
+		coordinateTimeout time.Duration
 	}{
-		{"put", Request{Op: OpPut, Key: []byte("k"), Value: make([]byte, 100), Params: params}},
-		{"get", Request{Op: OpGet, Key: []byte("k"), Params: params}},
+		{"put", Request{Op: OpPut, Key: []byte("k"), Value: make([]byte, 100), Params: params}, time.Second},
+		{"put-no-handover", Request{Op: OpPut, Key: []byte("k"), Value: make([]byte, 100), Params: params}, 0},
+		{"get", Request{Op: OpGet, Key: []byte("k"), Params: params}, time.Second},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			run := benchCoordinators(b)
+			run := benchCoordinators(b, tt.coordinateTimeout)
 			b.ReportAllocs()
 			for b.Loop() {
 				req := tt.req
