@@ -119,6 +119,12 @@ func TestTopology_CommandsAnswerWithTheirRules(t *testing.T) {
 		{ID: "b", Cluster: "c", Partitions: 8, N: 3, Status: membership.StatusAlive},
 		{ID: "c", Cluster: "c", Partitions: 8, N: 3, Status: membership.StatusFailed},
 	}})
+	// A node refuses commands until it has merged a live peer's ring.
+	if err := a.ask(t, sys, ActionDecommission, "b"); !errors.Is(err, ErrRefused) || !errors.Is(err, topo.ErrUnsynced) {
+		t.Fatalf("decommission before any gossip: %v, want a refusal wrapping %v", err, topo.ErrUnsynced)
+	}
+	gossipFrom(sys, a.pid, "b", ringEnvelope("c", 8, 3, stored), nil)
+	a.waitFor(t, "synced", func(s *Snapshot) bool { return s.Synced })
 	for _, tc := range []struct {
 		action, node string
 		kind, rule   error

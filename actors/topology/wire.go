@@ -133,6 +133,8 @@ func commandError(err error, action string) error {
 		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %s", ErrRefused, ce.Reason())}
 	case errors.Is(err, topo.ErrUnknownAction):
 		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: unknown action %q", ErrRefused, action)}
+	case errors.Is(err, topo.ErrUnsynced):
+		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %v; retry in a few seconds, or through another node", ErrRefused, err)}
 	}
 	return err
 }

@@ -25,6 +25,15 @@ const (
 // ErrUnknownAction is returned by Command for an action it does not know.
 var ErrUnknownAction = errors.New("topo: unknown action")
 
+// ErrUnsynced is returned by Command on a node that has not merged a live
+// peer's ring since it started: a change made on its stored ring would
+// take that ring's Lamport time, older than changes the cluster may have
+// made meanwhile, and replay would place it among them, moving replicas
+// that were settled (and the records a settled plan let the cluster
+// forget). The node syncs within a gossip interval or two of seeing a
+// peer; readiness waits for the same.
+var ErrUnsynced = errors.New("this node has not merged a live peer's ring since it started")
+
 // Config is what a Machine knows of its node.
 type Config struct {
 	// Self is this node as the ring knows it.
@@ -173,6 +182,11 @@ func (m *Machine) peer(id string) (Peer, bool) {
 }
 
 func (m *Machine) alive(id string) bool { p, ok := m.peer(id); return ok && p.Alive }
+
+// alivePeer reports whether gossip sees another compatible node alive.
+func (m *Machine) alivePeer() bool {
+	return slices.ContainsFunc(m.peers, func(p Peer) bool { return p.ID != m.cfg.Self.ID && p.Alive })
+}
 
 // Start begins with loaded, the state the node stored (empty when none or
 // unreadable). An owner keeps its ownership (the join changes nothing
@@ -432,6 +446,9 @@ func (m *Machine) logRefused(eff *Effects, peer string, theirs, admitted ring.St
 // returns ring's *CommandError, or ErrUnknownAction.
 func (m *Machine) Command(action, node string) (Effects, error) {
 	var eff Effects
+	if !m.synced && m.alivePeer() {
+		return eff, ErrUnsynced
+	}
 	var next ring.State
 	var err error
 	switch action {

@@ -81,6 +81,10 @@ func TestMachine_Command(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := started(t, "a", false, ring4)
 			m.SetMembers([]Peer{{ID: "c", Alive: true, Shape: testShape}, {ID: "d", Shape: testShape}})
+			if _, err := m.Command(tc.action, tc.node); !errors.Is(err, ErrUnsynced) {
+				t.Fatalf("before any gossip, with c alive: err = %v, want %v", err, ErrUnsynced)
+			}
+			m.Gossip(Gossip{Peer: "c", Shape: testShape, State: m.State()}, time.Unix(0, 0))
 			before := m.State()
 			eff, err := m.Command(tc.action, tc.node)
 			if tc.rule != nil {
