@@ -123,6 +123,18 @@ func TestTopology_ConvergedGossipSendsDigestsOnly(t *testing.T) {
 			for _, n := range mesh.nodes {
 				n.waitFor(t, "synced", func(s *Snapshot) bool { return s.Synced })
 			}
+			// A digest sent just before its sender synced still asks for
+			// the full state (sender_unsynced), and the answer may cross
+			// after the last node reports synced: wait until no full
+			// state has been sent for 5 intervals in a row (at most 200).
+			for quiet, last, i := 0, -1.0, 0; quiet < 5 && i < 200; i++ {
+				if states, _ := mesh.sent(gossipKindState); states == last {
+					quiet++
+				} else {
+					quiet, last = 0, states
+				}
+				time.Sleep(interval)
+			}
 			digests0, digestBytes0 := mesh.sent(gossipKindDigest)
 			states0, _ := mesh.sent(gossipKindState)
 			time.Sleep(window * interval)

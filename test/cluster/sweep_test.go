@@ -77,6 +77,21 @@ func TestEntropy_EveryPairWithinTheSweep(t *testing.T) {
 		}
 		return nil
 	}
+	// A failed window's figures can come from a sweep that began before
+	// the failure's cause ended (dht_ae_sweep_seconds is the last completed
+	// sweep's): the next window waits until every node has completed a
+	// sweep since.
+	sweeps := func(ctx context.Context) ([]float64, error) {
+		out := make([]float64, 3)
+		for i := 1; i <= 3; i++ {
+			m, err := aeMetrics(ctx, c.HTTPAddr(i))
+			if err != nil {
+				return nil, err
+			}
+			out[i-1] = m["dht_ae_sweeps_total"]
+		}
+		return out, nil
+	}
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		if err = window(); err == nil {
@@ -84,6 +99,24 @@ func TestEntropy_EveryPairWithinTheSweep(t *testing.T) {
 		}
 		t.Logf("window %d: %v", attempt, err)
 		c.WaitConverged(t, 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		before, serr := sweeps(ctx)
+		cancel()
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		c.Retry(t, 3*sweep, "every node completes a sweep after the failed window", func(ctx context.Context) error {
+			now, err := sweeps(ctx)
+			if err != nil {
+				return err
+			}
+			for i := range now {
+				if now[i] <= before[i] {
+					return fmt.Errorf("n%d has completed no sweep since (%v)", i+1, now[i])
+				}
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		t.Fatal(err)
