@@ -544,6 +544,13 @@ func TestMembership_RollingRestartUnderLoad(t *testing.T) {
 		}
 		n.Restart()
 		waitAllAlive(t, nodes, 60*time.Second)
+		// And they come back to it once it is ready, as that load
+		// balancer would: until it has merged a live peer's ring it
+		// refuses requests (503, retry), since its stored ring may be
+		// older than the cluster's.
+		if err := n.WaitReady(60 * time.Second); err != nil {
+			t.Fatalf("%s after its restart: %v", n.ID(), err)
+		}
 		l.setTargets(nodes) // the restarted node listens on a new port
 	}
 	after := waitSameRing(t, nodes, 3, 30*time.Second)
