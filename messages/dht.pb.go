@@ -1694,14 +1694,21 @@ func (x *RingSpan) GetRemoveVersion() uint64 {
 // RingState is the cluster's ownership state, a CRDT every node gossips and
 // merges. The partition table is a pure function of it.
 type RingState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cluster       string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
-	Partitions    uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
-	N             uint32                 `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
-	Members       []*RingMember          `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
-	Handoffs      []*HandoffRecord       `protobuf:"bytes,5,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Cluster    string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Partitions uint32                 `protobuf:"varint,2,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	N          uint32                 `protobuf:"varint,3,opt,name=n,proto3" json:"n,omitempty"`
+	Members    []*RingMember          `protobuf:"bytes,4,rep,name=members,proto3" json:"members,omitempty"`
+	Handoffs   []*HandoffRecord       `protobuf:"bytes,5,rep,name=handoffs,proto3" json:"handoffs,omitempty"`
+	// 0 until the cluster agreed its plan had settled; then the ring version
+	// it had: every placement made at or before it counts as received, and
+	// the handoff records it covers are dropped by every merge. Nodes
+	// announce that they know the field (serf tag "hs") before any node
+	// sets it: a node that predates it would count those placements as not
+	// received.
+	HandoffsSettled uint64 `protobuf:"varint,6,opt,name=handoffs_settled,json=handoffsSettled,proto3" json:"handoffs_settled,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RingState) Reset() {
@@ -1767,6 +1774,13 @@ func (x *RingState) GetHandoffs() []*HandoffRecord {
 		return x.Handoffs
 	}
 	return nil
+}
+
+func (x *RingState) GetHandoffsSettled() uint64 {
+	if x != nil {
+		return x.HandoffsSettled
+	}
+	return 0
 }
 
 // HandoffRecord says that member holds all of partition's data for its
@@ -3393,7 +3407,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bRingSpan\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x02 \x01(\x04R\vjoinVersion\x12%\n" +
-	"\x0eremove_version\x18\x03 \x01(\x04R\rremoveVersion\"\xb4\x01\n" +
+	"\x0eremove_version\x18\x03 \x01(\x04R\rremoveVersion\"\xdf\x01\n" +
 	"\tRingState\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1e\n" +
 	"\n" +
@@ -3401,7 +3415,8 @@ const file_dht_proto_rawDesc = "" +
 	"partitions\x12\f\n" +
 	"\x01n\x18\x03 \x01(\rR\x01n\x12,\n" +
 	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\x121\n" +
-	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\"[\n" +
+	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\x12)\n" +
+	"\x10handoffs_settled\x18\x06 \x01(\x04R\x0fhandoffsSettled\"[\n" +
 	"\rHandoffRecord\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +

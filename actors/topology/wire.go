@@ -82,7 +82,7 @@ func remoteCommandFromProto(c *messages.ClusterCommand) topo.RemoteCommand {
 }
 
 func stateToProto(cfg Config, s ring.State) *messages.RingState {
-	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N)}
+	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N), HandoffsSettled: s.HandoffsSettled}
 	for _, m := range s.Members {
 		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion,
 			RebuildVersion: m.RebuildVersion, HandoffsForgotten: m.HandoffsForgotten}
@@ -98,7 +98,7 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 }
 
 func stateFromProto(rs *messages.RingState) (ring.State, error) {
-	var s ring.State
+	s := ring.State{HandoffsSettled: rs.GetHandoffsSettled()}
 	for _, m := range rs.GetMembers() {
 		ms := ring.MemberState{ID: m.GetId(), Zone: m.GetZone(), JoinVersion: m.GetJoinVersion(), RemoveVersion: m.GetRemoveVersion(),
 			RebuildVersion: m.GetRebuildVersion(), HandoffsForgotten: m.GetHandoffsForgotten()}

@@ -45,6 +45,20 @@ func TestWire_StateRoundTrip(t *testing.T) {
 	if !forgotten {
 		t.Fatal("d's forgotten-records register did not survive the round trip")
 	}
+
+	// The settled register, with a record of a later placement beside it.
+	s = settleAll(q, n, s).SettleHandoffs().Join(ring.Member{ID: "f"})
+	tr := ring.NewPlan(q, n, s).Transfers("f")
+	if len(tr) == 0 || s.HandoffsSettled == 0 {
+		t.Fatal("test state has no settled register or no later transfer")
+	}
+	s = s.CompleteHandoff("f", tr[0].Partition, tr[0].Since)
+	if got, err = stateFromProto(stateToProto(cfg, s)); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, s) {
+		t.Fatalf("round trip changed the settled state:\n got %+v\nwant %+v", got, s)
+	}
 }
 
 // settleAll records every transfer s's plan asks for, until none is left.
@@ -65,10 +79,11 @@ func settleAll(q, n int, s ring.State) ring.State {
 // TestWire_ForgettingKeepsTheStateSizeOfTheCurrentMembers: a cluster whose
 // members are replaced one by one (a new node joins, an old one is
 // decommissioned, transfers finish) keeps every removed member's handoff
-// records unless they are forgotten. With forgetting, the full state (what
-// a digest mismatch sends, and what is stored) stays the size of the
-// current members' records plus one small entry per removed member. It
-// logs both sizes, the figures in the README.
+// records unless they are forgotten. With removed members' records
+// forgotten, the full state (what a digest mismatch sends, and what is
+// stored) stays the size of the current members' records plus one small
+// entry per removed member; with the settled register, of the entries
+// alone. It logs the three sizes, the figures in the README.
 func TestWire_ForgettingKeepsTheStateSizeOfTheCurrentMembers(t *testing.T) {
 	const q, n = 256, 3
 	for _, k := range []int{3, 16} {
@@ -77,16 +92,23 @@ func TestWire_ForgettingKeepsTheStateSizeOfTheCurrentMembers(t *testing.T) {
 			ids[i] = fmt.Sprintf("n%02d", i)
 		}
 		kept := settledRing(q, n, ids)
-		pruned := kept
+		pruned, settled := kept, kept
 		fresh := proto.Size(ringEnvelope("c", q, n, kept))
 		for i := range k {
 			id := fmt.Sprintf("r%02d", i)
 			kept = settleAll(q, n, settleAll(q, n, kept.Join(ring.Member{ID: id})).Remove(ids[i]))
 			pruned = settleAll(q, n, settleAll(q, n, pruned.Join(ring.Member{ID: id})).Remove(ids[i])).ForgetHandoffs(ids[i])
+			settled = settleAll(q, n, settleAll(q, n, settled.Join(ring.Member{ID: id})).Remove(ids[i])).SettleHandoffs()
 		}
-		keptSize, prunedSize := proto.Size(ringEnvelope("c", q, n, kept)), proto.Size(ringEnvelope("c", q, n, pruned))
-		t.Logf("%d nodes, every one replaced: full state %d B kept, %d B forgotten (%d B before the replacements); records %d and %d",
-			k, keptSize, prunedSize, fresh, len(kept.Handoffs), len(pruned.Handoffs))
+		keptSize, prunedSize, settledSize := proto.Size(ringEnvelope("c", q, n, kept)), proto.Size(ringEnvelope("c", q, n, pruned)), proto.Size(ringEnvelope("c", q, n, settled))
+		t.Logf("%d nodes, every one replaced: full state %d B kept, %d B with removed members' records forgotten, %d B settled (%d B before the replacements); records %d, %d and %d",
+			k, keptSize, prunedSize, settledSize, fresh, len(kept.Handoffs), len(pruned.Handoffs), len(settled.Handoffs))
+		if len(settled.Handoffs) != 0 || settledSize >= prunedSize {
+			t.Errorf("%d nodes: the settled state keeps %d records in %d B, not below %d B", k, len(settled.Handoffs), settledSize, prunedSize)
+		}
+		if !reflect.DeepEqual(ring.NewPlan(q, n, kept).Table, ring.NewPlan(q, n, settled).Table) || !ring.NewPlan(q, n, settled).Settled() {
+			t.Errorf("%d nodes: settling changed the table or unsettled the plan", k)
+		}
 		for _, h := range pruned.Handoffs {
 			if !pruned.Owner(h.Member) {
 				t.Fatalf("%d nodes: a removed member's record is left: %+v", k, h)

@@ -47,6 +47,14 @@ const (
 	// copy look superseded: coordinators hand writes over only while every
 	// member announces it (Member.WriteIDs).
 	tagWriteIDs = "wid"
+	// tagSettlesHandoffs is set ("1") by every node of a release that
+	// knows the ring state's settled register (ring.State.HandoffsSettled).
+	// A node of an earlier release ignores the register but not the
+	// records it drops, and would count the placements they covered as
+	// not received: stand-ins that dropped their copies long ago would
+	// serve reads again. Nodes settle only while every member announces it
+	// (Member.SettlesHandoffs).
+	tagSettlesHandoffs = "hs"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -79,7 +87,10 @@ type Member struct {
 	// WriteIDs is set when the node keeps the write ids of handed-over
 	// writes (this release and later); see tagWriteIDs.
 	WriteIDs bool
-	Status   Status
+	// SettlesHandoffs is set when the node knows the ring state's settled
+	// register (this release and later); see tagSettlesHandoffs.
+	SettlesHandoffs bool
+	Status          Status
 }
 
 // Config configures an Agent.
@@ -369,12 +380,13 @@ func (a *Agent) Shutdown() error {
 
 func tags(m Member) map[string]string {
 	t := map[string]string{
-		tagRemote:     m.RemoteAddr,
-		tagHTTP:       m.HTTPAddr,
-		tagCluster:    m.Cluster,
-		tagPartitions: strconv.Itoa(m.Partitions),
-		tagN:          strconv.Itoa(m.N),
-		tagWriteIDs:   "1",
+		tagRemote:          m.RemoteAddr,
+		tagHTTP:            m.HTTPAddr,
+		tagCluster:         m.Cluster,
+		tagPartitions:      strconv.Itoa(m.Partitions),
+		tagN:               strconv.Itoa(m.N),
+		tagWriteIDs:        "1",
+		tagSettlesHandoffs: "1",
 	}
 	if m.Zone != "" {
 		t[tagZone] = m.Zone
@@ -391,7 +403,7 @@ func fromSerf(m serf.Member) Member {
 	out := Member{
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
 		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing], Leaving: m.Tags[tagLeaving] == "1",
-		WriteIDs: m.Tags[tagWriteIDs] == "1",
+		WriteIDs: m.Tags[tagWriteIDs] == "1", SettlesHandoffs: m.Tags[tagSettlesHandoffs] == "1",
 	}
 	switch m.Status {
 	case serf.StatusAlive:

@@ -74,10 +74,12 @@
 // NewPlan follows each placement through the replay and marks those a
 // handoff record covers (State.CompleteHandoff): a replica serves reads
 // once it has received its data, and the holder it replaced stands in
-// until then. Records only grow, one per member and partition, except a
-// removed member's: once the plan has settled, State.ForgetHandoffs drops
-// them, and a register on the member's entry keeps them out of every
-// later merge.
+// until then. Records grow, one per member and partition, until the plan
+// settles; then State.SettleHandoffs drops them all for one register, the
+// ring version they were settled at, under which every placement counts
+// as received (State.ForgetHandoffs drops a removed member's alone, under
+// a register on its entry). Registers are max-registers, so a peer that
+// still holds the records cannot bring them back in a merge.
 //
 // # Concurrency
 //

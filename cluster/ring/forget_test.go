@@ -11,12 +11,35 @@ import (
 
 // TestState_ForgetHandoffsKeepsThePlan drives two copies of one cluster
 // through the same random joins, decommissions, rejoins, data losses and
-// finished transfers (some, or all): one never prunes, the other forgets
-// every removed member's handoff records whenever its plan is settled. At
-// every step both route every partition alike (serving and pending
-// members, stand-ins included, live or with the removed members down) and
-// ask for the same transfers from the same sources.
+// finished transfers (some, or all): one never prunes, the other prunes
+// whenever its plan is settled. At every step both route every partition
+// alike (serving and pending members, stand-ins included, live or with the
+// removed members down), keep the same copies (Needs), and ask for the
+// same transfers from the same sources. The pruning is, by case, the
+// forgetting of every removed member's records (ForgetHandoffs), the
+// settled register (SettleHandoffs), or both.
 func TestState_ForgetHandoffsKeepsThePlan(t *testing.T) {
+	forget := func(s State) State {
+		for _, m := range s.Members {
+			if m.Removed() {
+				s = s.ForgetHandoffs(m.ID)
+			}
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name  string
+		prune func(State) State
+	}{
+		{"removed members", forget},
+		{"settled register", State.SettleHandoffs},
+		{"both", func(s State) State { return forget(s).SettleHandoffs() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { prunedKeepsThePlan(t, tc.prune) })
+	}
+}
+
+func prunedKeepsThePlan(t *testing.T, prune func(State) State) {
 	const q, n = 32, 3
 	rng := testutil.Rand(t)
 	forgotten := 0
@@ -61,13 +84,9 @@ func TestState_ForgetHandoffsKeepsThePlan(t *testing.T) {
 				pruned = settle(q, n, pruned)
 			}
 			if NewPlan(q, n, pruned).Settled() {
-				for _, m := range pruned.Members {
-					if m.Removed() {
-						before := len(pruned.Handoffs)
-						pruned = pruned.ForgetHandoffs(m.ID)
-						forgotten += before - len(pruned.Handoffs)
-					}
-				}
+				before := len(pruned.Handoffs)
+				pruned = prune(pruned)
+				forgotten += before - len(pruned.Handoffs)
 			}
 			if err := pruned.Validate(); err != nil {
 				t.Fatalf("run %d step %d: pruned state invalid: %v", run, step, err)
@@ -106,9 +125,14 @@ func samePlan(t *testing.T, where string, q, n int, full, pruned State) {
 			}
 		}
 	}
-	for _, m := range a.Table.Members {
+	for _, m := range full.Members {
 		if ta, tb := a.Transfers(m.ID), b.Transfers(m.ID); !reflect.DeepEqual(ta, tb) {
 			t.Fatalf("%s: transfers of %s: %+v unpruned, %+v pruned", where, m.ID, ta, tb)
+		}
+		for p := range q {
+			if a.Needs(m.ID, uint32(p)) != b.Needs(m.ID, uint32(p)) {
+				t.Fatalf("%s: partition %d: %s needs it %v unpruned, %v pruned", where, p, m.ID, a.Needs(m.ID, uint32(p)), b.Needs(m.ID, uint32(p)))
+			}
 		}
 	}
 }
@@ -165,5 +189,77 @@ func TestState_ForgottenHandoffsStayForgotten(t *testing.T) {
 	// Forgetting an owner, or a member never seen, changes nothing.
 	if !reflect.DeepEqual(pruned.ForgetHandoffs("a"), pruned) || !reflect.DeepEqual(pruned.ForgetHandoffs("zz"), pruned) {
 		t.Fatal("ForgetHandoffs changed a state for an owner or a stranger")
+	}
+}
+
+// TestState_SettledHandoffsStayForgotten: the settled register drops every
+// record at or below it and counts the placements it covers as received;
+// a peer that still holds the records cannot bring them back, in any merge
+// order; a late completion at or below it changes nothing; the records of
+// later placements are kept and needed; and Validate refuses records it
+// covers and a register past the state's latest change.
+func TestState_SettledHandoffsStayForgotten(t *testing.T) {
+	const q, n = 16, 3
+	old := settle(q, n, joinAll(State{}, "a", "b", "c", "d"))
+	if len(old.Handoffs) == 0 {
+		t.Fatal("the settled cluster has no records: the test is vacuous")
+	}
+	settled := old.SettleHandoffs()
+	if len(settled.Handoffs) != 0 || settled.HandoffsSettled != old.Clock() {
+		t.Fatalf("SettleHandoffs kept %d records, register %d (clock %d)", len(settled.Handoffs), settled.HandoffsSettled, old.Clock())
+	}
+	if !NewPlan(q, n, settled).Settled() {
+		t.Fatal("the settled register does not count the placements it covers as received")
+	}
+	if settled.Version() != old.Version() || settled.OwnershipDigest() != old.OwnershipDigest() || settled.Clock() != old.Clock() {
+		t.Fatal("settling records changed the ownership's version, digest or clock")
+	}
+	if settled.Digest() == old.Digest() {
+		t.Fatal("settling records left the digest alone: gossip would not spread it")
+	}
+	if again := settled.SettleHandoffs(); !reflect.DeepEqual(again, settled) {
+		t.Fatal("SettleHandoffs is not idempotent")
+	}
+	other := old.Join(Member{ID: "e"})
+	for _, s := range []State{Merge(settled, old), Merge(old, settled), Merge(Merge(old, other), settled), Merge(old, Merge(other, settled))} {
+		if slices.ContainsFunc(s.Handoffs, func(h Handoff) bool { return h.Since <= settled.HandoffsSettled }) {
+			t.Fatalf("a merge brought settled records back: %v", s.Handoffs)
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if late := settled.CompleteHandoff("d", 0, settled.HandoffsSettled); !reflect.DeepEqual(late, settled) {
+		t.Fatal("a late record at the register was kept")
+	}
+	// A join after the register: its placements need transfers, and their
+	// records are kept.
+	grown := settled.Join(Member{ID: "e"})
+	if NewPlan(q, n, grown).Settled() {
+		t.Fatal("a join after the register counts as received")
+	}
+	grown = settle(q, n, grown)
+	if !slices.ContainsFunc(grown.Handoffs, func(h Handoff) bool { return h.Member == "e" }) || !NewPlan(q, n, grown).Settled() {
+		t.Fatal("the records of placements after the register were dropped")
+	}
+	// The same for a loss after the register.
+	lost := settled.MarkRebuild("a")
+	if NewPlan(q, n, lost).Rebuilding("a") == 0 {
+		t.Fatal("a loss after the register counts as received again")
+	}
+	smuggled := settled
+	smuggled.Handoffs = slices.Clone(old.Handoffs)
+	if smuggled.Validate() == nil {
+		t.Fatal("Validate accepted records the settled register covers")
+	}
+	ahead := settled
+	ahead.HandoffsSettled = settled.Clock() + 1
+	if ahead.Validate() == nil {
+		t.Fatal("Validate accepted a register past the state's latest change: it would count a placement not made yet as received")
+	}
+	// An outsider's gossip cannot settle anything (Admit keeps only its
+	// own entry and records).
+	if got := old.Admit("stranger", settled); got.HandoffsSettled != 0 {
+		t.Fatalf("a non-member's register was admitted: %d", got.HandoffsSettled)
 	}
 }

@@ -18,7 +18,8 @@ type Slot struct {
 	// Since is the ring version (Lamport time) of the event that placed it.
 	Since uint64
 	// Received is set when Node holds the partition's data: a handoff
-	// record covers the placement, or the partition had no replicas at all
+	// record or the settled register (State.HandoffsSettled) covers the
+	// placement, or the partition had no replicas at all
 	// when Node was placed (the cluster's first member). Either way, only
 	// since Node last lost its data (see Lost).
 	Received bool
@@ -140,20 +141,21 @@ type planWatcher struct {
 // holds reports whether pm's member holds partition p's data now: the
 // placement was a root (the partition's first replica) or a handoff record
 // covers it, and in either case the member has not lost its data since, or
-// has received the partition again after the loss.
+// has received the partition again after the loss. A record covers a
+// placement, and so does the settled register (State.HandoffsSettled).
 func (w *planWatcher) holds(p int, pm placement) bool {
 	id := w.c.nodes[pm.node].id
 	lost := w.state.RebuildVersion(id)
 	if lost > pm.since {
-		return w.state.handoffSince(id, uint32(p)) >= lost
+		return w.state.covered(id, uint32(p), lost)
 	}
-	return pm.root || w.state.handoffSince(id, uint32(p)) >= pm.since
+	return pm.root || w.state.covered(id, uint32(p), pm.since)
 }
 
 // received reports whether pm's member received partition p's data for
 // the placement at some point, whether or not it lost it since.
 func (w *planWatcher) received(p int, pm placement) bool {
-	return pm.root || w.state.handoffSince(w.c.nodes[pm.node].id, uint32(p)) >= pm.since
+	return pm.root || w.state.covered(w.c.nodes[pm.node].id, uint32(p), pm.since)
 }
 
 func (w *planWatcher) find(p int, v int32) placement {

@@ -133,6 +133,13 @@ type State struct {
 	// Handoffs records the finished handoffs, sorted by member then
 	// partition, one per pair: the latest. See Plan.
 	Handoffs []Handoff
+	// HandoffsSettled is 0 until the cluster agreed that its plan had
+	// settled; then the ring version (Clock) it had: every placement made
+	// at or before it had received its data, so it counts as received
+	// without a record, and the records with Since at or below it are
+	// dropped, here and in every merge. It is a max-register: a peer that
+	// still holds the records cannot bring them back. See SettleHandoffs.
+	HandoffsSettled uint64
 }
 
 // Handoff records that Member holds all of Partition's data for its
@@ -155,7 +162,7 @@ func compareHandoffKeys(a, b Handoff) int {
 // changes nothing. It does not change Clock: a handoff is not an ownership
 // change.
 func (s State) CompleteHandoff(member string, p uint32, since uint64) State {
-	if since <= s.handoffsForgotten(member) {
+	if since <= max(s.handoffsForgotten(member), s.HandoffsSettled) {
 		return s
 	}
 	rec := Handoff{Member: member, Partition: p, Since: since}
@@ -169,7 +176,8 @@ func (s State) CompleteHandoff(member string, p uint32, since uint64) State {
 	} else {
 		out = slices.Insert(out, i, rec)
 	}
-	return State{Members: s.Members, Handoffs: out}
+	s.Handoffs = out
+	return s
 }
 
 // handoffsForgotten returns id's HandoffsForgotten, 0 when id is not a
@@ -208,14 +216,43 @@ func (s State) ForgetHandoffs(id string) State {
 	}
 	out := slices.Clone(s.Members)
 	out[i].HandoffsForgotten = horizon
-	return State{Members: out, Handoffs: forgetHandoffs(out, s.Handoffs)}
+	return State{Members: out, Handoffs: forgetHandoffs(out, s.HandoffsSettled, s.Handoffs), HandoffsSettled: s.HandoffsSettled}
+}
+
+// SettleHandoffs returns s with every handoff record dropped and the
+// register that stands for them (HandoffsSettled) set to s.Clock(): each
+// placement made so far then counts as received. s is returned unchanged
+// when the register is there already. It does not change Clock or
+// Version: records are not ownership.
+//
+// Settle only while the plan of s is settled (Plan.Settled): every
+// replica of every partition holds its data, so the register says what
+// the records said of every current placement, and more of placements
+// that have moved on since, which decide nothing once their successors
+// received (a chain stops at the first holder that received, and every
+// current holder did). The plan of the result serves, pends and transfers
+// as the plan of s, and stays so under the same later changes, whose
+// placements are after the register and need records of their own
+// (TestState_SettleHandoffsKeepsThePlan). The caller must also know that
+// no change at or below s.Clock() is still to arrive: one would replay
+// among the settled placements, and the register would count its
+// placements received.
+func (s State) SettleHandoffs() State {
+	clock := s.Clock()
+	if clock <= s.HandoffsSettled {
+		return s
+	}
+	s.HandoffsSettled = clock
+	s.Handoffs = forgetHandoffs(s.Members, clock, s.Handoffs)
+	return s
 }
 
 // forgetHandoffs returns the records of hs that members' HandoffsForgotten
-// registers keep (all of them, and hs itself, when none is dropped).
-func forgetHandoffs(members []MemberState, hs []Handoff) []Handoff {
+// registers and the state's settled register keep (all of them, and hs
+// itself, when none is dropped).
+func forgetHandoffs(members []MemberState, settled uint64, hs []Handoff) []Handoff {
 	in := State{Members: members}
-	forgotten := func(h Handoff) bool { return h.Since <= in.handoffsForgotten(h.Member) }
+	forgotten := func(h Handoff) bool { return h.Since <= max(settled, in.handoffsForgotten(h.Member)) }
 	if !slices.ContainsFunc(hs, forgotten) {
 		return hs
 	}
@@ -224,6 +261,13 @@ func forgetHandoffs(members []MemberState, hs []Handoff) []Handoff {
 		return nil
 	}
 	return out
+}
+
+// covered reports whether member holds partition p's data for a need at
+// version v (a placement, or a loss after it): its record is at least as
+// recent, or the settled register covers v.
+func (s State) covered(member string, p uint32, v uint64) bool {
+	return v <= s.HandoffsSettled || s.handoffSince(member, p) >= v
 }
 
 // handoffSince returns the Since of member's record for p, 0 when none.
@@ -271,7 +315,8 @@ func (s State) Join(m Member) State {
 	} else {
 		out = slices.Insert(out, i, entry)
 	}
-	return State{Members: out, Handoffs: s.Handoffs}
+	s.Members = out
+	return s
 }
 
 // Remove returns s with id removed at version Clock()+1. Removing a member
@@ -283,7 +328,8 @@ func (s State) Remove(id string) State {
 	}
 	out := slices.Clone(s.Members)
 	out[i].RemoveVersion = s.Clock() + 1
-	return State{Members: out, Handoffs: s.Handoffs}
+	s.Members = out
+	return s
 }
 
 // MarkRebuild returns s recording, at version Clock()+1, that owner id lost
@@ -296,7 +342,8 @@ func (s State) MarkRebuild(id string) State {
 	}
 	out := slices.Clone(s.Members)
 	out[i].RebuildVersion = s.Clock() + 1
-	return State{Members: out, Handoffs: s.Handoffs}
+	s.Members = out
+	return s
 }
 
 // RebuildVersion returns the version at which id announced it lost its
@@ -309,17 +356,19 @@ func (s State) RebuildVersion(id string) uint64 {
 }
 
 // Merge returns the union of what a and b know: per id, the entry with the
-// union of every membership span per member, and per member and partition the later
-// handoff. It is commutative, associative and idempotent, so gossip
+// union of every membership span per member, per member and partition the
+// later handoff, and the later settled register (without the records it
+// covers). It is commutative, associative and idempotent, so gossip
 // converges whatever the order of delivery. Input not in canonical form is
 // canonicalised first.
 func Merge(a, b State) State {
 	members := mergeMembers(a, b)
-	handoffs := forgetHandoffs(members, mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs)))
-	if len(members) == 0 && len(handoffs) == 0 {
+	settled := max(a.HandoffsSettled, b.HandoffsSettled)
+	handoffs := forgetHandoffs(members, settled, mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs)))
+	if len(members) == 0 && len(handoffs) == 0 && settled == 0 {
 		return State{}
 	}
-	return State{Members: members, Handoffs: handoffs}
+	return State{Members: members, Handoffs: handoffs, HandoffsSettled: settled}
 }
 
 func mergeHandoffs(x, y []Handoff) []Handoff {
@@ -500,7 +549,8 @@ func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
 // order, its id as above and the version as a big-endian uint64 (nothing
 // when no member has one, so a state without rebuilds hashes as it did
 // before the field existed); then, the same way, each member's
-// HandoffsForgotten that is not 0. The encoding is fixed: nodes of
+// HandoffsForgotten that is not 0; then HandoffsSettled as a big-endian
+// uint64 when it is not 0. The encoding is fixed: nodes of
 // different versions compare digests. Equal canonical states have equal
 // digests.
 func (s State) Digest() uint64 { return s.digest(true) }
@@ -546,6 +596,9 @@ func (s State) digest(handoffs bool) uint64 {
 			h.Write(binary.BigEndian.AppendUint64(buf[:0], m.HandoffsForgotten))
 		}
 	}
+	if handoffs && s.HandoffsSettled != 0 {
+		h.Write(binary.BigEndian.AppendUint64(buf[:0], s.HandoffsSettled))
+	}
 	return h.Sum64()
 }
 
@@ -558,7 +611,8 @@ func (s State) OwnershipDigest() uint64 { return s.digest(false) }
 
 // Validate reports whether s is in canonical form with consistent versions:
 // ids non-empty, strictly increasing; every JoinVersion at least 1; every
-// RemoveVersion 0 or after its JoinVersion. Decoders of untrusted input call
+// RemoveVersion 0 or after its JoinVersion; no record that a register
+// drops, and no settled register past Clock. Decoders of untrusted input call
 // it before using the state; errors wrap ErrInvalidState.
 func (s State) Validate() error {
 	for i, m := range s.Members {
@@ -593,7 +647,14 @@ func (s State) Validate() error {
 			return fmt.Errorf("%w: handoff record %d is not after the one before (sorted by member and partition, one each)", ErrInvalidState, i)
 		case r.Since <= s.handoffsForgotten(r.Member):
 			return fmt.Errorf("%w: handoff record %d (%s, partition %d, since %d) is forgotten (at %d)", ErrInvalidState, i, r.Member, r.Partition, r.Since, s.handoffsForgotten(r.Member))
+		case r.Since <= s.HandoffsSettled:
+			return fmt.Errorf("%w: handoff record %d (%s, partition %d, since %d) is covered by the settled register (%d)", ErrInvalidState, i, r.Member, r.Partition, r.Since, s.HandoffsSettled)
 		}
+	}
+	if clock := s.Clock(); s.HandoffsSettled > clock {
+		// A register past every change would count placements not made
+		// yet as received.
+		return fmt.Errorf("%w: handoffs settled at version %d, after the state's latest change (%d)", ErrInvalidState, s.HandoffsSettled, clock)
 	}
 	return nil
 }

@@ -68,11 +68,15 @@ func randomState(rng *rand.Rand, ancestor State) State {
 	s := ancestor
 	for range rng.IntN(12) {
 		id := fmt.Sprintf("n%d", rng.IntN(8))
-		switch rng.IntN(3) {
+		switch rng.IntN(5) {
 		case 0, 1:
 			s = s.Join(Member{ID: id, Zone: fmt.Sprintf("z%d", rng.IntN(3))})
-		default:
+		case 2:
 			s = s.Remove(id)
+		case 3:
+			s = s.CompleteHandoff(id, uint32(rng.IntN(4)), 1+uint64(rng.IntN(int(s.Clock())+1)))
+		default:
+			s = s.SettleHandoffs()
 		}
 	}
 	return s
@@ -286,6 +290,7 @@ func TestState_Digest(t *testing.T) {
 		{Members: []MemberState{{ID: "a", Zone: "b", JoinVersion: 1, RemoveVersion: 0}}}, // same bytes, other split
 		base.Remove("b").Join(Member{ID: "b"}),                                           // a past span
 		base.CompleteHandoff("a", 3, 1),
+		base.CompleteHandoff("a", 3, 1).SettleHandoffs(),
 	}
 	seen := map[uint64]int{}
 	for i, s := range distinct {

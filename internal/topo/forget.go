@@ -2,13 +2,15 @@ package topo
 
 import "log/slog"
 
-// forgetSettled drops the handoff records of removed members
-// (ring.State.ForgetHandoffs) once they decide nothing, so that the ring
-// state stops growing with every member the cluster ever had:
+// forgetSettled drops handoff records once they decide nothing, so that
+// the ring state stops growing with every transfer the cluster ever made:
+// all of them for the settled register (ring.State.SettleHandoffs) when
+// every member knows it, else only removed members' (ForgetHandoffs). Both
+// wait until
 //
 //   - this node's plan is settled (every replica received its data), the
-//     one condition under which a removed member's records change no
-//     routing now or after later changes (see ForgetHandoffs);
+//     one condition under which the records change no routing now or
+//     after later changes (see SettleHandoffs and ForgetHandoffs);
 //   - this node is a synced owner;
 //   - every other owner is alive and announces this node's ring mark:
 //     every member has seen the ownership the settled plan belongs to,
@@ -16,11 +18,11 @@ import "log/slog"
 //     order) can still be on its way from a live owner, and none is down
 //     to come back with one.
 //
-// Gossip then spreads the pruned state; the register it sets keeps the
+// Gossip then spreads the pruned state; the registers it sets keep the
 // records out of every later merge, even one with a node that still holds
 // them.
 func (m *Machine) forgetSettled(eff *Effects) {
-	if !m.synced || !m.state.Owner(m.cfg.Self.ID) || !m.plan.Settled() {
+	if !m.synced || !m.state.Owner(m.cfg.Self.ID) || len(m.state.Handoffs) == 0 || !m.plan.Settled() {
 		return
 	}
 	mark := MarkOf(m.state).String()
@@ -42,13 +44,39 @@ func (m *Machine) forgetSettled(eff *Effects) {
 			}
 		}
 	}
-	if members == 0 {
+	settle := len(next.Handoffs) > 0 && m.everyPeerSettles()
+	if settle {
+		next = next.SettleHandoffs()
+	}
+	if members == 0 && !settle {
 		return
 	}
 	dropped := len(m.state.Handoffs) - len(next.Handoffs)
-	if m.apply(eff, next, "forget handoffs") {
-		eff.Publish = true
-		eff.log(slog.LevelInfo, "forgot the handoff records of removed members: the plan is settled and every owner has its ring",
-			"members", members, "records", dropped, "records_left", len(next.Handoffs))
+	if !m.apply(eff, next, "forget handoffs") {
+		return
 	}
+	eff.Publish = true
+	if settle {
+		eff.log(slog.LevelInfo, "settled the ring's handoff records: the plan is settled and every owner has its ring",
+			"records", dropped, "settled_at", next.HandoffsSettled)
+		return
+	}
+	eff.log(slog.LevelInfo, "forgot the handoff records of removed members: the plan is settled and every owner has its ring",
+		"members", members, "records", dropped, "records_left", len(next.Handoffs))
+}
+
+// everyPeerSettles reports whether every live peer knows the settled
+// register (the owners are all alive by the time it is asked): a node of
+// an earlier release would count the placements it covers as not
+// received, and let holders that dropped their copies stand in for them.
+// A peer that is down and owns nothing has left the ring; one that comes
+// back from an earlier release is a downgrade, which docs/operations.md
+// rules out once the records are settled.
+func (m *Machine) everyPeerSettles() bool {
+	for _, p := range m.peers {
+		if p.ID != m.cfg.Self.ID && !p.SettlesHandoffs && p.Alive {
+			return false
+		}
+	}
+	return true
 }

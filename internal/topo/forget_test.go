@@ -83,3 +83,56 @@ func TestMachine_ForgetsRemovedMembersRecordsOnceSettledAndAgreed(t *testing.T) 
 		t.Fatal("a peer's gossip brought d's forgotten records back")
 	}
 }
+
+// TestMachine_SettlesRecordsOnlyWhenEveryPeerKnowsTheRegister: a settled,
+// agreed plan drops every handoff record for the settled register only
+// when every peer that may route by the ring announces that it knows the
+// register; a live peer of an earlier release (an owner or not) leaves the
+// records, and removed members' alone are forgotten then.
+func TestMachine_SettlesRecordsOnlyWhenEveryPeerKnowsTheRegister(t *testing.T) {
+	done := settled(settled(ring.State{}.Join(ring.Member{ID: "a"}).Join(ring.Member{ID: "b"}).Join(ring.Member{ID: "c"}).Join(ring.Member{ID: "d"})).Remove("d"))
+	if !slices.ContainsFunc(done.Handoffs, func(h ring.Handoff) bool { return done.Owner(h.Member) }) {
+		t.Fatal("no owner holds a record: nothing to settle, the test is vacuous")
+	}
+	mark := MarkOf(done).String()
+	peers := func(bSettles, joinerAlive, joinerSettles bool) []Peer {
+		return []Peer{
+			{ID: "a", Shape: testShape, Alive: true, Ring: mark, SettlesHandoffs: true},
+			{ID: "b", Shape: testShape, Alive: true, Ring: mark, SettlesHandoffs: bSettles},
+			{ID: "c", Shape: testShape, Alive: true, Ring: mark, SettlesHandoffs: true},
+			{ID: "x", Shape: testShape, Alive: joinerAlive, SettlesHandoffs: joinerSettles},
+		}
+	}
+	for name, ps := range map[string][]Peer{
+		"an owner of an earlier release":    peers(false, false, true),
+		"a live peer of an earlier release": peers(true, true, false),
+	} {
+		m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
+		m.Start(done)
+		m.Gossip(Gossip{Peer: "b", Shape: testShape, State: done}, time.Unix(0, 0))
+		m.SetMembers(ps)
+		if m.State().HandoffsSettled != 0 || len(m.State().Handoffs) == 0 {
+			t.Fatalf("%s: settled the records (register %d, %d records left)", name, m.State().HandoffsSettled, len(m.State().Handoffs))
+		}
+		if holdsRecordsOf(m.State(), "d") {
+			t.Fatalf("%s: the removed member's records were not forgotten either", name)
+		}
+	}
+
+	m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
+	m.Start(done)
+	m.Gossip(Gossip{Peer: "b", Shape: testShape, State: done}, time.Unix(0, 0))
+	// A peer of an earlier release that left and owns nothing does not
+	// hold the register back.
+	eff := m.SetMembers(peers(true, false, false))
+	if got := m.State(); len(got.Handoffs) != 0 || got.HandoffsSettled != done.Clock() {
+		t.Fatalf("every peer knows the register: %d records left, register %d (clock %d)", len(got.Handoffs), got.HandoffsSettled, done.Clock())
+	}
+	if !eff.Persist || !eff.Publish || !m.Plan().Settled() || MarkOf(m.State()).String() != mark {
+		t.Fatalf("settling did not persist and publish, or changed the plan or the ownership: %+v", eff)
+	}
+	m.Gossip(Gossip{Peer: "b", Shape: testShape, State: done}, time.Unix(1, 0))
+	if len(m.State().Handoffs) != 0 {
+		t.Fatal("a peer's gossip brought settled records back")
+	}
+}

@@ -64,6 +64,9 @@ type Peer struct {
 	// Ring is the mark of the ring the peer announces (RingMark.String),
 	// "" while it announces none; Agreement compares it.
 	Ring string
+	// SettlesHandoffs is set when the peer knows the ring state's settled
+	// register (ring.State.HandoffsSettled): this release and later.
+	SettlesHandoffs bool
 }
 
 // Gossip is a ring state a peer sent, or only its digest. Err is set when
