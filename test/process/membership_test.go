@@ -427,7 +427,32 @@ func TestMembership_GrowThenShrinkUnderLoad(t *testing.T) {
 		}
 	}
 	assertReadable(t, all[0], acked)
-	assertReplicas(t, all, acked, 3)
+	waitRecordsSettled(t, all, 30*time.Second)
+	assertReplicas(t, all, acked, 3) // stops the nodes
+}
+
+// waitRecordsSettled retries until no node keeps a handoff record: once a
+// plan has settled and every owner has its ring, the records are dropped
+// for the settled register (ring.State.SettleHandoffs) and gossip spreads
+// that. It logs each node's ring state size.
+func waitRecordsSettled(t *testing.T, nodes []*process.Node, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		left, sizes := 0, make([]string, 0, len(nodes))
+		for _, n := range nodes {
+			left += sumMetric(t, []*process.Node{n}, "dht_ring_handoff_records ")
+			sizes = append(sizes, fmt.Sprintf("%s %d B", n.ID(), sumMetric(t, []*process.Node{n}, "dht_ring_state_bytes ")))
+		}
+		if left == 0 {
+			t.Logf("handoff records settled on every node; ring state: %s", strings.Join(sizes, ", "))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handoff records left across the nodes %v after the plan settled; ring state: %s", left, timeout, strings.Join(sizes, ", "))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // TestMembership_ForceRemoveRebuildsReplicas kills one of four nodes for
