@@ -12,11 +12,15 @@ import "log/slog"
 //     one condition under which the records change no routing now or
 //     after later changes (see SettleHandoffs and ForgetHandoffs);
 //   - this node is a synced owner;
-//   - every other owner is alive and announces this node's ring mark:
-//     every member has seen the ownership the settled plan belongs to,
-//     so no change made on an older ring (which would replay in another
-//     order) can still be on its way from a live owner, and none is down
-//     to come back with one.
+//   - every other owner is alive and announces this node's ring mark, and
+//     so does every other live peer (a node about to join, or one still
+//     draining after its decommission): every member has seen the
+//     ownership the settled plan belongs to, so no change made on an
+//     older ring (which would replay among the settled ones, below the
+//     register) can still be on its way from a live node, and no owner is
+//     down to come back with one. What this cannot see is a node that
+//     made a change and stopped before gossiping it, then comes back
+//     after a concurrent change has settled: see docs/design-notes.md.
 //
 // Gossip then spreads the pruned state; the registers it sets keep the
 // records out of every later merge, even one with a node that still holds
@@ -32,6 +36,11 @@ func (m *Machine) forgetSettled(eff *Effects) {
 		}
 		p, ok := m.peer(o.ID)
 		if !ok || !p.Alive || p.Ring != mark {
+			return
+		}
+	}
+	for _, p := range m.peers {
+		if p.ID != m.cfg.Self.ID && p.Alive && p.Ring != mark {
 			return
 		}
 	}

@@ -95,17 +95,17 @@ func TestMachine_SettlesRecordsOnlyWhenEveryPeerKnowsTheRegister(t *testing.T) {
 		t.Fatal("no owner holds a record: nothing to settle, the test is vacuous")
 	}
 	mark := MarkOf(done).String()
-	peers := func(bSettles, joinerAlive, joinerSettles bool) []Peer {
+	peers := func(bSettles, joinerAlive, joinerSettles bool, joinerRing string) []Peer {
 		return []Peer{
 			{ID: "a", Shape: testShape, Alive: true, Ring: mark, SettlesHandoffs: true},
 			{ID: "b", Shape: testShape, Alive: true, Ring: mark, SettlesHandoffs: bSettles},
 			{ID: "c", Shape: testShape, Alive: true, Ring: mark, SettlesHandoffs: true},
-			{ID: "x", Shape: testShape, Alive: joinerAlive, SettlesHandoffs: joinerSettles},
+			{ID: "x", Shape: testShape, Alive: joinerAlive, SettlesHandoffs: joinerSettles, Ring: joinerRing},
 		}
 	}
 	for name, ps := range map[string][]Peer{
-		"an owner of an earlier release":    peers(false, false, true),
-		"a live peer of an earlier release": peers(true, true, false),
+		"an owner of an earlier release":    peers(false, false, true, ""),
+		"a live peer of an earlier release": peers(true, true, false, mark),
 	} {
 		m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
 		m.Start(done)
@@ -124,7 +124,16 @@ func TestMachine_SettlesRecordsOnlyWhenEveryPeerKnowsTheRegister(t *testing.T) {
 	m.Gossip(Gossip{Peer: "b", Shape: testShape, State: done}, time.Unix(0, 0))
 	// A peer of an earlier release that left and owns nothing does not
 	// hold the register back.
-	eff := m.SetMembers(peers(true, false, false))
+	// A live peer that is not an owner (one about to join) and announces
+	// another ring may have joined on it: its join would replay below the
+	// register, and count as received. Nothing is settled or forgotten.
+	for _, other := range []string{"", MarkOf(done.Remove("c")).String()} {
+		m.SetMembers(peers(true, true, true, other))
+		if m.State().HandoffsSettled != 0 || !holdsRecordsOf(m.State(), "d") {
+			t.Fatalf("a live joiner announcing %q: records settled or forgotten (register %d)", other, m.State().HandoffsSettled)
+		}
+	}
+	eff := m.SetMembers(peers(true, false, false, ""))
 	if got := m.State(); len(got.Handoffs) != 0 || got.HandoffsSettled != done.Clock() {
 		t.Fatalf("every peer knows the register: %d records left, register %d (clock %d)", len(got.Handoffs), got.HandoffsSettled, done.Clock())
 	}

@@ -197,6 +197,11 @@ type scaleRow struct {
 	// quiet window: ring-state gossip (dht_ring_gossip_bytes_total) and
 	// serf/memberlist (dht_memberlist_udp_sent + tcp_sent).
 	ringBps, serfBps float64
+	// stateBytes and records are the largest ring state (encoded, as
+	// stored and sent on a digest mismatch) and handoff record count of
+	// any node at the end of the quiet window: records are dropped once a
+	// plan settles and every owner has its ring.
+	stateBytes, records int
 	// lost is acknowledged writes not read back once settled (of acked);
 	// falseNotFound is the load's acknowledged keys answered 404 during
 	// the step.
@@ -628,6 +633,20 @@ func (c *scaleCluster) finish(l *load, row scaleRow, ring *client.Ring) scaleRow
 		c.t.Fatal(err)
 	}
 	per := float64(len(c.nodes)) * time.Since(w0).Seconds()
+	var mu sync.Mutex
+	if err := each(c.nodes, func(_ int, n *process.Node) error {
+		got, err := scrape(c.hc, n.URL(), []string{"dht_ring_state_bytes", "dht_ring_handoff_records"})
+		if err != nil {
+			return fmt.Errorf("%s metrics: %w", n.ID(), err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		row.stateBytes = max(row.stateBytes, int(got["dht_ring_state_bytes"]))
+		row.records = max(row.records, int(got["dht_ring_handoff_records"]))
+		return nil
+	}); err != nil {
+		c.t.Fatal(err)
+	}
 	row.ringBps = (m1["dht_ring_gossip_bytes_total"] - m0["dht_ring_gossip_bytes_total"]) / per
 	row.serfBps = (m1["dht_memberlist_udp_sent"] + m1["dht_memberlist_tcp_sent"] - m0["dht_memberlist_udp_sent"] - m0["dht_memberlist_tcp_sent"]) / per
 
@@ -636,9 +655,9 @@ func (c *scaleCluster) finish(l *load, row scaleRow, ring *client.Ring) scaleRow
 	l.mu.Unlock()
 	row.acked = len(acked)
 	row.lost = c.readBack(acked)
-	c.t.Logf("%d nodes (%s): ring agreed after %v, transfers %v, moved %d (ideal %.1f), load %d..%d (mean %.1f), ring %.0f B/s/node, serf %.0f B/s/node, lost %d of %d",
+	c.t.Logf("%d nodes (%s): ring agreed after %v, transfers %v, moved %d (ideal %.1f), load %d..%d (mean %.1f), ring %.0f B/s/node, serf %.0f B/s/node, ring state %d B (%d records), lost %d of %d",
 		row.nodes, row.change, row.agree.Round(time.Millisecond), row.transfer.Round(time.Millisecond), row.moved, row.ideal,
-		row.minLoad, row.maxLoad, row.meanLoad, row.ringBps, row.serfBps, row.lost, row.acked)
+		row.minLoad, row.maxLoad, row.meanLoad, row.ringBps, row.serfBps, row.stateBytes, row.records, row.lost, row.acked)
 	return row
 }
 
@@ -677,8 +696,8 @@ func (c *scaleCluster) readBack(acked map[string]string) int {
 func scaleTable(rows []scaleRow, spec string, batch int, total time.Duration, acked int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s=%s: Q=%d, N=%d, memory engine, batches of %d, %d writes acknowledged in all; %v in all\n\n", scaleEnv, spec, scaleQ, scaleN, batch, acked, total.Round(time.Second))
-	b.WriteString("| nodes | change | batches | joiners ready (worst batch) | ring agreed (worst batch) | transfers (sum) | replicas moved / ideal | moved per node changed (ideal) | keys moved | replicas per node max/mean (min) | ring gossip B/s/node | serf B/s/node | lost | false not-found |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
+	b.WriteString("| nodes | change | batches | joiners ready (worst batch) | ring agreed (worst batch) | transfers (sum) | replicas moved / ideal | moved per node changed (ideal) | keys moved | replicas per node max/mean (min) | ring gossip B/s/node | serf B/s/node | ring state, max (records) | lost | false not-found |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		moved, per := "—", "—"
 		if r.changes > 0 {
@@ -693,9 +712,9 @@ func scaleTable(rows []scaleRow, spec string, batch int, total time.Duration, ac
 		if r.ready > 0 {
 			ready = fmt.Sprintf("%.1f s", r.ready.Seconds())
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.1f s | %s | %s | %s | %.0f | %d / %.1f = %.2f (%d) | %.0f | %.0f | %d of %d | %d |\n",
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.1f s | %s | %s | %s | %.0f | %d / %.1f = %.2f (%d) | %.0f | %.0f | %d B (%d) | %d of %d | %d |\n",
 			r.nodes, r.change, r.batches, ready, r.agree.Seconds(), transfer, moved, per, r.keysMoved,
-			r.maxLoad, r.meanLoad, float64(r.maxLoad)/r.meanLoad, r.minLoad, r.ringBps, r.serfBps, r.lost, r.acked, r.falseNotFound)
+			r.maxLoad, r.meanLoad, float64(r.maxLoad)/r.meanLoad, r.minLoad, r.ringBps, r.serfBps, r.stateBytes, r.records, r.lost, r.acked, r.falseNotFound)
 	}
 	return b.String()
 }
