@@ -79,7 +79,12 @@
 // ring version they were settled at, under which every placement counts
 // as received (State.ForgetHandoffs drops a removed member's alone, under
 // a register on its entry). Registers are max-registers, so a peer that
-// still holds the records cannot bring them back in a merge.
+// still holds the records cannot bring them back in a merge. A change at
+// or below the settled register that the side carrying it lacks arrived
+// late (made on an older ring, or stamped from a stale clock): Merge drops
+// it, and the node that made it makes it again above (late.go). Merge
+// stays a join under the invariant settling keeps: every state with a
+// given register holds the same changes at or below it.
 //
 // # Concurrency
 //

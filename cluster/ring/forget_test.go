@@ -263,3 +263,82 @@ func TestState_SettledHandoffsStayForgotten(t *testing.T) {
 		t.Fatalf("a non-member's register was admitted: %d", got.HandoffsSettled)
 	}
 }
+
+// TestState_MergeDropsLateChanges: changes at or below a settled
+// register that the state carrying it does not know were made on an
+// older ring or a stale clock, after the cluster settled without them;
+// replayed below the register their placements would count as received
+// (the hazard, shown first for a join). Merge drops each kind: a first
+// join, a rejoin, a zone change, a removal and a loss, in either order of
+// the arguments; made again above the register, each is kept and needs
+// its transfers.
+func TestState_MergeDropsLateChanges(t *testing.T) {
+	const q, n = 16, 3
+	base := settle(q, n, joinAll(State{}, "a", "b", "c", "d", "e"))
+	base = settle(q, n, base.Remove("e"))
+	// The concurrent change the cluster settled: f joins.
+	cluster := settle(q, n, base.Join(Member{ID: "f"})).SettleHandoffs()
+	for _, tc := range []struct {
+		name string
+		late State // base with a change stamped from base's clock
+		id   string
+		// again makes the change again on the merged state.
+		again func(State) State
+	}{
+		{"first join", base.Join(Member{ID: "x"}), "x", func(s State) State { return s.Join(Member{ID: "x"}) }},
+		{"rejoin", base.Join(Member{ID: "e"}), "e", func(s State) State { return s.Join(Member{ID: "e"}) }},
+		{"zone change", base.Join(Member{ID: "a", Zone: "z2"}), "a", func(s State) State { return s.Join(Member{ID: "a", Zone: "z2"}) }},
+		{"removal", base.Remove("b"), "b", func(s State) State { return s.Remove("b") }},
+		{"loss", base.MarkRebuild("c"), "c", func(s State) State { return s.MarkRebuild("c") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.late.Clock() > cluster.HandoffsSettled {
+				t.Fatal("the change is not below the register: the test is vacuous")
+			}
+			for _, merged := range []State{Merge(cluster, tc.late), Merge(tc.late, cluster)} {
+				if !reflect.DeepEqual(merged.Members, cluster.Members) {
+					t.Fatalf("the late change was kept:\n got %+v\nwant %+v", merged.Members, cluster.Members)
+				}
+				if merged.KnowsChangesOf(tc.late) {
+					t.Fatal("KnowsChangesOf misses the dropped change")
+				}
+				if err := merged.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			again := tc.again(Merge(tc.late, cluster))
+			if again.Clock() <= cluster.HandoffsSettled {
+				t.Fatalf("made again at %d, not above the register %d", again.Clock(), cluster.HandoffsSettled)
+			}
+			kept := Merge(cluster, again)
+			if !kept.KnowsChangesOf(again) {
+				t.Fatal("the change made again above the register was dropped")
+			}
+			if NewPlan(q, n, kept).Settled() {
+				t.Fatal("the change made again needs no transfer: its placements count as received")
+			}
+		})
+	}
+
+	// The hazard: were the late join kept, its placements would count as
+	// received, with no transfer.
+	late := base.Join(Member{ID: "x"})
+	unguarded := cluster
+	unguarded.Members = mergeMembers(cluster.Members, late.Members)
+	if len(NewPlan(q, n, unguarded).Transfers("x")) != 0 {
+		t.Fatal("kept, the late join already needs transfers: the hazard the guard is for is not there")
+	}
+
+	// Kept: changes the settled state knows, changes above the register,
+	// and everything when no side has a register.
+	known := settle(q, n, cluster.Join(Member{ID: "y"}))
+	for name, tc := range map[string]struct{ a, b State }{
+		"known to the settled state": {known.SettleHandoffs(), known},
+		"above the register":         {cluster, cluster.Join(Member{ID: "z"}).MarkRebuild("a")},
+		"no register":                {late, settle(q, n, base.Join(Member{ID: "f"}))},
+	} {
+		if m := Merge(tc.a, tc.b); !m.KnowsChangesOf(tc.a) || !m.KnowsChangesOf(tc.b) {
+			t.Errorf("%s: a change was dropped", name)
+		}
+	}
+}

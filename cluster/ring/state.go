@@ -358,12 +358,22 @@ func (s State) RebuildVersion(id string) uint64 {
 // Merge returns the union of what a and b know: per id, the entry with the
 // union of every membership span per member, per member and partition the
 // later handoff, and the later settled register (without the records it
-// covers). It is commutative, associative and idempotent, so gossip
+// covers, and without the late changes the other side holds below it: see
+// late.go). It is commutative, associative and idempotent, so gossip
 // converges whatever the order of delivery. Input not in canonical form is
 // canonicalised first.
 func Merge(a, b State) State {
-	members := mergeMembers(a, b)
 	settled := max(a.HandoffsSettled, b.HandoffsSettled)
+	x, y := canonical(a.Members), canonical(b.Members)
+	// The side whose register is lower may hold late changes (see
+	// late.go): changes at or below the other's register it lacks.
+	if a.HandoffsSettled < settled {
+		x = dropLate(x, settled, y)
+	}
+	if b.HandoffsSettled < settled {
+		y = dropLate(y, settled, x)
+	}
+	members := mergeMembers(x, y)
 	handoffs := forgetHandoffs(members, settled, mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs)))
 	if len(members) == 0 && len(handoffs) == 0 && settled == 0 {
 		return State{}
@@ -415,8 +425,7 @@ func canonicalHandoffs(hs []Handoff) []Handoff {
 	return slices.CompactFunc(out, func(a, b Handoff) bool { return compareHandoffKeys(a, b) == 0 })
 }
 
-func mergeMembers(a, b State) []MemberState {
-	x, y := canonical(a.Members), canonical(b.Members)
+func mergeMembers(x, y []MemberState) []MemberState {
 	out := make([]MemberState, 0, max(len(x), len(y)))
 	for len(x) > 0 || len(y) > 0 {
 		switch {

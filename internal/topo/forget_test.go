@@ -1,7 +1,9 @@
 package topo
 
 import (
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +146,66 @@ func TestMachine_SettlesRecordsOnlyWhenEveryPeerKnowsTheRegister(t *testing.T) {
 	if len(m.State().Handoffs) != 0 {
 		t.Fatal("a peer's gossip brought settled records back")
 	}
+}
+
+// TestMachine_MakesItsLateChangesAgain: a node restarts with a change
+// the cluster never saw, stamped below a register the cluster has since
+// settled (a join it made before stopping, or a loss it announces from
+// its stored, stale ring). The owner drops the change when it merges the
+// node's ring; the node, merging the owner's, sees its change dropped and
+// makes it again above the register, with transfers to make.
+func TestMachine_MakesItsLateChangesAgain(t *testing.T) {
+	base := settled(ring.State{}.Join(ring.Member{ID: "a"}).Join(ring.Member{ID: "b"}).Join(ring.Member{ID: "c"}))
+	cluster := settled(base.Join(ring.Member{ID: "d"})).SettleHandoffs()
+	if cluster.HandoffsSettled == 0 {
+		t.Fatal("the cluster's ring has no register: the test is vacuous")
+	}
+	for _, tc := range []struct {
+		name, self string
+		stored     ring.State
+		newEpoch   bool
+		changed    func(ring.State) bool
+	}{
+		{"a join made before stopping", "x", base.Join(ring.Member{ID: "x"}), false,
+			func(s ring.State) bool { return s.Owner("x") && entryVersion(s, "x") > cluster.HandoffsSettled }},
+		{"a loss announced from a stale ring", "c", base, true,
+			func(s ring.State) bool { return s.RebuildVersion("c") > cluster.HandoffsSettled }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := New(Config{Self: ring.Member{ID: tc.self}, Shape: testShape, Seeded: true, NewEpoch: tc.newEpoch})
+			m.Start(tc.stored)
+			late := m.State()
+			if late.Clock() > cluster.HandoffsSettled || late.KnowsChangesOf(cluster) {
+				t.Fatal("the node's change is not below the register: the test is vacuous")
+			}
+			owner := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
+			owner.Start(cluster)
+			owner.Gossip(Gossip{Peer: tc.self, Shape: testShape, State: late}, time.Unix(0, 0))
+			if !reflect.DeepEqual(owner.State().Members, cluster.Members) {
+				t.Fatalf("the owner kept a late change: %+v", owner.State().Members)
+			}
+
+			eff := m.Gossip(Gossip{Peer: "a", Shape: testShape, State: owner.State()}, time.Unix(0, 0))
+			if !tc.changed(m.State()) {
+				t.Fatalf("the node did not make its change again above the register %d: %+v", cluster.HandoffsSettled, m.State().Members)
+			}
+			if len(m.Plan().Transfers(tc.self)) == 0 {
+				t.Fatal("made again, the change has nothing to transfer")
+			}
+			if !slices.ContainsFunc(eff.Logs, func(l Log) bool { return strings.Contains(l.Msg, "dropped") }) {
+				t.Fatalf("no warning logged: %+v", eff.Logs)
+			}
+			owner.Gossip(Gossip{Peer: tc.self, Shape: testShape, State: m.State()}, time.Unix(1, 0))
+			if !tc.changed(owner.State()) || owner.Plan().Settled() {
+				t.Fatal("the owner did not keep the change made again, or counts its placements as received")
+			}
+		})
+	}
+}
+
+func entryVersion(s ring.State, id string) uint64 {
+	if e, ok := entryOf(s, id); ok {
+		return e.JoinVersion
+	}
+	return 0
 }

@@ -108,8 +108,9 @@ type Machine struct {
 	// replicas between the existing members too.
 	awaitingJoin bool
 	computed     bool
-	// refusedLogged is when a refused ring change was last logged.
-	refusedLogged time.Time
+	// refusedLogged is when a refused ring change was last logged, and
+	// lateLogged when a late one (see remakeLateChanges).
+	refusedLogged, lateLogged time.Time
 	// lossChecked is set once the machine has looked, with a ring that
 	// knows this node's ownership, for data this node lost: it looks once.
 	lossChecked bool
@@ -317,8 +318,14 @@ func (m *Machine) Gossip(g Gossip, now time.Time) Effects {
 		admitted = m.state.Admit(g.Peer, theirs)
 		m.logRefused(&eff, g.Peer, theirs, admitted, now)
 	}
-	merged := ring.Merge(m.state, admitted)
-	changed := m.apply(&eff, merged, "gossip")
+	merged, why := ring.Merge(m.state, admitted), "gossip"
+	if !merged.KnowsChangesOf(m.state) {
+		merged, why = m.remakeLateChanges(&eff, merged), "late changes made again"
+	}
+	if !merged.KnowsChangesOf(admitted) {
+		m.logLate(&eff, g.Peer, now)
+	}
+	changed := m.apply(&eff, merged, why)
 	if m.awaitingJoin {
 		// Another joiner's full state is as empty as this node's:
 		// joining on it is the reshuffle gossipDigest guards against,

@@ -50,6 +50,9 @@ const (
 	// scaleWindow is the quiet interval, after each size has settled, over
 	// which gossip bytes are measured.
 	scaleWindow = 10 * time.Second
+	// scaleRecordsWait bounds the wait, once a size has settled, for every
+	// node to drop its handoff records.
+	scaleRecordsWait = 60 * time.Second
 	// scaleWorkers and scalePace make the light load: about 2/pace
 	// operations a second, half of them writes of new keys, half reads of
 	// acknowledged ones.
@@ -199,9 +202,12 @@ type scaleRow struct {
 	ringBps, serfBps float64
 	// stateBytes and records are the largest ring state (encoded, as
 	// stored and sent on a digest mismatch) and handoff record count of
-	// any node at the end of the quiet window: records are dropped once a
-	// plan settles and every owner has its ring.
+	// any node once every node has dropped its records (they are dropped
+	// once a plan settles and every node has its ring), or after
+	// scaleRecordsWait; recordsGone is how long after the step settled
+	// the last node dropped them, 0 when it had not by then.
 	stateBytes, records int
+	recordsGone         time.Duration
 	// lost is acknowledged writes not read back once settled (of acked);
 	// falseNotFound is the load's acknowledged keys answered 404 during
 	// the step.
@@ -622,6 +628,22 @@ func (c *scaleCluster) finish(l *load, row scaleRow, ring *client.Ring) scaleRow
 	}
 	row.meanLoad = float64(scaleQ*scaleN) / float64(len(c.nodes))
 
+	settledAt := time.Now()
+	for {
+		var err error
+		if row.stateBytes, row.records, err = c.ringStates(); err != nil {
+			c.t.Fatal(err)
+		}
+		if row.records == 0 {
+			row.recordsGone = time.Since(settledAt)
+			break
+		}
+		if time.Since(settledAt) > scaleRecordsWait {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
 	m0, err := c.counters()
 	if err != nil {
 		c.t.Fatal(err)
@@ -633,20 +655,6 @@ func (c *scaleCluster) finish(l *load, row scaleRow, ring *client.Ring) scaleRow
 		c.t.Fatal(err)
 	}
 	per := float64(len(c.nodes)) * time.Since(w0).Seconds()
-	var mu sync.Mutex
-	if err := each(c.nodes, func(_ int, n *process.Node) error {
-		got, err := scrape(c.hc, n.URL(), []string{"dht_ring_state_bytes", "dht_ring_handoff_records"})
-		if err != nil {
-			return fmt.Errorf("%s metrics: %w", n.ID(), err)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		row.stateBytes = max(row.stateBytes, int(got["dht_ring_state_bytes"]))
-		row.records = max(row.records, int(got["dht_ring_handoff_records"]))
-		return nil
-	}); err != nil {
-		c.t.Fatal(err)
-	}
 	row.ringBps = (m1["dht_ring_gossip_bytes_total"] - m0["dht_ring_gossip_bytes_total"]) / per
 	row.serfBps = (m1["dht_memberlist_udp_sent"] + m1["dht_memberlist_tcp_sent"] - m0["dht_memberlist_udp_sent"] - m0["dht_memberlist_tcp_sent"]) / per
 
@@ -655,10 +663,28 @@ func (c *scaleCluster) finish(l *load, row scaleRow, ring *client.Ring) scaleRow
 	l.mu.Unlock()
 	row.acked = len(acked)
 	row.lost = c.readBack(acked)
-	c.t.Logf("%d nodes (%s): ring agreed after %v, transfers %v, moved %d (ideal %.1f), load %d..%d (mean %.1f), ring %.0f B/s/node, serf %.0f B/s/node, ring state %d B (%d records), lost %d of %d",
+	c.t.Logf("%d nodes (%s): ring agreed after %v, transfers %v, moved %d (ideal %.1f), load %d..%d (mean %.1f), ring %.0f B/s/node, serf %.0f B/s/node, ring state %d B (%d records, dropped everywhere after %v), lost %d of %d",
 		row.nodes, row.change, row.agree.Round(time.Millisecond), row.transfer.Round(time.Millisecond), row.moved, row.ideal,
-		row.minLoad, row.maxLoad, row.meanLoad, row.ringBps, row.serfBps, row.stateBytes, row.records, row.lost, row.acked)
+		row.minLoad, row.maxLoad, row.meanLoad, row.ringBps, row.serfBps, row.stateBytes, row.records, row.recordsGone.Round(time.Millisecond), row.lost, row.acked)
 	return row
+}
+
+// ringStates returns the largest ring state (bytes) and handoff record
+// count of any node.
+func (c *scaleCluster) ringStates() (stateBytes, records int, err error) {
+	var mu sync.Mutex
+	err = each(c.nodes, func(_ int, n *process.Node) error {
+		got, err := scrape(c.hc, n.URL(), []string{"dht_ring_state_bytes", "dht_ring_handoff_records"})
+		if err != nil {
+			return fmt.Errorf("%s metrics: %w", n.ID(), err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		stateBytes = max(stateBytes, int(got["dht_ring_state_bytes"]))
+		records = max(records, int(got["dht_ring_handoff_records"]))
+		return nil
+	})
+	return stateBytes, records, err
 }
 
 // readBack reads every key of acked at R=2 through the nodes in turn, a
@@ -696,8 +722,8 @@ func (c *scaleCluster) readBack(acked map[string]string) int {
 func scaleTable(rows []scaleRow, spec string, batch int, total time.Duration, acked int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s=%s: Q=%d, N=%d, memory engine, batches of %d, %d writes acknowledged in all; %v in all\n\n", scaleEnv, spec, scaleQ, scaleN, batch, acked, total.Round(time.Second))
-	b.WriteString("| nodes | change | batches | joiners ready (worst batch) | ring agreed (worst batch) | transfers (sum) | replicas moved / ideal | moved per node changed (ideal) | keys moved | replicas per node max/mean (min) | ring gossip B/s/node | serf B/s/node | ring state, max (records) | lost | false not-found |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| nodes | change | batches | joiners ready (worst batch) | ring agreed (worst batch) | transfers (sum) | replicas moved / ideal | moved per node changed (ideal) | keys moved | replicas per node max/mean (min) | ring gossip B/s/node | serf B/s/node | ring state, max (records) | records dropped everywhere after | lost | false not-found |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		moved, per := "—", "—"
 		if r.changes > 0 {
@@ -712,9 +738,13 @@ func scaleTable(rows []scaleRow, spec string, batch int, total time.Duration, ac
 		if r.ready > 0 {
 			ready = fmt.Sprintf("%.1f s", r.ready.Seconds())
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.1f s | %s | %s | %s | %.0f | %d / %.1f = %.2f (%d) | %.0f | %.0f | %d B (%d) | %d of %d | %d |\n",
+		gone := fmt.Sprintf("not within %v", scaleRecordsWait)
+		if r.recordsGone > 0 {
+			gone = fmt.Sprintf("%.1f s", r.recordsGone.Seconds())
+		}
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %.1f s | %s | %s | %s | %.0f | %d / %.1f = %.2f (%d) | %.0f | %.0f | %d B (%d) | %s | %d of %d | %d |\n",
 			r.nodes, r.change, r.batches, ready, r.agree.Seconds(), transfer, moved, per, r.keysMoved,
-			r.maxLoad, r.meanLoad, float64(r.maxLoad)/r.meanLoad, r.minLoad, r.ringBps, r.serfBps, r.stateBytes, r.records, r.lost, r.acked, r.falseNotFound)
+			r.maxLoad, r.meanLoad, float64(r.maxLoad)/r.meanLoad, r.minLoad, r.ringBps, r.serfBps, r.stateBytes, r.records, gone, r.lost, r.acked, r.falseNotFound)
 	}
 	return b.String()
 }

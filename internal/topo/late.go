@@ -1,0 +1,57 @@
+package topo
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/dhtkv/dht/cluster/ring"
+)
+
+// remakeLateChanges handles a merge that dropped changes of this node's
+// state: they were late, at or below the settled register of the ring it
+// merged, which the cluster settled without them (see ring's late.go).
+// Replayed there, their placements would count as received. This node's
+// own join (a first join, a rejoin or a zone change) and its own loss are
+// made again above the register, with transfers like any other; a
+// command this node relayed for another is lost, and the log says so.
+func (m *Machine) remakeLateChanges(eff *Effects, merged ring.State) ring.State {
+	eff.log(slog.LevelWarn, "ring changes made on an older ring were dropped: the cluster settled a concurrent change without them",
+		"settled_at", merged.HandoffsSettled)
+	self := m.cfg.Self.ID
+	mine, ok := entryOf(m.state, self)
+	if !ok || mine.Removed() {
+		return merged
+	}
+	if now, ok := entryOf(merged, self); !ok || now.Removed() || now.JoinVersion != mine.JoinVersion || now.Zone != mine.Zone {
+		eff.log(slog.LevelWarn, "this node's join was late: joining again", "late_join", mine.JoinVersion)
+		return merged.Join(m.cfg.Self)
+	}
+	if lost := mine.RebuildVersion; lost > merged.RebuildVersion(self) {
+		eff.log(slog.LevelWarn, "this node's loss was announced late: announcing it again", "late_loss", lost)
+		return merged.MarkRebuild(self)
+	}
+	return merged
+}
+
+// logLate logs, at most once per refusedLogInterval, that a peer's ring
+// held late changes this node dropped: the peer makes its own again, but
+// a command it relayed for another node is lost and must be given again.
+func (m *Machine) logLate(eff *Effects, peer string, now time.Time) {
+	if now.Sub(m.lateLogged) < refusedLogInterval {
+		return
+	}
+	m.lateLogged = now
+	eff.log(slog.LevelWarn, "dropped ring changes a peer made on an older ring, below the settled register: "+
+		"a change of its own it makes again; a decommission or force-remove it relayed must be given again",
+		"peer", peer, "settled_at", m.state.HandoffsSettled)
+}
+
+// entryOf returns id's entry in s.
+func entryOf(s ring.State, id string) (ring.MemberState, bool) {
+	for _, ms := range s.Members {
+		if ms.ID == id {
+			return ms, true
+		}
+	}
+	return ring.MemberState{}, false
+}
