@@ -14,7 +14,7 @@ import (
 // change replayed there would have its placements served before any
 // transfer. Every node that settles first waits until every live node
 // announces its ring, so a state that carries the register carries every
-// change at or below it that any node had made by then; Merge therefore
+// change at or below it that any live node held then; Merge therefore
 // drops from the other side every change at or below the register that
 // the side carrying it does not know. The node that made a dropped change
 // sees it gone from its own state and makes it again above the register
