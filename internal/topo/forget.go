@@ -18,9 +18,9 @@ import "log/slog"
 //     ownership the settled plan belongs to, so no change made on an
 //     older ring (which would replay among the settled ones, below the
 //     register) can still be on its way from a live node, and no owner is
-//     down to come back with one. What this cannot see is a node that
-//     made a change and stopped before gossiping it, then comes back
-//     after a concurrent change has settled: see docs/design-notes.md.
+//     down to come back with one. A change that arrives late all the same
+//     (its node stopped before gossiping it) is dropped by every merge
+//     and made again above the register (see remakeLateChanges).
 //
 // Gossip then spreads the pruned state; the registers it sets keep the
 // records out of every later merge, even one with a node that still holds

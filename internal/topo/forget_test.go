@@ -203,6 +203,31 @@ func TestMachine_MakesItsLateChangesAgain(t *testing.T) {
 	}
 }
 
+// TestMachine_DropsALateCommand: a decommission broadcast from a ring
+// older than the settled register is dropped, and the log says to give it
+// again; one made on the settled ring is applied.
+func TestMachine_DropsALateCommand(t *testing.T) {
+	base := settled(ring.State{}.Join(ring.Member{ID: "a"}).Join(ring.Member{ID: "b"}).Join(ring.Member{ID: "c"}).Join(ring.Member{ID: "d"}))
+	cluster := settled(base.Join(ring.Member{ID: "e"})).SettleHandoffs()
+	entryAt := func(s ring.State) ring.MemberState {
+		e, _ := entryOf(s.Remove("b"), "b")
+		return e
+	}
+	m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
+	m.Start(cluster)
+	eff := m.RemoteCommand(RemoteCommand{Cluster: testShape.Cluster, Action: ActionDecommission, Entry: entryAt(base)})
+	if !m.State().Owner("b") {
+		t.Fatal("a decommission made below the settled register was applied")
+	}
+	if !slices.ContainsFunc(eff.Logs, func(l Log) bool { return strings.Contains(l.Msg, "give it again") }) {
+		t.Fatalf("the dropped command was not logged: %+v", eff.Logs)
+	}
+	m.RemoteCommand(RemoteCommand{Cluster: testShape.Cluster, Action: ActionDecommission, Entry: entryAt(cluster)})
+	if m.State().Owner("b") {
+		t.Fatal("a decommission made on the settled ring was not applied")
+	}
+}
+
 func entryVersion(s ring.State, id string) uint64 {
 	if e, ok := entryOf(s, id); ok {
 		return e.JoinVersion

@@ -500,7 +500,14 @@ func (m *Machine) RemoteCommand(c RemoteCommand) Effects {
 		eff.log(slog.LevelWarn, "ignoring a malformed cluster command", "action", c.Action, "err", err)
 		return eff
 	}
-	if m.apply(&eff, ring.Merge(m.state, entry), c.Action) {
+	merged := ring.Merge(m.state, entry)
+	if !merged.KnowsChangesOf(entry) {
+		// Made on a ring older than the settled register (see
+		// remakeLateChanges): dropped, as gossip would drop it.
+		eff.log(slog.LevelWarn, "dropped a cluster command made on an older ring, below the settled register; give it again",
+			"action", c.Action, "node", c.Entry.ID, "settled_at", m.state.HandoffsSettled)
+	}
+	if m.apply(&eff, merged, c.Action) {
 		eff.Publish = true
 	}
 	// Reported even when ring gossip brought the change first: the
