@@ -1,9 +1,6 @@
 package ring
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // A late change is an ownership change at or below a settled register
 // (State.HandoffsSettled) that the node which settled did not know: made
@@ -27,9 +24,10 @@ import (
 func dropLate(ms []MemberState, settled uint64, ref []MemberState) []MemberState {
 	out := ms[:0:0]
 	changed := false
+	in := State{Members: ref}
 	for _, m := range ms {
 		var known *MemberState
-		if i, ok := slices.BinarySearchFunc(ref, m.ID, func(r MemberState, id string) int { return strings.Compare(r.ID, id) }); ok {
+		if i, ok := in.find(m.ID); ok {
 			known = &ref[i]
 		}
 		kept, dropped := keepKnown(m, settled, known)
@@ -56,7 +54,7 @@ func keepKnown(m MemberState, settled uint64, known *MemberState) (MemberState, 
 	dropped := false
 	var spans []Span
 	for _, sp := range m.spans() {
-		i := slices.IndexFunc(knownSpans, func(k Span) bool { return k.Join == sp.Join })
+		i := spanJoinedAt(knownSpans, sp.Join)
 		switch {
 		case sp.Join > settled:
 		case i < 0 || knownSpans[i].Zone != sp.Zone:
@@ -100,11 +98,17 @@ func (s State) KnowsChangesOf(other State) bool {
 		}
 		spans := have.spans()
 		for _, sp := range m.spans() {
-			j := slices.IndexFunc(spans, func(k Span) bool { return k.Join == sp.Join })
+			j := spanJoinedAt(spans, sp.Join)
 			if j < 0 || (sp.Remove != 0 && spans[j].Remove < sp.Remove) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// spanJoinedAt returns the index of the span of spans that joined at
+// version join, -1 when none did.
+func spanJoinedAt(spans []Span, join uint64) int {
+	return slices.IndexFunc(spans, func(sp Span) bool { return sp.Join == join })
 }

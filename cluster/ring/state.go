@@ -233,10 +233,10 @@ func (s State) ForgetHandoffs(id string) State {
 // current holder did). The plan of the result serves, pends and transfers
 // as the plan of s, and stays so under the same later changes, whose
 // placements are after the register and need records of their own
-// (TestState_SettleHandoffsKeepsThePlan). The caller must also know that
-// no change at or below s.Clock() is still to arrive: one would replay
-// among the settled placements, and the register would count its
-// placements received.
+// (TestState_ForgetHandoffsKeepsThePlan). The caller must also know that
+// every live node holds every change at or below s.Clock(): Merge drops a
+// change that arrives there later as late (late.go), which is right only
+// if no live node held it when s settled.
 func (s State) SettleHandoffs() State {
 	clock := s.Clock()
 	if clock <= s.HandoffsSettled {

@@ -210,7 +210,7 @@ func TestMachine_DropsALateCommand(t *testing.T) {
 	base := settled(ring.State{}.Join(ring.Member{ID: "a"}).Join(ring.Member{ID: "b"}).Join(ring.Member{ID: "c"}).Join(ring.Member{ID: "d"}))
 	cluster := settled(base.Join(ring.Member{ID: "e"})).SettleHandoffs()
 	entryAt := func(s ring.State) ring.MemberState {
-		e, _ := entryOf(s.Remove("b"), "b")
+		e, _ := s.Remove("b").Entry("b")
 		return e
 	}
 	m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape})
@@ -229,7 +229,7 @@ func TestMachine_DropsALateCommand(t *testing.T) {
 }
 
 func entryVersion(s ring.State, id string) uint64 {
-	if e, ok := entryOf(s, id); ok {
+	if e, ok := s.Entry(id); ok {
 		return e.JoinVersion
 	}
 	return 0

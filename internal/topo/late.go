@@ -18,11 +18,11 @@ func (m *Machine) remakeLateChanges(eff *Effects, merged ring.State) ring.State 
 	eff.log(slog.LevelWarn, "ring changes made on an older ring were dropped: the cluster settled a concurrent change without them",
 		"settled_at", merged.HandoffsSettled)
 	self := m.cfg.Self.ID
-	mine, ok := entryOf(m.state, self)
+	mine, ok := m.state.Entry(self)
 	if !ok || mine.Removed() {
 		return merged
 	}
-	if now, ok := entryOf(merged, self); !ok || now.Removed() || now.JoinVersion != mine.JoinVersion || now.Zone != mine.Zone {
+	if now, ok := merged.Entry(self); !ok || now.Removed() || now.JoinVersion != mine.JoinVersion || now.Zone != mine.Zone {
 		eff.log(slog.LevelWarn, "this node's join was late: joining again", "late_join", mine.JoinVersion)
 		return merged.Join(m.cfg.Self)
 	}
@@ -44,14 +44,4 @@ func (m *Machine) logLate(eff *Effects, peer string, now time.Time) {
 	eff.log(slog.LevelWarn, "dropped ring changes a peer made on an older ring, below the settled register: "+
 		"a change of its own it makes again; a decommission or force-remove it relayed must be given again",
 		"peer", peer, "settled_at", m.state.HandoffsSettled)
-}
-
-// entryOf returns id's entry in s.
-func entryOf(s ring.State, id string) (ring.MemberState, bool) {
-	for _, ms := range s.Members {
-		if ms.ID == id {
-			return ms, true
-		}
-	}
-	return ring.MemberState{}, false
 }
