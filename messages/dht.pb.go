@@ -1707,8 +1707,14 @@ type RingState struct {
 	// sets it: a node that predates it would count those placements as not
 	// received.
 	HandoffsSettled uint64 `protobuf:"varint,6,opt,name=handoffs_settled,json=handoffsSettled,proto3" json:"handoffs_settled,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Absent until the cluster compacted its history; then the claim as it
+	// stood at base.version, which stands for every change at or below it:
+	// replay starts there, and the entries of members removed by then are
+	// gone. Nodes announce that they know the field (serf tag "rb") before
+	// any node sets it.
+	Base          *RingBase `protobuf:"bytes,7,opt,name=base,proto3" json:"base,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RingState) Reset() {
@@ -1783,6 +1789,106 @@ func (x *RingState) GetHandoffsSettled() uint64 {
 	return 0
 }
 
+func (x *RingState) GetBase() *RingBase {
+	if x != nil {
+		return x.Base
+	}
+	return nil
+}
+
+// RingBase is the claim as replay left it at a ring version (ring.Base):
+// the members alive then and their zones in claim's order, and every
+// partition's replicas.
+type RingBase struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version uint64                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The ring state's version sum when the base was taken.
+	Sum   uint64   `protobuf:"varint,2,opt,name=sum,proto3" json:"sum,omitempty"`
+	Zones []string `protobuf:"bytes,3,rep,name=zones,proto3" json:"zones,omitempty"`
+	// The members alive at version, in claim's order, and each one's zone as
+	// an index into zones.
+	Nodes     []string `protobuf:"bytes,4,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	NodeZones []uint32 `protobuf:"varint,5,rep,packed,name=node_zones,json=nodeZones,proto3" json:"node_zones,omitempty"`
+	// Each partition's min(n, len(nodes)) replicas, partition by partition,
+	// as indices into nodes of bits.Len(len(nodes)-1) bits each (at least 1),
+	// packed from the low bit of the first byte up.
+	Slots         []byte `protobuf:"bytes,6,opt,name=slots,proto3" json:"slots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RingBase) Reset() {
+	*x = RingBase{}
+	mi := &file_dht_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RingBase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RingBase) ProtoMessage() {}
+
+func (x *RingBase) ProtoReflect() protoreflect.Message {
+	mi := &file_dht_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RingBase.ProtoReflect.Descriptor instead.
+func (*RingBase) Descriptor() ([]byte, []int) {
+	return file_dht_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RingBase) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RingBase) GetSum() uint64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *RingBase) GetZones() []string {
+	if x != nil {
+		return x.Zones
+	}
+	return nil
+}
+
+func (x *RingBase) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *RingBase) GetNodeZones() []uint32 {
+	if x != nil {
+		return x.NodeZones
+	}
+	return nil
+}
+
+func (x *RingBase) GetSlots() []byte {
+	if x != nil {
+		return x.Slots
+	}
+	return nil
+}
+
 // HandoffRecord says that member holds all of partition's data for its
 // placement made at ring version since: the handoff that filled it is done,
 // and routing no longer needs the replica it replaced.
@@ -1797,7 +1903,7 @@ type HandoffRecord struct {
 
 func (x *HandoffRecord) Reset() {
 	*x = HandoffRecord{}
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +1915,7 @@ func (x *HandoffRecord) String() string {
 func (*HandoffRecord) ProtoMessage() {}
 
 func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[18]
+	mi := &file_dht_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +1928,7 @@ func (x *HandoffRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffRecord.ProtoReflect.Descriptor instead.
 func (*HandoffRecord) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{18}
+	return file_dht_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HandoffRecord) GetMember() string {
@@ -1869,7 +1975,7 @@ type HandoffPullRequest struct {
 
 func (x *HandoffPullRequest) Reset() {
 	*x = HandoffPullRequest{}
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +1987,7 @@ func (x *HandoffPullRequest) String() string {
 func (*HandoffPullRequest) ProtoMessage() {}
 
 func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[19]
+	mi := &file_dht_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2000,7 @@ func (x *HandoffPullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullRequest.ProtoReflect.Descriptor instead.
 func (*HandoffPullRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{19}
+	return file_dht_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HandoffPullRequest) GetPartition() uint32 {
@@ -1943,7 +2049,7 @@ type KeyObject struct {
 
 func (x *KeyObject) Reset() {
 	*x = KeyObject{}
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2061,7 @@ func (x *KeyObject) String() string {
 func (*KeyObject) ProtoMessage() {}
 
 func (x *KeyObject) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[20]
+	mi := &file_dht_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2074,7 @@ func (x *KeyObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyObject.ProtoReflect.Descriptor instead.
 func (*KeyObject) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{20}
+	return file_dht_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *KeyObject) GetKey() []byte {
@@ -2005,7 +2111,7 @@ type HandoffPullReply struct {
 
 func (x *HandoffPullReply) Reset() {
 	*x = HandoffPullReply{}
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2123,7 @@ func (x *HandoffPullReply) String() string {
 func (*HandoffPullReply) ProtoMessage() {}
 
 func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[21]
+	mi := &file_dht_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2136,7 @@ func (x *HandoffPullReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandoffPullReply.ProtoReflect.Descriptor instead.
 func (*HandoffPullReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{21}
+	return file_dht_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HandoffPullReply) GetEntries() []*KeyObject {
@@ -2081,7 +2187,7 @@ type MergeBatchRequest struct {
 
 func (x *MergeBatchRequest) Reset() {
 	*x = MergeBatchRequest{}
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2199,7 @@ func (x *MergeBatchRequest) String() string {
 func (*MergeBatchRequest) ProtoMessage() {}
 
 func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[22]
+	mi := &file_dht_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2212,7 @@ func (x *MergeBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchRequest.ProtoReflect.Descriptor instead.
 func (*MergeBatchRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{22}
+	return file_dht_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *MergeBatchRequest) GetPartition() uint32 {
@@ -2132,7 +2238,7 @@ type MergeBatchReply struct {
 
 func (x *MergeBatchReply) Reset() {
 	*x = MergeBatchReply{}
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2144,7 +2250,7 @@ func (x *MergeBatchReply) String() string {
 func (*MergeBatchReply) ProtoMessage() {}
 
 func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[23]
+	mi := &file_dht_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2157,7 +2263,7 @@ func (x *MergeBatchReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeBatchReply.ProtoReflect.Descriptor instead.
 func (*MergeBatchReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{23}
+	return file_dht_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *MergeBatchReply) GetMerged() uint32 {
@@ -2187,7 +2293,7 @@ type ClusterCommand struct {
 
 func (x *ClusterCommand) Reset() {
 	*x = ClusterCommand{}
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2305,7 @@ func (x *ClusterCommand) String() string {
 func (*ClusterCommand) ProtoMessage() {}
 
 func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[24]
+	mi := &file_dht_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2318,7 @@ func (x *ClusterCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterCommand.ProtoReflect.Descriptor instead.
 func (*ClusterCommand) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{24}
+	return file_dht_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ClusterCommand) GetCluster() string {
@@ -2286,7 +2392,7 @@ type RingGossip struct {
 
 func (x *RingGossip) Reset() {
 	*x = RingGossip{}
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2404,7 @@ func (x *RingGossip) String() string {
 func (*RingGossip) ProtoMessage() {}
 
 func (x *RingGossip) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[25]
+	mi := &file_dht_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2417,7 @@ func (x *RingGossip) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RingGossip.ProtoReflect.Descriptor instead.
 func (*RingGossip) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{25}
+	return file_dht_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RingGossip) GetState() *RingState {
@@ -2357,7 +2463,7 @@ type HintRequest struct {
 
 func (x *HintRequest) Reset() {
 	*x = HintRequest{}
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2369,7 +2475,7 @@ func (x *HintRequest) String() string {
 func (*HintRequest) ProtoMessage() {}
 
 func (x *HintRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[26]
+	mi := &file_dht_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2382,7 +2488,7 @@ func (x *HintRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintRequest.ProtoReflect.Descriptor instead.
 func (*HintRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{26}
+	return file_dht_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HintRequest) GetTarget() string {
@@ -2425,7 +2531,7 @@ type HintReply struct {
 
 func (x *HintReply) Reset() {
 	*x = HintReply{}
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2543,7 @@ func (x *HintReply) String() string {
 func (*HintReply) ProtoMessage() {}
 
 func (x *HintReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[27]
+	mi := &file_dht_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2556,7 @@ func (x *HintReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintReply.ProtoReflect.Descriptor instead.
 func (*HintReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{27}
+	return file_dht_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HintReply) GetStored() bool {
@@ -2481,7 +2587,7 @@ type Hint struct {
 
 func (x *Hint) Reset() {
 	*x = Hint{}
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2599,7 @@ func (x *Hint) String() string {
 func (*Hint) ProtoMessage() {}
 
 func (x *Hint) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[28]
+	mi := &file_dht_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2612,7 @@ func (x *Hint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hint.ProtoReflect.Descriptor instead.
 func (*Hint) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{28}
+	return file_dht_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Hint) GetTarget() string {
@@ -2557,7 +2663,7 @@ type MerkleRequest struct {
 
 func (x *MerkleRequest) Reset() {
 	*x = MerkleRequest{}
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2569,7 +2675,7 @@ func (x *MerkleRequest) String() string {
 func (*MerkleRequest) ProtoMessage() {}
 
 func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[29]
+	mi := &file_dht_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2582,7 +2688,7 @@ func (x *MerkleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleRequest.ProtoReflect.Descriptor instead.
 func (*MerkleRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{29}
+	return file_dht_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MerkleRequest) GetPartition() uint32 {
@@ -2625,7 +2731,7 @@ type MerkleReply struct {
 
 func (x *MerkleReply) Reset() {
 	*x = MerkleReply{}
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2637,7 +2743,7 @@ func (x *MerkleReply) String() string {
 func (*MerkleReply) ProtoMessage() {}
 
 func (x *MerkleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[30]
+	mi := &file_dht_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2650,7 +2756,7 @@ func (x *MerkleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MerkleReply.ProtoReflect.Descriptor instead.
 func (*MerkleReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{30}
+	return file_dht_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *MerkleReply) GetHashes() []uint64 {
@@ -2700,7 +2806,7 @@ type BucketKeysRequest struct {
 
 func (x *BucketKeysRequest) Reset() {
 	*x = BucketKeysRequest{}
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2712,7 +2818,7 @@ func (x *BucketKeysRequest) String() string {
 func (*BucketKeysRequest) ProtoMessage() {}
 
 func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[31]
+	mi := &file_dht_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2725,7 +2831,7 @@ func (x *BucketKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysRequest.ProtoReflect.Descriptor instead.
 func (*BucketKeysRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{31}
+	return file_dht_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BucketKeysRequest) GetPartition() uint32 {
@@ -2751,7 +2857,7 @@ type BucketKeysReply struct {
 
 func (x *BucketKeysReply) Reset() {
 	*x = BucketKeysReply{}
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2763,7 +2869,7 @@ func (x *BucketKeysReply) String() string {
 func (*BucketKeysReply) ProtoMessage() {}
 
 func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[32]
+	mi := &file_dht_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2776,7 +2882,7 @@ func (x *BucketKeysReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BucketKeysReply.ProtoReflect.Descriptor instead.
 func (*BucketKeysReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{32}
+	return file_dht_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BucketKeysReply) GetKeys() []*KeyVersion {
@@ -2796,7 +2902,7 @@ type KeyVersion struct {
 
 func (x *KeyVersion) Reset() {
 	*x = KeyVersion{}
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2914,7 @@ func (x *KeyVersion) String() string {
 func (*KeyVersion) ProtoMessage() {}
 
 func (x *KeyVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[33]
+	mi := &file_dht_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +2927,7 @@ func (x *KeyVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyVersion.ProtoReflect.Descriptor instead.
 func (*KeyVersion) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{33}
+	return file_dht_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *KeyVersion) GetKey() []byte {
@@ -2851,7 +2957,7 @@ type TombstonesRequest struct {
 
 func (x *TombstonesRequest) Reset() {
 	*x = TombstonesRequest{}
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +2969,7 @@ func (x *TombstonesRequest) String() string {
 func (*TombstonesRequest) ProtoMessage() {}
 
 func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[34]
+	mi := &file_dht_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +2982,7 @@ func (x *TombstonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesRequest.ProtoReflect.Descriptor instead.
 func (*TombstonesRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{34}
+	return file_dht_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *TombstonesRequest) GetPartition() uint32 {
@@ -2909,7 +3015,7 @@ type TombstonesReply struct {
 
 func (x *TombstonesReply) Reset() {
 	*x = TombstonesReply{}
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3027,7 @@ func (x *TombstonesReply) String() string {
 func (*TombstonesReply) ProtoMessage() {}
 
 func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[35]
+	mi := &file_dht_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3040,7 @@ func (x *TombstonesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TombstonesReply.ProtoReflect.Descriptor instead.
 func (*TombstonesReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{35}
+	return file_dht_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TombstonesReply) GetKeys() [][]byte {
@@ -2957,7 +3063,7 @@ type ReapRequest struct {
 
 func (x *ReapRequest) Reset() {
 	*x = ReapRequest{}
-	mi := &file_dht_proto_msgTypes[36]
+	mi := &file_dht_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2969,7 +3075,7 @@ func (x *ReapRequest) String() string {
 func (*ReapRequest) ProtoMessage() {}
 
 func (x *ReapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[36]
+	mi := &file_dht_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2982,7 +3088,7 @@ func (x *ReapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapRequest.ProtoReflect.Descriptor instead.
 func (*ReapRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{36}
+	return file_dht_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReapRequest) GetPartition() uint32 {
@@ -3015,7 +3121,7 @@ type ReapReply struct {
 
 func (x *ReapReply) Reset() {
 	*x = ReapReply{}
-	mi := &file_dht_proto_msgTypes[37]
+	mi := &file_dht_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3027,7 +3133,7 @@ func (x *ReapReply) String() string {
 func (*ReapReply) ProtoMessage() {}
 
 func (x *ReapReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[37]
+	mi := &file_dht_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3146,7 @@ func (x *ReapReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReapReply.ProtoReflect.Descriptor instead.
 func (*ReapReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{37}
+	return file_dht_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReapReply) GetReaped() bool {
@@ -3063,7 +3169,7 @@ type HintsForRequest struct {
 
 func (x *HintsForRequest) Reset() {
 	*x = HintsForRequest{}
-	mi := &file_dht_proto_msgTypes[38]
+	mi := &file_dht_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3075,7 +3181,7 @@ func (x *HintsForRequest) String() string {
 func (*HintsForRequest) ProtoMessage() {}
 
 func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[38]
+	mi := &file_dht_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3088,7 +3194,7 @@ func (x *HintsForRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForRequest.ProtoReflect.Descriptor instead.
 func (*HintsForRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{38}
+	return file_dht_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HintsForRequest) GetPartition() uint32 {
@@ -3114,7 +3220,7 @@ type HintsForReply struct {
 
 func (x *HintsForReply) Reset() {
 	*x = HintsForReply{}
-	mi := &file_dht_proto_msgTypes[39]
+	mi := &file_dht_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3232,7 @@ func (x *HintsForReply) String() string {
 func (*HintsForReply) ProtoMessage() {}
 
 func (x *HintsForReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[39]
+	mi := &file_dht_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3245,7 @@ func (x *HintsForReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HintsForReply.ProtoReflect.Descriptor instead.
 func (*HintsForReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{39}
+	return file_dht_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *HintsForReply) GetCount() uint32 {
@@ -3170,7 +3276,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_dht_proto_msgTypes[40]
+	mi := &file_dht_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3182,7 +3288,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[40]
+	mi := &file_dht_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3195,7 +3301,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{40}
+	return file_dht_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListRequest) GetPartition() uint32 {
@@ -3246,7 +3352,7 @@ type ListReply struct {
 
 func (x *ListReply) Reset() {
 	*x = ListReply{}
-	mi := &file_dht_proto_msgTypes[41]
+	mi := &file_dht_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3258,7 +3364,7 @@ func (x *ListReply) String() string {
 func (*ListReply) ProtoMessage() {}
 
 func (x *ListReply) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[41]
+	mi := &file_dht_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3271,7 +3377,7 @@ func (x *ListReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReply.ProtoReflect.Descriptor instead.
 func (*ListReply) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{41}
+	return file_dht_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListReply) GetEntries() []*KeyObject {
@@ -3407,7 +3513,7 @@ const file_dht_proto_rawDesc = "" +
 	"\bRingSpan\x12\x12\n" +
 	"\x04zone\x18\x01 \x01(\tR\x04zone\x12!\n" +
 	"\fjoin_version\x18\x02 \x01(\x04R\vjoinVersion\x12%\n" +
-	"\x0eremove_version\x18\x03 \x01(\x04R\rremoveVersion\"\xdf\x01\n" +
+	"\x0eremove_version\x18\x03 \x01(\x04R\rremoveVersion\"\x85\x02\n" +
 	"\tRingState\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x1e\n" +
 	"\n" +
@@ -3416,7 +3522,16 @@ const file_dht_proto_rawDesc = "" +
 	"\x01n\x18\x03 \x01(\rR\x01n\x12,\n" +
 	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\x121\n" +
 	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\x12)\n" +
-	"\x10handoffs_settled\x18\x06 \x01(\x04R\x0fhandoffsSettled\"[\n" +
+	"\x10handoffs_settled\x18\x06 \x01(\x04R\x0fhandoffsSettled\x12$\n" +
+	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\x97\x01\n" +
+	"\bRingBase\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x10\n" +
+	"\x03sum\x18\x02 \x01(\x04R\x03sum\x12\x14\n" +
+	"\x05zones\x18\x03 \x03(\tR\x05zones\x12\x14\n" +
+	"\x05nodes\x18\x04 \x03(\tR\x05nodes\x12\x1d\n" +
+	"\n" +
+	"node_zones\x18\x05 \x03(\rR\tnodeZones\x12\x14\n" +
+	"\x05slots\x18\x06 \x01(\fR\x05slots\"[\n" +
 	"\rHandoffRecord\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +
@@ -3546,7 +3661,7 @@ func file_dht_proto_rawDescGZIP() []byte {
 }
 
 var file_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_dht_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: dht.v1.ErrorCode
 	(*Dot)(nil),                   // 1: dht.v1.Dot
@@ -3567,30 +3682,31 @@ var file_dht_proto_goTypes = []any{
 	(*RingMember)(nil),            // 16: dht.v1.RingMember
 	(*RingSpan)(nil),              // 17: dht.v1.RingSpan
 	(*RingState)(nil),             // 18: dht.v1.RingState
-	(*HandoffRecord)(nil),         // 19: dht.v1.HandoffRecord
-	(*HandoffPullRequest)(nil),    // 20: dht.v1.HandoffPullRequest
-	(*KeyObject)(nil),             // 21: dht.v1.KeyObject
-	(*HandoffPullReply)(nil),      // 22: dht.v1.HandoffPullReply
-	(*MergeBatchRequest)(nil),     // 23: dht.v1.MergeBatchRequest
-	(*MergeBatchReply)(nil),       // 24: dht.v1.MergeBatchReply
-	(*ClusterCommand)(nil),        // 25: dht.v1.ClusterCommand
-	(*RingGossip)(nil),            // 26: dht.v1.RingGossip
-	(*HintRequest)(nil),           // 27: dht.v1.HintRequest
-	(*HintReply)(nil),             // 28: dht.v1.HintReply
-	(*Hint)(nil),                  // 29: dht.v1.Hint
-	(*MerkleRequest)(nil),         // 30: dht.v1.MerkleRequest
-	(*MerkleReply)(nil),           // 31: dht.v1.MerkleReply
-	(*BucketKeysRequest)(nil),     // 32: dht.v1.BucketKeysRequest
-	(*BucketKeysReply)(nil),       // 33: dht.v1.BucketKeysReply
-	(*KeyVersion)(nil),            // 34: dht.v1.KeyVersion
-	(*TombstonesRequest)(nil),     // 35: dht.v1.TombstonesRequest
-	(*TombstonesReply)(nil),       // 36: dht.v1.TombstonesReply
-	(*ReapRequest)(nil),           // 37: dht.v1.ReapRequest
-	(*ReapReply)(nil),             // 38: dht.v1.ReapReply
-	(*HintsForRequest)(nil),       // 39: dht.v1.HintsForRequest
-	(*HintsForReply)(nil),         // 40: dht.v1.HintsForReply
-	(*ListRequest)(nil),           // 41: dht.v1.ListRequest
-	(*ListReply)(nil),             // 42: dht.v1.ListReply
+	(*RingBase)(nil),              // 19: dht.v1.RingBase
+	(*HandoffRecord)(nil),         // 20: dht.v1.HandoffRecord
+	(*HandoffPullRequest)(nil),    // 21: dht.v1.HandoffPullRequest
+	(*KeyObject)(nil),             // 22: dht.v1.KeyObject
+	(*HandoffPullReply)(nil),      // 23: dht.v1.HandoffPullReply
+	(*MergeBatchRequest)(nil),     // 24: dht.v1.MergeBatchRequest
+	(*MergeBatchReply)(nil),       // 25: dht.v1.MergeBatchReply
+	(*ClusterCommand)(nil),        // 26: dht.v1.ClusterCommand
+	(*RingGossip)(nil),            // 27: dht.v1.RingGossip
+	(*HintRequest)(nil),           // 28: dht.v1.HintRequest
+	(*HintReply)(nil),             // 29: dht.v1.HintReply
+	(*Hint)(nil),                  // 30: dht.v1.Hint
+	(*MerkleRequest)(nil),         // 31: dht.v1.MerkleRequest
+	(*MerkleReply)(nil),           // 32: dht.v1.MerkleReply
+	(*BucketKeysRequest)(nil),     // 33: dht.v1.BucketKeysRequest
+	(*BucketKeysReply)(nil),       // 34: dht.v1.BucketKeysReply
+	(*KeyVersion)(nil),            // 35: dht.v1.KeyVersion
+	(*TombstonesRequest)(nil),     // 36: dht.v1.TombstonesRequest
+	(*TombstonesReply)(nil),       // 37: dht.v1.TombstonesReply
+	(*ReapRequest)(nil),           // 38: dht.v1.ReapRequest
+	(*ReapReply)(nil),             // 39: dht.v1.ReapReply
+	(*HintsForRequest)(nil),       // 40: dht.v1.HintsForRequest
+	(*HintsForReply)(nil),         // 41: dht.v1.HintsForReply
+	(*ListRequest)(nil),           // 42: dht.v1.ListRequest
+	(*ListReply)(nil),             // 43: dht.v1.ListReply
 }
 var file_dht_proto_depIdxs = []int32{
 	1,  // 0: dht.v1.Sibling.dot:type_name -> dht.v1.Dot
@@ -3606,26 +3722,26 @@ var file_dht_proto_depIdxs = []int32{
 	13, // 10: dht.v1.Envelope.merge_request:type_name -> dht.v1.MergeRequest
 	14, // 11: dht.v1.Envelope.merge_reply:type_name -> dht.v1.MergeReply
 	15, // 12: dht.v1.Envelope.error_reply:type_name -> dht.v1.ErrorReply
-	26, // 13: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
-	27, // 14: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
-	28, // 15: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
-	30, // 16: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
-	31, // 17: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
-	32, // 18: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
-	33, // 19: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
-	35, // 20: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
-	36, // 21: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
-	37, // 22: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
-	38, // 23: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
-	39, // 24: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
-	40, // 25: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
-	20, // 26: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
-	22, // 27: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
-	23, // 28: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
-	24, // 29: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
+	27, // 13: dht.v1.Envelope.ring_gossip:type_name -> dht.v1.RingGossip
+	28, // 14: dht.v1.Envelope.hint_request:type_name -> dht.v1.HintRequest
+	29, // 15: dht.v1.Envelope.hint_reply:type_name -> dht.v1.HintReply
+	31, // 16: dht.v1.Envelope.merkle_request:type_name -> dht.v1.MerkleRequest
+	32, // 17: dht.v1.Envelope.merkle_reply:type_name -> dht.v1.MerkleReply
+	33, // 18: dht.v1.Envelope.bucket_keys_request:type_name -> dht.v1.BucketKeysRequest
+	34, // 19: dht.v1.Envelope.bucket_keys_reply:type_name -> dht.v1.BucketKeysReply
+	36, // 20: dht.v1.Envelope.tombstones_request:type_name -> dht.v1.TombstonesRequest
+	37, // 21: dht.v1.Envelope.tombstones_reply:type_name -> dht.v1.TombstonesReply
+	38, // 22: dht.v1.Envelope.reap_request:type_name -> dht.v1.ReapRequest
+	39, // 23: dht.v1.Envelope.reap_reply:type_name -> dht.v1.ReapReply
+	40, // 24: dht.v1.Envelope.hints_for_request:type_name -> dht.v1.HintsForRequest
+	41, // 25: dht.v1.Envelope.hints_for_reply:type_name -> dht.v1.HintsForReply
+	21, // 26: dht.v1.Envelope.handoff_pull_request:type_name -> dht.v1.HandoffPullRequest
+	23, // 27: dht.v1.Envelope.handoff_pull_reply:type_name -> dht.v1.HandoffPullReply
+	24, // 28: dht.v1.Envelope.merge_batch_request:type_name -> dht.v1.MergeBatchRequest
+	25, // 29: dht.v1.Envelope.merge_batch_reply:type_name -> dht.v1.MergeBatchReply
 	8,  // 30: dht.v1.Envelope.conditional_put_request:type_name -> dht.v1.ConditionalPutRequest
-	41, // 31: dht.v1.Envelope.list_request:type_name -> dht.v1.ListRequest
-	42, // 32: dht.v1.Envelope.list_reply:type_name -> dht.v1.ListReply
+	42, // 31: dht.v1.Envelope.list_request:type_name -> dht.v1.ListRequest
+	43, // 32: dht.v1.Envelope.list_reply:type_name -> dht.v1.ListReply
 	1,  // 33: dht.v1.PutRequest.context:type_name -> dht.v1.Dot
 	2,  // 34: dht.v1.PutRequest.value:type_name -> dht.v1.Sibling
 	7,  // 35: dht.v1.ConditionalPutRequest.put:type_name -> dht.v1.PutRequest
@@ -3637,21 +3753,22 @@ var file_dht_proto_depIdxs = []int32{
 	0,  // 41: dht.v1.ErrorReply.code:type_name -> dht.v1.ErrorCode
 	17, // 42: dht.v1.RingMember.past:type_name -> dht.v1.RingSpan
 	16, // 43: dht.v1.RingState.members:type_name -> dht.v1.RingMember
-	19, // 44: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
-	4,  // 45: dht.v1.KeyObject.object:type_name -> dht.v1.Object
-	21, // 46: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
-	21, // 47: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
-	18, // 48: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
-	4,  // 49: dht.v1.HintRequest.object:type_name -> dht.v1.Object
-	4,  // 50: dht.v1.Hint.object:type_name -> dht.v1.Object
-	34, // 51: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
-	4,  // 52: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
-	21, // 53: dht.v1.ListReply.entries:type_name -> dht.v1.KeyObject
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	20, // 44: dht.v1.RingState.handoffs:type_name -> dht.v1.HandoffRecord
+	19, // 45: dht.v1.RingState.base:type_name -> dht.v1.RingBase
+	4,  // 46: dht.v1.KeyObject.object:type_name -> dht.v1.Object
+	22, // 47: dht.v1.HandoffPullReply.entries:type_name -> dht.v1.KeyObject
+	22, // 48: dht.v1.MergeBatchRequest.entries:type_name -> dht.v1.KeyObject
+	18, // 49: dht.v1.RingGossip.state:type_name -> dht.v1.RingState
+	4,  // 50: dht.v1.HintRequest.object:type_name -> dht.v1.Object
+	4,  // 51: dht.v1.Hint.object:type_name -> dht.v1.Object
+	35, // 52: dht.v1.BucketKeysReply.keys:type_name -> dht.v1.KeyVersion
+	4,  // 53: dht.v1.ReapRequest.object:type_name -> dht.v1.Object
+	22, // 54: dht.v1.ListReply.entries:type_name -> dht.v1.KeyObject
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_dht_proto_init() }
@@ -3694,7 +3811,7 @@ func file_dht_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -10,12 +10,15 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	Messages *prometheus.CounterVec
 	Bytes    *prometheus.CounterVec
-	// StateBytes and HandoffRecords describe the ring state as last
-	// stored: its encoded size (what a full-state gossip carries) and how
-	// many handoff records it holds. Both grow with joins and transfers
-	// and fall when removed members' records are forgotten.
+	// StateBytes, HandoffRecords and Entries describe the ring state as
+	// last stored: its encoded size (what a full-state gossip carries),
+	// how many handoff records it holds, and how many member entries (the
+	// owners, and the removed members a base has not dropped yet). They
+	// grow with joins, transfers and removals, and fall when the records
+	// settle and when the history is compacted.
 	StateBytes     prometheus.Gauge
 	HandoffRecords prometheus.Gauge
+	Entries        prometheus.Gauge
 }
 
 // NewMetrics registers the gossip metrics in reg.
@@ -29,7 +32,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Encoded size of this node's ring state as last stored: what a full-state gossip carries."}),
 		HandoffRecords: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "ring_handoff_records",
 			Help: "Handoff records in this node's ring state; removed members' records are forgotten once the plan settles."}),
+		Entries: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "dht", Name: "ring_entries",
+			Help: "Member entries in this node's ring state: the owners, and the removed members a compaction has not dropped yet."}),
 	}
-	reg.MustRegister(m.Messages, m.Bytes, m.StateBytes, m.HandoffRecords)
+	reg.MustRegister(m.Messages, m.Bytes, m.StateBytes, m.HandoffRecords, m.Entries)
 	return m
 }

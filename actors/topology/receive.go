@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dhtkv/dht/actorsys/ticker"
 	"github.com/dhtkv/dht/cluster/membership"
@@ -26,6 +27,9 @@ func Props(cfg Config) *actor.Props {
 				Shape:    cfg.shape(),
 				Seeded:   cfg.Seeded,
 				NewEpoch: cfg.NewEpoch != nil && cfg.NewEpoch.Load(),
+				// What gossip sends and the node stores: compacting
+				// must make it smaller.
+				StateSize: func(s ring.State) int { return proto.Size(stateToProto(cfg, s)) },
 			}),
 			members: map[string]membership.Member{},
 			// Whom to gossip to next is the machine's choice; the actor
@@ -99,7 +103,7 @@ func (a *topologyActor) setMembers(members []membership.Member) topo.Effects {
 		peers[i] = topo.Peer{
 			ID: m.ID, RemoteAddr: m.RemoteAddr, Alive: m.Status == membership.StatusAlive,
 			Shape: ring.Shape{Cluster: m.Cluster, Partitions: m.Partitions, N: m.N}, Ring: m.Ring,
-			SettlesHandoffs: m.SettlesHandoffs,
+			SettlesHandoffs: m.SettlesHandoffs, CompactsRing: m.CompactsRing,
 		}
 	}
 	eff := a.m.SetMembers(peers)

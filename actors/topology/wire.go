@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"google.golang.org/protobuf/proto"
 
@@ -51,6 +52,7 @@ func (a *topologyActor) persist() error {
 	if m := a.cfg.Metrics; m != nil && m.StateBytes != nil {
 		m.StateBytes.Set(float64(len(raw)))
 		m.HandoffRecords.Set(float64(len(state.Handoffs)))
+		m.Entries.Set(float64(len(state.Members)))
 	}
 	return a.cfg.Engine.Put(metaRingState, raw)
 }
@@ -94,7 +96,77 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 	for _, h := range s.Handoffs {
 		out.Handoffs = append(out.Handoffs, &messages.HandoffRecord{Member: h.Member, Partition: h.Partition, Since: h.Since})
 	}
+	if b := s.Base; b != nil {
+		rb := &messages.RingBase{Version: b.Version, Sum: b.Sum, Zones: b.Zones, Slots: packSlots(b.Slots, slotBits(len(b.Nodes)))}
+		for _, nd := range b.Nodes {
+			rb.Nodes = append(rb.Nodes, nd.ID)
+			rb.NodeZones = append(rb.NodeZones, nd.Zone)
+		}
+		out.Base = rb
+	}
 	return out
+}
+
+// slotBits is how many bits a base's slot takes with k members: enough for
+// k-1, at least 1.
+func slotBits(k int) int { return max(1, bits.Len(uint(max(k, 1)-1))) }
+
+// packSlots packs each of slots in width bits, from the low bit of the
+// first byte up: at Q=256, N=3 and up to 4 members, 192 bytes where a
+// varint each would take 768.
+func packSlots(slots []uint32, width int) []byte {
+	out := make([]byte, (len(slots)*width+7)/8)
+	for i, v := range slots {
+		for b := range width {
+			if v>>b&1 != 0 {
+				at := i*width + b
+				out[at/8] |= 1 << (at % 8)
+			}
+		}
+	}
+	return out
+}
+
+// unpackSlots reads count slots of width bits from packed, which must be
+// exactly as long as packSlots makes it.
+func unpackSlots(packed []byte, count, width int) ([]uint32, error) {
+	if len(packed) != (count*width+7)/8 {
+		return nil, fmt.Errorf("%d bytes of slots, want %d for %d slots of %d bits", len(packed), (count*width+7)/8, count, width)
+	}
+	out := make([]uint32, count)
+	for i := range out {
+		for b := range width {
+			at := i*width + b
+			if packed[at/8]>>(at%8)&1 != 0 {
+				out[i] |= 1 << b
+			}
+		}
+	}
+	return out, nil
+}
+
+// baseFromProto converts a base for the q and n of the state carrying it;
+// Validate checks it against the state.
+func baseFromProto(rb *messages.RingBase, q, n int) (*ring.Base, error) {
+	if err := ring.ValidatePartitions(q); err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	if n < 1 || len(rb.GetNodes()) == 0 {
+		return nil, fmt.Errorf("base: n=%d with %d members", n, len(rb.GetNodes()))
+	}
+	if len(rb.GetNodes()) != len(rb.GetNodeZones()) {
+		return nil, fmt.Errorf("base: %d members and %d zones of them", len(rb.GetNodes()), len(rb.GetNodeZones()))
+	}
+	b := &ring.Base{Version: rb.GetVersion(), Sum: rb.GetSum(), Partitions: q, Replicas: n, Zones: rb.GetZones()}
+	for i, id := range rb.GetNodes() {
+		b.Nodes = append(b.Nodes, ring.BaseNode{ID: id, Zone: rb.GetNodeZones()[i]})
+	}
+	slots, err := unpackSlots(rb.GetSlots(), q*b.Width(), slotBits(len(b.Nodes)))
+	if err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	b.Slots = slots
+	return b, nil
 }
 
 func stateFromProto(rs *messages.RingState) (ring.State, error) {
@@ -112,6 +184,15 @@ func stateFromProto(rs *messages.RingState) (ring.State, error) {
 			return ring.State{}, fmt.Errorf("topology: ring state: handoff record for partition %d of %d", h.GetPartition(), rs.GetPartitions())
 		}
 		s.Handoffs = append(s.Handoffs, ring.Handoff{Member: h.GetMember(), Partition: h.GetPartition(), Since: h.GetSince()})
+	}
+	if rb := rs.GetBase(); rb != nil {
+		// The state's own q and n: a peer of another shape is refused by
+		// its gossip's shape before its state is used.
+		b, err := baseFromProto(rb, int(rs.GetPartitions()), int(rs.GetN()))
+		if err != nil {
+			return ring.State{}, fmt.Errorf("topology: ring state: %w", err)
+		}
+		s.Base = b
 	}
 	if err := s.Validate(); err != nil {
 		return ring.State{}, fmt.Errorf("topology: ring state: %w", err)

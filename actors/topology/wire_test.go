@@ -59,6 +59,89 @@ func TestWire_StateRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("round trip changed the settled state:\n got %+v\nwant %+v", got, s)
 	}
+
+	// A base, with zones, and a change after it.
+	for i, id := range []string{"a", "b", "c", "e", "f"} {
+		s = s.Join(ring.Member{ID: id, Zone: fmt.Sprintf("z%d", i%3)})
+	}
+	s = settleAll(q, n, settleAll(q, n, s).Remove("b")).SettleHandoffs().Compact(q, n)
+	if s.Base == nil {
+		t.Fatal("test state has no base")
+	}
+	s = s.Join(ring.Member{ID: "g", Zone: "z1"})
+	if got, err = stateFromProto(stateToProto(cfg, s)); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, s) {
+		t.Fatalf("round trip changed the compacted state:\n got %+v\nwant %+v", got, s)
+	}
+	// A base whose packed slots are cut short, or name a member it does
+	// not list, is refused.
+	rs := stateToProto(cfg, s)
+	rs.Base.Slots = rs.Base.Slots[1:]
+	if _, err := stateFromProto(rs); err == nil {
+		t.Fatal("a base with its slots cut short was accepted")
+	}
+	rs = stateToProto(cfg, s)
+	rs.Base.Nodes = rs.Base.Nodes[:1]
+	rs.Base.NodeZones = rs.Base.NodeZones[:1]
+	if _, err := stateFromProto(rs); err == nil {
+		t.Fatal("a base that lists one member for many slots was accepted")
+	}
+}
+
+// TestWire_CompactionBoundsTheStateUnderChurn: a cluster whose members
+// are replaced again and again (a new node joins, the oldest is
+// decommissioned, transfers finish, the records settle) keeps an entry
+// per removed member unless it compacts; with CompactIfSmaller at each
+// settle, the state stops growing once the base pays for itself (but for
+// longer ids and versions), and routes as the whole history does. It logs the sizes, the figures in
+// the README.
+func TestWire_CompactionBoundsTheStateUnderChurn(t *testing.T) {
+	const q, n, rounds = 256, 3, 128
+	for _, k := range []int{3, 16} {
+		ids := make([]string, k)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("n%02d", i)
+		}
+		settled := settledRing(q, n, ids).SettleHandoffs()
+		compacted := settled
+		size := func(s ring.State) int { return proto.Size(ringEnvelope("c", q, n, s)) }
+		// With compaction the state grows by an entry per replaced
+		// member until the entries outweigh a base; from then on each
+		// new base replaces the last, so a removed entry pays for one,
+		// and the state stays about a base and the current members.
+		peak, largestAfter, bases := 0, 0, 0
+		for i := range rounds {
+			id := fmt.Sprintf("r%03d", i)
+			oldest := settled.Owners()[0].ID // n00… sort before r000…
+			step := func(s ring.State) ring.State {
+				return settleAll(q, n, settleAll(q, n, s.Join(ring.Member{ID: id})).Remove(oldest)).SettleHandoffs()
+			}
+			settled = step(settled)
+			before := step(compacted)
+			compacted = before.CompactIfSmaller(q, n, size)
+			if compacted.Base != before.Base {
+				if bases++; bases == 1 {
+					peak = size(before)
+					continue
+				}
+			}
+			if bases > 0 {
+				largestAfter = max(largestAfter, size(compacted))
+			}
+		}
+		t.Logf("%d nodes, %d replaced: full state %d B settled, %d B compacted (%d bases; first at %d B, at most %d B since); %d and %d entries",
+			k, rounds, size(settled), size(compacted), bases, peak, largestAfter, len(settled.Members), len(compacted.Members))
+		// Longer ids ("r100" for "n01") and version numbers add a little.
+		if bases < 2 || largestAfter > peak+peak/10 || size(compacted) >= size(settled) {
+			t.Errorf("%d nodes: %d bases, state up to %d B after the first (taken at %d B), %d B at the end where the entries alone take %d B: not bounded",
+				k, bases, largestAfter, peak, size(compacted), size(settled))
+		}
+		if !reflect.DeepEqual(ring.NewPlan(q, n, settled).Table, ring.NewPlan(q, n, compacted).Table) {
+			t.Errorf("%d nodes: compacting changed the table", k)
+		}
+	}
 }
 
 // settleAll records every transfer s's plan asks for, until none is left.

@@ -55,6 +55,12 @@ const (
 	// serve reads again. Nodes settle only while every member announces it
 	// (Member.SettlesHandoffs).
 	tagSettlesHandoffs = "hs"
+	// tagCompactsRing is set ("1") by every node of a release that knows
+	// the ring state's base (ring.State.Base). A node of an earlier
+	// release ignores the base but not the entries it drops, and would
+	// replay a different table. Nodes compact only while every member
+	// announces it (Member.CompactsRing).
+	tagCompactsRing = "rb"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -90,7 +96,10 @@ type Member struct {
 	// SettlesHandoffs is set when the node knows the ring state's settled
 	// register (this release and later); see tagSettlesHandoffs.
 	SettlesHandoffs bool
-	Status          Status
+	// CompactsRing is set when the node knows the ring state's base (this
+	// release and later); see tagCompactsRing.
+	CompactsRing bool
+	Status       Status
 }
 
 // Config configures an Agent.
@@ -387,6 +396,7 @@ func tags(m Member) map[string]string {
 		tagN:               strconv.Itoa(m.N),
 		tagWriteIDs:        "1",
 		tagSettlesHandoffs: "1",
+		tagCompactsRing:    "1",
 	}
 	if m.Zone != "" {
 		t[tagZone] = m.Zone
@@ -404,6 +414,7 @@ func fromSerf(m serf.Member) Member {
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
 		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing], Leaving: m.Tags[tagLeaving] == "1",
 		WriteIDs: m.Tags[tagWriteIDs] == "1", SettlesHandoffs: m.Tags[tagSettlesHandoffs] == "1",
+		CompactsRing: m.Tags[tagCompactsRing] == "1",
 	}
 	switch m.Status {
 	case serf.StatusAlive:

@@ -324,9 +324,7 @@ func (c *claimer) admit(m Member) (id int32, wasDiverse, placed bool) {
 		c.zoneNames = append(c.zoneNames, m.Zone)
 		c.zoneSize = append(c.zoneSize, 0)
 	}
-	words := (c.q + 63) / 64
-	bitsets := make([]uint64, words+(words+63)/64)
-	nd := node{id: m.ID, zone: z, alive: true, seed: hashID(m.ID), held: bitsets[:words:words], used: bitsets[words:]}
+	nd := c.newNode(m.ID, z)
 	id, ok = c.byID[m.ID]
 	if ok {
 		c.nodes[id] = nd
@@ -356,6 +354,13 @@ func (c *claimer) admit(m Member) (id int32, wasDiverse, placed bool) {
 		return id, wasDiverse, true
 	}
 	return id, wasDiverse, false
+}
+
+// newNode returns a live member with nothing held yet.
+func (c *claimer) newNode(id string, zone int32) node {
+	words := (c.q + 63) / 64
+	bitsets := make([]uint64, words+(words+63)/64)
+	return node{id: id, zone: zone, alive: true, seed: hashID(id), held: bitsets[:words:words], used: bitsets[words:]}
 }
 
 // stealRank is a newcomer's rank of partition p, given the newcomer's

@@ -86,6 +86,21 @@
 // stays a join under the invariant settling keeps: every state with a
 // given register holds the same changes at or below it.
 //
+// # Bases
+//
+// Claim replays every join and removal ever made, so a state that keeps
+// its whole history keeps an entry for every member that ever joined.
+// State.Compact replaces the history up to the settled register with a
+// Base, the claimer's own state there (the live members and zones in
+// claim's order, and every partition's replicas), and drops the entries
+// and spans that ended by then (base.go). Replay starts from the base and
+// goes on exactly as it would have, but for a member or zone the base
+// dropped that comes back: it takes a new place in claim's order, as a
+// newcomer would. A base is a max-register like the settled one: a merge
+// keeps the later and drops from the other side what it stands for.
+// CompactIfSmaller compacts only when that makes the state smaller (a
+// base takes the bits of a member's index per replica slot).
+//
 // # Concurrency
 //
 // The package is pure: no I/O, goroutines, clocks or randomness. Tables and

@@ -54,7 +54,7 @@ func prunedKeepsThePlan(t *testing.T, prune func(State) State) {
 				next++
 				id := fmt.Sprintf("j%d", next)
 				if rng.IntN(3) == 0 { // a removed member comes back
-					for _, m := range full.Members {
+					for _, m := range pruned.Members { // one whose entry is kept
 						if m.Removed() {
 							id = m.ID
 							break

@@ -85,9 +85,10 @@ func keepKnown(m MemberState, settled uint64, known *MemberState) (MemberState, 
 
 // KnowsChangesOf reports whether s holds every ownership change of other:
 // each span, removal and loss. After s = Merge(other, x), it is false only
-// when the merge dropped late changes of other.
+// when the merge dropped late changes of other. What s's base stands for
+// (the spans and losses that ended at or below it) counts as known.
 func (s State) KnowsChangesOf(other State) bool {
-	for _, m := range other.Members {
+	for _, m := range pruneMembers(canonical(other.Members), s.baseVersion()) {
 		i, found := s.find(m.ID)
 		if !found {
 			return false

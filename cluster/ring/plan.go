@@ -67,8 +67,12 @@ type Plan struct {
 	Table Table
 	// Slots[p] lists partition p's replicas in Table.Replicas[p]'s order.
 	Slots [][]Slot
-	// removed holds the members the state records as removed.
-	removed map[string]bool
+	// removed holds the members the state records as removed, owner
+	// those it records as owners; compacted is set when the state has a
+	// base, which drops the entries of members removed before it.
+	removed   map[string]bool
+	owner     map[string]bool
+	compacted bool
 }
 
 // NewPlan computes the plan of s for q partitions and n replicas: it
@@ -76,17 +80,28 @@ type Plan struct {
 // placements s's handoff records cover.
 func NewPlan(q, n int, s State) Plan {
 	events := s.History()
-	c := newClaimer(q, n)
+	c := newClaimerAt(q, n, s.Base)
 	w := &planWatcher{c: c, state: s, parts: make([][]placement, q)}
+	if s.Base != nil {
+		// Every placement the base holds was made at or below the settled
+		// register: each counts as received, and none replaces anyone.
+		for p := range q {
+			for _, v := range c.replicas(p) {
+				w.parts[p] = append(w.parts[p], placement{node: v, since: s.Base.Version})
+			}
+		}
+	}
 	c.watch = w
 	for _, e := range events {
 		w.version = e.Version
 		c.apply(e)
 	}
-	pl := Plan{Table: c.table(), Slots: make([][]Slot, q), removed: map[string]bool{}}
+	pl := Plan{Table: c.table(), Slots: make([][]Slot, q), removed: map[string]bool{}, compacted: s.Base != nil, owner: map[string]bool{}}
 	for _, m := range s.Members {
 		if m.removed() {
 			pl.removed[m.ID] = true
+		} else {
+			pl.owner[m.ID] = true
 		}
 	}
 	for p, ids := range pl.Table.Replicas {
@@ -199,8 +214,12 @@ func (w *planWatcher) moved(p int, from, to int32) {
 
 func (w *planWatcher) dropped(p int, v int32) { w.take(p, v) }
 
-// Removed reports whether the state records node as removed.
-func (pl Plan) Removed(node string) bool { return pl.removed[node] }
+// Removed reports whether the state records node as removed, or, when a
+// base dropped the entries of members removed before it, has no entry of
+// node that owns replicas.
+func (pl Plan) Removed(node string) bool {
+	return pl.removed[node] || (pl.compacted && !pl.owner[node])
+}
 
 // standIn returns who serves reads for a slot whose member has not received
 // its data: the most recent earlier holder that had, unless it was removed

@@ -140,6 +140,12 @@ type State struct {
 	// dropped, here and in every merge. It is a max-register: a peer that
 	// still holds the records cannot bring them back. See SettleHandoffs.
 	HandoffsSettled uint64
+	// Base, when not nil, stands for the history up to its version, at
+	// or below HandoffsSettled: replay starts from it, and the entries and
+	// spans that ended there are gone (see Compact). It is a
+	// max-register: a merge keeps the later base and drops what it stands
+	// for from the other side.
+	Base *Base
 }
 
 // Handoff records that Member holds all of Partition's data for its
@@ -285,7 +291,7 @@ func (s State) find(id string) (int, bool) {
 
 // Clock returns the highest version in s, 0 for the empty state.
 func (s State) Clock() uint64 {
-	var clock uint64
+	clock := s.baseVersion()
 	for _, m := range s.Members {
 		clock = max(clock, m.version())
 	}
@@ -359,7 +365,7 @@ func (s State) RebuildVersion(id string) uint64 {
 // union of every membership span per member, per member and partition the
 // later handoff, and the later settled register (without the records it
 // covers, and without the late changes the other side holds below it: see
-// late.go). It is commutative, associative and idempotent, so gossip
+// late.go), and the later base (without what it stands for). It is commutative, associative and idempotent, so gossip
 // converges whatever the order of delivery. Input not in canonical form is
 // canonicalised first.
 func Merge(a, b State) State {
@@ -373,12 +379,17 @@ func Merge(a, b State) State {
 	if b.HandoffsSettled < settled {
 		y = dropLate(y, settled, x)
 	}
-	members := mergeMembers(x, y)
+	base := laterBase(a.Base, b.Base)
+	var at uint64
+	if base != nil {
+		at = base.Version
+	}
+	members := pruneMembers(mergeMembers(x, y), at)
 	handoffs := forgetHandoffs(members, settled, mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs)))
-	if len(members) == 0 && len(handoffs) == 0 && settled == 0 {
+	if len(members) == 0 && len(handoffs) == 0 && settled == 0 && base == nil {
 		return State{}
 	}
-	return State{Members: members, Handoffs: handoffs, HandoffsSettled: settled}
+	return State{Members: members, Handoffs: handoffs, HandoffsSettled: settled, Base: base}
 }
 
 func mergeHandoffs(x, y []Handoff) []Handoff {
@@ -500,14 +511,18 @@ func canonicalEntry(m MemberState) bool {
 // History returns the ownership events s records, in replay order: for
 // every span of every member, a Join at its join version and, when it
 // ended in a removal, a Remove. A member that rejoins thus replays its whole
-// membership, and its return moves only its own fair share.
+// membership, and its return moves only its own fair share. With a base,
+// only the events after it: the base stands for the others.
 func (s State) History() []Event {
 	events := make([]Event, 0, len(s.Members))
+	after := s.baseVersion()
 	for _, m := range s.Members {
 		for _, sp := range m.spans() {
 			member := Member{ID: m.ID, Zone: sp.Zone}
-			events = append(events, Event{Kind: Join, Member: member, Version: sp.Join})
-			if sp.Remove != 0 {
+			if sp.Join > after {
+				events = append(events, Event{Kind: Join, Member: member, Version: sp.Join})
+			}
+			if sp.Remove > after {
 				events = append(events, Event{Kind: Remove, Member: member, Version: sp.Remove})
 			}
 		}
@@ -519,9 +534,10 @@ func (s State) History() []Event {
 // Version sums every member's latest change. Merging states never lowers
 // it and every ownership change raises it, unlike Clock, which several first
 // joins share; so of two states seen by the admin API, the one with the
-// higher version is the newer. Handoff records do not change it.
+// higher version is the newer. Handoff records do not change it, and
+// neither does compacting: a base's Sum counts the entries it dropped.
 func (s State) Version() uint64 {
-	var v uint64
+	v := s.Base.sumOrZero()
 	for _, m := range s.Members {
 		v += m.version()
 	}
@@ -545,8 +561,18 @@ func (s State) Owner(id string) bool {
 	return found && !s.Members[i].removed()
 }
 
-// Table returns the partition table of s: Claim(q, n, s.History()).
-func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
+// Table returns the partition table of s: Claim(q, n, s.History()), or
+// with a base, the history after it replayed from it.
+func (s State) Table(q, n int) Table {
+	if s.Base == nil {
+		return Claim(q, n, s.History())
+	}
+	c := newClaimerAt(q, n, s.Base)
+	for _, e := range s.History() {
+		c.apply(e)
+	}
+	return c.table()
+}
 
 // Digest returns a hash of s, so that peers can compare states cheaply
 // before exchanging them. It is FNV-1a (64 bits) over each entry in order:
@@ -559,7 +585,11 @@ func (s State) Table(q, n int) Table { return Claim(q, n, s.History()) }
 // when no member has one, so a state without rebuilds hashes as it did
 // before the field existed); then, the same way, each member's
 // HandoffsForgotten that is not 0; then HandoffsSettled as a big-endian
-// uint64 when it is not 0. The encoding is fixed: nodes of
+// uint64 when it is not 0; then, with a base, the byte 0xba, the base's
+// Version, Sum, partitions, replicas and counts of zones and members as
+// big-endian uint64s, each zone as above, each member's id as above and
+// zone as a big-endian uint32, and each slot as a big-endian uint32. The
+// encoding is fixed: nodes of
 // different versions compare digests. Equal canonical states have equal
 // digests.
 func (s State) Digest() uint64 { return s.digest(true) }
@@ -607,6 +637,23 @@ func (s State) digest(handoffs bool) uint64 {
 	}
 	if handoffs && s.HandoffsSettled != 0 {
 		h.Write(binary.BigEndian.AppendUint64(buf[:0], s.HandoffsSettled))
+	}
+	if b := s.Base; b != nil {
+		// Ownership: the base decides the table as the entries do.
+		h.Write([]byte{0xba})
+		for _, x := range []uint64{b.Version, b.Sum, uint64(b.Partitions), uint64(b.Replicas), uint64(len(b.Zones)), uint64(len(b.Nodes))} {
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], x))
+		}
+		for _, z := range b.Zones {
+			str(z)
+		}
+		for _, nd := range b.Nodes {
+			str(nd.ID)
+			h.Write(binary.BigEndian.AppendUint32(buf[:0], nd.Zone))
+		}
+		for _, v := range b.Slots {
+			h.Write(binary.BigEndian.AppendUint32(buf[:0], v))
+		}
 	}
 	return h.Sum64()
 }
@@ -658,6 +705,16 @@ func (s State) Validate() error {
 			return fmt.Errorf("%w: handoff record %d (%s, partition %d, since %d) is forgotten (at %d)", ErrInvalidState, i, r.Member, r.Partition, r.Since, s.handoffsForgotten(r.Member))
 		case r.Since <= s.HandoffsSettled:
 			return fmt.Errorf("%w: handoff record %d (%s, partition %d, since %d) is covered by the settled register (%d)", ErrInvalidState, i, r.Member, r.Partition, r.Since, s.HandoffsSettled)
+		}
+	}
+	if s.Base != nil {
+		if err := validateBase(s.Base, s.Members, s.HandoffsSettled); err != nil {
+			return err
+		}
+		for _, m := range s.Members {
+			if kept, ok := pruneEntry(m, s.Base.Version); !ok || !sameEntry(kept, m) {
+				return fmt.Errorf("%w: member %q keeps changes its base (version %d) stands for", ErrInvalidState, m.ID, s.Base.Version)
+			}
 		}
 	}
 	if clock := s.Clock(); s.HandoffsSettled > clock {

@@ -1,6 +1,10 @@
 package topo
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/dhtkv/dht/cluster/ring"
+)
 
 // forgetSettled drops handoff records once they decide nothing, so that
 // the ring state stops growing with every transfer the cluster ever made:
@@ -26,7 +30,10 @@ import "log/slog"
 // records out of every later merge, even one with a node that still holds
 // them.
 func (m *Machine) forgetSettled(eff *Effects) {
-	if !m.synced || !m.state.Owner(m.cfg.Self.ID) || len(m.state.Handoffs) == 0 || !m.plan.Settled() {
+	if !m.synced || !m.state.Owner(m.cfg.Self.ID) || !m.plan.Settled() {
+		return
+	}
+	if len(m.state.Handoffs) == 0 && !m.compactable(m.state) {
 		return
 	}
 	mark := MarkOf(m.state).String()
@@ -57,14 +64,26 @@ func (m *Machine) forgetSettled(eff *Effects) {
 	if settle {
 		next = next.SettleHandoffs()
 	}
-	if members == 0 && !settle {
+	compacted := m.cfg.StateSize != nil && m.compactable(next) && m.everyPeerCompacts()
+	if compacted {
+		c := next.CompactIfSmaller(m.cfg.Shape.Partitions, m.cfg.Shape.N, m.cfg.StateSize)
+		compacted = c.Base != next.Base && !m.prunesLivePeer(next, c)
+		if compacted {
+			next = c
+		}
+	}
+	if members == 0 && !settle && !compacted {
 		return
 	}
-	dropped := len(m.state.Handoffs) - len(next.Handoffs)
+	dropped, entries := len(m.state.Handoffs)-len(next.Handoffs), len(m.state.Members)-len(next.Members)
 	if !m.apply(eff, next, "forget handoffs") {
 		return
 	}
 	eff.Publish = true
+	if compacted {
+		eff.log(slog.LevelInfo, "compacted the ring's history: the claim at the settled register stands for it, and the members removed by then are dropped",
+			"base", next.Base.Version, "entries_dropped", entries, "entries_left", len(next.Members))
+	}
 	if settle {
 		eff.log(slog.LevelInfo, "settled the ring's handoff records: the plan is settled and every owner has its ring",
 			"records", dropped, "settled_at", next.HandoffsSettled)
@@ -88,4 +107,38 @@ func (m *Machine) everyPeerSettles() bool {
 		}
 	}
 	return true
+}
+
+// compactable reports whether s could take a new base: its records are
+// settled at its latest change, above any base it has.
+func (m *Machine) compactable(s ring.State) bool {
+	return s.HandoffsSettled != 0 && s.HandoffsSettled == s.Clock() && (s.Base == nil || s.Base.Version < s.HandoffsSettled)
+}
+
+// everyPeerCompacts reports whether every live peer knows the ring
+// state's base: a node of an earlier release would ignore it and replay a
+// table without the members it drops.
+func (m *Machine) everyPeerCompacts() bool {
+	for _, p := range m.peers {
+		if p.ID != m.cfg.Self.ID && !p.CompactsRing && p.Alive {
+			return false
+		}
+	}
+	return true
+}
+
+// prunesLivePeer reports whether compacted, the base of s, drops the
+// entry of a member gossip sees alive: a decommissioned node still up
+// (handing over, or about to stop) reads its own removal from its entry,
+// so its entry waits for a later base.
+func (m *Machine) prunesLivePeer(s, compacted ring.State) bool {
+	for _, ms := range s.Members {
+		if _, kept := compacted.Entry(ms.ID); kept {
+			continue
+		}
+		if p, ok := m.peer(ms.ID); ok && p.Alive {
+			return true
+		}
+	}
+	return false
 }

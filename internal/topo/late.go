@@ -2,6 +2,7 @@ package topo
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/dhtkv/dht/cluster/ring"
@@ -15,18 +16,29 @@ import (
 // made again above the register, with transfers like any other; a
 // command this node relayed for another is lost, and the log says so.
 func (m *Machine) remakeLateChanges(eff *Effects, merged ring.State) ring.State {
-	eff.log(slog.LevelWarn, "ring changes made on an older ring were dropped: the cluster settled a concurrent change without them",
-		"settled_at", merged.HandoffsSettled)
 	self := m.cfg.Self.ID
 	mine, ok := m.state.Entry(self)
+	now, found := merged.Entry(self)
+	if ok && !mine.Removed() && !found && merged.Base != nil && mine.JoinVersion <= merged.Base.Version &&
+		!slices.ContainsFunc(merged.Base.Nodes, func(nd ring.BaseNode) bool { return nd.ID == self }) {
+		// The base stands for this node's join and does not hold it: the
+		// cluster removed this node (decommissioned or force-removed
+		// while it was down) and compacted its entry away, or, far more
+		// rarely, the join never reached it. Either way an operator
+		// decides: joining again on its own would undo a removal.
+		m.warnRemoved(eff)
+		return merged
+	}
+	eff.log(slog.LevelWarn, "ring changes made on an older ring were dropped: the cluster settled a concurrent change without them",
+		"settled_at", merged.HandoffsSettled)
 	if !ok || mine.Removed() {
 		return merged
 	}
-	if now, ok := merged.Entry(self); !ok || now.Removed() || now.JoinVersion != mine.JoinVersion || now.Zone != mine.Zone {
+	if !found || now.Removed() || now.JoinVersion != mine.JoinVersion || now.Zone != mine.Zone {
 		eff.log(slog.LevelWarn, "this node's join was late: joining again", "late_join", mine.JoinVersion)
 		return merged.Join(m.cfg.Self)
 	}
-	if lost := mine.RebuildVersion; lost > merged.RebuildVersion(self) {
+	if lost := mine.RebuildVersion; lost > max(merged.RebuildVersion(self), merged.Base.VersionOrZero()) {
 		eff.log(slog.LevelWarn, "this node's loss was announced late: announcing it again", "late_loss", lost)
 		return merged.MarkRebuild(self)
 	}

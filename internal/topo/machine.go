@@ -53,6 +53,10 @@ type Config struct {
 	// in the ring (ring.State.MarkRebuild), so that every node stops
 	// reading from it until it has received each partition again.
 	NewEpoch bool
+	// StateSize measures a ring state as gossip and storage encode it. A
+	// node compacts its ring's history (ring.State.Compact) only when that
+	// makes the state smaller; without StateSize it never does.
+	StateSize func(ring.State) int
 }
 
 // Peer is a node as gossip (serf) reports it.
@@ -67,6 +71,9 @@ type Peer struct {
 	// SettlesHandoffs is set when the peer knows the ring state's settled
 	// register (ring.State.HandoffsSettled): this release and later.
 	SettlesHandoffs bool
+	// CompactsRing is set when the peer knows the ring state's base
+	// (ring.State.Base): this release and later.
+	CompactsRing bool
 }
 
 // Gossip is a ring state a peer sent, or only its digest. Err is set when
