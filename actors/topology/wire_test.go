@@ -111,7 +111,7 @@ func TestWire_CompactionBoundsTheStateUnderChurn(t *testing.T) {
 		// member until the entries outweigh a base; from then on each
 		// new base replaces the last, so a removed entry pays for one,
 		// and the state stays about a base and the current members.
-		peak, largestAfter, bases := 0, 0, 0
+		peak, largestAfter, bases, first := 0, 0, 0, 0
 		for i := range rounds {
 			id := fmt.Sprintf("r%03d", i)
 			oldest := settled.Owners()[0].ID // n00… sort before r000…
@@ -123,7 +123,7 @@ func TestWire_CompactionBoundsTheStateUnderChurn(t *testing.T) {
 			compacted = before.CompactIfSmaller(q, n, size)
 			if compacted.Base != before.Base {
 				if bases++; bases == 1 {
-					peak = size(before)
+					peak, first = size(before), i+1
 					continue
 				}
 			}
@@ -131,8 +131,8 @@ func TestWire_CompactionBoundsTheStateUnderChurn(t *testing.T) {
 				largestAfter = max(largestAfter, size(compacted))
 			}
 		}
-		t.Logf("%d nodes, %d replaced: full state %d B settled, %d B compacted (%d bases; first at %d B, at most %d B since); %d and %d entries",
-			k, rounds, size(settled), size(compacted), bases, peak, largestAfter, len(settled.Members), len(compacted.Members))
+		t.Logf("%d nodes, %d replaced: full state %d B settled, %d B compacted (%d bases; the first after %d replacements at %d B, at most %d B since); %d and %d entries",
+			k, rounds, size(settled), size(compacted), bases, first, peak, largestAfter, len(settled.Members), len(compacted.Members))
 		// Longer ids ("r100" for "n01") and version numbers add a little.
 		if bases < 2 || largestAfter > peak+peak/10 || size(compacted) >= size(settled) {
 			t.Errorf("%d nodes: %d bases, state up to %d B after the first (taken at %d B), %d B at the end where the entries alone take %d B: not bounded",
