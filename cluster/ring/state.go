@@ -365,9 +365,10 @@ func (s State) RebuildVersion(id string) uint64 {
 // union of every membership span per member, per member and partition the
 // later handoff, and the later settled register (without the records it
 // covers, and without the late changes the other side holds below it: see
-// late.go), and the later base (without what it stands for). It is commutative, associative and idempotent, so gossip
-// converges whatever the order of delivery. Input not in canonical form is
-// canonicalised first.
+// late.go), and the later base (without what it stands for). It is
+// commutative, associative and idempotent, so gossip converges whatever
+// the order of delivery. Input not in canonical form is canonicalised
+// first.
 func Merge(a, b State) State {
 	settled := max(a.HandoffsSettled, b.HandoffsSettled)
 	x, y := canonical(a.Members), canonical(b.Members)
@@ -380,11 +381,7 @@ func Merge(a, b State) State {
 		y = dropLate(y, settled, x)
 	}
 	base := laterBase(a.Base, b.Base)
-	var at uint64
-	if base != nil {
-		at = base.Version
-	}
-	members := pruneMembers(mergeMembers(x, y), at)
+	members := pruneMembers(mergeMembers(x, y), base.VersionOrZero())
 	handoffs := forgetHandoffs(members, settled, mergeHandoffs(canonicalHandoffs(a.Handoffs), canonicalHandoffs(b.Handoffs)))
 	if len(members) == 0 && len(handoffs) == 0 && settled == 0 && base == nil {
 		return State{}
@@ -589,9 +586,8 @@ func (s State) Table(q, n int) Table {
 // Version, Sum, partitions, replicas and counts of zones and members as
 // big-endian uint64s, each zone as above, each member's id as above and
 // zone as a big-endian uint32, and each slot as a big-endian uint32. The
-// encoding is fixed: nodes of
-// different versions compare digests. Equal canonical states have equal
-// digests.
+// encoding is fixed: nodes of different versions compare digests. Equal
+// canonical states have equal digests.
 func (s State) Digest() uint64 { return s.digest(true) }
 
 // digest is Digest, without the handoff records and the registers that

@@ -40,7 +40,8 @@ func stateSize(s ring.State) int {
 }
 
 // TestMachine_CompactsOnlyWhenEveryPeerKnowsTheBase: a settled, agreed
-// ring whose removed members' entries outweigh a base is compacted, the
+// ring whose removed members' entries outweigh a base (and only such a
+// ring) is compacted, the
 // entries dropped, only when every live peer announces that it knows the
 // base, and never while one of the members it would drop is alive (a
 // decommissioned node still up reads its removal from its entry).
@@ -72,6 +73,22 @@ func TestMachine_CompactsOnlyWhenEveryPeerKnowsTheBase(t *testing.T) {
 			t.Fatalf("%s: base %v, register %d: want the records settled and no base", name, got.Base, got.HandoffsSettled)
 		}
 	}
+	// One removed member's entry does not outweigh a base: nothing is
+	// compacted.
+	few := churned(1)
+	small := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape, StateSize: stateSize})
+	small.Start(few)
+	small.Gossip(Gossip{Peer: "b", Shape: testShape, State: few}, time.Unix(0, 0))
+	fewMark := MarkOf(few).String()
+	small.SetMembers([]Peer{
+		{ID: "a", Shape: testShape, Alive: true, Ring: fewMark, SettlesHandoffs: true, CompactsRing: true},
+		{ID: "b", Shape: testShape, Alive: true, Ring: fewMark, SettlesHandoffs: true, CompactsRing: true},
+		{ID: "c", Shape: testShape, Alive: true, Ring: fewMark, SettlesHandoffs: true, CompactsRing: true},
+	})
+	if got := small.State(); got.Base != nil || got.HandoffsSettled == 0 || stateSize(got.Compact(testShape.Partitions, testShape.N)) < stateSize(got) {
+		t.Fatalf("one removed member: base %v, register %d: want the records settled and no base (a base would not be smaller)", got.Base, got.HandoffsSettled)
+	}
+
 	m := start()
 	tableBefore := ring.NewPlan(testShape.Partitions, testShape.N, done).Table
 	eff := m.SetMembers(peers(true, false))

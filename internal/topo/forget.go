@@ -9,8 +9,12 @@ import (
 // forgetSettled drops handoff records once they decide nothing, so that
 // the ring state stops growing with every transfer the cluster ever made:
 // all of them for the settled register (ring.State.SettleHandoffs) when
-// every member knows it, else only removed members' (ForgetHandoffs). Both
-// wait until
+// every member knows it, else only removed members' (ForgetHandoffs).
+// With the records settled at the ring's latest change, it also compacts
+// the history into a base (ring.State.Compact) when every member knows
+// bases and that makes the state smaller, dropping the entries of
+// members removed by then (but not of one gossip sees alive). All of it
+// waits until
 //
 //   - this node's plan is settled (every replica received its data), the
 //     one condition under which the records change no routing now or
@@ -67,6 +71,9 @@ func (m *Machine) forgetSettled(eff *Effects) {
 	compacted := m.cfg.StateSize != nil && m.compactable(next) && m.everyPeerCompacts()
 	if compacted {
 		c := next.CompactIfSmaller(m.cfg.Shape.Partitions, m.cfg.Shape.N, m.cfg.StateSize)
+		if c.Base == next.Base {
+			m.unpaidBase = next.HandoffsSettled
+		}
 		compacted = c.Base != next.Base && !m.prunesLivePeer(next, c)
 		if compacted {
 			next = c
@@ -112,7 +119,8 @@ func (m *Machine) everyPeerSettles() bool {
 // compactable reports whether s could take a new base: its records are
 // settled at its latest change, above any base it has.
 func (m *Machine) compactable(s ring.State) bool {
-	return s.HandoffsSettled != 0 && s.HandoffsSettled == s.Clock() && (s.Base == nil || s.Base.Version < s.HandoffsSettled)
+	return s.HandoffsSettled != 0 && s.HandoffsSettled == s.Clock() && s.HandoffsSettled != m.unpaidBase &&
+		(s.Base == nil || s.Base.Version < s.HandoffsSettled)
 }
 
 // everyPeerCompacts reports whether every live peer knows the ring

@@ -118,6 +118,10 @@ type Machine struct {
 	// refusedLogged is when a refused ring change was last logged, and
 	// lateLogged when a late one (see remakeLateChanges).
 	refusedLogged, lateLogged time.Time
+	// unpaidBase is the settled register at which a base was last found
+	// not to make the state smaller (CompactIfSmaller), so that gossip
+	// does not replay the claim for it again until the ring moves on.
+	unpaidBase uint64
 	// lossChecked is set once the machine has looked, with a ring that
 	// knows this node's ownership, for data this node lost: it looks once.
 	lossChecked bool
