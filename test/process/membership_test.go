@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/test/process"
 )
@@ -180,7 +181,7 @@ func (l *load) op(r *rand.Rand, worker, i int) bool {
 			l.noteError("read "+readKey, n, err)
 		case !obj.Found:
 			l.falseNotFound.Add(1)
-			l.t.Errorf("false not-found: acknowledged key %s read through %s", readKey, n.id)
+			l.t.Errorf("false not-found: acknowledged key %s read through %s; %s", readKey, n.id, l.diagnose(c, readKey))
 		}
 		return true
 	}
@@ -200,6 +201,26 @@ func (l *load) op(r *rand.Rand, worker, i int) bool {
 		l.noteError("write "+key, n, err)
 	}
 	return true
+}
+
+// diagnose says, for a read that missed an acknowledged key, whether every
+// replica misses it (a read at R=3 right after) and which nodes the
+// answering node routes the key to: the evidence a rare miss leaves.
+func (l *load) diagnose(c *client.Client, key string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	again := "R=3 read: "
+	if obj, err := c.Get(ctx, key, &client.ReadOptions{R: 3}); err != nil {
+		again += err.Error()
+	} else {
+		again += fmt.Sprintf("found=%v", obj.Found)
+	}
+	rg, err := c.Ring(ctx)
+	if err != nil || rg.Partitions == 0 {
+		return again + fmt.Sprintf("; ring: %v", err)
+	}
+	p := ring.PartitionOf([]byte(key), rg.Partitions)
+	return again + fmt.Sprintf("; ring version %d routes partition %d to %v", rg.Version, p, rg.Replicas[p])
 }
 
 func (l *load) halt() map[string]string {
