@@ -131,13 +131,20 @@ func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time)
 // does; until then they would count its empty answers toward R. So the
 // node refuses them itself: while its storage is new and topology has not
 // yet decided whether that is a loss, and, once decided, while its plan
-// says its copy is not ready.
+// says its copy is not ready. A peer that asks for a partition this node
+// has handed over routes by an older ring: the copy may be gone, and the
+// peer must ask the replicas that have it (Snapshot.HandedOff).
 func (n *Node) replicaReadGate(p uint32) string {
 	if n.newEpoch.Load() {
 		return "this node's storage is new and it has not yet learnt from the ring whether it owned replicas"
 	}
-	if snap := n.view.Load(); snap != nil && !snap.Ready(p) {
+	snap := n.view.Load()
+	switch {
+	case snap == nil:
+	case !snap.Ready(p):
 		return "this node is receiving the partition (rebuilt after a data loss, or taken over in a join)"
+	case snap.HandedOff(p):
+		return fmt.Sprintf("this node has no part in the partition in its ring (version %d): it has handed it over, and the reader routes by an older ring", snap.State.Version())
 	}
 	return ""
 }

@@ -43,6 +43,17 @@ func (s *Snapshot) Alive(node string) bool {
 // of its own loss before any peer does.
 func (s *Snapshot) Ready(p uint32) bool { return s.Plan.ReadyAt(p, s.Self) }
 
+// HandedOff reports whether this node, on a ring it has synced with a
+// peer, has no part in partition p: it is neither a replica nor standing in
+// for one. A reader that still asks it for p routes by an older ring; the
+// copy it would answer from may be dropped already (a drain drops it once
+// the drop delay has passed here, which a slow peer's gossip can outlast),
+// and an empty answer would count toward R as the key's state. A node that
+// has not synced decides nothing: its ring may be the stale one.
+func (s *Snapshot) HandedOff(p uint32) bool {
+	return s.Synced && int(p) < len(s.Plan.Slots) && !s.Plan.Needs(s.Self, p)
+}
+
 // View publishes the latest Snapshot. Safe for concurrent use; readers never
 // block the topology actor.
 type View struct {

@@ -54,3 +54,52 @@ func TestSnapshot_ReadyFollowsTheRebuild(t *testing.T) {
 		t.Fatal("b's gate closed before any plan was computed")
 	}
 }
+
+// Snapshot.HandedOff closes a decommissioned node's read gate for a
+// partition only once, on a synced ring, it has no part in it: while its
+// heir receives, it stands in and answers; once the heir has the data, a
+// reader that still asks it routes by an older ring, and its copy may be
+// dropped. A ring it has not synced decides nothing.
+func TestSnapshot_HandedOffAfterTheHeirReceived(t *testing.T) {
+	const q, n = 8, 3
+	var s ring.State
+	for _, id := range []string{"a", "b", "c", "d"} {
+		s = s.Join(ring.Member{ID: id})
+	}
+	s = settle(q, n, s)
+	snap := func(s ring.State, synced bool) *topology.Snapshot {
+		return &topology.Snapshot{Self: "d", State: s, Plan: ring.NewPlan(q, n, s), Synced: synced}
+	}
+	held := ring.NewPlan(q, n, s).Table.Holds("d")
+	if len(held) == 0 {
+		t.Fatal("d holds no partition: the test is vacuous")
+	}
+	removed := s.Remove("d")
+	for _, p := range held {
+		if snap(s, true).HandedOff(p) || snap(removed, true).HandedOff(p) {
+			t.Fatalf("partition %d: d counts as handed off while it is a replica or stands in for its heir", p)
+		}
+	}
+	done := settle(q, n, removed)
+	for _, p := range held {
+		if !snap(done, true).HandedOff(p) {
+			t.Fatalf("partition %d: d's heir has received it, but d does not count as handed off", p)
+		}
+		if snap(done, false).HandedOff(p) {
+			t.Fatalf("partition %d: d counts as handed off on a ring it has not synced", p)
+		}
+	}
+}
+
+// settle records every transfer s's plan asks for.
+func settle(q, n int, s ring.State) ring.State {
+	for range 4 {
+		pl := ring.NewPlan(q, n, s)
+		for _, m := range pl.Table.Members {
+			for _, tr := range pl.Transfers(m.ID) {
+				s = s.CompleteHandoff(m.ID, tr.Partition, tr.Since)
+			}
+		}
+	}
+	return s
+}
