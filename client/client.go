@@ -589,10 +589,21 @@ func (e *certificateRequiredError) Unwrap() error { return e.err }
 
 // connectionLost reports whether err is a connection that ended under a
 // request: what a TLS 1.3 server's refusal of the client's certificate
-// looks like from the client.
+// looks like from the client. With HTTP/2 the refusal's alert ends the
+// connection's read loop, and a request handed to the connection just
+// before, or just after, fails with the transport's own words for a
+// connection that is gone, without the alert.
 func connectionLost(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNRESET) || strings.Contains(err.Error(), "http2: client conn could not be established")
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	msg := err.Error()
+	for _, gone := range []string{"http2: client conn could not be established", "http2: client conn is closed", "http2: client connection lost"} {
+		if strings.Contains(msg, gone) {
+			return true
+		}
+	}
+	return false
 }
 
 // IsCertificateRefused reports whether err says that the node refused the
