@@ -84,7 +84,8 @@ func remoteCommandFromProto(c *messages.ClusterCommand) topo.RemoteCommand {
 }
 
 func stateToProto(cfg Config, s ring.State) *messages.RingState {
-	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N), HandoffsSettled: s.HandoffsSettled}
+	// A resized ring's count is its base's, not the configured one.
+	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(s.Partitions(cfg.Partitions)), N: uint32(cfg.N), HandoffsSettled: s.HandoffsSettled}
 	for _, m := range s.Members {
 		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion,
 			RebuildVersion: m.RebuildVersion, HandoffsForgotten: m.HandoffsForgotten}

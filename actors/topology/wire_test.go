@@ -75,9 +75,32 @@ func TestWire_StateRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("round trip changed the compacted state:\n got %+v\nwant %+v", got, s)
 	}
+	// A resized ring carries its own partition count, and a record of a
+	// placement in a new partition after it.
+	r, err := settleAll(q, n, s).SettleHandoffs().Resize(q, n, 4*q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = r.Join(ring.Member{ID: "h", Zone: "z2"})
+	tr = ring.NewPlan(q, n, r).Transfers("h")
+	r = r.CompleteHandoff("h", tr[len(tr)-1].Partition, tr[len(tr)-1].Since)
+	if tr[len(tr)-1].Partition < q {
+		t.Fatalf("h's last transfer is of partition %d: the test wants one only the resized ring has", tr[len(tr)-1].Partition)
+	}
+	rs := stateToProto(cfg, r)
+	if rs.GetPartitions() != 4*q {
+		t.Fatalf("resized state encoded with %d partitions, want %d", rs.GetPartitions(), 4*q)
+	}
+	if got, err = stateFromProto(rs); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Fatalf("round trip changed the resized state:\n got %+v\nwant %+v", got, r)
+	}
+
 	// A base whose packed slots are cut short, or name a member it does
 	// not list, is refused.
-	rs := stateToProto(cfg, s)
+	rs = stateToProto(cfg, s)
 	rs.Base.Slots = rs.Base.Slots[1:]
 	if _, err := stateFromProto(rs); err == nil {
 		t.Fatal("a base with its slots cut short was accepted")

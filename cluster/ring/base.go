@@ -76,7 +76,8 @@ func (s State) baseVersion() uint64 { return s.Base.VersionOrZero() }
 
 // Compact returns s with its history up to the settled register replaced
 // by a Base for q partitions and n replicas, and every membership span,
-// removal, loss and handoff register that ended at or below it dropped: a
+// removal, loss and handoff register that ended at or below it dropped (q
+// is the count the ring started with; a resized base keeps its own): a
 // member removed by then loses its entry, and an owner keeps its latest
 // span. s is returned unchanged unless the register is at s.Clock() (no
 // change since it settled) and above s's base, and s has an owner.
@@ -93,7 +94,7 @@ func (s State) Compact(q, n int) State {
 	if at == 0 || at != s.Clock() || at <= s.baseVersion() || len(s.Owners()) == 0 {
 		return s
 	}
-	c := newClaimerAt(q, n, s.Base)
+	c := newClaimerAt(s.Partitions(q), n, s.Base)
 	for _, e := range s.History() {
 		c.apply(e)
 	}
@@ -263,7 +264,7 @@ func validateBase(b *Base, members []MemberState, settled uint64) error {
 		return fmt.Errorf("%w: base at version 0", ErrInvalidState)
 	case b.Version > settled:
 		return fmt.Errorf("%w: base at version %d, above the settled register (%d)", ErrInvalidState, b.Version, settled)
-	case b.Partitions <= 0 || b.Replicas <= 0:
+	case ValidatePartitions(b.Partitions) != nil || b.Replicas <= 0:
 		return fmt.Errorf("%w: base for %d partitions and %d replicas", ErrInvalidState, b.Partitions, b.Replicas)
 	case len(b.Nodes) == 0:
 		return fmt.Errorf("%w: base without members", ErrInvalidState)

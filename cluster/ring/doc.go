@@ -101,6 +101,20 @@
 // CompactIfSmaller compacts only when that makes the state smaller (a
 // base takes the bits of a member's index per replica slot).
 //
+// # Resizing
+//
+// Q can grow on a live ring: State.Resize splits every partition p of Q
+// into p·f … p·f+f−1 of Q·f (f a power of two), the exact sub-arcs of p,
+// each with p's replicas. It is recorded as a Base at a version of its own
+// above every change, with the settled register raised to it, so nothing
+// moves and nothing transfers; later changes claim over the new
+// partitions (resize.go). Like compacting it needs the records settled at
+// the latest change; a change made concurrently at or below the resize is
+// late, and its node makes it again above. Halving is refused: it would
+// need transfers a base cannot express. State.Partitions is Q for a state,
+// the configured count until a resize. The node's actors do not resize
+// yet: the storage, vnode and shape changes are still to come.
+//
 // # Concurrency
 //
 // The package is pure: no I/O, goroutines, clocks or randomness. Tables and

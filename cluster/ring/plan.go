@@ -77,8 +77,10 @@ type Plan struct {
 
 // NewPlan computes the plan of s for q partitions and n replicas: it
 // replays s's history like Claim, following each placement, and marks the
-// placements s's handoff records cover.
+// placements s's handoff records cover. q is the count the ring started
+// with; a base's count, which a resize sets, overrides it.
 func NewPlan(q, n int, s State) Plan {
+	q = s.Partitions(q)
 	events := s.History()
 	c := newClaimerAt(q, n, s.Base)
 	w := &planWatcher{c: c, state: s, parts: make([][]placement, q)}

@@ -559,11 +559,14 @@ func (s State) Owner(id string) bool {
 }
 
 // Table returns the partition table of s: Claim(q, n, s.History()), or
-// with a base, the history after it replayed from it.
+// with a base, the history after it replayed from it. q is the count the
+// ring started with; a base's count, which a resize sets, overrides it
+// (State.Partitions).
 func (s State) Table(q, n int) Table {
 	if s.Base == nil {
 		return Claim(q, n, s.History())
 	}
+	q = s.Partitions(q)
 	c := newClaimerAt(q, n, s.Base)
 	for _, e := range s.History() {
 		c.apply(e)
@@ -706,6 +709,11 @@ func (s State) Validate() error {
 	if s.Base != nil {
 		if err := validateBase(s.Base, s.Members, s.HandoffsSettled); err != nil {
 			return err
+		}
+		for i, r := range s.Handoffs {
+			if int(r.Partition) >= s.Base.Partitions {
+				return fmt.Errorf("%w: handoff record %d (%s) for partition %d of %d", ErrInvalidState, i, r.Member, r.Partition, s.Base.Partitions)
+			}
 		}
 		for _, m := range s.Members {
 			if kept, ok := pruneEntry(m, s.Base.Version); !ok || !sameEntry(kept, m) {

@@ -83,8 +83,13 @@ func randomState(rng *rand.Rand, ancestor State, settle bool) State {
 		default:
 			if settle {
 				s = s.SettleHandoffs()
-				if rng.IntN(2) == 0 {
+				switch rng.IntN(4) {
+				case 0, 1:
 					s = s.Compact(8, 3)
+				case 2:
+					if r, err := s.Resize(8, 3, min(2*s.Partitions(8), 32)); err == nil {
+						s = r
+					}
 				}
 			}
 		}

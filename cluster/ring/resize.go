@@ -1,0 +1,135 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+)
+
+// A resize changes Q, the number of partitions, on a live ring. Partition
+// p of Q is the arc of keys whose hash starts with p's log2(Q) bits, so the
+// arc splits exactly into partitions p·f … p·f+f−1 of Q·f (f a power of
+// two) and every key of the children was a key of p. Giving each child p's
+// replicas, in p's order, therefore moves nothing: every replica already
+// holds the data of its new partitions. Riak's ring resize, by contrast,
+// lays a new ring over the old one and transfers every partition.
+//
+// The split is recorded as a Base (see Base): the claimer's state at the
+// resize, with every partition's replicas repeated f times, at a version
+// of its own above every change. Replay starts from it, so later joins and
+// removals claim over the new partitions with their usual balance and
+// movement. Like a compaction it needs the records settled at the latest
+// change, so that every placement it repeats had received its data; and
+// it raises the settled register to its own version, so the split
+// placements count as received.
+//
+// Halving is refused for now: merging p·2 and p·2+1 onto p·2's replicas
+// leaves a replica of p·2 without p·2+1's data, so the base would have to
+// carry placements that have not received, which it cannot.
+
+// The rules a resize obeys. A refused resize returns a *ResizeError
+// wrapping one of them.
+var (
+	// ErrResizeCount: the new count is not a power of two in range.
+	ErrResizeCount = errors.New("ring: not a usable partition count")
+	// ErrResizeShrink: the new count is below the current one.
+	ErrResizeShrink = errors.New("ring: halving the ring is not supported")
+	// ErrResizeUnsettled: transfers of an earlier change are still
+	// running, or their records are not yet settled cluster-wide.
+	ErrResizeUnsettled = errors.New("ring: the ring has not settled")
+	// ErrResizeEmpty: the ring has no owner, so nothing to split.
+	ErrResizeEmpty = errors.New("ring: the ring has no owners")
+)
+
+// ResizeError is a refused resize: Err, one of the rules above, and the
+// partition counts asked about.
+type ResizeError struct {
+	Err      error
+	From, To int
+}
+
+// Error returns the reason with the package's prefix.
+func (e *ResizeError) Error() string { return "ring: " + e.Reason() }
+
+// Unwrap returns the rule, for errors.Is.
+func (e *ResizeError) Unwrap() error { return e.Err }
+
+// Reason is the operator's explanation of the refusal and what to do
+// instead.
+func (e *ResizeError) Reason() string {
+	switch e.Err {
+	case ErrResizeCount:
+		return fmt.Sprintf("cannot resize to %d partitions: the count must be a power of two from %d to %d", e.To, MinPartitions, MaxPartitions)
+	case ErrResizeShrink:
+		return fmt.Sprintf("cannot resize from %d to %d partitions: halving moves data between replicas and is not supported; only a larger power of two splits in place", e.From, e.To)
+	case ErrResizeUnsettled:
+		return fmt.Sprintf("cannot resize from %d to %d partitions yet: an earlier membership change is still moving data (or its end is not yet agreed); retry once `dhtctl status` shows every partition settled", e.From, e.To)
+	case ErrResizeEmpty:
+		return "cannot resize a ring without owners: join a node first"
+	}
+	return fmt.Sprintf("%v: %d to %d partitions", e.Err, e.From, e.To)
+}
+
+// Partitions returns Q for s: its base's partition count, which a resize
+// sets, else initial, the count the cluster started with.
+func (s State) Partitions(initial int) int {
+	if s.Base != nil {
+		return s.Base.Partitions
+	}
+	return initial
+}
+
+// Resize returns s with its partitions split into to, for a ring that
+// started with initial partitions and keeps n replicas: a Base at version
+// Clock()+1 in which each partition's replicas hold all of its children,
+// with the settled register raised to it (see the comment at the top of
+// this file). Resizing to the current count returns s unchanged.
+//
+// The caller must know what Compact asks: every live node holds every
+// change at or below s.Clock() (Merge drops a change that arrives there
+// later as late, and its node makes it again above the resize), and none
+// of the members the base drops is alive.
+func (s State) Resize(initial, n, to int) (State, error) {
+	from := s.Partitions(initial)
+	switch {
+	case ValidatePartitions(to) != nil:
+		return s, &ResizeError{Err: ErrResizeCount, From: from, To: to}
+	case to == from:
+		return s, nil
+	case to < from:
+		return s, &ResizeError{Err: ErrResizeShrink, From: from, To: to}
+	case len(s.Owners()) == 0:
+		return s, &ResizeError{Err: ErrResizeEmpty, From: from, To: to}
+	case s.HandoffsSettled != s.Clock() || !NewPlan(initial, n, s).Settled():
+		return s, &ResizeError{Err: ErrResizeUnsettled, From: from, To: to}
+	}
+	at := s.Clock() + 1
+	c := newClaimerAt(from, n, s.Base)
+	for _, e := range s.History() {
+		c.apply(e)
+	}
+	members := pruneMembers(s.Members, at)
+	sum := s.Base.sumOrZero() + at
+	for _, m := range s.Members {
+		if _, kept := (State{Members: members}).find(m.ID); !kept {
+			sum += m.version()
+		}
+	}
+	return State{Members: members, HandoffsSettled: at, Base: splitBase(c.base(at, sum), to)}, nil
+}
+
+// splitBase returns b with its partitions split into to, each child
+// holding its parent's replicas in order. to must be a multiple of
+// b.Partitions.
+func splitBase(b *Base, to int) *Base {
+	f, w := to/b.Partitions, b.Width()
+	out := *b
+	out.Partitions = to
+	out.Slots = make([]uint32, 0, to*w)
+	for p := range b.Partitions {
+		row := b.Slots[p*w : (p+1)*w]
+		for range f {
+			out.Slots = append(out.Slots, row...)
+		}
+	}
+	return &out
+}
