@@ -14,7 +14,7 @@ import (
 // FuzzRingStateWithBase: a ring state from a peer, base included, either
 // fails to decode or replays without a panic: its plan, and its plan
 // after a member leaves and another joins (which is when a base that
-// broke claim's invariants would trip its checks).
+// broke claim's invariants would trip its checks), and once resized.
 func FuzzRingStateWithBase(f *testing.F) {
 	const q, n = 16, 3
 	var s ring.State
@@ -23,6 +23,15 @@ func FuzzRingStateWithBase(f *testing.F) {
 	}
 	s = settleAll(q, n, settleAll(q, n, s).Remove("d")).SettleHandoffs().Compact(q, n)
 	seed, err := proto.Marshal(stateToProto(Config{Cluster: "c", Partitions: q, N: n}, s))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	resized, err := s.Resize(q, n, 2*q)
+	if err != nil {
+		f.Fatal(err)
+	}
+	seed, err = proto.Marshal(stateToProto(Config{Cluster: "c", Partitions: q, N: n}, resized.Join(ring.Member{ID: "f", Zone: "z1"})))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -45,6 +54,9 @@ func FuzzRingStateWithBase(f *testing.F) {
 		ring.NewPlan(pq, pn, got)
 		if owners := got.Owners(); len(owners) > 0 {
 			ring.NewPlan(pq, pn, got.Remove(owners[0].ID).Join(ring.Member{ID: "newcomer", Zone: "z9"}))
+		}
+		if r, err := got.SettleHandoffs().Resize(pq, pn, 2*got.Partitions(pq)); err == nil {
+			ring.NewPlan(pq, pn, r.Join(ring.Member{ID: "newcomer", Zone: "z9"}))
 		}
 	})
 }
