@@ -116,7 +116,7 @@ bench-lint: ## gofmt, go vet, tests and go mod tidy of the bench module
 # and the quorum machines at 100, 300 and 1,000 nodes, Q = 1,024 and 4,096,
 # on a simulated clock and network, with a fixed seed. SIM_FLAGS adds flags
 # of dhtsim: -steps for each run's steps, -seed N, -nodes, -partitions,
-# -zones, -joins.
+# -zones, -joins, -scenario "resize, join" for steps of your own.
 sim: ## the 100/300/1,000-node simulation at Q = 1,024 and 4,096: a markdown table of movement, balance, zones, availability and settle times (about 30 s on 2 cores)
 	$(GO) run ./test/sim/cmd/dhtsim $(SIM_FLAGS)
 

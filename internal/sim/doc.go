@@ -18,7 +18,10 @@
 //     replicas are rebuilt from the others;
 //   - zone-loss: every node of a zone goes down;
 //   - recover: every down node comes back, and anti-entropy repairs what it
-//     missed.
+//     missed;
+//   - resize: once the plan has settled, Q doubles (State.Resize), each
+//     child partition on its parent's replicas, so nothing moves; Result
+//     reports what a resize that transfers every partition would move.
 //
 // After a ring change the Sim lists the plan's transfers (Plan.Transfers),
 // runs them on the simulated network — each takes the partition's size over

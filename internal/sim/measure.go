@@ -25,7 +25,8 @@ type Result struct {
 	// Moved counts the replicas placed anew (ring.Moved between the tables
 	// before and after); Ideal is the least a change of that kind can move:
 	// N·Q/(S+1) for a join to S owners (Q while S < N), the member's load for
-	// a removal. Both 0 for a step that changes no ownership.
+	// a removal. Both 0 for a step that changes no ownership, and Ideal 0
+	// for a resize (a split moves nothing).
 	Moved int
 	Ideal float64
 	// MovedElsewhere counts, for a join, the moved replicas placed on
@@ -41,13 +42,17 @@ type Result struct {
 	// Stalled counts the transfers left that cannot run (no live source).
 	Transfers  int
 	BytesMoved int64
+	// NaiveBytes is, for a Resize, what a resize that transfers every
+	// partition to a new ring (Riak's) would move: every replica.
+	NaiveBytes int64
 	Settle     time.Duration
 	Stalled    int
 
-	// Owners is how many members own replicas after the step; Loads their
-	// replica counts.
-	Owners int
-	Loads  LoadStats
+	// Partitions is Q after the step; Owners is how many members own
+	// replicas, Loads their replica counts.
+	Partitions int
+	Owners     int
+	Loads      LoadStats
 	// ZoneCount is how many zones the owners span; when it is at least N,
 	// ZoneRepeats counts the partitions whose replicas repeat a zone
 	// (claim promises 0).
@@ -126,8 +131,8 @@ func (a Availability) worst(b Availability) Availability {
 // machines against targets that all answer: a target is only listed when
 // alive, so the outcome is decided by who is up and what the plan says.
 func (s *Sim) availability() Availability {
-	a := Availability{Partitions: s.cfg.Partitions}
-	for p := range s.cfg.Partitions {
+	a := Availability{Partitions: s.partitions()}
+	for p := range a.Partitions {
 		strict := s.plan.Route(uint32(p), s.alive, false)
 		targets := targetsOf(strict)
 		readOK := s.read(targets)

@@ -77,8 +77,8 @@ func (s *Sim) repair(elapsed time.Duration, down []string) Repair {
 		isDown[id] = true
 	}
 	var r Repair
-	perPartition := float64(s.cfg.WritesPerSecond) * elapsed.Seconds() / float64(s.cfg.Partitions)
-	valueBytes := s.cfg.DataBytes / int64(s.cfg.Partitions) / int64(len(m.keys))
+	perPartition := float64(s.cfg.WritesPerSecond) * elapsed.Seconds() / float64(s.partitions())
+	valueBytes := s.cfg.DataBytes / int64(s.partitions()) / int64(len(m.keys))
 	written := m.written
 	var changed []int
 	for _, ids := range s.plan.Table.Replicas {

@@ -78,6 +78,8 @@ func Summarize(cfg Config, results []Result) Summary {
 			s.JoinElsewhere += r.MovedElsewhere
 			s.JoinSettle = max(s.JoinSettle, r.Settle)
 			full(&s.Changes, r.Avail)
+		case Resize:
+			full(&s.Changes, r.Avail)
 		case Decommission, ForceRemove:
 			s.RemoveMoved = max(s.RemoveMoved, r.MovedRatio())
 			s.RemoveSettle = max(s.RemoveSettle, r.Settle)
@@ -134,6 +136,9 @@ func StepTable(results []Result) string {
 			what = "zones " + strings.Join(r.Zones, " ") + fmt.Sprintf(" (%d nodes)", len(r.Nodes))
 		} else if len(r.Nodes) > 4 {
 			what = fmt.Sprintf("%d nodes", len(r.Nodes))
+		}
+		if r.Step.Kind == Resize {
+			what = fmt.Sprintf("to Q=%d: %d B moved, a new ring moves %.1f GB", r.Partitions, r.BytesMoved, float64(r.NaiveBytes)/1e9)
 		}
 		if r.Skipped {
 			what = "nothing to do"

@@ -22,7 +22,7 @@ type Rand interface {
 // StepKind is the kind of a Step.
 type StepKind int
 
-// The steps. Join, Decommission and ForceRemove change the ring; Crash,
+// The steps. Join, Decommission, ForceRemove and Resize change the ring; Crash,
 // ZoneLoss and Recover only change which nodes are up, as failures do.
 const (
 	Join StepKind = iota + 1
@@ -31,11 +31,14 @@ const (
 	ForceRemove
 	ZoneLoss
 	Recover
+	// Resize doubles Q (ring.State.Resize) once the plan has settled.
+	Resize
 )
 
 var stepNames = map[StepKind]string{
 	Join: "join", Decommission: "decommission", Crash: "crash",
 	ForceRemove: "force-remove", ZoneLoss: "zone-loss", Recover: "recover",
+	Resize: "resize",
 }
 
 func (k StepKind) String() string {
@@ -206,6 +209,9 @@ func (s *Sim) replan() {
 	s.plan = ring.NewPlan(s.cfg.Partitions, s.cfg.Quorum.N, s.state)
 }
 
+// partitions is the ring's Q now: the configured one until a resize.
+func (s *Sim) partitions() int { return s.state.Partitions(s.cfg.Partitions) }
+
 // foldHandoffs records the finished handoffs in the state (one Merge, not a
 // CompleteHandoff each: each of those copies every record) and recomputes
 // the plan.
@@ -244,11 +250,11 @@ func (s *Sim) Apply(st Step) Result {
 		}
 		s.state, changed = next, true
 		res.Nodes = []string{m.ID}
-		res.Ideal = float64(s.cfg.Partitions * s.cfg.Quorum.N)
+		res.Ideal = float64(s.partitions() * s.cfg.Quorum.N)
 		if owners+1 > s.cfg.Quorum.N {
 			res.Ideal /= float64(owners + 1)
 		} else {
-			res.Ideal = float64(s.cfg.Partitions)
+			res.Ideal = float64(s.partitions())
 		}
 	case Decommission:
 		id, ok := s.pick(s.upOwners())
@@ -309,6 +315,22 @@ func (s *Sim) Apply(st Step) Result {
 			res.Zones = append(res.Zones, z)
 		}
 		res.Skipped = len(res.Nodes) == 0
+	case Resize:
+		// A resize waits for the records to settle, as a node's does;
+		// the sim settles them cluster-wide at once.
+		if !s.plan.Settled() {
+			res.Skipped = true
+			break
+		}
+		next, err := s.state.SettleHandoffs().Resize(s.cfg.Partitions, s.cfg.Quorum.N, 2*s.partitions())
+		if err != nil {
+			res.Skipped = true // already at ring.MaxPartitions
+			break
+		}
+		s.state, changed = next, true
+		// What a resize that lays a new ring over the old one and
+		// transfers every partition (Riak's) moves: every replica.
+		res.NaiveBytes = s.cfg.DataBytes * int64(s.cfg.Quorum.N)
 	case Recover:
 		res.Nodes = s.Down()
 		if len(res.Nodes) == 0 {
@@ -326,11 +348,11 @@ func (s *Sim) Apply(st Step) Result {
 	if changed {
 		if s.cfg.Now != nil {
 			start := s.cfg.Now()
-			ring.Claim(s.cfg.Partitions, s.cfg.Quorum.N, s.state.History())
+			s.state.Table(s.cfg.Partitions, s.cfg.Quorum.N)
 			res.Claim = s.cfg.Now().Sub(start)
 		}
 		s.replan()
-		res.Moved = ring.Moved(prev, s.plan.Table)
+		res.Moved = movedAcrossSplit(prev, s.plan.Table)
 		if st.Kind == Join {
 			res.MovedElsewhere = movedElsewhere(prev, s.plan.Table, res.Nodes[0])
 		}
@@ -346,6 +368,7 @@ func (s *Sim) Apply(st Step) Result {
 	if res.Transfers > 0 {
 		res.Avail = res.Avail.worst(s.availability())
 	}
+	res.Partitions = s.partitions()
 	s.measureTable(&res)
 	return res
 }
@@ -500,7 +523,26 @@ func (s *Sim) pump() {
 	s.waiting = kept
 }
 
-func (s *Sim) partitionBytes() int64 { return s.cfg.DataBytes / int64(s.cfg.Partitions) }
+func (s *Sim) partitionBytes() int64 { return s.cfg.DataBytes / int64(s.partitions()) }
+
+// movedAcrossSplit is ring.Moved between tables whose Q may differ by a
+// split: a replica of partition p of next is new unless it held p's
+// parent in prev.
+func movedAcrossSplit(prev, next ring.Table) int {
+	if len(prev.Replicas) == 0 || len(next.Replicas) == len(prev.Replicas) {
+		return ring.Moved(prev, next)
+	}
+	f := len(next.Replicas) / len(prev.Replicas)
+	moved := 0
+	for p, ids := range next.Replicas {
+		for _, id := range ids {
+			if !slices.Contains(prev.Replicas[p/f], id) {
+				moved++
+			}
+		}
+	}
+	return moved
+}
 
 // eventQueue orders transfers by finishing time, then by start order, so
 // that equal times replay the same way.

@@ -291,3 +291,48 @@ func TestFairShares(t *testing.T) {
 		}
 	}
 }
+
+// TestSim_ResizeMovesNothing: doubling Q on a settled ring of 60 nodes in
+// five zones moves no replica and no byte, where a resize that builds a
+// new ring (Riak's) moves every replica; every partition stays readable
+// and writable through it; and the joins, removal and second resize after
+// it claim over the new partitions with issue 20's targets: a join within
+// 1.05× its ideal and only to the newcomer, zones distinct, replicas per
+// node within 5% of the mean.
+func TestSim_ResizeMovesNothing(t *testing.T) {
+	cfg := Default()
+	cfg.Nodes, cfg.Zones, cfg.Partitions = 60, 5, 1024
+	s := newSim(t, cfg, *seedFlag)
+	steps := []Step{{Kind: Resize}, {Kind: Join}, {Kind: Join}, {Kind: Decommission}, {Kind: Crash}, {Kind: Recover}, {Kind: Resize}, {Kind: Join}}
+	results := s.Run(steps)
+	t.Logf("\n%s", StepTable(results))
+	q := cfg.Partitions
+	for i, r := range results {
+		if r.Skipped {
+			t.Fatalf("step %d (%s) skipped", i, r.Step)
+		}
+		if r.ZoneRepeats != 0 || r.Stalled != 0 {
+			t.Errorf("step %d (%s): %d partitions repeat a zone, %d transfers stalled", i, r.Step, r.ZoneRepeats, r.Stalled)
+		}
+		if r.Loads.MaxRatio() > 1.05 || r.Loads.MinRatio() < 0.95 {
+			t.Errorf("step %d (%s): loads %.3f–%.3f of the mean", i, r.Step, r.Loads.MinRatio(), r.Loads.MaxRatio())
+		}
+		switch r.Step.Kind {
+		case Resize:
+			q *= 2
+			if r.Partitions != q || r.Moved != 0 || r.BytesMoved != 0 || r.Transfers != 0 {
+				t.Errorf("step %d: resize to Q=%d (want %d) moved %d replicas, %d bytes in %d transfers", i, r.Partitions, q, r.Moved, r.BytesMoved, r.Transfers)
+			}
+			if r.NaiveBytes != cfg.DataBytes*int64(cfg.Quorum.N) {
+				t.Errorf("step %d: a new ring would move %d bytes, want %d", i, r.NaiveBytes, cfg.DataBytes*int64(cfg.Quorum.N))
+			}
+			if r.Avail.ReadShare() != 1 || r.Avail.WriteShare() != 1 {
+				t.Errorf("step %d: %.3f of partitions readable, %.3f writable through the resize", i, r.Avail.ReadShare(), r.Avail.WriteShare())
+			}
+		case Join:
+			if r.Partitions != q || r.MovedRatio() > 1.05 || r.MovedElsewhere != 0 {
+				t.Errorf("step %d: join at Q=%d moved %.3f× its ideal, %d elsewhere", i, r.Partitions, r.MovedRatio(), r.MovedElsewhere)
+			}
+		}
+	}
+}

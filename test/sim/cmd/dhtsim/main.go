@@ -39,20 +39,27 @@ func run() int {
 	joins := flag.Int("joins", 5, "joins at the start of the scenario")
 	seed := flag.Uint64("seed", 1, "seed of every run")
 	steps := flag.Bool("steps", false, "also print each run's steps")
+	scenario := flag.String("scenario", "", `steps to run instead of the standard scenario, e.g. "resize, join, resize" (sim.ParseSteps)`)
 	flag.Parse()
 
 	sizes, err := ints(*nodes)
 	if err == nil {
 		var qs []int
 		if qs, err = ints(*partitions); err == nil {
-			return matrix(sizes, qs, *zones, *joins, *seed, *steps)
+			script := sim.Standard(*joins)
+			if *scenario != "" {
+				script, err = sim.ParseSteps(*scenario)
+			}
+			if err == nil {
+				return matrix(sizes, qs, *zones, script, *seed, *steps)
+			}
 		}
 	}
 	fmt.Fprintln(os.Stderr, "dhtsim:", err)
 	return 2
 }
 
-func matrix(sizes, qs []int, zones, joins int, seed uint64, steps bool) int {
+func matrix(sizes, qs []int, zones int, script []sim.Step, seed uint64, steps bool) int {
 	var sums []sim.Summary
 	var details strings.Builder
 	for _, n := range sizes {
@@ -66,7 +73,7 @@ func matrix(sizes, qs []int, zones, joins int, seed uint64, steps bool) int {
 				fmt.Fprintln(os.Stderr, "dhtsim:", err)
 				return 2
 			}
-			res := s.Run(sim.Standard(joins))
+			res := s.Run(script)
 			fmt.Fprintf(os.Stderr, "dhtsim: %d nodes, Q=%d: simulated %s in %s\n", n, q, s.Now().Round(time.Second), time.Since(start).Round(time.Millisecond))
 			sums = append(sums, sim.Summarize(cfg, res))
 			if steps {
