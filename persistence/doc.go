@@ -12,7 +12,8 @@
 //     otherwise, and "memory" (for development and tests).
 //     docs/engines.md compares them and says which to choose when.
 //   - The keyspace ([DataKey], [HintKey], [MetaKey] and friends): data of
-//     partition p lives under [DataPrefix](p), hints under [HintPrefix],
+//     partition p lives under [DataPrefix](p) (on a resized ring, under
+//     [DataPrefix] of its [DataID]), hints under [HintPrefix],
 //     node metadata under [MetaPrefix]. The prefixes never overlap, so a
 //     vnode can scan its partition, and the hint queue its hints, in the
 //     same database without seeing anything else.

@@ -17,7 +17,7 @@ const (
 // dataHeaderLen is the tag plus the big-endian partition.
 const dataHeaderLen = 1 + 4
 
-// DataKey returns the engine key of user key in partition:
+// DataKey returns the engine key of user key in partition (a DataID):
 // 'd' | big-endian uint32 partition | key. Big-endian makes partitions sort
 // in numeric order, and all of a partition's keys contiguous, so a vnode
 // scans its partition with DataPrefix and a handoff can resume from the
@@ -32,6 +32,35 @@ func DataKey(partition uint32, key []byte) []byte {
 // DataPrefix returns the prefix shared by every DataKey of partition.
 func DataPrefix(partition uint32) []byte {
 	return DataKey(partition, nil)
+}
+
+// DataID returns the id under whose DataPrefix partition p of a ring of q
+// partitions keeps its data, for a ring that started with initial
+// partitions: p itself on the initial ring (the layout every store had
+// before rings could be resized), q+p on a resized one. A resize only
+// grows q (ring.State.Resize), so the ids never collide: the initial
+// ring's are below initial, and a ring of q > initial uses [q, 2q). Ids
+// of their own keep a child partition's keys apart from those of the
+// partition its number had on the smaller ring. q and initial must be
+// powers of two with p < q and initial ≤ q.
+func DataID(p uint32, q, initial int) uint32 {
+	if q == initial {
+		return p
+	}
+	return uint32(q) + p
+}
+
+// DataAncestors returns the ids of the partitions that partition p of a
+// ring of q partitions split from, nearest first, down to the initial
+// ring's (none on the initial ring). Their prefixes may still hold keys of
+// p that it has not adopted yet.
+func DataAncestors(p uint32, q, initial int) []uint32 {
+	var out []uint32
+	for q > initial {
+		q, p = q/2, p/2
+		out = append(out, DataID(p, q, initial))
+	}
+	return out
 }
 
 // SplitDataKey is the inverse of DataKey. key aliases k. ok is false when k

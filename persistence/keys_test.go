@@ -2,6 +2,7 @@ package persistence_test
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -256,4 +257,33 @@ func FuzzSplitHintKey(f *testing.F) {
 			t.Fatalf("HintKey(SplitHintKey(%x)) = %x", k, got)
 		}
 	})
+}
+
+// TestDataID_NeverCollides: across a ring that starts at 8 partitions and
+// doubles to 1,024, every partition of every size has an id of its own,
+// the initial ring keeps its ids, and a partition's ancestors are the
+// partitions holding its keys on each smaller ring, nearest first.
+func TestDataID_NeverCollides(t *testing.T) {
+	const initial = 8
+	seen := map[uint32]string{}
+	for q := initial; q <= 1024; q *= 2 {
+		for p := range uint32(q) {
+			id := persistence.DataID(p, q, initial)
+			if q == initial && id != p {
+				t.Fatalf("partition %d of the initial ring has id %d, not its own number", p, id)
+			}
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("id %d for partition %d of %d and for %s", id, p, q, prev)
+			}
+			seen[id] = fmt.Sprintf("partition %d of %d", p, q)
+			anc := persistence.DataAncestors(p, q, initial)
+			want := []uint32{}
+			for pq, pp := q/2, p/2; pq >= initial; pq, pp = pq/2, pp/2 {
+				want = append(want, persistence.DataID(pp, pq, initial))
+			}
+			if len(anc) != len(want) || (len(want) > 0 && !slices.Equal(anc, want)) {
+				t.Fatalf("partition %d of %d: ancestors %v, want %v", p, q, anc, want)
+			}
+		}
+	}
 }

@@ -43,10 +43,17 @@ const ObjectCacheBytes = 32 << 20
 // Logger and Now.
 type Config struct {
 	Partition uint32
-	Engine    persistence.Engine
-	Minter    *Minter
-	Metrics   *metrics.Metrics
-	Logger    *slog.Logger
+	// Partitions is the ring's Q, and InitialPartitions the Q it
+	// started with. When Partitions is larger the ring was resized: the
+	// partition's data lives under an id of its own (persistence.DataID),
+	// and the vnode adopts the keys the partitions it split from still
+	// hold of it, serving them meanwhile. Both 0 (or equal) is the ring as
+	// it started.
+	Partitions, InitialPartitions int
+	Engine                        persistence.Engine
+	Minter                        *Minter
+	Metrics                       *metrics.Metrics
+	Logger                        *slog.Logger
 	// Now is the wall clock for sibling timestamps; nil means time.Now.
 	Now func() time.Time
 	// Clock is the clock a request's deadline is checked by: the real
@@ -79,10 +86,13 @@ type Config struct {
 }
 
 // FromConfig returns the part of a vnode's Config the node's configuration
-// decides: each partition's share of the object cache budget. The node
+// decides: the ring's Q (the nodes do not resize a ring yet, so it is the
+// one the ring started with) and each partition's share of the object
+// cache budget. The node
 // fills the rest (partition, engine, minter, clocks, mirrors, resolver).
 func FromConfig(c config.Config) Config {
 	var cfg Config
+	cfg.Partitions, cfg.InitialPartitions = c.Ring.Partitions, c.Ring.Partitions
 	if c.Ring.Partitions > 0 {
 		cfg.CacheBytes = ObjectCacheBytes / c.Ring.Partitions
 	}

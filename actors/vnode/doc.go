@@ -30,6 +30,16 @@
 // flight, and everything after it) waits in the vnode's queue, not in a
 // blocked mailbox.
 //
+// On a resized ring (Config.Partitions above Config.InitialPartitions) a
+// partition's data lives under an id of its own (persistence.DataID), and
+// the keys the partitions it split from hold of it stay where they are
+// until the vnode adopts them: partitionStore reads through to them, scans
+// merge them in key order, and a write deletes the inherited copy in the
+// same batch; meanwhile adopt messages the vnode sends itself move the
+// rest, a few hundred keys at a time between requests (adopt.go). While
+// it inherits, the vnode writes synchronously, so that no write is in
+// flight when a step moves a key. The nodes do not resize a ring yet.
+//
 // With Config.ResolveOnWrite (resolution.on_write), a write that leaves
 // several live siblings is followed by their resolution, stored as a second
 // update with a fresh dot (resolve.go); merges never resolve. Handoff and

@@ -1,8 +1,6 @@
 package vnode
 
 import (
-	"slices"
-
 	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/metrics"
@@ -47,9 +45,9 @@ func (v *vnode) persist(w replica.Write) (replica.Effects[addr], bool) {
 		v.putAsync(w)
 		return replica.Effects[addr]{}, false
 	case replica.WritePut:
-		err = v.cfg.Engine.Put(persistence.DataKey(v.cfg.Partition, w.Key), w.Value)
+		err = v.store.writeKey(w.Key, w.Value)
 	case replica.WriteDelete:
-		err = v.cfg.Engine.Delete(persistence.DataKey(v.cfg.Partition, w.Key))
+		err = v.store.writeKey(w.Key, nil)
 	case replica.WriteDropAll:
 		err = v.dropAll()
 	}
@@ -60,24 +58,26 @@ func (v *vnode) persist(w replica.Write) (replica.Effects[addr], bool) {
 // is only sent back to this actor.
 func (v *vnode) putAsync(w replica.Write) {
 	root, self, id := v.root, v.self, w.ID
-	key := persistence.DataKey(v.cfg.Partition, w.Key)
-	if v.async.PutAsync(key, w.Value, func(err error) { root.Send(self, &writeDone{owner: v, id: id, err: err}) }) {
-		return
+	// While the partition inherits keys from the partitions it split
+	// from, a write also deletes their copies, in a batch, and no write
+	// may be in flight when an adoption step runs (see inheritance).
+	if !v.store.in.pending() {
+		key := persistence.DataKey(v.store.id, w.Key)
+		if v.async.PutAsync(key, w.Value, func(err error) { root.Send(self, &writeDone{owner: v, id: id, err: err}) }) {
+			return
+		}
 	}
 	// No asynchronous path after all: write now, but answer through the
 	// mailbox all the same, after any reply this step sends.
-	root.Send(self, &writeDone{owner: v, id: id, err: v.cfg.Engine.Put(key, w.Value)})
+	root.Send(self, &writeDone{owner: v, id: id, err: v.store.writeKey(w.Key, w.Value)})
 }
 
-// dropAll deletes every key of the partition. Scan must not call back into
-// the engine: collect the keys, then delete them in batches small enough
-// for badger's transaction limit.
+// dropAll deletes every key of the partition, those its ancestors still
+// hold of it included. Scan must not call back into the engine: collect
+// the keys, then delete them in batches small enough for badger's
+// transaction limit.
 func (v *vnode) dropAll() error {
-	var keys [][]byte
-	err := v.cfg.Engine.Scan(persistence.DataPrefix(v.cfg.Partition), nil, func(k, _ []byte) bool {
-		keys = append(keys, slices.Clone(k))
-		return true
-	})
+	keys, err := v.store.keys()
 	for len(keys) > 0 && err == nil {
 		b := persistence.NewBatch()
 		for len(keys) > 0 && b.Size() < 1<<20 {

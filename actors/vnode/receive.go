@@ -16,8 +16,9 @@ import (
 // each message to a machine call and carries out the effects. It holds no
 // lock: the engine's goroutine only sends it a writeDone.
 type vnode struct {
-	cfg Config
-	m   *replica.Machine[addr]
+	cfg   Config
+	m     *replica.Machine[addr]
+	store partitionStore
 	// async is the engine's non-blocking durable put, if it has one. With
 	// it, a client write or a replica merge is handed to the engine and
 	// answered when the engine confirms it, while the vnode goes on to
@@ -55,8 +56,10 @@ type writeDone struct {
 
 func newVnode(cfg Config, async persistence.AsyncPutter) *vnode {
 	v := &vnode{cfg: cfg, async: async}
+	in, id := newInheritance(cfg.Partition, cfg.Partitions, cfg.InitialPartitions)
+	v.store = partitionStore{engine: cfg.Engine, id: id, in: in}
 	rc := replica.Config{
-		Partition: cfg.Partition, Store: partitionStore{engine: cfg.Engine, partition: cfg.Partition},
+		Partition: cfg.Partition, Store: v.store,
 		Codec: codec{}, Minter: cfg.Minter, Logger: cfg.Logger, Async: async != nil, CacheBytes: cfg.CacheBytes,
 	}
 	if cfg.ResolveOnWrite != nil {
@@ -74,6 +77,11 @@ func (v *vnode) Receive(ctx actor.Context) {
 	case *actor.Started:
 		v.self, v.root = ctx.Self(), ctx.ActorSystem().Root
 		v.carry(v.m.Start())
+		if v.store.in.pending() {
+			ctx.Send(v.self, adopt{})
+		}
+	case adopt:
+		v.adopt()
 	case *writeDone:
 		if msg.owner == v {
 			v.carry(v.m.WriteDone(msg.id, msg.err))

@@ -1,8 +1,11 @@
 package vnode
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/dvv"
 	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/persistence"
@@ -10,16 +13,75 @@ import (
 )
 
 // partitionStore is the replica machine's read view of one partition in
-// the engine: keys without the partition's prefix.
+// the engine: keys without the partition's prefix. On a resized ring the
+// partition's keys may still sit under the prefixes of the partitions it
+// split from (persistence.DataAncestors) until the vnode adopts them; the
+// view covers those too, so a split needs no copy before the vnode serves.
 type partitionStore struct {
-	engine    persistence.Engine
-	partition uint32
+	engine persistence.Engine
+	// id is the partition's persistence.DataID.
+	id uint32
+	// in is what the partition still inherits; nil on a ring that was
+	// never resized.
+	in *inheritance
 }
+
+// inheritance is what a partition of a resized ring has still to take
+// over from the partitions it split from. Only the vnode's goroutine
+// touches it.
+//
+// The ancestors' prefixes are read-only once the split is made: no vnode
+// of theirs runs any more. Every write of the partition reads the key
+// through the store (ancestors included) before it writes, and deletes the
+// ancestors' copies in the same batch; so a key is held once, and where
+// the partition's own prefix holds a key, its object descends from any
+// ancestor's copy. Adopting a key is therefore a move of its stored bytes,
+// and a key already in the own prefix only has its stale copy deleted.
+type inheritance struct {
+	partition uint32
+	q         int
+	// from lists the ancestors' ids that may still hold keys of the
+	// partition, nearest first; empty once all are adopted.
+	from []uint32
+	// cursor is where adoption goes on in from[0]: the smallest key not
+	// yet looked at, nil at its start.
+	cursor []byte
+	// adopted counts the keys moved so far.
+	adopted int
+}
+
+// newInheritance returns the inheritance of partition p of a ring of q
+// partitions that started with initial, and its DataID; nil when the ring
+// was never resized (q == initial) or q is unset.
+func newInheritance(p uint32, q, initial int) (*inheritance, uint32) {
+	if q <= initial || initial <= 0 {
+		return nil, p
+	}
+	return &inheritance{partition: p, q: q, from: persistence.DataAncestors(p, q, initial)}, persistence.DataID(p, q, initial)
+}
+
+// pending reports whether an ancestor may still hold keys of the partition.
+func (in *inheritance) pending() bool { return in != nil && len(in.from) > 0 }
+
+// owns reports whether key belongs to the partition.
+func (in *inheritance) owns(key []byte) bool { return ring.PartitionOf(key, in.q) == in.partition }
+
+// inheritChunk bounds what one pass over the ancestors collects: the
+// entries a merged scan holds in memory at once, and the keys one
+// adoption step moves.
+const inheritChunk = 256
 
 var _ replica.Store = partitionStore{}
 
 func (s partitionStore) Get(key []byte) ([]byte, bool, error) {
-	raw, err := s.engine.Get(persistence.DataKey(s.partition, key))
+	raw, err := s.engine.Get(persistence.DataKey(s.id, key))
+	if errors.Is(err, persistence.ErrNotFound) && s.in.pending() {
+		for _, a := range s.in.from {
+			if raw, err = s.engine.Get(persistence.DataKey(a, key)); !errors.Is(err, persistence.ErrNotFound) {
+				break
+			}
+		}
+	}
 	if errors.Is(err, persistence.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -29,15 +91,224 @@ func (s partitionStore) Get(key []byte) ([]byte, bool, error) {
 	return raw, true, nil
 }
 
+// Scan calls fn for the partition's keys from start on, in key order:
+// its own, merged with what its ancestors still hold of it.
 func (s partitionStore) Scan(start []byte, fn func(key, value []byte) bool) error {
+	if !s.in.pending() {
+		return s.scanOwn(start, nil, fn)
+	}
+	cursor := start
+	for {
+		inherited, bound, err := s.inherited(cursor, inheritChunk)
+		if err != nil {
+			return err
+		}
+		i, stopped := 0, false
+		err = s.scanOwn(cursor, bound, func(key, value []byte) bool {
+			for ; i < len(inherited) && bytes.Compare(inherited[i].key, key) < 0; i++ {
+				if !fn(inherited[i].key, inherited[i].value) {
+					stopped = true
+					return false
+				}
+			}
+			if i < len(inherited) && bytes.Equal(inherited[i].key, key) {
+				i++ // the own copy descends from the inherited one
+			}
+			if !fn(key, value) {
+				stopped = true
+				return false
+			}
+			return true
+		})
+		if err != nil || stopped {
+			return err
+		}
+		for ; i < len(inherited); i++ {
+			if !fn(inherited[i].key, inherited[i].value) {
+				return nil
+			}
+		}
+		if bound == nil {
+			return nil
+		}
+		cursor = append(slices.Clip(bound), 0)
+	}
+}
+
+// scanOwn scans the partition's own prefix from start, up to bound
+// (inclusive) when it is not nil.
+func (s partitionStore) scanOwn(start, bound []byte, fn func(key, value []byte) bool) error {
 	var from []byte
 	if start != nil {
-		from = persistence.DataKey(s.partition, start)
+		from = persistence.DataKey(s.id, start)
 	}
-	return s.engine.Scan(persistence.DataPrefix(s.partition), from, func(k, value []byte) bool {
+	return s.engine.Scan(persistence.DataPrefix(s.id), from, func(k, value []byte) bool {
 		_, key, ok := persistence.SplitDataKey(k)
-		return !ok || fn(key, value)
+		if !ok {
+			return true
+		}
+		if bound != nil && bytes.Compare(key, bound) > 0 {
+			return false
+		}
+		return fn(key, value)
 	})
+}
+
+type entry struct {
+	key, value []byte
+	// from is the ancestor's id.
+	from uint32
+}
+
+// inherited returns, in key order, the partition's keys from start on
+// that its ancestors hold, up to limit of each ancestor, and the key the
+// list is complete up to (inclusive): nil when it holds every such key.
+func (s partitionStore) inherited(start []byte, limit int) (out []entry, bound []byte, err error) {
+	for _, a := range s.in.from {
+		got, more, err := s.scanAncestor(a, start, limit, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, got...)
+		if more && (bound == nil || bytes.Compare(got[len(got)-1].key, bound) < 0) {
+			bound = got[len(got)-1].key
+		}
+	}
+	if bound != nil {
+		out = slices.DeleteFunc(out, func(e entry) bool { return bytes.Compare(e.key, bound) > 0 })
+	}
+	// A key is held once (see inheritance); should two ancestors hold it,
+	// the nearer one's copy is the later.
+	slices.SortStableFunc(out, func(a, b entry) int { return bytes.Compare(a.key, b.key) })
+	out = slices.CompactFunc(out, func(a, b entry) bool { return bytes.Equal(a.key, b.key) })
+	return out, bound, nil
+}
+
+// scanAncestor returns up to limit keys of the partition that ancestor a
+// holds from start on, and whether it holds more. With visit > 0 it also
+// stops after visiting that many keys of a, the partition's or not, so
+// that an adoption step over a sibling's keys stays short; more is then
+// set, and the last entry returned may be a sibling's key with a nil
+// value, marking where the scan stopped.
+func (s partitionStore) scanAncestor(a uint32, start []byte, limit, visit int) (out []entry, more bool, err error) {
+	var from []byte
+	if start != nil {
+		from = persistence.DataKey(a, start)
+	}
+	visited := 0
+	err = s.engine.Scan(persistence.DataPrefix(a), from, func(k, value []byte) bool {
+		_, key, ok := persistence.SplitDataKey(k)
+		if !ok {
+			return true
+		}
+		if len(out) == limit {
+			more = true
+			return false
+		}
+		visited++
+		owned := s.in.owns(key)
+		if owned {
+			out = append(out, entry{key: slices.Clone(key), value: slices.Clone(value), from: a})
+		}
+		if visit > 0 && visited >= visit {
+			if !owned {
+				out = append(out, entry{key: slices.Clone(key), from: a})
+			}
+			more = true
+			return false
+		}
+		return true
+	})
+	return out, more, err
+}
+
+// adoptStep moves up to inheritChunk keys of the partition from its
+// nearest ancestor that still holds some into its own prefix, in one
+// atomic batch, and returns how many it moved. It must run on the vnode's
+// goroutine, with no write of the partition in flight (see inheritance).
+func (s partitionStore) adoptStep() (int, error) {
+	in := s.in
+	if !in.pending() {
+		return 0, nil
+	}
+	a := in.from[0]
+	got, more, err := s.scanAncestor(a, in.cursor, inheritChunk, 4*inheritChunk)
+	if err != nil {
+		return 0, err
+	}
+	b := persistence.NewBatch()
+	moved := 0
+	for _, e := range got {
+		if e.value == nil {
+			continue // where the scan stopped: a sibling's key
+		}
+		own := persistence.DataKey(s.id, e.key)
+		if _, err := s.engine.Get(own); errors.Is(err, persistence.ErrNotFound) {
+			b.Put(own, e.value)
+			moved++
+		} else if err != nil {
+			return 0, err
+		}
+		b.Delete(persistence.DataKey(a, e.key))
+	}
+	if err := s.engine.Write(b); err != nil {
+		return 0, err
+	}
+	in.adopted += moved
+	if more && len(got) > 0 {
+		in.cursor = append(slices.Clip(got[len(got)-1].key), 0)
+	} else {
+		in.from, in.cursor = in.from[1:], nil
+	}
+	return moved, nil
+}
+
+// writeKey stores value (nil: deletes) at key: in the own prefix, and
+// while the partition inherits, with the ancestors' copies deleted in the
+// same batch.
+func (s partitionStore) writeKey(key, value []byte) error {
+	own := persistence.DataKey(s.id, key)
+	if !s.in.pending() {
+		if value == nil {
+			return s.engine.Delete(own)
+		}
+		return s.engine.Put(own, value)
+	}
+	b := persistence.NewBatch()
+	if value == nil {
+		b.Delete(own)
+	} else {
+		b.Put(own, value)
+	}
+	for _, a := range s.in.from {
+		b.Delete(persistence.DataKey(a, key))
+	}
+	return s.engine.Write(b)
+}
+
+// keys returns the engine keys of every key of the partition: its own
+// prefix's and those its ancestors still hold of it.
+func (s partitionStore) keys() ([][]byte, error) {
+	var out [][]byte
+	err := s.engine.Scan(persistence.DataPrefix(s.id), nil, func(k, _ []byte) bool {
+		out = append(out, slices.Clone(k))
+		return true
+	})
+	if err != nil || !s.in.pending() {
+		return out, err
+	}
+	for _, a := range s.in.from {
+		err = s.engine.Scan(persistence.DataPrefix(a), nil, func(k, _ []byte) bool {
+			if _, key, ok := persistence.SplitDataKey(k); ok && s.in.owns(key) {
+				out = append(out, slices.Clone(k))
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // codec stores objects as package wire encodes them.

@@ -1,0 +1,145 @@
+package vnode_test
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/persistence"
+)
+
+// spawnVnode runs a vnode of cfg in an actor system of its own and returns
+// it with a function that stops it.
+func spawnVnode(t *testing.T, cfg vnode.Config) (*harness, func()) {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	pid, err := system.Root.SpawnNamed(vnode.Props(cfg), vnode.Name(cfg.Partition))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = system.Root.StopFuture(pid).Wait()
+			system.Shutdown()
+		}
+	}
+	t.Cleanup(stop)
+	return &harness{t: t, engine: cfg.Engine, system: system, pid: pid}, stop
+}
+
+// TestVnode_SplitPartitionsServeAndAdoptTheirParentsKeys: partition 7 of
+// a ring of 8 stores 600 keys through its vnode (badger with sync writes,
+// so writes take the asynchronous path). The ring doubles to 16: the
+// vnodes of 14 and 15, 7's halves, answer every key of theirs at once,
+// list exactly their keys in order, and take writes that replace the
+// inherited objects (no sibling left behind); meanwhile they adopt 7's
+// keys into their own prefixes, until 7's prefix is empty. Restarted,
+// they hold the same.
+func TestVnode_SplitPartitionsServeAndAdoptTheirParentsKeys(t *testing.T) {
+	engine := openSyncBadger(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(p uint32, q int) vnode.Config {
+		return vnode.Config{Partition: p, Partitions: q, InitialPartitions: 8, Engine: engine, Minter: minter, CacheBytes: 1 << 20}
+	}
+	parent, stop := spawnVnode(t, cfg(7, 8))
+	var keys []string
+	for i := 0; len(keys) < 600; i++ {
+		if k := fmt.Sprintf("user/%05d", i); ring.PartitionOf([]byte(k), 8) == 7 {
+			keys = append(keys, k)
+			parent.put(k, "v1", nil)
+		}
+	}
+	stop()
+
+	children := map[uint32]*harness{}
+	stops := map[uint32]func(){}
+	for _, p := range []uint32{14, 15} {
+		children[p], stops[p] = spawnVnode(t, cfg(p, 16))
+	}
+	owner := func(k string) *harness { return children[ring.PartitionOf([]byte(k), 16)] }
+	for _, k := range keys {
+		if got := values(owner(k).get(k)); !got["v1"] || len(got) != 1 {
+			t.Fatalf("%s after the split: %v, want v1", k, got)
+		}
+	}
+	// Listings: each child exactly its keys, in order, across pages.
+	listed := 0
+	for p, h := range children {
+		var got []string
+		after := ""
+		for range 100 {
+			r := h.list("user/", after, 97, false)
+			for _, e := range r.GetEntries() {
+				got = append(got, string(e.GetKey()))
+			}
+			if !r.GetMore() {
+				break
+			}
+			after = got[len(got)-1]
+		}
+		var want []string
+		for _, k := range keys {
+			if ring.PartitionOf([]byte(k), 16) == p {
+				want = append(want, k)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("partition %d lists %d keys, want its %d in order", p, len(got), len(want))
+		}
+		listed += len(got)
+	}
+	if listed != len(keys) {
+		t.Fatalf("%d keys listed, want %d", listed, len(keys))
+	}
+	// Writes with the inherited context replace the object.
+	for _, k := range keys[:200] {
+		h := owner(k)
+		h.put(k, "v2", h.get(k).Context)
+	}
+
+	// Adoption ends: nothing left under 7's prefix (bounded wait).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		left := 0
+		_ = engine.Scan(persistence.DataPrefix(7), nil, func(_, _ []byte) bool { left++; return true })
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys still under the parent's prefix after 20 s", left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, p := range []uint32{14, 15} {
+		stops[p]()
+		children[p], _ = spawnVnode(t, cfg(p, 16))
+	}
+	own := 0
+	for _, p := range []uint32{14, 15} {
+		_ = engine.Scan(persistence.DataPrefix(persistence.DataID(p, 16, 8)), nil, func(_, _ []byte) bool { own++; return true })
+	}
+	if own != len(keys) {
+		t.Fatalf("the halves' own prefixes hold %d keys, want %d", own, len(keys))
+	}
+	for i, k := range keys {
+		want := "v1"
+		if i < 200 {
+			want = "v2"
+		}
+		if v := values(owner(k).get(k)); !v[want] || len(v) != 1 {
+			t.Fatalf("%s after adoption and a restart: %v, want only %s", k, v, want)
+		}
+	}
+}
