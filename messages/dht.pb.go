@@ -1812,7 +1812,11 @@ type RingBase struct {
 	// Each partition's min(n, len(nodes)) replicas, partition by partition,
 	// as indices into nodes of bits.Len(len(nodes)-1) bits each (at least 1),
 	// packed from the low bit of the first byte up.
-	Slots         []byte `protobuf:"bytes,6,opt,name=slots,proto3" json:"slots,omitempty"`
+	Slots []byte `protobuf:"bytes,6,opt,name=slots,proto3" json:"slots,omitempty"`
+	// The partition count of a resized ring (ring.State.Resize), 0 when the
+	// base is for the ring state's own partitions, the count the ring
+	// started with: that one, compared by the shape check, never changes.
+	Partitions    uint32 `protobuf:"varint,7,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1887,6 +1891,13 @@ func (x *RingBase) GetSlots() []byte {
 		return x.Slots
 	}
 	return nil
+}
+
+func (x *RingBase) GetPartitions() uint32 {
+	if x != nil {
+		return x.Partitions
+	}
+	return 0
 }
 
 // HandoffRecord says that member holds all of partition's data for its
@@ -3523,7 +3534,7 @@ const file_dht_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\x121\n" +
 	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\x12)\n" +
 	"\x10handoffs_settled\x18\x06 \x01(\x04R\x0fhandoffsSettled\x12$\n" +
-	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\x97\x01\n" +
+	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\xb7\x01\n" +
 	"\bRingBase\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x10\n" +
 	"\x03sum\x18\x02 \x01(\x04R\x03sum\x12\x14\n" +
@@ -3531,7 +3542,10 @@ const file_dht_proto_rawDesc = "" +
 	"\x05nodes\x18\x04 \x03(\tR\x05nodes\x12\x1d\n" +
 	"\n" +
 	"node_zones\x18\x05 \x03(\rR\tnodeZones\x12\x14\n" +
-	"\x05slots\x18\x06 \x01(\fR\x05slots\"[\n" +
+	"\x05slots\x18\x06 \x01(\fR\x05slots\x12\x1e\n" +
+	"\n" +
+	"partitions\x18\a \x01(\rR\n" +
+	"partitions\"[\n" +
 	"\rHandoffRecord\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +

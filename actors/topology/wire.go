@@ -84,8 +84,7 @@ func remoteCommandFromProto(c *messages.ClusterCommand) topo.RemoteCommand {
 }
 
 func stateToProto(cfg Config, s ring.State) *messages.RingState {
-	// A resized ring's count is its base's, not the configured one.
-	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(s.Partitions(cfg.Partitions)), N: uint32(cfg.N), HandoffsSettled: s.HandoffsSettled}
+	out := &messages.RingState{Cluster: cfg.Cluster, Partitions: uint32(cfg.Partitions), N: uint32(cfg.N), HandoffsSettled: s.HandoffsSettled}
 	for _, m := range s.Members {
 		rm := &messages.RingMember{Id: m.ID, Zone: m.Zone, JoinVersion: m.JoinVersion, RemoveVersion: m.RemoveVersion,
 			RebuildVersion: m.RebuildVersion, HandoffsForgotten: m.HandoffsForgotten}
@@ -99,6 +98,12 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 	}
 	if b := s.Base; b != nil {
 		rb := &messages.RingBase{Version: b.Version, Sum: b.Sum, Zones: b.Zones, Slots: packSlots(b.Slots, slotBits(len(b.Nodes)))}
+		if b.Partitions != cfg.Partitions {
+			// A resized ring's count travels with its base; the state's
+			// own stays the count the ring started with, which peers'
+			// shape checks compare.
+			rb.Partitions = uint32(b.Partitions)
+		}
 		for _, nd := range b.Nodes {
 			rb.Nodes = append(rb.Nodes, nd.ID)
 			rb.NodeZones = append(rb.NodeZones, nd.Zone)
@@ -146,7 +151,8 @@ func unpackSlots(packed []byte, count, width int) ([]uint32, error) {
 	return out, nil
 }
 
-// baseFromProto converts a base for the q and n of the state carrying it;
+// baseFromProto converts a base for the q and n of the state carrying it
+// (q the count the ring started with; a resized base carries its own);
 // Validate checks it against the state.
 func baseFromProto(rb *messages.RingBase, q, n int) (*ring.Base, error) {
 	if err := ring.ValidatePartitions(q); err != nil {
@@ -157,6 +163,13 @@ func baseFromProto(rb *messages.RingBase, q, n int) (*ring.Base, error) {
 	}
 	if len(rb.GetNodes()) != len(rb.GetNodeZones()) {
 		return nil, fmt.Errorf("base: %d members and %d zones of them", len(rb.GetNodes()), len(rb.GetNodeZones()))
+	}
+	if resized := int(rb.GetPartitions()); resized != 0 {
+		// A resize only grows the ring (ring.State.Resize).
+		if err := ring.ValidatePartitions(resized); err != nil || resized < q {
+			return nil, fmt.Errorf("base: resized to %d partitions from %d", resized, q)
+		}
+		q = resized
 	}
 	b := &ring.Base{Version: rb.GetVersion(), Sum: rb.GetSum(), Partitions: q, Replicas: n, Zones: rb.GetZones()}
 	for i, id := range rb.GetNodes() {
@@ -181,8 +194,8 @@ func stateFromProto(rs *messages.RingState) (ring.State, error) {
 		s.Members = append(s.Members, ms)
 	}
 	for _, h := range rs.GetHandoffs() {
-		if h.GetPartition() >= rs.GetPartitions() {
-			return ring.State{}, fmt.Errorf("topology: ring state: handoff record for partition %d of %d", h.GetPartition(), rs.GetPartitions())
+		if h.GetPartition() >= max(rs.GetPartitions(), rs.GetBase().GetPartitions()) {
+			return ring.State{}, fmt.Errorf("topology: ring state: handoff record for partition %d of %d", h.GetPartition(), max(rs.GetPartitions(), rs.GetBase().GetPartitions()))
 		}
 		s.Handoffs = append(s.Handoffs, ring.Handoff{Member: h.GetMember(), Partition: h.GetPartition(), Since: h.GetSince()})
 	}

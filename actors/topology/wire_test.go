@@ -88,14 +88,25 @@ func TestWire_StateRoundTrip(t *testing.T) {
 		t.Fatalf("h's last transfer is of partition %d: the test wants one only the resized ring has", tr[len(tr)-1].Partition)
 	}
 	rs := stateToProto(cfg, r)
-	if rs.GetPartitions() != 4*q {
-		t.Fatalf("resized state encoded with %d partitions, want %d", rs.GetPartitions(), 4*q)
+	if rs.GetPartitions() != q || rs.GetBase().GetPartitions() != 4*q {
+		t.Fatalf("resized state encoded with %d partitions and a base of %d, want %d (the shape peers compare) and %d",
+			rs.GetPartitions(), rs.GetBase().GetPartitions(), q, 4*q)
 	}
 	if got, err = stateFromProto(rs); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, r) {
 		t.Fatalf("round trip changed the resized state:\n got %+v\nwant %+v", got, r)
+	}
+
+	// A base resized below the ring's count, or to no power of two, is
+	// refused.
+	for _, bad := range []uint32{q / 2, 3 * q} {
+		rs = stateToProto(cfg, r)
+		rs.Base.Partitions = bad
+		if _, err := stateFromProto(rs); err == nil {
+			t.Fatalf("a base resized to %d partitions from %d was accepted", bad, q)
+		}
 	}
 
 	// A base whose packed slots are cut short, or name a member it does
