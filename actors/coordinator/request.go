@@ -106,9 +106,12 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string { return e.Message }
 
-// storageFailure reports whether a replica's error is its own engine's
-// failure (or a code an older node leaves unset), which another replica may
-// not share, rather than a definite refusal of the request itself.
+// storageFailure reports whether a replica's error is its own failure,
+// which another replica may not share, rather than a definite refusal of
+// the request itself: its engine's (or a code an older node leaves
+// unset), or a replica not ready for the key (one that routes by a ring
+// of another size during a resize).
 func storageFailure(code messages.ErrorCode) bool {
-	return code == messages.ErrorCode_ERROR_CODE_STORAGE || code == messages.ErrorCode_ERROR_CODE_UNSPECIFIED
+	return code == messages.ErrorCode_ERROR_CODE_STORAGE || code == messages.ErrorCode_ERROR_CODE_UNSPECIFIED ||
+		code == messages.ErrorCode_ERROR_CODE_NOT_READY
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
@@ -118,6 +119,9 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 	}
 	env := msg.(*messages.Envelope)
 	to := addr{pid: sender, id: env.GetRequestId()}
+	if op, why := v.misrouted(env); why != "" {
+		return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: op, Kind: replica.ReplyError, Code: replica.CodeNotReady, Message: why}}
+	}
 	switch body := env.GetBody().(type) {
 	case *messages.Envelope_PutRequest:
 		return v.put(to, env, body.PutRequest, replica.Precondition{})
@@ -225,4 +229,46 @@ func ints(in []uint32) []int {
 		out[i] = int(x)
 	}
 	return out
+}
+
+// misrouted returns why env carries a key that is not in the vnode's
+// partition, and the operation to refuse, or "" when every key is (or the
+// vnode does not know Q). A peer that routes by a ring of another size
+// (for the moments a resize takes to reach every node) would otherwise
+// have a key stored, or looked for, where its owner never looks; refused
+// as not ready, the key is tried on other replicas instead, and its
+// sender routes again once its ring catches up.
+func (v *vnode) misrouted(env *messages.Envelope) (replica.Op, string) {
+	q := v.cfg.Partitions
+	if q <= 0 {
+		return replica.OpNone, ""
+	}
+	var op replica.Op
+	var keys [][]byte
+	switch body := env.GetBody().(type) {
+	case *messages.Envelope_PutRequest:
+		op, keys = replica.OpPut, [][]byte{body.PutRequest.GetKey()}
+	case *messages.Envelope_ConditionalPutRequest:
+		op, keys = replica.OpPut, [][]byte{body.ConditionalPutRequest.GetPut().GetKey()}
+	case *messages.Envelope_GetRequest:
+		op, keys = replica.OpGet, [][]byte{body.GetRequest.GetKey()}
+	case *messages.Envelope_MergeRequest:
+		op, keys = replica.OpMerge, [][]byte{body.MergeRequest.GetKey()}
+	case *messages.Envelope_ReapRequest:
+		op, keys = replica.OpReap, [][]byte{body.ReapRequest.GetKey()}
+	case *messages.Envelope_MergeBatchRequest:
+		op = replica.OpMerge
+		for _, e := range body.MergeBatchRequest.GetEntries() {
+			keys = append(keys, e.GetKey())
+		}
+	case *messages.Envelope_HandoffPullRequest:
+		keys = body.HandoffPullRequest.GetKeys()
+	}
+	for _, k := range keys {
+		// An empty key is the machine's to refuse as malformed.
+		if p := ring.PartitionOf(k, q); len(k) > 0 && p != v.cfg.Partition {
+			return op, fmt.Sprintf("vnode: key %q is in partition %d of %d, not %d: the sender routes by a ring of another size", k, p, q, v.cfg.Partition)
+		}
+	}
+	return replica.OpNone, ""
 }

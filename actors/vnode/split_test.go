@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,9 @@ import (
 
 	"github.com/dhtkv/dht/actors/vnode"
 	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
+	"github.com/dhtkv/dht/wire"
 )
 
 // spawnVnode runs a vnode of cfg in an actor system of its own and returns
@@ -141,5 +144,55 @@ func TestVnode_SplitPartitionsServeAndAdoptTheirParentsKeys(t *testing.T) {
 		if v := values(owner(k).get(k)); !v[want] || len(v) != 1 {
 			t.Fatalf("%s after adoption and a restart: %v, want only %s", k, v, want)
 		}
+	}
+}
+
+// TestVnode_RefusesKeysOfAnotherPartition: a vnode that knows Q refuses,
+// as not ready, a put, get, merge or merge batch of a key outside its
+// partition (what a peer routing by a ring of another size would send),
+// storing nothing, and serves its own keys.
+func TestVnode_RefusesKeysOfAnotherPartition(t *testing.T) {
+	engine := openMemory(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := spawnVnode(t, vnode.Config{Partition: 3, Partitions: 16, InitialPartitions: 16, Engine: engine, Minter: minter})
+	var mine, other string
+	for i := 0; mine == "" || other == ""; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if ring.PartitionOf([]byte(k), 16) == 3 {
+			mine = k
+		} else if other == "" {
+			other = k
+		}
+	}
+	if r := h.put(mine, "v", nil); r.GetPutReply() == nil {
+		t.Fatalf("put of its own key: %v", r)
+	}
+	obj := h.get(mine)
+	for name, body := range map[string]*messages.Envelope{
+		"put": {Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{Partition: 3, Key: []byte(other), Value: &messages.Sibling{Value: []byte("v")}}}},
+		"get": {Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{Partition: 3, Key: []byte(other)}}},
+		"merge": {Body: &messages.Envelope_MergeRequest{MergeRequest: &messages.MergeRequest{Partition: 3, Key: []byte(other),
+			Object: wire.ObjectToProto(obj)}}},
+		"merge batch": {Body: &messages.Envelope_MergeBatchRequest{MergeBatchRequest: &messages.MergeBatchRequest{Partition: 3,
+			Entries: []*messages.KeyObject{{Key: []byte(mine), Object: wire.ObjectToProto(obj)}, {Key: []byte(other), Object: wire.ObjectToProto(obj)}}}}},
+	} {
+		r := h.ask(body)
+		if e := r.GetErrorReply(); e.GetCode() != messages.ErrorCode_ERROR_CODE_NOT_READY || !strings.Contains(e.GetMessage(), "not 3") {
+			t.Errorf("%s of a key of another partition: %v, want not ready naming the partitions", name, r)
+		}
+	}
+	left := 0
+	_ = engine.Scan(persistence.DataPrefix(3), nil, func(k, _ []byte) bool {
+		if _, key, _ := persistence.SplitDataKey(k); string(key) != mine {
+			t.Errorf("stored %q, a key of another partition", key)
+		}
+		left++
+		return true
+	})
+	if left != 1 {
+		t.Fatalf("%d keys stored, want its own one", left)
 	}
 }
