@@ -94,18 +94,27 @@ func (s State) Compact(q, n int) State {
 	if at == 0 || at != s.Clock() || at <= s.baseVersion() || len(s.Owners()) == 0 {
 		return s
 	}
+	members, base := s.baseAt(q, n, at, 0)
+	return State{Members: members, Handoffs: forgetHandoffs(s.Members, at, s.Handoffs), HandoffsSettled: at, Base: base}
+}
+
+// baseAt replays s and returns its entries pruned at version at and the
+// claimer's state there as a Base, whose Sum adds extra to what the
+// entries dropped and s's base stood for (the changes State.Version
+// counts). q is the count the ring started with.
+func (s State) baseAt(q, n int, at, extra uint64) ([]MemberState, *Base) {
 	c := newClaimerAt(s.Partitions(q), n, s.Base)
 	for _, e := range s.History() {
 		c.apply(e)
 	}
 	members := pruneMembers(s.Members, at)
-	sum := s.Base.sumOrZero()
+	sum := s.Base.sumOrZero() + extra
 	for _, m := range s.Members {
 		if _, kept := (State{Members: members}).find(m.ID); !kept {
 			sum += m.version()
 		}
 	}
-	return State{Members: members, Handoffs: forgetHandoffs(s.Members, at, s.Handoffs), HandoffsSettled: at, Base: c.base(at, sum)}
+	return members, c.base(at, sum)
 }
 
 // pruneMembers returns ms, canonical entries, without what a base at v

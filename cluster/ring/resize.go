@@ -102,19 +102,11 @@ func (s State) Resize(initial, n, to int) (State, error) {
 	case s.HandoffsSettled != s.Clock() || !NewPlan(initial, n, s).Settled():
 		return s, &ResizeError{Err: ErrResizeUnsettled, From: from, To: to}
 	}
+	// The resize is a change of its own: its version counts in
+	// State.Version, through the base's Sum.
 	at := s.Clock() + 1
-	c := newClaimerAt(from, n, s.Base)
-	for _, e := range s.History() {
-		c.apply(e)
-	}
-	members := pruneMembers(s.Members, at)
-	sum := s.Base.sumOrZero() + at
-	for _, m := range s.Members {
-		if _, kept := (State{Members: members}).find(m.ID); !kept {
-			sum += m.version()
-		}
-	}
-	return State{Members: members, HandoffsSettled: at, Base: splitBase(c.base(at, sum), to)}, nil
+	members, base := s.baseAt(initial, n, at, at)
+	return State{Members: members, HandoffsSettled: at, Base: splitBase(base, to)}, nil
 }
 
 // splitBase returns b with its partitions split into to, each child
