@@ -103,7 +103,7 @@ func (a *topologyActor) setMembers(members []membership.Member) topo.Effects {
 		peers[i] = topo.Peer{
 			ID: m.ID, RemoteAddr: m.RemoteAddr, Alive: m.Status == membership.StatusAlive,
 			Shape: ring.Shape{Cluster: m.Cluster, Partitions: m.Partitions, N: m.N}, Ring: m.Ring,
-			SettlesHandoffs: m.SettlesHandoffs, CompactsRing: m.CompactsRing,
+			SettlesHandoffs: m.SettlesHandoffs, CompactsRing: m.CompactsRing, ResizesRing: m.ResizesRing,
 		}
 	}
 	eff := a.m.SetMembers(peers)

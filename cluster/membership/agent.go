@@ -61,6 +61,13 @@ const (
 	// replay a different table. Nodes compact only while every member
 	// announces it (Member.CompactsRing).
 	tagCompactsRing = "rb"
+	// tagResizesRing is set ("1") by a node whose actors follow the
+	// ring's partition count, so that it applies a resize
+	// (ring.State.Resize); an earlier release cannot even decode a resized
+	// base. Nodes resize only while every member announces it
+	// (Member.ResizesRing). No release announces it yet: the nodes do not
+	// apply a resize.
+	tagResizesRing = "rz"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -99,7 +106,10 @@ type Member struct {
 	// CompactsRing is set when the node knows the ring state's base (this
 	// release and later); see tagCompactsRing.
 	CompactsRing bool
-	Status       Status
+	// ResizesRing is set when the node applies a resize of the ring; see
+	// tagResizesRing.
+	ResizesRing bool
+	Status      Status
 }
 
 // Config configures an Agent.
@@ -401,6 +411,9 @@ func tags(m Member) map[string]string {
 	if m.Zone != "" {
 		t[tagZone] = m.Zone
 	}
+	if m.ResizesRing {
+		t[tagResizesRing] = "1"
+	}
 	if m.Ring != "" {
 		t[tagRing] = m.Ring
 	}
@@ -414,7 +427,7 @@ func fromSerf(m serf.Member) Member {
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
 		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing], Leaving: m.Tags[tagLeaving] == "1",
 		WriteIDs: m.Tags[tagWriteIDs] == "1", SettlesHandoffs: m.Tags[tagSettlesHandoffs] == "1",
-		CompactsRing: m.Tags[tagCompactsRing] == "1",
+		CompactsRing: m.Tags[tagCompactsRing] == "1", ResizesRing: m.Tags[tagResizesRing] == "1",
 	}
 	switch m.Status {
 	case serf.StatusAlive:

@@ -57,6 +57,10 @@ type Config struct {
 	// node compacts its ring's history (ring.State.Compact) only when that
 	// makes the state smaller; without StateSize it never does.
 	StateSize func(ring.State) int
+	// ResizesRing is set when this node applies a resize of the ring (its
+	// actors follow the ring's partition count); Resize refuses on a node
+	// that does not, and waits for every live peer to announce it.
+	ResizesRing bool
 }
 
 // Peer is a node as gossip (serf) reports it.
@@ -74,6 +78,9 @@ type Peer struct {
 	// CompactsRing is set when the peer knows the ring state's base
 	// (ring.State.Base): this release and later.
 	CompactsRing bool
+	// ResizesRing is set when the peer applies a resize of the ring
+	// (ring.State.Resize): its actors follow the ring's partition count.
+	ResizesRing bool
 }
 
 // Gossip is a ring state a peer sent, or only its digest. Err is set when
