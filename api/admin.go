@@ -13,7 +13,10 @@ const (
 	JoinPath         = "/admin/join"
 	DecommissionPath = "/admin/decommission"
 	ForceRemovePath  = "/admin/force-remove"
-	EventsPath       = "/admin/events"
+	// ResizePath grows the ring's partition count online
+	// (ResizeRequest).
+	ResizePath = "/admin/resize"
+	EventsPath = "/admin/events"
 	// BackupPath streams a backup of the node's stored objects
 	// (persistence.WriteBackup's format).
 	BackupPath = "/admin/backup"
@@ -165,7 +168,15 @@ const (
 	ActionJoin         = "join"
 	ActionDecommission = "decommission"
 	ActionForceRemove  = "force-remove"
+	ActionResize       = "resize"
 )
+
+// ResizeRequest is the body of POST /admin/resize: the partition count to
+// grow the ring to, a larger power of two. Every partition splits into
+// its sub-arcs on the replicas it has, so no data moves.
+type ResizeRequest struct {
+	Partitions int `json:"partitions"`
+}
 
 // NodeRequest is the body of POST /admin/decommission and
 // /admin/force-remove: the id of the target node.
@@ -182,4 +193,6 @@ type Accepted struct {
 	Node string `json:"node,omitempty"`
 	// Action is one of the Action* constants.
 	Action string `json:"action"`
+	// Partitions is, for a resize, the partition count the ring now has.
+	Partitions int `json:"partitions,omitempty"`
 }

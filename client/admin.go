@@ -109,8 +109,10 @@ type Accepted struct {
 	// Node is the node the change is about. For Join it is the answering
 	// node, or empty if it did not know its own id yet.
 	Node string `json:"node"`
-	// Action is "join", "decommission" or "force-remove".
+	// Action is "join", "decommission", "force-remove" or "resize".
 	Action string `json:"action"`
+	// Partitions is, for a resize, the partition count the ring now has.
+	Partitions int `json:"partitions,omitempty"`
 }
 
 // ErrEmptyNode is returned by Decommission and ForceRemove for an empty node
@@ -159,6 +161,27 @@ func (c *Client) postAdmin(ctx context.Context, what, path, node string) (*Accep
 		}
 		body = data
 	}
+	return c.postAdminBody(ctx, what, path, body)
+}
+
+// Resize grows the ring to partitions, a larger power of two: every
+// partition splits in place into its sub-arcs, on the replicas it has, so
+// no data moves, and reads and writes go on. A count that is not a larger
+// power of two is a 400 *Error, Code "bad_parameter"; a cluster not ready
+// for it (data still moving after a change, a node down, a node of an
+// earlier release) a 409 *Error, Code "conflict", whose message says what
+// to wait for.
+func (c *Client) Resize(ctx context.Context, partitions int) (*Accepted, error) {
+	body, err := json.Marshal(api.ResizeRequest{Partitions: partitions})
+	if err != nil {
+		return nil, fmt.Errorf("client: resize: %w", err)
+	}
+	return c.postAdminBody(ctx, "resize", api.ResizePath, body)
+}
+
+// postAdminBody POSTs an admin change with body (nil: none) and decodes
+// the 202 answer; see postAdmin.
+func (c *Client) postAdminBody(ctx context.Context, what, path string, body []byte) (*Accepted, error) {
 	h := http.Header{}
 	if body != nil {
 		h.Set("Content-Type", "application/json")
@@ -184,7 +207,7 @@ func (c *Client) postAdmin(ctx context.Context, what, path, node string) (*Accep
 	if !answer.Accepted {
 		return nil, fmt.Errorf("client: %s: malformed answer: 202 without \"accepted\":true", what)
 	}
-	return &Accepted{Node: answer.Node, Action: answer.Action}, nil
+	return &Accepted{Node: answer.Node, Action: answer.Action, Partitions: answer.Partitions}, nil
 }
 
 // getAdmin GETs an admin endpoint and decodes its JSON answer into v. what

@@ -494,6 +494,12 @@ type Envelope struct {
 	// (ERROR_CODE_EXPIRED): its coordinator may have handed the write to
 	// another replica, and a second coordination would mint a second dot.
 	DeadlineUnixMs int64 `protobuf:"varint,2,opt,name=deadline_unix_ms,json=deadlineUnixMs,proto3" json:"deadline_unix_ms,omitempty"`
+	// The partition count of the sender's ring, on a request addressed to
+	// a partition rather than a key (a listing, a handoff pull after a key,
+	// a Merkle exchange, tombstones): a vnode of a ring of another size
+	// (during a resize) refuses it as not ready, since its partition of that
+	// number is another arc. 0: not given (an earlier release), not checked.
+	RingPartitions uint32 `protobuf:"varint,3,opt,name=ring_partitions,json=ringPartitions,proto3" json:"ring_partitions,omitempty"`
 	// Types that are valid to be assigned to Body:
 	//
 	//	*Envelope_PutRequest
@@ -568,6 +574,13 @@ func (x *Envelope) GetRequestId() uint64 {
 func (x *Envelope) GetDeadlineUnixMs() int64 {
 	if x != nil {
 		return x.DeadlineUnixMs
+	}
+	return 0
+}
+
+func (x *Envelope) GetRingPartitions() uint32 {
+	if x != nil {
+		return x.RingPartitions
 	}
 	return 0
 }
@@ -3435,11 +3448,12 @@ const file_dht_proto_rawDesc = "" +
 	"\x06ghosts\x18\x03 \x03(\v2\r.dht.v1.GhostR\x06ghosts\"Q\n" +
 	"\rClientContext\x12\x19\n" +
 	"\bkey_hash\x18\x01 \x01(\x06R\akeyHash\x12%\n" +
-	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\x86\x0e\n" +
+	"\aentries\x18\x02 \x03(\v2\v.dht.v1.DotR\aentries\"\xaf\x0e\n" +
 	"\bEnvelope\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\x04R\trequestId\x12(\n" +
-	"\x10deadline_unix_ms\x18\x02 \x01(\x03R\x0edeadlineUnixMs\x125\n" +
+	"\x10deadline_unix_ms\x18\x02 \x01(\x03R\x0edeadlineUnixMs\x12'\n" +
+	"\x0fring_partitions\x18\x03 \x01(\rR\x0eringPartitions\x125\n" +
 	"\vput_request\x18\n" +
 	" \x01(\v2\x12.dht.v1.PutRequestH\x00R\n" +
 	"putRequest\x12/\n" +

@@ -62,6 +62,11 @@ type ClusterAdmin interface {
 	// replicas rebuild its partitions on their new owners. A node that
 	// gossip sees alive is refused with ErrConflict.
 	ForceRemove(node string) error
+	// Resize grows the ring to partitions, splitting every partition in
+	// place (ring.State.Resize). A count that is no larger power of two is
+	// refused with ErrInvalid; a cluster not ready for it (data still
+	// moving, a node down or of an earlier release) with ErrConflict.
+	Resize(partitions int) error
 }
 
 // Errors a ClusterAdmin wraps: the admin API answers 404 "unknown_node" and
@@ -69,6 +74,9 @@ type ClusterAdmin interface {
 var (
 	ErrUnknownNode = errors.New("unknown node")
 	ErrConflict    = errors.New("conflict")
+	// ErrInvalid is a request no cluster could carry out (a resize to a
+	// count that is not a larger power of two): 400 "bad_parameter".
+	ErrInvalid = errors.New("invalid")
 )
 
 // Member statuses, as MemberInfo.Status reports them.
@@ -91,6 +99,7 @@ const (
 //	POST /admin/join          202 {"accepted":true,"node":ID,"action":"join"}
 //	POST /admin/decommission  {"node":ID} or ?node=ID; 202 as join
 //	POST /admin/force-remove  {"node":ID} or ?node=ID; 202 as join
+//	POST /admin/resize        {"partitions":N} or ?partitions=N; 202 {"accepted":true,"action":"resize","partitions":N}
 //	GET  /admin/events        text/event-stream of events.Event (admin_events.go)
 //
 // A nil Config.Cluster, Admin or Events answers the endpoints that need it
@@ -105,6 +114,7 @@ func (g *Gateway) adminRoutes(mux *router) {
 	mux.Handle("POST "+api.JoinPath, guard(g.adminPost(api.ActionJoin, false, func(a ClusterAdmin, _ string) error { return a.Join() })))
 	mux.Handle("POST "+api.DecommissionPath, guard(g.adminPost(api.ActionDecommission, true, ClusterAdmin.Decommission)))
 	mux.Handle("POST "+api.ForceRemovePath, guard(g.adminPost(api.ActionForceRemove, true, ClusterAdmin.ForceRemove)))
+	mux.Handle("POST "+api.ResizePath, guard(http.HandlerFunc(g.serveResize)))
 	mux.Handle("GET "+api.EventsPath, guard(http.HandlerFunc(g.serveEvents)))
 	mux.Handle("GET "+api.BackupPath, guard(http.HandlerFunc(g.serveBackup)))
 }

@@ -38,6 +38,12 @@ func (n *adminNode) Decommission(node string) error {
 	}
 	return nil
 }
+func (n *adminNode) Resize(q int) error {
+	if q&(q-1) != 0 {
+		return fmt.Errorf("%d is not a power of two: %w", q, gateway.ErrInvalid)
+	}
+	return nil
+}
 func (n *adminNode) ForceRemove(node string) error {
 	if node == "node-a" {
 		return fmt.Errorf("node-a is alive: %w", gateway.ErrConflict)

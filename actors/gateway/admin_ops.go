@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -60,6 +61,8 @@ func adminError(action string, err error) *apiError {
 		return &apiError{status: http.StatusNotFound, code: codeUnknownNode, msg: err.Error()}
 	case errors.Is(err, ErrConflict):
 		return &apiError{status: http.StatusConflict, code: codeConflict, msg: err.Error()}
+	case errors.Is(err, ErrInvalid):
+		return &apiError{status: http.StatusBadRequest, code: codeBadParameter, msg: err.Error()}
 	}
 	return &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: action + ": " + err.Error()}
 }
@@ -162,4 +165,71 @@ func checkNodeID(id string) error {
 		return fmt.Errorf("%q holds a control or other non-printing character", id)
 	}
 	return nil
+}
+
+// serveResize grows the ring's partition count: POST /admin/resize with
+// {"partitions":N} or ?partitions=N (both may be given if they agree).
+func (g *Gateway) serveResize(w http.ResponseWriter, r *http.Request) {
+	q, apiErr := parseResizeRequest(w, r)
+	if apiErr != nil {
+		writeError(w, apiErr)
+		return
+	}
+	if g.cfg.Admin == nil {
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster admin not available"})
+		return
+	}
+	if err := g.cfg.Admin.Resize(q); err != nil {
+		writeError(w, adminError(api.ActionResize, err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(api.Accepted{Accepted: true, Action: api.ActionResize, Partitions: q})
+}
+
+// parseResizeRequest reads the partition count of a resize from the JSON
+// body {"partitions":N} or the query ?partitions=N.
+func parseResizeRequest(w http.ResponseWriter, r *http.Request) (int, *apiError) {
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return 0, badRequest(codeBadParameter, "query string %q: %v", r.URL.RawQuery, err)
+	}
+	fromQuery := 0
+	for name, vs := range query {
+		if name != "partitions" {
+			return 0, badRequest(codeBadParameter, "unknown query parameter %q; resize takes only partitions", name)
+		}
+		if len(vs) > 1 {
+			return 0, badRequest(codeBadParameter, "partitions given %d times in the query; give it once", len(vs))
+		}
+		if fromQuery, err = strconv.Atoi(vs[0]); err != nil || fromQuery < 1 {
+			return 0, badRequest(codeBadParameter, "partitions=%q: want a positive power of two", vs[0])
+		}
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBodyBytes))
+	if err != nil {
+		return 0, badRequest(codeBadParameter, "reading the request body: %v", err)
+	}
+	fromBody := 0
+	if len(bytes.TrimSpace(data)) > 0 {
+		var body api.ResizeRequest
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil || dec.More() {
+			return 0, badRequest(codeBadParameter, "request body is not {\"partitions\":N}")
+		}
+		if body.Partitions < 1 {
+			return 0, badRequest(codeBadParameter, "partitions %d: want a positive power of two", body.Partitions)
+		}
+		fromBody = body.Partitions
+	}
+	switch {
+	case fromQuery == 0 && fromBody == 0:
+		return 0, badRequest(codeBadParameter, "resize needs the partition count: {\"partitions\":N} or ?partitions=N")
+	case fromQuery != 0 && fromBody != 0 && fromQuery != fromBody:
+		return 0, badRequest(codeBadParameter, "partitions is %d in the query and %d in the body", fromQuery, fromBody)
+	}
+	return max(fromQuery, fromBody), nil
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,7 @@ func (a *fakeAdmin) record(call string) error {
 func (a *fakeAdmin) Join() error                 { return a.record("join") }
 func (a *fakeAdmin) Decommission(n string) error { return a.record("decommission " + n) }
 func (a *fakeAdmin) ForceRemove(n string) error  { return a.record("force-remove " + n) }
+func (a *fakeAdmin) Resize(q int) error          { return a.record(fmt.Sprintf("resize %d", q)) }
 
 func (a *fakeAdmin) calls() []string {
 	a.mu.Lock()
@@ -175,5 +177,50 @@ func TestAdminOps_Accepted(t *testing.T) {
 				t.Errorf("admin calls = %q, want exactly %q", got, tt.wantCall)
 			}
 		})
+	}
+}
+
+// TestAdmin_Resize: POST /admin/resize takes the count from the body or
+// the query (agreeing when both), answers 202 naming it, and refuses a
+// missing, malformed, non-positive or conflicting count, or an unknown
+// parameter, 400 without calling the admin; the admin's refusals map to
+// 400 (ErrInvalid) and 409 (ErrConflict).
+func TestAdmin_Resize(t *testing.T) {
+	for _, tt := range []struct{ target, body string }{
+		{"/admin/resize", `{"partitions":512}`},
+		{"/admin/resize?partitions=512", ""},
+		{"/admin/resize?partitions=512", `{"partitions":512}`},
+	} {
+		admin := &fakeAdmin{}
+		rec := post(adminMux(Config{Admin: admin}), tt.target, tt.body, "")
+		if rec.Code != http.StatusAccepted || strings.TrimSpace(rec.Body.String()) != `{"accepted":true,"action":"resize","partitions":512}` {
+			t.Errorf("POST %s %s = %d %s", tt.target, tt.body, rec.Code, rec.Body)
+		}
+		if got := admin.calls(); !slices.Equal(got, []string{"resize 512"}) {
+			t.Errorf("POST %s %s: admin calls %q", tt.target, tt.body, got)
+		}
+	}
+	for _, tt := range []struct{ target, body string }{
+		{"/admin/resize", ""},
+		{"/admin/resize", `{"partitions":"512"}`},
+		{"/admin/resize", `{"partitions":0}`},
+		{"/admin/resize", `{"partitions":512,"node":"a"}`},
+		{"/admin/resize?partitions=-4", ""},
+		{"/admin/resize?partitions=lots", ""},
+		{"/admin/resize?partitions=512&partitions=1024", ""},
+		{"/admin/resize?partitions=512", `{"partitions":1024}`},
+		{"/admin/resize?node=a", ""},
+	} {
+		admin := &fakeAdmin{}
+		rec := post(adminMux(Config{Admin: admin}), tt.target, tt.body, "")
+		if rec.Code != http.StatusBadRequest || len(admin.calls()) != 0 {
+			t.Errorf("POST %s %s = %d %s, calls %q; want 400 and no call", tt.target, tt.body, rec.Code, rec.Body, admin.calls())
+		}
+	}
+	for err, want := range map[error]int{ErrInvalid: http.StatusBadRequest, ErrConflict: http.StatusConflict} {
+		admin := &fakeAdmin{err: fmt.Errorf("refused: %w", err)}
+		if rec := post(adminMux(Config{Admin: admin}), "/admin/resize?partitions=48", "", ""); rec.Code != want || !strings.Contains(rec.Body.String(), "refused") {
+			t.Errorf("admin refusing with %v: %d %s, want %d with its message", err, rec.Code, rec.Body, want)
+		}
 	}
 }

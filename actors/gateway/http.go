@@ -222,7 +222,7 @@ func (g *Gateway) parse(w http.ResponseWriter, r *http.Request, op coordinator.O
 	if req.Key, apiErr = parseKey(r.URL.EscapedPath(), g.cfg.Limits); apiErr != nil {
 		return req, apiErr
 	}
-	req.Partition = ring.PartitionOf(req.Key, g.cfg.Partitions)
+	req.Partition = ring.PartitionOf(req.Key, g.partitions())
 	// url.URL.Query drops pairs it cannot parse, which would silently apply
 	// the default quorum to a mistyped override.
 	query, err := url.ParseQuery(r.URL.RawQuery)

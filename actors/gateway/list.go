@@ -76,6 +76,9 @@ type listQuery struct {
 	cursor listing.Cursor
 	values bool
 	r      int
+	// partitions is the ring's Q when the listing started: its cursor's,
+	// and what its requests say (a replica on a resized ring refuses them).
+	partitions int
 }
 
 // parseList validates every parameter before any replica is asked; an
@@ -101,7 +104,8 @@ func (g *Gateway) parseList(r *http.Request) (listQuery, *apiError) {
 	if q.limit, err = listing.ParseLimit(query.Get("limit")); err != nil {
 		return q, badRequest(codeBadParameter, "limit: %v", err)
 	}
-	if q.cursor, err = listing.DecodeCursor(query.Get("cursor"), g.cfg.Partitions); err != nil {
+	q.partitions = g.partitions()
+	if q.cursor, err = listing.DecodeCursor(query.Get("cursor"), q.partitions); err != nil {
 		return q, badRequest(api.CodeBadCursor, "cursor: %v; start again without one", err)
 	}
 	if s := query.Get("values"); s != "" {
@@ -126,7 +130,7 @@ func (g *Gateway) serveList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	l := listing.New(g.cfg.Partitions, q.cursor, q.limit)
+	l := listing.New(q.partitions, q.cursor, q.limit)
 	started, listed := false, 0
 	var stopped error
 	sep := ""
@@ -186,7 +190,7 @@ func (g *Gateway) serveList(w http.ResponseWriter, r *http.Request) {
 		Error  string `json:"error,omitempty"`
 	}{}
 	if c, more := l.Cursor(); more {
-		tail.Cursor = c.Encode(g.cfg.Partitions)
+		tail.Cursor = c.Encode(q.partitions)
 	}
 	if stopped != nil {
 		tail.Error = stopped.Error()
@@ -223,7 +227,7 @@ func (g *Gateway) listPartition(req listing.Request, q listQuery) (listing.Page,
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	env := &messages.Envelope{DeadlineUnixMs: time.Now().Add(timeout).UnixMilli(), Body: &messages.Envelope_ListRequest{ListRequest: &messages.ListRequest{
+	env := &messages.Envelope{DeadlineUnixMs: time.Now().Add(timeout).UnixMilli(), RingPartitions: uint32(q.partitions), Body: &messages.Envelope_ListRequest{ListRequest: &messages.ListRequest{
 		Partition: req.Partition, Prefix: q.prefix, AfterKey: req.After, Limit: uint32(req.Limit), WithValues: q.values,
 	}}}
 	type pending struct {

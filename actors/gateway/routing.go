@@ -35,8 +35,8 @@ func (g *Gateway) serveRouting(w http.ResponseWriter, r *http.Request) {
 }
 
 // countOwner counts a key-value request by whether this node owns its
-// partition p (parse has hashed the key once; the table has the gateway's
-// partition count, a fixed shape), and tells the client the ring's
+// partition p (parse has hashed the key once, by the ring's count), and
+// tells the client the ring's
 // version (api.RingVersionHeader), so that one routing by an older table
 // refreshes it.
 func (g *Gateway) countOwner(w http.ResponseWriter, p uint32) {
@@ -45,7 +45,7 @@ func (g *Gateway) countOwner(w http.ResponseWriter, p uint32) {
 	}
 	rg := g.cfg.Cluster.Ring()
 	w.Header().Set(api.RingVersionHeader, strconv.FormatUint(rg.Version, 10))
-	if rg.Partitions != g.cfg.Partitions || g.cfg.Metrics == nil || g.cfg.Metrics.RequestOwners == nil {
+	if int(p) >= len(rg.Replicas) || g.cfg.Metrics == nil || g.cfg.Metrics.RequestOwners == nil {
 		return
 	}
 	owner := "other"
@@ -83,4 +83,15 @@ func (g *Gateway) noRing(w http.ResponseWriter) *apiError {
 	w.Header().Set("Retry-After", "1")
 	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
 		msg: fmt.Sprintf("node %s %s: nothing was read or written; retry, or send the request to another node", g.cfg.Self, why)}
+}
+
+// partitions is the ring's Q: the published table's, which a resize
+// changes (ring.State.Resize), else the configured count.
+func (g *Gateway) partitions() int {
+	if g.cfg.Cluster != nil {
+		if q := g.cfg.Cluster.Ring().Partitions; q > 0 {
+			return q
+		}
+	}
+	return g.cfg.Partitions
 }

@@ -22,9 +22,16 @@ func (a *handoffActor) apply(ctx actor.Context, eff transfer.Effects, entries []
 }
 
 func (a *handoffActor) send(ctx actor.Context, eff transfer.Effects, entries []*messages.KeyObject) {
+	// The ring's partition count stamps every request, so that a source
+	// on a ring of another size (during a resize) refuses it rather than
+	// serve another arc under the same number.
+	var q uint32
+	if snap := a.cfg.View.Load(); snap != nil {
+		q = uint32(len(snap.Plan.Slots))
+	}
 	for _, c := range eff.Compares {
 		ctx.Request(a.cfg.VnodePID(c.Node, c.Partition), &messages.Envelope{
-			RequestId: c.ID, DeadlineUnixMs: c.Deadline.UnixMilli(),
+			RequestId: c.ID, DeadlineUnixMs: c.Deadline.UnixMilli(), RingPartitions: q,
 			Body: &messages.Envelope_MerkleRequest{MerkleRequest: &messages.MerkleRequest{
 				Partition: c.Partition, Level: uint32(c.Level), Parents: uint32s(c.Parents),
 			}},
@@ -32,7 +39,7 @@ func (a *handoffActor) send(ctx actor.Context, eff transfer.Effects, entries []*
 	}
 	for _, l := range eff.Lists {
 		ctx.Request(a.cfg.VnodePID(l.Node, l.Partition), &messages.Envelope{
-			RequestId: l.ID, DeadlineUnixMs: l.Deadline.UnixMilli(),
+			RequestId: l.ID, DeadlineUnixMs: l.Deadline.UnixMilli(), RingPartitions: q,
 			Body: &messages.Envelope_BucketKeysRequest{BucketKeysRequest: &messages.BucketKeysRequest{
 				Partition: l.Partition, Buckets: uint32s(l.Buckets),
 			}},
@@ -40,7 +47,7 @@ func (a *handoffActor) send(ctx actor.Context, eff transfer.Effects, entries []*
 	}
 	for _, p := range eff.Pulls {
 		ctx.Request(a.cfg.VnodePID(p.Node, p.Partition), &messages.Envelope{
-			RequestId: p.ID, DeadlineUnixMs: p.Deadline.UnixMilli(),
+			RequestId: p.ID, DeadlineUnixMs: p.Deadline.UnixMilli(), RingPartitions: q,
 			Body: &messages.Envelope_HandoffPullRequest{HandoffPullRequest: &messages.HandoffPullRequest{
 				Partition: p.Partition, AfterKey: p.After, MaxKeys: uint32(p.MaxKeys), MaxBytes: uint32(p.MaxBytes), Keys: p.Keys,
 			}},

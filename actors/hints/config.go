@@ -31,6 +31,10 @@ type Config struct {
 	Alive func(node string) bool
 	// VnodePID returns the PID of partition p's vnode on node.
 	VnodePID func(node string, p uint32) *actor.PID
+	// Partitions, when set, is the ring's partition count now: a hint is
+	// delivered to its key's partition on the ring as it is, which a
+	// resize changes (ring.State.Resize), not the one it was stored for.
+	Partitions func() int
 	// Redirect, when set, says where hints go whose target was removed from
 	// the ring (force-removed: it will never come back): ok is true for such
 	// a target, and node is a live serving replica of p, or "" while there

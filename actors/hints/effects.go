@@ -7,6 +7,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/hintq"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/metrics"
@@ -71,6 +72,13 @@ func (a *queue) deliver(ctx actor.Context) {
 			}
 			var h messages.Hint
 			decodeErr := proto.Unmarshal(value, &h)
+			if decodeErr == nil && a.cfg.Partitions != nil && len(h.GetKey()) > 0 {
+				// A hint stored before a resize names its key's
+				// partition on the smaller ring.
+				if q := a.cfg.Partitions(); q > 0 {
+					h.Partition = ring.PartitionOf(h.GetKey(), q)
+				}
+			}
 			var redirect string
 			if r.Redirect && decodeErr == nil {
 				redirect, _ = a.redirect(r.Target, h.GetPartition())

@@ -15,6 +15,7 @@ import (
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/actors/vnode"
 	"github.com/dhtkv/dht/cluster/membership"
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/quorum"
 )
 
@@ -153,6 +154,33 @@ func (c *clusterAdmin) ForceRemove(node string) error {
 		}
 	}
 	return nil
+}
+
+// Resize grows the ring to partitions through the topology actor
+// (topo.Machine.Resize); gossip carries it on, and every node replaces its
+// vnodes when it has the resized ring (nodeActor.resize).
+func (c *clusterAdmin) Resize(partitions int) error {
+	if c.n.cfg.Standalone() {
+		return fmt.Errorf("%w: a standalone node has no ring to resize", gateway.ErrConflict)
+	}
+	pid := actor.NewPID(c.n.system.Address(), nodeActorName+"/"+topologyName)
+	res, err := c.n.system.Root.RequestFuture(pid, &topology.Resize{Partitions: partitions}, 10*time.Second).Result()
+	if err != nil {
+		return fmt.Errorf("node: resize to %d partitions: %w", partitions, err)
+	}
+	r, ok := res.(*topology.CommandResult)
+	if !ok {
+		return fmt.Errorf("node: resize to %d partitions: unexpected answer %T", partitions, res)
+	}
+	switch {
+	case r.Err == nil:
+		return nil
+	case errors.Is(r.Err, ring.ErrResizeCount), errors.Is(r.Err, ring.ErrResizeShrink):
+		return fmt.Errorf("%w: %v", gateway.ErrInvalid, r.Err)
+	case errors.Is(r.Err, topology.ErrRefused):
+		return fmt.Errorf("%w: %v", gateway.ErrConflict, r.Err)
+	}
+	return r.Err
 }
 
 func (c *clusterAdmin) command(action, node string) error {

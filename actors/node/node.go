@@ -98,7 +98,8 @@ type Node struct {
 	metricsLn net.Listener
 	view      topology.View
 	// hintStats mirrors the hint queue for /admin/status, and roots each
-	// vnode's Merkle root.
+	// vnode's Merkle root, by partition (sized for any Q, since a resize
+	// changes it: 1 MiB with keys).
 	hintStats hints.Stats
 	roots     []atomic.Uint64
 	// keys mirrors each vnode's key count; handoff shows transfers.
@@ -153,8 +154,8 @@ func Start(opts Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, logger: logger, metrics: metrics.NewWithLatencyCeiling(cfg.Replication.RequestTimeout), roots: make([]atomic.Uint64, cfg.Ring.Partitions),
-		keys: make([]atomic.Int64, cfg.Ring.Partitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{}),
+	n = &Node{cfg: cfg, logger: logger, metrics: metrics.NewWithLatencyCeiling(cfg.Replication.RequestTimeout), roots: make([]atomic.Uint64, ring.MaxPartitions),
+		keys: make([]atomic.Int64, ring.MaxPartitions), events: events.New(cfg.Node.ID, 512), retired: make(chan struct{}),
 		now: opts.now()}
 	n.agreement.a = topo.NewAgreement(cfg.Node.ID,
 		ring.Shape{Cluster: cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N}, cfg.Cluster.ReadyAgreementWait)

@@ -57,6 +57,8 @@ func (n *Node) self() membership.Member {
 		ID: cfg.Node.ID, Zone: cfg.Cluster.Zone, RemoteAddr: n.system.Address(),
 		HTTPAddr: advertised(cfg.Cluster.HTTPAdvertise, n.httpLn.Addr().String()),
 		Cluster:  cfg.Cluster.Name, Partitions: cfg.Ring.Partitions, N: cfg.Replication.N,
+		// Its actors follow the ring's partition count.
+		ResizesRing: true,
 	}
 }
 
@@ -85,7 +87,10 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 	started := make(chan struct{})
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &nodeActor{
-			partitions:    cfg.Ring.Partitions,
+			// The stored ring's count: a resized ring's vnodes start
+			// as they were.
+			partitions:    topology.StoredPartitions(n.engine, cfg.Ring.Partitions),
+			logger:        logger,
 			vnodeProps:    n.vnodeProps(writeResolver, now),
 			topologyProps: topology.Props(n.topologyConfig(opts.gossipInterval())),
 			hintsProps:    hints.Props(n.hintsConfig(router, now)),
@@ -111,16 +116,20 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 // adds only what it shares with the actor (listeners, engine, views, PIDs,
 // metrics, callbacks).
 
-// vnodeProps returns the props of partition p's vnode.
-func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time) func(p uint32) *actor.Props {
+// vnodeProps returns the props of partition p's vnode on a ring of q
+// partitions.
+func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time) func(p uint32, q int) *actor.Props {
 	base := vnode.FromConfig(n.cfg)
 	base.Engine, base.Minter, base.Metrics, base.Now = n.engine, n.minter, n.metrics, now
 	base.Dispatcher, base.ResolveOnWrite = n.pool, writeResolver
 	base.Logger = n.logger.With("component", "vnode")
 	base.ReadGate = n.replicaReadGate
-	return func(p uint32) *actor.Props {
+	return func(p uint32, q int) *actor.Props {
 		c := base
 		c.Partition, c.Root, c.Keys = p, &n.roots[p], &n.keys[p]
+		// A resized ring's vnodes know its Q; InitialPartitions, from
+		// FromConfig, stays the configured one.
+		c.Partitions, c.CacheBytes = q, vnode.ObjectCacheBytes/q
 		return vnode.Props(c)
 	}
 }
@@ -194,6 +203,11 @@ func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 		n.events.Publish(events.Event{Kind: kind, Subject: subject, Detail: detail})
 	}
 	c.Logger = n.logger.With("component", "topology")
+	// The node follows the ring's partition count: it replaces its
+	// vnodes when a resize changes it (nodeActor.resize).
+	c.OnPartitions = func(q int) {
+		n.system.Root.Send(actor.NewPID(n.system.Address(), nodeActorName), partitionsChanged{q: q})
+	}
 	return c
 }
 
@@ -213,7 +227,17 @@ func (n *Node) hintsConfig(router *clusterRouter, now func() time.Time) hints.Co
 		}
 		return snap.Plan.HintRedirect(target, p, snap.Alive)
 	}
+	c.Partitions = n.partitions
 	return c
+}
+
+// partitions is the ring's partition count as the latest snapshot has it
+// (a resize changes it), the configured one before any.
+func (n *Node) partitions() int {
+	if snap := n.view.Load(); snap != nil && len(snap.Plan.Slots) > 0 {
+		return len(snap.Plan.Slots)
+	}
+	return n.cfg.Ring.Partitions
 }
 
 // entropyProps is nil when anti-entropy is off or the node runs alone.

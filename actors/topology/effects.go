@@ -81,6 +81,12 @@ func (a *topologyActor) publish() {
 	}
 	plan := a.m.Plan()
 	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.m.State(), Table: plan.Table, Plan: plan, Members: members, Synced: a.m.Synced()})
+	if q := len(plan.Slots); q > 0 && q != a.published {
+		a.published = q
+		if a.cfg.OnPartitions != nil {
+			a.cfg.OnPartitions(q)
+		}
+	}
 }
 
 func (a *topologyActor) envelope() *messages.Envelope {

@@ -21,12 +21,14 @@ type tick struct{}
 func Props(cfg Config) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &topologyActor{
-			cfg: cfg,
+			cfg:       cfg,
+			published: cfg.Partitions,
 			m: topo.New(topo.Config{
-				Self:     ring.Member{ID: cfg.Self.ID, Zone: cfg.Self.Zone},
-				Shape:    cfg.shape(),
-				Seeded:   cfg.Seeded,
-				NewEpoch: cfg.NewEpoch != nil && cfg.NewEpoch.Load(),
+				Self:        ring.Member{ID: cfg.Self.ID, Zone: cfg.Self.Zone},
+				Shape:       cfg.shape(),
+				Seeded:      cfg.Seeded,
+				ResizesRing: cfg.OnPartitions != nil,
+				NewEpoch:    cfg.NewEpoch != nil && cfg.NewEpoch.Load(),
 				// What gossip sends and the node stores: compacting
 				// must make it smaller.
 				StateSize: func(s ring.State) int { return proto.Size(stateToProto(cfg, s)) },
@@ -49,6 +51,9 @@ type topologyActor struct {
 	members map[string]membership.Member
 	ticker  *ticker.Ticker
 	rng     *rand.Rand
+	// published is the partition count of the last snapshot published,
+	// the configured one before any.
+	published int
 }
 
 func (a *topologyActor) Receive(ctx actor.Context) {
@@ -89,6 +94,12 @@ func (a *topologyActor) Receive(ctx actor.Context) {
 		a.carry(ctx, eff)
 		if ctx.Sender() != nil {
 			ctx.Respond(&CommandResult{Err: commandError(err, msg.Action)})
+		}
+	case *Resize:
+		eff, err := a.m.Resize(msg.Partitions)
+		a.carry(ctx, eff)
+		if ctx.Sender() != nil {
+			ctx.Respond(&CommandResult{Err: resizeError(err)})
 		}
 	case *RemoteCommand:
 		a.carry(ctx, a.m.RemoteCommand(remoteCommandFromProto(msg.Command)))

@@ -59,7 +59,14 @@ type Config struct {
 	// the node's event stream: kind is "ring-change", "cluster-event",
 	// "rebuild-start" or "rebuild-finish".
 	OnEvent func(kind, subject, detail string)
-	Logger  *slog.Logger
+	// OnPartitions, when set, hears of the ring's partition count, from
+	// the actor's goroutine after the snapshot that first has it is
+	// published: the node replaces its vnodes when a resize changes it
+	// (ring.State.Resize). It is not called for the configured count
+	// until a ring with another one has been published. Setting it says
+	// the node applies resizes (topo.Config.ResizesRing).
+	OnPartitions func(q int)
+	Logger       *slog.Logger
 	// Metrics, when set, counts the ring gossip the node sends.
 	Metrics *Metrics
 }
@@ -105,6 +112,14 @@ var (
 	ErrUnknownMember = errors.New("not a member of the ring")
 	ErrRefused       = errors.New("refused")
 )
+
+// Resize is an operator's resize of the ring to Partitions
+// (topo.Machine.Resize): applied on this node, then carried by gossip.
+// The actor answers the sender with a *CommandResult whose Err, when the
+// resize is refused, wraps ErrRefused and the rule (ring.ErrResizeCount,
+// ring.ErrResizeShrink, ring.ErrResizeUnsettled, topo.ErrResizeNotYet or
+// topo.ErrUnsynced).
+type Resize struct{ Partitions int }
 
 // RemoteCommand is a command another node broadcast (a serf user event's
 // payload, decoded by the node).

@@ -43,6 +43,27 @@ func (a *topologyActor) load() (ring.State, error) {
 	return stateFromProto(&rs)
 }
 
+// StoredPartitions returns the partition count of the ring state stored
+// in e: a resized ring's, else configured (also when none is stored, or it
+// cannot be read, which the topology actor reports when it loads it). The
+// node spawns its vnodes for it, before the topology actor has published
+// the ring, so that a restarted node of a resized ring never serves its
+// partitions by the configured count.
+func StoredPartitions(e persistence.Engine, configured int) int {
+	raw, err := e.Get(metaRingState)
+	if err != nil {
+		return configured
+	}
+	var rs messages.RingState
+	if proto.Unmarshal(raw, &rs) != nil || int(rs.GetPartitions()) != configured {
+		return configured
+	}
+	if q := int(rs.GetBase().GetPartitions()); q > configured && ring.ValidatePartitions(q) == nil {
+		return q
+	}
+	return configured
+}
+
 func (a *topologyActor) persist() error {
 	state := a.m.State()
 	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(stateToProto(a.cfg, state))
@@ -228,6 +249,23 @@ func commandError(err error, action string) error {
 		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %s", ErrRefused, ce.Reason())}
 	case errors.Is(err, topo.ErrUnknownAction):
 		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: unknown action %q", ErrRefused, action)}
+	case errors.Is(err, topo.ErrUnsynced):
+		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %v; retry in a few seconds, or through another node", ErrRefused, err)}
+	}
+	return err
+}
+
+// resizeError converts topo.Machine.Resize's error for CommandResult: a
+// refusal wraps ErrRefused and the rule, with the operator's reason.
+func resizeError(err error) error {
+	var re *ring.ResizeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %s", ErrRefused, re.Reason())}
+	case errors.Is(err, topo.ErrResizeNotYet):
+		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %v", ErrRefused, err)}
 	case errors.Is(err, topo.ErrUnsynced):
 		return &refusal{kind: ErrRefused, rule: err, msg: fmt.Sprintf("%v: %v; retry in a few seconds, or through another node", ErrRefused, err)}
 	}

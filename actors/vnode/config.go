@@ -48,7 +48,8 @@ type Config struct {
 	// partition's data lives under an id of its own (persistence.DataID),
 	// and the vnode adopts the keys the partitions it split from still
 	// hold of it, serving them meanwhile. Both 0 (or equal) is the ring as
-	// it started.
+	// it started. With Partitions set, the vnode also checks that a key it
+	// is asked for is in its partition (see the package doc).
 	Partitions, InitialPartitions int
 	Engine                        persistence.Engine
 	Minter                        *Minter
@@ -86,9 +87,8 @@ type Config struct {
 }
 
 // FromConfig returns the part of a vnode's Config the node's configuration
-// decides: the ring's Q (the nodes do not resize a ring yet, so it is the
-// one the ring started with) and each partition's share of the object
-// cache budget. The node
+// decides: the ring's Q as it started (the node sets the resized one) and
+// each partition's share of the object cache budget. The node
 // fills the rest (partition, engine, minter, clocks, mirrors, resolver).
 func FromConfig(c config.Config) Config {
 	var cfg Config

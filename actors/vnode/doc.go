@@ -38,7 +38,12 @@
 // same batch; meanwhile adopt messages the vnode sends itself move the
 // rest, a few hundred keys at a time between requests (adopt.go). While
 // it inherits, the vnode writes synchronously, so that no write is in
-// flight when a step moves a key. The nodes do not resize a ring yet.
+// flight when a step moves a key. A put, get, merge or reap of a key of
+// another partition (from a node on a ring of the other size, while a
+// resize reaches every node) is forwarded to the sibling vnode that holds
+// it; a request that names another ring size (Envelope.ring_partitions),
+// or a merge batch with a key of another partition, is refused as not
+// ready.
 //
 // With Config.ResolveOnWrite (resolution.on_write), a write that leaves
 // several live siblings is followed by their resolution, stored as a second

@@ -63,9 +63,14 @@ func (v *vnode) putAsync(w replica.Write) {
 	// may be in flight when an adoption step runs (see inheritance).
 	if !v.store.in.pending() {
 		key := persistence.DataKey(v.store.id, w.Key)
-		if v.async.PutAsync(key, w.Value, func(err error) { root.Send(self, &writeDone{owner: v, id: id, err: err}) }) {
+		v.inflight.Add(1)
+		if v.async.PutAsync(key, w.Value, func(err error) {
+			v.inflight.Done()
+			root.Send(self, &writeDone{owner: v, id: id, err: err})
+		}) {
 			return
 		}
+		v.inflight.Done()
 	}
 	// No asynchronous path after all: write now, but answer through the
 	// mailbox all the same, after any reply this step sends.

@@ -2,6 +2,7 @@ package vnode
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,6 +21,11 @@ type vnode struct {
 	cfg   Config
 	m     *replica.Machine[addr]
 	store partitionStore
+	// inflight counts the asynchronous writes the engine has not
+	// answered yet: a stopping vnode waits for them, so that when the
+	// node replaces its vnodes (a resize) every write of the old ones has
+	// landed before their successors read the partition.
+	inflight sync.WaitGroup
 	// async is the engine's non-blocking durable put, if it has one. With
 	// it, a client write or a replica merge is handed to the engine and
 	// answered when the engine confirms it, while the vnode goes on to
@@ -83,13 +89,60 @@ func (v *vnode) Receive(ctx actor.Context) {
 		}
 	case adopt:
 		v.adopt()
+	case *actor.Stopping:
+		v.inflight.Wait()
 	case *writeDone:
 		if msg.owner == v {
 			v.carry(v.m.WriteDone(msg.id, msg.err))
 		}
-	case *Drop, *messages.Envelope:
+	case *messages.Envelope:
+		if p, ok := v.keyElsewhere(msg); ok && ctx.Parent() != nil {
+			// The sender routes by a ring of another size (a resize
+			// reaching the nodes a gossip round apart): the key's
+			// partition on this node's ring is a sibling, which answers
+			// the sender itself.
+			parent := ctx.Parent()
+			ctx.Forward(actor.NewPID(parent.Address, parent.Id+"/"+Name(p)))
+			return
+		}
+		v.request(msg, ctx.Sender())
+	case *Drop:
 		v.request(msg, ctx.Sender())
 	}
+}
+
+// keyElsewhere returns the partition, on this node's ring, of the one key
+// env addresses when that is not the vnode's own: a put, get, merge or
+// reap from a node whose ring has another partition count. Such a key's
+// replicas are the same on both rings (a resize splits partitions in
+// place), so this node holds it, in a sibling vnode. A request that names
+// the sender's ring (Envelope.ring_partitions) is not addressed by key,
+// and a batch may hold keys of several partitions: misrouted refuses those.
+func (v *vnode) keyElsewhere(env *messages.Envelope) (uint32, bool) {
+	q := v.cfg.Partitions
+	if q <= 0 || env.GetRingPartitions() != 0 {
+		return 0, false
+	}
+	var key []byte
+	switch body := env.GetBody().(type) {
+	case *messages.Envelope_PutRequest:
+		key = body.PutRequest.GetKey()
+	case *messages.Envelope_ConditionalPutRequest:
+		key = body.ConditionalPutRequest.GetPut().GetKey()
+	case *messages.Envelope_GetRequest:
+		key = body.GetRequest.GetKey()
+	case *messages.Envelope_MergeRequest:
+		key = body.MergeRequest.GetKey()
+	case *messages.Envelope_ReapRequest:
+		key = body.ReapRequest.GetKey()
+	default:
+		return 0, false
+	}
+	if len(key) == 0 {
+		return 0, false
+	}
+	p := ring.PartitionOf(key, q)
+	return p, p != v.cfg.Partition
 }
 
 // request steps the machine with one request, or keeps it for later.
@@ -232,8 +285,9 @@ func ints(in []uint32) []int {
 }
 
 // misrouted returns why env carries a key that is not in the vnode's
-// partition, and the operation to refuse, or "" when every key is (or the
-// vnode does not know Q). A peer that routes by a ring of another size
+// partition, or was addressed by a ring of another size
+// (Envelope.ring_partitions), and the operation to refuse; "" when
+// neither (or the vnode does not know Q). A peer that routes by a ring of another size
 // (for the moments a resize takes to reach every node) would otherwise
 // have a key stored, or looked for, where its owner never looks; refused
 // as not ready, the key is tried on other replicas instead, and its
@@ -242,6 +296,10 @@ func (v *vnode) misrouted(env *messages.Envelope) (replica.Op, string) {
 	q := v.cfg.Partitions
 	if q <= 0 {
 		return replica.OpNone, ""
+	}
+	if theirs := int(env.GetRingPartitions()); theirs != 0 && theirs != q {
+		return replica.OpNone, fmt.Sprintf("vnode: the request is for partition %d of a ring of %d partitions; this node's ring has %d",
+			v.cfg.Partition, theirs, q)
 	}
 	var op replica.Op
 	var keys [][]byte

@@ -147,10 +147,12 @@ func TestVnode_SplitPartitionsServeAndAdoptTheirParentsKeys(t *testing.T) {
 	}
 }
 
-// TestVnode_RefusesKeysOfAnotherPartition: a vnode that knows Q refuses,
-// as not ready, a put, get, merge or merge batch of a key outside its
-// partition (what a peer routing by a ring of another size would send),
-// storing nothing, and serves its own keys.
+// TestVnode_RefusesKeysOfAnotherPartition: a vnode that knows Q and has
+// no sibling to forward to (no node actor above it) refuses, as not ready,
+// a put, get, merge or merge batch of a key outside its partition (what a
+// peer routing by a ring of another size would send), storing nothing,
+// and serves its own keys. (A merge batch is refused under a node actor
+// too: its keys may be of several partitions.)
 func TestVnode_RefusesKeysOfAnotherPartition(t *testing.T) {
 	engine := openMemory(t)
 	minter, _, err := vnode.OpenMinter(engine, time.Now())
@@ -194,5 +196,56 @@ func TestVnode_RefusesKeysOfAnotherPartition(t *testing.T) {
 	})
 	if left != 1 {
 		t.Fatalf("%d keys stored, want its own one", left)
+	}
+}
+
+// TestVnode_ForwardsAKeyToItsSibling: under a node actor (the vnodes'
+// parent), a put or get of a key sent to a vnode of another partition —
+// what a peer routing by a ring of another size sends — is answered by
+// the vnode of the key's partition, which stores it under its own prefix.
+func TestVnode_ForwardsAKeyToItsSibling(t *testing.T) {
+	engine := openMemory(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(system.Shutdown)
+	children := make(chan *actor.PID, 16)
+	parent, err := system.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		if _, ok := ctx.Message().(*actor.Started); ok {
+			for p := range uint32(16) {
+				pid, err := ctx.SpawnNamed(vnode.Props(vnode.Config{Partition: p, Partitions: 16, InitialPartitions: 16, Engine: engine, Minter: minter,
+					Logger: slog.New(slog.DiscardHandler)}), vnode.Name(p))
+				if err != nil {
+					panic(err)
+				}
+				children <- pid
+			}
+		}
+	}), "node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = system.Root.StopFuture(parent).Wait() })
+	var pids []*actor.PID
+	for range 16 {
+		pids = append(pids, <-children)
+	}
+	key := "some/key"
+	home := ring.PartitionOf([]byte(key), 16)
+	wrong := (home + 5) % 16
+	h := &harness{t: t, engine: engine, system: system, pid: pids[wrong]}
+	if r := h.put(key, "v", nil); r.GetPutReply() == nil {
+		t.Fatalf("put through partition %d of a key of %d: %v", wrong, home, r)
+	}
+	if v := values(h.get(key)); !v["v"] {
+		t.Fatalf("get through partition %d: %v", wrong, v)
+	}
+	if _, err := engine.Get(persistence.DataKey(home, []byte(key))); err != nil {
+		t.Fatalf("the key is not under its partition %d: %v", home, err)
+	}
+	if _, err := engine.Get(persistence.DataKey(wrong, []byte(key))); err == nil {
+		t.Fatalf("the key is under partition %d, the one it was sent to", wrong)
 	}
 }

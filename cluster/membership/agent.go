@@ -65,8 +65,7 @@ const (
 	// ring's partition count, so that it applies a resize
 	// (ring.State.Resize); an earlier release cannot even decode a resized
 	// base. Nodes resize only while every member announces it
-	// (Member.ResizesRing). No release announces it yet: the nodes do not
-	// apply a resize.
+	// (Member.ResizesRing).
 	tagResizesRing = "rz"
 )
 

@@ -112,8 +112,8 @@
 // the latest change; a change made concurrently at or below the resize is
 // late, and its node makes it again above. Halving is refused: it would
 // need transfers a base cannot express. State.Partitions is Q for a state,
-// the configured count until a resize. The node's actors do not resize
-// yet: the storage, vnode and shape changes are still to come.
+// the configured count until a resize; docs/design-notes.md says how the
+// nodes follow it.
 //
 // # Concurrency
 //

@@ -124,6 +124,50 @@ Because it cannot be undone, it requires --yes.`,
 	return cmd
 }
 
+func (a *app) resizeCmd() *cobra.Command {
+	var partitions int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "resize --partitions N",
+		GroupID: groupCluster,
+		Short:   "Grow the ring to N partitions online, moving no data",
+		Long: `Grow the ring's partition count (Q) to N, a larger power of two, on the live
+cluster. Every partition splits in place into its N/Q sub-arcs, on the
+replicas it already has: no data crosses the network, reads and writes go
+on, and later joins and removals balance the finer ring. Each node then
+replaces its vnodes and moves the keys of each old partition under its
+halves on its own disk, serving them meanwhile.
+
+The cluster must be settled (no data still moving after a join or a
+removal), every node up and of a release that resizes; otherwise the
+answer says what to wait for. Halving is not supported. Watch the new
+count with 'dhtctl ring --summary'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if partitions <= 0 {
+				return usageErrorf("--partitions N is required: the partition count to grow the ring to, a larger power of two")
+			}
+			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
+				res, err := c.Resize(ctx, partitions)
+				if err != nil {
+					if client.IsIndeterminate(err) {
+						return fmt.Errorf("%w; the resize may still have been recorded: check with 'dhtctl ring --summary' before repeating it", err)
+					}
+					return err
+				}
+				if asJSON {
+					return writeAcceptedJSON(cmd.OutOrStdout(), res)
+				}
+				return printLine(cmd.ErrOrStderr(), "resize to %d partitions accepted: every partition splits in place on its replicas, and no data moves", partitions)
+			})
+		},
+	}
+	addAdminTokenFlag(cmd)
+	addAcceptedJSONFlag(cmd, &asJSON)
+	cmd.Flags().IntVar(&partitions, "partitions", 0, "the partition count to grow the ring to, a larger power of two")
+	return cmd
+}
+
 // nodeArg accepts exactly one non-empty NODE.
 func nodeArg(cmd *cobra.Command, args []string) error {
 	switch {

@@ -44,7 +44,7 @@ var commands = []func(*app) *cobra.Command{
 	(*app).resolveCmd,
 	(*app).lsCmd,
 	(*app).membersCmd, (*app).ringCmd, (*app).statusCmd, (*app).eventsCmd, (*app).readyCmd,
-	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd, (*app).backupCmd,
+	(*app).joinCmd, (*app).decommissionCmd, (*app).forceRemoveCmd, (*app).resizeCmd, (*app).backupCmd,
 	(*app).certsCmd,
 	(*app).versionCmd,
 }

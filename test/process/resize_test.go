@@ -1,0 +1,123 @@
+package process_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/test/process"
+)
+
+// TestMembership_ResizesTheRingOnline grows a 3-node ring from 64 to 256
+// partitions in two steps (`dhtctl resize`'s API) under a write and read
+// load: every node ends on the resized ring, no replica is moved over the
+// network (the handoff counters do not move, where a resize that builds a
+// new ring would send every replica), nothing acknowledged is lost or
+// answered not-found, and every key is on exactly 3 replicas, once each,
+// under the resized layout.
+func TestMembership_ResizesTheRingOnline(t *testing.T) {
+	nodes := startCluster(t, 3, membershipArgs...)
+	waitSameRing(t, nodes, 3, 30*time.Second)
+	waitSettled(t, nodes, 3, 60*time.Second)
+	waitRecordsSettled(t, nodes, 30*time.Second)
+	l := startPacedLoad(t, 2, 5*time.Millisecond, nodes)
+	time.Sleep(3 * time.Second) // some data before the split
+
+	movedBefore := sumCounter(t, nodes, "dht_handoff_bytes_total")
+	resizes := 0
+	for _, q := range []int{128, 256} {
+		start := time.Now()
+		resize(t, nodes[resizes%3], q)
+		resizes++
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			ring := waitSameRing(t, nodes, 3, 30*time.Second)
+			if ring.Partitions == q {
+				t.Logf("every node on %d partitions %v after the resize was accepted", q, time.Since(start).Round(time.Millisecond))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the nodes agree on a ring of %d partitions, 30 s after a resize to %d", ring.Partitions, q)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(3 * time.Second) // the load goes on over the new ring
+	}
+	moved := sumCounter(t, nodes, "dht_handoff_bytes_total") - movedBefore
+
+	acked := l.halt()
+	l.report(t)
+	stored := 0
+	for _, v := range acked {
+		stored += len(v)
+	}
+	t.Logf("resized 64 → 256 in %d steps: %d bytes sent by handoff; a resize that builds a new ring would send every replica, %d keys × 3 (%d value bytes and more)",
+		resizes, moved, len(acked), 3*stored)
+	if moved != 0 {
+		t.Errorf("%d bytes moved by handoff during the resizes, want 0", moved)
+	}
+	if n := l.falseNotFound.Load(); n > 0 {
+		t.Fatalf("%d false not-found reads", n)
+	}
+	for _, n := range nodes {
+		if !strings.Contains(n.Log(), "replaced the vnodes for the resized ring") {
+			t.Errorf("%s never replaced its vnodes", n.ID())
+		}
+	}
+	assertReadable(t, nodes[0], acked)
+	assertReplicas(t, nodes, acked, 3) // stops the nodes
+}
+
+// resize asks via to grow the ring to q partitions, retrying while the
+// cluster is not ready (409: a peer has not the latest ring yet).
+func resize(t *testing.T, via *process.Node, q int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := via.Client().Resize(ctx, q)
+		cancel()
+		if err == nil {
+			return
+		}
+		var e *client.Error
+		if !errors.As(err, &e) || e.Status != http.StatusConflict || time.Now().After(deadline) {
+			t.Fatalf("resize to %d via %s: %v", q, via.ID(), err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// sumCounter adds up every sample of the metric name, whatever its labels,
+// on every node.
+func sumCounter(t *testing.T, nodes []*process.Node, name string) int {
+	t.Helper()
+	total := 0
+	for _, n := range nodes {
+		resp, err := process.HTTPClient().Get(n.URL() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			rest, ok := strings.CutPrefix(line, name)
+			if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
+				continue
+			}
+			f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", n.ID(), line, err)
+			}
+			total += int(f)
+		}
+		resp.Body.Close()
+	}
+	return total
+}
