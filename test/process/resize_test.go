@@ -18,9 +18,10 @@ import (
 // partitions in two steps (`dhtctl resize`'s API) under a write and read
 // load: every node ends on the resized ring, no replica is moved over the
 // network (the handoff counters do not move, where a resize that builds a
-// new ring would send every replica), nothing acknowledged is lost or
-// answered not-found, and every key is on exactly 3 replicas, once each,
-// under the resized layout.
+// new ring would send every replica). A node restarted then comes back on
+// the resized ring, and a fourth node joins it and takes its share.
+// Nothing acknowledged is lost or answered not-found, and every key is on
+// exactly 3 replicas, once each, under the resized layout.
 func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	nodes := startCluster(t, 3, membershipArgs...)
 	waitSameRing(t, nodes, 3, 30*time.Second)
@@ -50,6 +51,33 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 		time.Sleep(3 * time.Second) // the load goes on over the new ring
 	}
 	moved := sumCounter(t, nodes, "dht_handoff_bytes_total") - movedBefore
+	for _, n := range nodes {
+		if !strings.Contains(n.Log(), "replaced the vnodes for the resized ring") {
+			t.Errorf("%s never replaced its vnodes", n.ID())
+		}
+	}
+
+	// A node restarted on the resized ring comes back on it, and a node
+	// that joins the resized ring (configured, like every node, with the
+	// count the ring started with) takes its share of the new partitions.
+	l.setTargets(nodes[:2])
+	if _, err := nodes[2].Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	nodes[2].Restart()
+	if err := nodes[2].WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	l.setTargets(nodes)
+	if ring := waitSameRing(t, nodes, 3, 30*time.Second); ring.Partitions != 256 {
+		t.Fatalf("after a restart the nodes agree on %d partitions, want 256", ring.Partitions)
+	}
+	joiner := addNode(t, "p4", nodes[0])
+	nodes = append(nodes, joiner)
+	waitSettled(t, nodes, 4, 120*time.Second)
+	if ring := waitSameRing(t, nodes, 4, 30*time.Second); ring.Partitions != 256 {
+		t.Fatalf("with a joiner the nodes agree on %d partitions, want 256", ring.Partitions)
+	}
 
 	acked := l.halt()
 	l.report(t)
@@ -64,11 +92,6 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	}
 	if n := l.falseNotFound.Load(); n > 0 {
 		t.Fatalf("%d false not-found reads", n)
-	}
-	for _, n := range nodes {
-		if !strings.Contains(n.Log(), "replaced the vnodes for the resized ring") {
-			t.Errorf("%s never replaced its vnodes", n.ID())
-		}
 	}
 	assertReadable(t, nodes[0], acked)
 	assertReplicas(t, nodes, acked, 3) // stops the nodes
