@@ -96,13 +96,18 @@ func (v *vnode) Receive(ctx actor.Context) {
 			v.carry(v.m.WriteDone(msg.id, msg.err))
 		}
 	case *messages.Envelope:
-		if p, ok := v.keyElsewhere(msg); ok && ctx.Parent() != nil {
+		if p, op, ok := v.keyElsewhere(msg); ok {
 			// The sender routes by a ring of another size (a resize
 			// reaching the nodes a gossip round apart): the key's
 			// partition on this node's ring is a sibling, which answers
-			// the sender itself.
-			parent := ctx.Parent()
-			ctx.Forward(actor.NewPID(parent.Address, parent.Id+"/"+Name(p)))
+			// the sender itself. Without one to forward to, the vnode
+			// refuses, and the sender asks the other replicas.
+			if parent := ctx.Parent(); parent != nil {
+				ctx.Forward(actor.NewPID(parent.Address, parent.Id+"/"+Name(p)))
+				return
+			}
+			v.carry(replica.Effects[addr]{Reply: replica.Reply[addr]{To: addr{pid: ctx.Sender(), id: msg.GetRequestId()}, Op: op,
+				Kind: replica.ReplyError, Code: replica.CodeNotReady, Message: v.notHere(p)}})
 			return
 		}
 		v.request(msg, ctx.Sender())
@@ -116,33 +121,40 @@ func (v *vnode) Receive(ctx actor.Context) {
 // reap from a node whose ring has another partition count. Such a key's
 // replicas are the same on both rings (a resize splits partitions in
 // place), so this node holds it, in a sibling vnode. A request that names
-// the sender's ring (Envelope.ring_partitions) is not addressed by key,
-// and a batch may hold keys of several partitions: misrouted refuses those.
-func (v *vnode) keyElsewhere(env *messages.Envelope) (uint32, bool) {
+// another ring size (Envelope.ring_partitions), and a batch, which may
+// hold keys of several partitions, are misrouted's to refuse.
+func (v *vnode) keyElsewhere(env *messages.Envelope) (uint32, replica.Op, bool) {
 	q := v.cfg.Partitions
-	if q <= 0 || env.GetRingPartitions() != 0 {
-		return 0, false
+	if theirs := int(env.GetRingPartitions()); q <= 0 || (theirs != 0 && theirs != q) {
+		// Addressed by another ring's partition: misrouted refuses it.
+		return 0, replica.OpNone, false
 	}
 	var key []byte
+	var op replica.Op
 	switch body := env.GetBody().(type) {
 	case *messages.Envelope_PutRequest:
-		key = body.PutRequest.GetKey()
+		op, key = replica.OpPut, body.PutRequest.GetKey()
 	case *messages.Envelope_ConditionalPutRequest:
-		key = body.ConditionalPutRequest.GetPut().GetKey()
+		op, key = replica.OpPut, body.ConditionalPutRequest.GetPut().GetKey()
 	case *messages.Envelope_GetRequest:
-		key = body.GetRequest.GetKey()
+		op, key = replica.OpGet, body.GetRequest.GetKey()
 	case *messages.Envelope_MergeRequest:
-		key = body.MergeRequest.GetKey()
+		op, key = replica.OpMerge, body.MergeRequest.GetKey()
 	case *messages.Envelope_ReapRequest:
-		key = body.ReapRequest.GetKey()
+		op, key = replica.OpReap, body.ReapRequest.GetKey()
 	default:
-		return 0, false
+		return 0, replica.OpNone, false
 	}
 	if len(key) == 0 {
-		return 0, false
+		return 0, replica.OpNone, false
 	}
 	p := ring.PartitionOf(key, q)
-	return p, p != v.cfg.Partition
+	return p, op, p != v.cfg.Partition
+}
+
+// notHere words the refusal of a key of partition p.
+func (v *vnode) notHere(p uint32) string {
+	return fmt.Sprintf("vnode: the key is in partition %d of %d, not %d: the sender routes by a ring of another size", p, v.cfg.Partitions, v.cfg.Partition)
 }
 
 // request steps the machine with one request, or keeps it for later.
@@ -301,19 +313,11 @@ func (v *vnode) misrouted(env *messages.Envelope) (replica.Op, string) {
 		return replica.OpNone, fmt.Sprintf("vnode: the request is for partition %d of a ring of %d partitions; this node's ring has %d",
 			v.cfg.Partition, theirs, q)
 	}
+	// Single-key requests were checked (and forwarded) on arrival
+	// (keyElsewhere); these hold several keys.
 	var op replica.Op
 	var keys [][]byte
 	switch body := env.GetBody().(type) {
-	case *messages.Envelope_PutRequest:
-		op, keys = replica.OpPut, [][]byte{body.PutRequest.GetKey()}
-	case *messages.Envelope_ConditionalPutRequest:
-		op, keys = replica.OpPut, [][]byte{body.ConditionalPutRequest.GetPut().GetKey()}
-	case *messages.Envelope_GetRequest:
-		op, keys = replica.OpGet, [][]byte{body.GetRequest.GetKey()}
-	case *messages.Envelope_MergeRequest:
-		op, keys = replica.OpMerge, [][]byte{body.MergeRequest.GetKey()}
-	case *messages.Envelope_ReapRequest:
-		op, keys = replica.OpReap, [][]byte{body.ReapRequest.GetKey()}
 	case *messages.Envelope_MergeBatchRequest:
 		op = replica.OpMerge
 		for _, e := range body.MergeBatchRequest.GetEntries() {
