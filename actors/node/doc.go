@@ -20,7 +20,9 @@
 //
 // Readiness (/readyz) means the node can serve and agrees with its peers:
 // storage open and actors running, joined, a ring in which it owns
-// replicas, merged from a peer when a peer is alive, its data compared
+// replicas, merged from a peer when a peer is alive (a node restarted
+// without seeds first waits, at most cluster.ready_agreement_wait, for
+// gossip to rejoin the peers its ring names), its data compared
 // with that ring by handoff, and every peer gossip sees alive announcing
 // the ring this node routes by. The topology actor announces each new
 // ring's mark (topo.RingMark) in gossip's tags after publishing it

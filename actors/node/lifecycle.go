@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/cluster/certs"
@@ -157,6 +158,9 @@ func (n *Node) readiness() error {
 	if snap == nil || len(snap.Table.Replicas) == 0 || !snap.State.Owner(n.cfg.Node.ID) {
 		return errors.New("no ring known yet")
 	}
+	if err := n.rejoinPending(snap); err != nil {
+		return err
+	}
 	if err := n.ringStale(); err != nil {
 		return fmt.Errorf("the cluster's ring has not reached this node yet: %w", err)
 	}
@@ -176,6 +180,35 @@ func (n *Node) ringStale() error {
 		return nil
 	}
 	return errors.New("it has not merged a live peer's ring since it started")
+}
+
+// rejoinPending holds readiness while a node restarted without seeds, on a
+// ring that names other owners, waits for serf to rejoin the peers it knew:
+// serf does that from its snapshot in the background, so without this wait
+// the node would be ready in the moment before, and then, once a peer is
+// alive, refuse requests until it has merged that peer's ring (ringStale).
+// The wait ends when a peer is alive (ringStale then waits for its ring) or
+// after cluster.ready_agreement_wait, when the node serves alone by the
+// ring it stored: its peers may all be down, and it stays writable.
+func (n *Node) rejoinPending(snap *topology.Snapshot) error {
+	if snap.Synced || len(n.cfg.SeedList()) > 0 || n.hasAlivePeer() {
+		return nil
+	}
+	return awaitingRejoin(n.cfg.Node.ID, snap.State.Owners(), n.now().Sub(n.gossipStarted), n.cfg.Cluster.ReadyAgreementWait)
+}
+
+// awaitingRejoin is rejoinPending's rule for a seedless node that has not
+// merged a peer's ring and sees no peer alive: it waits while its ring
+// names an owner other than self and less than wait has passed.
+func awaitingRejoin(self string, owners []ring.Member, waited, wait time.Duration) error {
+	others := false
+	for _, m := range owners {
+		others = others || m.ID != self
+	}
+	if !others || waited >= wait {
+		return nil
+	}
+	return fmt.Errorf("restarted without seeds: waiting up to %s for a peer it knew to answer gossip (waited %s)", wait, waited.Round(time.Millisecond))
 }
 
 // agreed asks topo.Agreement whether the live peers gossip reports announce

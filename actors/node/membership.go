@@ -16,6 +16,7 @@ func (n *Node) startMembership(fast bool) error {
 	if mark := n.ringMark.Load(); mark != nil {
 		self.Ring = *mark
 	}
+	n.gossipStarted = n.now()
 	agent, err := membership.Start(membership.Config{
 		NodeID: cfg.Node.ID, BindAddr: cfg.Cluster.GossipListen, AdvertiseAddr: cfg.Cluster.GossipAdvertise,
 		Key: cfg.Cluster.GossipKey, DataDir: cfg.Node.DataDir, Self: self, Fast: fast, Logger: n.logger,

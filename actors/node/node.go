@@ -130,10 +130,14 @@ type Node struct {
 	// handed over (coordinator.Config.HandOverAllowed).
 	writeIDsEverywhere atomic.Bool
 	// joined is set once a seed answered (or there were none).
-	joined     atomic.Bool
-	joinCtx    context.Context
-	cancelJoin context.CancelFunc
-	joining    sync.WaitGroup
+	joined atomic.Bool
+	// gossipStarted is when gossip started: a node restarted without
+	// seeds waits from then for serf to rejoin the peers it knew
+	// (rejoinPending).
+	gossipStarted time.Time
+	joinCtx       context.Context
+	cancelJoin    context.CancelFunc
+	joining       sync.WaitGroup
 }
 
 // Start opens storage and starts every actor of the node, in the order a

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dhtkv/dht/client"
+	"github.com/dhtkv/dht/config"
 	"github.com/dhtkv/dht/test/cluster"
 )
 
@@ -69,6 +70,74 @@ func TestCluster_ReadyOnlyWithTheClusterRing(t *testing.T) {
 	}
 	if notFound+failed > 0 {
 		t.Errorf("right after n3 became ready, %d of %d acknowledged keys were not found and %d reads failed through it", notFound, keys, failed)
+	}
+}
+
+// TestCluster_SeedlessRestartReadyWithItsPeers restarts the node that has
+// no seeds (the first node of a cluster, which finds its peers again from
+// gossip's snapshot) and reads through it the moment /readyz first says
+// 200: serf rejoins those peers in the background, so a node ready before
+// they answer would, once they do, refuse every request until it merged
+// their ring (in one process the rejoin usually comes first; the process
+// suite's TestCleanStop_LameDuckLeaveAndRejoin met that race in CI). Then,
+// with every peer down, the same node must still become
+// ready alone, within cluster.ready_agreement_wait, and take writes.
+func TestCluster_SeedlessRestartReadyWithItsPeers(t *testing.T) {
+	const keys = 20
+	const agreementWait = 3 * time.Second
+	c := cluster.Start(t, 3, cluster.WithConfig(func(i int, cfg *config.Config) {
+		cfg.Cluster.ReadyAgreementWait = agreementWait
+		if i == 1 {
+			cfg.Cluster.Seeds = ""
+		}
+	}))
+	ctx := ctxFor(t)
+	c.Kill(1)
+	c.WaitStatus(t, 1, client.MemberDown, 15*time.Second)
+	for k := range keys {
+		if _, err := c.Client(2).Put(ctx, fmt.Sprintf("k%02d", k), []byte("v"), &client.WriteOptions{W: 2}); err != nil {
+			t.Fatalf("put at w=2 while n1 is down: %v", err)
+		}
+	}
+	c.Restart(1)
+	begin := time.Now()
+	c.Retry(t, 30*time.Second, "n1 ready", func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			if readyz(ctx, c.HTTPAddr(1)) == nil {
+				return nil
+			}
+		}
+		return errors.New("/readyz never answered 200")
+	})
+	readyAfter := time.Since(begin)
+	var failures []error
+	for k := range keys {
+		obj, err := c.Client(1).Get(ctx, fmt.Sprintf("k%02d", k), &client.ReadOptions{R: 2})
+		switch {
+		case err != nil:
+			failures = append(failures, err)
+		case !obj.Found:
+			failures = append(failures, fmt.Errorf("k%02d not found", k))
+		}
+	}
+	t.Logf("n1, restarted without seeds, ready %v after its restart; reads at r=2 through it: %d of %d failed",
+		readyAfter.Round(time.Millisecond), len(failures), keys)
+	if len(failures) > 0 {
+		t.Fatalf("right after n1 became ready, %d of %d reads through it failed; the first: %v", len(failures), keys, failures[0])
+	}
+
+	// Alone: its peers down, it waits for them at most the agreement wait.
+	c.Kill(2)
+	c.Kill(3)
+	c.Kill(1)
+	c.Restart(1)
+	begin = time.Now()
+	c.Retry(t, 4*agreementWait, "n1 ready alone", func(ctx context.Context) error {
+		return readyz(ctx, c.HTTPAddr(1))
+	})
+	t.Logf("n1 alone ready %v after its restart (cluster.ready_agreement_wait %v)", time.Since(begin).Round(time.Millisecond), agreementWait)
+	if _, err := c.Client(1).Put(ctx, "alone", []byte("v"), &client.WriteOptions{W: 1}); err != nil {
+		t.Fatalf("a write at w=1 through n1 alone: %v", err)
 	}
 }
 
