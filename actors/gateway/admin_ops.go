@@ -36,22 +36,30 @@ func (g *Gateway) adminPost(action string, takesNode bool, call func(ClusterAdmi
 			writeError(w, apiErr)
 			return
 		}
-		if g.cfg.Admin == nil {
-			writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster admin not available"})
-			return
-		}
-		if err := call(g.cfg.Admin, node); err != nil {
-			writeError(w, adminError(action, err))
-			return
-		}
+		named := node
 		if !takesNode {
-			node = g.selfID()
+			named = g.selfID()
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusAccepted)
-		_ = json.NewEncoder(w).Encode(api.Accepted{Accepted: true, Node: node, Action: action})
+		g.runAdmin(w, action, func(a ClusterAdmin) error { return call(a, node) },
+			api.Accepted{Accepted: true, Node: named, Action: action})
 	})
+}
+
+// runAdmin carries out a command whose input was checked on Config.Admin
+// and answers 202 with accepted, or the error that refused it.
+func (g *Gateway) runAdmin(w http.ResponseWriter, action string, call func(ClusterAdmin) error, accepted api.Accepted) {
+	if g.cfg.Admin == nil {
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster admin not available"})
+		return
+	}
+	if err := call(g.cfg.Admin); err != nil {
+		writeError(w, adminError(action, err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(accepted)
 }
 
 // adminError maps a ClusterAdmin's error to the answer.
@@ -175,18 +183,8 @@ func (g *Gateway) serveResize(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr)
 		return
 	}
-	if g.cfg.Admin == nil {
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, msg: "cluster admin not available"})
-		return
-	}
-	if err := g.cfg.Admin.Resize(q); err != nil {
-		writeError(w, adminError(api.ActionResize, err))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(api.Accepted{Accepted: true, Action: api.ActionResize, Partitions: q})
+	g.runAdmin(w, api.ActionResize, func(a ClusterAdmin) error { return a.Resize(q) },
+		api.Accepted{Accepted: true, Action: api.ActionResize, Partitions: q})
 }
 
 // parseResizeRequest reads the partition count of a resize from the JSON

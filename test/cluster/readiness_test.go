@@ -38,16 +38,7 @@ func TestCluster_ReadyOnlyWithTheClusterRing(t *testing.T) {
 	c.Kill(3)
 	c.WaitStatus(t, 3, client.MemberDown, 15*time.Second)
 	c.Restart(3)
-	begin := time.Now()
-	// Poll without pause: the point is the first moment of readiness.
-	c.Retry(t, 15*time.Second, "n3 ready", func(ctx context.Context) error {
-		for ctx.Err() == nil {
-			if readyz(ctx, c.HTTPAddr(3)) == nil {
-				return nil
-			}
-		}
-		return errors.New("/readyz never answered 200")
-	})
+	readyAfter := waitFirstReady(t, c, 3, 15*time.Second)
 	got, err := c.Client(3).Ring(ctx)
 	if err != nil {
 		t.Fatalf("ring through n3: %v", err)
@@ -64,7 +55,7 @@ func TestCluster_ReadyOnlyWithTheClusterRing(t *testing.T) {
 	}
 	t.Logf("n3 ready %v after its restart, with ring version %d and partition 0 on %q (the cluster's: %q); "+
 		"reads at r=2 through it: %d of %d keys not found, %d failed",
-		time.Since(begin).Round(time.Millisecond), got.Version, got.Replicas[0], want.Replicas[0], notFound, keys, failed)
+		readyAfter.Round(time.Millisecond), got.Version, got.Replicas[0], want.Replicas[0], notFound, keys, failed)
 	if !slices.EqualFunc(got.Replicas, want.Replicas, slices.Equal) {
 		t.Errorf("n3 became ready with a ring other than the cluster's")
 	}
@@ -100,16 +91,7 @@ func TestCluster_SeedlessRestartReadyWithItsPeers(t *testing.T) {
 		}
 	}
 	c.Restart(1)
-	begin := time.Now()
-	c.Retry(t, 30*time.Second, "n1 ready", func(ctx context.Context) error {
-		for ctx.Err() == nil {
-			if readyz(ctx, c.HTTPAddr(1)) == nil {
-				return nil
-			}
-		}
-		return errors.New("/readyz never answered 200")
-	})
-	readyAfter := time.Since(begin)
+	readyAfter := waitFirstReady(t, c, 1, 30*time.Second)
 	var failures []error
 	for k := range keys {
 		obj, err := c.Client(1).Get(ctx, fmt.Sprintf("k%02d", k), &client.ReadOptions{R: 2})
@@ -131,14 +113,27 @@ func TestCluster_SeedlessRestartReadyWithItsPeers(t *testing.T) {
 	c.Kill(3)
 	c.Kill(1)
 	c.Restart(1)
-	begin = time.Now()
-	c.Retry(t, 4*agreementWait, "n1 ready alone", func(ctx context.Context) error {
-		return readyz(ctx, c.HTTPAddr(1))
-	})
-	t.Logf("n1 alone ready %v after its restart (cluster.ready_agreement_wait %v)", time.Since(begin).Round(time.Millisecond), agreementWait)
+	readyAfter = waitFirstReady(t, c, 1, 4*agreementWait)
+	t.Logf("n1 alone ready %v after its restart (cluster.ready_agreement_wait %v)", readyAfter.Round(time.Millisecond), agreementWait)
 	if _, err := c.Client(1).Put(ctx, "alone", []byte("v"), &client.WriteOptions{W: 1}); err != nil {
 		t.Fatalf("a write at w=1 through n1 alone: %v", err)
 	}
+}
+
+// waitFirstReady polls node i's /readyz without pause until it first
+// answers 200, the moment the tests check, and returns how long that took.
+func waitFirstReady(t *testing.T, c *cluster.Cluster, i int, timeout time.Duration) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	c.Retry(t, timeout, fmt.Sprintf("n%d ready", i), func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			if readyz(ctx, c.HTTPAddr(i)) == nil {
+				return nil
+			}
+		}
+		return errors.New("/readyz never answered 200")
+	})
+	return time.Since(begin)
 }
 
 // readyz returns nil when the node at addr answers /readyz with 200.

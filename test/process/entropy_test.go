@@ -214,6 +214,9 @@ func aeInSync(t *testing.T, nodes []*process.Node) int {
 	return sumMetric(t, nodes, `dht_ae_exchanges_total{result="in_sync"} `)
 }
 
+// sumMetric adds up, on every node, the samples whose line starts with
+// prefix: a metric's name (every sample, whatever its labels) or a name
+// with its labels and the space before the value (that sample only).
 func sumMetric(t *testing.T, nodes []*process.Node, prefix string) int {
 	t.Helper()
 	total := 0
@@ -224,13 +227,16 @@ func sumMetric(t *testing.T, nodes []*process.Node, prefix string) int {
 		}
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), prefix); ok {
-				f, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				total += int(f)
+			line := sc.Text()
+			rest, ok := strings.CutPrefix(line, prefix)
+			if !ok || (rest != "" && !strings.HasSuffix(prefix, " ") && rest[0] != '{' && rest[0] != ' ') {
+				continue
 			}
+			f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", n.ID(), line, err)
+			}
+			total += int(f)
 		}
 		resp.Body.Close()
 	}

@@ -1,11 +1,9 @@
 package process_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +28,7 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	l := startPacedLoad(t, 2, 5*time.Millisecond, nodes)
 	time.Sleep(3 * time.Second) // some data before the split
 
-	movedBefore := sumCounter(t, nodes, "dht_handoff_bytes_total")
+	movedBefore := sumMetric(t, nodes, "dht_handoff_bytes_total")
 	resizes := 0
 	for _, q := range []int{128, 256} {
 		start := time.Now()
@@ -50,7 +48,7 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 		}
 		time.Sleep(3 * time.Second) // the load goes on over the new ring
 	}
-	moved := sumCounter(t, nodes, "dht_handoff_bytes_total") - movedBefore
+	moved := sumMetric(t, nodes, "dht_handoff_bytes_total") - movedBefore
 	for _, n := range nodes {
 		if !strings.Contains(n.Log(), "replaced the vnodes for the resized ring") {
 			t.Errorf("%s never replaced its vnodes", n.ID())
@@ -115,32 +113,4 @@ func resize(t *testing.T, via *process.Node, q int) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-}
-
-// sumCounter adds up every sample of the metric name, whatever its labels,
-// on every node.
-func sumCounter(t *testing.T, nodes []*process.Node, name string) int {
-	t.Helper()
-	total := 0
-	for _, n := range nodes {
-		resp, err := process.HTTPClient().Get(n.URL() + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
-			rest, ok := strings.CutPrefix(line, name)
-			if !ok || (rest != "" && rest[0] != '{' && rest[0] != ' ') {
-				continue
-			}
-			f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err != nil {
-				t.Fatalf("%s: %q: %v", n.ID(), line, err)
-			}
-			total += int(f)
-		}
-		resp.Body.Close()
-	}
-	return total
 }
