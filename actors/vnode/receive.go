@@ -122,7 +122,7 @@ func (v *vnode) Receive(ctx actor.Context) {
 // replicas are the same on both rings (a resize splits partitions in
 // place), so this node holds it, in a sibling vnode. A request that names
 // another ring size (Envelope.ring_partitions), and a batch, which may
-// hold keys of several partitions, are misrouted's to refuse.
+// hold keys of several partitions, are for misrouted to refuse.
 func (v *vnode) keyElsewhere(env *messages.Envelope) (uint32, replica.Op, bool) {
 	q := v.cfg.Partitions
 	if theirs := int(env.GetRingPartitions()); q <= 0 || (theirs != 0 && theirs != q) {
