@@ -2,6 +2,7 @@ package node
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -43,6 +44,9 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		a.start(ctx)
 	case partitionsChanged:
 		a.resize(ctx, msg.q)
+		if ctx.Sender() != nil {
+			ctx.Respond(partitionsChanged{q: a.partitions})
+		}
 	}
 }
 
@@ -59,16 +63,25 @@ func (a *nodeActor) spawnVnodes(ctx actor.Context) {
 	}
 }
 
-// resize replaces the vnodes with those of a ring of q partitions (a
-// resize: ring.State.Resize, which only grows Q by a power of two). Each
-// old vnode answers what its mailbox holds and stops, waiting for its
-// writes in flight, before its children
-// start, so that they, which read and adopt the keys it holds, never race
-// a write of it. Partitions go from the last down: the children of p are
-// numbered p·f and up, so the old vnodes whose names they take have
-// stopped already. A request for a partition in between finds no vnode
-// and fails, as for a node that is briefly down; its coordinator asks the
-// other replicas.
+// quiesceTimeout bounds how long a resize waits for one vnode's writes in
+// flight to land.
+const quiesceTimeout = 10 * time.Second
+
+// resize makes the vnodes those of a ring of q partitions (a resize:
+// ring.State.Resize, which only grows Q by a power of two), in three
+// steps, none of which loses a request:
+//   - every vnode is quiesced: it finishes its writes in flight and then
+//     holds what arrives, so that no vnode of the new ring reads a
+//     partition an old one still writes;
+//   - the partitions numbered from the old count up, whose names no vnode
+//     has, are spawned;
+//   - each old vnode is reshaped in place into the partition of its own
+//     number on the new ring (vnode.Reshape), and handles what it held,
+//     forwarding a key of a sibling partition to it.
+//
+// A vnode keeps its name and mailbox throughout, so a request sent to it
+// during the switch waits a moment instead of being dropped with a
+// stopped actor's mailbox.
 func (a *nodeActor) resize(ctx actor.Context, q int) {
 	from := a.partitions
 	if q <= from || q%from != 0 {
@@ -77,25 +90,36 @@ func (a *nodeActor) resize(ctx actor.Context, q int) {
 		}
 		return
 	}
-	f := q / from
-	next := make([]*actor.PID, q)
-	for p := from - 1; p >= 0; p-- {
-		if pid := a.vnodes[p]; pid != nil {
-			// A poison pill, not a stop: the requests already in its
-			// mailbox are answered first.
-			_ = ctx.PoisonFuture(pid).Wait()
+	begin := time.Now()
+	futures := make([]*actor.Future, 0, len(a.vnodes))
+	for _, pid := range a.vnodes {
+		if pid != nil {
+			futures = append(futures, ctx.RequestFuture(pid, &vnode.Quiesce{}, quiesceTimeout))
 		}
-		for c := p * f; c < (p+1)*f; c++ {
-			pid, err := ctx.SpawnNamed(a.vnodeProps(uint32(c), q), vnode.Name(uint32(c)))
-			if err != nil {
-				a.logger.Error("spawn vnode", "partition", c, "err", err)
-				continue
-			}
-			next[c] = pid
+	}
+	for _, f := range futures {
+		if _, err := f.Result(); err != nil {
+			// It reshapes once its writes land (vnode.Reshape).
+			a.logger.Error("a vnode did not quiesce for the resize in time; going on", "err", err)
+		}
+	}
+	next := make([]*actor.PID, q)
+	copy(next, a.vnodes)
+	for c := from; c < q; c++ {
+		pid, err := ctx.SpawnNamed(a.vnodeProps(uint32(c), q), vnode.Name(uint32(c)))
+		if err != nil {
+			a.logger.Error("spawn vnode", "partition", c, "err", err)
+			continue
+		}
+		next[c] = pid
+	}
+	for _, pid := range a.vnodes {
+		if pid != nil {
+			ctx.Send(pid, &vnode.Reshape{Partitions: q})
 		}
 	}
 	a.partitions, a.vnodes = q, next
-	a.logger.Info("replaced the vnodes for the resized ring", "from", from, "to", q)
+	a.logger.Info("replaced the vnodes for the resized ring", "from", from, "to", q, "took", time.Since(begin).Round(time.Microsecond))
 }
 
 func (a *nodeActor) start(ctx actor.Context) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -81,6 +82,7 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 		}
 	}
 	router := &clusterRouter{self: cfg.Node.ID, view: &n.view, local: n.system.Address(), hints: cfg.Handoff.Hints}
+	n.rehomeOrphans()
 	n.gw = gateway.New(n.gatewayConfig(router, readResolver, now))
 	n.registerClusterMetrics()
 
@@ -142,12 +144,19 @@ func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time)
 // yet decided whether that is a loss, and, once decided, while its plan
 // says its copy is not ready. A peer that asks for a partition this node
 // has handed over routes by an older ring: the copy may be gone, and the
-// peer must ask the replicas that have it (Snapshot.HandedOff).
-func (n *Node) replicaReadGate(p uint32) string {
+// peer must ask the replicas that have it (Snapshot.HandedOff). A vnode
+// of a resized ring asks in the moment before the snapshot has the new
+// count: its partition is then judged by the one it split from.
+func (n *Node) replicaReadGate(p uint32, q int) string {
 	if n.newEpoch.Load() {
 		return "this node's storage is new and it has not yet learnt from the ring whether it owned replicas"
 	}
 	snap := n.view.Load()
+	if snap != nil {
+		if published := len(snap.Plan.Slots); published > 0 && q > published && q%published == 0 {
+			p /= uint32(q / published)
+		}
+	}
 	switch {
 	case snap == nil:
 	case !snap.Ready(p):
@@ -206,7 +215,10 @@ func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 	// The node follows the ring's partition count: it replaces its
 	// vnodes when a resize changes it (nodeActor.resize).
 	c.OnPartitions = func(q int) {
-		n.system.Root.Send(actor.NewPID(n.system.Address(), nodeActorName), partitionsChanged{q: q})
+		pid := actor.NewPID(n.system.Address(), nodeActorName)
+		if _, err := n.system.Root.RequestFuture(pid, partitionsChanged{q: q}, 2*quiesceTimeout).Result(); err != nil {
+			n.logger.Error("the vnodes did not follow the ring's partition count in time; publishing the ring all the same", "partitions", q, "err", err)
+		}
 	}
 	return c
 }
@@ -229,6 +241,44 @@ func (n *Node) hintsConfig(router *clusterRouter, now func() time.Time) hints.Co
 	}
 	c.Partitions = n.partitions
 	return c
+}
+
+// rehomeOrphans watches the actor system's dead letters for requests to a
+// vnode this node does not have on its ring: a peer that applied a resize
+// first addresses the partitions above this node's count. Each goes on to
+// the vnode of its key on this node's ring, or, when it has no single key,
+// is refused at once (vnode.Rehome); without this its sender would wait out
+// its deadline, since protoactor's own answer to a dead letter names no
+// request. A name below the count is a vnode of this ring that has
+// stopped (the node is shutting down): left alone, which also means a
+// rehomed request that finds no vnode is never rehomed again.
+func (n *Node) rehomeOrphans() {
+	prefix := nodeActorName + "/"
+	n.system.EventStream.Subscribe(func(evt any) {
+		dl, ok := evt.(*actor.DeadLetterEvent)
+		if !ok || dl.PID == nil || dl.Sender == nil {
+			return
+		}
+		env, ok := dl.Message.(*messages.Envelope)
+		if !ok {
+			return
+		}
+		name, ok := strings.CutPrefix(dl.PID.Id, prefix)
+		if !ok {
+			return
+		}
+		p, ok := vnode.ParseName(name)
+		q := n.partitions()
+		if !ok || int(p) < q {
+			return
+		}
+		to, refusal, ok := vnode.Rehome(env, p, q)
+		if !ok {
+			n.system.Root.Send(dl.Sender, refusal)
+			return
+		}
+		n.system.Root.RequestWithCustomSender(actor.NewPID(n.system.Address(), prefix+vnode.Name(to)), env, dl.Sender)
+	})
 }
 
 // partitions is the ring's partition count as the latest snapshot has it

@@ -80,13 +80,16 @@ func (a *topologyActor) publish() {
 		members[id] = m
 	}
 	plan := a.m.Plan()
-	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.m.State(), Table: plan.Table, Plan: plan, Members: members, Synced: a.m.Synced()})
+	// The node's vnodes become those of a new partition count before its
+	// coordinators route by it: none of them then sends to a vnode that
+	// does not exist yet, which no answer would come back from.
 	if q := len(plan.Slots); q > 0 && q != a.published {
 		a.published = q
 		if a.cfg.OnPartitions != nil {
 			a.cfg.OnPartitions(q)
 		}
 	}
+	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.m.State(), Table: plan.Table, Plan: plan, Members: members, Synced: a.m.Synced()})
 }
 
 func (a *topologyActor) envelope() *messages.Envelope {

@@ -60,9 +60,10 @@ type Config struct {
 	// "rebuild-start" or "rebuild-finish".
 	OnEvent func(kind, subject, detail string)
 	// OnPartitions, when set, hears of the ring's partition count, from
-	// the actor's goroutine after the snapshot that first has it is
-	// published: the node replaces its vnodes when a resize changes it
-	// (ring.State.Resize). It is not called for the configured count
+	// the actor's goroutine before the snapshot that first has it is
+	// published, and may block: the node makes its vnodes those of the
+	// new count when a resize changes it (ring.State.Resize), and only
+	// then do its coordinators route by it. It is not called for the configured count
 	// until a ring with another one has been published. Setting it says
 	// the node applies resizes (topo.Config.ResizesRing).
 	OnPartitions func(q int)

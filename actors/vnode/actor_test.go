@@ -149,7 +149,7 @@ func TestVnode_ReadGateRefusesReadsButTakesWrites(t *testing.T) {
 	var closed atomic.Bool
 	closed.Store(true)
 	h := startVnodeWith(t, engine, vnode.Config{Partition: partition, Engine: engine, Minter: minter,
-		ReadGate: func(p uint32) string {
+		ReadGate: func(p uint32, _ int) string {
 			if p != partition {
 				t.Errorf("the gate was asked about partition %d, want %d", p, partition)
 			}

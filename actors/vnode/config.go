@@ -82,8 +82,9 @@ type Config struct {
 	// with CodeNotReady so that the reader asks the other replicas. A node
 	// that lost its data must not have its empty answers counted toward R
 	// as the keys' state, even by peers that have not yet heard of the
-	// loss. Nil answers every read.
-	ReadGate func(p uint32) string
+	// loss. It is asked for partition p of a ring of q partitions (the
+	// vnode's; 0 when it does not know Q). Nil answers every read.
+	ReadGate func(p uint32, q int) string
 }
 
 // FromConfig returns the part of a vnode's Config the node's configuration

@@ -58,6 +58,7 @@ func (v *vnode) persist(w replica.Write) (replica.Effects[addr], bool) {
 // is only sent back to this actor.
 func (v *vnode) putAsync(w replica.Write) {
 	root, self, id := v.root, v.self, w.ID
+	v.pending++
 	// While the partition inherits keys from the partitions it split
 	// from, a write also deletes their copies, in a batch, and no write
 	// may be in flight when an adoption step runs (see inheritance).

@@ -35,8 +35,14 @@ type vnode struct {
 	// deferred holds, in arrival order, the requests the machine did not
 	// take yet (replica.Effects.Defer), until it resumes.
 	deferred []deferred
-	self     *actor.PID
-	root     *actor.RootContext
+	// pending counts the writes whose writeDone has not come back yet
+	// (Quiesce waits for them).
+	pending int
+	// hold is set while the vnode is quiesced: it holds every request
+	// until a Reshape (see Quiesce).
+	hold *holding
+	self *actor.PID
+	root *actor.RootContext
 }
 
 // addr is where a reply goes: the requester, and the envelope's request id
@@ -62,18 +68,24 @@ type writeDone struct {
 }
 
 func newVnode(cfg Config, async persistence.AsyncPutter) *vnode {
-	v := &vnode{cfg: cfg, async: async}
+	v := &vnode{async: async}
+	v.build(cfg)
+	return v
+}
+
+// build sets the vnode's config, store and a new machine over them.
+func (v *vnode) build(cfg Config) {
+	v.cfg = cfg
 	in, id := newInheritance(cfg.Partition, cfg.Partitions, cfg.InitialPartitions)
 	v.store = partitionStore{engine: cfg.Engine, id: id, in: in}
 	rc := replica.Config{
 		Partition: cfg.Partition, Store: v.store,
-		Codec: codec{}, Minter: cfg.Minter, Logger: cfg.Logger, Async: async != nil, CacheBytes: cfg.CacheBytes,
+		Codec: codec{}, Minter: cfg.Minter, Logger: cfg.Logger, Async: v.async != nil, CacheBytes: cfg.CacheBytes,
 	}
 	if cfg.ResolveOnWrite != nil {
 		rc.Resolve = v.resolveOnWrite
 	}
 	v.m = replica.New[addr](rc)
-	return v
 }
 
 // Receive handles one message. Requests always get an answer, even a
@@ -88,31 +100,25 @@ func (v *vnode) Receive(ctx actor.Context) {
 			ctx.Send(v.self, adopt{})
 		}
 	case adopt:
-		v.adopt()
+		if v.hold == nil {
+			// A quiesced vnode touches no storage; its reshape
+			// starts adoption again.
+			v.adopt()
+		}
 	case *actor.Stopping:
 		v.inflight.Wait()
 	case *writeDone:
 		if msg.owner == v {
+			v.pending--
 			v.carry(v.m.WriteDone(msg.id, msg.err))
+			v.answerQuiesced(ctx)
 		}
-	case *messages.Envelope:
-		if p, op, ok := v.keyElsewhere(msg); ok {
-			// The sender routes by a ring of another size (a resize
-			// reaching the nodes a gossip round apart): the key's
-			// partition on this node's ring is a sibling, which answers
-			// the sender itself. Without one to forward to, the vnode
-			// refuses, and the sender asks the other replicas.
-			if parent := ctx.Parent(); parent != nil {
-				ctx.Forward(actor.NewPID(parent.Address, parent.Id+"/"+Name(p)))
-				return
-			}
-			v.carry(replica.Effects[addr]{Reply: replica.Reply[addr]{To: addr{pid: ctx.Sender(), id: msg.GetRequestId()}, Op: op,
-				Kind: replica.ReplyError, Code: replica.CodeNotReady, Message: v.notHere(p)}})
-			return
-		}
-		v.request(msg, ctx.Sender())
-	case *Drop:
-		v.request(msg, ctx.Sender())
+	case *Quiesce:
+		v.quiesce(ctx, ctx.Sender())
+	case *Reshape:
+		v.reshape(ctx, msg.Partitions)
+	case *messages.Envelope, *Drop:
+		v.receiveRequest(ctx, msg, ctx.Sender())
 	}
 }
 
@@ -129,23 +135,8 @@ func (v *vnode) keyElsewhere(env *messages.Envelope) (uint32, replica.Op, bool) 
 		// Addressed by another ring's partition: misrouted refuses it.
 		return 0, replica.OpNone, false
 	}
-	var key []byte
-	var op replica.Op
-	switch body := env.GetBody().(type) {
-	case *messages.Envelope_PutRequest:
-		op, key = replica.OpPut, body.PutRequest.GetKey()
-	case *messages.Envelope_ConditionalPutRequest:
-		op, key = replica.OpPut, body.ConditionalPutRequest.GetPut().GetKey()
-	case *messages.Envelope_GetRequest:
-		op, key = replica.OpGet, body.GetRequest.GetKey()
-	case *messages.Envelope_MergeRequest:
-		op, key = replica.OpMerge, body.MergeRequest.GetKey()
-	case *messages.Envelope_ReapRequest:
-		op, key = replica.OpReap, body.ReapRequest.GetKey()
-	default:
-		return 0, replica.OpNone, false
-	}
-	if len(key) == 0 {
+	key, op := requestKey(env)
+	if key == nil {
 		return 0, replica.OpNone, false
 	}
 	p := ring.PartitionOf(key, q)
@@ -198,7 +189,7 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 		return v.put(to, env, body.ConditionalPutRequest.GetPut(), cond)
 	case *messages.Envelope_GetRequest:
 		if v.cfg.ReadGate != nil {
-			if why := v.cfg.ReadGate(v.cfg.Partition); why != "" {
+			if why := v.cfg.ReadGate(v.cfg.Partition, v.cfg.Partitions); why != "" {
 				return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Op: replica.OpGet, Kind: replica.ReplyError,
 					Code: replica.CodeNotReady, Message: fmt.Sprintf("vnode: partition %d does not answer reads yet: %s", v.cfg.Partition, why)}}
 			}
@@ -208,7 +199,7 @@ func (v *vnode) step(msg any, sender *actor.PID) replica.Effects[addr] {
 		// A listing is a read: a replica without its data yet would
 		// answer a short page, so it refuses and the gateway asks another.
 		if v.cfg.ReadGate != nil {
-			if why := v.cfg.ReadGate(v.cfg.Partition); why != "" {
+			if why := v.cfg.ReadGate(v.cfg.Partition, v.cfg.Partitions); why != "" {
 				return replica.Effects[addr]{Reply: replica.Reply[addr]{To: to, Kind: replica.ReplyError,
 					Code: replica.CodeNotReady, Message: fmt.Sprintf("vnode: partition %d does not answer reads yet: %s", v.cfg.Partition, why)}}
 			}

@@ -123,7 +123,7 @@ func (l *load) noteError(what string, n target, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.errs) < 10 {
-		l.errs = append(l.errs, fmt.Sprintf("%s through %s: %v", what, n.id, err))
+		l.errs = append(l.errs, fmt.Sprintf("%s %s through %s: %v", time.Now().UTC().Format("15:04:05.000"), what, n.id, err))
 	}
 }
 

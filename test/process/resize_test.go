@@ -14,7 +14,8 @@ import (
 
 // TestMembership_ResizesTheRingOnline grows a 3-node ring from 64 to 256
 // partitions in two steps (`dhtctl resize`'s API) under a write and read
-// load: every node ends on the resized ring, no replica is moved over the
+// load: no read or write fails while the nodes switch, every node ends on
+// the resized ring, no replica is moved over the
 // network (the handoff counters do not move, where a resize that builds a
 // new ring would send every replica). A node restarted then comes back on
 // the resized ring, and a fourth node joins it and takes its share.
@@ -29,6 +30,8 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	time.Sleep(3 * time.Second) // some data before the split
 
 	movedBefore := sumMetric(t, nodes, "dht_handoff_bytes_total")
+	failures := func() int64 { return l.readErrors.Load() + l.failed.Load() + l.indeterminate.Load() }
+	failedBefore, readsBefore, writesBefore := failures(), l.reads.Load(), l.attempted.Load()
 	resizes := 0
 	for _, q := range []int{128, 256} {
 		start := time.Now()
@@ -49,9 +52,25 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 		time.Sleep(3 * time.Second) // the load goes on over the new ring
 	}
 	moved := sumMetric(t, nodes, "dht_handoff_bytes_total") - movedBefore
+	// Every key readable throughout: no request fails while the nodes
+	// switch (each vnode holds what arrives, and a request for a vnode a
+	// node has not yet is sent on by its key).
+	failedDuring := failures() - failedBefore
+	t.Logf("during the resizes: %d reads and %d writes, %d failed or indeterminate",
+		l.reads.Load()-readsBefore, l.attempted.Load()-writesBefore, failedDuring)
+	if failedDuring > 0 {
+		t.Errorf("%d requests failed during the resizes, want 0 (the load's report below names them)", failedDuring)
+	}
 	for _, n := range nodes {
-		if !strings.Contains(n.Log(), "replaced the vnodes for the resized ring") {
-			t.Errorf("%s never replaced its vnodes", n.ID())
+		replaced := 0
+		for _, line := range strings.Split(n.Log(), "\n") {
+			if strings.Contains(line, "replaced the vnodes for the resized ring") {
+				replaced++
+				t.Logf("%s: %s", n.ID(), line)
+			}
+		}
+		if replaced != resizes {
+			t.Errorf("%s replaced its vnodes %d times, want %d", n.ID(), replaced, resizes)
 		}
 	}
 

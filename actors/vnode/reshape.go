@@ -1,0 +1,128 @@
+package vnode
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/internal/replica"
+	"github.com/dhtkv/dht/messages"
+)
+
+// Quiesce asks a vnode to stop touching its partition's storage, without
+// stopping: it finishes the writes it has in flight (answering their
+// requesters), then answers Quiesced and holds every request that arrives
+// after, in order, until a Reshape. The node quiesces every vnode before a
+// resize, so that no vnode of the new ring reads a partition the old one
+// still writes, and no request is lost in the switch: a stopped actor's
+// mailbox is dropped, and a request to a name with no actor behind it is
+// answered by nobody the requester can match it to.
+type Quiesce struct{}
+
+// Quiesced answers Quiesce once the vnode's writes have landed.
+type Quiesced struct{}
+
+// Reshape makes a quiesced vnode partition p (its own number) of a ring of
+// Partitions partitions, a multiple of its current count: it drops its
+// machine, builds one over the new partition's keys (read through the
+// partitions it split from, see inheritance), and handles what it held as
+// the new partition would. A vnode that is not quiesced ignores it.
+type Reshape struct{ Partitions int }
+
+// holding is set between Quiesce and Reshape.
+type holding struct {
+	// requester is whom to answer Quiesced, nil once answered.
+	requester *actor.PID
+	// reshapeTo is a Reshape that came before the vnode was quiesced
+	// (its node stopped waiting): it is carried out once it is.
+	reshapeTo int
+	held      []deferred
+}
+
+// quiesce starts holding requests and answers once no write is in flight.
+func (v *vnode) quiesce(ctx actor.Context, requester *actor.PID) {
+	if v.hold == nil {
+		v.hold = &holding{}
+	}
+	v.hold.requester = requester
+	v.answerQuiesced(ctx)
+}
+
+// quiet reports whether every write the vnode started has landed and
+// every request the machine deferred behind them is done.
+func (v *vnode) quiet() bool { return v.pending == 0 && len(v.deferred) == 0 }
+
+// answerQuiesced answers Quiesce once the vnode is quiet, and carries out
+// a Reshape that came early.
+func (v *vnode) answerQuiesced(ctx actor.Context) {
+	h := v.hold
+	if h == nil || h.requester == nil || !v.quiet() {
+		return
+	}
+	v.root.Send(h.requester, &Quiesced{})
+	h.requester = nil
+	if h.reshapeTo > 0 {
+		v.reshape(ctx, h.reshapeTo)
+	}
+}
+
+// reshape rebuilds the vnode for a ring of q partitions and handles what
+// it held.
+func (v *vnode) reshape(ctx actor.Context, q int) {
+	h := v.hold
+	if h == nil {
+		v.cfg.Logger.Error("reshape of a vnode that was not quiesced; ignored", "partitions", q)
+		return
+	}
+	if h.requester != nil || !v.quiet() {
+		// Its node stopped waiting for it; the vnode does the
+		// reshape once its writes have landed.
+		h.reshapeTo = q
+		return
+	}
+	from := v.cfg.Partitions
+	if from <= 0 || q <= from || q%from != 0 {
+		v.cfg.Logger.Error("reshape to a partition count that does not split this one; keeping it", "from", from, "to", q)
+	} else {
+		cfg := v.cfg
+		cfg.Partitions, cfg.CacheBytes = q, v.cfg.CacheBytes*from/q
+		v.build(cfg)
+		// The new machine's write ids start over: the old one's writes
+		// have all landed (pending is 0), so none can be mistaken.
+		v.carry(v.m.Start())
+		if v.store.in.pending() {
+			ctx.Send(v.self, adopt{})
+		}
+	}
+	v.hold = nil
+	for _, r := range h.held {
+		v.receiveRequest(ctx, r.msg, r.sender)
+	}
+}
+
+// receiveRequest handles a client or peer request (an Envelope or a Drop)
+// from sender, forwarding a key of a sibling partition.
+func (v *vnode) receiveRequest(ctx actor.Context, msg any, sender *actor.PID) {
+	if v.hold != nil {
+		v.hold.held = append(v.hold.held, deferred{msg: msg, sender: sender})
+		return
+	}
+	env, ok := msg.(*messages.Envelope)
+	if !ok {
+		v.request(msg, sender)
+		return
+	}
+	if p, op, ok := v.keyElsewhere(env); ok {
+		// The sender routes by a ring of another size (a resize
+		// reaching the nodes a gossip round apart): the key's partition
+		// on this node's ring is a sibling, which answers the sender
+		// itself. Without one to forward to, the vnode refuses, and the
+		// sender asks the other replicas.
+		if parent := ctx.Parent(); parent != nil {
+			ctx.RequestWithCustomSender(actor.NewPID(parent.Address, parent.Id+"/"+Name(p)), env, sender)
+			return
+		}
+		v.carry(replica.Effects[addr]{Reply: replica.Reply[addr]{To: addr{pid: sender, id: env.GetRequestId()}, Op: op,
+			Kind: replica.ReplyError, Code: replica.CodeNotReady, Message: v.notHere(p)}})
+		return
+	}
+	v.request(env, sender)
+}

@@ -1,0 +1,170 @@
+package vnode_test
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/cluster/ring"
+	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/wire"
+)
+
+// grow asks the test's node actor to resize from 2 partitions to 4 as a
+// node does: spawn the vnodes of 2 and 3, then reshape 0 and 1 in place.
+// started asks it whether it has spawned its first vnodes.
+type (
+	grow    struct{}
+	started struct{}
+)
+
+// TestVnode_ReshapesInPlaceHoldingItsRequests: the vnodes of a ring of 2
+// partitions (badger with sync writes, so puts take the asynchronous
+// path) are quiesced while puts are in flight: every put is answered, and
+// only then does each vnode answer Quiesced. Gets sent while they are
+// quiesced are held, not answered and not lost; once the ring is 4
+// partitions (2 and 3 spawned, 0 and 1 reshaped in place) every held get
+// is answered with its value, by the reshaped vnode or the sibling it
+// forwards the key to, and every key is served by its partition on the
+// new ring.
+func TestVnode_ReshapesInPlaceHoldingItsRequests(t *testing.T) {
+	engine := openSyncBadger(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(p uint32, q int) vnode.Config {
+		return vnode.Config{Partition: p, Partitions: q, InitialPartitions: 2, Engine: engine, Minter: minter,
+			CacheBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)}
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(system.Shutdown)
+	vnodes := make([]*actor.PID, 4)
+	node, err := system.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		spawn := func(p uint32, q int) {
+			pid, err := ctx.SpawnNamed(vnode.Props(cfg(p, q)), vnode.Name(p))
+			if err != nil {
+				panic(err)
+			}
+			vnodes[p] = pid
+		}
+		switch ctx.Message().(type) {
+		case *actor.Started:
+			spawn(0, 2)
+			spawn(1, 2)
+		case grow:
+			spawn(2, 4)
+			spawn(3, 4)
+			ctx.Send(vnodes[0], &vnode.Reshape{Partitions: 4})
+			ctx.Send(vnodes[1], &vnode.Reshape{Partitions: 4})
+			ctx.Respond(grow{})
+		case started:
+			ctx.Respond(started{})
+		}
+	}), "node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = system.Root.StopFuture(node).Wait() })
+	vnodeOf := func(key string, q int) *actor.PID {
+		// vnodes is written by the node actor; the futures below order
+		// every read after the write it needs.
+		return vnodes[ring.PartitionOf([]byte(key), q)]
+	}
+	ask := func(pid *actor.PID, body *messages.Envelope) *actor.Future {
+		return system.Root.RequestFuture(pid, body, 30*time.Second)
+	}
+	putBody := func(k string) *messages.Envelope {
+		return &messages.Envelope{Body: &messages.Envelope_PutRequest{PutRequest: &messages.PutRequest{
+			Key: []byte(k), Value: &messages.Sibling{Value: []byte("v-" + k)}}}}
+	}
+	getBody := func(k string) *messages.Envelope {
+		return &messages.Envelope{Body: &messages.Envelope_GetRequest{GetRequest: &messages.GetRequest{Key: []byte(k)}}}
+	}
+	if _, err := system.Root.RequestFuture(node, started{}, 10*time.Second).Result(); err != nil {
+		t.Fatal(err)
+	}
+
+	var keys []string
+	for i := range 200 {
+		keys = append(keys, fmt.Sprintf("key/%03d", i))
+	}
+	var puts []*actor.Future
+	for _, k := range keys {
+		puts = append(puts, ask(vnodeOf(k, 2), putBody(k)))
+	}
+	quiesced := []*actor.Future{
+		system.Root.RequestFuture(vnodes[0], &vnode.Quiesce{}, 30*time.Second),
+		system.Root.RequestFuture(vnodes[1], &vnode.Quiesce{}, 30*time.Second),
+	}
+	for i, f := range puts {
+		res, err := f.Result()
+		if err != nil || res.(*messages.Envelope).GetPutReply() == nil {
+			t.Fatalf("put of %s, in flight as the vnodes quiesced: %v, %v", keys[i], res, err)
+		}
+	}
+	for _, f := range quiesced {
+		if res, err := f.Result(); err != nil {
+			t.Fatalf("quiesce: %v", err)
+		} else if _, ok := res.(*vnode.Quiesced); !ok {
+			t.Fatalf("quiesce answered %T", res)
+		}
+	}
+
+	// Held while quiesced, addressed as by the old ring: no answer comes
+	// until the reshape.
+	answers := make(chan *messages.Envelope, len(keys))
+	collector := system.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if env, ok := ctx.Message().(*messages.Envelope); ok {
+			answers <- env
+		}
+	}))
+	for i, k := range keys {
+		body := getBody(k)
+		body.RequestId = uint64(i + 1)
+		system.Root.RequestWithCustomSender(vnodeOf(k, 2), body, collector)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(answers); n > 0 {
+		t.Fatalf("%d gets answered by quiesced vnodes, want them held", n)
+	}
+	if _, err := system.Root.RequestFuture(node, grow{}, 10*time.Second).Result(); err != nil {
+		t.Fatal(err)
+	}
+	answered := map[uint64]bool{}
+	for range keys {
+		var env *messages.Envelope
+		select {
+		case env = <-answers:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d held gets answered after the reshape", len(answered), len(keys))
+		}
+		i := int(env.GetRequestId()) - 1
+		if i < 0 || i >= len(keys) || answered[env.GetRequestId()] {
+			t.Fatalf("an answer to request %d", env.GetRequestId())
+		}
+		answered[env.GetRequestId()] = true
+		set, err := wire.ObjectFromProto(env.GetGetReply().GetObject())
+		if err != nil || !values(set)["v-"+keys[i]] {
+			t.Fatalf("held get of %s: %v, %v; want v-%s", keys[i], env, err, keys[i])
+		}
+	}
+	check := func(what string, k string, f *actor.Future) {
+		t.Helper()
+		res, err := f.Result()
+		if err != nil {
+			t.Fatalf("%s %s: %v", what, k, err)
+		}
+		set, err := wire.ObjectFromProto(res.(*messages.Envelope).GetGetReply().GetObject())
+		if err != nil || !values(set)["v-"+k] {
+			t.Fatalf("%s %s: %v, %v; want v-%s", what, k, res, err, k)
+		}
+	}
+	for _, k := range keys {
+		check("get on the new ring of", k, ask(vnodeOf(k, 4), getBody(k)))
+	}
+}
