@@ -43,7 +43,12 @@
 // resize reaches every node) is forwarded to the sibling vnode that holds
 // it; a request that names another ring size (Envelope.ring_partitions),
 // or a merge batch with a key of another partition, is refused as not
-// ready.
+// ready. The node changes its vnodes' count without stopping them
+// (reshape.go): Quiesce lets a vnode finish its writes in flight and hold
+// later requests, and Reshape rebuilds it as the partition of its number
+// on the new ring, under the same name and mailbox, before it handles
+// them. Rehome decides what becomes of a request a peer on the larger
+// ring sent to a vnode this node does not have yet.
 //
 // With Config.ResolveOnWrite (resolution.on_write), a write that leaves
 // several live siblings is followed by their resolution, stored as a second

@@ -22,9 +22,8 @@ type vnode struct {
 	m     *replica.Machine[addr]
 	store partitionStore
 	// inflight counts the asynchronous writes the engine has not
-	// answered yet: a stopping vnode waits for them, so that when the
-	// node replaces its vnodes (a resize) every write of the old ones has
-	// landed before their successors read the partition.
+	// answered yet: a stopping vnode waits for them, so that none is
+	// still in flight when the node closes its storage.
 	inflight sync.WaitGroup
 	// async is the engine's non-blocking durable put, if it has one. With
 	// it, a client write or a replica merge is handed to the engine and
