@@ -256,7 +256,10 @@ func (n *Node) rehomeOrphans() {
 	prefix := nodeActorName + "/"
 	n.system.EventStream.Subscribe(func(evt any) {
 		dl, ok := evt.(*actor.DeadLetterEvent)
-		if !ok || dl.PID == nil || dl.Sender == nil {
+		// Only what reached this node: protoactor also reports a
+		// message to a peer it could not deliver as a dead letter, and
+		// that one's replica is the peer's, never a vnode here.
+		if !ok || dl.PID == nil || dl.Sender == nil || dl.PID.Address != n.system.Address() {
 			return
 		}
 		env, ok := dl.Message.(*messages.Envelope)
