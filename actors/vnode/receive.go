@@ -68,18 +68,20 @@ type writeDone struct {
 
 func newVnode(cfg Config, async persistence.AsyncPutter) *vnode {
 	v := &vnode{async: async}
-	v.build(cfg)
+	v.build(cfg, 0)
 	return v
 }
 
-// build sets the vnode's config, store and a new machine over them.
-func (v *vnode) build(cfg Config) {
+// build sets the vnode's config, store and a new machine over them, whose
+// write generation starts at generation.
+func (v *vnode) build(cfg Config, generation uint64) {
 	v.cfg = cfg
 	in, id := newInheritance(cfg.Partition, cfg.Partitions, cfg.InitialPartitions)
 	v.store = partitionStore{engine: cfg.Engine, id: id, in: in}
 	rc := replica.Config{
 		Partition: cfg.Partition, Store: v.store,
 		Codec: codec{}, Minter: cfg.Minter, Logger: cfg.Logger, Async: v.async != nil, CacheBytes: cfg.CacheBytes,
+		FirstGeneration: generation,
 	}
 	if cfg.ResolveOnWrite != nil {
 		rc.Resolve = v.resolveOnWrite

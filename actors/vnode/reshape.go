@@ -84,7 +84,10 @@ func (v *vnode) reshape(ctx actor.Context, q int) {
 	} else {
 		cfg := v.cfg
 		cfg.Partitions, cfg.CacheBytes = q, v.cfg.CacheBytes*from/q
-		v.build(cfg)
+		// Above the old machine's generation: a Drop the handoff
+		// computed for the old partition fails, as after a write,
+		// rather than empty the new one.
+		v.build(cfg, v.m.Generation()+1)
 		// The new machine's write ids start over: the old one's writes
 		// have all landed (pending is 0), so none can be mistaken.
 		v.carry(v.m.Start())

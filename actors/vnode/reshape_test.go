@@ -30,7 +30,7 @@ type (
 // partitions (2 and 3 spawned, 0 and 1 reshaped in place) every held get
 // is answered with its value, by the reshaped vnode or the sibling it
 // forwards the key to, and every key is served by its partition on the
-// new ring.
+// new ring. A Drop computed against an old partition empties no new one.
 func TestVnode_ReshapesInPlaceHoldingItsRequests(t *testing.T) {
 	engine := openSyncBadger(t)
 	minter, _, err := vnode.OpenMinter(engine, time.Now())
@@ -88,6 +88,10 @@ func TestVnode_ReshapesInPlaceHoldingItsRequests(t *testing.T) {
 	if _, err := system.Root.RequestFuture(node, started{}, 10*time.Second).Result(); err != nil {
 		t.Fatal(err)
 	}
+
+	// What a handoff of partition 0 that pulled before any write would
+	// drop with.
+	staleGeneration := (&harness{t: t, engine: engine, system: system, pid: vnodes[0]}).pull(1).GetGeneration()
 
 	var keys []string
 	for i := range 200 {
@@ -163,6 +167,14 @@ func TestVnode_ReshapesInPlaceHoldingItsRequests(t *testing.T) {
 		if err != nil || !values(set)["v-"+k] {
 			t.Fatalf("%s %s: %v, %v; want v-%s", what, k, res, err, k)
 		}
+	}
+	// A Drop computed against old partition 0 does not empty the new one.
+	res, err := system.Root.RequestFuture(vnodes[0], &vnode.Drop{Generation: staleGeneration}, 10*time.Second).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := res.(*vnode.Dropped); d.Done {
+		t.Fatalf("a Drop at generation %d, from before the reshape, emptied the new partition 0 (%d keys)", staleGeneration, d.Keys)
 	}
 	for _, k := range keys {
 		check("get on the new ring of", k, ask(vnodeOf(k, 4), getBody(k)))

@@ -64,6 +64,11 @@ type Config struct {
 	// (resolution.on_write) and returns the set to store; it runs on the
 	// owner's goroutine, within Put.
 	Resolve func(key []byte, s dvv.Set, now time.Time) dvv.Set
+	// FirstGeneration is the write generation the machine starts at. A
+	// machine that replaces another over a partition of the same number
+	// (a vnode reshaped in place by a resize) starts above the old one's,
+	// so that a Drop computed against the old partition never matches.
+	FirstGeneration uint64
 }
 
 // Machine is one partition replica's decisions. Not safe for concurrent
@@ -107,7 +112,7 @@ type stored struct {
 
 // New returns a machine for cfg. Call Start before anything else.
 func New[A any](cfg Config) *Machine[A] {
-	m := &Machine[A]{cfg: cfg, inflight: map[string]inflightWrite{}, writes: map[uint64]pendingWrite[A]{}}
+	m := &Machine[A]{cfg: cfg, inflight: map[string]inflightWrite{}, writes: map[uint64]pendingWrite[A]{}, generation: cfg.FirstGeneration}
 	if cfg.CacheBytes > 0 {
 		m.cache = newObjectCache(cfg.CacheBytes)
 	}
