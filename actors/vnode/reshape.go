@@ -24,7 +24,8 @@ type Quiesced struct{}
 // Partitions partitions, a multiple of its current count: it drops its
 // machine, builds one over the new partition's keys (read through the
 // partitions it split from, see inheritance), and handles what it held as
-// the new partition would. A vnode that is not quiesced ignores it.
+// the new partition would. A vnode still quiescing carries it out once its
+// writes have landed; one never quiesced ignores it.
 type Reshape struct{ Partitions int }
 
 // holding is set between Quiesce and Reshape.
