@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/dhtkv/dht/actors/topology"
 	"github.com/dhtkv/dht/cluster/certs"
@@ -194,21 +193,7 @@ func (n *Node) rejoinPending(snap *topology.Snapshot) error {
 	if snap.Synced || len(n.cfg.SeedList()) > 0 || n.hasAlivePeer() {
 		return nil
 	}
-	return awaitingRejoin(n.cfg.Node.ID, snap.State.Owners(), n.now().Sub(n.gossipStarted), n.cfg.Cluster.ReadyAgreementWait)
-}
-
-// awaitingRejoin is rejoinPending's rule for a seedless node that has not
-// merged a peer's ring and sees no peer alive: it waits while its ring
-// names an owner other than self and less than wait has passed.
-func awaitingRejoin(self string, owners []ring.Member, waited, wait time.Duration) error {
-	others := false
-	for _, m := range owners {
-		others = others || m.ID != self
-	}
-	if !others || waited >= wait {
-		return nil
-	}
-	return fmt.Errorf("restarted without seeds: waiting up to %s for a peer it knew to answer gossip (waited %s)", wait, waited.Round(time.Millisecond))
+	return topo.RejoinWait(n.cfg.Node.ID, snap.State.Owners(), n.now().Sub(n.gossipStarted), n.cfg.Cluster.ReadyAgreementWait)
 }
 
 // agreed asks topo.Agreement whether the live peers gossip reports announce

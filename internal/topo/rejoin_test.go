@@ -1,4 +1,4 @@
-package node
+package topo
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/dhtkv/dht/cluster/ring"
 )
 
-func TestAwaitingRejoin(t *testing.T) {
+func TestRejoinWait(t *testing.T) {
 	const wait = 10 * time.Second
 	self := ring.Member{ID: "a"}
 	peer := ring.Member{ID: "b"}
@@ -24,9 +24,9 @@ func TestAwaitingRejoin(t *testing.T) {
 		{"up to the wait, then it serves alone", []ring.Member{self, peer}, wait, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := awaitingRejoin(self.ID, tc.owners, tc.waited, wait)
+			err := RejoinWait(self.ID, tc.owners, tc.waited, wait)
 			if (err != nil) != tc.waiting {
-				t.Fatalf("awaitingRejoin = %v, want waiting %v", err, tc.waiting)
+				t.Fatalf("RejoinWait = %v, want waiting %v", err, tc.waiting)
 			}
 		})
 	}
