@@ -1829,7 +1829,10 @@ type RingBase struct {
 	// The partition count of a resized ring (ring.State.Resize), 0 when the
 	// base is for the ring state's own partitions, the count the ring
 	// started with: that one, compared by the shape check, never changes.
-	Partitions    uint32 `protobuf:"varint,7,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	Partitions uint32 `protobuf:"varint,7,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// The version of the rebalance replayed right after the base (a resize
+	// records one to even the loads over the new partitions), 0 for none.
+	Rebalance     uint64 `protobuf:"varint,8,opt,name=rebalance,proto3" json:"rebalance,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1909,6 +1912,13 @@ func (x *RingBase) GetSlots() []byte {
 func (x *RingBase) GetPartitions() uint32 {
 	if x != nil {
 		return x.Partitions
+	}
+	return 0
+}
+
+func (x *RingBase) GetRebalance() uint64 {
+	if x != nil {
+		return x.Rebalance
 	}
 	return 0
 }
@@ -3548,7 +3558,7 @@ const file_dht_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\x121\n" +
 	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\x12)\n" +
 	"\x10handoffs_settled\x18\x06 \x01(\x04R\x0fhandoffsSettled\x12$\n" +
-	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\xb7\x01\n" +
+	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\xd5\x01\n" +
 	"\bRingBase\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x10\n" +
 	"\x03sum\x18\x02 \x01(\x04R\x03sum\x12\x14\n" +
@@ -3559,7 +3569,8 @@ const file_dht_proto_rawDesc = "" +
 	"\x05slots\x18\x06 \x01(\fR\x05slots\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\a \x01(\rR\n" +
-	"partitions\"[\n" +
+	"partitions\x12\x1c\n" +
+	"\trebalance\x18\b \x01(\x04R\trebalance\"[\n" +
 	"\rHandoffRecord\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +

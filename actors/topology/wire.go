@@ -118,7 +118,7 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 		out.Handoffs = append(out.Handoffs, &messages.HandoffRecord{Member: h.Member, Partition: h.Partition, Since: h.Since})
 	}
 	if b := s.Base; b != nil {
-		rb := &messages.RingBase{Version: b.Version, Sum: b.Sum, Zones: b.Zones, Slots: packSlots(b.Slots, slotBits(len(b.Nodes)))}
+		rb := &messages.RingBase{Version: b.Version, Sum: b.Sum, Zones: b.Zones, Slots: packSlots(b.Slots, slotBits(len(b.Nodes))), Rebalance: b.Rebalance}
 		if b.Partitions != cfg.Partitions {
 			// A resized ring's count travels with its base; the state's
 			// own stays the count the ring started with, which peers'
@@ -192,7 +192,7 @@ func baseFromProto(rb *messages.RingBase, q, n int) (*ring.Base, error) {
 		}
 		q = resized
 	}
-	b := &ring.Base{Version: rb.GetVersion(), Sum: rb.GetSum(), Partitions: q, Replicas: n, Zones: rb.GetZones()}
+	b := &ring.Base{Version: rb.GetVersion(), Sum: rb.GetSum(), Partitions: q, Replicas: n, Zones: rb.GetZones(), Rebalance: rb.GetRebalance()}
 	for i, id := range rb.GetNodes() {
 		b.Nodes = append(b.Nodes, ring.BaseNode{ID: id, Zone: rb.GetNodeZones()[i]})
 	}

@@ -75,11 +75,17 @@ func TestWire_StateRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, s) {
 		t.Fatalf("round trip changed the compacted state:\n got %+v\nwant %+v", got, s)
 	}
-	// A resized ring carries its own partition count, and a record of a
-	// placement in a new partition after it.
+	// A resized ring carries its own partition count and its rebalance,
+	// and a record of a placement in a new partition after it.
 	r, err := settleAll(q, n, s).SettleHandoffs().Resize(q, n, 4*q)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Base.Rebalance == 0 {
+		// This ring is even after the split; the wire carries a
+		// rebalance all the same.
+		r.Base = new(*r.Base)
+		r.Base.Rebalance = r.Base.Version + 1
 	}
 	r = r.Join(ring.Member{ID: "h", Zone: "z2"})
 	tr = ring.NewPlan(q, n, r).Transfers("h")

@@ -61,12 +61,16 @@ const (
 	// replay a different table. Nodes compact only while every member
 	// announces it (Member.CompactsRing).
 	tagCompactsRing = "rb"
-	// tagResizesRing is set ("1") by a node whose actors follow the
-	// ring's partition count, so that it applies a resize
+	// tagResizesRing is set (to resizesRingLevel) by a node whose actors
+	// follow the ring's partition count, so that it applies a resize
 	// (ring.State.Resize); an earlier release cannot even decode a resized
 	// base. Nodes resize only while every member announces it
 	// (Member.ResizesRing).
 	tagResizesRing = "rz"
+	// resizesRingLevel is the value of tagResizesRing: "2" since a
+	// resize's base carries a rebalance (ring.Base.Rebalance), which a
+	// node announcing "1" ignores, computing another table.
+	resizesRingLevel = "2"
 )
 
 // Status is a member's liveness as serf sees it.
@@ -411,7 +415,7 @@ func tags(m Member) map[string]string {
 		t[tagZone] = m.Zone
 	}
 	if m.ResizesRing {
-		t[tagResizesRing] = "1"
+		t[tagResizesRing] = resizesRingLevel
 	}
 	if m.Ring != "" {
 		t[tagRing] = m.Ring
@@ -426,7 +430,7 @@ func fromSerf(m serf.Member) Member {
 		ID: m.Name, Zone: m.Tags[tagZone], RemoteAddr: m.Tags[tagRemote], HTTPAddr: m.Tags[tagHTTP],
 		Cluster: m.Tags[tagCluster], Partitions: q, N: n, Ring: m.Tags[tagRing], Leaving: m.Tags[tagLeaving] == "1",
 		WriteIDs: m.Tags[tagWriteIDs] == "1", SettlesHandoffs: m.Tags[tagSettlesHandoffs] == "1",
-		CompactsRing: m.Tags[tagCompactsRing] == "1", ResizesRing: m.Tags[tagResizesRing] == "1",
+		CompactsRing: m.Tags[tagCompactsRing] == "1", ResizesRing: m.Tags[tagResizesRing] == resizesRingLevel,
 	}
 	switch m.Status {
 	case serf.StatusAlive:

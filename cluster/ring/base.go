@@ -44,6 +44,12 @@ type Base struct {
 	// Slots holds each partition's replicas as indices into Nodes,
 	// Width() of them per partition, partition by partition.
 	Slots []uint32
+	// Rebalance, when not 0, is the version, above Version, of a
+	// rebalance replayed right after the base (Event kind Rebalance): a
+	// resize records its split as the base and evens the loads over the
+	// new partitions with it, so that what it moves is handed off like a
+	// join's transfers, under the plan. Compacting past it folds it in.
+	Rebalance uint64
 }
 
 // BaseNode is a member alive at a Base's version: its id and its zone, an
@@ -61,6 +67,15 @@ func (b *Base) sumOrZero() uint64 {
 		return 0
 	}
 	return b.Sum
+}
+
+// clock is the latest change b records: its rebalance, else its
+// version; 0 for a nil base.
+func (b *Base) clock() uint64 {
+	if b == nil {
+		return 0
+	}
+	return max(b.Version, b.Rebalance)
 }
 
 // VersionOrZero is b's Version, 0 for a nil base.
@@ -255,7 +270,7 @@ func laterBase(a, b *Base) *Base {
 
 func compareBases(a, b *Base) int {
 	c := cmp.Or(cmp.Compare(a.Sum, b.Sum), cmp.Compare(a.Partitions, b.Partitions), cmp.Compare(a.Replicas, b.Replicas),
-		slices.Compare(a.Zones, b.Zones), slices.Compare(a.Slots, b.Slots))
+		slices.Compare(a.Zones, b.Zones), slices.Compare(a.Slots, b.Slots), cmp.Compare(a.Rebalance, b.Rebalance))
 	if c != 0 {
 		return c
 	}
@@ -273,6 +288,8 @@ func validateBase(b *Base, members []MemberState, settled uint64) error {
 		return fmt.Errorf("%w: base at version 0", ErrInvalidState)
 	case b.Version > settled:
 		return fmt.Errorf("%w: base at version %d, above the settled register (%d)", ErrInvalidState, b.Version, settled)
+	case b.Rebalance != 0 && b.Rebalance <= b.Version:
+		return fmt.Errorf("%w: base at version %d rebalances at %d, not after it", ErrInvalidState, b.Version, b.Rebalance)
 	case ValidatePartitions(b.Partitions) != nil || b.Replicas <= 0:
 		return fmt.Errorf("%w: base for %d partitions and %d replicas", ErrInvalidState, b.Partitions, b.Replicas)
 	case len(b.Nodes) == 0:

@@ -154,6 +154,8 @@ func TestState_ValidateRefusesBadBases(t *testing.T) {
 	}{
 		{"version 0", func(_ *State, b *Base) { b.Version = 0 }},
 		{"above the settled register", func(s *State, b *Base) { b.Version = s.HandoffsSettled + 1 }},
+		{"a rebalance at its own version", func(_ *State, b *Base) { b.Rebalance = b.Version }},
+		{"a rebalance before it", func(_ *State, b *Base) { b.Rebalance = b.Version - 1 }},
 		{"slot out of range", func(_ *State, b *Base) { b.Slots[0] = uint32(len(b.Nodes)) }},
 		{"member twice in a partition", func(_ *State, b *Base) { b.Slots[1] = b.Slots[0] }},
 		{"too few slots", func(_ *State, b *Base) { b.Slots = b.Slots[1:] }},

@@ -29,6 +29,11 @@ const (
 	// Remove drops a member (decommission or force-remove): its replicas go
 	// to the others.
 	Remove
+	// Rebalance evens the loads without a membership change: a resize
+	// records one right after its split (Base.Rebalance), so that the
+	// finer partitions spread as a claim on the larger ring would, with
+	// moves that transfer like a join's.
+	Rebalance
 )
 
 func (k EventKind) String() string {
@@ -37,6 +42,8 @@ func (k EventKind) String() string {
 		return "join"
 	case Remove:
 		return "remove"
+	case Rebalance:
+		return "rebalance"
 	}
 	return fmt.Sprintf("event(%d)", int(k))
 }
@@ -200,6 +207,7 @@ type claimer struct {
 	buckets       []int32  // where orderFor's buckets end in packed
 	share         []frac   // scratch of setTargets, per zone
 	zoneOrder     []int    // scratch of setTargets
+	evening       int      // when rebalancing (not 0), steal's m takes only while its load plus evening−1 is at most its fair share
 
 	// watch, when set, hears of every change to a replica set as replay
 	// makes it: NewPlan follows placements through it.
@@ -228,6 +236,8 @@ func (c *claimer) apply(e Event) {
 		c.join(e.Member)
 	case Remove:
 		c.remove(e.Member.ID)
+	case Rebalance:
+		c.rebalance()
 	}
 }
 
@@ -304,6 +314,48 @@ func (c *claimer) join(m Member) {
 	if transition {
 		c.repair()
 	}
+}
+
+// rebalance evens the loads: each member below its fair share, the
+// furthest below first (the lowest index among equals), takes replicas as
+// a newcomer does (steal), from the members furthest above theirs, for as
+// long as that narrows the spread of loads: first up to the whole
+// replicas of its share, then, in a second round, by one more replica
+// where that still narrows the spread. So every move goes from a member
+// at or above its share to one below it, and the replicas moved are
+// about the sum of the shortfalls, the least any even claim could move.
+// (Taking past its share in one go, a member would become a victim of
+// the next, and its replica would move twice.)
+//
+// A split needs it: it gives every member twice its load on the smaller
+// ring, and twice a spread of one replica is a spread of two, where the
+// finer partitions allow one (at 1,000 members, the worst member 6% above
+// the mean instead of 2%).
+func (c *claimer) rebalance() {
+	if c.live <= c.n {
+		return // every member holds every partition
+	}
+	c.setTargets()
+	var below []victim
+	for i := range c.nodes {
+		if nd := &c.nodes[i]; nd.alive {
+			if x := c.excess(int32(i)); x.num < 0 {
+				below = append(below, victim{x, int32(i)})
+			}
+		}
+	}
+	// Most below first: the reverse of steal's order on excess, the
+	// lower index first among equals.
+	slices.SortFunc(below, func(a, b victim) int { return cmp.Or(a.ex.cmp(b.ex), cmp.Compare(a.v, b.v)) })
+	// First each takes up to the whole replicas of its share, then one
+	// more where the spread allows: a member past its share would be a
+	// victim of the next.
+	for _, c.evening = range []int{2, 1} {
+		for _, m := range below {
+			c.steal(m.v)
+		}
+	}
+	c.evening = 0
 }
 
 // admit records m as a live member and returns its index and whether the
@@ -518,7 +570,7 @@ func (c *claimer) steal(m int32) {
 			return
 		}
 		best := &c.victims[0]
-		if !c.improves(best.v, m) {
+		if !c.improves(best.v, m) || (c.evening > 0 && c.nodes[m].target.less(frac{int64(c.nodes[m].load + c.evening - 1), 1})) {
 			return
 		}
 		if p, ok := c.nextSteal(best.v, m); ok {

@@ -106,9 +106,13 @@
 // Q can grow on a live ring: State.Resize splits every partition p of Q
 // into p·f … p·f+f−1 of Q·f (f a power of two), the exact sub-arcs of p,
 // each with p's replicas. It is recorded as a Base at a version of its own
-// above every change, with the settled register raised to it, so nothing
-// moves and nothing transfers; later changes claim over the new
-// partitions (resize.go). Like compacting it needs the records settled at
+// above every change, with the settled register raised to it, so the split
+// moves nothing; later changes claim over the new partitions (resize.go).
+// The split doubles every member's load and the spread between members,
+// so the base carries a rebalance (Base.Rebalance, an event of kind
+// Rebalance at the next version) when that would move anything: members
+// below their fair share take replicas from those furthest above theirs,
+// about the sum of the shortfalls, handed off as a join's are. Like compacting it needs the records settled at
 // the latest change; a change made concurrently at or below the resize is
 // late, and its node makes it again above. Halving is refused: it would
 // need transfers a base cannot express. State.Partitions is Q for a state,

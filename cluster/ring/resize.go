@@ -3,6 +3,7 @@ package ring
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // A resize changes Q, the number of partitions, on a live ring. Partition
@@ -21,6 +22,16 @@ import (
 // change, so that every placement it repeats had received its data; and
 // it raises the settled register to its own version, so the split
 // placements count as received.
+//
+// A split keeps every member's share: each holds f times its load, and f
+// times a spread of one replica between members is a spread of f, where
+// the finer partitions allow one. So the base carries a rebalance at the
+// next version (Base.Rebalance), when it would move anything: replay
+// evens the loads right after the split, and the replicas it moves are
+// placements like a join's, handed off by ordinary transfers under the
+// plan while their old holders serve. It moves about the sum of the
+// members' shortfalls, a few replicas each at most, where a ring laid
+// anew moves nearly all of them.
 //
 // Halving is refused for now: merging p·2 and p·2+1 onto p·2's replicas
 // leaves a replica of p·2 without p·2+1's data, so the base would have to
@@ -81,8 +92,9 @@ func (s State) Partitions(initial int) int {
 // Resize returns s with its partitions split into to, for a ring that
 // started with initial partitions and keeps n replicas: a Base at version
 // Clock()+1 in which each partition's replicas hold all of its children,
-// with the settled register raised to it (see the comment at the top of
-// this file). Resizing to the current count returns s unchanged.
+// with the settled register raised to it, and with a rebalance at the
+// version after it when that evens the loads (see the comment at the top
+// of this file). Resizing to the current count returns s unchanged.
 //
 // The caller must know what Compact asks: every live node holds every
 // change at or below s.Clock() (Merge drops a change that arrives there
@@ -106,7 +118,20 @@ func (s State) Resize(initial, n, to int) (State, error) {
 	// State.Version, through the base's Sum.
 	at := s.Clock() + 1
 	members, base := s.baseAt(initial, n, at, at)
-	return State{Members: members, HandoffsSettled: at, Base: splitBase(base, to)}, nil
+	split := splitBase(base, to)
+	if rebalanceMoves(split) {
+		split.Rebalance = at + 1
+	}
+	return State{Members: members, HandoffsSettled: at, Base: split}, nil
+}
+
+// rebalanceMoves reports whether a rebalance replayed right after b would
+// move a replica.
+func rebalanceMoves(b *Base) bool {
+	c := newClaimerAt(b.Partitions, b.Replicas, b)
+	before := slices.Clone(c.slots)
+	c.rebalance()
+	return !slices.Equal(before, c.slots)
 }
 
 // splitBase returns b with its partitions split into to, each child

@@ -291,7 +291,7 @@ func (s State) find(id string) (int, bool) {
 
 // Clock returns the highest version in s, 0 for the empty state.
 func (s State) Clock() uint64 {
-	clock := s.baseVersion()
+	clock := s.Base.clock()
 	for _, m := range s.Members {
 		clock = max(clock, m.version())
 	}
@@ -509,10 +509,14 @@ func canonicalEntry(m MemberState) bool {
 // every span of every member, a Join at its join version and, when it
 // ended in a removal, a Remove. A member that rejoins thus replays its whole
 // membership, and its return moves only its own fair share. With a base,
-// only the events after it: the base stands for the others.
+// only the events after it (the base stands for the others), and its
+// Rebalance, if it has one.
 func (s State) History() []Event {
-	events := make([]Event, 0, len(s.Members))
+	events := make([]Event, 0, len(s.Members)+1)
 	after := s.baseVersion()
+	if b := s.Base; b != nil && b.Rebalance > after {
+		events = append(events, Event{Kind: Rebalance, Version: b.Rebalance})
+	}
 	for _, m := range s.Members {
 		for _, sp := range m.spans() {
 			member := Member{ID: m.ID, Zone: sp.Zone}
@@ -588,9 +592,11 @@ func (s State) Table(q, n int) Table {
 // uint64 when it is not 0; then, with a base, the byte 0xba, the base's
 // Version, Sum, partitions, replicas and counts of zones and members as
 // big-endian uint64s, each zone as above, each member's id as above and
-// zone as a big-endian uint32, and each slot as a big-endian uint32. The
-// encoding is fixed: nodes of different versions compare digests. Equal
-// canonical states have equal digests.
+// zone as a big-endian uint32, each slot as a big-endian uint32, and, when
+// the base has a Rebalance, the byte 0x7b and its version as a big-endian
+// uint64 (nothing without one, so a base hashes as it did before the
+// field existed). The encoding is fixed: nodes of different versions
+// compare digests. Equal canonical states have equal digests.
 func (s State) Digest() uint64 { return s.digest(true) }
 
 // digest is Digest, without the handoff records and the registers that
@@ -652,6 +658,10 @@ func (s State) digest(handoffs bool) uint64 {
 		}
 		for _, v := range b.Slots {
 			h.Write(binary.BigEndian.AppendUint32(buf[:0], v))
+		}
+		if b.Rebalance != 0 {
+			h.Write([]byte{0x7b})
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], b.Rebalance))
 		}
 	}
 	return h.Sum64()

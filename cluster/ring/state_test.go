@@ -258,15 +258,22 @@ func TestState_HistoryRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		var gotJoins, gotRemovals int
+		rebalances := 0
+		if s.Base != nil && s.Base.Rebalance != 0 {
+			rebalances = 1
+		}
+		var gotJoins, gotRemovals, gotRebalances int
 		for _, e := range h {
-			if e.Kind == Join {
+			switch e.Kind {
+			case Join:
 				gotJoins++
-			} else {
+			case Remove:
 				gotRemovals++
+			case Rebalance:
+				gotRebalances++
 			}
 		}
-		if gotJoins != joins || gotRemovals != removals {
+		if gotJoins != joins || gotRemovals != removals || gotRebalances != rebalances {
 			t.Fatalf("state %+v has %d spans (%d ended) but history %v", s, joins, removals, h)
 		}
 		if owners := s.Table(8, 3).Members; !slices.Equal(owners, s.Owners()) {
@@ -324,6 +331,12 @@ func TestState_Digest(t *testing.T) {
 		base.CompleteHandoff("a", 3, 1),
 		base.CompleteHandoff("a", 3, 1).SettleHandoffs(),
 	}
+	// A base, and the same base with a rebalance after it.
+	compacted := settle(8, 3, base.Join(Member{ID: "c"}).Join(Member{ID: "d"})).SettleHandoffs().Compact(8, 3)
+	rebalanced := compacted
+	rebalanced.Base = new(*compacted.Base)
+	rebalanced.Base.Rebalance = compacted.Clock() + 1
+	distinct = append(distinct, compacted, rebalanced)
 	seen := map[uint64]int{}
 	for i, s := range distinct {
 		if j, dup := seen[s.Digest()]; dup {

@@ -158,7 +158,7 @@ count with 'dhtctl ring --summary'.`,
 				if asJSON {
 					return writeAcceptedJSON(cmd.OutOrStdout(), res)
 				}
-				return printLine(cmd.ErrOrStderr(), "resize to %d partitions accepted: every partition splits in place on its replicas, and no data moves", partitions)
+				return printLine(cmd.ErrOrStderr(), "resize to %d partitions accepted: every partition splits in place on its replicas (no data moves), then a few replicas move to even the loads; `dhtctl status` shows the transfers", partitions)
 			})
 		},
 	}

@@ -138,7 +138,7 @@ func StepTable(results []Result) string {
 			what = fmt.Sprintf("%d nodes", len(r.Nodes))
 		}
 		if r.Step.Kind == Resize {
-			what = fmt.Sprintf("to Q=%d: %d B moved, a new ring moves %.1f GB", r.Partitions, r.BytesMoved, float64(r.NaiveBytes)/1e9)
+			what = fmt.Sprintf("to Q=%d: %.1f GB moved, a new ring moves %.1f GB", r.Partitions, float64(r.BytesMoved)/1e9, float64(r.NaiveBytes)/1e9)
 		}
 		if r.Skipped {
 			what = "nothing to do"

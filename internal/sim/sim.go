@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"container/heap"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -331,6 +332,7 @@ func (s *Sim) Apply(st Step) Result {
 		// What a resize that lays a new ring over the old one and
 		// transfers every partition (Riak's) moves: every replica.
 		res.NaiveBytes = s.cfg.DataBytes * int64(s.cfg.Quorum.N)
+		res.Ideal = evenSplitIdeal(prev.Counts(), 2, float64(2*prev.Partitions*s.cfg.Quorum.N)/float64(owners))
 	case Recover:
 		res.Nodes = s.Down()
 		if len(res.Nodes) == 0 {
@@ -574,4 +576,19 @@ func movedElsewhere(a, b ring.Table, newcomer string) int {
 		}
 	}
 	return n
+}
+
+// evenSplitIdeal is the least a split by f of a ring with loads can move
+// to bring every member within a replica of share, its fair share on the
+// split ring (without zone caps): every member below the share's floor
+// must gain up to it, every member above its ceiling lose down to it, and
+// one move does one of each.
+func evenSplitIdeal(loads map[string]int, f int, share float64) float64 {
+	var short, over float64
+	for _, k := range loads {
+		l := float64(f * k)
+		short += math.Max(0, math.Floor(share)-l)
+		over += math.Max(0, l-math.Ceil(share))
+	}
+	return math.Max(short, over)
 }

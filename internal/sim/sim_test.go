@@ -292,14 +292,17 @@ func TestFairShares(t *testing.T) {
 	}
 }
 
-// TestSim_ResizeMovesNothing: doubling Q on a settled ring of 60 nodes in
-// five zones moves no replica and no byte, where a resize that builds a
-// new ring (Riak's) moves every replica; every partition stays readable
-// and writable through it; and the joins, removal and second resize after
-// it claim over the new partitions with issue 20's targets: a join within
-// 1.05× its ideal and only to the newcomer, zones distinct, replicas per
-// node within 5% of the mean.
-func TestSim_ResizeMovesNothing(t *testing.T) {
+// TestSim_ResizeMovesLittle: doubling Q on a settled ring of 60 nodes in
+// five zones splits every partition in place, then the rebalance the
+// resize records evens the loads with ordinary transfers: it moves no
+// more than 1.05× the least any even spread could (ideal), well under 1%
+// of what a resize that builds a new ring (Riak's) moves, which is every
+// replica; every partition stays readable and writable through it; and
+// the joins, removal and second resize after it claim over the new
+// partitions with issue 20's targets: a join within 1.05× its ideal and
+// only to the newcomer, zones distinct, replicas per node within 5% of
+// the mean.
+func TestSim_ResizeMovesLittle(t *testing.T) {
 	cfg := Default()
 	cfg.Nodes, cfg.Zones, cfg.Partitions = 60, 5, 1024
 	s := newSim(t, cfg, *seedFlag)
@@ -320,8 +323,9 @@ func TestSim_ResizeMovesNothing(t *testing.T) {
 		switch r.Step.Kind {
 		case Resize:
 			q *= 2
-			if r.Partitions != q || r.Moved != 0 || r.BytesMoved != 0 || r.Transfers != 0 {
-				t.Errorf("step %d: resize to Q=%d (want %d) moved %d replicas, %d bytes in %d transfers", i, r.Partitions, q, r.Moved, r.BytesMoved, r.Transfers)
+			if r.Partitions != q || r.MovedRatio() > 1.05 || r.Transfers != r.Moved || r.BytesMoved*100 > r.NaiveBytes {
+				t.Errorf("step %d: resize to Q=%d (want %d) moved %d replicas (ideal %.0f), %d bytes in %d transfers, a new ring %d bytes",
+					i, r.Partitions, q, r.Moved, r.Ideal, r.BytesMoved, r.Transfers, r.NaiveBytes)
 			}
 			if r.NaiveBytes != cfg.DataBytes*int64(cfg.Quorum.N) {
 				t.Errorf("step %d: a new ring would move %d bytes, want %d", i, r.NaiveBytes, cfg.DataBytes*int64(cfg.Quorum.N))

@@ -12,34 +12,39 @@ import (
 	"github.com/dhtkv/dht/test/process"
 )
 
-// TestMembership_ResizesTheRingOnline grows a 3-node ring from 64 to 256
+// TestMembership_ResizesTheRingOnline grows a 5-node ring from 64 to 256
 // partitions in two steps (`dhtctl resize`'s API) under a write and read
-// load: no read or write fails while the nodes switch, every node ends on
-// the resized ring, no replica is moved over the
-// network (the handoff counters do not move, where a resize that builds a
-// new ring would send every replica). A node restarted then comes back on
-// the resized ring, and a fourth node joins it and takes its share.
+// load: no read or write fails while the nodes switch, and every node ends
+// on the resized ring. The split itself moves nothing; the rebalance each
+// resize records (5 nodes do not divide 3 × 64 replicas evenly, and the
+// split doubles the spread) hands a few replicas from the nodes above
+// their share to those below with ordinary transfers, which must finish
+// and settle: a small fraction of the keys moves, where a resize that
+// builds a new ring would send every replica. A node restarted then comes
+// back on the resized ring, and a sixth node joins it and takes its share.
 // Nothing acknowledged is lost or answered not-found, and every key is on
 // exactly 3 replicas, once each, under the resized layout.
 func TestMembership_ResizesTheRingOnline(t *testing.T) {
-	nodes := startCluster(t, 3, membershipArgs...)
-	waitSameRing(t, nodes, 3, 30*time.Second)
-	waitSettled(t, nodes, 3, 60*time.Second)
+	const size = 5
+	nodes := startCluster(t, size, membershipArgs...)
+	waitSameRing(t, nodes, size, 30*time.Second)
+	waitSettled(t, nodes, size, 60*time.Second)
 	waitRecordsSettled(t, nodes, 30*time.Second)
 	l := startPacedLoad(t, 2, 5*time.Millisecond, nodes)
 	time.Sleep(3 * time.Second) // some data before the split
 
 	movedBefore := sumMetric(t, nodes, "dht_handoff_bytes_total")
+	keysBefore := sumMetric(t, nodes, "dht_handoff_keys_total")
 	failures := func() int64 { return l.readErrors.Load() + l.failed.Load() + l.indeterminate.Load() }
 	failedBefore, readsBefore, writesBefore := failures(), l.reads.Load(), l.attempted.Load()
 	resizes := 0
 	for _, q := range []int{128, 256} {
 		start := time.Now()
-		resize(t, nodes[resizes%3], q)
+		resize(t, nodes[resizes%size], q)
 		resizes++
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			ring := waitSameRing(t, nodes, 3, 30*time.Second)
+			ring := waitSameRing(t, nodes, size, 30*time.Second)
 			if ring.Partitions == q {
 				t.Logf("every node on %d partitions %v after the resize was accepted", q, time.Since(start).Round(time.Millisecond))
 				break
@@ -49,9 +54,14 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(3 * time.Second) // the load goes on over the new ring
+		// The rebalance's transfers finish and the cluster agrees they
+		// have: the next resize waits for that.
+		t.Logf("the rebalance after the resize to %d settled in %v", q, waitSettled(t, nodes, size, 60*time.Second).Round(time.Millisecond))
+		waitRecordsSettled(t, nodes, 30*time.Second)
+		time.Sleep(2 * time.Second) // the load goes on over the new ring
 	}
 	moved := sumMetric(t, nodes, "dht_handoff_bytes_total") - movedBefore
+	movedKeys := sumMetric(t, nodes, "dht_handoff_keys_total") - keysBefore
 	// Every key readable throughout: no request fails while the nodes
 	// switch (each vnode holds what arrives, and a request for a vnode a
 	// node has not yet is sent on by its key).
@@ -77,22 +87,22 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	// A node restarted on the resized ring comes back on it, and a node
 	// that joins the resized ring (configured, like every node, with the
 	// count the ring started with) takes its share of the new partitions.
-	l.setTargets(nodes[:2])
-	if _, err := nodes[2].Stop(30 * time.Second); err != nil {
+	l.setTargets(nodes[:size-1])
+	if _, err := nodes[size-1].Stop(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	nodes[2].Restart()
-	if err := nodes[2].WaitReady(60 * time.Second); err != nil {
+	nodes[size-1].Restart()
+	if err := nodes[size-1].WaitReady(60 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	l.setTargets(nodes)
-	if ring := waitSameRing(t, nodes, 3, 30*time.Second); ring.Partitions != 256 {
+	if ring := waitSameRing(t, nodes, size, 30*time.Second); ring.Partitions != 256 {
 		t.Fatalf("after a restart the nodes agree on %d partitions, want 256", ring.Partitions)
 	}
-	joiner := addNode(t, "p4", nodes[0])
+	joiner := addNode(t, "p6", nodes[0])
 	nodes = append(nodes, joiner)
-	waitSettled(t, nodes, 4, 120*time.Second)
-	if ring := waitSameRing(t, nodes, 4, 30*time.Second); ring.Partitions != 256 {
+	waitSettled(t, nodes, size+1, 120*time.Second)
+	if ring := waitSameRing(t, nodes, size+1, 30*time.Second); ring.Partitions != 256 {
 		t.Fatalf("with a joiner the nodes agree on %d partitions, want 256", ring.Partitions)
 	}
 
@@ -102,10 +112,13 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	for _, v := range acked {
 		stored += len(v)
 	}
-	t.Logf("resized 64 → 256 in %d steps: %d bytes sent by handoff; a resize that builds a new ring would send every replica, %d keys × 3 (%d value bytes and more)",
-		resizes, moved, len(acked), 3*stored)
-	if moved != 0 {
-		t.Errorf("%d bytes moved by handoff during the resizes, want 0", moved)
+	t.Logf("resized 64 → 256 in %d steps: the rebalances sent %d keys (%d bytes) by handoff; a resize that builds a new ring would send every replica, %d keys × 3 (%d value bytes and more)",
+		resizes, movedKeys, moved, len(acked), 3*stored)
+	// 5 nodes cannot share 3 × 64 replicas evenly, and the split
+	// doubles the spread: the rebalances move a handful of the 384 and
+	// 768 replicas, about 1% of the keys.
+	if movedKeys == 0 || movedKeys*10 > 3*len(acked) {
+		t.Errorf("the rebalances moved %d keys by handoff, want some and at most a tenth of the %d replicas of the keys", movedKeys, 3*len(acked))
 	}
 	if n := l.falseNotFound.Load(); n > 0 {
 		t.Fatalf("%d false not-found reads", n)
