@@ -21,7 +21,9 @@
 //
 // The cursor names a partition and the last key returned from it, never a
 // node: it stays valid while ownership moves, since whichever replica serves
-// the partition next lists the keys after that key. A listing is not a
+// the partition next lists the keys after that key. It also names the
+// ring's count, and a cursor from before a resize is carried onto the
+// grown ring: its partition's children each resume after its key. A listing is not a
 // snapshot: keys written or deleted while it runs may or may not appear, but
 // a key that stays put the whole time is listed exactly once.
 //

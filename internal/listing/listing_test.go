@@ -2,8 +2,12 @@ package listing
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -57,6 +61,8 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Add(Cursor{Partition: 3, After: []byte("k")}.Encode(64))
 	f.Add("")
 	f.Add("AQ")
+	f.Add(spanCursor(64, 9, 11, "k", "l"))
+	f.Add(Cursor{Partition: 3, After: []byte("k")}.Encode(16))
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := DecodeCursor(s, 64)
 		if err != nil {
@@ -65,10 +71,11 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 			return
 		}
-		if c.Partition >= 64 {
-			t.Fatalf("partition %d out of range", c.Partition)
+		if c.Partition >= 64 || c.Through >= 64 || (c.Through != 0 && c.Through <= c.Partition) {
+			t.Fatalf("partition %d (through %d) out of range", c.Partition, c.Through)
 		}
-		if again, err := DecodeCursor(c.Encode(64), 64); err != nil || again.Partition != c.Partition || !bytes.Equal(again.After, c.After) {
+		if again, err := DecodeCursor(c.Encode(64), 64); err != nil || again.Partition != c.Partition || !bytes.Equal(again.After, c.After) ||
+			again.Through != c.Through || !bytes.Equal(again.Floor, c.Floor) {
 			t.Fatalf("re-encoding %+v gives %+v, %v", c, again, err)
 		}
 	})
@@ -257,6 +264,134 @@ func TestListing_CoversEveryKeyOnce(t *testing.T) {
 		flat := strings.Fields(strings.Join(got, " "))
 		if !slices.Equal(flat, want) {
 			t.Fatalf("seed %d round %d: listed %v, want %v", seed, round, flat, want)
+		}
+	}
+}
+
+// TestCursor_CarriedOverAResize: a cursor made on a ring of 64 partitions
+// resumes on the ring grown to 128 or 256 in each child of its partition
+// after its key, and that span survives encoding; one from a larger ring,
+// one already carried over a resize meeting another, and corrupt spans
+// are refused.
+func TestCursor_CarriedOverAResize(t *testing.T) {
+	old := Cursor{Partition: 5, After: []byte("user/7")}.Encode(64)
+	for _, q := range []int{128, 256} {
+		f := uint32(q / 64)
+		got, err := DecodeCursor(old, q)
+		want := Cursor{Partition: 5 * f, After: []byte("user/7"), Through: 5*f + f - 1, Floor: []byte("user/7")}
+		if err != nil || got.Partition != want.Partition || got.Through != want.Through ||
+			!bytes.Equal(got.After, want.After) || !bytes.Equal(got.Floor, want.Floor) {
+			t.Fatalf("cursor of 64 on %d = %+v, %v; want %+v", q, got, err, want)
+		}
+		again, err := DecodeCursor(got.Encode(q), q)
+		if err != nil || again.Partition != got.Partition || again.Through != got.Through ||
+			!bytes.Equal(again.After, got.After) || !bytes.Equal(again.Floor, got.Floor) {
+			t.Fatalf("a carried cursor round-trips to %+v, %v; want %+v", again, err, got)
+		}
+	}
+	// At a partition's start there is no key to resume after: the first
+	// child's start.
+	if got, err := DecodeCursor(Cursor{Partition: 5}.Encode(64), 256); err != nil || got.Partition != 20 || got.spans() || got.After != nil {
+		t.Fatalf("a cursor at partition 5's start on 256 = %+v, %v; want partition 20's start", got, err)
+	}
+	carried, _ := DecodeCursor(old, 128)
+	for _, tc := range []struct{ name, cursor string }{
+		{"from a larger ring", Cursor{Partition: 5, After: []byte("k")}.Encode(512)},
+		{"carried over a second resize", carried.Encode(128)},
+		{"a span ending before its partition", spanCursor(128, 9, 8, "k", "")},
+		{"a span past the ring", spanCursor(128, 9, 128, "k", "")},
+		{"a floor longer than the cursor", spanCursor(128, 9, 11, "k", "")[:8]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := DecodeCursor(tc.cursor, 256); !errors.Is(err, ErrBadCursor) {
+				t.Errorf("DecodeCursor(%q) = %v, want ErrBadCursor", tc.cursor, err)
+			}
+		})
+	}
+}
+
+// spanCursor encodes a spanning cursor field by field, bypassing Encode's
+// checks.
+func spanCursor(q, p, through int, floor, after string) string {
+	b := []byte{cursorVersionSpan}
+	b = binary.AppendUvarint(b, uint64(q))
+	b = binary.AppendUvarint(b, uint64(p))
+	b = binary.AppendUvarint(b, uint64(through))
+	b = binary.AppendUvarint(b, uint64(len(floor)))
+	b = append(append(b, floor...), after...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TestListing_ResumesAcrossAResize pages through keys on a ring of q
+// partitions, then the ring grows by 2, 4 or 8 and the listing goes on
+// from the cursor decoded for the new count, with pages of random sizes:
+// every key is listed exactly once, in partition order of the ring it was
+// listed on and key order within a partition.
+func TestListing_ResumesAcrossAResize(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	t.Logf("seed %d", seed)
+	// partOf is a key's partition on a ring of q: the top bits of its
+	// hash, as the ring's, so that a partition's children split its keys.
+	partOf := func(key string, q int) uint32 {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		return uint32(h.Sum64() >> (64 - bits.Len(uint(q-1))))
+	}
+	for round := range 300 {
+		q, f := 1<<rng.IntN(5), 1<<(1+rng.IntN(3))
+		var keys []string
+		for k := range rng.IntN(200) {
+			keys = append(keys, fmt.Sprintf("k%03d", k))
+		}
+		// list returns partition p's keys after after, at most limit,
+		// and whether it has more: one replica's page.
+		list := func(q int, r Request) Page {
+			var ks []string
+			for _, k := range keys {
+				if partOf(k, q) == r.Partition && k > string(r.After) {
+					ks = append(ks, k)
+				}
+			}
+			sort.Strings(ks)
+			more := len(ks) > r.Limit
+			return page(more, ks[:min(len(ks), r.Limit)]...)
+		}
+		seen := map[string]int{}
+		cursor, ring, resized := "", q, false
+		for pages := 0; ; pages++ {
+			if pages > 10_000 {
+				t.Fatalf("round %d: the listing does not end", round)
+			}
+			if !resized && (rng.IntN(3) == 0 || pages > 20) {
+				ring, resized = q*f, true
+			}
+			c, err := DecodeCursor(cursor, ring)
+			if err != nil {
+				t.Fatalf("round %d: cursor on %d: %v", round, ring, err)
+			}
+			l := New(ring, c, 1+rng.IntN(7))
+			for {
+				req, ok := l.Next()
+				if !ok {
+					break
+				}
+				pg := list(ring, req)
+				for _, e := range pg.Entries {
+					seen[string(e.Key)]++
+				}
+				l.Took(pg)
+			}
+			next, more := l.Cursor()
+			if !more {
+				break
+			}
+			cursor = next.Encode(ring)
+		}
+		for _, k := range keys {
+			if seen[k] != 1 {
+				t.Fatalf("round %d (q %d → %d, seed %d): key %s listed %d times", round, q, q*f, seed, k, seen[k])
+			}
 		}
 	}
 }

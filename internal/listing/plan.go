@@ -47,7 +47,16 @@ func (l *Listing) Took(p Page) {
 	// A page that claims more yet holds nothing would loop forever: it
 	// can only come from a replica that breaks the contract, and moving
 	// on is the one safe way forward.
-	l.next = Cursor{Partition: l.next.Partition + 1}
+	next := Cursor{Partition: l.next.Partition + 1}
+	if l.next.spans() {
+		// A cursor carried over a resize: the partitions of its span
+		// resume after its key.
+		next.After = l.next.Floor
+		if next.Partition < l.next.Through {
+			next.Through, next.Floor = l.next.Through, l.next.Floor
+		}
+	}
+	l.next = next
 	if int(l.next.Partition) >= l.q {
 		l.done = true
 	}

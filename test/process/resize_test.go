@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,20 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	l := startPacedLoad(t, 2, 5*time.Millisecond, nodes)
 	time.Sleep(3 * time.Second) // some data before the split
 
+	// A listing begun before the first resize: its first page here, the
+	// rest once the ring has grown.
+	// The keys acknowledged by now, at W=2, are on every replica a
+	// moment later.
+	l.mu.Lock()
+	present := slices.Clone(l.ackKeys)
+	l.mu.Unlock()
+	time.Sleep(time.Second)
+	listed := map[string]int{}
+	cursor := listPage(t, nodes[0], "", listed)
+	if cursor == "" {
+		t.Fatal("the first page of the listing ended it: the test wants a cursor from before the resize")
+	}
+
 	movedBefore := sumMetric(t, nodes, "dht_handoff_bytes_total")
 	keysBefore := sumMetric(t, nodes, "dht_handoff_keys_total")
 	failures := func() int64 { return l.readErrors.Load() + l.failed.Load() + l.indeterminate.Load() }
@@ -58,6 +73,21 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 		// have: the next resize waits for that.
 		t.Logf("the rebalance after the resize to %d settled in %v", q, waitSettled(t, nodes, size, 60*time.Second).Round(time.Millisecond))
 		waitRecordsSettled(t, nodes, 30*time.Second)
+		if q == 128 {
+			// The cursor from the ring of 64 goes on over 128, and the
+			// listing covers every key present since before it began
+			// exactly once.
+			pages := 0
+			for ; cursor != ""; pages++ {
+				cursor = listPage(t, nodes[pages%size], cursor, listed)
+			}
+			for _, k := range present {
+				if listed[k] != 1 {
+					t.Fatalf("key %s listed %d times by a listing across the resize", k, listed[k])
+				}
+			}
+			t.Logf("a listing begun on 64 partitions ended on 128 in %d more pages: %d keys present throughout each listed once", pages, len(present))
+		}
 		time.Sleep(2 * time.Second) // the load goes on over the new ring
 	}
 	moved := sumMetric(t, nodes, "dht_handoff_bytes_total") - movedBefore
@@ -125,6 +155,30 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	}
 	assertReadable(t, nodes[0], acked)
 	assertReplicas(t, nodes, acked, 3) // stops the nodes
+}
+
+// listPage lists a page of 100 keys, merged from 2 replicas of each
+// partition, via node from cursor, counting each
+// key in listed, and returns the next cursor ("" at the end). A page
+// refused as not ready is asked again.
+func listPage(t *testing.T, via *process.Node, cursor string, listed map[string]int) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		page, err := via.Client().List(ctx, client.ListOptions{Limit: 100, Cursor: cursor, R: 2})
+		cancel()
+		if err == nil && page.Partial == "" {
+			for _, k := range page.Keys {
+				listed[k.Key]++
+			}
+			return page.Cursor
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listing via %s from cursor %q: %v (partial: %q)", via.ID(), cursor, err, page.Partial)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // resize asks via to grow the ring to q partitions, retrying while the
