@@ -1832,7 +1832,16 @@ type RingBase struct {
 	Partitions uint32 `protobuf:"varint,7,opt,name=partitions,proto3" json:"partitions,omitempty"`
 	// The version of the rebalance replayed right after the base (a resize
 	// records one to even the loads over the new partitions), 0 for none.
-	Rebalance     uint64 `protobuf:"varint,8,opt,name=rebalance,proto3" json:"rebalance,omitempty"`
+	Rebalance uint64 `protobuf:"varint,8,opt,name=rebalance,proto3" json:"rebalance,omitempty"`
+	// A halving under way (ring.Base.HalveTo): the count it goes to, 0 for
+	// none; and the version of the align replayed after the base, 0 for
+	// none.
+	HalveTo uint32 `protobuf:"varint,9,opt,name=halve_to,json=halveTo,proto3" json:"halve_to,omitempty"`
+	Align   uint64 `protobuf:"varint,10,opt,name=align,proto3" json:"align,omitempty"`
+	// The ring sizes the data has been laid out under, bit i for 2^i
+	// (ring.Base.Layouts); 0 for every size from the initial count up to
+	// the base's.
+	Layouts       uint32 `protobuf:"varint,11,opt,name=layouts,proto3" json:"layouts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1919,6 +1928,27 @@ func (x *RingBase) GetPartitions() uint32 {
 func (x *RingBase) GetRebalance() uint64 {
 	if x != nil {
 		return x.Rebalance
+	}
+	return 0
+}
+
+func (x *RingBase) GetHalveTo() uint32 {
+	if x != nil {
+		return x.HalveTo
+	}
+	return 0
+}
+
+func (x *RingBase) GetAlign() uint64 {
+	if x != nil {
+		return x.Align
+	}
+	return 0
+}
+
+func (x *RingBase) GetLayouts() uint32 {
+	if x != nil {
+		return x.Layouts
 	}
 	return 0
 }
@@ -3558,7 +3588,7 @@ const file_dht_proto_rawDesc = "" +
 	"\amembers\x18\x04 \x03(\v2\x12.dht.v1.RingMemberR\amembers\x121\n" +
 	"\bhandoffs\x18\x05 \x03(\v2\x15.dht.v1.HandoffRecordR\bhandoffs\x12)\n" +
 	"\x10handoffs_settled\x18\x06 \x01(\x04R\x0fhandoffsSettled\x12$\n" +
-	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\xd5\x01\n" +
+	"\x04base\x18\a \x01(\v2\x10.dht.v1.RingBaseR\x04base\"\xa0\x02\n" +
 	"\bRingBase\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x10\n" +
 	"\x03sum\x18\x02 \x01(\x04R\x03sum\x12\x14\n" +
@@ -3570,7 +3600,11 @@ const file_dht_proto_rawDesc = "" +
 	"\n" +
 	"partitions\x18\a \x01(\rR\n" +
 	"partitions\x12\x1c\n" +
-	"\trebalance\x18\b \x01(\x04R\trebalance\"[\n" +
+	"\trebalance\x18\b \x01(\x04R\trebalance\x12\x19\n" +
+	"\bhalve_to\x18\t \x01(\rR\ahalveTo\x12\x14\n" +
+	"\x05align\x18\n" +
+	" \x01(\x04R\x05align\x12\x18\n" +
+	"\alayouts\x18\v \x01(\rR\alayouts\"[\n" +
 	"\rHandoffRecord\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x14\n" +

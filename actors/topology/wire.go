@@ -118,7 +118,8 @@ func stateToProto(cfg Config, s ring.State) *messages.RingState {
 		out.Handoffs = append(out.Handoffs, &messages.HandoffRecord{Member: h.Member, Partition: h.Partition, Since: h.Since})
 	}
 	if b := s.Base; b != nil {
-		rb := &messages.RingBase{Version: b.Version, Sum: b.Sum, Zones: b.Zones, Slots: packSlots(b.Slots, slotBits(len(b.Nodes))), Rebalance: b.Rebalance}
+		rb := &messages.RingBase{Version: b.Version, Sum: b.Sum, Zones: b.Zones, Slots: packSlots(b.Slots, slotBits(len(b.Nodes))), Rebalance: b.Rebalance,
+			HalveTo: uint32(b.HalveTo), Align: b.Align, Layouts: b.Layouts}
 		if b.Partitions != cfg.Partitions {
 			// A resized ring's count travels with its base; the state's
 			// own stays the count the ring started with, which peers'
@@ -186,13 +187,13 @@ func baseFromProto(rb *messages.RingBase, q, n int) (*ring.Base, error) {
 		return nil, fmt.Errorf("base: %d members and %d zones of them", len(rb.GetNodes()), len(rb.GetNodeZones()))
 	}
 	if resized := int(rb.GetPartitions()); resized != 0 {
-		// A resize only grows the ring (ring.State.Resize).
-		if err := ring.ValidatePartitions(resized); err != nil || resized < q {
+		if err := ring.ValidatePartitions(resized); err != nil {
 			return nil, fmt.Errorf("base: resized to %d partitions from %d", resized, q)
 		}
 		q = resized
 	}
-	b := &ring.Base{Version: rb.GetVersion(), Sum: rb.GetSum(), Partitions: q, Replicas: n, Zones: rb.GetZones(), Rebalance: rb.GetRebalance()}
+	b := &ring.Base{Version: rb.GetVersion(), Sum: rb.GetSum(), Partitions: q, Replicas: n, Zones: rb.GetZones(), Rebalance: rb.GetRebalance(),
+		HalveTo: int(rb.GetHalveTo()), Align: rb.GetAlign(), Layouts: rb.GetLayouts()}
 	for i, id := range rb.GetNodes() {
 		b.Nodes = append(b.Nodes, ring.BaseNode{ID: id, Zone: rb.GetNodeZones()[i]})
 	}

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -105,9 +106,36 @@ func TestWire_StateRoundTrip(t *testing.T) {
 		t.Fatalf("round trip changed the resized state:\n got %+v\nwant %+v", got, r)
 	}
 
-	// A base resized below the ring's count, or to no power of two, is
+	// A ring halving back, then halved below the count it started with,
+	// carries its halving, its align and its layouts.
+	h, err := settleAll(q, n, r).SettleHandoffs().Resize(q, n, 2*q)
+	if err != nil || h.Halving() != 2*q || h.Base.Align == 0 {
+		t.Fatalf("halving from %d: %v, under way to %d, align at %d", 4*q, err, h.Halving(), h.Base.Align)
+	}
+	for h.Partitions(q) != q/2 {
+		if got, err = stateFromProto(stateToProto(cfg, h)); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, h) {
+			t.Fatalf("round trip changed the halving state:\n got %+v\nwant %+v", got, h)
+		}
+		h = settleAll(q, n, h).SettleHandoffs()
+		if next, ok := h.FinishHalving(q, n); ok {
+			h = next
+		} else if h, err = h.Resize(q, n, h.Partitions(q)/2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err = stateFromProto(stateToProto(cfg, h)); err != nil || !reflect.DeepEqual(got, h) {
+		t.Fatalf("round trip changed the state halved to %d: %v\n got %+v\nwant %+v", q/2, err, got, h)
+	}
+	if sizes := h.Base.LayoutSizes(q); !slices.Equal(sizes, []int{q / 2, q, 2 * q, 4 * q}) {
+		t.Fatalf("the halved ring's layouts: %v", sizes)
+	}
+
+	// A base resized to no power of two, or past the largest ring, is
 	// refused.
-	for _, bad := range []uint32{q / 2, 3 * q} {
+	for _, bad := range []uint32{q + 1, 3 * q, ring.MaxPartitions * 2} {
 		rs = stateToProto(cfg, r)
 		rs.Base.Partitions = bad
 		if _, err := stateFromProto(rs); err == nil {

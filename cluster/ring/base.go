@@ -3,6 +3,7 @@ package ring
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -50,7 +51,58 @@ type Base struct {
 	// new partitions with it, so that what it moves is handed off like a
 	// join's transfers, under the plan. Compacting past it folds it in.
 	Rebalance uint64
+	// HalveTo, when not 0, is Partitions/2: a halving is under way
+	// (State.Resize to a smaller count). The base and the events after it
+	// align each pair of sibling partitions onto the same replicas (Align)
+	// with ordinary transfers; once they are settled, State.FinishHalving
+	// merges the pairs into a base of HalveTo partitions, moving nothing.
+	HalveTo int
+	// Align, when not 0, is the version, above Version, of an align
+	// replayed right after the base (Event kind Align), for a halving.
+	Align uint64
+	// Layouts has bit i set for each ring size 2^i that the cluster's data
+	// has been laid out under since it started, the base's Partitions
+	// among them: a partition's keys may still sit under the storage ids
+	// of any of them (persistence.DataSources). 0, as in a base from
+	// before the field, stands for every size from the ring's initial
+	// count up to Partitions (the only resizes then were splits).
+	Layouts uint32
 }
+
+// LayoutSizes returns the ring sizes the cluster's data has been laid out
+// under, ascending, for a ring that started with initial partitions
+// (see Layouts); nil for a nil base, whose only layout is initial.
+func (b *Base) LayoutSizes(initial int) []int {
+	if b == nil {
+		return nil
+	}
+	var out []int
+	if b.Layouts == 0 {
+		for q := initial; q <= b.Partitions; q *= 2 {
+			out = append(out, q)
+		}
+		return out
+	}
+	for i := range 32 {
+		if b.Layouts&(1<<i) != 0 {
+			out = append(out, 1<<i)
+		}
+	}
+	return out
+}
+
+// layoutsWith returns b's layouts (for a ring that started with initial
+// partitions) with q's added.
+func (b *Base) layoutsWith(initial, q int) uint32 {
+	var bits uint32 = 1 << log2(initial)
+	for _, s := range b.LayoutSizes(initial) {
+		bits |= 1 << log2(s)
+	}
+	return bits | 1<<log2(q)
+}
+
+// log2 is the exponent of q, a power of two.
+func log2(q int) int { return bits.Len(uint(q)) - 1 }
 
 // BaseNode is a member alive at a Base's version: its id and its zone, an
 // index into Base.Zones.
@@ -75,7 +127,7 @@ func (b *Base) clock() uint64 {
 	if b == nil {
 		return 0
 	}
-	return max(b.Version, b.Rebalance)
+	return max(b.Version, b.Rebalance, b.Align)
 }
 
 // VersionOrZero is b's Version, 0 for a nil base.
@@ -129,7 +181,13 @@ func (s State) baseAt(q, n int, at, extra uint64) ([]MemberState, *Base) {
 			sum += m.version()
 		}
 	}
-	return members, c.base(at, sum)
+	b := c.base(at, sum)
+	if s.Base != nil {
+		// What the history stands for that is not the claim: the
+		// layouts the data has had, and a halving under way.
+		b.Layouts, b.HalveTo = s.Base.Layouts, s.Base.HalveTo
+	}
+	return members, b
 }
 
 // pruneMembers returns ms, canonical entries, without what a base at v
@@ -270,7 +328,8 @@ func laterBase(a, b *Base) *Base {
 
 func compareBases(a, b *Base) int {
 	c := cmp.Or(cmp.Compare(a.Sum, b.Sum), cmp.Compare(a.Partitions, b.Partitions), cmp.Compare(a.Replicas, b.Replicas),
-		slices.Compare(a.Zones, b.Zones), slices.Compare(a.Slots, b.Slots), cmp.Compare(a.Rebalance, b.Rebalance))
+		slices.Compare(a.Zones, b.Zones), slices.Compare(a.Slots, b.Slots), cmp.Compare(a.Rebalance, b.Rebalance),
+		cmp.Compare(a.HalveTo, b.HalveTo), cmp.Compare(a.Align, b.Align), cmp.Compare(a.Layouts, b.Layouts))
 	if c != 0 {
 		return c
 	}
@@ -290,6 +349,12 @@ func validateBase(b *Base, members []MemberState, settled uint64) error {
 		return fmt.Errorf("%w: base at version %d, above the settled register (%d)", ErrInvalidState, b.Version, settled)
 	case b.Rebalance != 0 && b.Rebalance <= b.Version:
 		return fmt.Errorf("%w: base at version %d rebalances at %d, not after it", ErrInvalidState, b.Version, b.Rebalance)
+	case b.HalveTo != 0 && b.HalveTo*2 != b.Partitions:
+		return fmt.Errorf("%w: base of %d partitions halving to %d", ErrInvalidState, b.Partitions, b.HalveTo)
+	case b.Align != 0 && (b.HalveTo == 0 || b.Align <= b.Version):
+		return fmt.Errorf("%w: base at version %d aligns at %d, halving to %d", ErrInvalidState, b.Version, b.Align, b.HalveTo)
+	case b.Layouts != 0 && (b.Layouts&(1<<log2(max(b.Partitions, 1))) == 0 || b.Layouts&^(uint32(MaxPartitions*2-1)&^uint32(MinPartitions-1)) != 0):
+		return fmt.Errorf("%w: base of %d partitions with layouts %#x", ErrInvalidState, b.Partitions, b.Layouts)
 	case ValidatePartitions(b.Partitions) != nil || b.Replicas <= 0:
 		return fmt.Errorf("%w: base for %d partitions and %d replicas", ErrInvalidState, b.Partitions, b.Replicas)
 	case len(b.Nodes) == 0:

@@ -34,6 +34,10 @@ const (
 	// finer partitions spread as a claim on the larger ring would, with
 	// moves that transfer like a join's.
 	Rebalance
+	// Align gives each pair of sibling partitions, 2p and 2p+1, the same
+	// replicas, for a halving (Base.HalveTo): the pairs merge once the
+	// transfers it makes are done.
+	Align
 )
 
 func (k EventKind) String() string {
@@ -44,6 +48,8 @@ func (k EventKind) String() string {
 		return "remove"
 	case Rebalance:
 		return "rebalance"
+	case Align:
+		return "align"
 	}
 	return fmt.Sprintf("event(%d)", int(k))
 }
@@ -238,6 +244,8 @@ func (c *claimer) apply(e Event) {
 		c.remove(e.Member.ID)
 	case Rebalance:
 		c.rebalance()
+	case Align:
+		c.align()
 	}
 }
 

@@ -33,17 +33,20 @@ import (
 // members' shortfalls, a few replicas each at most, where a ring laid
 // anew moves nearly all of them.
 //
-// Halving is refused for now: merging p·2 and p·2+1 onto p·2's replicas
-// leaves a replica of p·2 without p·2+1's data, so the base would have to
-// carry placements that have not received, which it cannot.
+// Halving goes the other way in two steps (halve.go): first each pair of
+// siblings p·2 and p·2+1 is aligned onto the same replicas, with ordinary
+// transfers; once they are settled the pairs merge, each replica already
+// holding both halves, and nothing moves.
 
 // The rules a resize obeys. A refused resize returns a *ResizeError
 // wrapping one of them.
 var (
 	// ErrResizeCount: the new count is not a power of two in range.
 	ErrResizeCount = errors.New("ring: not a usable partition count")
-	// ErrResizeShrink: the new count is below the current one.
-	ErrResizeShrink = errors.New("ring: halving the ring is not supported")
+	// ErrResizeShrink: the new count is below half the current one.
+	ErrResizeShrink = errors.New("ring: the ring halves one step at a time")
+	// ErrResizeHalving: a halving is under way.
+	ErrResizeHalving = errors.New("ring: a halving is under way")
 	// ErrResizeUnsettled: transfers of an earlier change are still
 	// running, or their records are not yet settled cluster-wide.
 	ErrResizeUnsettled = errors.New("ring: the ring has not settled")
@@ -71,7 +74,9 @@ func (e *ResizeError) Reason() string {
 	case ErrResizeCount:
 		return fmt.Sprintf("cannot resize to %d partitions: the count must be a power of two from %d to %d", e.To, MinPartitions, MaxPartitions)
 	case ErrResizeShrink:
-		return fmt.Sprintf("cannot resize from %d to %d partitions: halving moves data between replicas and is not supported; only a larger power of two splits in place", e.From, e.To)
+		return fmt.Sprintf("cannot resize from %d to %d partitions at once: the ring halves one step at a time; resize to %d, then again once it has settled", e.From, e.To, e.From/2)
+	case ErrResizeHalving:
+		return fmt.Sprintf("cannot resize to %d partitions now: the ring is halving to %d; retry once `dhtctl ring --summary` shows %d partitions and `dhtctl status` every partition settled", e.To, e.From/2, e.From/2)
 	case ErrResizeUnsettled:
 		return fmt.Sprintf("cannot resize from %d to %d partitions yet: an earlier membership change is still moving data (or its end is not yet agreed); retry once `dhtctl status` shows every partition settled", e.From, e.To)
 	case ErrResizeEmpty:
@@ -89,25 +94,30 @@ func (s State) Partitions(initial int) int {
 	return initial
 }
 
-// Resize returns s with its partitions split into to, for a ring that
-// started with initial partitions and keeps n replicas: a Base at version
-// Clock()+1 in which each partition's replicas hold all of its children,
-// with the settled register raised to it, and with a rebalance at the
-// version after it when that evens the loads (see the comment at the top
-// of this file). Resizing to the current count returns s unchanged.
+// Resize returns s resized to `to` partitions, for a ring that started
+// with initial partitions and keeps n replicas. To a larger count: a Base
+// at version Clock()+1 in which each partition's replicas hold all of its
+// children, with the settled register raised to it, and with a rebalance
+// at the version after it when that evens the loads (see the comment at
+// the top of this file). To half the count: a halving (halve.go), which
+// aligns the sibling pairs, or merges them at once when they are aligned
+// already. Resizing to the current count, or to the count a halving under
+// way goes to, returns s unchanged.
 //
 // The caller must know what Compact asks: every live node holds every
 // change at or below s.Clock() (Merge drops a change that arrives there
-// later as late, and its node makes it again above the resize), and none
-// of the members the base drops is alive.
+// later as late, and its node makes it again above), and none of the
+// members the base drops is alive.
 func (s State) Resize(initial, n, to int) (State, error) {
 	from := s.Partitions(initial)
 	switch {
 	case ValidatePartitions(to) != nil:
 		return s, &ResizeError{Err: ErrResizeCount, From: from, To: to}
-	case to == from:
+	case to == from || (s.Base != nil && to == s.Base.HalveTo):
 		return s, nil
-	case to < from:
+	case s.Base != nil && s.Base.HalveTo != 0:
+		return s, &ResizeError{Err: ErrResizeHalving, From: from, To: to}
+	case to < from && to*2 != from:
 		return s, &ResizeError{Err: ErrResizeShrink, From: from, To: to}
 	case len(s.Owners()) == 0:
 		return s, &ResizeError{Err: ErrResizeEmpty, From: from, To: to}
@@ -118,7 +128,11 @@ func (s State) Resize(initial, n, to int) (State, error) {
 	// State.Version, through the base's Sum.
 	at := s.Clock() + 1
 	members, base := s.baseAt(initial, n, at, at)
-	split := splitBase(base, to)
+	if to < from {
+		base.HalveTo = to
+		return State{Members: members, HandoffsSettled: at, Base: halveOrAlign(base, initial, at)}, nil
+	}
+	split := splitBase(base, initial, to)
 	if rebalanceMoves(split) {
 		split.Rebalance = at + 1
 	}
@@ -135,12 +149,13 @@ func rebalanceMoves(b *Base) bool {
 }
 
 // splitBase returns b with its partitions split into to, each child
-// holding its parent's replicas in order. to must be a multiple of
+// holding its parent's replicas in order, and to among its layouts (for a
+// ring that started with initial partitions). to must be a multiple of
 // b.Partitions.
-func splitBase(b *Base, to int) *Base {
+func splitBase(b *Base, initial, to int) *Base {
 	f, w := to/b.Partitions, b.Width()
 	out := *b
-	out.Partitions = to
+	out.Partitions, out.Layouts = to, b.layoutsWith(initial, to)
 	out.Slots = make([]uint32, 0, to*w)
 	for p := range b.Partitions {
 		row := b.Slots[p*w : (p+1)*w]

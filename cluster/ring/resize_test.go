@@ -298,6 +298,16 @@ func TestState_ResizeRefusals(t *testing.T) {
 	settled := settle(q, n, joinAll(State{}, "a", "b", "c")).SettleHandoffs()
 	moving := settled.Join(Member{ID: "d"})
 	recorded := settle(q, n, moving) // records made, not yet settled
+	var halving State
+	for i := 0; halving.Halving() == 0; i++ {
+		// A cluster whose sibling pairs are not aligned yet: its halving
+		// stays under way.
+		s := settle(q, n, joinAll(settled, fmt.Sprintf("x%d", i), fmt.Sprintf("y%d", i))).SettleHandoffs()
+		var err error
+		if halving, err = s.Resize(q, n, q/2); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range []struct {
 		name string
 		s    State
@@ -306,7 +316,8 @@ func TestState_ResizeRefusals(t *testing.T) {
 	}{
 		{"not a power of two", settled, 48, ErrResizeCount},
 		{"above the maximum", settled, MaxPartitions * 2, ErrResizeCount},
-		{"halving", settled, 16, ErrResizeShrink},
+		{"a quarter at once", settled, 8, ErrResizeShrink},
+		{"a halving under way", halving, 64, ErrResizeHalving},
 		{"transfers running", moving, 64, ErrResizeUnsettled},
 		{"records not settled", recorded, 64, ErrResizeUnsettled},
 		{"no owners", State{}, 64, ErrResizeEmpty},

@@ -510,12 +510,15 @@ func canonicalEntry(m MemberState) bool {
 // ended in a removal, a Remove. A member that rejoins thus replays its whole
 // membership, and its return moves only its own fair share. With a base,
 // only the events after it (the base stands for the others), and its
-// Rebalance, if it has one.
+// Rebalance and Align, if it has them.
 func (s State) History() []Event {
 	events := make([]Event, 0, len(s.Members)+1)
 	after := s.baseVersion()
 	if b := s.Base; b != nil && b.Rebalance > after {
 		events = append(events, Event{Kind: Rebalance, Version: b.Rebalance})
+	}
+	if b := s.Base; b != nil && b.Align > after {
+		events = append(events, Event{Kind: Align, Version: b.Align})
 	}
 	for _, m := range s.Members {
 		for _, sp := range m.spans() {
@@ -594,8 +597,10 @@ func (s State) Table(q, n int) Table {
 // big-endian uint64s, each zone as above, each member's id as above and
 // zone as a big-endian uint32, each slot as a big-endian uint32, and, when
 // the base has a Rebalance, the byte 0x7b and its version as a big-endian
-// uint64 (nothing without one, so a base hashes as it did before the
-// field existed). The encoding is fixed: nodes of different versions
+// uint64; when it has a HalveTo or an Align, the byte 0x4a and both as
+// big-endian uint64s; and when it has Layouts, the byte 0x1a and them as
+// a big-endian uint32 (nothing for a field at 0, so a base hashes as it
+// did before the field existed). The encoding is fixed: nodes of different versions
 // compare digests. Equal canonical states have equal digests.
 func (s State) Digest() uint64 { return s.digest(true) }
 
@@ -662,6 +667,15 @@ func (s State) digest(handoffs bool) uint64 {
 		if b.Rebalance != 0 {
 			h.Write([]byte{0x7b})
 			h.Write(binary.BigEndian.AppendUint64(buf[:0], b.Rebalance))
+		}
+		if b.HalveTo != 0 || b.Align != 0 {
+			h.Write([]byte{0x4a})
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], uint64(b.HalveTo)))
+			h.Write(binary.BigEndian.AppendUint64(buf[:0], b.Align))
+		}
+		if b.Layouts != 0 {
+			h.Write([]byte{0x1a})
+			h.Write(binary.BigEndian.AppendUint32(buf[:0], b.Layouts))
 		}
 	}
 	return h.Sum64()

@@ -37,7 +37,7 @@ func (m *Machine) forgetSettled(eff *Effects) {
 	if !m.synced || !m.state.Owner(m.cfg.Self.ID) || !m.plan.Settled() {
 		return
 	}
-	if len(m.state.Handoffs) == 0 && !m.compactable(m.state) {
+	if len(m.state.Handoffs) == 0 && !m.compactable(m.state) && m.state.Halving() == 0 {
 		return
 	}
 	mark := MarkOf(m.state).String()
@@ -64,11 +64,20 @@ func (m *Machine) forgetSettled(eff *Effects) {
 			}
 		}
 	}
-	settle := len(next.Handoffs) > 0 && m.everyPeerSettles()
+	halving := next.Halving() != 0
+	settle := (len(next.Handoffs) > 0 || (halving && next.HandoffsSettled != next.Clock())) && m.everyPeerSettles()
 	if settle {
 		next = next.SettleHandoffs()
 	}
-	compacted := m.cfg.StateSize != nil && m.compactable(next) && m.everyPeerCompacts()
+	// A halving whose alignment has settled merges (or aligns again)
+	// under what a resize asks.
+	halved := false
+	if halving && m.resizeWait() == nil {
+		if h, ok := next.FinishHalving(m.cfg.Shape.Partitions, m.cfg.Shape.N); ok && !m.prunesLivePeer(next, h) {
+			next, halved = h, true
+		}
+	}
+	compacted := !halved && m.cfg.StateSize != nil && m.compactable(next) && m.everyPeerCompacts()
 	if compacted {
 		c := next.CompactIfSmaller(m.cfg.Shape.Partitions, m.cfg.Shape.N, m.cfg.StateSize)
 		if c.Base == next.Base {
@@ -79,7 +88,7 @@ func (m *Machine) forgetSettled(eff *Effects) {
 			next = c
 		}
 	}
-	if members == 0 && !settle && !compacted {
+	if members == 0 && !settle && !compacted && !halved {
 		return
 	}
 	dropped, entries := len(m.state.Handoffs)-len(next.Handoffs), len(m.state.Members)-len(next.Members)
@@ -87,6 +96,14 @@ func (m *Machine) forgetSettled(eff *Effects) {
 		return
 	}
 	eff.Publish = true
+	switch {
+	case halved && next.Halving() != 0:
+		eff.log(slog.LevelInfo, "aligned the sibling partitions again for the halving: a change since the last align broke some pairs",
+			"partitions", next.Partitions(m.cfg.Shape.Partitions), "halving_to", next.Halving(), "version", next.Base.Version)
+	case halved:
+		eff.log(slog.LevelInfo, "halved the ring: every pair of sibling partitions, aligned onto the same replicas, merged in place, nothing moves",
+			"to", next.Partitions(m.cfg.Shape.Partitions), "version", next.Base.Version)
+	}
 	if compacted {
 		eff.log(slog.LevelInfo, "compacted the ring's history: the claim at the settled register stands for it, and the members removed by then are dropped",
 			"base", next.Base.Version, "entries_dropped", entries, "entries_left", len(next.Members))

@@ -64,8 +64,17 @@ func (m *Machine) Resize(to int) (Effects, error) {
 		return eff, nil
 	}
 	eff.Publish = true
-	eff.log(slog.LevelInfo, "resized the ring: every partition split into its halves in place, nothing moves",
-		"from", state.Partitions(q), "to", to, "version", next.Base.Version)
+	switch {
+	case to > state.Partitions(q):
+		eff.log(slog.LevelInfo, "resized the ring: every partition split into its halves in place, nothing moves",
+			"from", state.Partitions(q), "to", to, "version", next.Base.Version, "rebalance", next.Base.Rebalance != 0)
+	case next.Halving() != 0:
+		eff.log(slog.LevelInfo, "halving the ring: each pair of sibling partitions aligns onto the same replicas first, by transfers; they merge once those have settled",
+			"from", state.Partitions(q), "to", to, "version", next.Base.Version)
+	default:
+		eff.log(slog.LevelInfo, "halved the ring: every pair of sibling partitions held the same replicas and merged in place, nothing moves",
+			"from", state.Partitions(q), "to", to, "version", next.Base.Version)
+	}
 	return eff, nil
 }
 

@@ -90,3 +90,77 @@ func TestMachine_ResizeWaitsForTheCluster(t *testing.T) {
 		t.Errorf("resizing to the current count: %v, %s", err, printEffects(eff))
 	}
 }
+
+// TestMachine_FinishesAHalving: a resize to half the count starts a
+// halving, which aligns the sibling pairs; the node does not merge while
+// the align's transfers are under way, nor while a peer routes by an
+// older ring, and merges once the records are done and every live node
+// has its ring: the ring then has half the partitions, every partition on
+// replicas that received both halves, settled at once.
+func TestMachine_FinishesAHalving(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e"}
+	var base ring.State
+	for _, id := range ids {
+		base = base.Join(ring.Member{ID: id})
+	}
+	q := testShape.Partitions
+	// Grown to 4q first: the configured count is the least there is.
+	base, err := settled(base).SettleHandoffs().Resize(q, testShape.N, 4*q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base = settled(base).SettleHandoffs()
+	peersOn := func(s ring.State) []Peer {
+		var out []Peer
+		for _, id := range ids {
+			out = append(out, Peer{ID: id, Shape: testShape, Alive: true, Ring: MarkOf(s).String(), SettlesHandoffs: true, CompactsRing: true, ResizesRing: true})
+		}
+		return out
+	}
+	m := New(Config{Self: ring.Member{ID: "a"}, Shape: testShape, ResizesRing: true})
+	m.Start(base)
+	m.Gossip(Gossip{Peer: "b", Shape: testShape, State: base}, time.Unix(0, 0))
+	m.SetMembers(peersOn(base))
+	if _, err := m.Resize(2 * q); err != nil {
+		t.Fatal(err)
+	}
+	halving := m.State()
+	if halving.Halving() != 2*q || halving.Partitions(q) != 4*q || m.Plan().Settled() {
+		t.Fatalf("after the resize: halving to %d, %d partitions, plan settled %v: the test wants pairs to align", halving.Halving(), halving.Partitions(q), m.Plan().Settled())
+	}
+	aligned := m.Plan()
+	// The align's transfers done, but a peer still routes by the ring
+	// before them: no merge yet.
+	done := settled(halving)
+	m.Gossip(Gossip{Peer: "b", Shape: testShape, State: done}, time.Unix(1, 0))
+	stale := peersOn(done)
+	stale[2].Ring = MarkOf(base).String()
+	m.SetMembers(stale)
+	if m.State().Partitions(q) != 4*q {
+		t.Fatalf("merged with a peer on an older ring")
+	}
+	m.SetMembers(peersOn(m.State()))
+	s, pl := m.State(), m.Plan()
+	if s.Halving() != 0 || s.Partitions(q) != 2*q || len(pl.Table.Replicas) != 2*q {
+		t.Fatalf("once settled: halving to %d, %d partitions, plan of %d", s.Halving(), s.Partitions(q), len(pl.Table.Replicas))
+	}
+	for p, row := range pl.Slots {
+		for _, sl := range row {
+			if sl.Since > s.Base.Version {
+				continue // a rebalance's placement
+			}
+			if !sl.Received {
+				t.Fatalf("partition %d: %s has not received after the merge", p, sl.Node)
+			}
+			for _, child := range []int{2 * p, 2*p + 1} {
+				found := false
+				for _, id := range aligned.Table.Replicas[child] {
+					found = found || id == sl.Node
+				}
+				if !found {
+					t.Fatalf("partition %d on %s, which does not hold its half %d (%v)", p, sl.Node, child, aligned.Table.Replicas[child])
+				}
+			}
+		}
+	}
+}
