@@ -37,28 +37,77 @@ func DataPrefix(partition uint32) []byte {
 // DataID returns the id under whose DataPrefix partition p of a ring of q
 // partitions keeps its data, for a ring that started with initial
 // partitions: p itself on the initial ring (the layout every store had
-// before rings could be resized), q+p on a resized one. A resize only
-// grows q (ring.State.Resize), so the ids never collide: the initial
-// ring's are below initial, and a ring of q > initial uses [q, 2q). Ids
-// of their own keep a child partition's keys apart from those of the
-// partition its number had on the smaller ring. q and initial must be
-// powers of two with p < q and initial ≤ q.
+// before rings could be resized), q+p on a larger one, and q+p with the
+// top bit set on a smaller one (a halved ring). The ids never collide:
+// the initial ring's are below initial, a larger ring of q uses [q, 2q),
+// and a smaller one [2³¹+q, 2³¹+2q). Ids of their own keep a partition's
+// keys apart from those of the partition its number had on a ring of
+// another size. q and initial must be powers of two with p < q.
 func DataID(p uint32, q, initial int) uint32 {
-	if q == initial {
+	switch {
+	case q == initial:
 		return p
+	case q > initial:
+		return uint32(q) + p
 	}
-	return uint32(q) + p
+	return belowInitial | (uint32(q) + p)
 }
 
-// DataAncestors returns the ids of the partitions that partition p of a
-// ring of q partitions split from, nearest first, down to the initial
-// ring's (none on the initial ring). Their prefixes may still hold keys of
-// p that it has not adopted yet.
-func DataAncestors(p uint32, q, initial int) []uint32 {
-	var out []uint32
-	for q > initial {
-		q, p = q/2, p/2
-		out = append(out, DataID(p, q, initial))
+// belowInitial marks the ids of rings smaller than the initial one.
+const belowInitial = 1 << 31
+
+// DataSource is where keys of a partition may still sit: under the id of
+// Partition of a ring of Partitions, one of the sizes the data was laid
+// out under before. A key there is the partition's when its partition on
+// that ring is Partition (for a source on a larger ring, every key there
+// is; on a smaller ring, only those of the partition's own arc).
+type DataSource struct {
+	ID         uint32
+	Partitions int
+	Partition  uint32
+}
+
+// DataSources returns the sources of partition p of a ring of q
+// partitions that started with initial, given sizes, the ring sizes the
+// data has been laid out under (ring.Base.LayoutSizes; q's own is skipped):
+// for each size below q, the partition p split from; for each size above
+// it, every partition that merged into p. Nearest size first, the smaller
+// before the larger at equal distance. A ring never resized has none.
+func DataSources(p uint32, q, initial int, sizes []int) []DataSource {
+	var below, above []DataSource
+	for _, s := range sizes {
+		switch {
+		case s < q:
+			sp := p / uint32(q/s)
+			below = append(below, DataSource{ID: DataID(sp, s, initial), Partitions: s, Partition: sp})
+		case s > q:
+			f := uint32(s / q)
+			for c := p * f; c < (p+1)*f; c++ {
+				above = append(above, DataSource{ID: DataID(c, s, initial), Partitions: s, Partition: c})
+			}
+		}
+	}
+	// below is ascending by size: the nearest is its last.
+	var out []DataSource
+	for len(below) > 0 || len(above) > 0 {
+		nb, na := 0, 0
+		if len(below) > 0 {
+			nb = q / below[len(below)-1].Partitions
+		}
+		if len(above) > 0 {
+			na = above[0].Partitions / q
+		}
+		if nb != 0 && (na == 0 || nb <= na) {
+			out = append(out, below[len(below)-1])
+			below = below[:len(below)-1]
+			continue
+		}
+		k := 0
+		for k < len(above) && above[k].Partitions == above[0].Partitions {
+			k++
+		}
+		out = append(out, above[:k]...)
+		above = above[k:]
 	}
 	return out
 }

@@ -259,14 +259,20 @@ func FuzzSplitHintKey(f *testing.F) {
 	})
 }
 
-// TestDataID_NeverCollides: across a ring that starts at 8 partitions and
-// doubles to 1,024, every partition of every size has an id of its own,
-// the initial ring keeps its ids, and a partition's ancestors are the
-// partitions holding its keys on each smaller ring, nearest first.
+// TestDataID_NeverCollides: across a ring that starts at 64 partitions,
+// halves to 8 and doubles to 1,024, every partition of every size has an
+// id of its own, the initial ring keeps its ids, and a partition's sources
+// are the partitions holding its keys on each other size the data had,
+// nearest first: the one it split from on each smaller ring, those that
+// merged into it on each larger one.
 func TestDataID_NeverCollides(t *testing.T) {
-	const initial = 8
+	const initial = 64
+	var sizes []int
+	for q := 8; q <= 1024; q *= 2 {
+		sizes = append(sizes, q)
+	}
 	seen := map[uint32]string{}
-	for q := initial; q <= 1024; q *= 2 {
+	for _, q := range sizes {
 		for p := range uint32(q) {
 			id := persistence.DataID(p, q, initial)
 			if q == initial && id != p {
@@ -276,14 +282,38 @@ func TestDataID_NeverCollides(t *testing.T) {
 				t.Fatalf("id %d for partition %d of %d and for %s", id, p, q, prev)
 			}
 			seen[id] = fmt.Sprintf("partition %d of %d", p, q)
-			anc := persistence.DataAncestors(p, q, initial)
-			want := []uint32{}
-			for pq, pp := q/2, p/2; pq >= initial; pq, pp = pq/2, pp/2 {
-				want = append(want, persistence.DataID(pp, pq, initial))
+			srcs := persistence.DataSources(p, q, initial, sizes)
+			want := 0
+			last := 0
+			for _, src := range srcs {
+				switch {
+				case src.Partitions == q:
+					t.Fatalf("partition %d of %d is its own source", p, q)
+				case src.ID != persistence.DataID(src.Partition, src.Partitions, initial):
+					t.Fatalf("partition %d of %d: source %+v has another id", p, q, src)
+				case src.Partitions < q && src.Partition != p/uint32(q/src.Partitions),
+					src.Partitions > q && src.Partition/uint32(src.Partitions/q) != p:
+					t.Fatalf("partition %d of %d: source %+v holds another arc", p, q, src)
+				}
+				dist := max(q/src.Partitions, src.Partitions/q)
+				if dist < last {
+					t.Fatalf("partition %d of %d: sources not nearest first: %+v", p, q, srcs)
+				}
+				last = dist
 			}
-			if len(anc) != len(want) || (len(want) > 0 && !slices.Equal(anc, want)) {
-				t.Fatalf("partition %d of %d: ancestors %v, want %v", p, q, anc, want)
+			for _, s := range sizes {
+				if s < q {
+					want++
+				} else if s > q {
+					want += s / q
+				}
+			}
+			if len(srcs) != want {
+				t.Fatalf("partition %d of %d: %d sources, want %d", p, q, len(srcs), want)
 			}
 		}
+	}
+	if got := persistence.DataSources(3, initial, initial, nil); len(got) != 0 {
+		t.Fatalf("a ring never resized has sources %v", got)
 	}
 }

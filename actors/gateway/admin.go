@@ -63,9 +63,10 @@ type ClusterAdmin interface {
 	// gossip sees alive is refused with ErrConflict.
 	ForceRemove(node string) error
 	// Resize grows the ring to partitions, splitting every partition in
-	// place (ring.State.Resize). A count that is no larger power of two is
-	// refused with ErrInvalid; a cluster not ready for it (data still
-	// moving, a node down or of an earlier release) with ErrConflict.
+	// place, or halves it (ring.State.Resize). A count that is no power
+	// of two in range, or below half the current one, is refused with
+	// ErrInvalid; a cluster not ready for it (data still moving, a halving
+	// under way, a node down or of an earlier release) with ErrConflict.
 	Resize(partitions int) error
 }
 
@@ -75,7 +76,8 @@ var (
 	ErrUnknownNode = errors.New("unknown node")
 	ErrConflict    = errors.New("conflict")
 	// ErrInvalid is a request no cluster could carry out (a resize to a
-	// count that is not a larger power of two): 400 "bad_parameter".
+	// count that is no power of two, or below half the current one): 400
+	// "bad_parameter".
 	ErrInvalid = errors.New("invalid")
 )
 

@@ -82,12 +82,16 @@ type Node struct {
 	// topology actor clears it once it has looked for lost data. Until
 	// then the vnodes answer no replica reads (replicaReadGate).
 	newEpoch atomic.Bool
-	system   *actor.ActorSystem
-	gw       *gateway.Gateway
-	pid      *actor.PID
-	metrics  *metrics.Metrics
-	httpLn   net.Listener
-	remote   *remote.Remote
+	// vnodeCount is the partition count the node's vnodes are of: a
+	// dead letter to a vnode name at or above it is for no vnode here
+	// (rehomeOrphans).
+	vnodeCount atomic.Int64
+	system     *actor.ActorSystem
+	gw         *gateway.Gateway
+	pid        *actor.PID
+	metrics    *metrics.Metrics
+	httpLn     net.Listener
+	remote     *remote.Remote
 	// agent is the node's gossip membership, set once it runs; the remote
 	// guard and the topology actor read it from their own goroutines.
 	agent atomic.Pointer[membership.Agent]

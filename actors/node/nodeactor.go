@@ -2,6 +2,7 @@ package node
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -20,11 +21,16 @@ const (
 
 // nodeActor supervises the vnodes, the topology actor and the gateway.
 type nodeActor struct {
-	// partitions is the ring's Q the vnodes are of, and vnodes their PIDs
-	// by partition.
-	partitions    int
-	vnodes        []*actor.PID
-	vnodeProps    func(p uint32, q int) *actor.Props
+	// partitions is the ring's Q the vnodes are of, and layouts the ring
+	// sizes its data has been laid out under (ring.Base.LayoutSizes).
+	// vnodes holds their PIDs by partition, and after a halving, past
+	// partitions, those of the retired vnodes (vnode.Reshape).
+	partitions int
+	layouts    []int
+	vnodes     []*actor.PID
+	// count mirrors partitions for the dead-letter watch (rehomeOrphans).
+	count         *atomic.Int64
+	vnodeProps    func(p uint32, q int, layouts []int) *actor.Props
 	logger        *slog.Logger
 	topologyProps *actor.Props
 	hintsProps    *actor.Props
@@ -34,16 +40,19 @@ type nodeActor struct {
 	started       chan struct{}
 }
 
-// partitionsChanged tells the node actor the ring's partition count
-// (topology.Config.OnPartitions).
-type partitionsChanged struct{ q int }
+// partitionsChanged tells the node actor the ring's partition count and
+// layouts (topology.Config.OnPartitions).
+type partitionsChanged struct {
+	q       int
+	layouts []int
+}
 
 func (a *nodeActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
 	case partitionsChanged:
-		a.resize(ctx, msg.q)
+		a.resize(ctx, msg.q, msg.layouts)
 		if ctx.Sender() != nil {
 			ctx.Respond(partitionsChanged{q: a.partitions})
 		}
@@ -52,9 +61,10 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 
 // spawnVnodes spawns a vnode for each partition of a ring of a.partitions.
 func (a *nodeActor) spawnVnodes(ctx actor.Context) {
+	a.count.Store(int64(a.partitions))
 	a.vnodes = make([]*actor.PID, a.partitions)
 	for p := range a.vnodes {
-		pid, err := ctx.SpawnNamed(a.vnodeProps(uint32(p), a.partitions), vnode.Name(uint32(p)))
+		pid, err := ctx.SpawnNamed(a.vnodeProps(uint32(p), a.partitions, a.layouts), vnode.Name(uint32(p)))
 		if err != nil {
 			ctx.Logger().Error("spawn vnode", "partition", p, "err", err)
 			continue
@@ -68,25 +78,27 @@ func (a *nodeActor) spawnVnodes(ctx actor.Context) {
 const quiesceTimeout = 10 * time.Second
 
 // resize makes the vnodes those of a ring of q partitions (a resize:
-// ring.State.Resize, which only grows Q by a power of two), in three
-// steps, none of which loses a request:
+// ring.State.Resize doubles Q by a power of two, FinishHalving halves
+// it), in three steps, none of which loses a request:
 //   - every vnode is quiesced: it finishes its writes in flight and then
 //     holds what arrives, so that no vnode of the new ring reads a
 //     partition an old one still writes;
-//   - the partitions numbered from the old count up, whose names no vnode
-//     has, are spawned;
-//   - each old vnode is reshaped in place into the partition of its own
+//   - on a split, the partitions numbered from the vnodes there are up,
+//     whose names no vnode has, are spawned;
+//   - each vnode is reshaped in place into the partition of its own
 //     number on the new ring (vnode.Reshape), and handles what it held,
-//     forwarding a key of a sibling partition to it.
+//     forwarding a key of another partition to it; after a halving, a
+//     vnode whose number is no longer a partition retires, and forwards
+//     what reaches it by key.
 //
 // A vnode keeps its name and mailbox throughout, so a request sent to it
 // during the switch waits a moment instead of being dropped with a
 // stopped actor's mailbox.
-func (a *nodeActor) resize(ctx actor.Context, q int) {
+func (a *nodeActor) resize(ctx actor.Context, q int, layouts []int) {
 	from := a.partitions
-	if q <= from || q%from != 0 {
+	if q == from || (q%from != 0 && from != 2*q) {
 		if q != from {
-			a.logger.Error("the ring's partition count shrank or is not a multiple of this node's; keeping the vnodes", "from", from, "to", q)
+			a.logger.Error("the ring's partition count is neither a multiple nor the half of this node's; keeping the vnodes", "from", from, "to", q)
 		}
 		return
 	}
@@ -103,22 +115,22 @@ func (a *nodeActor) resize(ctx actor.Context, q int) {
 			a.logger.Error("a vnode did not quiesce for the resize in time; going on", "err", err)
 		}
 	}
-	next := make([]*actor.PID, q)
-	copy(next, a.vnodes)
-	for c := from; c < q; c++ {
-		pid, err := ctx.SpawnNamed(a.vnodeProps(uint32(c), q), vnode.Name(uint32(c)))
+	existing := len(a.vnodes)
+	for c := existing; c < q; c++ {
+		pid, err := ctx.SpawnNamed(a.vnodeProps(uint32(c), q, layouts), vnode.Name(uint32(c)))
 		if err != nil {
 			a.logger.Error("spawn vnode", "partition", c, "err", err)
-			continue
 		}
-		next[c] = pid
+		a.vnodes = append(a.vnodes, pid) // nil on failure: it has its number
 	}
-	for _, pid := range a.vnodes {
+	// From here a dead letter to a number at or above q is no vnode's.
+	a.count.Store(int64(q))
+	for _, pid := range a.vnodes[:existing] {
 		if pid != nil {
-			ctx.Send(pid, &vnode.Reshape{Partitions: q})
+			ctx.Send(pid, &vnode.Reshape{Partitions: q, Layouts: layouts})
 		}
 	}
-	a.partitions, a.vnodes = q, next
+	a.partitions, a.layouts = q, layouts
 	a.logger.Info("replaced the vnodes for the resized ring", "from", from, "to", q, "took", time.Since(begin).Round(time.Microsecond))
 }
 

@@ -37,7 +37,7 @@ func (n *Node) rehomeOrphans() {
 			return
 		}
 		p, ok := vnode.ParseName(name)
-		q := n.partitions()
+		q := int(n.vnodeCount.Load())
 		if !ok || int(p) < q {
 			return
 		}

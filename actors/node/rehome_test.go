@@ -21,7 +21,7 @@ func TestRehomeOrphans(t *testing.T) {
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	t.Cleanup(system.Shutdown)
 	n := &Node{system: system}
-	n.cfg.Ring.Partitions = 4
+	n.vnodeCount.Store(4) // the vnodes' count, as the node actor keeps it
 	n.rehomeOrphans()
 
 	key := []byte("user/7")

@@ -86,11 +86,14 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 	n.registerClusterMetrics()
 
 	started := make(chan struct{})
+	// The stored ring's count and layouts: a resized ring's vnodes start
+	// as they were.
+	storedQ, storedLayouts := topology.StoredLayout(n.engine, cfg.Ring.Partitions)
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &nodeActor{
-			// The stored ring's count: a resized ring's vnodes start
-			// as they were.
-			partitions:    topology.StoredPartitions(n.engine, cfg.Ring.Partitions),
+			partitions:    storedQ,
+			layouts:       storedLayouts,
+			count:         &n.vnodeCount,
 			logger:        logger,
 			vnodeProps:    n.vnodeProps(writeResolver, now),
 			topologyProps: topology.Props(n.topologyConfig(opts.gossipInterval())),
@@ -119,14 +122,15 @@ func (n *Node) spawnActors(opts Options, sel *resolve.Selector) error {
 
 // vnodeProps returns the props of partition p's vnode on a ring of q
 // partitions.
-func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time) func(p uint32, q int) *actor.Props {
+func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time) func(p uint32, q int, layouts []int) *actor.Props {
 	base := vnode.FromConfig(n.cfg)
 	base.Engine, base.Minter, base.Metrics, base.Now = n.engine, n.minter, n.metrics, now
 	base.Dispatcher, base.ResolveOnWrite = n.pool, writeResolver
 	base.Logger = n.logger.With("component", "vnode")
 	base.ReadGate = n.replicaReadGate
-	return func(p uint32, q int) *actor.Props {
+	return func(p uint32, q int, layouts []int) *actor.Props {
 		c := base
+		c.Layouts = layouts
 		c.Partition, c.Root, c.Keys = p, &n.roots[p], &n.keys[p]
 		// A resized ring's vnodes know its Q; InitialPartitions, from
 		// FromConfig, stays the configured one.
@@ -145,23 +149,30 @@ func (n *Node) vnodeProps(writeResolver *resolve.Selector, now func() time.Time)
 // has handed over routes by an older ring: the copy may be gone, and the
 // peer must ask the replicas that have it (Snapshot.HandedOff). A vnode
 // of a resized ring asks in the moment before the snapshot has the new
-// count: its partition is then judged by the one it split from.
+// count: its partition is then judged by the one it split from, or by
+// every partition merged into it.
 func (n *Node) replicaReadGate(p uint32, q int) string {
 	if n.newEpoch.Load() {
 		return "this node's storage is new and it has not yet learnt from the ring whether it owned replicas"
 	}
 	snap := n.view.Load()
-	if snap != nil {
-		if published := len(snap.Plan.Slots); published > 0 && q > published && q%published == 0 {
-			p /= uint32(q / published)
-		}
+	if snap == nil {
+		return ""
 	}
-	switch {
-	case snap == nil:
-	case !snap.Ready(p):
-		return "this node is receiving the partition (rebuilt after a data loss, or taken over in a join)"
-	case snap.HandedOff(p):
-		return fmt.Sprintf("this node has no part in the partition in its ring (version %d): it has handed it over, and the reader routes by an older ring", snap.State.Version())
+	first, last := p, p
+	if published := len(snap.Plan.Slots); published > 0 && q > published && q%published == 0 {
+		first, last = p/uint32(q/published), p/uint32(q/published)
+	} else if published > 0 && q > 0 && q < published && published%q == 0 {
+		f := uint32(published / q)
+		first, last = p*f, p*f+f-1
+	}
+	for c := first; c <= last; c++ {
+		switch {
+		case !snap.Ready(c):
+			return "this node is receiving the partition (rebuilt after a data loss, or taken over in a join)"
+		case snap.HandedOff(c):
+			return fmt.Sprintf("this node has no part in the partition in its ring (version %d): it has handed it over, and the reader routes by an older ring", snap.State.Version())
+		}
 	}
 	return ""
 }
@@ -213,9 +224,9 @@ func (n *Node) topologyConfig(gossipInterval time.Duration) topology.Config {
 	c.Logger = n.logger.With("component", "topology")
 	// The node follows the ring's partition count: it replaces its
 	// vnodes when a resize changes it (nodeActor.resize).
-	c.OnPartitions = func(q int) {
+	c.OnPartitions = func(q int, layouts []int) {
 		pid := actor.NewPID(n.system.Address(), nodeActorName)
-		if _, err := n.system.Root.RequestFuture(pid, partitionsChanged{q: q}, 2*quiesceTimeout).Result(); err != nil {
+		if _, err := n.system.Root.RequestFuture(pid, partitionsChanged{q: q, layouts: layouts}, 2*quiesceTimeout).Result(); err != nil {
 			n.logger.Error("the vnodes did not follow the ring's partition count in time; publishing the ring all the same", "partitions", q, "err", err)
 		}
 	}

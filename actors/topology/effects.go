@@ -86,7 +86,7 @@ func (a *topologyActor) publish() {
 	if q := len(plan.Slots); q > 0 && q != a.published {
 		a.published = q
 		if a.cfg.OnPartitions != nil {
-			a.cfg.OnPartitions(q)
+			a.cfg.OnPartitions(q, a.m.State().Base.LayoutSizes(a.cfg.Partitions))
 		}
 	}
 	a.cfg.View.store(&Snapshot{Self: a.cfg.Self.ID, State: a.m.State(), Table: plan.Table, Plan: plan, Members: members, Synced: a.m.Synced()})

@@ -59,14 +59,16 @@ type Config struct {
 	// the node's event stream: kind is "ring-change", "cluster-event",
 	// "rebuild-start" or "rebuild-finish".
 	OnEvent func(kind, subject, detail string)
-	// OnPartitions, when set, hears of the ring's partition count, from
-	// the actor's goroutine before the snapshot that first has it is
-	// published, and may block: the node makes its vnodes those of the
-	// new count when a resize changes it (ring.State.Resize), and only
-	// then do its coordinators route by it. It is not called for the configured count
-	// until a ring with another one has been published. Setting it says
-	// the node applies resizes (topo.Config.ResizesRing).
-	OnPartitions func(q int)
+	// OnPartitions, when set, hears of the ring's partition count and the
+	// sizes its data has been laid out under (ring.Base.LayoutSizes), from
+	// the actor's goroutine before the snapshot that first has the count
+	// is published, and may block: the node makes its vnodes those of the
+	// new count when a resize changes it (ring.State.Resize,
+	// FinishHalving), and only then do its coordinators route by it. It is
+	// not called for the configured count until a ring with another one
+	// has been published. Setting it says the node applies resizes
+	// (topo.Config.ResizesRing).
+	OnPartitions func(q int, layouts []int)
 	Logger       *slog.Logger
 	// Metrics, when set, counts the ring gossip the node sends.
 	Metrics *Metrics

@@ -43,25 +43,28 @@ func (a *topologyActor) load() (ring.State, error) {
 	return stateFromProto(&rs)
 }
 
-// StoredPartitions returns the partition count of the ring state stored
-// in e: a resized ring's, else configured (also when none is stored, or it
-// cannot be read, which the topology actor reports when it loads it). The
-// node spawns its vnodes for it, before the topology actor has published
-// the ring, so that a restarted node of a resized ring never serves its
-// partitions by the configured count.
-func StoredPartitions(e persistence.Engine, configured int) int {
+// StoredLayout returns the partition count of the ring state stored in
+// e, a resized ring's, else configured (also when none is stored, or it
+// cannot be read, which the topology actor reports when it loads it), and
+// the sizes its data has been laid out under (ring.Base.LayoutSizes; nil
+// for a ring never resized). The node spawns its vnodes for them, before
+// the topology actor has published the ring, so that a restarted node of
+// a resized ring never serves its partitions by the configured count.
+func StoredLayout(e persistence.Engine, configured int) (int, []int) {
 	raw, err := e.Get(metaRingState)
 	if err != nil {
-		return configured
+		return configured, nil
 	}
 	var rs messages.RingState
-	if proto.Unmarshal(raw, &rs) != nil || int(rs.GetPartitions()) != configured {
-		return configured
+	if proto.Unmarshal(raw, &rs) != nil || int(rs.GetPartitions()) != configured || rs.GetBase() == nil {
+		return configured, nil
 	}
-	if q := int(rs.GetBase().GetPartitions()); q > configured && ring.ValidatePartitions(q) == nil {
-		return q
+	q := configured
+	if resized := int(rs.GetBase().GetPartitions()); resized != 0 && ring.ValidatePartitions(resized) == nil {
+		q = resized
 	}
-	return configured
+	b := &ring.Base{Partitions: q, Layouts: rs.GetBase().GetLayouts()}
+	return q, b.LayoutSizes(configured)
 }
 
 func (a *topologyActor) persist() error {

@@ -44,17 +44,22 @@ const ObjectCacheBytes = 32 << 20
 type Config struct {
 	Partition uint32
 	// Partitions is the ring's Q, and InitialPartitions the Q it
-	// started with. When Partitions is larger the ring was resized: the
+	// started with. When they differ the ring was resized: the
 	// partition's data lives under an id of its own (persistence.DataID),
-	// and the vnode adopts the keys the partitions it split from still
-	// hold of it, serving them meanwhile. Both 0 (or equal) is the ring as
-	// it started. With Partitions set, the vnode also checks that a key it
-	// is asked for is in its partition (see the package doc).
+	// and the vnode adopts the keys the partitions of the ring's other
+	// sizes (Layouts) still hold of it, serving them meanwhile. Both 0 (or
+	// equal) is the ring as it started. With Partitions set, the vnode
+	// also checks that a key it is asked for is in its partition (see the
+	// package doc).
 	Partitions, InitialPartitions int
-	Engine                        persistence.Engine
-	Minter                        *Minter
-	Metrics                       *metrics.Metrics
-	Logger                        *slog.Logger
+	// Layouts lists the ring sizes the data has been laid out under
+	// (ring.Base.LayoutSizes); nil stands for every size from
+	// InitialPartitions up to Partitions.
+	Layouts []int
+	Engine  persistence.Engine
+	Minter  *Minter
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 	// Now is the wall clock for sibling timestamps; nil means time.Now.
 	Now func() time.Time
 	// Clock is the clock a request's deadline is checked by: the real

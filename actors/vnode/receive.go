@@ -40,8 +40,15 @@ type vnode struct {
 	// hold is set while the vnode is quiesced: it holds every request
 	// until a Reshape (see Quiesce).
 	hold *holding
-	self *actor.PID
-	root *actor.RootContext
+	// retired is set while the vnode's number is no partition of the
+	// ring (a halving left it above the count): it keeps its name and
+	// forwards what reaches it (see Reshape).
+	retired bool
+	// generation is a retired vnode's last write generation: a vnode
+	// brought back starts above it.
+	generation uint64
+	self       *actor.PID
+	root       *actor.RootContext
 }
 
 // addr is where a reply goes: the requester, and the envelope's request id
@@ -76,7 +83,7 @@ func newVnode(cfg Config, async persistence.AsyncPutter) *vnode {
 // write generation starts at generation.
 func (v *vnode) build(cfg Config, generation uint64) {
 	v.cfg = cfg
-	in, id := newInheritance(cfg.Partition, cfg.Partitions, cfg.InitialPartitions)
+	in, id := newInheritance(cfg.Partition, cfg.Partitions, cfg.InitialPartitions, cfg.Layouts)
 	v.store = partitionStore{engine: cfg.Engine, id: id, in: in}
 	rc := replica.Config{
 		Partition: cfg.Partition, Store: v.store,
@@ -101,7 +108,7 @@ func (v *vnode) Receive(ctx actor.Context) {
 			ctx.Send(v.self, adopt{})
 		}
 	case adopt:
-		if v.hold == nil {
+		if v.hold == nil && !v.retired {
 			// A quiesced vnode touches no storage; its reshape
 			// starts adoption again.
 			v.adopt()
@@ -117,7 +124,7 @@ func (v *vnode) Receive(ctx actor.Context) {
 	case *Quiesce:
 		v.quiesce(ctx, ctx.Sender())
 	case *Reshape:
-		v.reshape(ctx, msg.Partitions)
+		v.reshape(ctx, msg)
 	case *messages.Envelope, *Drop:
 		v.receiveRequest(ctx, msg, ctx.Sender())
 	}

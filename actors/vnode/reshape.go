@@ -1,6 +1,8 @@
 package vnode
 
 import (
+	"errors"
+
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/internal/replica"
@@ -21,12 +23,21 @@ type Quiesce struct{}
 type Quiesced struct{}
 
 // Reshape makes a quiesced vnode partition p (its own number) of a ring of
-// Partitions partitions, a multiple of its current count: it drops its
-// machine, builds one over the new partition's keys (read through the
-// partitions it split from, see inheritance), and handles what it held as
-// the new partition would. A vnode still quiescing carries it out once its
+// Partitions partitions, a multiple of its current count or its half: it
+// drops its machine, builds one over the new partition's keys (read
+// through the partitions of the ring's other sizes, Layouts, see
+// inheritance), and handles what it held as the new partition would. A
+// vnode whose number a halving leaves above the count retires: it keeps
+// its name and mailbox, holds no machine, and hands on whatever reaches
+// it, by key to the vnode that has the key now, refusing as not ready what
+// has no single key (vnode.Rehome); a later Reshape to a count above its
+// number brings it back. (A stopped actor would drop what its mailbox
+// still held.) A vnode still quiescing carries a Reshape out once its
 // writes have landed; one never quiesced ignores it.
-type Reshape struct{ Partitions int }
+type Reshape struct {
+	Partitions int
+	Layouts    []int
+}
 
 // holding is set between Quiesce and Reshape.
 type holding struct {
@@ -34,7 +45,7 @@ type holding struct {
 	requester *actor.PID
 	// reshapeTo is a Reshape that came before the vnode was quiesced
 	// (its node stopped waiting): it is carried out once it is.
-	reshapeTo int
+	reshapeTo *Reshape
 	held      []deferred
 }
 
@@ -60,15 +71,15 @@ func (v *vnode) answerQuiesced(ctx actor.Context) {
 	}
 	v.root.Send(h.requester, &Quiesced{})
 	h.requester = nil
-	if h.reshapeTo > 0 {
+	if h.reshapeTo != nil {
 		v.reshape(ctx, h.reshapeTo)
 	}
 }
 
-// reshape rebuilds the vnode for a ring of q partitions and handles what
-// it held.
-func (v *vnode) reshape(ctx actor.Context, q int) {
-	h := v.hold
+// reshape rebuilds the vnode for a ring of r.Partitions partitions, or
+// retires it, and handles what it held.
+func (v *vnode) reshape(ctx actor.Context, r *Reshape) {
+	h, q := v.hold, r.Partitions
 	if h == nil {
 		v.cfg.Logger.Error("reshape of a vnode that was not quiesced; ignored", "partitions", q)
 		return
@@ -76,19 +87,30 @@ func (v *vnode) reshape(ctx actor.Context, q int) {
 	if h.requester != nil || !v.quiet() {
 		// Its node stopped waiting for it; the vnode does the
 		// reshape once its writes have landed.
-		h.reshapeTo = q
+		h.reshapeTo = r
 		return
 	}
 	from := v.cfg.Partitions
-	if from <= 0 || q <= from || q%from != 0 {
-		v.cfg.Logger.Error("reshape to a partition count that does not split this one; keeping it", "from", from, "to", q)
-	} else {
+	switch {
+	case from <= 0 || q <= 0 || (q%from != 0 && from != 2*q):
+		v.cfg.Logger.Error("reshape to a partition count that neither splits nor halves this one; keeping it", "from", from, "to", q)
+	case int(v.cfg.Partition) >= q:
+		v.retire(q)
+	default:
 		cfg := v.cfg
-		cfg.Partitions, cfg.CacheBytes = q, v.cfg.CacheBytes*from/q
+		cfg.Partitions, cfg.Layouts = q, r.Layouts
+		if v.cfg.CacheBytes > 0 && from > 0 {
+			cfg.CacheBytes = v.cfg.CacheBytes * from / q
+		}
 		// Above the old machine's generation: a Drop the handoff
 		// computed for the old partition fails, as after a write,
 		// rather than empty the new one.
-		v.build(cfg, v.m.Generation()+1)
+		generation := v.generation
+		if v.m != nil {
+			generation = v.m.Generation()
+		}
+		v.retired = false
+		v.build(cfg, generation+1)
 		// The new machine's write ids start over: the old one's writes
 		// have all landed (pending is 0), so none can be mistaken.
 		v.carry(v.m.Start())
@@ -107,6 +129,10 @@ func (v *vnode) reshape(ctx actor.Context, q int) {
 func (v *vnode) receiveRequest(ctx actor.Context, msg any, sender *actor.PID) {
 	if v.hold != nil {
 		v.hold.held = append(v.hold.held, deferred{msg: msg, sender: sender})
+		return
+	}
+	if v.retired {
+		v.forward(ctx, msg, sender)
 		return
 	}
 	env, ok := msg.(*messages.Envelope)
@@ -129,4 +155,45 @@ func (v *vnode) receiveRequest(ctx actor.Context, msg any, sender *actor.PID) {
 		return
 	}
 	v.request(env, sender)
+}
+
+// errRetired answers a Drop sent to a retired vnode.
+var errRetired = errors.New("vnode: the partition is no longer on this node's ring")
+
+// retire makes the vnode a forwarder on a ring of q partitions, q at most
+// its number (see Reshape): its machine and its storage view go, and its
+// admin mirrors read an empty partition.
+func (v *vnode) retire(q int) {
+	if v.m != nil {
+		v.generation = v.m.Generation()
+	}
+	v.cfg.Partitions, v.retired, v.m = q, true, nil
+	v.store = partitionStore{}
+	if v.cfg.Root != nil {
+		v.cfg.Root.Store(0)
+	}
+	if v.cfg.Keys != nil {
+		v.cfg.Keys.Store(0)
+	}
+}
+
+// forward hands a request that reached a retired vnode on: by its key to
+// the vnode that has it on the node's ring, answering that vnode to the
+// sender; anything else is refused as not ready.
+func (v *vnode) forward(ctx actor.Context, msg any, sender *actor.PID) {
+	switch msg := msg.(type) {
+	case *messages.Envelope:
+		to, refusal, ok := Rehome(msg, v.cfg.Partition, v.cfg.Partitions)
+		if parent := ctx.Parent(); ok && parent != nil {
+			ctx.RequestWithCustomSender(actor.NewPID(parent.Address, parent.Id+"/"+Name(to)), msg, sender)
+			return
+		}
+		if sender != nil && refusal != nil {
+			v.root.Send(sender, refusal)
+		}
+	case *Drop:
+		if sender != nil {
+			v.root.Send(sender, &Dropped{Partition: v.cfg.Partition, Err: errRetired})
+		}
+	}
 }

@@ -14,9 +14,10 @@ import (
 
 // partitionStore is the replica machine's read view of one partition in
 // the engine: keys without the partition's prefix. On a resized ring the
-// partition's keys may still sit under the prefixes of the partitions it
-// split from (persistence.DataAncestors) until the vnode adopts them; the
-// view covers those too, so a split needs no copy before the vnode serves.
+// partition's keys may still sit under the prefixes of the partitions of
+// the ring's other sizes (persistence.DataSources): the one it split from,
+// or those merged into it, until the vnode adopts them; the view covers
+// those too, so a resize needs no copy before the vnode serves.
 type partitionStore struct {
 	engine persistence.Engine
 	// id is the partition's persistence.DataID.
@@ -27,10 +28,11 @@ type partitionStore struct {
 }
 
 // inheritance is what a partition of a resized ring has still to take
-// over from the partitions it split from. Only the vnode's goroutine
-// touches it.
+// over from the partitions of the ring's other sizes: the ones it split
+// from, and the ones merged into it (its sources; "ancestors" below
+// covers both). Only the vnode's goroutine touches it.
 //
-// The ancestors' prefixes are read-only once the split is made: no vnode
+// The ancestors' prefixes are read-only once the resize is made: no vnode
 // of theirs runs any more. Every write of the partition reads the key
 // through the store (ancestors included) before it writes, and deletes the
 // ancestors' copies in the same batch; so a key is held once, and where
@@ -40,9 +42,9 @@ type partitionStore struct {
 type inheritance struct {
 	partition uint32
 	q         int
-	// from lists the ancestors' ids that may still hold keys of the
-	// partition, nearest first; empty once all are adopted.
-	from []uint32
+	// from lists the sources that may still hold keys of the partition,
+	// nearest first; empty once all are adopted.
+	from []persistence.DataSource
 	// cursor is where adoption goes on in from[0]: the smallest key not
 	// yet looked at, nil at its start.
 	cursor []byte
@@ -51,13 +53,32 @@ type inheritance struct {
 }
 
 // newInheritance returns the inheritance of partition p of a ring of q
-// partitions that started with initial, and its DataID; nil when the ring
-// was never resized (q == initial) or q is unset.
-func newInheritance(p uint32, q, initial int) (*inheritance, uint32) {
-	if q <= initial || initial <= 0 {
+// partitions that started with initial, whose data has been laid out
+// under the ring sizes layouts (ring.Base.LayoutSizes; nil stands for
+// every size from initial up to q, the splits a ring could make before
+// halving existed), and its DataID; nil when it has no sources (a ring
+// never resized) or q is unset.
+func newInheritance(p uint32, q, initial int, layouts []int) (*inheritance, uint32) {
+	if q <= 0 || initial <= 0 {
 		return nil, p
 	}
-	return &inheritance{partition: p, q: q, from: persistence.DataAncestors(p, q, initial)}, persistence.DataID(p, q, initial)
+	if layouts == nil {
+		for s := initial; s <= q; s *= 2 {
+			layouts = append(layouts, s)
+		}
+	}
+	from := persistence.DataSources(p, q, initial, layouts)
+	if len(from) == 0 {
+		return nil, persistence.DataID(p, q, initial)
+	}
+	return &inheritance{partition: p, q: q, from: from}, persistence.DataID(p, q, initial)
+}
+
+// holds reports whether src may hold key: key lies in src's arc. Every
+// key of the partition lies in the arc of a source it split from; of
+// those merged into it, in one per size.
+func holds(src persistence.DataSource, key []byte) bool {
+	return ring.PartitionOf(key, src.Partitions) == src.Partition
 }
 
 // pending reports whether an ancestor may still hold keys of the partition.
@@ -77,7 +98,10 @@ func (s partitionStore) Get(key []byte) ([]byte, bool, error) {
 	raw, err := s.engine.Get(persistence.DataKey(s.id, key))
 	if errors.Is(err, persistence.ErrNotFound) && s.in.pending() {
 		for _, a := range s.in.from {
-			if raw, err = s.engine.Get(persistence.DataKey(a, key)); !errors.Is(err, persistence.ErrNotFound) {
+			if !holds(a, key) {
+				continue
+			}
+			if raw, err = s.engine.Get(persistence.DataKey(a.ID, key)); !errors.Is(err, persistence.ErrNotFound) {
 				break
 			}
 		}
@@ -165,7 +189,7 @@ type entry struct {
 // list is complete up to (inclusive): nil when it holds every such key.
 func (s partitionStore) inherited(start []byte, limit int) (out []entry, bound []byte, err error) {
 	for _, a := range s.in.from {
-		got, more, err := s.scanAncestor(a, start, limit, 0)
+		got, more, err := s.scanAncestor(a.ID, start, limit, 0)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -231,7 +255,7 @@ func (s partitionStore) adoptStep() (int, error) {
 	if !in.pending() {
 		return 0, nil
 	}
-	a := in.from[0]
+	a := in.from[0].ID
 	got, more, err := s.scanAncestor(a, in.cursor, inheritChunk, 4*inheritChunk)
 	if err != nil {
 		return 0, err
@@ -281,7 +305,9 @@ func (s partitionStore) writeKey(key, value []byte) error {
 		b.Put(own, value)
 	}
 	for _, a := range s.in.from {
-		b.Delete(persistence.DataKey(a, key))
+		if holds(a, key) {
+			b.Delete(persistence.DataKey(a.ID, key))
+		}
 	}
 	return s.engine.Write(b)
 }
@@ -298,7 +324,7 @@ func (s partitionStore) keys() ([][]byte, error) {
 		return out, err
 	}
 	for _, a := range s.in.from {
-		err = s.engine.Scan(persistence.DataPrefix(a), nil, func(k, _ []byte) bool {
+		err = s.engine.Scan(persistence.DataPrefix(a.ID), nil, func(k, _ []byte) bool {
 			if _, key, ok := persistence.SplitDataKey(k); ok && s.in.owns(key) {
 				out = append(out, slices.Clone(k))
 			}

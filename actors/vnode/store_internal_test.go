@@ -52,8 +52,14 @@ func TestPartitionStore_InheritsThroughTwoSplits(t *testing.T) {
 			others++
 		}
 	}
-	in, id := newInheritance(29, 32, initial)
-	if id != 32+29 || !slices.Equal(in.from, []uint32{16 + 14, 7}) {
+	in, id := newInheritance(29, 32, initial, nil)
+	ids := func(srcs []persistence.DataSource) (out []uint32) {
+		for _, s := range srcs {
+			out = append(out, s.ID)
+		}
+		return out
+	}
+	if id != 32+29 || !slices.Equal(ids(in.from), []uint32{16 + 14, 7}) {
 		t.Fatalf("partition 29 of 32: id %d, ancestors %v", id, in.from)
 	}
 	s := partitionStore{engine: e, id: id, in: in}
@@ -158,12 +164,116 @@ func TestPartitionStore_InheritsThroughTwoSplits(t *testing.T) {
 // before resizes, and inherits nothing.
 func TestPartitionStore_UnresizedRingIsTheOldLayout(t *testing.T) {
 	for _, c := range []struct{ q, initial int }{{64, 64}, {0, 0}} {
-		in, id := newInheritance(5, c.q, c.initial)
+		in, id := newInheritance(5, c.q, c.initial, nil)
 		if in != nil || id != 5 || in.pending() {
 			t.Errorf("q=%d initial=%d: inheritance %v, id %d", c.q, c.initial, in, id)
 		}
 	}
 	if !bytes.Equal(persistence.DataPrefix(persistence.DataID(5, 64, 64)), persistence.DataPrefix(5)) {
 		t.Error("the initial ring's prefix moved")
+	}
+}
+
+// TestPartitionStore_InheritsFromThePartitionsMergedIntoIt: a ring of 16
+// partitions grew to 32 and was halved back, then halved again to 8.
+// Partition 2 of 8 holds the keys of partitions 4 and 5 of 16 (its own
+// arc on the initial ring, some never adopted by their children) and of
+// 8 … 11 of 32. Through every step of its adoption, with writes and
+// deletes between steps, it sees exactly its keys, once each and in
+// order; then every key is under its own id and none in a source.
+func TestPartitionStore_InheritsFromThePartitionsMergedIntoIt(t *testing.T) {
+	const initial = 16
+	rng := testutil.Rand(t)
+	e, err := persistence.Open(persistence.Options{Engine: persistence.EngineMemory, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	want := map[string]string{}
+	for i := range 20000 {
+		key := fmt.Appendf(nil, "key-%05d", i)
+		if ring.PartitionOf(key, 8) != 2 {
+			continue
+		}
+		// Where the key sits: under its partition of 16 (never adopted),
+		// or of 32 (written after the split).
+		id := persistence.DataID(ring.PartitionOf(key, 16), 16, initial)
+		if i%2 == 0 {
+			id = persistence.DataID(ring.PartitionOf(key, 32), 32, initial)
+		}
+		value := fmt.Sprintf("v-%d", i)
+		if err := e.Put(persistence.DataKey(id, key), []byte(value)); err != nil {
+			t.Fatal(err)
+		}
+		want[string(key)] = value
+	}
+	in, id := newInheritance(2, 8, initial, []int{8, 16, 32})
+	if id == 2 || id == persistence.DataID(2, 16, initial) || len(in.from) != 2+4 {
+		t.Fatalf("partition 2 of 8 below the initial 16: id %d, sources %+v", id, in.from)
+	}
+	sources := slices.Clone(in.from)
+	s := partitionStore{engine: e, id: id, in: in}
+	check := func(when string) {
+		t.Helper()
+		keys := slices.Sorted(maps.Keys(want))
+		for _, k := range keys[:min(len(keys), 40)] {
+			raw, found, err := s.Get([]byte(k))
+			if err != nil || !found || string(raw) != want[k] {
+				t.Fatalf("%s: Get(%s) = %q, %v, %v; want %q", when, k, raw, found, err, want[k])
+			}
+		}
+		for _, start := range []string{"", keys[len(keys)/2]} {
+			var got []string
+			var from []byte
+			if start != "" {
+				from = []byte(start)
+			}
+			if err := s.Scan(from, func(key, value []byte) bool {
+				if want[string(key)] != string(value) {
+					t.Fatalf("%s: Scan: %s = %q, want %q", when, key, value, want[string(key)])
+				}
+				got = append(got, string(key))
+				return true
+			}); err != nil {
+				t.Fatal(err)
+			}
+			i, _ := slices.BinarySearch(keys, start)
+			if !slices.Equal(got, keys[i:]) {
+				t.Fatalf("%s: Scan from %q gave %d keys, want %d (in order, once each)", when, start, len(got), len(keys)-i)
+			}
+		}
+	}
+	check("before adoption")
+	steps := 0
+	for ; s.in.pending(); steps++ {
+		if _, err := s.adoptStep(); err != nil {
+			t.Fatal(err)
+		}
+		keys := slices.Sorted(maps.Keys(want))
+		k := keys[rng.IntN(len(keys))]
+		want[k] = fmt.Sprintf("w%d", steps)
+		if err := s.writeKey([]byte(k), []byte(want[k])); err != nil {
+			t.Fatal(err)
+		}
+		gone := keys[rng.IntN(len(keys))]
+		delete(want, gone)
+		if err := s.writeKey([]byte(gone), nil); err != nil {
+			t.Fatal(err)
+		}
+		check(fmt.Sprintf("after step %d", steps))
+		if steps > 1000 {
+			t.Fatal("adoption does not end")
+		}
+	}
+	own := 0
+	_ = e.Scan(persistence.DataPrefix(id), nil, func(k, v []byte) bool { own++; return true })
+	if own != len(want) {
+		t.Fatalf("after %d steps the own prefix holds %d keys, want %d", steps, own, len(want))
+	}
+	for _, src := range sources {
+		_ = e.Scan(persistence.DataPrefix(src.ID), nil, func(k, _ []byte) bool {
+			t.Fatalf("source %+v still holds %x", src, k)
+			return false
+		})
 	}
 }

@@ -112,12 +112,20 @@
 // so the base carries a rebalance (Base.Rebalance, an event of kind
 // Rebalance at the next version) when that would move anything: members
 // below their fair share take replicas from those furthest above theirs,
-// about the sum of the shortfalls, handed off as a join's are. Like compacting it needs the records settled at
-// the latest change; a change made concurrently at or below the resize is
-// late, and its node makes it again above. Halving is refused: it would
-// need transfers a base cannot express. State.Partitions is Q for a state,
-// the configured count until a resize; docs/design-notes.md says how the
-// nodes follow it.
+// about the sum of the shortfalls, handed off as a join's are. Like
+// compacting it needs the records settled at the latest change; a change
+// made concurrently at or below the resize is late, and its node makes it
+// again above.
+//
+// Q halves in two steps (halve.go): State.Resize to Q/2 records a base
+// with Base.HalveTo and an Align event, which gives each pair of siblings
+// 2p and 2p+1 the same replicas by ordinary transfers; once those are
+// settled, State.FinishHalving merges the pairs into a base of Q/2
+// partitions, moving nothing (or aligns again, if a change since broke a
+// pair). Base.Layouts records the ring sizes the data has been laid out
+// under, where the nodes' storage looks for a partition's keys.
+// State.Partitions is Q for a state, the configured count until a resize;
+// docs/design-notes.md says how the nodes follow it.
 //
 // # Concurrency
 //

@@ -148,7 +148,11 @@ func TestState_ResizeSplitsInPlace(t *testing.T) {
 			for p := range q * f {
 				for _, sl := range after.Slots[p] {
 					fresh := !slices.Contains(split.Table.Replicas[p], sl.Node)
-					if fresh != (sl.Since == r.Base.Rebalance && r.Base.Rebalance != 0) || fresh == sl.Received {
+					// A member of the split's set placed anew gave its
+					// replica away in a chain of moves and took it back
+					// (zones only): it is sent it again.
+					back := !fresh && zones && r.Base.Rebalance != 0 && sl.Since == r.Base.Rebalance && !sl.Received
+					if !back && (fresh != (sl.Since == r.Base.Rebalance && r.Base.Rebalance != 0) || fresh == sl.Received) {
 						t.Fatalf("%s: partition %d: %s placed at %d, received %v, new %v", where, p, sl.Node, sl.Since, sl.Received, fresh)
 					}
 					if !fresh {

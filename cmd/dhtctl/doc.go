@@ -24,7 +24,7 @@
 //	join [--json]                       make the node at --addr an owner again
 //	decommission NODE [--json]          hand NODE's replicas over, then retire it
 //	force-remove NODE --yes [--json]    drop a node that is down for good (loses what only it held)
-//	resize --partitions N [--json]      grow the ring to N partitions online: a split in place, then a small rebalance
+//	resize --partitions N [--json]      grow the ring to N partitions online (a split in place, then a small rebalance), or halve it
 //
 // Setup commands (local, talk to no node):
 //

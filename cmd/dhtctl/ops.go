@@ -130,22 +130,28 @@ func (a *app) resizeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "resize --partitions N",
 		GroupID: groupCluster,
-		Short:   "Grow the ring to N partitions online, moving no data",
+		Short:   "Grow the ring to N partitions online, or halve it",
 		Long: `Grow the ring's partition count (Q) to N, a larger power of two, on the live
 cluster. Every partition splits in place into its N/Q sub-arcs, on the
-replicas it already has: no data crosses the network, reads and writes go
-on, and later joins and removals balance the finer ring. Each node then
-replaces its vnodes and moves the keys of each old partition under its
-halves on its own disk, serving them meanwhile.
+replicas it already has: no data crosses the network, and reads and
+writes go on. Then a few replicas move, by ordinary transfers, from the
+nodes above their fair share to those below. Each node replaces its
+vnodes and moves the keys of each old partition under its halves on its
+own disk, serving them meanwhile.
+
+N may also be half of Q: each pair of sibling partitions first moves onto
+one replica set by ordinary transfers (about half the replicas on a large
+cluster), and once those are settled the pairs merge in place; the count
+changes then. One halving at a time.
 
 The cluster must be settled (no data still moving after a join or a
 removal), every node up and of a release that resizes; otherwise the
-answer says what to wait for. Halving is not supported. Watch the new
-count with 'dhtctl ring --summary'.`,
+answer says what to wait for. Watch the new count with
+'dhtctl ring --summary' and the transfers with 'dhtctl status'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if partitions <= 0 {
-				return usageErrorf("--partitions N is required: the partition count to grow the ring to, a larger power of two")
+				return usageErrorf("--partitions N is required: the partition count to resize the ring to, a larger power of two or half the current count")
 			}
 			return a.withAdmin(cmd, func(ctx context.Context, c *client.Client) error {
 				res, err := c.Resize(ctx, partitions)
@@ -158,13 +164,13 @@ count with 'dhtctl ring --summary'.`,
 				if asJSON {
 					return writeAcceptedJSON(cmd.OutOrStdout(), res)
 				}
-				return printLine(cmd.ErrOrStderr(), "resize to %d partitions accepted: every partition splits in place on its replicas (no data moves), then a few replicas move to even the loads; `dhtctl status` shows the transfers", partitions)
+				return printLine(cmd.ErrOrStderr(), "resize to %d partitions accepted: a larger count splits every partition in place (no data moves), then a few replicas move to even the loads; half the count aligns sibling partitions by transfers, then merges them; `dhtctl status` shows the transfers", partitions)
 			})
 		},
 	}
 	addAdminTokenFlag(cmd)
 	addAcceptedJSONFlag(cmd, &asJSON)
-	cmd.Flags().IntVar(&partitions, "partitions", 0, "the partition count to grow the ring to, a larger power of two")
+	cmd.Flags().IntVar(&partitions, "partitions", 0, "the partition count to resize the ring to, a larger power of two or half the current count")
 	return cmd
 }
 

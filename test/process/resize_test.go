@@ -150,6 +150,9 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	if movedKeys == 0 || movedKeys*10 > 3*len(acked) {
 		t.Errorf("the rebalances moved %d keys by handoff, want some and at most a tenth of the %d replicas of the keys", movedKeys, 3*len(acked))
 	}
+	if movedKeys == 0 || movedKeys >= 3*len(acked) {
+		t.Errorf("the halving and the growth sent %d keys by handoff, want some and fewer than one new ring's %d", movedKeys, 3*len(acked))
+	}
 	if n := l.falseNotFound.Load(); n > 0 {
 		t.Fatalf("%d false not-found reads", n)
 	}
@@ -199,4 +202,59 @@ func resize(t *testing.T, via *process.Node, q int) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// TestMembership_HalvesTheRingOnline halves a 5-node ring from 64
+// partitions to 32, below the count it started with, under a write and
+// read load, then grows it back to 64. The halving first aligns each pair
+// of sibling partitions onto one replica set by ordinary transfers, then
+// merges the pairs in place once those have settled; a resize that
+// builds a new ring would send every replica, the align sends about half.
+// No read or write fails throughout, every node ends on each new count,
+// nothing acknowledged is lost or answered not-found, and every key is on
+// exactly 3 replicas, once each, at the end.
+func TestMembership_HalvesTheRingOnline(t *testing.T) {
+	const size = 5
+	nodes := startCluster(t, size, membershipArgs...)
+	waitSameRing(t, nodes, size, 30*time.Second)
+	waitSettled(t, nodes, size, 60*time.Second)
+	waitRecordsSettled(t, nodes, 30*time.Second)
+	l := startPacedLoad(t, 2, 5*time.Millisecond, nodes)
+	time.Sleep(3 * time.Second) // some data before the halving
+
+	failures := func() int64 { return l.readErrors.Load() + l.failed.Load() + l.indeterminate.Load() }
+	failedBefore := failures()
+	keysBefore := sumMetric(t, nodes, "dht_handoff_keys_total")
+	for i, q := range []int{32, 64} {
+		start := time.Now()
+		resize(t, nodes[i], q)
+		deadline := time.Now().Add(120 * time.Second)
+		for {
+			ring := waitSameRing(t, nodes, size, 30*time.Second)
+			if ring.Partitions == q {
+				t.Logf("every node on %d partitions %v after the resize was accepted", q, time.Since(start).Round(time.Millisecond))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the nodes agree on a ring of %d partitions, 120 s after a resize to %d", ring.Partitions, q)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Logf("settled on %d partitions in %v more", q, waitSettled(t, nodes, size, 90*time.Second).Round(time.Millisecond))
+		waitRecordsSettled(t, nodes, 30*time.Second)
+		time.Sleep(2 * time.Second) // the load goes on over the new ring
+	}
+	movedKeys := sumMetric(t, nodes, "dht_handoff_keys_total") - keysBefore
+	if failed := failures() - failedBefore; failed > 0 {
+		t.Errorf("%d requests failed while the ring halved and grew back, want 0 (the load's report below names them)", failed)
+	}
+	acked := l.halt()
+	l.report(t)
+	t.Logf("halved 64 → 32 and grew back to 64: %d keys sent by handoff; a resize that builds a new ring would send every replica, %d keys × 3 each time",
+		movedKeys, len(acked))
+	if n := l.falseNotFound.Load(); n > 0 {
+		t.Fatalf("%d false not-found reads", n)
+	}
+	assertReadable(t, nodes[0], acked)
+	assertReplicas(t, nodes, acked, 3) // stops the nodes
 }
