@@ -78,8 +78,10 @@ func (a *nodeActor) spawnVnodes(ctx actor.Context) {
 const quiesceTimeout = 10 * time.Second
 
 // resize makes the vnodes those of a ring of q partitions (a resize:
-// ring.State.Resize doubles Q by a power of two, FinishHalving halves
-// it), in three steps, none of which loses a request:
+// ring.State.Resize multiplies Q by a power of two, FinishHalving halves
+// it; a node that joins a ring halved more than once, or restarts on one
+// whose state it lacked, meets a smaller power-of-two fraction), in three
+// steps, none of which loses a request:
 //   - every vnode is quiesced: it finishes its writes in flight and then
 //     holds what arrives, so that no vnode of the new ring reads a
 //     partition an old one still writes;
@@ -96,9 +98,9 @@ const quiesceTimeout = 10 * time.Second
 // stopped actor's mailbox.
 func (a *nodeActor) resize(ctx actor.Context, q int, layouts []int) {
 	from := a.partitions
-	if q == from || (q%from != 0 && from != 2*q) {
+	if q == from || (q%from != 0 && from%q != 0) {
 		if q != from {
-			a.logger.Error("the ring's partition count is neither a multiple nor the half of this node's; keeping the vnodes", "from", from, "to", q)
+			a.logger.Error("the ring's partition count is neither a multiple nor a fraction of this node's; keeping the vnodes", "from", from, "to", q)
 		}
 		return
 	}

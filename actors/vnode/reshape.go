@@ -23,7 +23,7 @@ type Quiesce struct{}
 type Quiesced struct{}
 
 // Reshape makes a quiesced vnode partition p (its own number) of a ring of
-// Partitions partitions, a multiple of its current count or its half: it
+// Partitions partitions, a multiple or a fraction of its current count: it
 // drops its machine, builds one over the new partition's keys (read
 // through the partitions of the ring's other sizes, Layouts, see
 // inheritance), and handles what it held as the new partition would. A
@@ -92,8 +92,8 @@ func (v *vnode) reshape(ctx actor.Context, r *Reshape) {
 	}
 	from := v.cfg.Partitions
 	switch {
-	case from <= 0 || q <= 0 || (q%from != 0 && from != 2*q):
-		v.cfg.Logger.Error("reshape to a partition count that neither splits nor halves this one; keeping it", "from", from, "to", q)
+	case from <= 0 || q <= 0 || (q%from != 0 && from%q != 0):
+		v.cfg.Logger.Error("reshape to a partition count that is neither a multiple nor a fraction of this one; keeping it", "from", from, "to", q)
 	case int(v.cfg.Partition) >= q:
 		v.retire(q)
 	default:
