@@ -20,8 +20,12 @@
 //   - recover: every down node comes back, and anti-entropy repairs what it
 //     missed;
 //   - resize: once the plan has settled, Q doubles (State.Resize), each
-//     child partition on its parent's replicas, so nothing moves; Result
-//     reports what a resize that transfers every partition would move.
+//     child partition on its parent's replicas, so the split moves
+//     nothing, and the rebalance after it a few replicas; Result reports
+//     what a resize that transfers every partition would move;
+//   - halve: once the plan has settled, Q halves: the sibling pairs align
+//     by transfers, then merge (State.FinishHalving) moving nothing, then
+//     a rebalance; Moved counts in partitions of the larger ring.
 //
 // After a ring change the Sim lists the plan's transfers (Plan.Transfers),
 // runs them on the simulated network — each takes the partition's size over

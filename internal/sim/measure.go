@@ -42,7 +42,7 @@ type Result struct {
 	// Stalled counts the transfers left that cannot run (no live source).
 	Transfers  int
 	BytesMoved int64
-	// NaiveBytes is, for a Resize, what a resize that transfers every
+	// NaiveBytes is, for a Resize or a Halve, what a resize that transfers every
 	// partition to a new ring (Riak's) would move: every replica.
 	NaiveBytes int64
 	Settle     time.Duration
@@ -122,8 +122,23 @@ func (a Availability) SloppyWriteShare() float64 {
 	return ratio(float64(a.SloppyWrite), float64(a.Partitions))
 }
 
+//
+// Across a resize the two count partitions of different sizes: the one of
+// fewer, larger partitions is counted in the other's, each of its
+// partitions standing for the arcs of those it covers.
 func (a Availability) worst(b Availability) Availability {
+	a, b = a.in(b.Partitions), b.in(a.Partitions)
 	return Availability{Partitions: a.Partitions, Read: min(a.Read, b.Read), Write: min(a.Write, b.Write), SloppyWrite: min(a.SloppyWrite, b.SloppyWrite)}
+}
+
+// in returns a counted in partitions of a ring of q when q is a multiple
+// of a's count, else a.
+func (a Availability) in(q int) Availability {
+	if a.Partitions == 0 || q <= a.Partitions || q%a.Partitions != 0 {
+		return a
+	}
+	f := q / a.Partitions
+	return Availability{Partitions: q, Read: a.Read * f, Write: a.Write * f, SloppyWrite: a.SloppyWrite * f}
 }
 
 // availability routes every partition by the current plan and the down set,

@@ -78,7 +78,7 @@ func Summarize(cfg Config, results []Result) Summary {
 			s.JoinElsewhere += r.MovedElsewhere
 			s.JoinSettle = max(s.JoinSettle, r.Settle)
 			full(&s.Changes, r.Avail)
-		case Resize:
+		case Resize, Halve:
 			full(&s.Changes, r.Avail)
 		case Decommission, ForceRemove:
 			s.RemoveMoved = max(s.RemoveMoved, r.MovedRatio())
@@ -137,7 +137,7 @@ func StepTable(results []Result) string {
 		} else if len(r.Nodes) > 4 {
 			what = fmt.Sprintf("%d nodes", len(r.Nodes))
 		}
-		if r.Step.Kind == Resize {
+		if r.Step.Kind == Resize || r.Step.Kind == Halve {
 			what = fmt.Sprintf("to Q=%d: %.1f GB moved, a new ring moves %.1f GB", r.Partitions, float64(r.BytesMoved)/1e9, float64(r.NaiveBytes)/1e9)
 		}
 		if r.Skipped {

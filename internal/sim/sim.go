@@ -23,7 +23,7 @@ type Rand interface {
 // StepKind is the kind of a Step.
 type StepKind int
 
-// The steps. Join, Decommission, ForceRemove and Resize change the ring; Crash,
+// The steps. Join, Decommission, ForceRemove, Resize and Halve change the ring; Crash,
 // ZoneLoss and Recover only change which nodes are up, as failures do.
 const (
 	Join StepKind = iota + 1
@@ -34,12 +34,16 @@ const (
 	Recover
 	// Resize doubles Q (ring.State.Resize) once the plan has settled.
 	Resize
+	// Halve halves Q once the plan has settled: ring.State.Resize to Q/2
+	// aligns the sibling pairs, and once their transfers are done,
+	// State.FinishHalving merges them (as the nodes' topology does).
+	Halve
 )
 
 var stepNames = map[StepKind]string{
 	Join: "join", Decommission: "decommission", Crash: "crash",
 	ForceRemove: "force-remove", ZoneLoss: "zone-loss", Recover: "recover",
-	Resize: "resize",
+	Resize: "resize", Halve: "halve",
 }
 
 func (k StepKind) String() string {
@@ -333,6 +337,18 @@ func (s *Sim) Apply(st Step) Result {
 		// transfers every partition (Riak's) moves: every replica.
 		res.NaiveBytes = s.cfg.DataBytes * int64(s.cfg.Quorum.N)
 		res.Ideal = evenSplitIdeal(prev.Counts(), 2, float64(2*prev.Partitions*s.cfg.Quorum.N)/float64(owners))
+	case Halve:
+		if !s.plan.Settled() || s.partitions()/2 < ring.MinPartitions {
+			res.Skipped = true
+			break
+		}
+		next, err := s.state.SettleHandoffs().Resize(s.cfg.Partitions, s.cfg.Quorum.N, s.partitions()/2)
+		if err != nil {
+			panic(fmt.Sprintf("sim: halve to %d: %v", s.partitions()/2, err))
+		}
+		s.state, changed = next, true
+		res.NaiveBytes = s.cfg.DataBytes * int64(s.cfg.Quorum.N)
+		res.Ideal = halvingIdeal(prev)
 	case Recover:
 		res.Nodes = s.Down()
 		if len(res.Nodes) == 0 {
@@ -364,6 +380,21 @@ func (s *Sim) Apply(st Step) Result {
 	res.Avail = s.availability()
 	start, movedBefore := s.now, s.moved
 	res.Transfers = s.settle()
+	if st.Kind == Halve && changed {
+		// The merge, once the align's transfers are done (and a new
+		// align, had a change broken a pair): then the rebalance's.
+		for s.state.Halving() != 0 {
+			h, ok := s.state.SettleHandoffs().FinishHalving(s.cfg.Partitions, s.cfg.Quorum.N)
+			if !ok {
+				break // transfers that cannot run
+			}
+			s.state = h
+			s.replan()
+			res.Avail = res.Avail.worst(s.availability())
+			res.Transfers += s.settle()
+		}
+		res.Moved = movedAcrossMerge(prev, s.plan.Table)
+	}
 	res.Settle = s.now - start
 	res.BytesMoved = s.moved - movedBefore
 	res.Stalled = len(s.waiting)
@@ -540,6 +571,39 @@ func movedAcrossSplit(prev, next ring.Table) int {
 		for _, id := range ids {
 			if !slices.Contains(prev.Replicas[p/f], id) {
 				moved++
+			}
+		}
+	}
+	return moved
+}
+
+// halvingIdeal is the least a halving of a ring with table prev can move,
+// in partitions of prev's size: every replica of a merged partition must
+// hold both halves, so each pair of siblings moves at least the replicas
+// its two sets do not share.
+func halvingIdeal(prev ring.Table) float64 {
+	ideal := 0
+	for p := 0; p+1 < len(prev.Replicas); p += 2 {
+		for _, id := range prev.Replicas[p] {
+			if !slices.Contains(prev.Replicas[p+1], id) {
+				ideal++
+			}
+		}
+	}
+	return float64(ideal)
+}
+
+// movedAcrossMerge counts, in partitions of prev's size, what a halving
+// from prev to next sent: for each replica of each merged partition, the
+// halves it did not hold.
+func movedAcrossMerge(prev, next ring.Table) int {
+	moved := 0
+	for p, ids := range next.Replicas {
+		for _, id := range ids {
+			for _, c := range []int{2 * p, 2*p + 1} {
+				if !slices.Contains(prev.Replicas[c], id) {
+					moved++
+				}
 			}
 		}
 	}

@@ -340,3 +340,48 @@ func TestSim_ResizeMovesLittle(t *testing.T) {
 		}
 	}
 }
+
+// TestSim_HalvingMovesWhatItMust: halving Q on a settled ring of 60 nodes
+// in five zones aligns each pair of siblings, then merges: it moves no
+// more than 1.1× the least any halving could (the replicas the pairs'
+// sets do not share, plus the rebalance after the merge), under two
+// thirds of what a resize that builds a new ring moves, with every
+// partition readable and writable throughout; the ring ends on half the
+// partitions with zones distinct and loads within 5% of the mean, and the
+// joins, removal and growth after it claim as on any ring.
+func TestSim_HalvingMovesWhatItMust(t *testing.T) {
+	cfg := Default()
+	cfg.Nodes, cfg.Zones, cfg.Partitions = 60, 5, 2048
+	s := newSim(t, cfg, *seedFlag)
+	results := s.Run([]Step{{Kind: Halve}, {Kind: Join}, {Kind: Decommission}, {Kind: Halve}, {Kind: Resize}, {Kind: Join}})
+	t.Logf("\n%s", StepTable(results))
+	q := cfg.Partitions
+	for i, r := range results {
+		if r.Skipped {
+			t.Fatalf("step %d (%s) skipped", i, r.Step)
+		}
+		if r.ZoneRepeats != 0 || r.Stalled != 0 {
+			t.Errorf("step %d (%s): %d partitions repeat a zone, %d transfers stalled", i, r.Step, r.ZoneRepeats, r.Stalled)
+		}
+		if r.Loads.MaxRatio() > 1.05 || r.Loads.MinRatio() < 0.95 {
+			t.Errorf("step %d (%s): loads %.3f–%.3f of the mean", i, r.Step, r.Loads.MinRatio(), r.Loads.MaxRatio())
+		}
+		switch r.Step.Kind {
+		case Halve:
+			q /= 2
+			if r.Partitions != q || r.MovedRatio() > 1.1 || r.BytesMoved*3 > r.NaiveBytes*2 {
+				t.Errorf("step %d: halving to Q=%d (want %d) moved %d replicas (ideal %.0f), %d bytes, a new ring %d bytes",
+					i, r.Partitions, q, r.Moved, r.Ideal, r.BytesMoved, r.NaiveBytes)
+			}
+			if r.Avail.ReadShare() != 1 || r.Avail.WriteShare() != 1 {
+				t.Errorf("step %d: %.3f of partitions readable, %.3f writable through the halving", i, r.Avail.ReadShare(), r.Avail.WriteShare())
+			}
+		case Resize:
+			q *= 2
+		case Join:
+			if r.Partitions != q || r.MovedRatio() > 1.05 || r.MovedElsewhere != 0 {
+				t.Errorf("step %d: join at Q=%d moved %.3f× its ideal, %d elsewhere", i, r.Partitions, r.MovedRatio(), r.MovedElsewhere)
+			}
+		}
+	}
+}
