@@ -122,7 +122,6 @@ func (a Availability) SloppyWriteShare() float64 {
 	return ratio(float64(a.SloppyWrite), float64(a.Partitions))
 }
 
-//
 // Across a resize the two count partitions of different sizes: the one of
 // fewer, larger partitions is counted in the other's, each of its
 // partitions standing for the arcs of those it covers.
