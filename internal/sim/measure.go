@@ -122,9 +122,10 @@ func (a Availability) SloppyWriteShare() float64 {
 	return ratio(float64(a.SloppyWrite), float64(a.Partitions))
 }
 
-// Across a resize the two count partitions of different sizes: the one of
-// fewer, larger partitions is counted in the other's, each of its
-// partitions standing for the arcs of those it covers.
+// worst returns, field by field, the lower of a and b. Across a resize the
+// two count partitions of different sizes: the one of fewer, larger
+// partitions is counted in the other's, each of its partitions standing
+// for the arcs of those it covers.
 func (a Availability) worst(b Availability) Availability {
 	a, b = a.in(b.Partitions), b.in(a.Partitions)
 	return Availability{Partitions: a.Partitions, Read: min(a.Read, b.Read), Write: min(a.Write, b.Write), SloppyWrite: min(a.SloppyWrite, b.SloppyWrite)}
