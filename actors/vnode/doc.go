@@ -30,10 +30,12 @@
 // flight, and everything after it) waits in the vnode's queue, not in a
 // blocked mailbox.
 //
-// On a resized ring (Config.Partitions above Config.InitialPartitions) a
-// partition's data lives under an id of its own (persistence.DataID), and
-// the keys the partitions it split from hold of it stay where they are
-// until the vnode adopts them: partitionStore reads through to them, scans
+// On a resized ring (Config.Partitions other than Config.InitialPartitions)
+// a partition's data lives under an id of its own (persistence.DataID), and
+// the keys that the partitions of the ring's other sizes (Config.Layouts)
+// hold of it, those it split from and those merged into it, stay where
+// they are until the vnode adopts them: partitionStore reads through to
+// them, scans
 // merge them in key order, and a write deletes the inherited copy in the
 // same batch; meanwhile adopt messages the vnode sends itself move the
 // rest, a few hundred keys at a time between requests (adopt.go). While
@@ -47,8 +49,10 @@
 // (reshape.go): Quiesce lets a vnode finish its writes in flight and hold
 // later requests, and Reshape rebuilds it as the partition of its number
 // on the new ring, under the same name and mailbox, before it handles
-// them. Rehome decides what becomes of a request a peer on the larger
-// ring sent to a vnode this node does not have yet.
+// them; after a halving, a vnode whose number is no longer a partition
+// retires and forwards what reaches it by key. Rehome decides what becomes
+// of a request a peer on the larger ring sent to a vnode this node does
+// not have.
 //
 // With Config.ResolveOnWrite (resolution.on_write), a write that leaves
 // several live siblings is followed by their resolution, stored as a second

@@ -11,6 +11,7 @@ import (
 	"github.com/dhtkv/dht/actors/vnode"
 	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/messages"
+	"github.com/dhtkv/dht/persistence"
 	"github.com/dhtkv/dht/wire"
 )
 
@@ -32,17 +33,11 @@ type (
 // forwards the key to, and every key is served by its partition on the
 // new ring. A Drop computed against an old partition empties no new one.
 func TestVnode_ReshapesInPlaceHoldingItsRequests(t *testing.T) {
-	engine := openSyncBadger(t)
-	minter, _, err := vnode.OpenMinter(engine, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine, minter, system := reshapeFixture(t)
 	cfg := func(p uint32, q int) vnode.Config {
 		return vnode.Config{Partition: p, Partitions: q, InitialPartitions: 2, Engine: engine, Minter: minter,
 			CacheBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler)}
 	}
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	t.Cleanup(system.Shutdown)
 	vnodes := make([]*actor.PID, 4)
 	node, err := system.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
 		spawn := func(p uint32, q int) {
@@ -199,14 +194,8 @@ type (
 // keys from before, are all served again once the ring grows back to 8
 // and the retired vnodes return.
 func TestVnode_HalvesAndGrowsBack(t *testing.T) {
-	engine := openSyncBadger(t)
-	minter, _, err := vnode.OpenMinter(engine, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine, minter, system := reshapeFixture(t)
 	const initial = 8
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	t.Cleanup(system.Shutdown)
 	vnodes := make([]*actor.PID, initial)
 	reshapeAll := func(ctx actor.Context, q int) {
 		for _, pid := range vnodes {
@@ -350,4 +339,19 @@ func TestVnode_HalvesAndGrowsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("grown back to 8", initial)
+}
+
+// reshapeFixture returns the storage (badger with sync writes, so puts take
+// the asynchronous path), the minter and the actor system of a reshape
+// test.
+func reshapeFixture(t *testing.T) (persistence.Engine, *vnode.Minter, *actor.ActorSystem) {
+	t.Helper()
+	engine := openSyncBadger(t)
+	minter, _, err := vnode.OpenMinter(engine, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(system.Shutdown)
+	return engine, minter, system
 }

@@ -64,43 +64,7 @@ func TestPartitionStore_InheritsThroughTwoSplits(t *testing.T) {
 	}
 	s := partitionStore{engine: e, id: id, in: in}
 
-	check := func(when string) {
-		t.Helper()
-		keys := slices.Sorted(maps.Keys(want))
-		for _, k := range keys[:min(len(keys), 50)] {
-			raw, found, err := s.Get([]byte(k))
-			if err != nil || !found || string(raw) != want[k] {
-				t.Fatalf("%s: Get(%s) = %q, %v, %v; want %q", when, k, raw, found, err, want[k])
-			}
-		}
-		for _, start := range []string{"", keys[len(keys)/3], keys[len(keys)/3] + "\x00", "zzz"} {
-			var from []byte
-			if start != "" {
-				from = []byte(start)
-			}
-			var got []string
-			err := s.Scan(from, func(key, value []byte) bool {
-				if want[string(key)] != string(value) {
-					t.Fatalf("%s: Scan from %q: %s = %q, want %q", when, start, key, value, want[string(key)])
-				}
-				got = append(got, string(key))
-				return true
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			i, _ := slices.BinarySearch(keys, start)
-			if !slices.Equal(got, keys[i:]) {
-				t.Fatalf("%s: Scan from %q gave %d keys, want %d (in order, once each)", when, start, len(got), len(keys)-i)
-			}
-		}
-		// A scan stopped early stops.
-		n := 0
-		_ = s.Scan(nil, func(_, _ []byte) bool { n++; return n < 300 })
-		if n != min(300, len(keys)) {
-			t.Fatalf("%s: a scan asked to stop after 300 keys visited %d", when, n)
-		}
-	}
+	check := func(when string) { t.Helper(); checkStore(t, s, want, when) }
 
 	check("before adoption")
 	steps := 0
@@ -110,17 +74,7 @@ func TestPartitionStore_InheritsThroughTwoSplits(t *testing.T) {
 		}
 		steps++
 		// Between steps, a write and a delete of random keys.
-		keys := slices.Sorted(maps.Keys(want))
-		k := keys[rng.IntN(len(keys))]
-		want[k] = fmt.Sprintf("v%d", steps)
-		if err := s.writeKey([]byte(k), []byte(want[k])); err != nil {
-			t.Fatal(err)
-		}
-		gone := keys[rng.IntN(len(keys))]
-		delete(want, gone)
-		if err := s.writeKey([]byte(gone), nil); err != nil {
-			t.Fatal(err)
-		}
+		writeAndDelete(t, s, rng, want, fmt.Sprintf("v%d", steps))
 		check(fmt.Sprintf("after step %d", steps))
 		if steps > 1000 {
 			t.Fatal("adoption does not end")
@@ -213,53 +167,14 @@ func TestPartitionStore_InheritsFromThePartitionsMergedIntoIt(t *testing.T) {
 	}
 	sources := slices.Clone(in.from)
 	s := partitionStore{engine: e, id: id, in: in}
-	check := func(when string) {
-		t.Helper()
-		keys := slices.Sorted(maps.Keys(want))
-		for _, k := range keys[:min(len(keys), 40)] {
-			raw, found, err := s.Get([]byte(k))
-			if err != nil || !found || string(raw) != want[k] {
-				t.Fatalf("%s: Get(%s) = %q, %v, %v; want %q", when, k, raw, found, err, want[k])
-			}
-		}
-		for _, start := range []string{"", keys[len(keys)/2]} {
-			var got []string
-			var from []byte
-			if start != "" {
-				from = []byte(start)
-			}
-			if err := s.Scan(from, func(key, value []byte) bool {
-				if want[string(key)] != string(value) {
-					t.Fatalf("%s: Scan: %s = %q, want %q", when, key, value, want[string(key)])
-				}
-				got = append(got, string(key))
-				return true
-			}); err != nil {
-				t.Fatal(err)
-			}
-			i, _ := slices.BinarySearch(keys, start)
-			if !slices.Equal(got, keys[i:]) {
-				t.Fatalf("%s: Scan from %q gave %d keys, want %d (in order, once each)", when, start, len(got), len(keys)-i)
-			}
-		}
-	}
+	check := func(when string) { t.Helper(); checkStore(t, s, want, when) }
 	check("before adoption")
 	steps := 0
 	for ; s.in.pending(); steps++ {
 		if _, err := s.adoptStep(); err != nil {
 			t.Fatal(err)
 		}
-		keys := slices.Sorted(maps.Keys(want))
-		k := keys[rng.IntN(len(keys))]
-		want[k] = fmt.Sprintf("w%d", steps)
-		if err := s.writeKey([]byte(k), []byte(want[k])); err != nil {
-			t.Fatal(err)
-		}
-		gone := keys[rng.IntN(len(keys))]
-		delete(want, gone)
-		if err := s.writeKey([]byte(gone), nil); err != nil {
-			t.Fatal(err)
-		}
+		writeAndDelete(t, s, rng, want, fmt.Sprintf("w%d", steps))
 		check(fmt.Sprintf("after step %d", steps))
 		if steps > 1000 {
 			t.Fatal("adoption does not end")
@@ -275,5 +190,63 @@ func TestPartitionStore_InheritsFromThePartitionsMergedIntoIt(t *testing.T) {
 			t.Fatalf("source %+v still holds %x", src, k)
 			return false
 		})
+	}
+}
+
+// checkStore asserts that s holds exactly want, key → value: through Get
+// (of the first 50 keys), and through Scan from several starts, in key
+// order and once each, and that a scan asked to stop does.
+func checkStore(t *testing.T, s partitionStore, want map[string]string, when string) {
+	t.Helper()
+	keys := slices.Sorted(maps.Keys(want))
+	for _, k := range keys[:min(len(keys), 50)] {
+		raw, found, err := s.Get([]byte(k))
+		if err != nil || !found || string(raw) != want[k] {
+			t.Fatalf("%s: Get(%s) = %q, %v, %v; want %q", when, k, raw, found, err, want[k])
+		}
+	}
+	for _, start := range []string{"", keys[len(keys)/3], keys[len(keys)/3] + "\x00", "zzz"} {
+		var from []byte
+		if start != "" {
+			from = []byte(start)
+		}
+		var got []string
+		err := s.Scan(from, func(key, value []byte) bool {
+			if want[string(key)] != string(value) {
+				t.Fatalf("%s: Scan from %q: %s = %q, want %q", when, start, key, value, want[string(key)])
+			}
+			got = append(got, string(key))
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, _ := slices.BinarySearch(keys, start)
+		if !slices.Equal(got, keys[i:]) {
+			t.Fatalf("%s: Scan from %q gave %d keys, want %d (in order, once each)", when, start, len(got), len(keys)-i)
+		}
+	}
+	// A scan stopped early stops.
+	n := 0
+	_ = s.Scan(nil, func(_, _ []byte) bool { n++; return n < 300 })
+	if n != min(300, len(keys)) {
+		t.Fatalf("%s: a scan asked to stop after 300 keys visited %d", when, n)
+	}
+}
+
+// writeAndDelete writes value at a random key of want through s and
+// deletes another, keeping want the model of what s holds.
+func writeAndDelete(t *testing.T, s partitionStore, rng interface{ IntN(int) int }, want map[string]string, value string) {
+	t.Helper()
+	keys := slices.Sorted(maps.Keys(want))
+	k := keys[rng.IntN(len(keys))]
+	want[k] = value
+	if err := s.writeKey([]byte(k), []byte(value)); err != nil {
+		t.Fatal(err)
+	}
+	gone := keys[rng.IntN(len(keys))]
+	delete(want, gone)
+	if err := s.writeKey([]byte(gone), nil); err != nil {
+		t.Fatal(err)
 	}
 }

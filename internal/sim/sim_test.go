@@ -311,15 +311,7 @@ func TestSim_ResizeMovesLittle(t *testing.T) {
 	t.Logf("\n%s", StepTable(results))
 	q := cfg.Partitions
 	for i, r := range results {
-		if r.Skipped {
-			t.Fatalf("step %d (%s) skipped", i, r.Step)
-		}
-		if r.ZoneRepeats != 0 || r.Stalled != 0 {
-			t.Errorf("step %d (%s): %d partitions repeat a zone, %d transfers stalled", i, r.Step, r.ZoneRepeats, r.Stalled)
-		}
-		if r.Loads.MaxRatio() > 1.05 || r.Loads.MinRatio() < 0.95 {
-			t.Errorf("step %d (%s): loads %.3f–%.3f of the mean", i, r.Step, r.Loads.MinRatio(), r.Loads.MaxRatio())
-		}
+		checkStep(t, i, r)
 		switch r.Step.Kind {
 		case Resize:
 			q *= 2
@@ -357,15 +349,7 @@ func TestSim_HalvingMovesWhatItMust(t *testing.T) {
 	t.Logf("\n%s", StepTable(results))
 	q := cfg.Partitions
 	for i, r := range results {
-		if r.Skipped {
-			t.Fatalf("step %d (%s) skipped", i, r.Step)
-		}
-		if r.ZoneRepeats != 0 || r.Stalled != 0 {
-			t.Errorf("step %d (%s): %d partitions repeat a zone, %d transfers stalled", i, r.Step, r.ZoneRepeats, r.Stalled)
-		}
-		if r.Loads.MaxRatio() > 1.05 || r.Loads.MinRatio() < 0.95 {
-			t.Errorf("step %d (%s): loads %.3f–%.3f of the mean", i, r.Step, r.Loads.MinRatio(), r.Loads.MaxRatio())
-		}
+		checkStep(t, i, r)
 		switch r.Step.Kind {
 		case Halve:
 			q /= 2
@@ -383,5 +367,21 @@ func TestSim_HalvingMovesWhatItMust(t *testing.T) {
 				t.Errorf("step %d: join at Q=%d moved %.3f× its ideal, %d elsewhere", i, r.Partitions, r.MovedRatio(), r.MovedElsewhere)
 			}
 		}
+	}
+}
+
+// checkStep asserts what every step of the resize tests keeps: it ran,
+// no partition repeats a zone, no transfer stalled, and every node holds
+// within 5% of the mean.
+func checkStep(t *testing.T, i int, r Result) {
+	t.Helper()
+	if r.Skipped {
+		t.Fatalf("step %d (%s) skipped", i, r.Step)
+	}
+	if r.ZoneRepeats != 0 || r.Stalled != 0 {
+		t.Errorf("step %d (%s): %d partitions repeat a zone, %d transfers stalled", i, r.Step, r.ZoneRepeats, r.Stalled)
+	}
+	if r.Loads.MaxRatio() > 1.05 || r.Loads.MinRatio() < 0.95 {
+		t.Errorf("step %d (%s): loads %.3f–%.3f of the mean", i, r.Step, r.Loads.MinRatio(), r.Loads.MaxRatio())
 	}
 }

@@ -54,21 +54,8 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	failedBefore, readsBefore, writesBefore := failures(), l.reads.Load(), l.attempted.Load()
 	resizes := 0
 	for _, q := range []int{128, 256} {
-		start := time.Now()
-		resize(t, nodes[resizes%size], q)
+		resizeAndWait(t, nodes, nodes[resizes%size], q, 30*time.Second)
 		resizes++
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ring := waitSameRing(t, nodes, size, 30*time.Second)
-			if ring.Partitions == q {
-				t.Logf("every node on %d partitions %v after the resize was accepted", q, time.Since(start).Round(time.Millisecond))
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the nodes agree on a ring of %d partitions, 30 s after a resize to %d", ring.Partitions, q)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
 		// The rebalance's transfers finish and the cluster agrees they
 		// have: the next resize waits for that.
 		t.Logf("the rebalance after the resize to %d settled in %v", q, waitSettled(t, nodes, size, 60*time.Second).Round(time.Millisecond))
@@ -117,15 +104,7 @@ func TestMembership_ResizesTheRingOnline(t *testing.T) {
 	// A node restarted on the resized ring comes back on it, and a node
 	// that joins the resized ring (configured, like every node, with the
 	// count the ring started with) takes its share of the new partitions.
-	l.setTargets(nodes[:size-1])
-	if _, err := nodes[size-1].Stop(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	nodes[size-1].Restart()
-	if err := nodes[size-1].WaitReady(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	l.setTargets(nodes)
+	restartOutOfLoad(t, l, nodes)
 	if ring := waitSameRing(t, nodes, size, 30*time.Second); ring.Partitions != 256 {
 		t.Fatalf("after a restart the nodes agree on %d partitions, want 256", ring.Partitions)
 	}
@@ -181,7 +160,28 @@ func listPage(t *testing.T, via *process.Node, cursor string, listed map[string]
 	}
 }
 
-// resize asks via to grow the ring to q partitions, retrying while the
+// resizeAndWait resizes the ring to q partitions via node via and waits,
+// at most timeout, until every node of nodes agrees on a ring of q
+// partitions.
+func resizeAndWait(t *testing.T, nodes []*process.Node, via *process.Node, q int, timeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	resize(t, via, q)
+	deadline := start.Add(timeout)
+	for {
+		ring := waitSameRing(t, nodes, len(nodes), 30*time.Second)
+		if ring.Partitions == q {
+			t.Logf("every node on %d partitions %v after the resize was accepted", q, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the nodes agree on a ring of %d partitions, %v after a resize to %d", ring.Partitions, timeout, q)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// resize asks via to resize the ring to q partitions, retrying while the
 // cluster is not ready (409: a peer has not the latest ring yet).
 func resize(t *testing.T, via *process.Node, q int) {
 	t.Helper()
@@ -228,14 +228,7 @@ func TestMembership_HalvesTheRingOnline(t *testing.T) {
 	for i, q := range []int{32, 64} {
 		if q == 64 {
 			// On the halved ring: a restart, and a join.
-			l.setTargets(nodes[:size-1])
-			if _, err := nodes[size-1].Stop(30 * time.Second); err != nil {
-				t.Fatal(err)
-			}
-			nodes[size-1].Restart()
-			if err := nodes[size-1].WaitReady(60 * time.Second); err != nil {
-				t.Fatal(err)
-			}
+			restartOutOfLoad(t, l, nodes)
 			if ring := waitSameRing(t, nodes, size, 30*time.Second); ring.Partitions != 32 {
 				t.Fatalf("after a restart the nodes agree on %d partitions, want 32", ring.Partitions)
 			}
@@ -249,20 +242,7 @@ func TestMembership_HalvesTheRingOnline(t *testing.T) {
 			waitRecordsSettled(t, nodes, 30*time.Second)
 		}
 		failedBefore, phaseKeys := failures(), sumMetric(t, nodes, "dht_handoff_keys_total")
-		start := time.Now()
-		resize(t, nodes[i], q)
-		deadline := time.Now().Add(120 * time.Second)
-		for {
-			ring := waitSameRing(t, nodes, size, 30*time.Second)
-			if ring.Partitions == q {
-				t.Logf("every node on %d partitions %v after the resize was accepted", q, time.Since(start).Round(time.Millisecond))
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the nodes agree on a ring of %d partitions, 120 s after a resize to %d", ring.Partitions, q)
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		resizeAndWait(t, nodes, nodes[i], q, 120*time.Second)
 		t.Logf("settled on %d partitions in %v more", q, waitSettled(t, nodes, size, 90*time.Second).Round(time.Millisecond))
 		waitRecordsSettled(t, nodes, 30*time.Second)
 		time.Sleep(2 * time.Second) // the load goes on over the new ring
@@ -285,4 +265,20 @@ func TestMembership_HalvesTheRingOnline(t *testing.T) {
 	}
 	assertReadable(t, nodes[0], acked)
 	assertReplicas(t, nodes, acked, 3) // stops the nodes
+}
+
+// restartOutOfLoad restarts the last of nodes with the load kept off it
+// while it is down, and puts the load back on every node once it is ready.
+func restartOutOfLoad(t *testing.T, l *load, nodes []*process.Node) {
+	t.Helper()
+	last := nodes[len(nodes)-1]
+	l.setTargets(nodes[:len(nodes)-1])
+	if _, err := last.Stop(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	last.Restart()
+	if err := last.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	l.setTargets(nodes)
 }
