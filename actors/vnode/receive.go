@@ -7,7 +7,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/messages"
 	"github.com/dhtkv/dht/persistence"
@@ -128,32 +127,6 @@ func (v *vnode) Receive(ctx actor.Context) {
 	case *messages.Envelope, *Drop:
 		v.receiveRequest(ctx, msg, ctx.Sender())
 	}
-}
-
-// keyElsewhere returns the partition, on this node's ring, of the one key
-// env addresses when that is not the vnode's own: a put, get, merge or
-// reap from a node whose ring has another partition count. Such a key's
-// replicas are the same on both rings (a resize splits partitions in
-// place), so this node holds it, in a sibling vnode. A request that names
-// another ring size (Envelope.ring_partitions), and a batch, which may
-// hold keys of several partitions, are for misrouted to refuse.
-func (v *vnode) keyElsewhere(env *messages.Envelope) (uint32, replica.Op, bool) {
-	q := v.cfg.Partitions
-	if theirs := int(env.GetRingPartitions()); q <= 0 || (theirs != 0 && theirs != q) {
-		// Addressed by another ring's partition: misrouted refuses it.
-		return 0, replica.OpNone, false
-	}
-	key, op := requestKey(env)
-	if key == nil {
-		return 0, replica.OpNone, false
-	}
-	p := ring.PartitionOf(key, q)
-	return p, op, p != v.cfg.Partition
-}
-
-// notHere words the refusal of a key of partition p.
-func (v *vnode) notHere(p uint32) string {
-	return fmt.Sprintf("vnode: the key is in partition %d of %d, not %d: the sender routes by a ring of another size", p, v.cfg.Partitions, v.cfg.Partition)
 }
 
 // request steps the machine with one request, or keeps it for later.
@@ -293,43 +266,4 @@ func ints(in []uint32) []int {
 		out[i] = int(x)
 	}
 	return out
-}
-
-// misrouted returns why env carries a key that is not in the vnode's
-// partition, or was addressed by a ring of another size
-// (Envelope.ring_partitions), and the operation to refuse; "" when
-// neither (or the vnode does not know Q). A peer that routes by a ring of another size
-// (for the moments a resize takes to reach every node) would otherwise
-// have a key stored, or looked for, where its owner never looks; refused
-// as not ready, the key is tried on other replicas instead, and its
-// sender routes again once its ring catches up.
-func (v *vnode) misrouted(env *messages.Envelope) (replica.Op, string) {
-	q := v.cfg.Partitions
-	if q <= 0 {
-		return replica.OpNone, ""
-	}
-	if theirs := int(env.GetRingPartitions()); theirs != 0 && theirs != q {
-		return replica.OpNone, fmt.Sprintf("vnode: the request is for partition %d of a ring of %d partitions; this node's ring has %d",
-			v.cfg.Partition, theirs, q)
-	}
-	// Single-key requests were checked (and forwarded) on arrival
-	// (keyElsewhere); these hold several keys.
-	var op replica.Op
-	var keys [][]byte
-	switch body := env.GetBody().(type) {
-	case *messages.Envelope_MergeBatchRequest:
-		op = replica.OpMerge
-		for _, e := range body.MergeBatchRequest.GetEntries() {
-			keys = append(keys, e.GetKey())
-		}
-	case *messages.Envelope_HandoffPullRequest:
-		keys = body.HandoffPullRequest.GetKeys()
-	}
-	for _, k := range keys {
-		// An empty key is the machine's to refuse as malformed.
-		if p := ring.PartitionOf(k, q); len(k) > 0 && p != v.cfg.Partition {
-			return op, fmt.Sprintf("vnode: key %q is in partition %d of %d, not %d: the sender routes by a ring of another size", k, p, q, v.cfg.Partition)
-		}
-	}
-	return replica.OpNone, ""
 }
