@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -684,6 +686,24 @@ func TestIsIndeterminate_TransportErrors(t *testing.T) {
 		})
 	}
 
+	t.Run("deadline while dialling: never sent", func(t *testing.T) {
+		// A dial that lasts past the deadline (a slow network, a loaded
+		// machine): the request never left, so a write's outcome is
+		// known, whatever the error's words.
+		var dials atomic.Int32
+		hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			dials.Add(1)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}}}
+		c := newClient(t, slow.URL, client.WithHTTPClient(hc))
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		_, err := c.Put(ctx, "k", []byte("v"), nil)
+		if err == nil || client.IsIndeterminate(err) || dials.Load() == 0 {
+			t.Fatalf("Put whose dial outlasted the deadline = %v (%d dials), want a determinate failure", err, dials.Load())
+		}
+	})
 	t.Run("context done before sending", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()

@@ -7,8 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -164,7 +166,13 @@ func (c *Client) attempt(ctx context.Context, cl call, base *url.URL) (*http.Res
 		// bound is released when the body is closed.
 		attemptCtx, cancel = context.WithTimeout(ctx, bound)
 	}
-	req, err := c.newRequestToken(attemptCtx, cl.method, joinURL(base, cl.path, cl.query), cl.body, cl.token)
+	// Whether the attempt got a connection: without one, nothing of the
+	// request left this process, whatever error ended it (a deadline
+	// that struck while dialling reads like one that struck while the
+	// node was answering).
+	var connected atomic.Bool
+	traced := httptrace.WithClientTrace(attemptCtx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }})
+	req, err := c.newRequestToken(traced, cl.method, joinURL(base, cl.path, cl.query), cl.body, cl.token)
 	if err != nil {
 		cancel()
 		return nil, 0, err
@@ -185,7 +193,7 @@ func (c *Client) attempt(ctx context.Context, cl call, base *url.URL) (*http.Res
 		} else {
 			err = fmt.Errorf("client: %w", err)
 		}
-		sent := mayHaveBeenSent(err)
+		sent := connected.Load() && mayHaveBeenSent(err)
 		if !cl.idempotent && sent {
 			err = &unknownOutcomeError{err: err}
 		}
