@@ -34,6 +34,9 @@ func (s *scheduler) carry(ctx actor.Context, eff antientropy.Effects) {
 		env := envelope(req)
 		env.RequestId = req.ID
 		env.DeadlineUnixMs = req.Deadline.UnixMilli()
+		if stamped(req.Kind) {
+			env.RingPartitions = uint32(s.partitions)
+		}
 		ctx.Request(pid, env)
 	}
 	if eff.NeedView {
@@ -59,6 +62,21 @@ func (s *scheduler) record(r *antientropy.Result) {
 		s.cfg.Logger.Info("anti-entropy repaired replicas", "partition", r.Partition, "peer", r.Peer,
 			"copies_repaired", r.Repaired, "bytes", r.Bytes)
 	}
+}
+
+// stamped reports whether a request of kind k names a partition rather
+// than a key: its envelope says the ring's partition count
+// (Envelope.ring_partitions), so that while a resize reaches the nodes a
+// vnode of a ring of another size refuses it as not ready, and the round
+// fails and is tried again, instead of comparing trees or listing buckets
+// of another arc under the same number. Requests for one key need no
+// stamp: a vnode sends a key of another partition on to it.
+func stamped(k antientropy.Kind) bool {
+	switch k {
+	case antientropy.MerkleLevel, antientropy.BucketKeys, antientropy.Tombstones:
+		return true
+	}
+	return false
 }
 
 // envelope is the message of a machine's request.

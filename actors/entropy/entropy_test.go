@@ -181,3 +181,42 @@ func TestScheduler_AbortsOnAPeerError(t *testing.T) {
 		t.Errorf("a failing peer was repaired: %v", got)
 	}
 }
+
+// TestScheduler_StampsPartitionRequestsWithTheRingSize: the requests that
+// name a partition (tree levels, bucket listings) say the ring's partition
+// count, so that a vnode of a ring of another size refuses them; those
+// for one key (reads and repairs) do not, since a vnode sends a key of
+// another partition on to it.
+func TestScheduler_StampsPartitionRequestsWithTheRingSize(t *testing.T) {
+	k1 := sibling(1, 1, "one", false, 1000)
+	h := start(t, 0, time.Now(), map[string]map[string]dvv.Set{
+		"a": {"k1": k1},
+		"b": {},
+	}, nil)
+	testutil.Eventually(t, waitTimeout, 10*time.Millisecond, func() error {
+		if h.exchanges(antientropy.InSync) < 1 {
+			return fmt.Errorf("no round has found the replicas in sync yet")
+		}
+		return nil
+	})
+	for _, node := range []string{"a", "b"} {
+		stamps := h.replicas[node].stampsSeen()
+		for kind, by := range stamps {
+			partitionWide := kind == "*messages.Envelope_MerkleRequest" || kind == "*messages.Envelope_BucketKeysRequest"
+			for size, n := range by {
+				if partitionWide && size != 1 {
+					t.Errorf("%s: %d %s said a ring of %d partitions, want 1 (the view's)", node, n, kind, size)
+				}
+				if !partitionWide && size != 0 {
+					t.Errorf("%s: %d %s said a ring of %d partitions, want none", node, n, kind, size)
+				}
+			}
+		}
+		if stamps["*messages.Envelope_MerkleRequest"][1] == 0 {
+			t.Errorf("%s: no tree request seen: %v", node, stamps)
+		}
+	}
+	if stamps := h.replicas["b"].stampsSeen(); stamps["*messages.Envelope_MergeRequest"][0] == 0 {
+		t.Errorf("b was sent no repair: %v", stamps)
+	}
+}

@@ -26,6 +26,9 @@ type fakeReplica struct {
 		hints map[string]uint32
 		// fail makes every answer an error, as of a vnode without a tree.
 		fail bool
+		// stamps counts the ring sizes the requests said
+		// (Envelope.ring_partitions), by request kind.
+		stamps map[string]map[uint32]int
 	}
 }
 
@@ -58,6 +61,17 @@ func (f *fakeReplica) put(k string, v dvv.Set) {
 	f.mu.tree.Put([]byte(k), hash(v), hash(old), had)
 }
 
+// stampsSeen returns a copy of the ring sizes the requests said, by kind.
+func (f *fakeReplica) stampsSeen() map[string]map[uint32]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]map[uint32]int{}
+	for kind, by := range f.mu.stamps {
+		out[kind] = maps.Clone(by)
+	}
+	return out
+}
+
 // get returns what k holds now.
 func (f *fakeReplica) get(k string) (dvv.Set, bool) {
 	f.mu.Lock()
@@ -72,6 +86,14 @@ func (f *fakeReplica) Receive(ctx actor.Context) {
 		return
 	}
 	f.mu.Lock()
+	kind := fmt.Sprintf("%T", env.GetBody())
+	if f.mu.stamps == nil {
+		f.mu.stamps = map[string]map[uint32]int{}
+	}
+	if f.mu.stamps[kind] == nil {
+		f.mu.stamps[kind] = map[uint32]int{}
+	}
+	f.mu.stamps[kind][env.GetRingPartitions()]++
 	reply := f.answer(env)
 	f.mu.Unlock()
 	reply.RequestId = env.GetRequestId()

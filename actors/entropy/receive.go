@@ -26,6 +26,9 @@ type scheduler struct {
 	view   func() *antientropy.View
 	rng    *rand.Rand
 	ticker *ticker.Ticker
+	// partitions is the ring's partition count in the view of the last
+	// tick: the requests that name a partition say it (see stamped).
+	partitions int
 	// sweeps is the machine's count of sweeps already counted in metrics.
 	sweeps int
 }
@@ -43,7 +46,11 @@ func (s *scheduler) Receive(ctx actor.Context) {
 		// Deadlines and the schedule are on the local monotonic clock;
 		// only tombstone ages use cfg.Now.
 		now := time.Now()
-		s.carry(ctx, s.m.Tick(now, s.view(), s.rng))
+		view := s.view()
+		if view != nil {
+			s.partitions = len(view.Partitions)
+		}
+		s.carry(ctx, s.m.Tick(now, view, s.rng))
 		st := s.m.Stats(now)
 		s.cfg.Metrics.schedule(st, st.Sweeps-s.sweeps)
 		s.sweeps = st.Sweeps
