@@ -8,6 +8,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/dhtkv/dht/actors/vnode"
+	"github.com/dhtkv/dht/cluster/ring"
 )
 
 // Names of the node actor's singleton children; peers address them by
@@ -98,7 +99,7 @@ const quiesceTimeout = 10 * time.Second
 // stopped actor's mailbox.
 func (a *nodeActor) resize(ctx actor.Context, q int, layouts []int) {
 	from := a.partitions
-	if q == from || (q%from != 0 && from%q != 0) {
+	if _, _, ok := ring.Overlapping(0, from, q); q == from || !ok {
 		if q != from {
 			a.logger.Error("the ring's partition count is neither a multiple nor a fraction of this node's; keeping the vnodes", "from", from, "to", q)
 		}

@@ -56,11 +56,12 @@ func newInheritance(p uint32, q, initial int, layouts []int) (*inheritance, uint
 	return &inheritance{partition: p, q: q, from: from}, persistence.DataID(p, q, initial)
 }
 
-// holds reports whether src may hold key: key lies in src's arc. Every
-// key of the partition lies in the arc of a source it split from; of
-// those merged into it, in one per size.
-func holds(src persistence.DataSource, key []byte) bool {
-	return ring.PartitionOf(key, src.Partitions) == src.Partition
+// holds reports whether src may hold key, a key of the partition: every
+// source it split from does (a smaller ring's partition holds all of its
+// arc), and of those merged into it, the one per size whose arc holds the
+// key. Only the latter hash the key.
+func (in *inheritance) holds(src persistence.DataSource, key []byte) bool {
+	return src.Partitions < in.q || ring.PartitionOf(key, src.Partitions) == src.Partition
 }
 
 // pending reports whether an ancestor may still hold keys of the partition.

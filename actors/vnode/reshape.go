@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/dhtkv/dht/cluster/ring"
 	"github.com/dhtkv/dht/internal/replica"
 	"github.com/dhtkv/dht/messages"
 )
@@ -92,7 +93,7 @@ func (v *vnode) reshape(ctx actor.Context, r *Reshape) {
 	}
 	from := v.cfg.Partitions
 	switch {
-	case from <= 0 || q <= 0 || (q%from != 0 && from%q != 0):
+	case !overlaps(from, q):
 		v.cfg.Logger.Error("reshape to a partition count that is neither a multiple nor a fraction of this one; keeping it", "from", from, "to", q)
 	case int(v.cfg.Partition) >= q:
 		v.retire(q)
@@ -196,4 +197,11 @@ func (v *vnode) forward(ctx actor.Context, msg any, sender *actor.PID) {
 			v.root.Send(sender, &Dropped{Partition: v.cfg.Partition, Err: errRetired})
 		}
 	}
+}
+
+// overlaps reports whether rings of from and to partitions map onto each
+// other (ring.Overlapping): one count divides the other.
+func overlaps(from, to int) bool {
+	_, _, ok := ring.Overlapping(0, from, to)
+	return ok
 }

@@ -32,7 +32,7 @@ func (s partitionStore) Get(key []byte) ([]byte, bool, error) {
 	raw, err := s.engine.Get(persistence.DataKey(s.id, key))
 	if errors.Is(err, persistence.ErrNotFound) && s.in.pending() {
 		for _, a := range s.in.from {
-			if !holds(a, key) {
+			if !s.in.holds(a, key) {
 				continue
 			}
 			if raw, err = s.engine.Get(persistence.DataKey(a.ID, key)); !errors.Is(err, persistence.ErrNotFound) {
@@ -130,7 +130,7 @@ func (s partitionStore) writeKey(key, value []byte) error {
 		b.Put(own, value)
 	}
 	for _, a := range s.in.from {
-		if holds(a, key) {
+		if s.in.holds(a, key) {
 			b.Delete(persistence.DataKey(a.ID, key))
 		}
 	}

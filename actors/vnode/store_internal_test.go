@@ -24,11 +24,7 @@ import (
 func TestPartitionStore_InheritsThroughTwoSplits(t *testing.T) {
 	const initial = 8
 	rng := testutil.Rand(t)
-	e, err := persistence.Open(persistence.Options{Engine: persistence.EngineMemory, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := memoryEngine(t)
 
 	// The model: what partition 29 of 32 holds, key → value.
 	want := map[string]string{}
@@ -138,11 +134,7 @@ func TestPartitionStore_UnresizedRingIsTheOldLayout(t *testing.T) {
 func TestPartitionStore_InheritsFromThePartitionsMergedIntoIt(t *testing.T) {
 	const initial = 16
 	rng := testutil.Rand(t)
-	e, err := persistence.Open(persistence.Options{Engine: persistence.EngineMemory, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := memoryEngine(t)
 	want := map[string]string{}
 	for i := range 20000 {
 		key := fmt.Appendf(nil, "key-%05d", i)
@@ -249,4 +241,15 @@ func writeAndDelete(t *testing.T, s partitionStore, rng interface{ IntN(int) int
 	if err := s.writeKey([]byte(gone), nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// memoryEngine opens an in-memory engine, closed when the test ends.
+func memoryEngine(t *testing.T) persistence.Engine {
+	t.Helper()
+	e, err := persistence.Open(persistence.Options{Engine: persistence.EngineMemory, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
 }

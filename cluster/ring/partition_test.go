@@ -53,3 +53,38 @@ func TestPartitionOf_Spread(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlapping: a partition maps onto the one it lies in on a smaller
+// ring, onto those it splits into on a larger one, onto itself on its
+// own; and every key of p lies in the range given, on any other count.
+func TestOverlapping(t *testing.T) {
+	for _, tt := range []struct {
+		p           uint32
+		from, to    int
+		first, last uint32
+		ok          bool
+	}{
+		{5, 64, 64, 5, 5, true},
+		{5, 64, 32, 2, 2, true},
+		{5, 64, 16, 1, 1, true},
+		{5, 64, 128, 10, 11, true},
+		{5, 64, 256, 20, 23, true},
+		{5, 64, 48, 0, 0, false},
+		{5, 0, 64, 0, 0, false},
+	} {
+		first, last, ok := Overlapping(tt.p, tt.from, tt.to)
+		if first != tt.first || last != tt.last || ok != tt.ok {
+			t.Errorf("Overlapping(%d, %d, %d) = %d, %d, %v; want %d, %d, %v", tt.p, tt.from, tt.to, first, last, ok, tt.first, tt.last, tt.ok)
+		}
+	}
+	for i := range 2000 {
+		key := fmt.Appendf(nil, "key-%d", i)
+		for _, to := range []int{8, 32, 64, 128, 1024} {
+			p := PartitionOf(key, 64)
+			first, last, _ := Overlapping(p, 64, to)
+			if got := PartitionOf(key, to); got < first || got > last {
+				t.Fatalf("key %q: partition %d of 64, %d of %d, outside %d…%d", key, p, got, to, first, last)
+			}
+		}
+	}
+}

@@ -25,8 +25,10 @@ type Result struct {
 	// Moved counts the replicas placed anew (ring.Moved between the tables
 	// before and after); Ideal is the least a change of that kind can move:
 	// N·Q/(S+1) for a join to S owners (Q while S < N), the member's load for
-	// a removal. Both 0 for a step that changes no ownership, and Ideal 0
-	// for a resize (a split moves nothing).
+	// a removal, for a resize what evening the split takes (the split itself
+	// moves nothing), for a halving the replicas each pair of siblings does
+	// not share (counted in partitions of the larger ring). Both 0 for a
+	// step that changes no ownership.
 	Moved int
 	Ideal float64
 	// MovedElsewhere counts, for a join, the moved replicas placed on
